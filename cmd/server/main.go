@@ -1,0 +1,87 @@
+// Command server is mailsync: `server serve` runs the API and the relay,
+// `server migrate up|down|version` manages the schema.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"mailsync/internal/db"
+	"mailsync/internal/handlers"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mailsync:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = "usage: server serve [--role=all|api|relay] | migrate up|down|version"
+
+func run(ctx context.Context, args []string) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	setupLogging(cfg)
+	if len(args) == 0 {
+		args = []string{"serve"}
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, cfg, args[1:])
+	case "migrate":
+		return migrateCmd(cfg, args[1:])
+	default:
+		return fmt.Errorf("unknown command %q; %s", args[0], usage)
+	}
+}
+
+func setupLogging(cfg config) {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(os.Stderr, opts)
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(os.Stderr, opts)
+	}
+	slog.SetDefault(slog.New(handlers.LogHandler(h)))
+}
+
+func migrateCmd(cfg config, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("%s", usage)
+	}
+	m, err := db.NewMigrator(cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	switch args[0] {
+	case "up":
+		err = m.Up()
+	case "down":
+		err = m.Down()
+	case "version":
+		v, dirty, verr := m.Version()
+		if verr == nil {
+			fmt.Printf("version %d dirty=%v\n", v, dirty)
+		}
+		return verr
+	default:
+		return fmt.Errorf("unknown migrate command %q; %s", args[0], usage)
+	}
+	if err == nil {
+		v, _, _ := m.Version()
+		slog.Info("migrated", "version", v)
+	}
+	return err
+}

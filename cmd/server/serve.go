@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"mailsync/internal/auth"
+	"mailsync/internal/db"
+	"mailsync/internal/handlers"
+	"mailsync/internal/ingest"
+	"mailsync/internal/mongostore"
+	"mailsync/internal/relay"
+)
+
+func serve(ctx context.Context, cfg config, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	role := fs.String("role", "all", "all, api (HTTP only) or relay (workers only)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *role != "all" && *role != "api" && *role != "relay" {
+		return fmt.Errorf("--role must be all, api or relay")
+	}
+	keys, err := loadKeys(cfg)
+	if err != nil {
+		return err
+	}
+
+	pool, err := db.Open(ctx, cfg.DatabaseURL, int32(cfg.RelayWorkers+20))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	mongo, err := mongostore.Connect(ctx, cfg.MongoURL, cfg.MongoDB, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer mongo.Close(context.WithoutCancel(ctx))
+	if err := mongo.EnsureIndexes(ctx); err != nil {
+		return fmt.Errorf("create MongoDB indexes: %w", err)
+	}
+
+	workers := cfg.RelayWorkers
+	if *role == "api" {
+		workers = 0
+	}
+	rel := relay.New(pool, mongo, &relay.Config{
+		Workers: workers, BatchSize: cfg.RelayBatchSize, MaxRetries: int32(cfg.RelayMaxRetries),
+	})
+	if workers > 0 {
+		rel.Start(ctx)
+		defer rel.Stop()
+	}
+
+	if *role == "relay" {
+		slog.Info("relay running", "workers", workers)
+		<-ctx.Done()
+		return nil
+	}
+	h := handlers.New(&handlers.Config{
+		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool),
+		Sync: relay.NewAdmin(pool, workers, int32(cfg.RelayMaxRetries), rel.Notify),
+		Ingest: ingest.NewService(pool, &ingest.Config{
+			IdempotencyTTL: cfg.IdempotencyTTL, MaxRetries: int32(cfg.RelayMaxRetries),
+			Render: handlers.RenderEmail, Committed: func(int) { rel.Notify() },
+		}),
+	})
+	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: cfg.MaxBodyBytes})
+	if err != nil {
+		return err
+	}
+	return listenAndServe(ctx, cfg, router)
+}
+
+func loadKeys(cfg config) (*auth.Keys, error) {
+	keys, err := auth.ParseKeys(cfg.APIKeys)
+	if err != nil {
+		return nil, err
+	}
+	if keys.Len() == 0 {
+		if !cfg.AuthDisabled {
+			return nil, errors.New("no API_KEYS configured; set API_KEYS=name:token:scope+scope, or AUTH_DISABLED=true to run without authentication")
+		}
+		slog.Warn("authentication disabled (AUTH_DISABLED=true): every request is the anonymous client with every scope")
+		return nil, nil
+	}
+	return keys, nil
+}
+
+// listenAndServe serves until ctx ends, then drains in-flight requests.
+func listenAndServe(ctx context.Context, cfg config, h http.Handler) error {
+	srv := &http.Server{
+		Addr: cfg.HTTPAddr, Handler: h,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	slog.Info("serving", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

@@ -1,0 +1,81 @@
+// Package db opens the PostgreSQL pool, runs the embedded migrations, wraps
+// transactions, and gives tests a migrated database of their own.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"mailsync/internal/apperr"
+	"mailsync/internal/db/gen"
+)
+
+// Open connects a pool to url and pings it. lock_timeout bounds how long any
+// statement waits for a row lock held by another transaction (for example a
+// duplicate idempotency key still in flight), so no request hangs forever.
+// It returns an error naming the server when PostgreSQL is unreachable.
+func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("bad DATABASE_URL: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["lock_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["lock_timeout"] = "10s"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("PostgreSQL at %s: %w", cfg.ConnConfig.Host, err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("PostgreSQL unreachable at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	return pool, nil
+}
+
+// Beginner is what InTx needs: a pool or a connection.
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// InTx runs fn in a transaction and commits when fn returns nil; otherwise it
+// rolls back and returns fn's error. A failed commit is returned as well, and
+// then nothing fn wrote is stored.
+func InTx(ctx context.Context, b Beginner, fn func(q *gen.Queries, tx pgx.Tx) error) error {
+	tx, err := b.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := fn(gen.New(tx), tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// NotFound turns pgx.ErrNoRows into an apperr NotFound naming what, and
+// passes every other error through.
+func NotFound(err error, what string, id any) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return apperr.New(apperr.NotFound, "%s %v not found", what, id)
+	}
+	return err
+}
+
+// IsLockTimeout reports whether err is PostgreSQL's lock_not_available, which
+// lock_timeout raises.
+func IsLockTimeout(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55P03"
+}

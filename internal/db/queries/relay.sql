@@ -1,0 +1,115 @@
+-- name: ClaimOutbox :many
+-- Leases up to row_limit due messages to one worker. Rows leased by a worker
+-- whose lease expired are claimable again, so a killed worker loses nothing.
+UPDATE outbox_messages o
+SET locked_until = now() + make_interval(secs => @lease_seconds::float8), locked_by = @worker::text
+WHERE o.id IN (
+    SELECT c.id FROM outbox_messages c
+    WHERE c.processed_at IS NULL AND c.failed_at IS NULL
+      AND c.next_attempt_at <= now()
+      AND (c.locked_until IS NULL OR c.locked_until < now())
+    ORDER BY c.next_attempt_at, c.id
+    LIMIT @row_limit
+    FOR UPDATE SKIP LOCKED)
+RETURNING o.*;
+
+-- name: MarkOutboxProcessed :exec
+UPDATE outbox_messages
+SET processed_at = now(), locked_until = NULL, locked_by = NULL, error_message = NULL
+WHERE id = ANY(@ids::bigint[]) AND processed_at IS NULL;
+
+-- name: DeleteOutboxFor :exec
+-- Marks processed the outbox rows of aggregates that no longer exist.
+UPDATE outbox_messages
+SET processed_at = now(), locked_until = NULL, locked_by = NULL
+WHERE id = ANY(@ids::bigint[]);
+
+-- name: MarkEmailsSynced :exec
+-- Run after MarkOutboxProcessed: an email with a newer message still queued stays pending.
+UPDATE incoming_emails e
+SET sync_status = 'synced', synced_at = now(), sync_error = NULL
+WHERE e.id = ANY(@ids::bigint[])
+  AND NOT EXISTS (
+    SELECT 1 FROM outbox_messages o
+    WHERE o.aggregate_type = 'email' AND o.aggregate_id = e.id
+      AND o.processed_at IS NULL AND o.failed_at IS NULL);
+
+-- name: FailOutbox :exec
+-- Records a failed attempt; dead rows get failed_at and are never claimed again.
+UPDATE outbox_messages
+SET retry_count = retry_count + 1, error_message = @error_message, next_attempt_at = @next_attempt_at,
+    locked_until = NULL, locked_by = NULL,
+    failed_at = CASE WHEN @dead::bool THEN now() END
+WHERE id = @id;
+
+-- name: MarkEmailSyncError :exec
+UPDATE incoming_emails
+SET sync_error = @sync_error, sync_retry_count = sync_retry_count + 1,
+    sync_status = CASE WHEN @dead::bool THEN 'failed' ELSE sync_status END
+WHERE id = @id;
+
+-- name: ReleaseOutbox :exec
+-- Gives leased rows back without counting an attempt (the store was unreachable).
+UPDATE outbox_messages
+SET locked_until = NULL, locked_by = NULL, next_attempt_at = @next_attempt_at, error_message = @error_message
+WHERE id = ANY(@ids::bigint[]) AND processed_at IS NULL;
+
+-- name: RequeueEmail :one
+-- Enqueues a fresh sync of one email and resets its sync state to pending.
+WITH e AS (
+    UPDATE incoming_emails
+    SET sync_status = 'pending', sync_error = NULL, sync_retry_count = 0
+    WHERE incoming_emails.id = @id
+    RETURNING incoming_emails.id, incoming_emails.version, incoming_emails.idempotency_key
+)
+INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
+SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', @reason::text), e.idempotency_key, @max_retries::int
+FROM e
+RETURNING outbox_messages.id;
+
+-- name: RequeueFailedEmails :execrows
+WITH e AS (
+    UPDATE incoming_emails
+    SET sync_status = 'pending', sync_error = NULL, sync_retry_count = 0
+    WHERE sync_status = 'failed'
+      AND (sqlc.narg(mailbox)::text IS NULL OR mailbox = sqlc.narg(mailbox)::text)
+      AND (sqlc.narg(failed_before)::timestamptz IS NULL OR updated_at < sqlc.narg(failed_before)::timestamptz)
+    RETURNING incoming_emails.id, incoming_emails.version, incoming_emails.idempotency_key
+)
+INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
+SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'retry'), e.idempotency_key, @max_retries::int
+FROM e;
+
+-- name: ListOutboxForEmail :many
+SELECT * FROM outbox_messages
+WHERE aggregate_type = 'email' AND aggregate_id = @email_id
+ORDER BY id DESC
+LIMIT 100;
+
+-- name: CountEmailsByStatus :many
+SELECT sync_status, count(*)::bigint AS n FROM incoming_emails GROUP BY sync_status;
+
+-- name: OutboxStats :one
+SELECT
+    count(*) FILTER (WHERE processed_at IS NULL AND failed_at IS NULL AND (locked_until IS NULL OR locked_until < now()))::bigint AS pending,
+    count(*) FILTER (WHERE processed_at IS NULL AND failed_at IS NULL AND locked_until >= now())::bigint AS in_flight,
+    count(*) FILTER (WHERE failed_at IS NOT NULL AND processed_at IS NULL)::bigint AS failed,
+    coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE processed_at IS NULL AND failed_at IS NULL)), 0)::float8 AS oldest_pending_age_seconds
+FROM outbox_messages
+WHERE processed_at IS NULL;
+
+-- name: CountProcessedSince :one
+SELECT count(*)::bigint FROM outbox_messages WHERE processed_at >= @since::timestamptz;
+
+-- name: ListSyncFailures :many
+SELECT e.id, e.message_id, e.mailbox, e.sync_error, e.sync_retry_count, e.updated_at,
+    coalesce((SELECT max(o.failed_at) FROM outbox_messages o WHERE o.aggregate_type = 'email' AND o.aggregate_id = e.id), e.updated_at)::timestamptz AS failed_at
+FROM incoming_emails e
+WHERE e.sync_status = 'failed'
+  AND (sqlc.narg(before_id)::bigint IS NULL OR e.id < sqlc.narg(before_id)::bigint)
+ORDER BY e.id DESC
+LIMIT @row_limit;
+
+-- name: NotifyOutbox :exec
+-- Wakes the relays of other instances (sent after commit, debounced).
+SELECT pg_notify('mailsync_outbox', '');

@@ -1,0 +1,92 @@
+// Package email defines the email as mailsync stores and replicates it: the
+// replicated content, its validation and normalisation, and the canonical
+// content hash that PostgreSQL and MongoDB are compared by.
+package email
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sort"
+	"time"
+)
+
+// Attachment is the metadata kept for one attachment; the bytes are not stored.
+type Attachment struct {
+	Filename    string `json:"filename" bson:"filename"`
+	ContentType string `json:"content_type" bson:"content_type"`
+	SizeBytes   int64  `json:"size_bytes" bson:"size_bytes"`
+	SHA256      string `json:"sha256" bson:"sha256"`
+}
+
+// Content is the replicated content of an email: everything that is written
+// to MongoDB and covered by the content hash.
+type Content struct {
+	ClientID     string              `json:"client_id"`
+	MessageID    string              `json:"message_id"`
+	Mailbox      string              `json:"mailbox"`
+	From         string              `json:"from"`
+	To           []string            `json:"to"`
+	Cc           []string            `json:"cc"`
+	Subject      string              `json:"subject"`
+	TextBody     string              `json:"text_body"`
+	HTMLBody     string              `json:"html_body"`
+	Headers      map[string][]string `json:"headers"`
+	Attachments  []Attachment        `json:"attachments"`
+	RawSizeBytes int64               `json:"raw_size_bytes"`
+	ReceivedAt   time.Time           `json:"received_at"`
+}
+
+// Normalize puts c in the canonical form that is stored: nil slices and maps
+// become empty ones and received_at is UTC truncated to milliseconds (the
+// precision MongoDB keeps), so the hash survives a round trip through either
+// store.
+func (c *Content) Normalize() {
+	if c.To == nil {
+		c.To = []string{}
+	}
+	if c.Cc == nil {
+		c.Cc = []string{}
+	}
+	if c.Headers == nil {
+		c.Headers = map[string][]string{}
+	}
+	for k, v := range c.Headers {
+		if v == nil {
+			c.Headers[k] = []string{}
+		}
+	}
+	if c.Attachments == nil {
+		c.Attachments = []Attachment{}
+	}
+	c.ReceivedAt = c.ReceivedAt.UTC().Truncate(time.Millisecond)
+}
+
+// Hash returns the hex SHA-256 of the canonical JSON of the normalised
+// content. Map keys are sorted by encoding/json, so equal content gives an
+// equal hash whichever store it was read from.
+func (c Content) Hash() string {
+	c.Normalize()
+	// Normalize replaced nil slices on the copy; headers map is shared but
+	// only nil values are replaced, which does not change the encoding.
+	b, err := json.Marshal(struct {
+		Content
+		ReceivedAt string `json:"received_at"`
+	}{c, c.ReceivedAt.Format("2006-01-02T15:04:05.000Z")})
+	if err != nil {
+		// Content holds only strings, numbers and slices of them.
+		panic("email: marshal content: " + err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// HeaderNames returns the header names of c in sorted order.
+func (c Content) HeaderNames() []string {
+	names := make([]string, 0, len(c.Headers))
+	for k := range c.Headers {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}

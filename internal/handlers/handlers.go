@@ -1,0 +1,48 @@
+// Package handlers implements the generated strict server interface of
+// api/openapi.yaml on top of the ingest, relay and reconcile services. It
+// holds no SQL: it decodes, calls a service, and encodes.
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"mailsync/internal/api"
+	"mailsync/internal/ingest"
+	"mailsync/internal/relay"
+)
+
+var _ api.StrictServerInterface = (*Handlers)(nil)
+
+// Pinger is a dependency /readyz checks.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Config holds the Handlers' dependencies. Pool and Ingest are required;
+// Mongo is pinged by /readyz when set.
+type Config struct {
+	Pool   *pgxpool.Pool
+	Ingest *ingest.Service
+	Reader *ingest.Reader
+	Mongo  Pinger
+	Sync   *relay.Admin
+	// Now is the clock used for raw messages without a Date (time.Now).
+	Now func() time.Time
+}
+
+// Handlers is the one type implementing api.StrictServerInterface.
+type Handlers struct {
+	cfg Config
+}
+
+// New returns Handlers over cfg.
+func New(cfg *Config) *Handlers {
+	c := *cfg
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Handlers{cfg: c}
+}

@@ -1,0 +1,131 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"mailsync/internal/api"
+	"mailsync/internal/apperr"
+)
+
+// problemType is the stable RFC 9457 type URI prefix; the suffix is the code.
+const problemType = "urn:mailsync:problem:"
+
+var codeStatus = map[apperr.Code]int{
+	apperr.Malformed:    http.StatusBadRequest,
+	apperr.Invalid:      http.StatusUnprocessableEntity,
+	apperr.KeyReused:    http.StatusUnprocessableEntity,
+	apperr.NotFound:     http.StatusNotFound,
+	apperr.Conflict:     http.StatusConflict,
+	apperr.RunInProcess: http.StatusConflict,
+	apperr.TooLarge:     http.StatusRequestEntityTooLarge,
+	apperr.Unsupported:  http.StatusUnsupportedMediaType,
+	apperr.Unavailable:  http.StatusServiceUnavailable,
+}
+
+var codeTitle = map[apperr.Code]string{
+	apperr.Malformed:    "Malformed request",
+	apperr.Invalid:      "Validation failed",
+	apperr.KeyReused:    "Idempotency-Key reused",
+	apperr.NotFound:     "Not found",
+	apperr.Conflict:     "Request in progress",
+	apperr.RunInProcess: "Reconciliation already running",
+	apperr.TooLarge:     "Request body too large",
+	apperr.Unsupported:  "Unsupported media type",
+	apperr.Unavailable:  "Service unavailable",
+}
+
+// Problem builds the RFC 9457 document for a domain error.
+func Problem(e *apperr.Error) (int, api.Problem) {
+	status, ok := codeStatus[e.Code]
+	if !ok {
+		status = http.StatusBadRequest
+	}
+	detail := e.Message
+	p := api.Problem{Type: problemType + string(e.Code), Title: codeTitle[e.Code], Status: int32(status), Detail: &detail}
+	if len(e.Fields) > 0 {
+		fields := make([]api.ProblemFieldError, len(e.Fields))
+		for i, f := range e.Fields {
+			fields[i] = api.ProblemFieldError{Field: f.Field, Message: f.Message}
+		}
+		p.Errors = &fields
+	}
+	if e.Code == apperr.RunInProcess && e.ID != 0 {
+		p.RunningId = &e.ID
+	}
+	return status, p
+}
+
+// WriteError writes err as problem+json. Domain errors keep their message;
+// anything else is logged with the request id and answered with a bare
+// "internal error", so no SQL, stack or token reaches the client.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	e := apperr.As(err)
+	if e == nil {
+		e = classify(err)
+	}
+	if e == nil {
+		slog.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeProblem(w, r, http.StatusInternalServerError, api.Problem{
+			Type: problemType + "internal", Title: "Internal error", Status: http.StatusInternalServerError,
+			Detail: ptr("internal error; the request id identifies it in the server log"),
+		})
+		return
+	}
+	status, p := Problem(e)
+	if status == http.StatusConflict {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeProblem(w, r, status, p)
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, p api.Problem) {
+	if k := r.Header.Get("Idempotency-Key"); k != "" && len(k) <= 257 {
+		w.Header().Set("Idempotency-Key", k)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// classify turns errors raised while reading a request (by the generated
+// wrappers or the JSON decoder) into client errors, or nil.
+func classify(err error) *apperr.Error {
+	var maxBytes *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var required *api.RequiredHeaderError
+	var format *api.InvalidParamFormatError
+	var reqParam *api.RequiredParamError
+	var unescaped *api.UnescapedCookieParamError
+	var tooMany *api.TooManyValuesForParamError
+	switch {
+	case errors.As(err, &maxBytes):
+		return apperr.New(apperr.TooLarge, "the request body exceeds %d bytes", maxBytes.Limit)
+	case errors.As(err, &syntax):
+		return apperr.New(apperr.Malformed, "the body is not valid JSON (at byte %d)", syntax.Offset)
+	case errors.As(err, &typ):
+		return apperr.New(apperr.Malformed, "field %q has the wrong JSON type (got %s)", typ.Field, typ.Value)
+	case errors.As(err, &required):
+		return apperr.New(apperr.Malformed, "the %s header is required", required.ParamName)
+	case errors.As(err, &format):
+		return apperr.New(apperr.Malformed, "parameter %s is malformed", format.ParamName)
+	case errors.As(err, &reqParam):
+		return apperr.New(apperr.Malformed, "parameter %s is required", reqParam.ParamName)
+	case errors.As(err, &tooMany), errors.As(err, &unescaped):
+		return apperr.New(apperr.Malformed, "a parameter is malformed")
+	case errors.Is(err, io.EOF):
+		return apperr.New(apperr.Malformed, "the request body is empty")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apperr.New(apperr.Malformed, "the body is not valid JSON (it ends too early)")
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

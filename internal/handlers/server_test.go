@@ -1,0 +1,149 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/auth"
+	"mailsync/internal/db/dbtest"
+	"mailsync/internal/handlers"
+	"mailsync/internal/ingest"
+	"mailsync/internal/mongostore"
+	"mailsync/internal/mongostore/mongotest"
+	"mailsync/internal/relay"
+)
+
+// Tokens of the test keys.
+const (
+	tokenAll    = "all-scopes-token-0001"
+	tokenIngest = "ingest-only-token-001"
+	tokenRead   = "read-only-token-00001"
+	tokenOther  = "other-client-token-01"
+)
+
+type env struct {
+	t     *testing.T
+	url   string
+	pool  *pgxpool.Pool
+	mongo *mongostore.Store
+	relay *relay.Relay
+}
+
+type envOpts struct {
+	relay bool // start the relay workers
+}
+
+// newEnv starts the whole HTTP surface on a kernel-chosen port, over a fresh
+// PostgreSQL database and a fresh MongoDB database.
+func newEnv(t *testing.T, o envOpts) *env {
+	t.Helper()
+	pool, _ := dbtest.New(t)
+	mongo, _ := mongotest.NewStore(t)
+	require.NoError(t, mongo.EnsureIndexes(context.Background()))
+	workers := 0
+	if o.relay {
+		workers = 2
+	}
+	rel := relay.New(pool, mongo, &relay.Config{Workers: workers, BatchSize: 50, MaxRetries: 3,
+		BackoffBase: 50 * time.Millisecond, PollInterval: 100 * time.Millisecond})
+	if o.relay {
+		rel.Start(context.Background())
+		t.Cleanup(rel.Stop)
+	}
+	keys, err := auth.ParseKeys("ops:" + tokenAll + ":ingest+read+admin,mta:" + tokenIngest + ":ingest," +
+		"viewer:" + tokenRead + ":read,other:" + tokenOther + ":ingest+read")
+	require.NoError(t, err)
+	h := handlers.New(&handlers.Config{
+		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool),
+		Sync: relay.NewAdmin(pool, workers, 3, rel.Notify),
+		Ingest: ingest.NewService(pool, &ingest.Config{Render: handlers.RenderEmail, MaxRetries: 3,
+			Committed: func(int) { rel.Notify() }}),
+	})
+	reg := prometheus.NewRegistry()
+	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: 1 << 20, Gatherer: reg, Registerer: reg})
+	require.NoError(t, err)
+	srv := httptest.NewServer(router)
+	t.Cleanup(srv.Close)
+	return &env{t: t, url: srv.URL, pool: pool, mongo: mongo, relay: rel}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.body, &m), string(r.body))
+	return m
+}
+
+// do sends one request; headers alternate name, value.
+func (e *env) do(method, path, contentType string, body []byte, headers ...string) response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
+	require.NoError(e.t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Authorization", "Bearer "+tokenAll)
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+		} else {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(e.t, err)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func (e *env) postEmail(key string, body any) response {
+	e.t.Helper()
+	b, err := json.Marshal(body)
+	require.NoError(e.t, err)
+	return e.do(http.MethodPost, "/v1/emails", "application/json", b, "Idempotency-Key", key)
+}
+
+func (e *env) count(sql string, args ...any) int {
+	e.t.Helper()
+	var n int
+	require.NoError(e.t, e.pool.QueryRow(context.Background(), sql, args...).Scan(&n))
+	return n
+}
+
+// sampleEmail is a valid email JSON body; n makes it distinct.
+func sampleEmail(n int) map[string]any {
+	return map[string]any{
+		"message_id":  "<" + time.Now().Format("20060102") + "." + itoa(n) + "@mail.example.com>",
+		"mailbox":     "support",
+		"from":        "Alice <alice@example.com>",
+		"to":          []string{"support@example.org"},
+		"cc":          []string{},
+		"subject":     "Order " + itoa(n),
+		"text_body":   "Hello",
+		"html_body":   "<p>Hello</p>",
+		"headers":     map[string][]string{"X-Spam-Score": {"0.1"}},
+		"attachments": []map[string]any{{"filename": "a.pdf", "content_type": "application/pdf", "size_bytes": 1234, "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}},
+		"received_at": "2026-11-27T10:00:00Z",
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

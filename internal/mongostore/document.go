@@ -1,0 +1,76 @@
+// Package mongostore is the MongoDB side of mailsync: the document shape of
+// a replicated email, its indexes, and version-guarded idempotent writes.
+// It uses no transactions and no change streams, so it runs unchanged on
+// MongoDB and on FerretDB.
+package mongostore
+
+import (
+	"time"
+
+	"mailsync/internal/email"
+)
+
+// Collection is the collection holding one document per email.
+const Collection = "incoming_emails"
+
+// Header is one header field; headers are stored as a list of these rather
+// than a sub-document because header names may hold '.' or start with '$'.
+type Header struct {
+	Name   string   `bson:"name"`
+	Values []string `bson:"values"`
+}
+
+// Document is an email as MongoDB holds it: _id is the PostgreSQL id.
+type Document struct {
+	ID           int64              `bson:"_id"`
+	ClientID     string             `bson:"client_id"`
+	MessageID    string             `bson:"message_id"`
+	Mailbox      string             `bson:"mailbox"`
+	From         string             `bson:"from"`
+	To           []string           `bson:"to"`
+	Cc           []string           `bson:"cc"`
+	Subject      string             `bson:"subject"`
+	TextBody     string             `bson:"text_body"`
+	HTMLBody     string             `bson:"html_body"`
+	Headers      []Header           `bson:"headers"`
+	Attachments  []email.Attachment `bson:"attachments"`
+	RawSizeBytes int64              `bson:"raw_size_bytes"`
+	ReceivedAt   time.Time          `bson:"received_at"`
+	Version      int64              `bson:"version"`
+	ContentHash  string             `bson:"content_hash"`
+	SyncedAt     time.Time          `bson:"synced_at"`
+}
+
+// FromEmail builds the document of a stored email, synced at now.
+func FromEmail(e email.Stored, now time.Time) Document {
+	headers := make([]Header, 0, len(e.Headers))
+	for _, name := range e.HeaderNames() {
+		headers = append(headers, Header{Name: name, Values: e.Headers[name]})
+	}
+	hash := e.ContentHash
+	if hash == "" { // emails stored before content hashes existed
+		hash = e.Content.Hash()
+	}
+	return Document{
+		ID: e.ID, ClientID: e.ClientID, MessageID: e.MessageID, Mailbox: e.Mailbox, From: e.From,
+		To: e.To, Cc: e.Cc, Subject: e.Subject, TextBody: e.TextBody, HTMLBody: e.HTMLBody,
+		Headers: headers, Attachments: e.Attachments, RawSizeBytes: e.RawSizeBytes,
+		ReceivedAt: e.ReceivedAt, Version: e.Version, ContentHash: hash, SyncedAt: now.UTC(),
+	}
+}
+
+// Content rebuilds the email content from the document's own fields, so a
+// document changed behind the service's back hashes differently from its
+// stored content_hash.
+func (d Document) Content() email.Content {
+	c := email.Content{
+		ClientID: d.ClientID, MessageID: d.MessageID, Mailbox: d.Mailbox, From: d.From, To: d.To, Cc: d.Cc,
+		Subject: d.Subject, TextBody: d.TextBody, HTMLBody: d.HTMLBody, Attachments: d.Attachments,
+		RawSizeBytes: d.RawSizeBytes, ReceivedAt: d.ReceivedAt, Headers: make(map[string][]string, len(d.Headers)),
+	}
+	for _, h := range d.Headers {
+		c.Headers[h.Name] = h.Values
+	}
+	c.Normalize()
+	return c
+}

@@ -1,0 +1,71 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
+)
+
+// Store is the emails collection of one MongoDB database.
+type Store struct {
+	client *mongo.Client
+	coll   *mongo.Collection
+}
+
+// Connect opens a client on url, pings it and returns the store of database
+// dbName. It fails with an error naming the URL's host when MongoDB does
+// not answer within timeout.
+func Connect(ctx context.Context, url, dbName string, timeout time.Duration) (*Store, error) {
+	opts := options.Client().ApplyURI(url).SetServerSelectionTimeout(timeout).SetConnectTimeout(timeout)
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("bad MONGO_URL: %w", err)
+	}
+	s := &Store{client: client, coll: client.Database(dbName).Collection(Collection)}
+	if err := s.Ping(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("MongoDB unreachable at %v: %w", opts.Hosts, err)
+	}
+	return s, nil
+}
+
+// Ping checks that the server answers.
+func (s *Store) Ping(ctx context.Context) error { return s.client.Ping(ctx, readpref.Primary()) }
+
+// Close disconnects the client.
+func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
+
+// Coll is the underlying collection (for tests and the reconciler).
+func (s *Store) Coll() *mongo.Collection { return s.coll }
+
+// EnsureIndexes creates the collection's secondary indexes (idempotent).
+func (s *Store) EnsureIndexes(ctx context.Context) error {
+	_, err := s.coll.Indexes().CreateMany(ctx, []mongo.IndexModel{
+		{Keys: bson.D{{Key: "message_id", Value: 1}}},
+		{Keys: bson.D{{Key: "mailbox", Value: 1}, {Key: "received_at", Value: 1}}},
+	})
+	return err
+}
+
+// IsTransient reports whether err means MongoDB could not be reached or did
+// not answer in time, rather than refusing a document: the write may be
+// retried later without blaming the email.
+func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var se mongo.ServerError
+	if errors.As(err, &se) && (se.HasErrorLabel("RetryableWriteError") || se.HasErrorLabel("NetworkError")) {
+		return true
+	}
+	return mongo.IsNetworkError(err) || mongo.IsTimeout(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, mongo.ErrClientDisconnected) ||
+		errors.As(err, new(topology.ServerSelectionError))
+}

@@ -1,0 +1,61 @@
+package relay
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// channel is the PostgreSQL NOTIFY channel relays wake each other on.
+const channel = "mailsync_outbox"
+
+// listen wakes the local workers when another instance enqueued messages.
+// Polling covers the gaps while the listening connection is re-established.
+func (r *Relay) listen(ctx context.Context) {
+	defer r.wg.Done()
+	for ctx.Err() == nil {
+		if err := r.listenOnce(ctx); err != nil && ctx.Err() == nil {
+			slog.Debug("relay listen connection lost", "err", err)
+			sleep(ctx, time.Second)
+		}
+	}
+}
+
+func (r *Relay) listenOnce(ctx context.Context) error {
+	pooled, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// The connection has session state (LISTEN): never return it to the pool.
+	conn := pooled.Hijack()
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+		return err
+	}
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		r.wakeLocal()
+	}
+}
+
+// notifier sends at most one NOTIFY per debounce interval, after commits,
+// outside any ingest transaction (a NOTIFY inside one serialises commits).
+func (r *Relay) notifier(ctx context.Context) {
+	defer r.wg.Done()
+	t := time.NewTicker(25 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if r.notify.Swap(false) {
+				if err := r.q.NotifyOutbox(ctx); err != nil && ctx.Err() == nil {
+					slog.Debug("relay notify failed", "err", err)
+				}
+			}
+		}
+	}
+}

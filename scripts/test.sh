@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# make test: PostgreSQL up, one devmongo on a kernel-chosen port shared by the
+# test processes (each test uses its own databases), then every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/ensure-postgres.sh
+pgdb="mailsync_devmongo_test_$$"
+uri_file=$(mktemp)
+"$MAILSYNC_DEVMONGO_BIN" -listen 127.0.0.1:0 -uri-file "$uri_file" \
+  -postgresql-url "postgres://postgres@127.0.0.1:5432/$pgdb?sslmode=disable" -log-level error >/dev/null &
+dm=$!
+cleanup() {
+  kill "$dm" 2>/dev/null || true; wait "$dm" 2>/dev/null || true
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" postgres >/dev/null 2>&1 || true
+  rm -f "$uri_file"
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do [ -s "$uri_file" ] && break; sleep 0.1; done
+[ -s "$uri_file" ] || { echo "devmongo did not start" >&2; exit 1; }
+export MAILSYNC_TEST_MONGO_URL=$(cat "$uri_file")
+echo "test MongoDB (FerretDB) at $MAILSYNC_TEST_MONGO_URL"
+go test -race -count=1 -timeout 20m ./...
+(cd tools/devmongo && go vet ./... && go test -count=1 ./...)
