@@ -27,6 +27,9 @@ type config struct {
 	LogFormat              string
 	LogLevel               string
 	ShutdownTimeout        time.Duration
+	ReportRetention        time.Duration
+	RateLimitRPS           float64
+	RateLimitBurst         int
 }
 
 func loadConfig() (config, error) {
@@ -51,6 +54,9 @@ func loadConfig() (config, error) {
 		LogFormat:              e.str("LOG_FORMAT", "json"),
 		LogLevel:               e.str("LOG_LEVEL", "info"),
 		ShutdownTimeout:        e.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
+		ReportRetention:        e.duration("REPORT_RETENTION", 2160*time.Hour),
+		RateLimitRPS:           float64(e.integer("RATE_LIMIT_RPS", 0)),
+		RateLimitBurst:         e.integer("RATE_LIMIT_BURST", 0),
 	}
 	if c.RelayWorkers < 0 || c.RelayBatchSize < 1 || c.RelayMaxRetries < 1 || c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("RELAY_WORKERS must be >= 0, RELAY_BATCH_SIZE and RELAY_MAX_RETRIES >= 1, MAX_BODY_BYTES >= 1024"))

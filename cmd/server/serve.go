@@ -10,10 +10,14 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"mailsync/internal/auth"
 	"mailsync/internal/db"
 	"mailsync/internal/handlers"
 	"mailsync/internal/ingest"
+	"mailsync/internal/maintenance"
+	"mailsync/internal/metrics"
 	"mailsync/internal/mongostore"
 	"mailsync/internal/relay"
 )
@@ -46,12 +50,20 @@ func serve(ctx context.Context, cfg config, args []string) error {
 		return fmt.Errorf("create MongoDB indexes: %w", err)
 	}
 
+	reg := prometheus.DefaultRegisterer
+	m := metrics.New(reg)
+	reg.MustRegister(metrics.NewCollector(pool))
+	cleaner := maintenance.New(pool, &maintenance.Config{
+		OutboxRetention: cfg.OutboxRetention, ReportRetention: cfg.ReportRetention, Metrics: m})
+	cleaner.Start(ctx)
+	defer cleaner.Stop()
+
 	workers := cfg.RelayWorkers
 	if *role == "api" {
 		workers = 0
 	}
 	rel := relay.New(pool, mongo, &relay.Config{
-		Workers: workers, BatchSize: cfg.RelayBatchSize, MaxRetries: int32(cfg.RelayMaxRetries),
+		Workers: workers, BatchSize: cfg.RelayBatchSize, MaxRetries: int32(cfg.RelayMaxRetries), Metrics: m,
 	})
 	if workers > 0 {
 		rel.Start(ctx)
@@ -68,10 +80,11 @@ func serve(ctx context.Context, cfg config, args []string) error {
 		Sync: relay.NewAdmin(pool, workers, int32(cfg.RelayMaxRetries), rel.Notify),
 		Ingest: ingest.NewService(pool, &ingest.Config{
 			IdempotencyTTL: cfg.IdempotencyTTL, MaxRetries: int32(cfg.RelayMaxRetries),
-			Render: handlers.RenderEmail, Committed: func(int) { rel.Notify() },
+			Render: handlers.RenderEmail, Committed: func(int) { rel.Notify() }, Metrics: m,
 		}),
 	})
-	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: cfg.MaxBodyBytes})
+	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: cfg.MaxBodyBytes,
+		RateLimit: handlers.RateLimit{RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst}})
 	if err != nil {
 		return err
 	}

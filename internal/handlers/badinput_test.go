@@ -45,8 +45,8 @@ func TestCreateEmailBadInput(t *testing.T) {
 		{"unsupported type", "text/plain", []byte("hello"), 415},
 		{"too large", "application/json", bytes.Repeat([]byte(" "), 2<<20), 413},
 	}
-	for _, c := range cases {
-		r := e.do(http.MethodPost, "/v1/emails", c.contentType, c.body, "Idempotency-Key", "bad-"+c.name)
+	for i, c := range cases {
+		r := e.do(http.MethodPost, "/v1/emails", c.contentType, c.body, "Idempotency-Key", "bad-"+itoa(i))
 		require.Equal(t, c.status, r.status, c.name+": "+string(r.body))
 		require.Equal(t, "application/problem+json", r.header.Get("Content-Type"), c.name)
 		p := r.json(t)

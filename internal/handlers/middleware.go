@@ -153,7 +153,7 @@ func checkUTF8JSON(next http.Handler) http.Handler {
 // authenticate admits a request whose bearer token holds the scope the
 // operation requires (401 without a valid token, 403 without the scope).
 // With keys nil every request is the anonymous all-scope client.
-func authenticate(keys *auth.Keys, scopes map[string]string) api.MiddlewareFunc {
+func authenticate(keys *auth.Keys, scopes map[string]string, lim *limiter) api.MiddlewareFunc {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			scope, guarded := scopes[r.Method+" "+routePattern(r)]
@@ -171,6 +171,10 @@ func authenticate(keys *auth.Keys, scopes map[string]string) api.MiddlewareFunc 
 						Title: "Unauthorized", Status: 401, Detail: ptr("send a valid API key as Authorization: Bearer <token>")})
 					return
 				}
+			}
+			if ok, wait := lim.allow(clientName(client)); !ok {
+				writeTooMany(w, r, wait)
+				return
 			}
 			if !client.Has(scope) {
 				writeProblem(w, r, http.StatusForbidden, api.Problem{Type: problemType + "forbidden",

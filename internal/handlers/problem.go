@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"mailsync/internal/api"
 	"mailsync/internal/apperr"
@@ -90,6 +91,20 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, p api.Prob
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(p)
+}
+
+// writeRequestError answers an error raised while reading the request (by
+// the generated wrappers or the JSON decoder): always the client's, so a 4xx.
+func writeRequestError(w http.ResponseWriter, r *http.Request, err error) {
+	if apperr.As(err) == nil && classify(err) == nil {
+		var perr *time.ParseError
+		if errors.As(err, &perr) {
+			err = apperr.New(apperr.Malformed, "a date-time is not RFC 3339 (like 2026-11-27T10:00:00Z)")
+		} else {
+			err = apperr.New(apperr.Malformed, "the request does not match this operation's schema")
+		}
+	}
+	WriteError(w, r, err)
 }
 
 // classify turns errors raised while reading a request (by the generated

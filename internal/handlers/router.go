@@ -26,6 +26,8 @@ type RouterConfig struct {
 	Gatherer prometheus.Gatherer
 	// Registerer receives the HTTP metrics (prometheus.DefaultRegisterer when nil).
 	Registerer prometheus.Registerer
+	// RateLimit limits each API client (off when RPS is 0).
+	RateLimit RateLimit
 }
 
 // Router returns the whole HTTP handler: the generated API behind request
@@ -59,13 +61,13 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 	r.Get("/docs/*", docs.ServeHTTP)
 
 	strict := api.NewStrictHandlerWithOptions(h, nil, api.StrictHTTPServerOptions{
-		RequestErrorHandlerFunc:  WriteError,
+		RequestErrorHandlerFunc:  writeRequestError,
 		ResponseErrorHandlerFunc: WriteError,
 	})
 	api.HandlerWithOptions(strict, api.ChiServerOptions{
 		BaseRouter:       r,
-		ErrorHandlerFunc: WriteError,
-		Middlewares:      []api.MiddlewareFunc{authenticate(cfg.Keys, scopes), checkUTF8JSON},
+		ErrorHandlerFunc: writeRequestError,
+		Middlewares:      []api.MiddlewareFunc{authenticate(cfg.Keys, scopes, newLimiter(cfg.RateLimit)), checkUTF8JSON},
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, api.Problem{Type: problemType + "not_found", Title: "Not found", Status: 404,

@@ -33,7 +33,7 @@ const (
 )
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	pool  *pgxpool.Pool
 	mongo *mongostore.Store
@@ -41,12 +41,13 @@ type env struct {
 }
 
 type envOpts struct {
-	relay bool // start the relay workers
+	relay     bool // start the relay workers
+	rateLimit handlers.RateLimit
 }
 
 // newEnv starts the whole HTTP surface on a kernel-chosen port, over a fresh
 // PostgreSQL database and a fresh MongoDB database.
-func newEnv(t *testing.T, o envOpts) *env {
+func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	pool, _ := dbtest.New(t)
 	mongo, _ := mongotest.NewStore(t)
@@ -71,7 +72,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 			Committed: func(int) { rel.Notify() }}),
 	})
 	reg := prometheus.NewRegistry()
-	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: 1 << 20, Gatherer: reg, Registerer: reg})
+	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: 1 << 20, Gatherer: reg, Registerer: reg, RateLimit: o.rateLimit})
 	require.NoError(t, err)
 	srv := httptest.NewServer(router)
 	t.Cleanup(srv.Close)
@@ -147,3 +148,10 @@ func sampleEmail(n int) map[string]any {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// with returns e reporting to t (a fuzz target's own T, say).
+func (e *env) with(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
+}

@@ -7,7 +7,227 @@ package gen
 
 import (
 	"context"
+	"time"
 )
+
+const confirmOrphans = `-- name: ConfirmOrphans :many
+SELECT u.id::bigint AS id
+FROM unnest($1::bigint[]) AS u(id)
+WHERE NOT EXISTS (SELECT 1 FROM incoming_emails e WHERE e.id = u.id)
+  AND NOT EXISTS (
+    SELECT 1 FROM outbox_messages o
+    WHERE o.aggregate_type = 'email' AND o.aggregate_id = u.id
+      AND o.processed_at IS NULL AND o.failed_at IS NULL
+      AND o.created_at > now() - make_interval(secs => $2::float8))
+ORDER BY u.id
+`
+
+type ConfirmOrphansParams struct {
+	Ids          []int64
+	GraceSeconds float64
+}
+
+// Of the MongoDB ids given, those with no email and no message in flight
+// (e.g. a removal the relay has not done yet).
+func (q *Queries) ConfirmOrphans(ctx context.Context, arg ConfirmOrphansParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, confirmOrphans, arg.Ids, arg.GraceSeconds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const enqueueOrphanDeletes = `-- name: EnqueueOrphanDeletes :execrows
+INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, max_retries)
+SELECT 'email', u.id, 'delete', jsonb_build_object('reason', $1::text), $2::int
+FROM unnest($3::bigint[]) AS u(id)
+WHERE NOT EXISTS (SELECT 1 FROM incoming_emails e WHERE e.id = u.id)
+`
+
+type EnqueueOrphanDeletesParams struct {
+	Reason     string
+	MaxRetries int32
+	Ids        []int64
+}
+
+// Enqueues the removal of each orphan document in ids by the relay; never for
+// an id that has an email.
+func (q *Queries) EnqueueOrphanDeletes(ctx context.Context, arg EnqueueOrphanDeletesParams) (int64, error) {
+	result, err := q.db.Exec(ctx, enqueueOrphanDeletes, arg.Reason, arg.MaxRetries, arg.Ids)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const enqueueResync = `-- name: EnqueueResync :execrows
+
+WITH e AS (
+    UPDATE incoming_emails
+    SET sync_status = 'pending', sync_error = NULL, sync_retry_count = 0
+    WHERE id = ANY($3::bigint[])
+    RETURNING incoming_emails.id, incoming_emails.version, incoming_emails.idempotency_key
+)
+INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
+SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', $1::text), e.idempotency_key, $2::int
+FROM e
+`
+
+type EnqueueResyncParams struct {
+	Reason     string
+	MaxRetries int32
+	Ids        []int64
+}
+
+// Repair -----------------------------------------------------------------
+// Enqueues a fresh sync of each email in ids that still exists (the relay
+// writes its current state) and resets its sync state to pending.
+func (q *Queries) EnqueueResync(ctx context.Context, arg EnqueueResyncParams) (int64, error) {
+	result, err := q.db.Exec(ctx, enqueueResync, arg.Reason, arg.MaxRetries, arg.Ids)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const failStaleReports = `-- name: FailStaleReports :execrows
+UPDATE reconciliation_reports
+SET status = 'failed', completed_at = now(),
+    error_message = 'interrupted: the instance running it stopped before it finished'
+WHERE status = 'running'
+`
+
+// Run while holding the reconciliation lock: any report still running then
+// belongs to an instance that died mid-run.
+func (q *Queries) FailStaleReports(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, failStaleReports)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const finishReport = `-- name: FinishReport :one
+UPDATE reconciliation_reports
+SET status = $1, completed_at = now(), records_checked = $2,
+    mismatches_found = $3, auto_repaired = $4,
+    failed_repairs = $5, details = $6, error_message = $7
+WHERE id = $8
+RETURNING id, run_at, completed_at, trigger, dry_run, records_checked, mismatches_found, auto_repaired, failed_repairs, details, status, error_message, created_at
+`
+
+type FinishReportParams struct {
+	Status          string
+	RecordsChecked  int64
+	MismatchesFound int64
+	AutoRepaired    int64
+	FailedRepairs   int64
+	Details         []byte
+	ErrorMessage    *string
+	ID              int64
+}
+
+func (q *Queries) FinishReport(ctx context.Context, arg FinishReportParams) (ReconciliationReport, error) {
+	row := q.db.QueryRow(ctx, finishReport,
+		arg.Status,
+		arg.RecordsChecked,
+		arg.MismatchesFound,
+		arg.AutoRepaired,
+		arg.FailedRepairs,
+		arg.Details,
+		arg.ErrorMessage,
+		arg.ID,
+	)
+	var i ReconciliationReport
+	err := row.Scan(
+		&i.ID,
+		&i.RunAt,
+		&i.CompletedAt,
+		&i.Trigger,
+		&i.DryRun,
+		&i.RecordsChecked,
+		&i.MismatchesFound,
+		&i.AutoRepaired,
+		&i.FailedRepairs,
+		&i.Details,
+		&i.Status,
+		&i.ErrorMessage,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const getReport = `-- name: GetReport :one
+SELECT id, run_at, completed_at, trigger, dry_run, records_checked, mismatches_found, auto_repaired, failed_repairs, details, status, error_message, created_at FROM reconciliation_reports WHERE id = $1
+`
+
+func (q *Queries) GetReport(ctx context.Context, id int64) (ReconciliationReport, error) {
+	row := q.db.QueryRow(ctx, getReport, id)
+	var i ReconciliationReport
+	err := row.Scan(
+		&i.ID,
+		&i.RunAt,
+		&i.CompletedAt,
+		&i.Trigger,
+		&i.DryRun,
+		&i.RecordsChecked,
+		&i.MismatchesFound,
+		&i.AutoRepaired,
+		&i.FailedRepairs,
+		&i.Details,
+		&i.Status,
+		&i.ErrorMessage,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const insertReport = `-- name: InsertReport :one
+
+INSERT INTO reconciliation_reports (trigger, dry_run, details, status)
+VALUES ($1, $2, $3, 'running')
+RETURNING id, run_at, completed_at, trigger, dry_run, records_checked, mismatches_found, auto_repaired, failed_repairs, details, status, error_message, created_at
+`
+
+type InsertReportParams struct {
+	Trigger string
+	DryRun  bool
+	Details []byte
+}
+
+// Reports ---------------------------------------------------------------
+func (q *Queries) InsertReport(ctx context.Context, arg InsertReportParams) (ReconciliationReport, error) {
+	row := q.db.QueryRow(ctx, insertReport, arg.Trigger, arg.DryRun, arg.Details)
+	var i ReconciliationReport
+	err := row.Scan(
+		&i.ID,
+		&i.RunAt,
+		&i.CompletedAt,
+		&i.Trigger,
+		&i.DryRun,
+		&i.RecordsChecked,
+		&i.MismatchesFound,
+		&i.AutoRepaired,
+		&i.FailedRepairs,
+		&i.Details,
+		&i.Status,
+		&i.ErrorMessage,
+		&i.CreatedAt,
+	)
+	return i, err
+}
 
 const latestReport = `-- name: LatestReport :one
 SELECT id, run_at, completed_at, trigger, dry_run, records_checked, mismatches_found, auto_repaired, failed_repairs, details, status, error_message, created_at FROM reconciliation_reports ORDER BY id DESC LIMIT 1
@@ -32,4 +252,238 @@ func (q *Queries) LatestReport(ctx context.Context) (ReconciliationReport, error
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const listReports = `-- name: ListReports :many
+SELECT id, run_at, completed_at, trigger, dry_run, records_checked, mismatches_found, auto_repaired, failed_repairs, details, status, error_message, created_at FROM reconciliation_reports
+WHERE ($1::bigint IS NULL OR id < $1::bigint)
+ORDER BY id DESC
+LIMIT $2
+`
+
+type ListReportsParams struct {
+	BeforeID *int64
+	RowLimit int32
+}
+
+// Newest first; before_id is the keyset cursor (the last id of the previous page).
+func (q *Queries) ListReports(ctx context.Context, arg ListReportsParams) ([]ReconciliationReport, error) {
+	rows, err := q.db.Query(ctx, listReports, arg.BeforeID, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReconciliationReport
+	for rows.Next() {
+		var i ReconciliationReport
+		if err := rows.Scan(
+			&i.ID,
+			&i.RunAt,
+			&i.CompletedAt,
+			&i.Trigger,
+			&i.DryRun,
+			&i.RecordsChecked,
+			&i.MismatchesFound,
+			&i.AutoRepaired,
+			&i.FailedRepairs,
+			&i.Details,
+			&i.Status,
+			&i.ErrorMessage,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const markSyncedUnchanged = `-- name: MarkSyncedUnchanged :execrows
+UPDATE incoming_emails e
+SET sync_status = 'synced', synced_at = now(), sync_error = NULL
+FROM (SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS version,
+             unnest($3::text[]) AS content_hash) AS u
+WHERE e.id = u.id AND e.version = u.version AND e.content_hash = u.content_hash
+  AND e.sync_status NOT IN ('synced', 'not_applicable')
+`
+
+type MarkSyncedUnchangedParams struct {
+	Ids           []int64
+	Versions      []int64
+	ContentHashes []string
+}
+
+// Corrects the status of emails whose MongoDB document was found equal:
+// only while the version and content hash are still the ones compared.
+func (q *Queries) MarkSyncedUnchanged(ctx context.Context, arg MarkSyncedUnchangedParams) (int64, error) {
+	result, err := q.db.Exec(ctx, markSyncedUnchanged, arg.Ids, arg.Versions, arg.ContentHashes)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const rangeRows = `-- name: RangeRows :many
+SELECT e.id, e.version, e.content_hash, e.sync_status,
+    (coalesce(e.synced_at >= $1::timestamptz, false) OR EXISTS (
+        SELECT 1 FROM outbox_messages o
+        WHERE o.aggregate_type = 'email' AND o.aggregate_id = e.id
+          AND o.processed_at IS NULL AND o.failed_at IS NULL
+          AND o.created_at > now() - make_interval(secs => $2::float8)))::bool AS in_flight
+FROM incoming_emails e
+WHERE e.id > $3::bigint AND e.id <= $4::bigint
+ORDER BY e.id
+`
+
+type RangeRowsParams struct {
+	ChangedSince time.Time
+	GraceSeconds float64
+	AfterID      int64
+	LastID       int64
+}
+
+type RangeRowsRow struct {
+	ID          int64
+	Version     int64
+	ContentHash string
+	SyncStatus  string
+	InFlight    bool
+}
+
+// The emails of one range, one by one, for a range whose aggregates differ.
+// in_flight: a relay is about to (re)write the email (an unprocessed, not
+// dead outbox message younger than the grace period), or it was synced after
+// changed_since (it changed while the run was reading MongoDB).
+func (q *Queries) RangeRows(ctx context.Context, arg RangeRowsParams) ([]RangeRowsRow, error) {
+	rows, err := q.db.Query(ctx, rangeRows,
+		arg.ChangedSince,
+		arg.GraceSeconds,
+		arg.AfterID,
+		arg.LastID,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RangeRowsRow
+	for rows.Next() {
+		var i RangeRowsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Version,
+			&i.ContentHash,
+			&i.SyncStatus,
+			&i.InFlight,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const rangeSummary = `-- name: RangeSummary :one
+
+WITH r AS (
+    SELECT e.id, e.version, e.content_hash, e.sync_status
+    FROM incoming_emails e
+    WHERE e.id > $1::bigint
+    ORDER BY e.id
+    LIMIT $2::int
+)
+SELECT
+    count(*)::bigint AS rows_spanned,
+    coalesce(max(r.id), 0)::bigint AS last_id,
+    count(*) FILTER (WHERE r.sync_status <> 'not_applicable')::bigint AS replicated,
+    coalesce(bit_xor(('x' || substr(md5(r.id::text || ':' || r.version::text || ':' || r.content_hash), 1, 16))::bit(64)::bigint)
+        FILTER (WHERE r.sync_status <> 'not_applicable'), 0)::bigint AS xor_hash,
+    count(*) FILTER (WHERE r.sync_status NOT IN ('synced', 'not_applicable'))::bigint AS unsynced
+FROM r
+`
+
+type RangeSummaryParams struct {
+	AfterID  int64
+	RowLimit int32
+}
+
+type RangeSummaryRow struct {
+	RowsSpanned int64
+	LastID      int64
+	Replicated  int64
+	XorHash     int64
+	Unsynced    int64
+}
+
+// Comparison -------------------------------------------------------------
+// The next range of up to row_limit emails after after_id: its last id, how
+// many rows it spans, and over the replicated rows (not 'not_applicable') their
+// count, the XOR of a 64-bit hash of (id, version, content_hash) (the first 64
+// bits of md5("id:version:content_hash"), as the reconciler computes for each
+// MongoDB document), and how many are not synced.
+func (q *Queries) RangeSummary(ctx context.Context, arg RangeSummaryParams) (RangeSummaryRow, error) {
+	row := q.db.QueryRow(ctx, rangeSummary, arg.AfterID, arg.RowLimit)
+	var i RangeSummaryRow
+	err := row.Scan(
+		&i.RowsSpanned,
+		&i.LastID,
+		&i.Replicated,
+		&i.XorHash,
+		&i.Unsynced,
+	)
+	return i, err
+}
+
+const reconcileUnlock = `-- name: ReconcileUnlock :one
+SELECT pg_advisory_unlock($1::bigint) AS released
+`
+
+func (q *Queries) ReconcileUnlock(ctx context.Context, lockKey int64) (bool, error) {
+	row := q.db.QueryRow(ctx, reconcileUnlock, lockKey)
+	var released bool
+	err := row.Scan(&released)
+	return released, err
+}
+
+const runningReport = `-- name: RunningReport :one
+SELECT id, run_at, completed_at, trigger, dry_run, records_checked, mismatches_found, auto_repaired, failed_repairs, details, status, error_message, created_at FROM reconciliation_reports WHERE status = 'running' ORDER BY id DESC LIMIT 1
+`
+
+func (q *Queries) RunningReport(ctx context.Context) (ReconciliationReport, error) {
+	row := q.db.QueryRow(ctx, runningReport)
+	var i ReconciliationReport
+	err := row.Scan(
+		&i.ID,
+		&i.RunAt,
+		&i.CompletedAt,
+		&i.Trigger,
+		&i.DryRun,
+		&i.RecordsChecked,
+		&i.MismatchesFound,
+		&i.AutoRepaired,
+		&i.FailedRepairs,
+		&i.Details,
+		&i.Status,
+		&i.ErrorMessage,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const tryReconcileLock = `-- name: TryReconcileLock :one
+
+SELECT pg_try_advisory_lock($1::bigint) AS acquired
+`
+
+// The one-run-at-a-time lock (session level: held on a dedicated connection) --
+func (q *Queries) TryReconcileLock(ctx context.Context, lockKey int64) (bool, error) {
+	row := q.db.QueryRow(ctx, tryReconcileLock, lockKey)
+	var acquired bool
+	err := row.Scan(&acquired)
+	return acquired, err
 }

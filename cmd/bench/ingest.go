@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"mailsync/internal/api"
+	"mailsync/internal/email"
+)
+
+// sampleContent is the email every benchmark stores (about 2 KB of JSON):
+// realistic sizes, a few headers, one attachment's metadata. Only the
+// Message-ID varies.
+func sampleContent(messageID string) email.Content {
+	c := email.Content{
+		MessageID: messageID, Mailbox: "support", From: "Alice Example <alice@example.com>",
+		To: []string{"support@example.org"}, Cc: []string{"Bob <bob@example.com>"},
+		Subject:  "Order 1234 has not arrived yet",
+		TextBody: strings.Repeat("Hello, my order 1234 has not arrived yet. Could you check? ", 10),
+		HTMLBody: "<html><body><p>" + strings.Repeat("Hello, my order 1234 has not arrived yet. Could you check? ", 10) + "</p></body></html>",
+		Headers: map[string][]string{
+			"X-Spam-Score": {"0.1"}, "X-Mailer": {"bench 1.0"},
+			"Received": {"from mx1.example.com by mx2.example.org", "from client by mx1.example.com"},
+		},
+		Attachments: []email.Attachment{{Filename: "invoice.pdf", ContentType: "application/pdf", SizeBytes: 48213,
+			SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}},
+		ReceivedAt: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC),
+	}
+	c.Normalize()
+	return c
+}
+
+// sampleInput is sampleContent in the request schema.
+func sampleInput(messageID string) api.EmailInput {
+	c := sampleContent(messageID)
+	atts := []api.Attachment{}
+	for _, a := range c.Attachments {
+		atts = append(atts, api.Attachment{Filename: a.Filename, ContentType: a.ContentType, SizeBytes: a.SizeBytes, Sha256: a.SHA256})
+	}
+	return api.EmailInput{MessageId: c.MessageID, Mailbox: &c.Mailbox, From: c.From, To: c.To, Cc: &c.Cc,
+		Subject: &c.Subject, TextBody: &c.TextBody, HtmlBody: &c.HTMLBody, Headers: &c.Headers,
+		Attachments: &atts, ReceivedAt: c.ReceivedAt}
+}
+
+// loadResult is what one closed-loop load run measured.
+type loadResult struct {
+	requests  int
+	errors    int
+	firstErr  error
+	elapsed   time.Duration
+	latencies []time.Duration // sorted
+}
+
+func (r loadResult) perSecond() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+// runLoad calls do from conc goroutines in a closed loop until d has passed
+// (or, when n > 0, n calls were made) and measures each call.
+func runLoad(ctx context.Context, conc int, d time.Duration, n int, do func(worker, seq int) error) loadResult {
+	var issued atomic.Int64
+	var mu sync.Mutex
+	res := loadResult{}
+	var cancel context.CancelFunc
+	if n > 0 {
+		ctx, cancel = context.WithCancel(ctx)
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, d)
+	}
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range conc {
+		wg.Go(func() {
+			var lat []time.Duration
+			errs := 0
+			var firstErr error
+			for seq := 0; ctx.Err() == nil; seq++ {
+				if n > 0 && issued.Add(1) > int64(n) {
+					break
+				}
+				t := time.Now()
+				if err := do(w, seq); err != nil {
+					errs++
+					if firstErr == nil {
+						firstErr = err
+					}
+					continue
+				}
+				lat = append(lat, time.Since(t))
+			}
+			mu.Lock()
+			res.latencies = append(res.latencies, lat...)
+			res.errors += errs
+			if res.firstErr == nil {
+				res.firstErr = firstErr
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	res.requests = len(res.latencies)
+	slices.Sort(res.latencies)
+	return res
+}
+
+// poster sends authenticated JSON requests to one server.
+type poster struct {
+	client *http.Client
+	base   string
+}
+
+// post sends body to path with an Idempotency-Key (when key != "") and
+// returns the response body, failing unless the status is want.
+func (p poster) post(path, key string, body []byte, want int) ([]byte, http.Header, error) {
+	req, err := http.NewRequest(http.MethodPost, p.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+benchToken)
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusCode != want {
+		return nil, nil, fmt.Errorf("POST %s: status %d: %.300s", path, resp.StatusCode, b)
+	}
+	return b, resp.Header, nil
+}
+
+// single posts one new email (a fresh key and Message-ID) and expects 201.
+func (p poster) single(tag string) (http.Header, error) {
+	body, err := json.Marshal(sampleInput("<" + tag + "@bench.example.com>"))
+	if err != nil {
+		return nil, err
+	}
+	_, h, err := p.post("/v1/emails", tag, body, http.StatusCreated)
+	return h, err
+}
+
+// batch posts n new emails in one request and expects every item created.
+func (p poster) batch(tag string, n int) error {
+	req := api.CreateEmailBatchJSONRequestBody{Emails: make([]api.BatchItem, n)}
+	for i := range n {
+		k := fmt.Sprintf("%s-%d", tag, i)
+		req.Emails[i] = api.BatchItem{IdempotencyKey: k, Email: sampleInput("<" + k + "@bench.example.com>")}
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	b, _, err := p.post("/v1/emails/batch", "", body, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	var out struct {
+		Results []struct {
+			Status int `json:"status"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return err
+	}
+	for _, r := range out.Results {
+		if r.Status != http.StatusCreated {
+			return fmt.Errorf("batch item status %d", r.Status)
+		}
+	}
+	if len(out.Results) != n {
+		return fmt.Errorf("batch returned %d results for %d emails", len(out.Results), n)
+	}
+	return nil
+}

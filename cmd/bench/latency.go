@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// latencyResult is one open-loop run at a steady rate.
+type latencyResult struct {
+	sent, failed int
+	rate         float64         // achieved requests/s
+	http         []time.Duration // sorted request latencies
+	sync         []time.Duration // sorted created_at → synced_at
+}
+
+// latencyOnce posts new emails at a steady rate for d (open loop: each send
+// is scheduled at start+i/rate whatever the earlier responses do), waits
+// until every stored email is synced, and returns each email's
+// synced_at - created_at. Both are PostgreSQL timestamps: created_at is the
+// start of the ingest transaction, so the figure is an upper bound of the
+// time from the 201 response to synced.
+func latencyOnce(ctx context.Context, st *stack, p poster, tag string, rate float64, d time.Duration) (latencyResult, error) {
+	var res latencyResult
+	var mu sync.Mutex
+	var ids []int64
+	var wg sync.WaitGroup
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	for i := 0; ; i++ {
+		at := start.Add(time.Duration(i) * interval)
+		if at.Sub(start) >= d {
+			break
+		}
+		time.Sleep(time.Until(at))
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		wg.Go(func() {
+			t := time.Now()
+			h, err := p.single(fmt.Sprintf("%s-%d", tag, i))
+			lat := time.Since(t)
+			var id int64
+			if err == nil {
+				id, err = strconv.ParseInt(strings.TrimPrefix(h.Get("Location"), "/v1/emails/"), 10, 64)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.sent++
+			if err != nil {
+				res.failed++
+				return
+			}
+			ids = append(ids, id)
+			res.http = append(res.http, lat)
+		})
+	}
+	wg.Wait()
+	res.rate = float64(res.sent) / time.Since(start).Seconds()
+	slices.Sort(res.http)
+	if res.failed > 0 {
+		return res, fmt.Errorf("%d of %d requests failed", res.failed, res.sent)
+	}
+	if err := waitSynced(ctx, st.pool, ids, time.Minute); err != nil {
+		return res, err
+	}
+	rows, err := st.pool.Query(ctx, `SELECT (extract(epoch FROM synced_at - created_at) * 1e6)::bigint
+		FROM incoming_emails WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return res, err
+	}
+	for rows.Next() {
+		var us int64
+		if err := rows.Scan(&us); err != nil {
+			return res, err
+		}
+		res.sync = append(res.sync, time.Duration(us)*time.Microsecond)
+	}
+	if err := rows.Err(); err != nil {
+		return res, err
+	}
+	slices.Sort(res.sync)
+	return res, nil
+}
+
+// waitSynced polls until every email in ids is synced.
+func waitSynced(ctx context.Context, pool *pgxpool.Pool, ids []int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var left int
+		err := pool.QueryRow(ctx, "SELECT count(*) FROM incoming_emails WHERE id = ANY($1) AND sync_status <> 'synced'", ids).Scan(&left)
+		if err != nil {
+			return err
+		}
+		if left == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d emails still not synced after %s", left, len(ids), timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

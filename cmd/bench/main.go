@@ -1,0 +1,171 @@
+// Command bench measures mailsync against baselines taken in the same run
+// on the same machine, and prints figures, ratios and a summary table:
+//
+//   - ingest: single-email POST /v1/emails over real HTTP at concurrency 16,
+//     next to pgbench running the same insert transaction;
+//   - batch: POST /v1/emails/batch with 100 emails per request, next to the
+//     single-email rate;
+//   - drain: a relay draining an outbox backlog into MongoDB, next to one raw
+//     unordered InsertMany of the same documents;
+//   - latency: ingest → synced at a steady rate with the relay on.
+//
+// Each measurement runs -runs times and the median is reported. It creates
+// its own database mailsync_bench_<pid> and drops it at the end. scripts/bench.sh
+// (make bench) starts the MongoDB-compatible server it needs.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"mailsync/internal/db"
+)
+
+type benchOptions struct {
+	pgURL, mongoURL, pgbench, queries string
+	sections, cpuprofile              string
+	runs                              int
+	conc, requests                    int
+	duration                          time.Duration
+	batchSize, batchConc              int
+	batchDuration                     time.Duration
+	drainN, drainWorkers, drainBatch  int
+	rate                              float64
+	latencyDuration                   time.Duration
+	latencyWorkers, latencyBatch      int
+	keep, drainReseed                 bool
+}
+
+func main() {
+	var o benchOptions
+	flag.StringVar(&o.pgURL, "pg-url", envOr("MAILSYNC_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL maintenance database; the bench database is created next to it")
+	flag.StringVar(&o.mongoURL, "mongo-url", os.Getenv("MAILSYNC_BENCH_MONGO_URL"), "MongoDB (or FerretDB) URL (required for -sections drain,latency)")
+	flag.StringVar(&o.pgbench, "pgbench", "pgbench", "pgbench binary")
+	flag.StringVar(&o.queries, "queries", "internal/db/queries/emails.sql", "the sqlc query file the pgbench script is built from")
+	flag.StringVar(&o.sections, "sections", "ingest,drain,latency", "comma-separated sections to run: ingest (single + batch), drain, latency")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of each section to <this>-<section>.pprof")
+	flag.IntVar(&o.runs, "runs", 3, "repetitions of each measurement (the median is reported)")
+	flag.IntVar(&o.conc, "concurrency", 16, "single-email ingest: concurrent clients (and pgbench clients)")
+	flag.IntVar(&o.requests, "requests", 0, "single-email ingest: requests per run (0: run for -duration)")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "single-email ingest and pgbench: duration of each run")
+	flag.IntVar(&o.batchSize, "batch-size", 100, "batch ingest: emails per request")
+	flag.IntVar(&o.batchConc, "batch-concurrency", 4, "batch ingest: concurrent clients")
+	flag.DurationVar(&o.batchDuration, "batch-duration", 10*time.Second, "batch ingest: duration of each run")
+	flag.IntVar(&o.drainN, "drain-n", 50000, "relay drain: backlog size")
+	flag.IntVar(&o.drainWorkers, "drain-workers", 4, "relay drain: relay workers")
+	flag.IntVar(&o.drainBatch, "drain-batch", 500, "relay drain: relay batch size")
+	flag.BoolVar(&o.drainReseed, "drain-reseed", false, "relay drain: seed every run through ingest (default: seed once, re-enqueue the same emails for later runs)")
+	flag.Float64Var(&o.rate, "rate", 200, "latency: emails per second")
+	flag.DurationVar(&o.latencyDuration, "latency-duration", 20*time.Second, "latency: duration of each run")
+	flag.IntVar(&o.latencyWorkers, "latency-workers", 4, "latency: relay workers (serve's RELAY_WORKERS default)")
+	flag.IntVar(&o.latencyBatch, "latency-batch", 100, "latency: relay batch size (serve's RELAY_BATCH_SIZE default)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the bench database at the end (for inspection)")
+	flag.Parse()
+
+	slog.SetDefault(slog.New(newLogHandler()))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, o)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o benchOptions) error {
+	want := map[string]bool{}
+	for _, s := range strings.Split(o.sections, ",") {
+		s = strings.TrimSpace(s)
+		if s != "ingest" && s != "drain" && s != "latency" {
+			return fmt.Errorf("unknown section %q (want ingest, drain, latency)", s)
+		}
+		want[s] = true
+	}
+	if (want["drain"] || want["latency"]) && o.mongoURL == "" {
+		return fmt.Errorf("-mongo-url (or MAILSYNC_BENCH_MONGO_URL) is required for drain and latency")
+	}
+	if o.runs < 1 {
+		o.runs = 1
+	}
+	name := fmt.Sprintf("mailsync_bench_%d", os.Getpid())
+	d, err := createDatabase(ctx, o.pgURL, name)
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Printf("keeping database %s\n", name)
+	} else {
+		defer func() {
+			if err := d.drop(); err != nil {
+				fmt.Fprintln(os.Stderr, "bench: drop database:", err)
+			}
+		}()
+	}
+	pool, err := db.Open(ctx, d.url, 8)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	var version string
+	_ = pool.QueryRow(ctx, "SHOW server_version").Scan(&version)
+	host, _ := os.Hostname()
+	fmt.Printf("mailsync bench: %s, PostgreSQL %s, database %s, %d runs per measurement (median reported)\n",
+		host, version, name, o.runs)
+
+	var rows []row
+	for _, s := range []struct {
+		name string
+		fn   func(context.Context, benchOptions, *database) ([]row, error)
+	}{{"ingest", benchIngest}, {"drain", benchDrain}, {"latency", benchLatency}} {
+		if !want[s.name] {
+			continue
+		}
+		fmt.Printf("\n== %s (load average %s)\n", s.name, loadavg())
+		t := time.Now()
+		stopProfile, err := profile(o.cpuprofile, s.name)
+		if err != nil {
+			return err
+		}
+		r, err := s.fn(ctx, o, d)
+		stopProfile()
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		fmt.Printf("(%s took %s)\n", s.name, time.Since(t).Round(time.Second))
+		rows = append(rows, r...)
+	}
+	fmt.Println("\n== summary (medians; ratios are median ÷ median)")
+	printTable(os.Stdout, rows)
+	return nil
+}
+
+// profile starts a CPU profile of one section when prefix is set.
+func profile(prefix, section string) (func(), error) {
+	if prefix == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(prefix + "-" + section + ".pprof")
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
