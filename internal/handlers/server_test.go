@@ -19,6 +19,7 @@ import (
 	"mailsync/internal/db/dbtest"
 	"mailsync/internal/handlers"
 	"mailsync/internal/ingest"
+	"mailsync/internal/metrics"
 	"mailsync/internal/mongostore"
 	"mailsync/internal/mongostore/mongotest"
 	"mailsync/internal/relay"
@@ -56,8 +57,11 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.relay {
 		workers = 2
 	}
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	reg.MustRegister(metrics.NewCollector(pool))
 	rel := relay.New(pool, mongo, &relay.Config{Workers: workers, BatchSize: 50, MaxRetries: 3,
-		BackoffBase: 50 * time.Millisecond, PollInterval: 100 * time.Millisecond})
+		BackoffBase: 50 * time.Millisecond, PollInterval: 100 * time.Millisecond, Metrics: m})
 	if o.relay {
 		rel.Start(context.Background())
 		t.Cleanup(rel.Stop)
@@ -69,9 +73,8 @@ func newEnv(t testing.TB, o envOpts) *env {
 		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool),
 		Sync: relay.NewAdmin(pool, workers, 3, rel.Notify),
 		Ingest: ingest.NewService(pool, &ingest.Config{Render: handlers.RenderEmail, MaxRetries: 3,
-			Committed: func(int) { rel.Notify() }}),
+			Committed: func(int) { rel.Notify() }, Metrics: m}),
 	})
-	reg := prometheus.NewRegistry()
 	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: 1 << 20, Gatherer: reg, Registerer: reg, RateLimit: o.rateLimit})
 	require.NoError(t, err)
 	srv := httptest.NewServer(router)
@@ -85,7 +88,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.body, &m), string(r.body))
