@@ -111,4 +111,6 @@ func TestRetryMovesFailedEmailBackToSynced(t *testing.T) {
 	require.EqualValues(t, 1, all.json(t)["requeued"])
 	e.waitStatus(ids[1], "synced")
 	require.Empty(t, e.do(http.MethodGet, "/v1/sync/failures", "", nil).json(t)["items"])
+	outbox := e.do(http.MethodGet, "/v1/sync/status", "", nil).json(t)["outbox"].(map[string]any)
+	require.EqualValues(t, 0, outbox["failed"], "re-driven dead letters are no longer counted")
 }

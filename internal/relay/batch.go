@@ -89,6 +89,9 @@ func (r *Relay) relay(ctx context.Context, rows []gen.OutboxMessage) error {
 		if err := q.MarkEmailsSynced(ctx, synced); err != nil {
 			return err
 		}
+		if err := q.ResolveDeadOutbox(ctx, synced); err != nil {
+			return err
+		}
 		// A document MongoDB refuses will be refused again: dead at once.
 		return r.fail(ctx, q, failed, true)
 	})

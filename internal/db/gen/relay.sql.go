@@ -398,3 +398,17 @@ func (q *Queries) RequeueFailedEmails(ctx context.Context, arg RequeueFailedEmai
 	}
 	return result.RowsAffected(), nil
 }
+
+const resolveDeadOutbox = `-- name: ResolveDeadOutbox :exec
+UPDATE outbox_messages
+SET processed_at = now()
+WHERE aggregate_type = 'email' AND aggregate_id = ANY($1::bigint[])
+  AND failed_at IS NOT NULL AND processed_at IS NULL
+`
+
+// Dead messages of emails that have since been synced (after a re-drive) are
+// no longer dead letters; failed_at stays as history.
+func (q *Queries) ResolveDeadOutbox(ctx context.Context, ids []int64) error {
+	_, err := q.db.Exec(ctx, resolveDeadOutbox, ids)
+	return err
+}

@@ -24,6 +24,14 @@ UPDATE outbox_messages
 SET processed_at = now(), locked_until = NULL, locked_by = NULL
 WHERE id = ANY(@ids::bigint[]);
 
+-- name: ResolveDeadOutbox :exec
+-- Dead messages of emails that have since been synced (after a re-drive) are
+-- no longer dead letters; failed_at stays as history.
+UPDATE outbox_messages
+SET processed_at = now()
+WHERE aggregate_type = 'email' AND aggregate_id = ANY(@ids::bigint[])
+  AND failed_at IS NOT NULL AND processed_at IS NULL;
+
 -- name: MarkEmailsSynced :exec
 -- Run after MarkOutboxProcessed: an email with a newer message still queued stays pending.
 UPDATE incoming_emails e
