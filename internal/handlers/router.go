@@ -14,6 +14,7 @@ import (
 	apispec "mailsync/api"
 	"mailsync/internal/api"
 	"mailsync/internal/auth"
+	"mailsync/internal/dashboard"
 )
 
 // RouterConfig configures the HTTP surface around the Handlers.
@@ -32,7 +33,7 @@ type RouterConfig struct {
 
 // Router returns the whole HTTP handler: the generated API behind request
 // ids, logging, body limits and authentication, plus /metrics, the spec and
-// the interactive docs.
+// the interactive docs and the dashboard.
 func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 	swagger, err := api.GetSwagger()
 	if err != nil {
@@ -59,6 +60,10 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 	docs := v5emb.New("mailsync API", "/openapi.json", "/docs")
 	r.Get("/docs", docs.ServeHTTP)
 	r.Get("/docs/*", docs.ServeHTTP)
+	// The status page: open, as it holds no data (it asks for a key and calls /v1).
+	dash := dashboard.Handler()
+	r.Handle(dashboard.Prefix, dash)
+	r.Handle(dashboard.Prefix+"/*", dash)
 
 	strict := api.NewStrictHandlerWithOptions(h, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  writeRequestError,

@@ -1,0 +1,163 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/auth"
+	"mailsync/internal/db/dbtest"
+	"mailsync/internal/handlers"
+	"mailsync/internal/ingest"
+	"mailsync/internal/metrics"
+	"mailsync/internal/mongostore/mongotest"
+	"mailsync/internal/reconcile"
+	"mailsync/internal/relay"
+)
+
+// TestDashboardInBrowser loads /dashboard in headless Chromium against a
+// running server with data, checks that the numbers shown are the API's,
+// exercises the 401 and 403 states, clicks re-drive and start-reconciliation
+// and checks their effect, and saves a screenshot ($MAILSYNC_ARTIFACTS or a
+// temporary directory; the path is logged).
+func TestDashboardInBrowser(t *testing.T) {
+	if os.Getenv("MAILSYNC_SKIP_BROWSER") == "1" {
+		t.Skip("MAILSYNC_SKIP_BROWSER=1: browser test skipped on request")
+	}
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("headless Chromium is required for the dashboard test but %s is missing: run scripts/install-chromium.sh "+
+			"(make test does), or set MAILSYNC_SKIP_BROWSER=1 to skip this test explicitly", chromiumPath)
+	}
+	t.Parallel()
+	e := newDashboardEnv(t)
+	ctx := context.Background()
+
+	// Data: five synced emails; one then fails for good (a corrupt row is
+	// refused at once), and one loses its MongoDB document (drift).
+	var ids []string
+	for i := range 5 {
+		r := e.postEmail("dash-"+itoa(i), sampleEmail(i))
+		require.Equal(t, http.StatusCreated, r.status, string(r.body))
+		ids = append(ids, strconv.Itoa(int(r.json(t)["id"].(float64))))
+	}
+	for _, id := range ids {
+		e.waitStatus(id, "synced")
+	}
+	_, err := e.pool.Exec(ctx, `UPDATE incoming_emails SET headers = '42' WHERE id = $1::bigint`, ids[0])
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, e.do(http.MethodPost, "/v1/emails/"+ids[0]+"/sync/retry", "", nil).status)
+	e.waitStatus(ids[0], "failed")
+	lost, _ := strconv.ParseInt(ids[4], 10, 64)
+	n, err := e.mongo.Delete(ctx, []int64{lost})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+
+	b := newBrowser(t)
+	b.do(chromedp.Navigate(e.url + "/dashboard?refresh=1"))
+
+	// A wrong key is refused plainly.
+	b.connect("wrong-token-000000000000")
+	b.waitText("#connect-error", "did not accept this key (401 Unauthorized)")
+
+	// A read key sees the numbers the API reports...
+	b.connect(tokenRead)
+	b.connected(tokenRead)
+	b.waitField("emails.failed", "1")
+	b.requireStatusMatches(e)
+	failures := e.do(http.MethodGet, "/v1/sync/failures", "", nil).json(t)["items"].([]any)
+	require.Len(t, failures, 1)
+	f := failures[0].(map[string]any)
+	require.Equal(t, f["sync_error"], b.text(fmt.Sprintf(`tr[data-email-id="%s"] td.err`, ids[0])))
+
+	// ...but may not re-drive.
+	b.click("#redrive")
+	b.waitText("#redrive-msg", "This key lacks the admin scope (403 Forbidden)")
+	e.waitStatus(ids[0], "failed")
+
+	// An admin key re-drives, once the operator fixed the data.
+	b.click("#forget-key")
+	b.connect(tokenAll)
+	b.connected(tokenAll)
+	b.waitField("emails.failed", "1")
+	_, err = e.pool.Exec(ctx, `UPDATE incoming_emails SET headers = '{}' WHERE id = $1::bigint`, ids[0])
+	require.NoError(t, err)
+	b.click("#redrive")
+	b.waitText("#redrive-msg", "Re-enqueued 1 failed email;")
+	e.waitStatus(ids[0], "synced")
+	b.waitField("emails.failed", "0")
+	b.waitText("#failures-body", "No failed emails.")
+	b.requireStatusMatches(e)
+
+	// Start a reconciliation: it finds the lost document and repairs it.
+	b.click("#start-recon")
+	b.waitText("#recon-msg", "Reconciliation #")
+	msg := b.text("#recon-msg")
+	id := strings.TrimSuffix(strings.Fields(msg)[1], ".")[1:]
+	row := fmt.Sprintf(`tr[data-recon-id="%s"]`, id)
+	b.poll(fmt.Sprintf(`document.querySelector('%s')?.dataset.status === 'completed'`, row))
+	rep := e.do(http.MethodGet, "/v1/reconciliations/"+id, "", nil).json(t)
+	require.Equal(t, "completed", rep["status"])
+	require.EqualValues(t, 1, rep["mismatches_found"])
+	require.Equal(t, strconv.Itoa(int(rep["mismatches_found"].(float64))), b.text(row+" [data-mismatches]"))
+	require.Contains(t, b.text(row), "1 missing")
+	b.waitField("last_reconciliation.mismatches_found", "1")
+	e.waitDocument(lost)
+
+	// The chart has samples and says what it plots.
+	b.poll(`Number(document.getElementById('chart').dataset.samples) >= 3 && document.querySelector('#chart .thr-line').getAttribute('d').length > 0`)
+	note := b.text(".chart-card .note")
+	require.Contains(t, note, "synced_last_minute")
+	require.Contains(t, note, "oldest_pending_age_seconds")
+
+	b.screenshot("dashboard.png")
+	b.requireNoPageErrors()
+}
+
+// newDashboardEnv is newEnv with the relay running and a reconciler wired in.
+func newDashboardEnv(t *testing.T) *env {
+	t.Helper()
+	pool, _ := dbtest.New(t)
+	mongo, _ := mongotest.NewStore(t)
+	require.NoError(t, mongo.EnsureIndexes(context.Background()))
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	reg.MustRegister(metrics.NewCollector(pool))
+	rel := relay.New(pool, mongo, &relay.Config{Workers: 2, BatchSize: 50, MaxRetries: 3,
+		BackoffBase: 50 * time.Millisecond, PollInterval: 100 * time.Millisecond, Metrics: m})
+	rel.Start(context.Background())
+	t.Cleanup(rel.Stop)
+	rec := reconcile.New(pool, mongo, &reconcile.Config{Wake: rel.Notify})
+	t.Cleanup(rec.Stop)
+	keys, err := auth.ParseKeys("ops:" + tokenAll + ":ingest+read+admin,viewer:" + tokenRead + ":read")
+	require.NoError(t, err)
+	h := handlers.New(&handlers.Config{
+		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec,
+		Sync: relay.NewAdmin(pool, 2, 3, rel.Notify),
+		Ingest: ingest.NewService(pool, &ingest.Config{Render: handlers.RenderEmail, MaxRetries: 3,
+			Committed: func(int) { rel.Notify() }, Metrics: m}),
+	})
+	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: 1 << 20, Gatherer: reg, Registerer: reg})
+	require.NoError(t, err)
+	srv := httptest.NewServer(router)
+	t.Cleanup(srv.Close)
+	return &env{t: t, url: srv.URL, pool: pool, mongo: mongo, relay: rel}
+}
+
+// waitDocument waits until the MongoDB document of email id exists again.
+func (e *env) waitDocument(id int64) {
+	e.t.Helper()
+	require.Eventually(e.t, func() bool {
+		n, err := e.mongo.Coll().CountDocuments(context.Background(), map[string]any{"_id": id})
+		return err == nil && n == 1
+	}, 20*time.Second, 50*time.Millisecond, "document %d was not restored", id)
+}
