@@ -1,5 +1,6 @@
 // Command server is mailsync: `server serve` runs the API and the relay,
-// `server migrate up|down|version` manages the schema.
+// `server migrate up|down|version` manages the schema, and `server reconcile
+// [--dry-run]` runs one reconciliation and prints its report.
 package main
 
 import (
@@ -24,7 +25,7 @@ func main() {
 	}
 }
 
-const usage = "usage: server serve [--role=all|api|relay] | migrate up|down|version"
+const usage = "usage: server serve [--role=all|api|relay] | migrate up|down|version | reconcile [--dry-run]"
 
 func run(ctx context.Context, args []string) error {
 	cfg, err := loadConfig()
@@ -40,6 +41,8 @@ func run(ctx context.Context, args []string) error {
 		return serve(ctx, cfg, args[1:])
 	case "migrate":
 		return migrateCmd(cfg, args[1:])
+	case "reconcile": // issue 5: one reconciliation from the command line
+		return reconcileCmd(ctx, cfg, args[1:])
 	default:
 		return fmt.Errorf("unknown command %q; %s", args[0], usage)
 	}

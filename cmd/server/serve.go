@@ -19,6 +19,7 @@ import (
 	"mailsync/internal/maintenance"
 	"mailsync/internal/metrics"
 	"mailsync/internal/mongostore"
+	"mailsync/internal/reconcile"
 	"mailsync/internal/relay"
 )
 
@@ -65,18 +66,27 @@ func serve(ctx context.Context, cfg config, args []string) error {
 	rel := relay.New(pool, mongo, &relay.Config{
 		Workers: workers, BatchSize: cfg.RelayBatchSize, MaxRetries: int32(cfg.RelayMaxRetries), Metrics: m,
 	})
-	if workers > 0 {
-		rel.Start(ctx)
-		defer rel.Stop()
-	}
+	// Started even with no workers (role api): it also sends the debounced
+	// NOTIFY that wakes the other instances' relays after an ingest commit.
+	rel.Start(ctx)
+	defer rel.Stop()
 
 	if *role == "relay" {
 		slog.Info("relay running", "workers", workers)
 		<-ctx.Done()
 		return nil
 	}
+	// Reconciliation (issue 5): scheduled runs (RECONCILE_INTERVAL; one at a
+	// time across instances) and POST /v1/reconciliations.
+	wakeRelays := rel.Notify
+	if workers == 0 {
+		wakeRelays = notifyRelays(pool)
+	}
+	rec := reconcile.New(pool, mongo, reconcileConfig(cfg, wakeRelays))
+	rec.Start(ctx)
+	defer rec.Stop()
 	h := handlers.New(&handlers.Config{
-		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool),
+		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec,
 		Sync: relay.NewAdmin(pool, workers, int32(cfg.RelayMaxRetries), rel.Notify),
 		Ingest: ingest.NewService(pool, &ingest.Config{
 			IdempotencyTTL: cfg.IdempotencyTTL, MaxRetries: int32(cfg.RelayMaxRetries),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -12,17 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
-
-	"mailsync/internal/auth"
-	"mailsync/internal/db/dbtest"
-	"mailsync/internal/handlers"
-	"mailsync/internal/ingest"
-	"mailsync/internal/metrics"
-	"mailsync/internal/mongostore/mongotest"
-	"mailsync/internal/reconcile"
-	"mailsync/internal/relay"
 )
 
 // TestDashboardInBrowser loads /dashboard in headless Chromium against a
@@ -126,31 +115,7 @@ func TestDashboardInBrowser(t *testing.T) {
 // newDashboardEnv is newEnv with the relay running and a reconciler wired in.
 func newDashboardEnv(t *testing.T) *env {
 	t.Helper()
-	pool, _ := dbtest.New(t)
-	mongo, _ := mongotest.NewStore(t)
-	require.NoError(t, mongo.EnsureIndexes(context.Background()))
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
-	reg.MustRegister(metrics.NewCollector(pool))
-	rel := relay.New(pool, mongo, &relay.Config{Workers: 2, BatchSize: 50, MaxRetries: 3,
-		BackoffBase: 50 * time.Millisecond, PollInterval: 100 * time.Millisecond, Metrics: m})
-	rel.Start(context.Background())
-	t.Cleanup(rel.Stop)
-	rec := reconcile.New(pool, mongo, &reconcile.Config{Wake: rel.Notify})
-	t.Cleanup(rec.Stop)
-	keys, err := auth.ParseKeys("ops:" + tokenAll + ":ingest+read+admin,viewer:" + tokenRead + ":read")
-	require.NoError(t, err)
-	h := handlers.New(&handlers.Config{
-		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec,
-		Sync: relay.NewAdmin(pool, 2, 3, rel.Notify),
-		Ingest: ingest.NewService(pool, &ingest.Config{Render: handlers.RenderEmail, MaxRetries: 3,
-			Committed: func(int) { rel.Notify() }, Metrics: m}),
-	})
-	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: 1 << 20, Gatherer: reg, Registerer: reg})
-	require.NoError(t, err)
-	srv := httptest.NewServer(router)
-	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, pool: pool, mongo: mongo, relay: rel}
+	return newEnv(t, envOpts{relay: true})
 }
 
 // waitDocument waits until the MongoDB document of email id exists again.

@@ -11,6 +11,7 @@ import (
 
 	"mailsync/internal/api"
 	"mailsync/internal/ingest"
+	"mailsync/internal/reconcile"
 	"mailsync/internal/relay"
 )
 
@@ -29,6 +30,9 @@ type Config struct {
 	Reader *ingest.Reader
 	Mongo  Pinger
 	Sync   *relay.Admin
+	// Reconciler serves /v1/reconciliations (501 when nil). Added with
+	// reconciliation (issue 5).
+	Reconciler *reconcile.Reconciler
 	// Now is the clock used for raw messages without a Date (time.Now).
 	Now func() time.Time
 }

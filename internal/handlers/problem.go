@@ -78,7 +78,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	status, p := Problem(e)
-	if status == http.StatusConflict {
+	if status == http.StatusConflict || status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeProblem(w, r, status, p)

@@ -22,6 +22,7 @@ import (
 	"mailsync/internal/metrics"
 	"mailsync/internal/mongostore"
 	"mailsync/internal/mongostore/mongotest"
+	"mailsync/internal/reconcile"
 	"mailsync/internal/relay"
 )
 
@@ -66,11 +67,13 @@ func newEnv(t testing.TB, o envOpts) *env {
 		rel.Start(context.Background())
 		t.Cleanup(rel.Stop)
 	}
+	rec := reconcile.New(pool, mongo, &reconcile.Config{Wake: rel.Notify})
+	t.Cleanup(rec.Stop)
 	keys, err := auth.ParseKeys("ops:" + tokenAll + ":ingest+read+admin,mta:" + tokenIngest + ":ingest," +
 		"viewer:" + tokenRead + ":read,other:" + tokenOther + ":ingest+read")
 	require.NoError(t, err)
 	h := handlers.New(&handlers.Config{
-		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool),
+		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec,
 		Sync: relay.NewAdmin(pool, workers, 3, rel.Notify),
 		Ingest: ingest.NewService(pool, &ingest.Config{Render: handlers.RenderEmail, MaxRetries: 3,
 			Committed: func(int) { rel.Notify() }, Metrics: m}),

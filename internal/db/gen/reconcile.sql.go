@@ -10,6 +10,82 @@ import (
 	"time"
 )
 
+const bucketSummaries = `-- name: BucketSummaries :many
+
+WITH r AS (
+    SELECT e.id, e.version, e.content_hash, e.sync_status
+    FROM incoming_emails e
+    WHERE e.id > $1::bigint
+    ORDER BY e.id
+    LIMIT $2::int
+), b AS (
+    -- floor((id - 1) / width), exact for every bigint
+    SELECT r.id, r.version, r.content_hash, r.sync_status, ((r.id - 1) - (((r.id - 1) % $3::bigint) + $3::bigint) % $3::bigint) / $3::bigint AS bucket
+    FROM r
+)
+SELECT
+    b.bucket::bigint AS bucket,
+    count(*)::bigint AS rows_spanned,
+    max(b.id)::bigint AS last_id,
+    count(*) FILTER (WHERE b.sync_status <> 'not_applicable')::bigint AS replicated,
+    coalesce(bit_xor(('x' || substr(md5(b.id::text || ':' || b.version::text || ':' || b.content_hash), 1, 16))::bit(64)::bigint)
+        FILTER (WHERE b.sync_status <> 'not_applicable'), 0)::bigint AS xor_hash,
+    count(*) FILTER (WHERE b.sync_status NOT IN ('synced', 'not_applicable'))::bigint AS unsynced
+FROM b
+GROUP BY b.bucket
+ORDER BY b.bucket
+`
+
+type BucketSummariesParams struct {
+	AfterID  int64
+	RowLimit int32
+	Width    int64
+}
+
+type BucketSummariesRow struct {
+	Bucket      int64
+	RowsSpanned int64
+	LastID      int64
+	Replicated  int64
+	XorHash     int64
+	Unsynced    int64
+}
+
+// Comparison -------------------------------------------------------------
+// Summarises the next row_limit emails after after_id per bucket of ids
+// (bucket b holds the ids in (b*width, (b+1)*width]): the rows it spans, its
+// last id, and over its replicated rows (not 'not_applicable') their count,
+// the XOR of a 64-bit hash of (id, version, content_hash) (the first 64 bits
+// of md5("id:version:content_hash"), which the reconciler computes the same
+// way for each MongoDB document), and how many are not synced. The last
+// bucket of a page may go on in the next page: the aggregates combine.
+func (q *Queries) BucketSummaries(ctx context.Context, arg BucketSummariesParams) ([]BucketSummariesRow, error) {
+	rows, err := q.db.Query(ctx, bucketSummaries, arg.AfterID, arg.RowLimit, arg.Width)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BucketSummariesRow
+	for rows.Next() {
+		var i BucketSummariesRow
+		if err := rows.Scan(
+			&i.Bucket,
+			&i.RowsSpanned,
+			&i.LastID,
+			&i.Replicated,
+			&i.XorHash,
+			&i.Unsynced,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const confirmOrphans = `-- name: ConfirmOrphans :many
 SELECT u.id::bigint AS id
 FROM unnest($1::bigint[]) AS u(id)
@@ -353,7 +429,8 @@ type RangeRowsRow struct {
 	InFlight    bool
 }
 
-// The emails of one range, one by one, for a range whose aggregates differ.
+// The emails of one bucket (ids in (after_id, last_id]), one by one, for a
+// bucket whose aggregates differ or that holds unsynced emails.
 // in_flight: a relay is about to (re)write the email (an unprocessed, not
 // dead outbox message younger than the grace period), or it was synced after
 // changed_since (it changed while the run was reading MongoDB).
@@ -386,57 +463,6 @@ func (q *Queries) RangeRows(ctx context.Context, arg RangeRowsParams) ([]RangeRo
 		return nil, err
 	}
 	return items, nil
-}
-
-const rangeSummary = `-- name: RangeSummary :one
-
-WITH r AS (
-    SELECT e.id, e.version, e.content_hash, e.sync_status
-    FROM incoming_emails e
-    WHERE e.id > $1::bigint
-    ORDER BY e.id
-    LIMIT $2::int
-)
-SELECT
-    count(*)::bigint AS rows_spanned,
-    coalesce(max(r.id), 0)::bigint AS last_id,
-    count(*) FILTER (WHERE r.sync_status <> 'not_applicable')::bigint AS replicated,
-    coalesce(bit_xor(('x' || substr(md5(r.id::text || ':' || r.version::text || ':' || r.content_hash), 1, 16))::bit(64)::bigint)
-        FILTER (WHERE r.sync_status <> 'not_applicable'), 0)::bigint AS xor_hash,
-    count(*) FILTER (WHERE r.sync_status NOT IN ('synced', 'not_applicable'))::bigint AS unsynced
-FROM r
-`
-
-type RangeSummaryParams struct {
-	AfterID  int64
-	RowLimit int32
-}
-
-type RangeSummaryRow struct {
-	RowsSpanned int64
-	LastID      int64
-	Replicated  int64
-	XorHash     int64
-	Unsynced    int64
-}
-
-// Comparison -------------------------------------------------------------
-// The next range of up to row_limit emails after after_id: its last id, how
-// many rows it spans, and over the replicated rows (not 'not_applicable') their
-// count, the XOR of a 64-bit hash of (id, version, content_hash) (the first 64
-// bits of md5("id:version:content_hash"), as the reconciler computes for each
-// MongoDB document), and how many are not synced.
-func (q *Queries) RangeSummary(ctx context.Context, arg RangeSummaryParams) (RangeSummaryRow, error) {
-	row := q.db.QueryRow(ctx, rangeSummary, arg.AfterID, arg.RowLimit)
-	var i RangeSummaryRow
-	err := row.Scan(
-		&i.RowsSpanned,
-		&i.LastID,
-		&i.Replicated,
-		&i.XorHash,
-		&i.Unsynced,
-	)
-	return i, err
 }
 
 const reconcileUnlock = `-- name: ReconcileUnlock :one

@@ -1,0 +1,5 @@
+package reconcile
+
+// SetBeforeCompare makes runs built from c call f with their report id once
+// the report is running and the lock held, before comparing (tests only).
+func SetBeforeCompare(c *Config, f func(reportID int64)) { c.beforeCompare = f }

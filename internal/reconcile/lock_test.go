@@ -1,0 +1,128 @@
+package reconcile_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/apperr"
+	"mailsync/internal/reconcile"
+)
+
+// waitReport polls report id until it is no longer running.
+func waitReport(t *testing.T, e *env, r *reconcile.Reconciler, id int64) reconcile.Report {
+	t.Helper()
+	var rep reconcile.Report
+	eventually(t, "the run to finish", func() bool {
+		var err error
+		rep, err = r.Get(e.ctx, id)
+		require.NoError(t, err)
+		return rep.Status != reconcile.StatusRunning
+	})
+	return rep
+}
+
+// TestOneRunAtATime: while a run holds the lock, every other start, on this
+// instance or another, gets RunInProcess with the running report's id.
+func TestOneRunAtATime(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ingestN(50)
+	e.drain()
+	entered, release := make(chan int64, 1), make(chan struct{})
+	cfg := reconcile.Config{}
+	reconcile.SetBeforeCompare(&cfg, func(id int64) {
+		entered <- id
+		select {
+		case <-release:
+		case <-time.After(time.Minute):
+		}
+	})
+	first := e.reconciler(cfg)
+	other := e.reconciler(reconcile.Config{}) // another instance on the same database
+
+	started, err := first.StartRun(e.ctx, false)
+	require.NoError(t, err)
+	require.Equal(t, reconcile.StatusRunning, started.Status)
+	require.Equal(t, reconcile.TriggerManual, started.Trigger)
+	select {
+	case id := <-entered:
+		require.Equal(t, started.ID, id)
+	case <-time.After(time.Minute):
+		t.Fatal("the run did not start")
+	}
+
+	for _, try := range []func() error{
+		func() error { _, err := first.StartRun(e.ctx, true); return err },
+		func() error { _, err := other.StartRun(e.ctx, false); return err },
+		func() error { _, err := other.Run(e.ctx, reconcile.TriggerScheduled, false); return err },
+	} {
+		err := try()
+		require.Equal(t, apperr.RunInProcess, apperr.CodeOf(err), "%v", err)
+		require.Equal(t, started.ID, apperr.As(err).ID)
+	}
+	running, err := other.Get(e.ctx, started.ID)
+	require.NoError(t, err)
+	require.Equal(t, reconcile.StatusRunning, running.Status)
+	require.Equal(t, reconcile.Counts{}, running.Details.Counts)
+	require.Equal(t, []int64{}, running.Details.Samples.OrphanInMongo)
+
+	close(release)
+	done := waitReport(t, e, other, started.ID)
+	require.Equal(t, reconcile.StatusCompleted, done.Status)
+	require.EqualValues(t, 100, done.RecordsChecked)
+	// The lock is free again.
+	rep, err := other.Run(e.ctx, reconcile.TriggerManual, true)
+	require.NoError(t, err)
+	require.Equal(t, reconcile.StatusCompleted, rep.Status)
+}
+
+// TestInterruptedRunsAreFailed: a report left running by a crashed instance
+// is marked failed by the next run that takes the lock, and Stop aborts a
+// run in flight, recording it as failed.
+func TestInterruptedRunsAreFailed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var crashed int64
+	require.NoError(t, e.pool.QueryRow(e.ctx,
+		`INSERT INTO reconciliation_reports (trigger, status) VALUES ('scheduled', 'running') RETURNING id`).Scan(&crashed))
+
+	entered := make(chan int64, 1)
+	cfg := reconcile.Config{}
+	reconcile.SetBeforeCompare(&cfg, func(id int64) { entered <- id })
+	r := reconcile.New(e.pool, e.mongo, &cfg)
+	started, err := r.StartRun(e.ctx, false)
+	require.NoError(t, err)
+	<-entered
+	stale, err := r.Get(e.ctx, crashed)
+	require.NoError(t, err)
+	require.Equal(t, reconcile.StatusFailed, stale.Status)
+	require.Contains(t, *stale.ErrorMessage, "interrupted")
+	require.NotNil(t, stale.CompletedAt)
+
+	r.Stop()
+	got, err := r.Get(e.ctx, started.ID)
+	require.NoError(t, err)
+	require.NotEqual(t, reconcile.StatusRunning, got.Status)
+	_, err = r.StartRun(e.ctx, false)
+	require.Error(t, err, "a stopped reconciler starts nothing")
+
+	_, err = r.Get(e.ctx, 999999)
+	require.Equal(t, apperr.NotFound, apperr.CodeOf(err))
+}
+
+// TestScheduleRuns: with an interval, Start runs scheduled reconciliations.
+func TestScheduleRuns(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ingestN(10)
+	e.drain()
+	r := e.reconciler(reconcile.Config{Interval: 50 * time.Millisecond})
+	r.Start(e.ctx)
+	eventually(t, "two scheduled runs", func() bool {
+		return e.count(`SELECT count(*) FROM reconciliation_reports WHERE trigger = 'scheduled' AND status = 'completed'`) >= 2
+	})
+	r.Stop()
+	require.Zero(t, e.count(`SELECT count(*) FROM reconciliation_reports WHERE status = 'running'`))
+}

@@ -1,0 +1,217 @@
+// Package reconcile proves that MongoDB holds what PostgreSQL holds, and
+// repairs it when it does not. A run summarises both stores per range of
+// ids (count and XOR of record hashes; memory grows with the number of
+// ranges, not of emails), and looks at single records only inside ranges
+// whose summaries differ (the data-diff idea). It classifies missing_in_mongo, content_mismatch, orphan_in_mongo
+// and status_drift, repairs through the outbox (the relay does the writes),
+// and records every run as a reconciliation_reports row. One run at a time
+// across all instances, by a PostgreSQL advisory lock.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"mailsync/internal/db"
+	"mailsync/internal/db/gen"
+	"mailsync/internal/mongostore"
+)
+
+// Config tunes a Reconciler; zero fields take the defaults of New.
+type Config struct {
+	// Grace is how long an outbox message may wait before its email counts
+	// as drifted rather than in flight (RECONCILE_GRACE; 5m).
+	Grace time.Duration
+	// RemoveOrphans enqueues the removal of orphan documents; otherwise they
+	// are only reported (RECONCILE_REMOVE_ORPHANS).
+	RemoveOrphans bool
+	// Interval is the schedule of Start; 0 means no scheduled runs
+	// (RECONCILE_INTERVAL).
+	Interval time.Duration
+	// Timeout bounds one run (1h).
+	Timeout time.Duration
+	// RangeSize is how many consecutive ids one compared range spans (1000).
+	RangeSize int
+	// SampleCap is how many ids per kind a report keeps (100).
+	SampleCap int
+	// MaxRetries is given to the outbox messages a repair enqueues (10).
+	MaxRetries int32
+	// Wake, when set, is called after a repair enqueued outbox messages (the
+	// relay's wake-up).
+	Wake func()
+
+	beforeCompare func(reportID int64) // test hook: called once the report is running
+}
+
+// Reconciler runs reconciliations and reads their reports.
+type Reconciler struct {
+	pool  *pgxpool.Pool
+	q     *gen.Queries
+	mongo *mongostore.Store
+	cfg   Config
+
+	base     context.Context // ends at Stop: aborts background runs
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+}
+
+// New returns a Reconciler over pool and mongo with cfg's defaults filled in.
+// It runs nothing until Start, Run or StartRun.
+func New(pool *pgxpool.Pool, mongo *mongostore.Store, cfg *Config) *Reconciler {
+	c := *cfg
+	if c.Grace <= 0 {
+		c.Grace = 5 * time.Minute
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = time.Hour
+	}
+	if c.RangeSize <= 0 {
+		c.RangeSize = 1000
+	}
+	if c.SampleCap <= 0 {
+		c.SampleCap = 100
+	}
+	if c.MaxRetries <= 0 {
+		c.MaxRetries = 10
+	}
+	if c.Wake == nil {
+		c.Wake = func() {}
+	}
+	r := &Reconciler{pool: pool, q: gen.New(pool), mongo: mongo, cfg: c}
+	r.base, r.cancel = context.WithCancel(context.Background())
+	return r
+}
+
+// Run reconciles once and returns the finished report, synchronously. A run
+// that fails after it started still returns its report (status failed, with
+// error_message) together with the error. When another run holds the lock,
+// Run returns an apperr RunInProcess naming the running report's id.
+func (r *Reconciler) Run(ctx context.Context, trigger Trigger, dryRun bool) (Report, error) {
+	l, rep, err := r.begin(ctx, trigger, dryRun)
+	if err != nil {
+		return Report{}, err
+	}
+	return r.execute(ctx, l, rep)
+}
+
+// StartRun starts a manual run in the background and returns its report,
+// status running, as soon as the lock is held and the row exists. The run
+// goes on after ctx ends; Stop aborts it. When another run holds the lock,
+// StartRun returns an apperr RunInProcess naming the running report's id.
+func (r *Reconciler) StartRun(ctx context.Context, dryRun bool) (Report, error) {
+	if r.base.Err() != nil {
+		return Report{}, errors.New("reconciler stopped")
+	}
+	l, rep, err := r.begin(ctx, TriggerManual, dryRun)
+	if err != nil {
+		return Report{}, err
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		_, _ = r.execute(r.base, l, rep) // the outcome is in the report and the log
+	}()
+	return rep, nil
+}
+
+// begin takes the lock, fails the reports of crashed runs, and inserts this
+// run's report.
+func (r *Reconciler) begin(ctx context.Context, trigger Trigger, dryRun bool) (*lock, Report, error) {
+	l, err := r.acquire(ctx)
+	if err != nil {
+		return nil, Report{}, err
+	}
+	if n, err := r.q.FailStaleReports(ctx); err != nil {
+		l.release()
+		return nil, Report{}, err
+	} else if n > 0 {
+		slog.Warn("reconciliation: marked interrupted runs failed", "reports", n)
+	}
+	row, err := r.q.InsertReport(ctx, gen.InsertReportParams{
+		Trigger: string(trigger), DryRun: dryRun, Details: encodeDetails(Details{})})
+	if err != nil {
+		l.release()
+		return nil, Report{}, err
+	}
+	rep, err := reportFromRow(row)
+	if err != nil {
+		l.release()
+	}
+	return l, rep, err
+}
+
+// execute compares and repairs under l, finishes the report and releases l.
+func (r *Reconciler) execute(ctx context.Context, l *lock, rep Report) (Report, error) {
+	defer l.release()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	if r.cfg.beforeCompare != nil {
+		r.cfg.beforeCompare(rep.ID)
+	}
+	t := &tally{sampleCap: r.cfg.SampleCap}
+	w := &walk{r: r, t: t, dryRun: rep.DryRun, since: rep.RunAt}
+	runErr := w.run(ctx)
+
+	d := t.details()
+	p := gen.FinishReportParams{ID: rep.ID, Status: StatusCompleted, RecordsChecked: t.checked,
+		MismatchesFound: d.Counts.Total(), AutoRepaired: t.repaired, FailedRepairs: t.failed, Details: encodeDetails(d)}
+	if runErr != nil {
+		p.Status = StatusFailed
+		msg := runErr.Error()
+		if errors.Is(runErr, context.Canceled) {
+			msg = "interrupted: the reconciler was stopped (" + msg + ")"
+		}
+		p.ErrorMessage = &msg
+	}
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer fcancel()
+	row, err := r.q.FinishReport(fctx, p)
+	if err != nil {
+		slog.Error("reconciliation: cannot finish report", "report", rep.ID, "err", err)
+		return rep, errors.Join(runErr, err)
+	}
+	out, err := reportFromRow(row)
+	slog.Info("reconciliation finished", "report", out.ID, "status", out.Status, "dry_run", out.DryRun,
+		"records_checked", out.RecordsChecked, "mismatches_found", out.MismatchesFound,
+		"auto_repaired", out.AutoRepaired, "failed_repairs", out.FailedRepairs,
+		"duration", time.Since(start).Round(time.Millisecond), "err", runErr)
+	return out, errors.Join(runErr, err)
+}
+
+// Get returns report id, or an apperr NotFound when there is none.
+func (r *Reconciler) Get(ctx context.Context, id int64) (Report, error) {
+	row, err := r.q.GetReport(ctx, id)
+	if err != nil {
+		return Report{}, db.NotFound(err, "reconciliation", id)
+	}
+	return reportFromRow(row)
+}
+
+// List returns up to limit reports newest first, starting after the report
+// beforeID (nil: the newest), and the cursor of the next page (nil on the
+// last page). Its errors are database errors.
+func (r *Reconciler) List(ctx context.Context, beforeID *int64, limit int32) ([]Report, *int64, error) {
+	rows, err := r.q.ListReports(ctx, gen.ListReportsParams{BeforeID: beforeID, RowLimit: limit + 1})
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *int64
+	if len(rows) > int(limit) {
+		rows = rows[:limit]
+		next = &rows[len(rows)-1].ID
+	}
+	out := make([]Report, len(rows))
+	for i, row := range rows {
+		if out[i], err = reportFromRow(row); err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, next, nil
+}

@@ -1,0 +1,101 @@
+package reconcile
+
+import (
+	"context"
+	"log/slog"
+
+	"mailsync/internal/db/gen"
+	"mailsync/internal/email"
+)
+
+// repairReason is the outbox payload reason of every message a repair enqueues.
+const repairReason = "repair"
+
+// findings are one range's mismatches.
+type findings struct {
+	missing  []int64
+	mismatch []int64
+	orphans  []int64
+	drift    gen.MarkSyncedUnchangedParams
+}
+
+// missingOrInFlight classifies an email without a document.
+func (f *findings) missingOrInFlight(e gen.RangeRowsRow) {
+	if !e.InFlight && e.SyncStatus != email.StatusNotApplicable {
+		f.missing = append(f.missing, e.ID)
+	}
+}
+
+// both classifies an email that has a document.
+func (f *findings) both(e gen.RangeRowsRow, d docSum) {
+	switch {
+	case e.InFlight || e.SyncStatus == email.StatusNotApplicable:
+	case e.Version != d.version || e.ContentHash != d.hash:
+		f.mismatch = append(f.mismatch, e.ID)
+	case e.SyncStatus != email.StatusSynced:
+		f.drift.Ids = append(f.drift.Ids, e.ID)
+		f.drift.Versions = append(f.drift.Versions, e.Version)
+		f.drift.ContentHashes = append(f.drift.ContentHashes, e.ContentHash)
+	}
+}
+
+// settle confirms orphan candidates, records the findings and repairs them.
+func (w *walk) settle(ctx context.Context, f *findings) error {
+	if len(f.orphans) > 0 {
+		confirmed, err := w.r.q.ConfirmOrphans(ctx, gen.ConfirmOrphansParams{
+			Ids: f.orphans, GraceSeconds: w.r.cfg.Grace.Seconds()})
+		if err != nil {
+			return err
+		}
+		f.orphans = confirmed
+	}
+	w.t.add(missingInMongo, f.missing)
+	w.t.add(contentMismatch, f.mismatch)
+	w.t.add(orphanInMongo, f.orphans)
+	w.t.add(statusDrift, f.drift.Ids)
+	if w.dryRun {
+		return nil
+	}
+	return w.repair(ctx, f)
+}
+
+// repair fixes one range's findings through the normal paths: a missing or
+// different document gets a re-sync enqueued (the relay writes the email's
+// current state), a drifted status is corrected while the content is still
+// the one compared, and, only with RemoveOrphans, an orphan gets an outbox
+// 'delete' message for the relay. A repair that fails is counted and logged
+// and the run goes on; only the run's own cancellation stops it.
+func (w *walk) repair(ctx context.Context, f *findings) error {
+	cfg := w.r.cfg
+	enqueued := false
+	if n := len(f.missing) + len(f.mismatch); n > 0 {
+		ids := make([]int64, 0, n)
+		ids = append(append(ids, f.missing...), f.mismatch...)
+		got, err := w.r.q.EnqueueResync(ctx, gen.EnqueueResyncParams{Ids: ids, Reason: repairReason, MaxRetries: cfg.MaxRetries})
+		w.account("enqueue re-sync", len(ids), got, err)
+		enqueued = enqueued || got > 0
+	}
+	if n := len(f.drift.Ids); n > 0 {
+		got, err := w.r.q.MarkSyncedUnchanged(ctx, f.drift)
+		w.account("correct sync status", n, got, err)
+	}
+	if n := len(f.orphans); n > 0 && cfg.RemoveOrphans {
+		got, err := w.r.q.EnqueueOrphanDeletes(ctx, gen.EnqueueOrphanDeletesParams{Ids: f.orphans, Reason: repairReason, MaxRetries: cfg.MaxRetries})
+		w.account("enqueue orphan removal", n, got, err)
+		enqueued = enqueued || got > 0
+	}
+	if enqueued {
+		cfg.Wake()
+	}
+	return ctx.Err()
+}
+
+// account counts a repair of tried records of which done applied.
+func (w *walk) account(what string, tried int, done int64, err error) {
+	if err != nil {
+		done = 0
+		slog.Warn("reconciliation repair failed", "repair", what, "records", tried, "err", err)
+	}
+	w.t.repaired += done
+	w.t.failed += int64(tried) - done
+}

@@ -1,0 +1,137 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"mailsync/internal/apperr"
+	"mailsync/internal/db/gen"
+)
+
+// LockKey is the PostgreSQL advisory lock key held by the one running
+// reconciliation ("mailsync reconcile").
+const LockKey int64 = 0x6d61696c_7263636c
+
+// lock is the held advisory lock and the dedicated connection holding it.
+type lock struct {
+	conn *pgxpool.Conn
+}
+
+// acquire takes the lock on a connection of its own, or returns an apperr
+// RunInProcess naming the running report when another run holds it.
+func (r *Reconciler) acquire(ctx context.Context) (*lock, error) {
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := gen.New(conn).TryReconcileLock(ctx, LockKey)
+	if err != nil {
+		conn.Release()
+		return nil, err
+	}
+	if !ok {
+		conn.Release()
+		return nil, r.busy(ctx)
+	}
+	return &lock{conn: conn}, nil
+}
+
+// release unlocks and returns the connection. If unlocking fails the
+// connection is closed instead, which ends the session and its lock.
+func (l *lock) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if released, err := gen.New(l.conn).ReconcileUnlock(ctx, LockKey); err != nil || !released {
+		slog.Warn("reconciliation: unlock failed; closing its connection", "err", err)
+		_ = l.conn.Conn().Close(ctx)
+	}
+	l.conn.Release()
+}
+
+// busy builds the RunInProcess error. The holder inserts its report right
+// after taking the lock, so a missing row is looked for again briefly.
+func (r *Reconciler) busy(ctx context.Context) error {
+	var id int64
+	for attempt := 0; attempt < 20; attempt++ {
+		row, err := r.q.RunningReport(ctx)
+		if err == nil {
+			id = row.ID
+			break
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		t := time.NewTimer(25 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	e := apperr.New(apperr.RunInProcess, "a reconciliation is already running")
+	if id != 0 {
+		e = apperr.New(apperr.RunInProcess, "reconciliation %d is already running", id)
+		e.ID = id
+	}
+	return e
+}
+
+// Start runs a scheduled reconciliation every Config.Interval (the first one
+// interval after Start) until Stop or ctx ends. With Interval 0 it does
+// nothing. Every instance may call Start: a tick that finds another run
+// holding the lock is skipped.
+func (r *Reconciler) Start(ctx context.Context) {
+	if r.cfg.Interval <= 0 {
+		return
+	}
+	r.wg.Add(1)
+	go r.loop(ctx)
+}
+
+// Stop ends the schedule and aborts the runs in flight on this instance
+// (scheduled ones and those of StartRun): each is recorded as failed
+// ("interrupted"), and its lock is released. It returns when all have
+// exited. StartRun fails after Stop.
+func (r *Reconciler) Stop() {
+	r.stopOnce.Do(func() {
+		r.cancel()
+		r.wg.Wait()
+	})
+}
+
+func (r *Reconciler) loop(ctx context.Context) {
+	defer r.wg.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(r.base, cancel)
+	defer stop()
+	t := time.NewTicker(r.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.runOnce(ctx)
+		}
+	}
+}
+
+// runOnce is one scheduled pass; its run has its own timeout (Config.Timeout).
+func (r *Reconciler) runOnce(ctx context.Context) {
+	_, err := r.Run(ctx, TriggerScheduled, false)
+	switch {
+	case err == nil:
+	case apperr.CodeOf(err) == apperr.RunInProcess:
+		slog.Debug("scheduled reconciliation skipped: another run holds the lock", "err", err)
+	case ctx.Err() != nil:
+	default:
+		slog.Warn("scheduled reconciliation failed", "err", err)
+	}
+}

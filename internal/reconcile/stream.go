@@ -1,0 +1,142 @@
+package reconcile
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"mailsync/internal/mongostore"
+)
+
+// docSum is what a run keeps of one MongoDB document.
+type docSum struct {
+	id      int64
+	version int64
+	hash    string // recomputed from the document's own fields; "" if it does not decode
+	mix     uint64
+	badID   bool // _id is not an integer: an orphan no email can match
+}
+
+// mix is the 64-bit record hash both sides XOR per range: the first 8 bytes
+// of md5("id:version:content_hash"), as BucketSummaries computes in SQL.
+func mix(id, version int64, hash string) uint64 {
+	var buf [128]byte
+	b := strconv.AppendInt(buf[:0], id, 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, version, 10)
+	b = append(b, ':')
+	b = append(b, hash...)
+	sum := md5.Sum(b)
+	return binary.BigEndian.Uint64(sum[:8])
+}
+
+// summarize decodes one document and hashes its content from its fields,
+// never trusting its stored content_hash.
+func summarize(raw bson.Raw) docSum {
+	var d mongostore.Document
+	if err := bson.Unmarshal(raw, &d); err != nil {
+		id, ok := raw.Lookup("_id").AsInt64OK()
+		if !ok {
+			return docSum{badID: true}
+		}
+		version, _ := raw.Lookup("version").AsInt64OK()
+		return docSum{id: id, version: version, mix: mix(id, version, "")}
+	}
+	h := d.Content().Hash()
+	return docSum{id: d.ID, version: d.Version, hash: h, mix: mix(d.ID, d.Version, h)}
+}
+
+const chunkSize = 256
+
+// scan reads the documents matching filter with one cursor, in the order
+// the server returns them, and calls visit with each document's summary
+// from the calling goroutine. A reader goroutine copies raw documents into
+// chunks and one worker per CPU decodes and hashes them, so hashing
+// overlaps the reading; at most a few chunks are held at a time, whatever
+// the collection's size. It returns the first error of the cursor, or ctx's.
+func (r *Reconciler) scan(ctx context.Context, filter bson.D, visit func(docSum)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := max(1, runtime.GOMAXPROCS(0))
+	work, out := make(chan []bson.Raw, 2*workers), make(chan []docSum, 2*workers)
+	var readErr error
+	var wg, hashers sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(work)
+		readErr = r.read(ctx, filter, work)
+	}()
+	hashers.Add(workers)
+	for i := 0; i < workers; i++ {
+		go func() {
+			defer hashers.Done()
+			for raws := range work {
+				sums := make([]docSum, len(raws))
+				for j, raw := range raws {
+					sums[j] = summarize(raw)
+				}
+				select {
+				case out <- sums:
+				case <-ctx.Done():
+				}
+			}
+		}()
+	}
+	go func() {
+		hashers.Wait()
+		close(out)
+	}()
+	for sums := range out {
+		for _, d := range sums {
+			visit(d)
+		}
+	}
+	wg.Wait()
+	if readErr != nil {
+		return readErr
+	}
+	return ctx.Err()
+}
+
+// read sends the raw documents matching filter to work in chunks.
+func (r *Reconciler) read(ctx context.Context, filter bson.D, work chan<- []bson.Raw) error {
+	cur, err := r.mongo.Coll().Find(ctx, filter, options.Find().SetBatchSize(1000))
+	if err != nil {
+		return fmt.Errorf("read MongoDB: %w", err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	send := func(c []bson.Raw) bool {
+		select {
+		case work <- c:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	c := make([]bson.Raw, 0, chunkSize)
+	for cur.Next(ctx) {
+		c = append(c, bytes.Clone(cur.Current))
+		if len(c) == chunkSize {
+			if !send(c) {
+				return ctx.Err()
+			}
+			c = make([]bson.Raw, 0, chunkSize)
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("read MongoDB: %w", err)
+	}
+	if len(c) > 0 && !send(c) {
+		return ctx.Err()
+	}
+	return nil
+}
