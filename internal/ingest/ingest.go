@@ -132,6 +132,9 @@ func (s *Service) Ingest(ctx context.Context, clientID string, items []Item) ([]
 		if db.IsLockTimeout(err) {
 			return nil, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed; retry later")
 		}
+		if db.IsUnavailable(err) {
+			return nil, apperr.New(apperr.Unavailable, "the database is unavailable; retry later with the same Idempotency-Key")
+		}
 		return nil, err
 	}
 	if inserted > 0 && s.cfg.Committed != nil {

@@ -46,12 +46,19 @@ func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ct
 func (s *Store) Coll() *mongo.Collection { return s.coll }
 
 // EnsureIndexes creates the collection's secondary indexes (idempotent).
+// One index per command: FerretDB v1.24.2 drops the connection (a panic in
+// its createIndexes) when one command names several indexes that all exist
+// already, which made every start after the first fail.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.coll.Indexes().CreateMany(ctx, []mongo.IndexModel{
+	for _, m := range []mongo.IndexModel{
 		{Keys: bson.D{{Key: "message_id", Value: 1}}},
 		{Keys: bson.D{{Key: "mailbox", Value: 1}, {Key: "received_at", Value: 1}}},
-	})
-	return err
+	} {
+		if _, err := s.coll.Indexes().CreateOne(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // IsTransient reports whether err means MongoDB could not be reached or did

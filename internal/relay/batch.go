@@ -69,9 +69,17 @@ func (r *Relay) relay(ctx context.Context, rows []gen.OutboxMessage) error {
 	for id, e := range res.Refused {
 		refused[id] = e
 	}
-	var done, synced []int64
+	deferred := make(map[int64]bool, len(res.Deferred))
+	for _, id := range res.Deferred {
+		deferred[id] = true
+	}
+	var done, synced, later []int64
 	var failed []gen.OutboxMessage
 	for _, m := range rows {
+		if deferred[m.AggregateID] { // not compared in time: claimable again at once
+			later = append(later, m.ID)
+			continue
+		}
 		if e, bad := refused[m.AggregateID]; bad {
 			m.ErrorMessage = ptr(e.Error())
 			failed = append(failed, m)
@@ -88,6 +96,12 @@ func (r *Relay) relay(ctx context.Context, rows []gen.OutboxMessage) error {
 		}
 		if err := q.MarkEmailsSynced(ctx, synced); err != nil {
 			return err
+		}
+		if len(later) > 0 {
+			if err := q.ReleaseOutbox(ctx, gen.ReleaseOutboxParams{Ids: later, NextAttemptAt: time.Now(),
+				ErrorMessage: ptr("deferred: comparing existing MongoDB documents took longer than the lease")}); err != nil {
+				return err
+			}
 		}
 		if err := q.ResolveDeadOutbox(ctx, synced); err != nil {
 			return err
