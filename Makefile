@@ -9,7 +9,7 @@ DEVMONGO := $(BIN_CACHE)/devmongo
 DEVMONGO_SRC := $(wildcard tools/devmongo/*.go) tools/devmongo/go.mod tools/devmongo/go.sum
 export MAILSYNC_DEVMONGO_BIN := $(DEVMONGO)
 
-.PHONY: help run build test verify generate lint bench clean-test-dbs
+.PHONY: help run build test verify generate lint bench clean-test-dbs chaos soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,12 @@ lint: ## gofmt and go vet
 
 bench: $(DEVMONGO) ## benchmarks with baselines and ratios
 	@scripts/bench.sh
+
+chaos: $(DEVMONGO) ## chaos suite: 3 instances, SIGKILL, MongoDB outage, PostgreSQL restart; nothing lost or doubled
+	@scripts/chaos.sh full
+
+soak: $(DEVMONGO) ## steady load with memory/goroutine readouts and a trend check (DURATION=10m; default 2m)
+	@scripts/soak.sh $(or $(DURATION),2m)
 
 $(SQLC):
 	GOBIN=$(dir $@) go install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-postgres.sh
+# Headless Chromium for the dashboard's browser test (installed once; skipped with MAILSYNC_SKIP_BROWSER=1).
+[ "${MAILSYNC_SKIP_BROWSER:-}" = 1 ] || scripts/install-chromium.sh
 pgdb="mailsync_devmongo_test_$$"
 uri_file=$(mktemp)
 "$MAILSYNC_DEVMONGO_BIN" -listen 127.0.0.1:0 -uri-file "$uri_file" \
@@ -21,3 +23,5 @@ export MAILSYNC_TEST_MONGO_URL=$(cat "$uri_file")
 echo "test MongoDB (FerretDB) at $MAILSYNC_TEST_MONGO_URL"
 go test -race -count=1 -timeout 20m ./...
 (cd tools/devmongo && go vet ./... && go test -count=1 ./...)
+# Last, alone: the short chaos run restarts PostgreSQL (see scripts/chaos.sh).
+scripts/chaos.sh short
