@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"mailsync/internal/db"
 	"mailsync/internal/db/gen"
+	"mailsync/internal/email"
 	"mailsync/internal/handlers"
 	"mailsync/internal/ingest"
 	"mailsync/internal/mongostore"
@@ -51,11 +55,14 @@ type drainResult struct {
 	relayElapsed    time.Duration
 	rawElapsed      time.Duration
 	seedElapsed     time.Duration // 0 when the backlog was re-enqueued
+	relayCPU        cpuUse
+	rawCPU          cpuUse
+	overhead        []string // the unmeasured work of the run, by phase
 }
 
 // requeue makes the n stored emails a backlog again: an empty outbox gets
-// one message per email, as the ingest transaction writes it, and every
-// email is pending.
+// one message per email, as the ingest transaction writes it. (The emails
+// stay marked synced; the relay marks them synced again all the same.)
 func requeue(ctx context.Context, pool *pgxpool.Pool, n int) error {
 	var have int
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM incoming_emails").Scan(&have); err != nil {
@@ -66,7 +73,6 @@ func requeue(ctx context.Context, pool *pgxpool.Pool, n int) error {
 	}
 	for _, sql := range []string{
 		"TRUNCATE outbox_messages RESTART IDENTITY",
-		"UPDATE incoming_emails SET sync_status = 'pending', synced_at = NULL",
 		`INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
 		 SELECT 'email', id, 'upsert', jsonb_build_object('version', version, 'reason', 'ingest'), idempotency_key, 10
 		 FROM incoming_emails ORDER BY id`,
@@ -80,12 +86,17 @@ func requeue(ctx context.Context, pool *pgxpool.Pool, n int) error {
 
 // drainOnce times a relay draining an n-email backlog into a fresh MongoDB
 // database, then one unordered InsertMany of the same documents (built by
-// mongostore.FromEmail from the same rows) into another fresh database with
-// the same indexes. With seed set the backlog is stored anew through
-// ingest.Service; otherwise the emails of the previous run are enqueued
-// again (one fresh outbox row each, as ingest writes it) to save the time.
-func drainOnce(ctx context.Context, pool *pgxpool.Pool, mongoURL, tag string, n int, seed bool, rcfg relay.Config) (drainResult, error) {
-	var res drainResult
+// mongostore.FromEmail from the same rows, once, into *docs) into another
+// fresh database with the same indexes. With seed set the backlog is stored
+// anew through ingest.Service; otherwise the emails of the previous run are
+// enqueued again (one fresh outbox row each, as ingest writes it).
+func drainOnce(ctx context.Context, pool *pgxpool.Pool, w *cpuWatch, mongoURL, tag string, n int, seed bool,
+	docs *[]any, rcfg relay.Config) (res drainResult, err error) {
+	phase := time.Now()
+	lap := func(name string) {
+		res.overhead = append(res.overhead, fmt.Sprintf("%s %.1fs", name, time.Since(phase).Seconds()))
+		phase = time.Now()
+	}
 	if seed {
 		if err := reset(ctx, pool); err != nil {
 			return res, err
@@ -95,55 +106,56 @@ func drainOnce(ctx context.Context, pool *pgxpool.Pool, mongoURL, tag string, n 
 			return res, fmt.Errorf("seed: %w", err)
 		}
 		res.seedElapsed = time.Since(start)
+		*docs = nil
+		phase = time.Now()
 	} else if err := requeue(ctx, pool, n); err != nil {
 		return res, err
 	}
 	if _, err := pool.Exec(ctx, "VACUUM ANALYZE outbox_messages, incoming_emails"); err != nil {
 		return res, err
 	}
-	if _, err := pool.Exec(ctx, "CHECKPOINT"); err != nil {
-		return res, err
-	}
-
 	relayStore, err := freshStore(ctx, mongoURL, "bench_relay_"+tag)
 	if err != nil {
 		return res, err
 	}
 	defer dropStore(relayStore)
+	lap("prepare")
+
 	rel := relay.New(pool, relayStore, &rcfg)
+	stop := w.start(ctx)
 	start := time.Now()
 	rel.Start(ctx)
 	err = waitDrained(ctx, pool, 5*time.Minute)
 	res.relayElapsed = time.Since(start)
+	res.relayCPU = stop()
 	rel.Stop()
 	if err != nil {
 		return res, err
 	}
-	var failed int
-	if err := pool.QueryRow(ctx, "SELECT count(*) FROM outbox_messages WHERE failed_at IS NOT NULL").Scan(&failed); err != nil {
+	phase = time.Now()
+	if err := verifyDrain(ctx, pool, relayStore, n); err != nil {
 		return res, err
-	}
-	docs, err := relayStore.Coll().CountDocuments(ctx, bson.D{})
-	if err != nil {
-		return res, err
-	}
-	if failed > 0 || docs != int64(n) {
-		return res, fmt.Errorf("relay drain: %d documents in MongoDB, %d dead outbox rows, want %d and 0", docs, failed, n)
 	}
 	res.relayDocsPerSec = float64(n) / res.relayElapsed.Seconds()
+	dropStore(relayStore)
+	lap("verify")
 
-	items, err := documents(ctx, pool)
-	if err != nil {
-		return res, err
+	if *docs == nil {
+		if *docs, err = documents(ctx, pool); err != nil {
+			return res, err
+		}
+		lap("documents")
 	}
 	rawStore, err := freshStore(ctx, mongoURL, "bench_raw_"+tag)
 	if err != nil {
 		return res, err
 	}
 	defer dropStore(rawStore)
+	stop = w.start(ctx)
 	start = time.Now()
-	out, err := rawStore.Coll().InsertMany(ctx, items, options.InsertMany().SetOrdered(false))
+	out, err := rawStore.Coll().InsertMany(ctx, *docs, options.InsertMany().SetOrdered(false))
 	res.rawElapsed = time.Since(start)
+	res.rawCPU = stop()
 	if err != nil {
 		return res, fmt.Errorf("raw InsertMany: %w", err)
 	}
@@ -151,6 +163,9 @@ func drainOnce(ctx context.Context, pool *pgxpool.Pool, mongoURL, tag string, n 
 		return res, fmt.Errorf("raw InsertMany inserted %d of %d", len(out.InsertedIDs), n)
 	}
 	res.rawDocsPerSec = float64(n) / res.rawElapsed.Seconds()
+	phase = time.Now()
+	dropStore(rawStore)
+	lap("cleanup")
 	return res, nil
 }
 
@@ -232,4 +247,82 @@ func dropStore(s *mongostore.Store) {
 	defer cancel()
 	_ = s.Coll().Database().Drop(ctx)
 	_ = s.Close(ctx)
+}
+
+// fitDrain returns the backlog size to drain: -drain-n, or less when the
+// runs would not end before the deadline (less the time kept for the
+// sections after). It estimates with a probe: one InsertMany of up to 2,000
+// sample documents; seeding, the relay and the baseline each move documents
+// at roughly that rate. note explains a reduction.
+func fitDrain(ctx context.Context, o benchOptions) (n int, note string, err error) {
+	if o.deadline.IsZero() {
+		return o.drainN, "", nil
+	}
+	probe := min(o.drainN, 2000)
+	docs := make([]any, probe)
+	now := time.Now()
+	for i := range docs {
+		c := sampleContent(fmt.Sprintf("<probe-%d@bench.example.com>", i))
+		docs[i] = mongostore.FromEmail(email.Stored{Content: c, ID: int64(i + 1), Version: 1, ContentHash: c.Hash()}, now)
+	}
+	s, err := freshStore(ctx, o.mongoURL, fmt.Sprintf("bench_probe_%d", os.Getpid()))
+	if err != nil {
+		return 0, "", err
+	}
+	defer dropStore(s)
+	start := time.Now()
+	if _, err := s.Coll().InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil {
+		return 0, "", fmt.Errorf("probe InsertMany: %w", err)
+	}
+	perDoc := time.Since(start) / time.Duration(probe)
+	left := time.Until(o.deadline) - o.reserve - 20*time.Second
+	passes := time.Duration(1 + 2*o.runs) // seed once, then relay and baseline per run
+	fit := int(float64(left) * 0.85 / float64(perDoc*passes))
+	if fit >= o.drainN {
+		return o.drainN, "", nil
+	}
+	fit = max(fit/1000*1000, 1000)
+	return fit, fmt.Sprintf(" (cut from %d to fit -budget %s: the probe inserted %.0f docs/s)", o.drainN, o.budget,
+		float64(time.Second)/float64(perDoc)), nil
+}
+
+// verifyDrain checks that the relay did its job: every email synced, no
+// dead outbox row, and a sample of 20 emails present in MongoDB (counting
+// or $in-matching every document is slow on FerretDB, which reads them all).
+func verifyDrain(ctx context.Context, pool *pgxpool.Pool, s *mongostore.Store, n int) error {
+	var synced, dead int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'),
+		(SELECT count(*) FROM outbox_messages WHERE failed_at IS NOT NULL)`).Scan(&synced, &dead); err != nil {
+		return err
+	}
+	var sample []int64
+	rows, err := pool.Query(ctx, "SELECT id FROM incoming_emails ORDER BY random() LIMIT 20")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		sample = append(sample, id)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	found := 0
+	for _, id := range sample {
+		err := s.Coll().FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Err()
+		switch {
+		case err == nil:
+			found++
+		case !errors.Is(err, mongo.ErrNoDocuments):
+			return err
+		}
+	}
+	if synced != n || dead != 0 || found != len(sample) {
+		return fmt.Errorf("relay drain: %d of %d emails synced, %d dead outbox rows, %d of %d sampled documents in MongoDB",
+			synced, n, dead, found, len(sample))
+	}
+	return nil
 }

@@ -18,6 +18,8 @@ type latencyResult struct {
 	rate         float64         // achieved requests/s
 	http         []time.Duration // sorted request latencies
 	sync         []time.Duration // sorted created_at → synced_at
+	maxBacklog   int             // most outbox rows waiting, sampled every 100 ms
+	xactPerEmail float64         // PostgreSQL commits+rollbacks in the database per email
 }
 
 // latencyOnce posts new emails at a steady rate for d (open loop: each send
@@ -32,6 +34,11 @@ func latencyOnce(ctx context.Context, st *stack, p poster, tag string, rate floa
 	var ids []int64
 	var wg sync.WaitGroup
 	interval := time.Duration(float64(time.Second) / rate)
+	x0, err := xacts(ctx, st.pool)
+	if err != nil {
+		return res, err
+	}
+	stopSampler := sampleBacklog(ctx, st.pool, &res.maxBacklog)
 	start := time.Now()
 	for i := 0; ; i++ {
 		at := start.Add(time.Duration(i) * interval)
@@ -63,12 +70,16 @@ func latencyOnce(ctx context.Context, st *stack, p poster, tag string, rate floa
 	}
 	wg.Wait()
 	res.rate = float64(res.sent) / time.Since(start).Seconds()
+	stopSampler()
 	slices.Sort(res.http)
 	if res.failed > 0 {
 		return res, fmt.Errorf("%d of %d requests failed", res.failed, res.sent)
 	}
 	if err := waitSynced(ctx, st.pool, ids, time.Minute); err != nil {
 		return res, err
+	}
+	if x1, err := xacts(ctx, st.pool); err == nil && len(ids) > 0 {
+		res.xactPerEmail = float64(x1-x0) / float64(len(ids))
 	}
 	rows, err := st.pool.Query(ctx, `SELECT (extract(epoch FROM synced_at - created_at) * 1e6)::bigint
 		FROM incoming_emails WHERE id = ANY($1)`, ids)
@@ -106,4 +117,39 @@ func waitSynced(ctx context.Context, pool *pgxpool.Pool, ids []int64, timeout ti
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// sampleBacklog records the largest number of outbox rows waiting to be
+// relayed, sampled every 100 ms until the returned stop is called.
+func sampleBacklog(ctx context.Context, pool *pgxpool.Pool, maxSeen *int) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var n int
+			if pool.QueryRow(ctx, `SELECT count(*) FROM outbox_messages
+				WHERE processed_at IS NULL AND failed_at IS NULL`).Scan(&n) == nil {
+				*maxSeen = max(*maxSeen, n)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// xacts is the number of transactions the database has ended (commits and
+// rollbacks), as the cumulative statistics report it after a flush.
+func xacts(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
+	time.Sleep(1100 * time.Millisecond) // backends flush their statistics at most once a second
+	var n int64
+	err := pool.QueryRow(ctx, `SELECT xact_commit + xact_rollback FROM pg_stat_database
+		WHERE datname = current_database()`).Scan(&n)
+	return n, err
 }

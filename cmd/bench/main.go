@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -41,7 +42,10 @@ type benchOptions struct {
 	rate                              float64
 	latencyDuration                   time.Duration
 	latencyWorkers, latencyBatch      int
-	keep, drainReseed                 bool
+	keep, drainReseed, printPgbench   bool
+	budget                            time.Duration
+	deadline                          time.Time     // start + budget (zero: none)
+	reserve                           time.Duration // kept for the sections after drain
 }
 
 func main() {
@@ -67,7 +71,9 @@ func main() {
 	flag.DurationVar(&o.latencyDuration, "latency-duration", 20*time.Second, "latency: duration of each run")
 	flag.IntVar(&o.latencyWorkers, "latency-workers", 4, "latency: relay workers (serve's RELAY_WORKERS default)")
 	flag.IntVar(&o.latencyBatch, "latency-batch", 100, "latency: relay batch size (serve's RELAY_BATCH_SIZE default)")
+	flag.DurationVar(&o.budget, "budget", 9*time.Minute+30*time.Second, "finish within this (0: no limit): on a slow or busy machine the drain backlog is made smaller to fit, and the output says so")
 	flag.BoolVar(&o.keep, "keep", false, "keep the bench database at the end (for inspection)")
+	flag.BoolVar(&o.printPgbench, "print-pgbench", false, "print the pgbench baseline script and its -D variables, and exit")
 	flag.Parse()
 
 	slog.SetDefault(slog.New(newLogHandler()))
@@ -81,6 +87,19 @@ func main() {
 }
 
 func run(ctx context.Context, o benchOptions) error {
+	if o.printPgbench {
+		script, defines, err := pgbenchScript(o.queries)
+		if err != nil {
+			return err
+		}
+		fmt.Print(script)
+		fmt.Printf("-- run with: pgbench -n -M prepared -c %d -j 2 -T %d -f <this file> <database URL> \\\n--", o.conc, int(o.duration.Seconds()))
+		for i := 0; i+1 < len(defines); i += 2 {
+			fmt.Printf(" %s %q", defines[i], defines[i+1])
+		}
+		fmt.Println()
+		return nil
+	}
 	want := map[string]bool{}
 	for _, s := range strings.Split(o.sections, ",") {
 		s = strings.TrimSpace(s)
@@ -94,6 +113,12 @@ func run(ctx context.Context, o benchOptions) error {
 	}
 	if o.runs < 1 {
 		o.runs = 1
+	}
+	if o.budget > 0 {
+		o.deadline = time.Now().Add(o.budget)
+	}
+	if want["latency"] {
+		o.reserve = time.Duration(o.runs)*(o.latencyDuration+8*time.Second) + 15*time.Second
 	}
 	name := fmt.Sprintf("mailsync_bench_%d", os.Getpid())
 	d, err := createDatabase(ctx, o.pgURL, name)
@@ -109,7 +134,7 @@ func run(ctx context.Context, o benchOptions) error {
 			}
 		}()
 	}
-	pool, err := db.Open(ctx, d.url, 8)
+	pool, err := db.Open(ctx, d.url, 2)
 	if err != nil {
 		return err
 	}
@@ -117,13 +142,14 @@ func run(ctx context.Context, o benchOptions) error {
 	var version string
 	_ = pool.QueryRow(ctx, "SHOW server_version").Scan(&version)
 	host, _ := os.Hostname()
-	fmt.Printf("mailsync bench: %s, PostgreSQL %s, database %s, %d runs per measurement (median reported)\n",
-		host, version, name, o.runs)
+	startLoad := loadavg()
+	fmt.Printf("mailsync bench: %s, %d CPUs, PostgreSQL %s, database %s, %d runs per measurement (median reported)\n",
+		host, runtime.NumCPU(), version, name, o.runs)
 
 	var rows []row
 	for _, s := range []struct {
 		name string
-		fn   func(context.Context, benchOptions, *database) ([]row, error)
+		fn   func(context.Context, benchOptions, *database, *cpuWatch) ([]row, error)
 	}{{"ingest", benchIngest}, {"drain", benchDrain}, {"latency", benchLatency}} {
 		if !want[s.name] {
 			continue
@@ -134,7 +160,7 @@ func run(ctx context.Context, o benchOptions) error {
 		if err != nil {
 			return err
 		}
-		r, err := s.fn(ctx, o, d)
+		r, err := s.fn(ctx, o, d, newWatch(pool))
 		stopProfile()
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
@@ -142,8 +168,11 @@ func run(ctx context.Context, o benchOptions) error {
 		fmt.Printf("(%s took %s)\n", s.name, time.Since(t).Round(time.Second))
 		rows = append(rows, r...)
 	}
-	fmt.Println("\n== summary (medians; ratios are median ÷ median)")
+	fmt.Printf("\n== summary (medians; ratios are median ÷ median); %d CPUs, load average %s at start, %s at end\n",
+		runtime.NumCPU(), startLoad, loadavg())
 	printTable(os.Stdout, rows)
+	fmt.Println("CPU rows: CPU time per operation of every process involved, from /proc; their ratios are what the throughput")
+	fmt.Println("ratios would be on a CPU-bound machine running nothing else, and hardly depend on other load (targets in parentheses).")
 	return nil
 }
 

@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,10 +20,11 @@ import (
 
 // The pgbench baseline runs the statements of the ingest transaction,
 // taken verbatim from the sqlc query file (so it cannot drift from what
-// ingest.Service runs), with the named parameters replaced by the sample
-// email's values as SQL literals and a unique idempotency key and
-// Message-ID per transaction. Like ingest it runs BEGIN; claim the key;
-// insert the email and its outbox row; complete the key; COMMIT.
+// ingest.Service runs), in prepared mode with the sample email's values
+// bound as parameters (pgbench -D variables), as pgx binds them, and a
+// unique idempotency key and Message-ID per transaction. Like ingest it runs
+// BEGIN; claim the key; insert the email and its outbox row; complete the
+// key; COMMIT.
 
 // pgbenchQueries are the statements of the ingest transaction, in order,
 // with the pgbench meta-command that ends each.
@@ -31,61 +34,63 @@ var pgbenchQueries = []struct{ name, end string }{
 	{"CompleteIdempotencyKey", ";"},
 }
 
-// pgbenchVars are the only pgbench variables the script may reference.
-var pgbenchVars = map[string]bool{"r": true, "client_id": true, "k_id": true, "e_id": true}
-
-// pgbenchScript builds the script from the sqlc query file at path.
-func pgbenchScript(path string) (string, error) {
+// pgbenchScript builds the script from the sqlc query file at path, and
+// the -D variable definitions it needs.
+func pgbenchScript(path string) (script string, defines []string, err error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("read the ingest queries: %w", err)
+		return "", nil, fmt.Errorf("read the ingest queries: %w", err)
 	}
 	stmts := parseQueries(string(src))
 	c := sampleContent("unused")
 	body, err := sampleResponseBody(c)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	headers, _ := json.Marshal(c.Headers)
 	atts, _ := json.Marshal(c.Attachments)
+	vars := map[string]string{ // bound as parameters, like pgx binds them
+		"mailbox": c.Mailbox, "from_address": c.From, "to_addresses": pgArray(c.To), "cc_addresses": pgArray(c.Cc),
+		"subject": c.Subject, "text_body": c.TextBody, "html_body": c.HTMLBody,
+		"headers": string(headers), "attachments": string(atts), "raw_size_bytes": "0",
+		"received_at": c.ReceivedAt.Format(time.RFC3339Nano), "content_hash": c.Hash(), "max_retries": "10",
+		"request_fingerprint": strings.Repeat("ab", 32), "expires_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339Nano),
+		"response_status": "201", "response_body": `\x` + hex.EncodeToString(body),
+	}
 	key := `('pgb-' || :client_id::text || '-' || :r::text)`
-	params := map[string]string{
-		"client_id": lit("pgbench"), "key": key, "idempotency_key": key,
-		"request_fingerprint": lit(strings.Repeat("ab", 32)),
-		"expires_at":          "(now() + interval '24 hours')",
-		"message_id":          `('<' || :r::text || '@pgbench.example.com>')`,
-		"mailbox":             lit(c.Mailbox), "from_address": lit(c.From),
-		"to_addresses": textArray(c.To), "cc_addresses": textArray(c.Cc),
-		"subject": lit(c.Subject), "text_body": lit(c.TextBody), "html_body": lit(c.HTMLBody),
-		"headers": jsonLit(headers), "attachments": jsonLit(atts), "raw_size_bytes": "0",
-		"received_at":  fmt.Sprintf("to_timestamp(%d)", c.ReceivedAt.Unix()),
-		"content_hash": lit(c.Hash()), "max_retries": "10",
-		"response_status": "201", "response_body": `'\x` + hex.EncodeToString(body) + `'::bytea`,
+	exprs := map[string]string{ // computed per transaction
+		"client_id": "'pgbench'", "key": key, "idempotency_key": key,
+		"message_id":  `('<' || :r::text || '@pgbench.example.com>')`,
 		"resource_id": ":e_id", "id": ":k_id",
+	}
+	allowed := map[string]bool{"r": true, "client_id": true, "k_id": true, "e_id": true}
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		exprs[k] = ":" + k
+		allowed[k] = true
+		defines = append(defines, "-D", k+"="+vars[k])
 	}
 	var b strings.Builder
 	b.WriteString("\\set r random(1, 9000000000000000000)\nBEGIN;\n")
 	for _, q := range pgbenchQueries {
 		sql, ok := stmts[q.name]
 		if !ok {
-			return "", fmt.Errorf("%s: no query named %s", path, q.name)
+			return "", nil, fmt.Errorf("%s: no query named %s", path, q.name)
 		}
 		var missing []string
 		sql = regexp.MustCompile(`@([a-z_]+)`).ReplaceAllStringFunc(sql, func(m string) string {
-			v, ok := params[m[1:]]
+			v, ok := exprs[m[1:]]
 			if !ok {
 				missing = append(missing, m)
 			}
 			return v
 		})
 		if len(missing) > 0 {
-			return "", fmt.Errorf("query %s: no benchmark value for %v", q.name, missing)
+			return "", nil, fmt.Errorf("query %s: no benchmark value for %v", q.name, missing)
 		}
 		b.WriteString(sql + "\n" + q.end + "\n")
 	}
 	b.WriteString("COMMIT;\n")
-	script := b.String()
-	return script, checkVariables(script)
+	return b.String(), defines, checkVariables(b.String(), allowed)
 }
 
 // parseQueries splits a sqlc query file into statements by name, without
@@ -116,33 +121,26 @@ func parseQueries(src string) map[string]string {
 }
 
 // checkVariables fails when the script holds a ":name" that pgbench would
-// take for a variable but is not one of pgbenchVars (e.g. inside a literal).
-func checkVariables(script string) error {
+// take for a variable but is not one of allowed (e.g. inside a literal).
+func checkVariables(script string, allowed map[string]bool) error {
 	for _, m := range regexp.MustCompile(`:+[A-Za-z0-9_]+`).FindAllString(script, -1) {
 		if strings.HasPrefix(m, "::") {
 			continue // a cast
 		}
-		if !pgbenchVars[m[1:]] {
+		if !allowed[m[1:]] {
 			return fmt.Errorf("pgbench script: %q would be read as a variable", m)
 		}
 	}
 	return nil
 }
 
-func lit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-func textArray(xs []string) string {
+// pgArray is the text form of a PostgreSQL text[] holding xs.
+func pgArray(xs []string) string {
 	parts := make([]string, len(xs))
 	for i, x := range xs {
-		parts[i] = lit(x)
+		parts[i] = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(x) + `"`
 	}
-	return "ARRAY[" + strings.Join(parts, ", ") + "]::text[]"
-}
-
-// jsonLit is a jsonb literal; a space after each key's colon keeps pgbench
-// from reading `:value` as a variable (jsonb normalises it away).
-func jsonLit(b []byte) string {
-	return lit(strings.ReplaceAll(string(b), `":`, `": `)) + "::jsonb"
+	return "{" + strings.Join(parts, ",") + "}"
 }
 
 // sampleResponseBody is the cached response ingest stores for the sample
@@ -158,12 +156,13 @@ func sampleResponseBody(c email.Content) ([]byte, error) {
 // against dbURL in prepared mode (pgx, too, sends prepared statements) and
 // returns the transactions per second pgbench reports; n > 0 runs n
 // transactions in all instead of running for d.
-func runPgbench(ctx context.Context, bin, dbURL, scriptPath string, clients int, d time.Duration, n int) (float64, error) {
+func runPgbench(ctx context.Context, bin, dbURL, scriptPath string, defines []string, clients int, d time.Duration, n int) (float64, error) {
 	length := []string{"-T", strconv.Itoa(max(int(d.Round(time.Second)/time.Second), 1))}
 	if n > 0 {
 		length = []string{"-t", strconv.Itoa(max(n/clients, 1))}
 	}
 	args := append([]string{"-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", "2"}, length...)
+	args = append(args, defines...)
 	cmd := exec.CommandContext(ctx, bin, append(args, "-f", scriptPath, dbURL)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

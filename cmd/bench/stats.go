@@ -44,14 +44,8 @@ func ms(d float64) string {
 
 func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// runs formats the per-run values of one measurement.
-func runs(xs []float64, format string) string {
-	parts := make([]string, len(xs))
-	for i, x := range xs {
-		parts[i] = fmt.Sprintf(format, x)
-	}
-	return strings.Join(parts, ", ")
-}
+// info marks a verdict as informational (not the target).
+func info(v string) string { return "(" + strings.ToLower(v) + ")" }
 
 // row is one line of the summary table.
 type row struct {

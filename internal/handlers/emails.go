@@ -72,12 +72,17 @@ func (c createResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 		w.Header().Set("Idempotent-Replayed", "false")
 	}
 	if c.r.Status == http.StatusCreated {
-		var ref struct {
-			ID int64 `json:"id"`
+		id := int64(0)
+		if c.r.Email != nil {
+			id = c.r.Email.ID
+		} else { // a replay: only the cached bytes are at hand
+			var ref struct {
+				ID int64 `json:"id"`
+			}
+			_ = json.Unmarshal(c.r.Body, &ref)
+			id = ref.ID
 		}
-		if json.Unmarshal(c.r.Body, &ref) == nil {
-			w.Header().Set("Location", "/v1/emails/"+itoa(ref.ID))
-		}
+		w.Header().Set("Location", "/v1/emails/"+itoa(id))
 	}
 	w.WriteHeader(c.r.Status)
 	_, err := w.Write(c.r.Body)
