@@ -9,7 +9,7 @@ DEVMONGO := $(BIN_CACHE)/devmongo
 DEVMONGO_SRC := $(wildcard tools/devmongo/*.go) tools/devmongo/go.mod tools/devmongo/go.sum
 export MAILSYNC_DEVMONGO_BIN := $(DEVMONGO)
 
-.PHONY: help run build test verify generate lint bench clean-test-dbs chaos soak
+.PHONY: help run build test verify generate lint bench chaos soak
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'

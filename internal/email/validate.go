@@ -3,7 +3,6 @@ package email
 import (
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"mailsync/internal/apperr"
@@ -127,12 +126,4 @@ func safeName(s string) string {
 		return "?"
 	}
 	return s
-}
-
-// ReceivedOrNow returns t, or now when t is zero.
-func ReceivedOrNow(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Now()
-	}
-	return t
 }
