@@ -28,17 +28,20 @@ func (e *env) metric(name string) float64 {
 
 func (e *env) waitStatus(id, status string) {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		var got string
 		require.NoError(e.t, e.pool.QueryRow(context.Background(), `SELECT sync_status FROM incoming_emails WHERE id = $1::bigint`, id).Scan(&got))
 		if got == status {
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			e.t.Fatalf("email %s never became %s", id, status)
+		case <-tick.C:
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
