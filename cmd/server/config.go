@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"time"
@@ -32,9 +34,15 @@ type config struct {
 	RateLimitBurst         int
 }
 
-func loadConfig() (config, error) {
+// loadConfig reads the configuration from the process environment.
+func loadConfig() (config, error) { return parseConfig(os.LookupEnv) }
+
+// parseConfig reads every variable through lookup, fills in the defaults and
+// validates the result. It reports every bad variable at once (errors.Join),
+// each error naming its variable.
+func parseConfig(lookup func(string) (string, bool)) (config, error) {
 	var errs []error
-	e := env{errs: &errs}
+	e := env{lookup: lookup, errs: &errs}
 	c := config{
 		DatabaseURL:            e.str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mailsync?sslmode=disable"),
 		MongoURL:               e.str("MONGO_URL", "mongodb://127.0.0.1:27017"),
@@ -55,28 +63,48 @@ func loadConfig() (config, error) {
 		LogLevel:               e.str("LOG_LEVEL", "info"),
 		ShutdownTimeout:        e.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 		ReportRetention:        e.duration("REPORT_RETENTION", 2160*time.Hour),
-		RateLimitRPS:           float64(e.integer("RATE_LIMIT_RPS", 0)),
+		RateLimitRPS:           e.float("RATE_LIMIT_RPS", 0),
 		RateLimitBurst:         e.integer("RATE_LIMIT_BURST", 0),
 	}
-	if c.RelayWorkers < 0 || c.RelayBatchSize < 1 || c.RelayMaxRetries < 1 || c.MaxBodyBytes < 1024 {
-		errs = append(errs, fmt.Errorf("RELAY_WORKERS must be >= 0, RELAY_BATCH_SIZE and RELAY_MAX_RETRIES >= 1, MAX_BODY_BYTES >= 1024"))
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
 	}
-	if c.LogFormat != "json" && c.LogFormat != "text" {
-		errs = append(errs, fmt.Errorf("LOG_FORMAT must be json or text"))
-	}
-	if len(errs) > 0 {
-		return c, errs[0]
-	}
-	return c, nil
+	check(c.RelayWorkers >= 0, "RELAY_WORKERS=%d must be 0 or more", c.RelayWorkers)
+	check(c.RelayBatchSize >= 1, "RELAY_BATCH_SIZE=%d must be 1 or more", c.RelayBatchSize)
+	check(c.RelayMaxRetries >= 1, "RELAY_MAX_RETRIES=%d must be 1 or more", c.RelayMaxRetries)
+	check(c.MaxBodyBytes >= 1024, "MAX_BODY_BYTES=%d must be 1024 or more", c.MaxBodyBytes)
+	check(c.LogFormat == "json" || c.LogFormat == "text", "LOG_FORMAT=%q must be json or text", c.LogFormat)
+	check(new(slog.Level).UnmarshalText([]byte(c.LogLevel)) == nil, "LOG_LEVEL=%q must be debug, info, warn or error", c.LogLevel)
+	check(c.RateLimitRPS >= 0, "RATE_LIMIT_RPS=%v must be 0 (off) or more", c.RateLimitRPS)
+	check(c.RateLimitBurst >= 0, "RATE_LIMIT_BURST=%d must be 0 or more", c.RateLimitBurst)
+	return c, errors.Join(errs...)
 }
 
-type env struct{ errs *[]error }
+// env reads variables through lookup and collects the errors of bad values.
+type env struct {
+	lookup func(string) (string, bool)
+	errs   *[]error
+}
 
 func (e env) str(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
+	if v, ok := e.lookup(name); ok && v != "" {
 		return v
 	}
 	return def
+}
+
+func (e env) float(name string, def float64) float64 {
+	v := e.str(name, "")
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		*e.errs = append(*e.errs, fmt.Errorf("%s=%q is not a number", name, v))
+	}
+	return f
 }
 
 func (e env) integer(name string, def int) int {
