@@ -16,6 +16,10 @@ import (
 // given back (or are claimable by now) and another worker finishes them.
 var errLeaseLost = errors.New("the batch overran its lease")
 
+// errStoreDown means MongoDB was unreachable: the batch was given back and
+// the relay pauses until a probe reaches the store.
+var errStoreDown = errors.New("MongoDB unreachable")
+
 // batch is one claim of one worker. Its work is split into chunks: the
 // deletes, then the emails in groups whose loaded bytes stay under
 // cfg.LoadBytes. Each chunk is loaded, written and recorded before the next,
@@ -197,7 +201,7 @@ func (b *batch) writeFailed(rest []chunk, err error) error {
 		if rerr := b.release(rest, "store unreachable: "+err.Error()); rerr != nil {
 			return rerr
 		}
-		return fmt.Errorf("write MongoDB: %w", err)
+		return fmt.Errorf("%w: %w", errStoreDown, err)
 	default:
 		slog.Warn("relay write refused: attempt counted", "worker", b.worker, "err", err)
 		return b.failAll(rest[0], err)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -171,18 +172,27 @@ func (r *Relay) work(work context.Context, id string) {
 	timer := time.NewTimer(r.cfg.PollInterval)
 	defer timer.Stop()
 	for {
-		if !r.waitStore(r.run) {
+		ok, trial := r.waitStore(r.run)
+		if !ok {
 			return
 		}
 		n, err := r.RunOnce(work, id)
+		if trial {
+			r.endTrial(err)
+		}
 		if err != nil && work.Err() == nil {
 			slog.Warn("relay batch", "worker", id, "err", err)
 		}
 		if r.run.Err() != nil {
 			return
 		}
-		if n == r.cfg.BatchSize && err == nil {
+		switch {
+		case n == r.cfg.BatchSize && err == nil:
 			r.wakeOne() // more may be waiting
+			continue
+		case errors.Is(err, errLeaseLost): // its rest is claimable now
+			continue
+		case errors.Is(err, errStoreDown): // wait for the probe at the top
 			continue
 		}
 		if !timer.Stop() {
