@@ -65,6 +65,7 @@ func serve(ctx context.Context, cfg config, args []string) error {
 	}
 	rel := relay.New(pool, mongo, &relay.Config{
 		Workers: workers, BatchSize: cfg.RelayBatchSize, MaxRetries: int32(cfg.RelayMaxRetries), Metrics: m,
+		ShutdownTimeout: cfg.ShutdownTimeout, // bounds rel.Stop
 	})
 	// Started even with no workers (role api): it also sends the debounced
 	// NOTIFY that wakes the other instances' relays after an ingest commit.

@@ -2,52 +2,170 @@ package relay
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"mailsync/internal/db"
 	"mailsync/internal/db/gen"
 	"mailsync/internal/mongostore"
 )
 
+// errLeaseLost means a batch overran its lease: its remaining rows were
+// given back (or are claimable by now) and another worker finishes them.
+var errLeaseLost = errors.New("the batch overran its lease")
+
+// errStoreDown means MongoDB was unreachable: the batch was given back and
+// the relay pauses until a probe reaches the store.
+var errStoreDown = errors.New("MongoDB unreachable")
+
+// batch is one claim of one worker. Its work is split into chunks: the
+// deletes, then the emails in groups whose loaded bytes stay under
+// cfg.LoadBytes. Each chunk is loaded, written and recorded before the next,
+// so a batch of big emails holds at most one chunk in memory and a batch
+// that overruns its lease keeps what it finished.
+type batch struct {
+	r       *Relay
+	worker  string
+	parent  context.Context // the work context: ends only when Stop's deadline passes
+	ctx     context.Context // parent bounded by the lease
+	writeBy time.Time       // writes end by then, leaving time to record them
+	rows    map[int64][]gen.OutboxMessage
+}
+
+type chunk struct {
+	ids    []int64 // aggregate ids
+	delete bool
+}
+
 // RunOnce claims one batch as worker and relays it. It returns how many
 // outbox rows it claimed. Exposed so tests and tools can drive the relay
 // step by step.
 func (r *Relay) RunOnce(ctx context.Context, worker string) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.Lease)
+	start := time.Now()
+	lctx, cancel := context.WithDeadline(ctx, start.Add(r.cfg.Lease))
 	defer cancel()
-	rows, err := r.q.ClaimOutbox(ctx, gen.ClaimOutboxParams{
+	r.claims.Add(1)
+	rows, err := r.q.ClaimOutbox(lctx, gen.ClaimOutboxParams{
 		LeaseSeconds: r.cfg.Lease.Seconds(), Worker: worker, RowLimit: int32(r.cfg.BatchSize)})
-	if err != nil || len(rows) == 0 {
-		return 0, err
+	if err != nil {
+		return 0, fmt.Errorf("claim outbox: %w", err)
 	}
-	return len(rows), r.relay(ctx, rows)
+	if len(rows) == 0 {
+		r.emptyClaims.Add(1)
+		return 0, nil
+	}
+	b := &batch{r: r, worker: worker, parent: ctx, ctx: lctx, writeBy: start.Add(r.cfg.Lease * 7 / 8),
+		rows: map[int64][]gen.OutboxMessage{}}
+	var upserts, deletes []int64
+	for _, m := range rows {
+		if _, seen := b.rows[m.AggregateID]; !seen {
+			upserts = append(upserts, m.AggregateID)
+		}
+		b.rows[m.AggregateID] = append(b.rows[m.AggregateID], m)
+	}
+	// Ids are never reused: an aggregate with a delete in the batch is gone.
+	kept := upserts[:0]
+	for _, id := range upserts {
+		if isDelete(b.rows[id]) {
+			deletes = append(deletes, id)
+		} else {
+			kept = append(kept, id)
+		}
+	}
+	chunks, err := b.chunks(kept)
+	if err != nil {
+		return len(rows), b.interrupted(fmt.Errorf("size emails: %w", err))
+	}
+	if len(deletes) > 0 {
+		chunks = append([]chunk{{ids: deletes, delete: true}}, chunks...)
+	}
+	return len(rows), b.run(chunks)
 }
 
-func (r *Relay) relay(ctx context.Context, rows []gen.OutboxMessage) error {
-	var emailIDs, deleteIDs []int64
-	seen := map[int64]bool{}
+func isDelete(rows []gen.OutboxMessage) bool {
 	for _, m := range rows {
-		if seen[m.AggregateID] {
-			continue
-		}
-		seen[m.AggregateID] = true
 		if m.Operation == "delete" {
-			deleteIDs = append(deleteIDs, m.AggregateID)
-		} else {
-			emailIDs = append(emailIDs, m.AggregateID)
+			return true
 		}
 	}
-	emails, err := r.q.GetEmailsByIDs(ctx, emailIDs)
+	return false
+}
+
+// chunks groups ids so that each group's emails weigh at most cfg.LoadBytes
+// (a single heavier email is a group of its own).
+func (b *batch) chunks(ids []int64) ([]chunk, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	sizes, err := b.r.q.EmailLoadSizes(b.ctx, ids)
 	if err != nil {
-		return r.release(ctx, rows, err)
+		return nil, err
+	}
+	size := make(map[int64]int64, len(sizes))
+	for _, s := range sizes {
+		size[s.ID] = s.LoadBytes
+	}
+	var out []chunk
+	var cur chunk
+	var bytes int64
+	for _, id := range ids {
+		if len(cur.ids) > 0 && bytes+size[id] > b.r.cfg.LoadBytes {
+			out = append(out, cur)
+			cur, bytes = chunk{}, 0
+		}
+		cur.ids = append(cur.ids, id)
+		bytes += size[id]
+	}
+	return append(out, cur), nil
+}
+
+// run writes and records the chunks in turn. When the relay is stopping,
+// the chunks not started yet are released.
+func (b *batch) run(chunks []chunk) error {
+	for i, c := range chunks {
+		if i > 0 && b.r.run != nil && b.r.run.Err() != nil {
+			return b.release(chunks[i:], "relay stopped before this message")
+		}
+		res, docs, err := b.write(c)
+		if err != nil {
+			if errors.Is(err, errLoad) {
+				return b.interrupted(err)
+			}
+			if err := b.writeFailed(chunks[i:], err); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := b.complete(c, res, docs); err != nil {
+			return b.interrupted(fmt.Errorf("record relayed messages: %w", err))
+		}
+	}
+	return nil
+}
+
+var errLoad = errors.New("load emails")
+
+// write loads the chunk's emails and writes them to MongoDB (or deletes the
+// chunk's documents), and returns how many documents it wrote.
+func (b *batch) write(c chunk) (mongostore.WriteResult, int, error) {
+	wctx, cancel := context.WithDeadline(b.ctx, b.writeBy)
+	defer cancel()
+	if c.delete {
+		_, err := b.r.mongo.Delete(wctx, c.ids)
+		return mongostore.WriteResult{Refused: map[int64]error{}}, 0, err
+	}
+	emails, err := b.r.q.GetEmailsByIDs(b.ctx, c.ids)
+	if err != nil {
+		return mongostore.WriteResult{}, 0, fmt.Errorf("%w: %w", errLoad, err)
 	}
 	now := time.Now()
 	docs := make([]mongostore.Document, 0, len(emails))
 	refused := map[int64]error{}
+	var loaded int64
 	for _, row := range emails {
+		loaded += int64(len(row.TextBody) + len(row.HtmlBody) + len(row.Headers) + len(row.Attachments))
 		e, err := db.EmailFromRow(row)
 		if err != nil {
 			refused[row.ID] = err
@@ -55,122 +173,47 @@ func (r *Relay) relay(ctx context.Context, rows []gen.OutboxMessage) error {
 		}
 		docs = append(docs, mongostore.FromEmail(e, now))
 	}
-	res, err := r.mongo.Write(ctx, docs)
-	if err == nil && len(deleteIDs) > 0 {
-		_, err = r.mongo.Delete(ctx, deleteIDs)
+	if b.r.onLoad != nil {
+		b.r.onLoad(len(emails), loaded)
 	}
-	if err != nil {
-		if mongostore.IsTransient(err) {
-			return r.release(ctx, rows, err)
+	emails = nil // the documents hold what is needed
+	res, err := b.r.mongo.Write(wctx, docs)
+	for id, e := range refused {
+		if res.Refused == nil {
+			res.Refused = map[int64]error{}
 		}
-		return r.failAll(ctx, rows, err)
+		res.Refused[id] = e
 	}
-	r.outage.Store(0)
-	for id, e := range res.Refused {
-		refused[id] = e
+	return res, len(docs), err
+}
+
+// writeFailed handles a failed write of rest[0]; rest are the chunks not
+// recorded yet. A nil return means the batch goes on with rest[1:].
+func (b *batch) writeFailed(rest []chunk, err error) error {
+	switch {
+	case b.parent.Err() != nil:
+		return err // Stop's deadline passed: the rows stay leased
+	case b.ctx.Err() != nil || (errors.Is(err, context.DeadlineExceeded) && !time.Now().Before(b.writeBy)):
+		_ = b.release(rest, "lease overrun: the batch took longer than the lease")
+		return fmt.Errorf("%w: %w", errLeaseLost, err)
+	case mongostore.IsTransient(err):
+		b.r.storeDown(err)
+		if rerr := b.release(rest, "store unreachable: "+err.Error()); rerr != nil {
+			return rerr
+		}
+		return fmt.Errorf("%w: %w", errStoreDown, err)
+	default:
+		slog.Warn("relay write refused: attempt counted", "worker", b.worker, "err", err)
+		return b.failAll(rest[0], err)
 	}
-	deferred := make(map[int64]bool, len(res.Deferred))
-	for _, id := range res.Deferred {
-		deferred[id] = true
-	}
-	var done, synced, later []int64
-	var failed []gen.OutboxMessage
-	for _, m := range rows {
-		if deferred[m.AggregateID] { // not compared in time: claimable again at once
-			later = append(later, m.ID)
-			continue
-		}
-		if e, bad := refused[m.AggregateID]; bad {
-			m.ErrorMessage = ptr(e.Error())
-			failed = append(failed, m)
-			continue
-		}
-		done = append(done, m.ID)
-		if m.Operation != "delete" {
-			synced = append(synced, m.AggregateID)
-		}
-	}
-	err = db.InTx(ctx, r.pool, func(q *gen.Queries, _ pgx.Tx) error {
-		if err := q.MarkOutboxProcessed(ctx, done); err != nil {
-			return err
-		}
-		if err := q.MarkEmailsSynced(ctx, synced); err != nil {
-			return err
-		}
-		if len(later) > 0 {
-			if err := q.ReleaseOutbox(ctx, gen.ReleaseOutboxParams{Ids: later, NextAttemptAt: time.Now(),
-				ErrorMessage: ptr("deferred: comparing existing MongoDB documents took longer than the lease")}); err != nil {
-				return err
-			}
-		}
-		if err := q.ResolveDeadOutbox(ctx, synced); err != nil {
-			return err
-		}
-		// A document MongoDB refuses will be refused again: dead at once.
-		return r.fail(ctx, q, failed, true)
-	})
-	if err == nil && r.cfg.Metrics != nil {
-		r.cfg.Metrics.Batch(len(docs))
+}
+
+// interrupted turns an error of PostgreSQL into the batch's result: lost
+// lease, cut by Stop, or the error itself (the rows stay leased and come
+// back when the lease expires).
+func (b *batch) interrupted(err error) error {
+	if b.parent.Err() == nil && b.ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", errLeaseLost, err)
 	}
 	return err
 }
-
-// release gives the batch back without counting an attempt and pauses the
-// pool: the store, not the emails, is at fault.
-func (r *Relay) release(ctx context.Context, rows []gen.OutboxMessage, cause error) error {
-	pause := r.outageBackoff()
-	ids := make([]int64, len(rows))
-	for i, m := range rows {
-		ids[i] = m.ID
-	}
-	slog.Warn("relay paused: store unreachable", "pause", pause.String(), "err", cause)
-	msg := "store unreachable: " + cause.Error()
-	err := r.q.ReleaseOutbox(context.WithoutCancel(ctx), gen.ReleaseOutboxParams{
-		Ids: ids, NextAttemptAt: time.Now().Add(pause), ErrorMessage: &msg})
-	if err != nil {
-		return err // the lease expires and the rows come back anyway
-	}
-	return cause
-}
-
-// failAll records a failed attempt for every row of the batch.
-func (r *Relay) failAll(ctx context.Context, rows []gen.OutboxMessage, cause error) error {
-	for i := range rows {
-		rows[i].ErrorMessage = ptr(cause.Error())
-	}
-	err := db.InTx(ctx, r.pool, func(q *gen.Queries, _ pgx.Tx) error { return r.fail(ctx, q, rows, false) })
-	if err != nil {
-		return err
-	}
-	return cause
-}
-
-// fail records an attempt of each message: retried with backoff, or dead
-// (with the email failed) at max_retries or when permanent.
-func (r *Relay) fail(ctx context.Context, q *gen.Queries, msgs []gen.OutboxMessage, permanent bool) error {
-	dead := 0
-	for _, m := range msgs {
-		attempt := m.RetryCount + 1
-		isDead := permanent || attempt >= m.MaxRetries
-		if isDead {
-			dead++
-		}
-		if err := q.FailOutbox(ctx, gen.FailOutboxParams{ID: m.ID, ErrorMessage: m.ErrorMessage,
-			NextAttemptAt: time.Now().Add(r.retryDelay(attempt)), Dead: isDead}); err != nil {
-			return err
-		}
-		if m.Operation == "delete" {
-			continue
-		}
-		if err := q.MarkEmailSyncError(ctx, gen.MarkEmailSyncErrorParams{ID: m.AggregateID, SyncError: m.ErrorMessage, Dead: isDead}); err != nil {
-			return err
-		}
-	}
-	if r.cfg.Metrics != nil && len(msgs) > 0 {
-		r.cfg.Metrics.Retried(len(msgs) - dead)
-		r.cfg.Metrics.Dead(dead)
-	}
-	return nil
-}
-
-func ptr[T any](v T) *T { return &v }

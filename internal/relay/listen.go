@@ -9,7 +9,8 @@ import (
 // channel is the PostgreSQL NOTIFY channel relays wake each other on.
 const channel = "mailsync_outbox"
 
-// listen wakes the local workers when another instance enqueued messages.
+// listen wakes a local worker when another instance enqueued messages. The
+// instance's own NOTIFYs are ignored: its workers were woken in-process.
 // Polling covers the gaps while the listening connection is re-established.
 func (r *Relay) listen(ctx context.Context) {
 	defer r.wg.Done()
@@ -28,15 +29,22 @@ func (r *Relay) listenOnce(ctx context.Context) error {
 	}
 	// The connection has session state (LISTEN): never return it to the pool.
 	conn := pooled.Hijack()
-	defer conn.Close(context.Background())
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
 	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
 		return err
 	}
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return err
 		}
-		r.wakeLocal()
+		if n.Payload != r.self {
+			r.wakeOne()
+		}
 	}
 }
 
@@ -52,7 +60,7 @@ func (r *Relay) notifier(ctx context.Context) {
 			return
 		case <-t.C:
 			if r.notify.Swap(false) {
-				if err := r.q.NotifyOutbox(ctx); err != nil && ctx.Err() == nil {
+				if err := r.q.NotifyOutboxFrom(ctx, r.self); err != nil && ctx.Err() == nil {
 					slog.Debug("relay notify failed", "err", err)
 				}
 			}

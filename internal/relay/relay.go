@@ -1,14 +1,18 @@
 // Package relay moves outbox records to MongoDB: a pool of workers claims
 // batches with FOR UPDATE SKIP LOCKED under a lease, writes each email's
-// current state to MongoDB, and marks the batch done in one transaction.
-// Any number of instances may relay against one database.
+// current state to MongoDB, and marks the rows done. Any number of instances
+// may relay against one database; only the worker holding a row's lease may
+// complete, fail or release it.
 package relay
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -22,15 +26,18 @@ import (
 
 // Config tunes a Relay; zero fields take defaults.
 type Config struct {
-	Workers      int           // goroutines claiming batches (4)
-	BatchSize    int           // outbox rows per claim (100)
-	MaxRetries   int32         // attempts before a message is dead (10); set at enqueue
-	Lease        time.Duration // how long a claim is held before others may take it (30s)
-	PollInterval time.Duration // claim at least this often without a wake-up (1s)
-	BackoffBase  time.Duration // first retry delay of a failed message (1s)
-	BackoffMax   time.Duration // cap of retry delays and of the outage pause (5m)
-	Name         string        // worker id prefix (host-pid)
-	Metrics      Metrics       // optional
+	Workers         int           // goroutines claiming batches (4)
+	BatchSize       int           // outbox rows per claim (100)
+	MaxRetries      int32         // attempts before a message is dead (10); set at enqueue
+	Lease           time.Duration // how long a claim is held before others may take it (30s)
+	PollInterval    time.Duration // claim at least this often without a wake-up (1s)
+	BackoffBase     time.Duration // first retry delay of a failed message (1s)
+	BackoffMax      time.Duration // cap of retry delays (5m)
+	ProbeMax        time.Duration // cap of the store probe interval during an outage (1s)
+	LoadBytes       int64         // email bytes loaded and written at once (32 MiB)
+	ShutdownTimeout time.Duration // bound of Stop (20s)
+	Name            string        // worker id prefix (host-pid)
+	Metrics         Metrics       // optional
 }
 
 // Metrics receives relay outcomes.
@@ -46,14 +53,21 @@ type Relay struct {
 	q     *gen.Queries
 	mongo *mongostore.Store
 	cfg   Config
+	self  string // NOTIFY payload of this instance: its listener ignores it
 
-	wakes    []chan struct{}
-	notify   atomic.Bool // a NOTIFY to other instances is due
-	pause    atomic.Int64
-	outage   atomic.Int64 // consecutive transient failures
-	stopOnce sync.Once
+	wake   chan struct{} // one token wakes one idle worker
+	notify atomic.Bool   // a NOTIFY to other instances is due
+	store  storeState
+
+	run      context.Context // ends when Stop begins: no more claims
 	cancel   context.CancelFunc
+	abort    context.CancelFunc // cuts in-flight work when Stop's deadline passes
+	stopOnce sync.Once
+	stopErr  error
 	wg       sync.WaitGroup
+
+	claims, emptyClaims atomic.Int64
+	onLoad              func(emails int, bytes int64) // test hook
 }
 
 // New returns a Relay with cfg's defaults filled in. It does nothing until Start.
@@ -70,108 +84,138 @@ func New(pool *pgxpool.Pool, mongo *mongostore.Store, cfg *Config) *Relay {
 	if c.MaxRetries <= 0 {
 		c.MaxRetries = 10
 	}
+	if c.LoadBytes <= 0 {
+		c.LoadBytes = 32 << 20
+	}
 	def(&c.Lease, 30*time.Second)
 	def(&c.PollInterval, time.Second)
 	def(&c.BackoffBase, time.Second)
 	def(&c.BackoffMax, 5*time.Minute)
+	def(&c.ProbeMax, time.Second)
+	def(&c.ShutdownTimeout, 20*time.Second)
 	if c.Name == "" {
 		host, _ := os.Hostname()
 		c.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	r := &Relay{pool: pool, q: gen.New(pool), mongo: mongo, cfg: c}
-	for i := 0; i < c.Workers; i++ {
-		r.wakes = append(r.wakes, make(chan struct{}, 1))
-	}
-	return r
+	nonce := make([]byte, 6)
+	_, _ = rand.Read(nonce)
+	return &Relay{pool: pool, q: gen.New(pool), mongo: mongo, cfg: c,
+		self: c.Name + "-" + hex.EncodeToString(nonce), wake: make(chan struct{}, 1)}
 }
 
-// Start runs the workers and the cross-instance wake-up until Stop or ctx ends.
+// Start runs the workers and the cross-instance wake-up until Stop or ctx
+// ends. A batch in a worker's hands is finished even after ctx ends; only
+// Stop's deadline cuts it short.
 func (r *Relay) Start(ctx context.Context) {
-	ctx, r.cancel = context.WithCancel(ctx)
-	for i := range r.wakes {
+	var work context.Context
+	r.run, r.cancel = context.WithCancel(ctx)
+	work, r.abort = context.WithCancel(context.WithoutCancel(ctx))
+	for i := 0; i < r.cfg.Workers; i++ {
 		r.wg.Add(1)
-		go r.work(ctx, fmt.Sprintf("%s-%d", r.cfg.Name, i), r.wakes[i])
+		go r.work(work, fmt.Sprintf("%s-%d", r.cfg.Name, i))
 	}
 	r.wg.Add(2)
-	go r.listen(ctx)
-	go r.notifier(ctx)
+	go r.listen(r.run)
+	go r.notifier(r.run)
 }
 
-// Stop stops claiming, lets each worker finish the batch in its hands, and
-// returns when all have exited. Rows of a batch cut short stay leased and are
-// reclaimed by any relay when the lease expires.
-func (r *Relay) Stop() {
+// Shutdown stops claiming and waits for each worker to finish or release
+// the batch in its hands. When ctx ends first, in-flight work is cut off
+// (its rows stay leased and come back when the lease expires) and Shutdown
+// returns at once with ctx's error. Later calls return the first result.
+func (r *Relay) Shutdown(ctx context.Context) error {
 	r.stopOnce.Do(func() {
-		if r.cancel != nil {
-			r.cancel()
+		if r.cancel == nil {
+			return // never started
 		}
-		r.wg.Wait()
+		r.cancel()
+		done := make(chan struct{})
+		go func() { r.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			r.abort()
+			r.stopErr = fmt.Errorf("stop relay: in-flight batches cut off: %w", ctx.Err())
+		}
+		r.abort()
 	})
+	return r.stopErr
 }
 
-// Notify wakes the local workers now and, debounced, the other instances.
+// Stop is Shutdown bounded by Config.ShutdownTimeout; it logs a cut-off.
+func (r *Relay) Stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := r.Shutdown(ctx); err != nil {
+		slog.Warn("relay stop", "err", err)
+	}
+}
+
+// Notify wakes one local worker now and, debounced, the other instances.
 // Call it after a commit that enqueued messages, never inside the transaction.
 func (r *Relay) Notify() {
-	r.wakeLocal()
+	r.wakeOne()
 	r.notify.Store(true)
 }
 
-func (r *Relay) wakeLocal() {
-	for _, w := range r.wakes {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
+// wakeOne hands one idle worker a token; a worker that then claims a full
+// batch wakes the next, so a burst brings in as many workers as it needs.
+func (r *Relay) wakeOne() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
 	}
 }
 
-func (r *Relay) work(ctx context.Context, id string, wake <-chan struct{}) {
+func (r *Relay) work(work context.Context, id string) {
 	defer r.wg.Done()
-	timer := time.NewTimer(0)
+	timer := time.NewTimer(r.cfg.PollInterval)
 	defer timer.Stop()
 	for {
-		if wait := time.Until(time.Unix(0, r.pause.Load())); wait > 0 {
-			if !sleep(ctx, wait) {
-				return
-			}
-		}
-		// The batch is finished even if Stop is called meanwhile.
-		n, err := r.RunOnce(context.WithoutCancel(ctx), id)
-		if err != nil {
-			slog.Warn("relay batch failed", "worker", id, "err", err)
-		}
-		if ctx.Err() != nil {
+		ok, trial := r.waitStore(r.run)
+		if !ok {
 			return
 		}
-		if n == r.cfg.BatchSize && err == nil {
-			continue // more may be waiting
+		n, err := r.RunOnce(work, id)
+		if trial {
+			r.endTrial(err)
+		}
+		if err != nil && work.Err() == nil {
+			slog.Warn("relay batch", "worker", id, "err", err)
+		}
+		if r.run.Err() != nil {
+			return
+		}
+		switch {
+		case n == r.cfg.BatchSize && err == nil:
+			r.wakeOne() // more may be waiting
+			continue
+		case errors.Is(err, errLeaseLost): // its rest is claimable now
+			continue
+		case errors.Is(err, errStoreDown): // wait for the probe at the top
+			continue
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
 		}
 		timer.Reset(r.cfg.PollInterval)
 		select {
-		case <-ctx.Done():
+		case <-r.run.Done():
 			return
-		case <-wake:
+		case <-r.wake:
 		case <-timer.C:
 		}
 	}
-}
-
-// outageBackoff pauses every worker of this relay, growing with each
-// consecutive transient failure: MongoDB being down is nobody's fault and
-// must not burn the messages' retries.
-func (r *Relay) outageBackoff() time.Duration {
-	n := r.outage.Add(1)
-	d := r.cfg.BackoffBase << min(n-1, 8)
-	d = min(d, 30*time.Second, r.cfg.BackoffMax)
-	r.pause.Store(time.Now().Add(d).UnixNano())
-	return d
 }
 
 // retryDelay is the exponential backoff with full jitter of attempt n (1-based).
 func (r *Relay) retryDelay(n int32) time.Duration {
 	d := r.cfg.BackoffBase << min(n-1, 20)
 	d = min(d, r.cfg.BackoffMax)
-	return d/2 + rand.N(d/2+1)
+	return d/2 + mrand.N(d/2+1)
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -184,3 +228,5 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

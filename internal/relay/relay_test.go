@@ -125,34 +125,6 @@ func TestIngestedEmailIsSyncedQuickly(t *testing.T) {
 	assertAllSyncedOnce(t, pool, m, 1)
 }
 
-func TestMongoOutageLosesNothingAndBurnsNoRetries(t *testing.T) {
-	t.Parallel()
-	pool, _ := dbtest.New(t)
-	srv := mongotest.StartServer(t)
-	m, _ := mongotest.StoreAt(t, srv.URL)
-	cfg := fastConfig()
-	cfg.BatchSize = 200
-	r := relay.New(pool, m, cfg)
-	r.Start(context.Background())
-	defer r.Stop()
-	svc := newIngest(pool, r)
-
-	srv.Stop()
-	ingestN(t, svc, 0, 1000)
-	// Many outage rounds pass: none may count against the emails.
-	waitFor(t, 30*time.Second, "every message attempted during the outage", func() bool {
-		return count(t, pool, `SELECT count(*) FROM outbox_messages WHERE error_message LIKE 'store unreachable%'`) == 1000
-	})
-	require.Equal(t, 0, count(t, pool, `SELECT count(*) FROM outbox_messages WHERE retry_count > 0 OR failed_at IS NOT NULL`))
-	require.NoError(t, srv.Start())
-
-	waitFor(t, 60*time.Second, "drain after the outage", func() bool {
-		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 1000
-	})
-	require.Equal(t, 0, count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'failed'`))
-	assertAllSyncedOnce(t, pool, m, 1000)
-}
-
 func TestKilledWorkerLeaseIsReclaimed(t *testing.T) {
 	t.Parallel()
 	pool, _ := dbtest.New(t)

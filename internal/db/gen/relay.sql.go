@@ -120,12 +120,48 @@ func (q *Queries) DeleteOutboxFor(ctx context.Context, ids []int64) error {
 	return err
 }
 
-const failOutbox = `-- name: FailOutbox :exec
+const emailLoadSizes = `-- name: EmailLoadSizes :many
+SELECT id, GREATEST(raw_size_bytes,
+    octet_length(text_body) + coalesce(octet_length(html_body), 0)
+    + pg_column_size(headers) + pg_column_size(attachments))::bigint AS load_bytes
+FROM incoming_emails
+WHERE id = ANY($1::bigint[])
+`
+
+type EmailLoadSizesRow struct {
+	ID        int64
+	LoadBytes int64
+}
+
+// The bytes each email weighs when loaded: the relay loads a batch's emails
+// in chunks under a byte budget. octet_length of text and pg_column_size do
+// not read the TOASTed values.
+func (q *Queries) EmailLoadSizes(ctx context.Context, ids []int64) ([]EmailLoadSizesRow, error) {
+	rows, err := q.db.Query(ctx, emailLoadSizes, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []EmailLoadSizesRow
+	for rows.Next() {
+		var i EmailLoadSizesRow
+		if err := rows.Scan(&i.ID, &i.LoadBytes); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const failOutbox = `-- name: FailOutbox :execrows
 UPDATE outbox_messages
 SET retry_count = retry_count + 1, error_message = $1, next_attempt_at = $2,
     locked_until = NULL, locked_by = NULL,
     failed_at = CASE WHEN $3::bool THEN now() END
-WHERE id = $4
+WHERE id = $4 AND processed_at IS NULL AND locked_by = $5::text AND locked_until > now()
 `
 
 type FailOutboxParams struct {
@@ -133,17 +169,23 @@ type FailOutboxParams struct {
 	NextAttemptAt time.Time
 	Dead          bool
 	ID            int64
+	Worker        string
 }
 
-// Records a failed attempt; dead rows get failed_at and are never claimed again.
-func (q *Queries) FailOutbox(ctx context.Context, arg FailOutboxParams) error {
-	_, err := q.db.Exec(ctx, failOutbox,
+// Records a failed attempt of a row still leased to worker; dead rows get
+// failed_at and are never claimed again. 0 rows: the lease was lost.
+func (q *Queries) FailOutbox(ctx context.Context, arg FailOutboxParams) (int64, error) {
+	result, err := q.db.Exec(ctx, failOutbox,
 		arg.ErrorMessage,
 		arg.NextAttemptAt,
 		arg.Dead,
 		arg.ID,
+		arg.Worker,
 	)
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const listOutboxForEmail = `-- name: ListOutboxForEmail :many
@@ -276,15 +318,39 @@ func (q *Queries) MarkEmailsSynced(ctx context.Context, ids []int64) error {
 	return err
 }
 
-const markOutboxProcessed = `-- name: MarkOutboxProcessed :exec
+const markOutboxProcessed = `-- name: MarkOutboxProcessed :many
 UPDATE outbox_messages
 SET processed_at = now(), locked_until = NULL, locked_by = NULL, error_message = NULL
 WHERE id = ANY($1::bigint[]) AND processed_at IS NULL
+  AND locked_by = $2::text AND locked_until > now()
+RETURNING id
 `
 
-func (q *Queries) MarkOutboxProcessed(ctx context.Context, ids []int64) error {
-	_, err := q.db.Exec(ctx, markOutboxProcessed, ids)
-	return err
+type MarkOutboxProcessedParams struct {
+	Ids    []int64
+	Worker string
+}
+
+// Completes rows still leased to worker and returns their ids: a worker whose
+// lease expired (or was taken over) completes nothing.
+func (q *Queries) MarkOutboxProcessed(ctx context.Context, arg MarkOutboxProcessedParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, markOutboxProcessed, arg.Ids, arg.Worker)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const notifyOutbox = `-- name: NotifyOutbox :exec
@@ -294,6 +360,17 @@ SELECT pg_notify('mailsync_outbox', '')
 // Wakes the relays of other instances (sent after commit, debounced).
 func (q *Queries) NotifyOutbox(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, notifyOutbox)
+	return err
+}
+
+const notifyOutboxFrom = `-- name: NotifyOutboxFrom :exec
+SELECT pg_notify('mailsync_outbox', $1::text)
+`
+
+// Like NotifyOutbox, with the sending instance as payload: its own listener
+// ignores it (its workers were woken in-process already).
+func (q *Queries) NotifyOutboxFrom(ctx context.Context, sender string) error {
+	_, err := q.db.Exec(ctx, notifyOutboxFrom, sender)
 	return err
 }
 
@@ -326,22 +403,27 @@ func (q *Queries) OutboxStats(ctx context.Context) (OutboxStatsRow, error) {
 	return i, err
 }
 
-const releaseOutbox = `-- name: ReleaseOutbox :exec
+const releaseOutbox = `-- name: ReleaseOutbox :execrows
 UPDATE outbox_messages
-SET locked_until = NULL, locked_by = NULL, next_attempt_at = $1, error_message = $2
-WHERE id = ANY($3::bigint[]) AND processed_at IS NULL
+SET locked_until = NULL, locked_by = NULL, error_message = $1
+WHERE id = ANY($2::bigint[]) AND processed_at IS NULL
+  AND locked_by = $3::text AND locked_until > now()
 `
 
 type ReleaseOutboxParams struct {
-	NextAttemptAt time.Time
-	ErrorMessage  *string
-	Ids           []int64
+	ErrorMessage *string
+	Ids          []int64
+	Worker       string
 }
 
-// Gives leased rows back without counting an attempt (the store was unreachable).
-func (q *Queries) ReleaseOutbox(ctx context.Context, arg ReleaseOutboxParams) error {
-	_, err := q.db.Exec(ctx, releaseOutbox, arg.NextAttemptAt, arg.ErrorMessage, arg.Ids)
-	return err
+// Gives rows still leased to worker back without counting an attempt and
+// without delaying them (next_attempt_at is left alone): claimable at once.
+func (q *Queries) ReleaseOutbox(ctx context.Context, arg ReleaseOutboxParams) (int64, error) {
+	result, err := q.db.Exec(ctx, releaseOutbox, arg.ErrorMessage, arg.Ids, arg.Worker)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const requeueEmail = `-- name: RequeueEmail :one

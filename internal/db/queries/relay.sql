@@ -13,10 +13,24 @@ WHERE o.id IN (
     FOR UPDATE SKIP LOCKED)
 RETURNING o.*;
 
--- name: MarkOutboxProcessed :exec
+-- name: MarkOutboxProcessed :many
+-- Completes rows still leased to worker and returns their ids: a worker whose
+-- lease expired (or was taken over) completes nothing.
 UPDATE outbox_messages
 SET processed_at = now(), locked_until = NULL, locked_by = NULL, error_message = NULL
-WHERE id = ANY(@ids::bigint[]) AND processed_at IS NULL;
+WHERE id = ANY(@ids::bigint[]) AND processed_at IS NULL
+  AND locked_by = @worker::text AND locked_until > now()
+RETURNING id;
+
+-- name: EmailLoadSizes :many
+-- The bytes each email weighs when loaded: the relay loads a batch's emails
+-- in chunks under a byte budget. octet_length of text and pg_column_size do
+-- not read the TOASTed values.
+SELECT id, GREATEST(raw_size_bytes,
+    octet_length(text_body) + coalesce(octet_length(html_body), 0)
+    + pg_column_size(headers) + pg_column_size(attachments))::bigint AS load_bytes
+FROM incoming_emails
+WHERE id = ANY(@ids::bigint[]);
 
 -- name: DeleteOutboxFor :exec
 -- Marks processed the outbox rows of aggregates that no longer exist.
@@ -42,13 +56,14 @@ WHERE e.id = ANY(@ids::bigint[])
     WHERE o.aggregate_type = 'email' AND o.aggregate_id = e.id
       AND o.processed_at IS NULL AND o.failed_at IS NULL);
 
--- name: FailOutbox :exec
--- Records a failed attempt; dead rows get failed_at and are never claimed again.
+-- name: FailOutbox :execrows
+-- Records a failed attempt of a row still leased to worker; dead rows get
+-- failed_at and are never claimed again. 0 rows: the lease was lost.
 UPDATE outbox_messages
 SET retry_count = retry_count + 1, error_message = @error_message, next_attempt_at = @next_attempt_at,
     locked_until = NULL, locked_by = NULL,
     failed_at = CASE WHEN @dead::bool THEN now() END
-WHERE id = @id;
+WHERE id = @id AND processed_at IS NULL AND locked_by = @worker::text AND locked_until > now();
 
 -- name: MarkEmailSyncError :exec
 UPDATE incoming_emails
@@ -56,11 +71,13 @@ SET sync_error = @sync_error, sync_retry_count = sync_retry_count + 1,
     sync_status = CASE WHEN @dead::bool THEN 'failed' ELSE sync_status END
 WHERE id = @id;
 
--- name: ReleaseOutbox :exec
--- Gives leased rows back without counting an attempt (the store was unreachable).
+-- name: ReleaseOutbox :execrows
+-- Gives rows still leased to worker back without counting an attempt and
+-- without delaying them (next_attempt_at is left alone): claimable at once.
 UPDATE outbox_messages
-SET locked_until = NULL, locked_by = NULL, next_attempt_at = @next_attempt_at, error_message = @error_message
-WHERE id = ANY(@ids::bigint[]) AND processed_at IS NULL;
+SET locked_until = NULL, locked_by = NULL, error_message = @error_message
+WHERE id = ANY(@ids::bigint[]) AND processed_at IS NULL
+  AND locked_by = @worker::text AND locked_until > now();
 
 -- name: RequeueEmail :one
 -- Enqueues a fresh sync of one email and resets its sync state to pending.
@@ -121,3 +138,8 @@ LIMIT @row_limit;
 -- name: NotifyOutbox :exec
 -- Wakes the relays of other instances (sent after commit, debounced).
 SELECT pg_notify('mailsync_outbox', '');
+
+-- name: NotifyOutboxFrom :exec
+-- Like NotifyOutbox, with the sending instance as payload: its own listener
+-- ignores it (its workers were woken in-process already).
+SELECT pg_notify('mailsync_outbox', @sender::text);

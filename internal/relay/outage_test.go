@@ -1,0 +1,64 @@
+package relay_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/db/dbtest"
+	"mailsync/internal/mongostore"
+	"mailsync/internal/mongostore/mongotest"
+	"mailsync/internal/relay"
+)
+
+// TestMongoOutageResumesAtOnceAndBurnsNoRetries stops MongoDB while emails
+// are ingested, with the default relay settings. No attempt may count
+// against the emails, no row may be pushed into the future, and the first
+// document must land within 2 s of the store being back.
+func TestMongoOutageResumesAtOnceAndBurnsNoRetries(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.New(t)
+	srv := mongotest.StartServer(t)
+	m, _ := mongotest.StoreAt(t, srv.URL)
+	r := relay.New(pool, m, &relay.Config{Workers: 4, MaxRetries: 3})
+	r.Start(context.Background())
+	defer r.Stop()
+	svc := newIngest(pool, r)
+
+	srv.Stop()
+	ingestN(t, svc, 0, 1000)
+	waitFor(t, 30*time.Second, "the relay to meet the outage", func() bool {
+		return count(t, pool, `SELECT count(*) FROM outbox_messages WHERE error_message LIKE 'store unreachable%'`) > 0
+	})
+	// The outage lasts a few seconds more: the probe backs off to its cap,
+	// and the relay before this fix pushed the released rows further out.
+	<-time.After(3 * time.Second)
+	require.Equal(t, 0, count(t, pool, `SELECT count(*) FROM outbox_messages WHERE retry_count > 0 OR failed_at IS NOT NULL`))
+	require.Equal(t, 0, count(t, pool, `SELECT count(*) FROM outbox_messages WHERE next_attempt_at > created_at`),
+		"no row is pushed into the future by the outage")
+
+	require.NoError(t, srv.Start())
+	restarted := time.Now()
+	// The store is reachable when a fresh client's ping is answered (a
+	// restarted devmongo takes about a second to answer its first one).
+	fresh, err := mongostore.Connect(context.Background(), srv.URL, "reachable", 30*time.Second)
+	require.NoError(t, err)
+	reachable := time.Now()
+	require.NoError(t, fresh.Close(context.Background()))
+	waitFor(t, 30*time.Second, "the first document after the outage", func() bool { return docCount(t, m) > 0 })
+	t.Logf("first document %s after the restart, %s after the store answered a ping",
+		time.Since(restarted).Round(time.Millisecond), time.Since(reachable).Round(time.Millisecond))
+	bound := 2 * time.Second
+	if raceEnabled {
+		bound = 10 * time.Second
+	}
+	require.Less(t, time.Since(reachable), bound+100*time.Millisecond, "first write after the store is reachable (polled every 20 ms)")
+
+	waitFor(t, 60*time.Second, "drain after the outage", func() bool {
+		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 1000
+	})
+	require.Equal(t, 0, count(t, pool, `SELECT count(*) FROM outbox_messages WHERE retry_count > 0 OR failed_at IS NOT NULL`))
+	assertAllSyncedOnce(t, pool, m, 1000)
+}

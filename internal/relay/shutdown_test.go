@@ -1,0 +1,107 @@
+package relay_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/db/dbtest"
+	"mailsync/internal/email"
+	"mailsync/internal/ingest"
+	"mailsync/internal/mongostore/mongotest"
+	"mailsync/internal/relay"
+)
+
+// poolVia opens a pool on the database of url through the proxy p.
+func poolVia(t *testing.T, url string, p *proxy) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	require.NoError(t, err)
+	host, port, ok := strings.Cut(p.Addr, ":")
+	require.True(t, ok)
+	cfg.ConnConfig.Host = host
+	_, err = fmt.Sscan(port, &cfg.ConnConfig.Port)
+	require.NoError(t, err)
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	return pool
+}
+
+// TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles cuts PostgreSQL
+// off silently (connections stay open, nothing answers) while the relay is
+// busy: Stop must return by its deadline instead of waiting for the lease.
+func TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles(t *testing.T) {
+	t.Parallel()
+	direct, url := dbtest.New(t)
+	m, _ := mongotest.NewStore(t)
+	ingestN(t, ingest.NewService(direct, &ingest.Config{Render: render, MaxRetries: 3}), 0, 2000)
+	cfg, err := pgxpool.ParseConfig(url)
+	require.NoError(t, err)
+	p := newProxy(t, fmt.Sprintf("%s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port), 0)
+	pool := poolVia(t, url, p)
+	r := relay.New(pool, m, &relay.Config{Workers: 2, BatchSize: 10, Lease: time.Minute, PollInterval: 50 * time.Millisecond})
+	r.Start(context.Background())
+	waitFor(t, 30*time.Second, "the relay at work", func() bool {
+		return count(t, direct, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) >= 20
+	})
+	p.Freeze()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = r.Shutdown(ctx)
+	took := time.Since(start)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "in-flight batches were cut off")
+	bound := 2 * time.Second
+	if raceEnabled {
+		bound = 10 * time.Second
+	}
+	require.Less(t, took, bound, "Stop returns by its deadline, not after the one-minute lease")
+	p.Thaw()
+	pool.Close()
+}
+
+// bigContent is email i with a text body of size bytes.
+func bigContent(i, size int) email.Content {
+	c := content(i)
+	c.TextBody = strings.Repeat("x", size)
+	c.Normalize()
+	return c
+}
+
+// TestBatchOverrunningItsLeaseDoesNotLoop makes one batch take longer than
+// its lease to write (MongoDB is reached at 1 MiB/s, the batch is 4 MiB,
+// the lease 2 s). The relay writes and records it chunk by chunk, gives the
+// rest back when its lease runs out, and the next claims finish it: it
+// neither loops nor takes the overrun for an outage.
+func TestBatchOverrunningItsLeaseDoesNotLoop(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.New(t)
+	murl := mongotest.URL(t)
+	host := strings.TrimSuffix(strings.TrimPrefix(murl, "mongodb://"), "/")
+	p := newProxy(t, host, 1<<20)
+	m, _ := mongotest.StoreAt(t, "mongodb://"+p.Addr+"/")
+	svc := ingest.NewService(pool, &ingest.Config{Render: render, MaxRetries: 3})
+	var items []ingest.Item
+	for i := range 8 {
+		items = append(items, ingest.Item{Key: fmt.Sprint("big", i), Fingerprint: fmt.Sprint(i), Content: bigContent(i, 512<<10)})
+	}
+	_, err := svc.Ingest(context.Background(), "test", items)
+	require.NoError(t, err)
+
+	r := relay.New(pool, m, &relay.Config{Workers: 1, Lease: 2 * time.Second, LoadBytes: 600 << 10, MaxRetries: 3})
+	r.Start(context.Background())
+	defer r.Stop()
+	waitFor(t, 60*time.Second, "every big email synced", func() bool {
+		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 8
+	})
+	require.Equal(t, 0, count(t, pool, `SELECT count(*) FROM outbox_messages WHERE retry_count > 0 OR failed_at IS NOT NULL`))
+	require.Equal(t, 0, count(t, pool, `SELECT count(*) FROM outbox_messages WHERE next_attempt_at > created_at`))
+	require.Equal(t, 0, count(t, pool, `SELECT count(*) FROM outbox_messages WHERE processed_at IS NULL`))
+	assertAllSyncedOnce(t, pool, m, 8)
+}
