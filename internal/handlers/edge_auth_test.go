@@ -61,6 +61,9 @@ func TestAuthenticateBeforeReadingTheRequest(t *testing.T) {
 		"Idempotency-Key: big\r\nContent-Length: %d\r\n\r\n", 500_000)
 	resp := rawRequest(t, e.url, head, []byte(strings.Repeat(" ", 250_000)))
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	// Nor does a declared size over MAX_BODY_BYTES tell it anything but 401.
+	resp = rawRequest(t, e.url, strings.Replace(head, "500000", "5000000", 1), nil)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	require.Equal(t, 0, e.count(`SELECT count(*) FROM incoming_emails`))
 }
 

@@ -33,8 +33,9 @@ type RouterConfig struct {
 	// read (pool acquire and statements); 503 + Retry-After beyond. Zero
 	// means DefaultRequestTimeout; negative turns it off.
 	RequestTimeout time.Duration
-	// BodyGate, when set, runs right after authentication and before any
-	// body is read: the place for a limit on request bytes in flight.
+	// BodyGate, when set, runs after authentication and the MaxBodyBytes
+	// bound and before anything reads the body: the place for a limit on
+	// request bytes in flight.
 	BodyGate func(http.Handler) http.Handler
 }
 
@@ -63,7 +64,7 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 	httpMetrics := newHTTPMetrics(cfg.Registerer)
 
 	r := chi.NewRouter()
-	r.Use(requestID, httpMetrics.middleware, accessLog, recoverer, limitBody(cfg.MaxBodyBytes), markBodyErrors)
+	r.Use(requestID, httpMetrics.middleware, accessLog, recoverer)
 	r.Get("/metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}).ServeHTTP)
 	r.Get("/openapi.json", serveBytes("application/json", specJSON))
 	r.Get("/openapi.yaml", serveBytes("application/yaml", apispec.YAML))
@@ -85,9 +86,11 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 	// The operations of the contract. These middlewares run once chi has
 	// matched the route and before the generated code parses a parameter
 	// or reads the body, in this order: authenticate (and rate limit) first,
-	// then the body gate, then the shared input checks, then the deadline.
+	// then bound the body, then the body gate, then the shared input checks,
+	// then the deadline.
 	r.Group(func(g chi.Router) {
-		g.Use(resolveOperation(ops), authenticate(cfg.Keys, newLimiter(cfg.RateLimit)))
+		g.Use(resolveOperation(ops), authenticate(cfg.Keys, newLimiter(cfg.RateLimit)),
+			limitBody(cfg.MaxBodyBytes), markBodyErrors)
 		if cfg.BodyGate != nil {
 			g.Use(cfg.BodyGate)
 		}
