@@ -7,6 +7,9 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"mailsync/internal/db"
+	"mailsync/internal/handlers"
 )
 
 // config is the environment of DESIGN.md §7, read once at start.
@@ -32,6 +35,11 @@ type config struct {
 	ReportRetention        time.Duration
 	RateLimitRPS           float64
 	RateLimitBurst         int
+	MaxConnections         int
+	HTTPReadTimeout        time.Duration
+	HTTPIdleTimeout        time.Duration
+	DBConnectTimeout       time.Duration
+	RequestTimeout         time.Duration
 }
 
 // loadConfig reads the configuration from the process environment.
@@ -65,6 +73,14 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 		ReportRetention:        e.duration("REPORT_RETENTION", 2160*time.Hour),
 		RateLimitRPS:           e.float("RATE_LIMIT_RPS", 0),
 		RateLimitBurst:         e.integer("RATE_LIMIT_BURST", 0),
+		MaxConnections:         e.integer("MAX_CONNECTIONS", handlers.DefaultMaxConnections),
+		HTTPReadTimeout:        e.duration("HTTP_READ_TIMEOUT", handlers.DefaultReadTimeout),
+		HTTPIdleTimeout:        e.duration("HTTP_IDLE_TIMEOUT", handlers.DefaultIdleTimeout),
+		DBConnectTimeout:       e.duration("DB_CONNECT_TIMEOUT", db.DefaultConnectTimeout),
+		RequestTimeout:         e.duration("REQUEST_TIMEOUT", handlers.DefaultRequestTimeout),
+	}
+	if c.MaxConnections < 1 || c.HTTPReadTimeout <= 0 || c.HTTPIdleTimeout <= 0 || c.DBConnectTimeout <= 0 || c.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("MAX_CONNECTIONS must be >= 1; HTTP_READ_TIMEOUT, HTTP_IDLE_TIMEOUT, DB_CONNECT_TIMEOUT and REQUEST_TIMEOUT > 0"))
 	}
 	check := func(ok bool, format string, args ...any) {
 		if !ok {

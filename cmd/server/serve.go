@@ -37,7 +37,8 @@ func serve(ctx context.Context, cfg config, args []string) error {
 		return err
 	}
 
-	pool, err := db.Open(ctx, cfg.DatabaseURL, int32(cfg.RelayWorkers+20))
+	pool, err := db.OpenWith(ctx, cfg.DatabaseURL, db.Options{
+		MaxConns: int32(cfg.RelayWorkers + 20), ConnectTimeout: cfg.DBConnectTimeout})
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func serve(ctx context.Context, cfg config, args []string) error {
 		}),
 	})
 	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: cfg.MaxBodyBytes,
-		RateLimit: handlers.RateLimit{RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst}})
+		RateLimit: handlers.RateLimit{RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst}, RequestTimeout: cfg.RequestTimeout})
 	if err != nil {
 		return err
 	}
@@ -119,17 +120,15 @@ func loadKeys(cfg config) (*auth.Keys, error) {
 
 // listenAndServe serves until ctx ends, then drains in-flight requests.
 func listenAndServe(ctx context.Context, cfg config, h http.Handler) error {
-	srv := &http.Server{
-		Addr: cfg.HTTPAddr, Handler: h,
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	srv := handlers.NewServer(h, handlers.ServerConfig{
+		MaxConnections: cfg.MaxConnections, ReadTimeout: cfg.HTTPReadTimeout, IdleTimeout: cfg.HTTPIdleTimeout,
+		BaseContext: context.WithoutCancel(ctx), Registerer: prometheus.DefaultRegisterer,
+	})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	slog.Info("serving", "addr", ln.Addr().String())
+	slog.Info("serving", "addr", ln.Addr().String(), "max_connections", cfg.MaxConnections)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

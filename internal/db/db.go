@@ -16,17 +16,41 @@ import (
 	"mailsync/internal/db/gen"
 )
 
+// DefaultConnectTimeout bounds opening one PostgreSQL connection when the
+// URL sets no connect_timeout, so an unreachable server fails fast.
+const DefaultConnectTimeout = 3 * time.Second
+
+// Options tune Open. Zero values take the defaults.
+type Options struct {
+	// MaxConns is the pool size (pgxpool's default when 0).
+	MaxConns int32
+	// ConnectTimeout bounds opening a connection (DefaultConnectTimeout);
+	// a connect_timeout in the URL wins.
+	ConnectTimeout time.Duration
+}
+
 // Open connects a pool to url and pings it. lock_timeout bounds how long any
 // statement waits for a row lock held by another transaction (for example a
 // duplicate idempotency key still in flight), so no request hangs forever.
 // It returns an error naming the server when PostgreSQL is unreachable.
 func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	return OpenWith(ctx, url, Options{MaxConns: maxConns})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("bad DATABASE_URL: %w", err)
 	}
-	if maxConns > 0 {
-		cfg.MaxConns = maxConns
+	if o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+		if o.ConnectTimeout > 0 {
+			cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+		}
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["lock_timeout"]; !ok {
 		cfg.ConnConfig.RuntimeParams["lock_timeout"] = "10s"

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -14,10 +15,14 @@ import (
 // cut the session (restarting, shutting down, network failure) rather than
 // refusing a statement, so the request may be retried later. A transaction
 // whose commit failed this way may or may not have committed; a retry with
-// the same idempotency key settles it.
+// the same idempotency key settles it. A deadline that expired while
+// waiting for the pool or for an answer counts too: the store was silent.
 func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
+		return true
 	}
 	var connErr *pgconn.ConnectError
 	if errors.As(err, &connErr) {

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,11 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
-	"mailsync/internal/api"
 	"mailsync/internal/apperr"
-	"mailsync/internal/auth"
 )
 
 type requestIDKey struct{}
@@ -124,64 +120,6 @@ func limitBody(max int64) func(http.Handler) http.Handler {
 				r.Body = http.MaxBytesReader(w, r.Body, max)
 			}
 			next.ServeHTTP(w, r)
-		})
-	}
-}
-
-// checkUTF8JSON refuses JSON bodies that are not valid UTF-8: the decoder
-// would silently replace the bad bytes, storing something nobody sent.
-func checkUTF8JSON(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == nil || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-			next.ServeHTTP(w, r)
-			return
-		}
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			WriteError(w, r, err)
-			return
-		}
-		if !utf8.Valid(b) {
-			WriteError(w, r, apperr.New(apperr.Malformed, "the body is not valid UTF-8"))
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(b))
-		next.ServeHTTP(w, r)
-	})
-}
-
-// authenticate admits a request whose bearer token holds the scope the
-// operation requires (401 without a valid token, 403 without the scope).
-// With keys nil every request is the anonymous all-scope client.
-func authenticate(keys *auth.Keys, scopes map[string]string, lim *limiter) api.MiddlewareFunc {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			scope, guarded := scopes[r.Method+" "+routePattern(r)]
-			if !guarded {
-				next.ServeHTTP(w, r)
-				return
-			}
-			client := auth.Anonymous
-			if keys != nil {
-				token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-				client = keys.Lookup(strings.TrimSpace(token))
-				if !ok || client == nil {
-					w.Header().Set("WWW-Authenticate", `Bearer realm="mailsync"`)
-					writeProblem(w, r, http.StatusUnauthorized, api.Problem{Type: problemType + "unauthorized",
-						Title: "Unauthorized", Status: 401, Detail: ptr("send a valid API key as Authorization: Bearer <token>")})
-					return
-				}
-			}
-			if ok, wait := lim.allow(clientName(client)); !ok {
-				writeTooMany(w, r, wait)
-				return
-			}
-			if !client.Has(scope) {
-				writeProblem(w, r, http.StatusForbidden, api.Problem{Type: problemType + "forbidden",
-					Title: "Forbidden", Status: 403, Detail: ptr("this API key lacks the " + scope + " scope")})
-				return
-			}
-			next.ServeHTTP(w, r.WithContext(auth.WithClient(r.Context(), client)))
 		})
 	}
 }

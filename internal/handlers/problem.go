@@ -9,8 +9,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"mailsync/internal/api"
 	"mailsync/internal/apperr"
+	"mailsync/internal/db"
 )
 
 // problemType is the stable RFC 9457 type URI prefix; the suffix is the code.
@@ -62,11 +65,31 @@ func Problem(e *apperr.Error) (int, api.Problem) {
 }
 
 // WriteError writes err as problem+json. Domain errors keep their message;
-// anything else is logged with the request id and answered with a bare
-// "internal error", so no SQL, stack or token reaches the client.
+// a failed body read is the client's (408 on the read deadline); a store
+// that cannot be reached or did not answer before the request's deadline is
+// a 503 with Retry-After; anything else is logged with the request id and
+// answered with a bare "internal error", so no SQL, stack or token reaches
+// the client.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := apperr.As(err)
-	if e == nil {
+	var bodyErr *bodyReadError
+	switch {
+	case e != nil:
+	case errors.As(err, &bodyErr):
+		if bodyErr.timedOut() {
+			w.Header().Set("Connection", "close")
+			writeProblem(w, r, http.StatusRequestTimeout, api.Problem{Type: problemType + "request_timeout",
+				Title: "Request timeout", Status: http.StatusRequestTimeout,
+				Detail: ptr("the request body did not arrive in time")})
+			return
+		}
+		if e = classify(bodyErr.err); e == nil {
+			e = apperr.New(apperr.Malformed, "the request body could not be read")
+		}
+	case db.IsUnavailable(err):
+		slog.WarnContext(r.Context(), "store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = apperr.New(apperr.Unavailable, "a store is unavailable or did not answer in time; retry later")
+	default:
 		e = classify(err)
 	}
 	if e == nil {
@@ -96,9 +119,12 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, p api.Prob
 // writeRequestError answers an error raised while reading the request (by
 // the generated wrappers or the JSON decoder): always the client's, so a 4xx.
 func writeRequestError(w http.ResponseWriter, r *http.Request, err error) {
-	if apperr.As(err) == nil && classify(err) == nil {
+	var bodyErr *bodyReadError
+	if apperr.As(err) == nil && !errors.As(err, &bodyErr) {
 		var perr *time.ParseError
-		if errors.As(err, &perr) {
+		if e := classify(err); e != nil {
+			err = e
+		} else if errors.As(err, &perr) {
 			err = apperr.New(apperr.Malformed, "a date-time is not RFC 3339 (like 2026-11-27T10:00:00Z)")
 		} else {
 			err = apperr.New(apperr.Malformed, "the request does not match this operation's schema")
@@ -108,7 +134,9 @@ func writeRequestError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // classify turns errors raised while reading a request (by the generated
-// wrappers or the JSON decoder) into client errors, or nil.
+// wrappers or the JSON decoder) into client errors, or nil. WriteError asks
+// the store first, so an unexpected EOF from the pool is never taken for a
+// truncated body.
 func classify(err error) *apperr.Error {
 	var maxBytes *http.MaxBytesError
 	var syntax *json.SyntaxError
@@ -118,6 +146,7 @@ func classify(err error) *apperr.Error {
 	var reqParam *api.RequiredParamError
 	var unescaped *api.UnescapedCookieParamError
 	var tooMany *api.TooManyValuesForParamError
+	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &maxBytes):
 		return apperr.New(apperr.TooLarge, "the request body exceeds %d bytes", maxBytes.Limit)
@@ -133,6 +162,9 @@ func classify(err error) *apperr.Error {
 		return apperr.New(apperr.Malformed, "parameter %s is required", reqParam.ParamName)
 	case errors.As(err, &tooMany), errors.As(err, &unescaped):
 		return apperr.New(apperr.Malformed, "a parameter is malformed")
+	case errors.As(err, &pgErr) && (pgErr.Code == "22021" || pgErr.Code == "22P05"):
+		// A safety net behind checkParams and checkBody: text PostgreSQL cannot hold.
+		return apperr.New(apperr.Invalid, "a value holds characters that cannot be stored")
 	case errors.Is(err, io.EOF):
 		return apperr.New(apperr.Malformed, "the request body is empty")
 	case errors.Is(err, io.ErrUnexpectedEOF):

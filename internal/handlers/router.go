@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -29,7 +29,18 @@ type RouterConfig struct {
 	Registerer prometheus.Registerer
 	// RateLimit limits each API client (off when RPS is 0).
 	RateLimit RateLimit
+	// RequestTimeout bounds the work of one API request once its body is
+	// read (pool acquire and statements); 503 + Retry-After beyond. Zero
+	// means DefaultRequestTimeout; negative turns it off.
+	RequestTimeout time.Duration
+	// BodyGate, when set, runs after authentication and the MaxBodyBytes
+	// bound and before anything reads the body: the place for a limit on
+	// request bytes in flight.
+	BodyGate func(http.Handler) http.Handler
 }
+
+// DefaultRequestTimeout is RouterConfig.RequestTimeout's default.
+const DefaultRequestTimeout = 5 * time.Second
 
 // Router returns the whole HTTP handler: the generated API behind request
 // ids, logging, body limits and authentication, plus /metrics, the spec and
@@ -43,7 +54,7 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	scopes := requiredScopes(swagger)
+	ops := operations(swagger)
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = prometheus.DefaultGatherer
 	}
@@ -53,7 +64,7 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 	httpMetrics := newHTTPMetrics(cfg.Registerer)
 
 	r := chi.NewRouter()
-	r.Use(requestID, httpMetrics.middleware, accessLog, recoverer, limitBody(cfg.MaxBodyBytes))
+	r.Use(requestID, httpMetrics.middleware, accessLog, recoverer)
 	r.Get("/metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}).ServeHTTP)
 	r.Get("/openapi.json", serveBytes("application/json", specJSON))
 	r.Get("/openapi.yaml", serveBytes("application/yaml", apispec.YAML))
@@ -69,10 +80,22 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 		RequestErrorHandlerFunc:  writeRequestError,
 		ResponseErrorHandlerFunc: WriteError,
 	})
-	api.HandlerWithOptions(strict, api.ChiServerOptions{
-		BaseRouter:       r,
-		ErrorHandlerFunc: writeRequestError,
-		Middlewares:      []api.MiddlewareFunc{authenticate(cfg.Keys, scopes, newLimiter(cfg.RateLimit)), checkUTF8JSON},
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	// The operations of the contract. These middlewares run once chi has
+	// matched the route and before the generated code parses a parameter
+	// or reads the body, in this order: authenticate (and rate limit) first,
+	// then bound the body, then the body gate, then the shared input checks,
+	// then the deadline.
+	r.Group(func(g chi.Router) {
+		g.Use(resolveOperation(ops), authenticate(cfg.Keys, newLimiter(cfg.RateLimit)),
+			limitBody(cfg.MaxBodyBytes), markBodyErrors)
+		if cfg.BodyGate != nil {
+			g.Use(cfg.BodyGate)
+		}
+		g.Use(checkParams, checkBody, deadline(cfg.RequestTimeout))
+		api.HandlerWithOptions(strict, api.ChiServerOptions{BaseRouter: g, ErrorHandlerFunc: writeRequestError})
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, api.Problem{Type: problemType + "not_found", Title: "Not found", Status: 404,
@@ -83,20 +106,6 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 			Title: "Method not allowed", Status: 405, Detail: ptr(r.Method + " is not allowed here")})
 	})
 	return r, nil
-}
-
-// requiredScopes maps "METHOD /path/{param}" to the x-required-scope of
-// each operation in the spec; operations without one are open.
-func requiredScopes(doc *openapi3.T) map[string]string {
-	out := map[string]string{}
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			if s, ok := op.Extensions["x-required-scope"].(string); ok {
-				out[method+" "+path] = s
-			}
-		}
-	}
-	return out
 }
 
 func serveBytes(contentType string, b []byte) http.HandlerFunc {

@@ -45,13 +45,22 @@ type env struct {
 type envOpts struct {
 	relay     bool // start the relay workers
 	rateLimit handlers.RateLimit
+	// pool replaces the test's own database (e.g. one reached through a proxy).
+	pool *pgxpool.Pool
+	// requestTimeout is RouterConfig.RequestTimeout.
+	requestTimeout time.Duration
+	// serve starts the router and returns its base URL (httptest.NewServer).
+	serve func(t testing.TB, h http.Handler) string
 }
 
 // newEnv starts the whole HTTP surface on a kernel-chosen port, over a fresh
 // PostgreSQL database and a fresh MongoDB database.
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
-	pool, _ := dbtest.New(t)
+	pool := o.pool
+	if pool == nil {
+		pool, _ = dbtest.New(t)
+	}
 	mongo, _ := mongotest.NewStore(t)
 	require.NoError(t, mongo.EnsureIndexes(context.Background()))
 	workers := 0
@@ -78,11 +87,16 @@ func newEnv(t testing.TB, o envOpts) *env {
 		Ingest: ingest.NewService(pool, &ingest.Config{Render: handlers.RenderEmail, MaxRetries: 3,
 			Committed: func(int) { rel.Notify() }, Metrics: m}),
 	})
-	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: 1 << 20, Gatherer: reg, Registerer: reg, RateLimit: o.rateLimit})
+	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: 1 << 20, Gatherer: reg, Registerer: reg, RateLimit: o.rateLimit, RequestTimeout: o.requestTimeout})
 	require.NoError(t, err)
-	srv := httptest.NewServer(router)
-	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, pool: pool, mongo: mongo, relay: rel}
+	if o.serve == nil {
+		o.serve = func(t testing.TB, h http.Handler) string {
+			srv := httptest.NewServer(h)
+			t.Cleanup(srv.Close)
+			return srv.URL
+		}
+	}
+	return &env{t: t, url: o.serve(t, router), pool: pool, mongo: mongo, relay: rel}
 }
 
 type response struct {

@@ -1,0 +1,191 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/api"
+	"mailsync/internal/db"
+	"mailsync/internal/db/dbtest"
+)
+
+// pgProxy forwards TCP to PostgreSQL until told to refuse connections (the
+// server is down) or to black-hole them (the network drops everything).
+type pgProxy struct {
+	t      testing.TB
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	mute   chan struct{} // closed: stop forwarding, answer nothing
+}
+
+func newPGProxy(t testing.TB, target string) *pgProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &pgProxy{t: t, ln: ln, target: target, mute: make(chan struct{})}
+	go p.accept()
+	t.Cleanup(p.closeAll)
+	return p
+}
+
+func (p *pgProxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.track(c)
+		select {
+		case <-p.mute:
+			continue // accepted, never answered
+		default:
+		}
+		go func() {
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				_ = c.Close()
+				return
+			}
+			p.track(up)
+			go p.pipe(up, c)
+			p.pipe(c, up)
+		}()
+	}
+}
+
+// pipe copies until muted; then it keeps the connections open and silent.
+func (p *pgProxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		select {
+		case <-p.mute:
+			return
+		default:
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			_ = dst.Close()
+			return
+		}
+	}
+}
+
+func (p *pgProxy) track(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.conns = append(p.conns, c)
+}
+
+// blackHole stops all traffic; connections stay open and new ones are
+// accepted but never answered.
+func (p *pgProxy) blackHole() { close(p.mute) }
+
+// refuse closes the port and every connection: PostgreSQL is down.
+func (p *pgProxy) refuse() { p.closeAll() }
+
+func (p *pgProxy) closeAll() {
+	_ = p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+}
+
+// newProxiedEnv is an env whose pool reaches its own database through a
+// pgProxy.
+func newProxiedEnv(t *testing.T) (*env, *pgProxy) {
+	u, err := url.Parse(dbtest.NewURL(t))
+	require.NoError(t, err)
+	p := newPGProxy(t, u.Host)
+	u.Host = p.ln.Addr().String()
+	pool, err := db.Open(context.Background(), u.String(), 10)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	e := newEnv(t, envOpts{pool: pool, requestTimeout: time.Second})
+	// Warm the pool so the black-hole case also covers pooled connections.
+	for range 3 {
+		require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/sync/status", "", nil).status)
+	}
+	return e, p
+}
+
+// everyOperation sends a valid request to each operation of the contract
+// and hands each answer to check.
+func everyOperation(t *testing.T, e *env, check func(op string, r response)) {
+	swagger, err := api.GetSwagger()
+	require.NoError(t, err)
+	email, _ := json.Marshal(sampleEmail(1))
+	batch, _ := json.Marshal(map[string]any{"emails": []map[string]any{{"idempotency_key": "o-1", "email": sampleEmail(2)}}})
+	bodies := map[string][]byte{"POST /v1/emails": email, "POST /v1/emails/batch": batch}
+	for path, item := range swagger.Paths.Map() {
+		for method := range item.Operations() {
+			op := method + " " + path
+			body, ct := bodies[op], "application/json"
+			if body == nil && method == http.MethodPost {
+				body = []byte(`{}`)
+			}
+			if body == nil {
+				ct = ""
+			}
+			check(op, e.do(method, strings.ReplaceAll(path, "{id}", "1"), ct, body, "Idempotency-Key", "outage-1"))
+		}
+	}
+}
+
+func requireStoreDown(t *testing.T, e *env) {
+	t.Helper()
+	checked := 0
+	everyOperation(t, e, func(op string, r response) {
+		switch op {
+		case "GET /healthz":
+			require.Equal(t, http.StatusOK, r.status)
+		case "GET /readyz":
+			require.Equal(t, http.StatusServiceUnavailable, r.status, string(r.body))
+			require.NotEmpty(t, r.header.Get("Retry-After"))
+			checks := r.json(t)["checks"].(map[string]any)
+			require.Equal(t, "unreachable", checks["postgresql"])
+			require.Equal(t, "ok", checks["mongodb"], "only the store that is down is named")
+		default:
+			checked++
+			require.Equal(t, http.StatusServiceUnavailable, r.status, "%s: %s", op, r.body)
+			require.Equal(t, "application/problem+json", r.header.Get("Content-Type"), op)
+			require.NotEmpty(t, r.header.Get("Retry-After"), op)
+		}
+	})
+	require.GreaterOrEqual(t, checked, 12)
+}
+
+// TestPostgresRefusingIs503: with PostgreSQL down, every route that needs
+// it answers 503 + Retry-After (never 500, never a 400 blaming the body).
+func TestPostgresRefusingIs503(t *testing.T) {
+	t.Parallel()
+	e, p := newProxiedEnv(t)
+	p.refuse()
+	requireStoreDown(t, e)
+}
+
+// TestPostgresBlackHoledIs503: with PostgreSQL silent, requests end with a
+// 503 at their deadline instead of hanging.
+func TestPostgresBlackHoledIs503(t *testing.T) {
+	t.Parallel()
+	e, p := newProxiedEnv(t)
+	p.blackHole()
+	requireStoreDown(t, e)
+}

@@ -1,0 +1,84 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+// operation is what the edge middlewares need to know about one operation
+// of the contract, read once from api/openapi.yaml.
+type operation struct {
+	// scope is the operation's x-required-scope; "" means open.
+	scope string
+	// query holds the names of the query parameters the operation takes;
+	// any other is refused.
+	query map[string]bool
+	// headers are the header parameters whose values reach the store.
+	headers []string
+	// bodyTypes are the media types the request body may have; empty when
+	// the operation takes no body.
+	bodyTypes map[string]bool
+}
+
+// operations maps "METHOD /path/{param}" (chi's route pattern) to each
+// operation of the spec.
+func operations(doc *openapi3.T) map[string]*operation {
+	out := map[string]*operation{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			o := &operation{query: map[string]bool{}, bodyTypes: map[string]bool{}}
+			if s, ok := op.Extensions["x-required-scope"].(string); ok {
+				o.scope = s
+			}
+			params := append(openapi3.Parameters{}, item.Parameters...)
+			params = append(params, op.Parameters...)
+			for _, ref := range params {
+				p := ref.Value
+				if p == nil {
+					continue
+				}
+				switch p.In {
+				case openapi3.ParameterInQuery:
+					o.query[p.Name] = true
+				case openapi3.ParameterInHeader:
+					o.headers = append(o.headers, p.Name)
+				}
+			}
+			if op.RequestBody != nil && op.RequestBody.Value != nil {
+				for mt := range op.RequestBody.Value.Content {
+					o.bodyTypes[strings.ToLower(mt)] = true
+				}
+			}
+			out[method+" "+path] = o
+		}
+	}
+	return out
+}
+
+type operationKey struct{}
+
+// resolveOperation finds the operation chi routed the request to (its
+// pattern is known once a route matched, so this runs as a route-group
+// middleware) and puts it in the context for the middlewares after it.
+func resolveOperation(ops map[string]*operation) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			op := ops[r.Method+" "+routePattern(r)]
+			if op == nil { // every route of the group is in the spec; be safe anyway
+				op = &operation{query: map[string]bool{}, bodyTypes: map[string]bool{}}
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), operationKey{}, op)))
+		})
+	}
+}
+
+// operationOf returns the request's operation (never nil).
+func operationOf(r *http.Request) *operation {
+	if op, ok := r.Context().Value(operationKey{}).(*operation); ok {
+		return op
+	}
+	return &operation{query: map[string]bool{}, bodyTypes: map[string]bool{}}
+}
