@@ -23,6 +23,24 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for EmailMessageIdSource.
+const (
+	EmailMessageIdSourceGenerated EmailMessageIdSource = "generated"
+	EmailMessageIdSourceHeader    EmailMessageIdSource = "header"
+)
+
+// Valid indicates whether the value is a known member of the EmailMessageIdSource enum.
+func (e EmailMessageIdSource) Valid() bool {
+	switch e {
+	case EmailMessageIdSourceGenerated:
+		return true
+	case EmailMessageIdSourceHeader:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EmailSyncStatus.
 const (
 	EmailSyncStatusFailed        EmailSyncStatus = "failed"
@@ -181,6 +199,16 @@ type Email struct {
 	// CreatedAt Example: 2026-11-27T10:00:00.5Z
 	CreatedAt time.Time `json:"created_at"`
 
+	// EnvelopeFrom The SMTP envelope sender; empty when unknown.
+	//
+	// Example: alice@example.com
+	EnvelopeFrom string `json:"envelope_from"`
+
+	// EnvelopeTo The SMTP envelope recipients; empty when unknown.
+	//
+	// Example: ["support@example.org"]
+	EnvelopeTo []string `json:"envelope_to"`
+
 	// From Example: Alice <alice@example.com>
 	From string `json:"from"`
 
@@ -200,11 +228,25 @@ type Email struct {
 	// Example: order-1234-v1
 	IdempotencyKey *string `json:"idempotency_key"`
 
+	// Incomplete `true` when the raw message had no usable `From`, or no usable
+	// `To`/`Cc` header, and the envelope (or nothing) stood in for it.
+	//
+	//
+	// Example: false
+	Incomplete bool `json:"incomplete"`
+
 	// Mailbox Example: support
 	Mailbox string `json:"mailbox"`
 
 	// MessageId Example: <20261127.1234@mail.example.com>
 	MessageId string `json:"message_id"`
+
+	// MessageIdSource `header`: `message_id` is the message's own; `generated`: the raw
+	// message had none and `message_id` was derived from its bytes.
+	//
+	//
+	// Example: header
+	MessageIdSource EmailMessageIdSource `json:"message_id_source"`
 
 	// RawSizeBytes Size of the request body the email was ingested from (JSON or raw message), in bytes.
 	//
@@ -246,6 +288,12 @@ type Email struct {
 	Version int64 `json:"version"`
 }
 
+// EmailMessageIdSource `header`: `message_id` is the message's own; `generated`: the raw
+// message had none and `message_id` was derived from its bytes.
+//
+// Example: header
+type EmailMessageIdSource string
+
 // EmailInput An email to ingest. Required: `message_id`, `from`, `to` (at least one
 // recipient) and `received_at`. Unknown members are ignored.
 type EmailInput struct {
@@ -256,6 +304,16 @@ type EmailInput struct {
 	//
 	// Example: []
 	Cc *[]string `json:"cc,omitempty"`
+
+	// EnvelopeFrom The SMTP envelope sender (`MAIL FROM`); empty when unknown.
+	//
+	// Example: alice@example.com
+	EnvelopeFrom *string `json:"envelope_from,omitempty"`
+
+	// EnvelopeTo The SMTP envelope recipients (`RCPT TO`).
+	//
+	// Example: ["support@example.org"]
+	EnvelopeTo *[]string `json:"envelope_to,omitempty"`
 
 	// From The `From` address, optionally with display name.
 	//
@@ -795,6 +853,10 @@ type ListEmailsParams struct {
 
 	// ReceivedBefore Only emails with `received_at` before this instant (exclusive).
 	ReceivedBefore *time.Time `form:"received_before,omitempty" json:"received_before,omitempty"`
+
+	// Incomplete `true`: only emails stored from a raw message that had no usable
+	// `From`, or no usable `To`/`Cc` header; `false`: only the others.
+	Incomplete *bool `form:"incomplete,omitempty" json:"incomplete,omitempty"`
 }
 
 // CreateEmailParams defines parameters for CreateEmail.
@@ -804,6 +866,21 @@ type CreateEmailParams struct {
 	// (`order-1234`) or as an RFC 8941 quoted string (`"order-1234"`; both
 	// forms name the same key). Missing or malformed: `400`.
 	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+
+	// MailsyncEnvelopeFrom Raw messages only: the SMTP envelope sender (`MAIL FROM`), bare or
+	// in angle brackets; `<>` (a bounce) is the empty sender. Stored as
+	// `envelope_from`, and used as `from` when the message has no usable
+	// `From` header.
+	MailsyncEnvelopeFrom *string `json:"Mailsync-Envelope-From,omitempty"`
+
+	// MailsyncEnvelopeTo Raw messages only: the SMTP envelope recipients (`RCPT TO`),
+	// comma-separated; the header may also be repeated, one or more
+	// recipients per line. Stored as `envelope_to`, and used as `to`
+	// when the message has no usable `To` or `Cc` header.
+	MailsyncEnvelopeTo *string `json:"Mailsync-Envelope-To,omitempty"`
+
+	// MailsyncMailbox Raw messages only: the mailbox the email is stored in (`mailbox`).
+	MailsyncMailbox *string `json:"Mailsync-Mailbox,omitempty"`
 }
 
 // ListReconciliationsParams defines parameters for ListReconciliations.
@@ -1122,6 +1199,19 @@ func (siw *ServerInterfaceWrapper) ListEmails(w http.ResponseWriter, r *http.Req
 		return
 	}
 
+	// ------------- Optional query parameter "incomplete" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "incomplete", r.URL.Query(), &params.Incomplete, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "incomplete"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "incomplete", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListEmails(w, r, params)
 	}))
@@ -1165,6 +1255,63 @@ func (siw *ServerInterfaceWrapper) CreateEmail(w http.ResponseWriter, r *http.Re
 		err := fmt.Errorf("Header parameter Idempotency-Key is required, but not found")
 		siw.ErrorHandlerFunc(w, r, &RequiredHeaderError{ParamName: "Idempotency-Key", Err: err})
 		return
+	}
+
+	// ------------- Optional header parameter "Mailsync-Envelope-From" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Mailsync-Envelope-From")]; found {
+		var MailsyncEnvelopeFrom string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Mailsync-Envelope-From", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Mailsync-Envelope-From", valueList[0], &MailsyncEnvelopeFrom, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Mailsync-Envelope-From", Err: err})
+			return
+		}
+
+		params.MailsyncEnvelopeFrom = &MailsyncEnvelopeFrom
+
+	}
+
+	// ------------- Optional header parameter "Mailsync-Envelope-To" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Mailsync-Envelope-To")]; found {
+		var MailsyncEnvelopeTo string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Mailsync-Envelope-To", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Mailsync-Envelope-To", valueList[0], &MailsyncEnvelopeTo, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Mailsync-Envelope-To", Err: err})
+			return
+		}
+
+		params.MailsyncEnvelopeTo = &MailsyncEnvelopeTo
+
+	}
+
+	// ------------- Optional header parameter "Mailsync-Mailbox" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Mailsync-Mailbox")]; found {
+		var MailsyncMailbox string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Mailsync-Mailbox", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Mailsync-Mailbox", valueList[0], &MailsyncMailbox, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Mailsync-Mailbox", Err: err})
+			return
+		}
+
+		params.MailsyncMailbox = &MailsyncMailbox
+
 	}
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -3896,193 +4043,210 @@ func (sh *strictHandler) GetSyncStatus(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H0Lc+O4kfBfQSlXtdIXWpZkex5yXdV5Xhcn87oZ77fJDeczIRKSEFOAFgBtKzP+71+hAZAASb1sb7Kb",
-	"2qvcrpciQKDR3eh3f+ukfLHkjDAlO+NvHXKLF8ucwN+vF5jm+g9ZLBZYrDrjzhmSiguSIQK/RZ1rnBdE",
-	"v4OVwul8Yeb5oqdlijB1qVZL0hl38HKZ0xQrytnhMpt2os6U5oThBfzYN4/kHI9OnnTGnefTZ0+ywbPh",
-	"s2fH6dPsyclzPJoSjAfpyQnOBsMTfDSZHk+Hk9FkMHk2GqXZ8CR7kg5PJoPpYIAHz/Rc9B/kcrJSeivD",
-	"0dHx3deok6ad8Rf975zqpdGsM+7ofSwFTztRueQ5lvPOuDNKR08mx08mT55Np6n+x/Pnk+OTo3SYHQ2O",
-	"h0f6f6NR9nTw5PjZ0WSKB9Pnz/AJefbsyejJE/IUEz2jIFiR7BIrPd9g9ORgODwYPb0YDsYD/b/+yf9q",
-	"SAi+0LDNaUpQXAwGRynWf/+XPYx+yhfwWE85JzgjAs7nrwefl3hx8DnlgnTGXzqD/rDz9S7qzNUiv5zw",
-	"TB+YmW5phv+J5Dk3Tw6X5YwaDEP9L7JYckVYurq8InosFxkRBxp4B9fDTgSgmvDbzrgji+WSC6WfESnx",
-	"jBhYmqn1PofD0dO+HvlfelC/bSMC31z6hzQaHD+LOoKkhF5vAJkGmCwmfyepfuGDXiLSH9KPVyy9lAqr",
-	"Quo1rlhKMvt4/YRDPaEit8pBDICkn3ENU7vT8ii4mHW+Rp1imW06WJj0mghJOeuMh3d3kSGmc7YsVI2i",
-	"mKElhCX68+cP73+rNPUvRuJHxs0HYOGeuKRx4xNJOUtpTuEs6xxXM+icKJIhUbAAPQrFLwVZYipI1hmP",
-	"ok756pqFH4/0wjOiMM0B+ikvLON3uLWgcoFVOgeesKBSUja7pOxywdmMw0MulnPMwmeG6i4zQaeqMx7c",
-	"RR1Z3SPNqb+MRoOjr23zfxkOjodfWz7y5Tn839f6t74ABDOxutTQGU9xLknUIUJwcWkRoDNmRZ5HnSmm",
-	"OcksxGRnPDC87ymsA1ZG5OWUFyzrjI8ACbjI5GU6J+mVBvBwAP8XdUTBNmOG40HleWgcEHQ2I0JjaDon",
-	"WZGTrHOn1+4Rw3nFg/+iWfC3TkZkKujS4EXnYk6QID8XRKofJEq81w/+QlZJhEg65yTTvEQSpvqdyF3o",
-	"LexcT2QwR4mCRLCsBdYftfxFKkHZrKPXWH5JfSLLHK/0qPriEj1Ngm7mhCHGESM3lrPd6OUYsWGyQmpO",
-	"pdsEwixDCjYll5xJEjNBlgQriTBDBIucEoF4oVK+IGjKBbws8YKgK7I6RQkcd4I4gx+mVEgVxUx/jLKZ",
-	"+0o/Zj4gzG637n7CeU4wg+2/5WlJmuGmP2I1R3wKn7e3vd4ML0RKIkT6sz5KDq+HhwAJeThMwjPxf9rz",
-	"SD4RJVZnU6VRqr6qz5qhZBIpjm4wVWhCplxoKCuxomwWrGG46bNTLhaA6ZSpo5HmqZTRRbEA4rFrokwR",
-	"jdh6UT/99NNZoeaEKX0xkXYMxtUblDMEXyN6rYUkqJu8IFgQkfRCSJmnSBCcL/4zBn6vL/a4sxfY7qLO",
-	"Egu8IMpS3MtCSN4CwQ9L/HNBUAo/I325IYyWglxTXki0xDOiCZBpXm/eSU4RX1BVIingYsz0m330geUr",
-	"dI1zmqEbquYVFk9prldyqtGdMvOG/SaVKDkeDBKDvVQv6ueCiFUn6tgr3rzY8fe7wLdvCZspzb4Ho2M4",
-	"r/JB1IJFRix51X5QgJk/SESzOsbAcpZYzavV0KyzKyY9OfYxadiKSdtY4UuQ4Q/SOZeEaW6A1BwrtMBX",
-	"RFqWYliMxFNALkD+CMmUL0mGlkSgs4/nMTO6wBgN9TujkxN0TSWd5ASdfX55fo7SORY41WeEuoPbEbw1",
-	"uH36uhehCRYkZt2k4qtJD3GhmS9m6NObl+jZ8+Mh+rngmikYmKNuEnuMOO4kp2jC1TxmGj4SaVgGPK7X",
-	"R+/MJamnXuBcv0eysY8b61k8HJO5X6qDqt0aG0/Nw6fRydPt6PSWLqhqHtY7fKvPGrFiMdEMfYqoIgvp",
-	"+LYmEtTNyBQXuUIngwjpk+RS/z0APtCG/jl8y1+tnaEzPhlELazLLEL/OtiKfqFIto5ARPAWEkTLd02C",
-	"efrLE8ydnsrcocDXXuDskyEATwIDodFXGgSf5GTxx79Lc7WVC/5mZcQmtiCDTcje4bD0SuA51pBVVBmO",
-	"jTNHhJ1yxXOllnJ8eOj4dz8j124d8nCCswM35M4Hxn8IMu2MO384rKwVh+ZXefjRjDZAWCsv6RWX5IO6",
-	"BVtiIQnWlK6FdU3OGZCYpbbymtAPzaajGovu9fUiX3I2zWn6UDjXUOmpXq9UNM+11M80fYHcyUBcNlJr",
-	"BfXnFdRDxEU4FwRnK2+SnQ4iXM2BG/3YZ5Ja2MnqWkwLIQhTSG+O9NEbLmKWfPzw+QJpWSlcl0zGCOut",
-	"aWC5nVKGloLPBJHyFCUVyJKYUYmokpZMNZHGTG/pDRcTmmWEPfAIQbLlSyIcNwD6kObKQXEHZwvKQGCp",
-	"Tu6oOrlqGTse0rQc8FjncvbxHK7SHKdX5hY1a1+zM8D/c6aIYDh/rVWuB0KQ2rkQ6G8eoE58xuK+iCQR",
-	"10SUL+8ENPeJR4HZGUMFI7dLksIV7y0HdRnR/5HiQhq9xwgaiLJloXp9pMFt9q2RNyM5nWjwknyFZoQR",
-	"QVOA7nuu3hiN9EGANYrY8QgxrkVUPaGPhccVcN97L+wEUMbVgRnwGBB9z5Es0nmpQzkgnOstLQhTJHtc",
-	"RkslwARfY5rr2yBAumEIF+otYg/o+MMeh1KpRCle4gnNqVo1tqBZIFBsRpY5X+kvo+6KKHNffcSrnOPs",
-	"gvO3WMzIg6FpOLm+QxG5TQnJJBo9GQ2PjwcDZGyFHqYNPX5nF4IU5yiHpewI06UZeKA4PzADH4v/BbtI",
-	"3p399fLFh1d/u3zxt4vXn5NKQh2doHf0hQHnBefvMFtZYUs+FJxYEQSCrV1GKF6NvIv+gnO0wGzlLlO5",
-	"K/g02PTAg3LgY4DvU7lykp0aZQvhqZafErBUHICpIkHSmCb6oRXYe2XdGuzbh57dA5bxI8OFmnNB//Fg",
-	"1oCtjj4xtgZ3G66TdT3uECxix3Mo/DGPxDvtkiPQQ/XldMX4DUOckRrAf/rpp4O6pWYT1OuGHQv6peAp",
-	"kVJznddMUbXa/wRgOZ7z6V1pJfbN4HU1RBC4V0FsxCij0ykBsbFSOEozeSif1Se6wZXoCFNONehaZ6zI",
-	"cOQJI3svbDcxxZv2imha1dOCago42uIpeENJnqHqV2Ts3WtAYa07aI4lGpWKzVTPoTkJCDHG6wTP9Bhe",
-	"+VQ0sSiUEyyVRi6tCNOlkW88YrmLqtG+S8WfJnj/6xog/9+WTe0ERg9WgLGPrVHekDw/sDrlpFCgXlj0",
-	"L6/lNCVLpSlEKysAjpjpXUj/rLo5lVqGpAwlBvZJz1GxhwsVP9LoELN1aGY1mx+Z9TmR7B3JKL4AmD2I",
-	"R740Qw/0VGhR6KufIH8SPRgUaXPEh2KaPhuNAiHgxGec5QrRQi8RwbnuzELL0Qcw+gCGPaY48INEib/n",
-	"xJ2rRvuaXmSOWqtF5QqAu52VftwW0xhROMMKIz6FKSufL+qCPuywSUmST93HjTsFTGNLoRegaOhrU/ak",
-	"ax87f/caAOxcFkssal6iplM5sAGebLEB+j7oVtt/ub0fJNKvgsnzFJHFUq2ckRRcSG55wKGYvcG8dfYb",
-	"qxuCc66xIOcBbzhJ/nR2MDp54kCRkZRnJHMAj9CTY5TzGyJSLAmak1uU0RlVMlzGI3jVl1hplbQz7vy/",
-	"L4OD5/hg+vXbk+O7/+i07cXzwNf388puQL9TuqQc9jAji4d2/NHRcbTBztju4qksll+qs45CxAsWWp7A",
-	"13I+bjznd1Hnhb7qzxVZ6P2EqExc+NEmCvbCKu5aYljaUJAqsgAbbchVuxMsSLTdD9CLPB8OWWAtEUkH",
-	"74ZL1poOQ6S5OhjuS1c1wNc3GllorQWxZwxugbLc4P8BLyJlMyLVKSI4naOk9vWkNNdzlgKZgnV/29FV",
-	"R38HwDg3g5x13v5nBQosBF41IGHXv2Hjxire3LkgsshVy9Y/gECjfwQ3UXndK7KINCW5B+Bt2W+7n2Ba",
-	"vbiNm3JL27QrcHS0Ld3it/WanyJyi1OVr+B24VOUAMQScL0bUQOutKUgLmTgvmSoV0ecFXCna3c/igXF",
-	"pjW0wRBUg1uKnWIVlP2Ci1FgXM31LcTIDQBpj4gELcZd+VxAHbh4iZo/28ap1GMNKimpDQ5/urj4iMwL",
-	"1apveJFnaI6vCZpjCP3ASFI2ywmq7OaGSsLgg5FWYBtesi0cv8l47ILbULUMIK1ZTYMg0j56fU3ECi0I",
-	"+AbBkn+DVyVGjhGe6H8jDuNxbkyoMTPnLBEWJBAfZORGaJna/x2Irfw5ZonVboEA9PHCW2b9xrUakkIQ",
-	"j/dtN7L3ZL8G1ZvoOU/O/vLVYyYNdG4MrsJY6yB+rxHS3klnH8+d8Rlc5IaXExN4Y44gICYvIraxhDBE",
-	"dp1E1Q3kpl4pjGDGGU1xrkkKhMxK3AqX8Aiht82le7G43/xvrQ3LdaSRYUUOFF20TmviHv0JdwuBbEzk",
-	"GWdwllGD6x8D/NsdNTzNbV2AZYNavYhLfzs7BF82ltOGkmFACep+5FLNBPn8P2/RUtAFFivL4HPJAV3e",
-	"cTbjr16g5JLWueewRWytM65d75a6cq3AJFQSCch6VjbUf/NCmZAO2TtFCSvyPEF02qKg1GMx9KvgYLCe",
-	"/gbQyhBWH/pVNGvzfS+8tXlgO0a6Nu/MWlh2g8Y97SIw/lcmpQB+EDrV/fPnD+8RF0jgG2cY6EXtWomJ",
-	"A99LK6kF7G6h7t1pu4zw9WcMg30bQ/wY9B1kps8rln42r98Foep1uP+kRRVHEjmWCrk9B25zG3QeoCa5",
-	"risgayLWW6GyFW+9gGcfTmXsc+N9Ht5562Lsd+d2fjT+t3tus/GRMny/fhIvisWSZIgzREBwSeeYzTya",
-	"2Hi1DaO9I+FC8avj3/tRizzmsYWKp9h7KjJG3DT1wtf9A/QvgepGigLBJ6qZcmsMIyQBH6WDKzg4tArY",
-	"NQljrVBZJlI0/PGGBZUqax99suAbo6QCTRKhRENE/1vxBHV9a3bMSnN2z6hJ3o6TPvrRelWMxGoETDpj",
-	"WqTdQWqsrbgy9y2sJXBnjTIULSsNOrCD1UTNmhr0Mk0q233IhwNZ1LNVPH/+bKsNcNtanNDUvI6TN/pU",
-	"EM4yQaSMSqE/X5mbOKNS61NgNQx52m5i154beVShrHbyee6C6YzXJUITs6/ImFmMbT/PwakALhx9rVZW",
-	"hwfLeG0K5ru3cJuHoL2PCOhJM83v2B9R9+eCFEQLAhN+2/NECCwEXG2UOdMwqOpGcQsX5+X71AxqWySm",
-	"5rI+vXmJTo5GI5S8M28enL9K9OrSvMgom8ECMajWE4HTK1K3Bu8leu2JijURp0U60KsrllIJghcAYmTd",
-	"s1rw8oUFA+Ou3u7R0dHz3jbh4H4iUxO+zsRuXwo/G8hVNav+YJvY0fzWMseUHeiXWhB6i2xSY5IXfD2T",
-	"3Cq8PJBz7m4IDe59/7b3EWfthfqWthmHy13sdB+VRsA64/PSJFoC+U26gxWf9KsQD15KsDZGHEReyKYI",
-	"TpKs/rz835fnT95dnN1M/2e7uFqXp2Bf4QrXwsiT1Ztq0YqlJmZV7wRbOWSMkiVhmnUklteZ+AIrx/ci",
-	"lBj5KIlZ1wn3c55nJlC1JtTr1437O0FdQZSgRCJyO8cFaFpcIByzJRELrM/FxCGeIkEOMs1MXUiCCc0h",
-	"LFtyypSek3F1ad1+k5zopTCuPEG2Z9MMmJZRv3TsjkrZruMy6zQcg6k0KD1G7d5uIP2fCM7VvIl+kHm3",
-	"8fJtTNU0hxOm97skAtlEPpQRvQUtMkco4VcJslZcAFjtZrXZhx1+peU6Y7KQ5r/b7td11lv4DFxhc9ir",
-	"/nLByoi9BHE1J+KGyroR4aqzDYVLSdtCqw19PxRqwm9fa0i0+ww4vOBUcx+FUdfEd2ih6+980uujD84O",
-	"68u/1uJqk/8UkqTFlfALmeBqyZ5ttwFwD6yUliV+kNVJN815Jkd07R1rzUMzek0YKpaomxFs/PC7rbVm",
-	"rBk+3cmSlXONuJcFU2329LcES4LI7ZIKLSfRnACZ6xO74eKKiJKl7L7OBb69tCwmXPBgb9sM8FYL+1bA",
-	"vgavilRILya4COwo1LU8xyGo3APiZXhG24liBR9zeI/llUse09BTHGUcdU0WZ7GURKh6WqJ52vZdK3tt",
-	"E9jMl6ocb6rub6ppkRmVWF1CkndzCW8A1R2MJZIcTXHI/wYPCw8AUaSCf80A4C8uRLg2FuZ8hm06vxZk",
-	"nx+fPEU2MAhlPC0Wrd5MF8dUn+VPxQKzA0FwBhHU5HaZY2aiegAhqUQ8NfdxWuPRYSzdMIylW8uvWi6J",
-	"RgCfeRF1vUcu9Alxlq96O5sKLPTgCyZRo0VMo0wqzNIWFvrjp/MWMKBuIQtQzX1j8BKreW9dlrOPuYWg",
-	"B4JA3Frajr1eulN9RedZZXALc/AK5qcAoe7x4LmWIdfnEFWg9BP2duDKu7pqtdITTA+xjVs9r2WQXEPW",
-	"hGjCCMk5FwrZANAyosuSgJ4tPIUNQZR1m0X7F5FGA5oRpuh05dTh9d/bOTJzd5yo8RcXKghg2uiJbuJ/",
-	"Q9i0gapth8mnU3v/wEuRcbKDT0Nj+wE4/SF1194ViicRSjzD35fB176JgtI/GFr4cvS1b9yvYIms0Yzi",
-	"G3w+ofi0QyTuNkg6XuXmb4Nhs0pJ3a3fJMUfXLZdHyX1IhvgdYfoiWIBgSm2LknfFCVJmsy7VvCkEd1Y",
-	"fgC5l1CXMKt3cYFSLgSkavVOkSkwoomzYApYgBFeBVnwaxLm7452Ygdh8ZX1F37B0JQyKuckK5VcI7VZ",
-	"hrdFADBFXO7nq/FKv2y6LsKjfmUH+XVW1gTU0CmqjhndEEEMaA0SkCxCVrWE09ktImaLeP/TfFXBFfha",
-	"ZTrwlaqtsKmXh/m2WQ5q8zcHg3a7RJqlZ7wpjnaaolGoJpDXbc2aXeaxZW02oq5UWB/kY5oMd/KWhihZ",
-	"uUzLsjr7DL+wg1oFVguGGkFXX6qoIKqU7/oZtBxsVONfDYyro3pFrtvZ8cuykNNangiriMASckVZZsLL",
-	"9V9SazkQ0n5NRI6XvXHMknpppgR1MfJiNozEq0dRhqY5nc1dpLazbsXMieG9CCX1IlAJ6k64miNyS6WC",
-	"3Alr5TKMGl6OmUls0ONrBaFgOc5i5r5TBmj4K40ZLBVsbV7lqAR1XXA0nglCJKwh8ZyXLtI/Zs5I12tz",
-	"7zWrW33bN1ClWQZr7yka9bL2niEsq7Un86vbousbippgaq65tobtSP+qus3qZ+KoYXeeYCkoLF22B0ey",
-	"g+qgsEupZt2+rcewxdeEtX+GUf6XsbyHG1kbxh4IJrYKjJUoanmqpviDL6VYpmHYsNVrFrvIJndb1/u5",
-	"QqWazQvYJ82kx4+DgDfwE1ghtRehFC+XIM5q/WI4GJTDNuQAtXIkV3qvxKIdWEMddTbyK1fB7yEf2MTN",
-	"qkKAD/nCWm735UET/2v44DqnlKt+4vQLJ8NR6ZtIIv2c6RvaijvgEKk8TZIQmyjgJBOrq1p/UFVaxi93",
-	"aE0MgQcoKIdYFwNrW3Jpra3hA9yGv0HCY8P808VsZW0vvTbGVKeWUG37hTSvx1cOBnsaqfaXrtuk41Li",
-	"bZFvA1BuR9uLSnRvsctbRcMhrY9xVQHNqLPArMB5iGf2WSuSKbGqkmfqCUHGVNASTl/WLbMpUYIcOMPC",
-	"7uF92w3m5QragafE6vOKpW8wzQtBpHcZ1osXWg9dVV4wz1HKFxPKrB/47P2r5sVh9RFTLbLNUZivypww",
-	"fUTmfVddEqzDxoa8wYcx2lc9XBtIBMuxS7CrcjZqO+aegUJt17qG+6vSd9CSIVUPw95N6N7qG6v5iW5o",
-	"nhtxTIkV6hLnOXP+sdCPW4tQN2lNVLq3+/dmZuYzm2P8w6XICDFyo5cKhTF3dlz4nuu2a1yra2XO2Rq/",
-	"r37JRUM0I/a3bha+sYsnDb5TutNc0ksYw/Eg99qjhpf/QtHgXtj0XrTQltZpYpma8cSXoevQQ4ImRYUR",
-	"yFWcsUXhr2to3fLYXYl9cLwbvW8LL1AeAQHu1gIz/NgDH5ldoRejH6RaPSEZKpabQ/tONjHi30i+yp4c",
-	"oJbqpuXtcWU/srdJ4JvaiR9sjo9o4sGOGQsne9yU6wloTUZAQDYtZFXharDeLRTzGMYLnwB/u5aLreGC",
-	"GZbzCccicz7cWuxZlZpvlSl9J9Qi7PQjF5Cn/7ZBds7ufxd19E4vRcN3t1urgLX18QetVe4D0cBbNGWX",
-	"xkQM/8XzjEh1aZd9qVHTVgWrbQcAn2PQAi0Xh90sKCuU2bsJcJKd8fHdXbS2tME2ZDPH9Hrh3FxrYLaH",
-	"BmXV1wAgu63CSDwdf++7DfwEr6+pj1Cuw03bvsnNePx6Ta2Ihnq0JCI0pa/TNe6h0NYJYO8JSvzy2fZu",
-	"Ll5HXfdysNUOZr8w2g2n8mGDMG7FhwlOr3I+23QK9VoyOCtF95Zg495WObbFPVoxgWYRJPslKy3nK4ho",
-	"MIVTw1jGMJBmN9/IBn7TCGKoMvnMMFQLPUSUuRqGp2jgAl4ZqelVFWz6fjZrxgtTY7RFzDfF0WsYWovD",
-	"YmVUofGkZwTbvyy83JnVCv08BD2rc/MwdANMN2PrJ8fUQkRsY+8NhT/UKFEJC1Pw1F7qZjTqQuaUjWiT",
-	"tfTx0Y4e8fJ2+dbwIlQYKV3cRll31X12b1ytnYH7fNQGniaYNYMiaSGoWn2GnhqwcFPM8qxQ89bYSVfk",
-	"sptyNqWzQtgidGcfzy//8vpvnxOEJUoYXpCx4leEjaEi9B/hn0kPmUIa+pUzW8wSLpIxsv06jHAPI40M",
-	"n/TRZz1WjlFiUjSTCCWCYMjJhBLZtq2B6QvSGdsdhDXhTMk2yqYtCTsu4MymgOrzSPlCH5BxWvNrIiBA",
-	"z5UeMY+pRDeCKqXVMB4zz9cNnnJTjxiYgyjUvIcUnxE1J8ImVjDHbE0oAKTqMRIzJTCTOFWQlV2Ly15y",
-	"nhvre8qXmsFShVTpQIfvVl70Q1xk1JZ+gwLSVMLpuV3CLiKkQSndRWz761ABiSEHZqOyzFWJELldcmk7",
-	"ZsBze1WA+6kUUGWEcqJkzEwwLxeySiuZVsYPGZmCOQWTtnKOXkprkwQZMzAhLgW/Jn5cgR7n9g+OedS1",
-	"RXgwhTSNRVm1Z2XjFnr9mMXsD39AZ2FjGT0O8FTq381RJ4fXw6StSDuuSAEyGSDEzxaCNejLujvjeK+P",
-	"XuN0DrOlWMDdCeWXBFpwYauqy7Fe1ndbYv07mgnMlETfY/b94OAA/l//7KgEfW/W84kajw4nJrjCDAWy",
-	"Qt9tonry36/Nq/1+34eBedeQHvruTlbTCxyqgaPCQpmeSkH0rB4cs4uyUrwmg3JiBnWUoZEBtsUtqZLI",
-	"o1aY23DvmCW3B477HRj+gsitIgzsZuisbM3ARWnv0ACeEQWtcoaJpi94HjP9g3PsuuhkCAg0y3RjjpI+",
-	"ahRS1r+i5Hj0PLEFNoMKxg7ZIIzUwyxT9p2WzV9aA9I1Eq2ruJn0XIqWNOG2iYJ6k5CBDjGu5m8cs3kY",
-	"rW4jJ5M+WhdCnlNp4FALZZUx8yqO9tGZhIYKOQHc/D+my8w4iO9e30fjz58/vI801QSdNGKG2ptpNFoe",
-	"9U7NJ0ej5if3KrSqP9m1tVZRvdSqXqFXhsT2Oijxw2Z829qreqZmTb+yAOvaMr+GJb3nQdV/IEONElmR",
-	"ao6DkpPbWw10VqbjoZs5l6RZ3D1mG6u7YyZvtCCSnAyGJYJ+xDNqUhj0g7caA0rSlEjhK4ISKNidhL13",
-	"oALiyWBgah8AQeOfC02fttOVpkVo2UMlSr7FxiASd8boS7/f/xqh2DeN6Odxp9/vx5275BQtsZQxCxpn",
-	"wZUDUoZ7oDiQYGDA6YfdthCFadpNOujMa6LFq95bQbk2r2wry/RtVG/JpQTBGtFsQycDBVtjLNLPF7gs",
-	"/mEkO6T/x1YxU3RB3DF42KOfNHh4cAWtqx+JuvW6lDGrF6Y0Ham2daDqrWuB1UefbHu4Wo8yzUptMwtI",
-	"34ECcyDr2yRXc41Bua/vZSe/xj1mN7Jo6WalrzbNaMxNBA6ikva/o2Q0GCbojyhxXfjG/n33jWZ3dqBb",
-	"bWT+sjNEXnLVd8MDBdWUkbv8DI3mUMIIzzBltrxnWw2/MTJRzrWvNagfdV0ltKm+vMVSaNIGsXNB1Jxn",
-	"EeQNwIeromh6CT0AxWhU+4YXvxFCp2wSVAVhfoeWfxKQnSpXwTDHK3mqofwcQBmU5AcKoVMYB+FPpoca",
-	"5yjnbFZbianpb8q5pXPT7dAcOCQg6jshOX/1+t3HDxev37/82+XFxdskQmXnhOO53iLMZtn3WB/wIKmQ",
-	"DiJCS2n91ANvNaICkR7hidiW3X/33Z2m2uBpmfus7+g6llX3eLkfxZsCl2mwKTfXem0SuZPKfFmwWUVV",
-	"E6Qp6ejTX8zKKrNRGUdfvuu4TJl/XoBI4grh/CCbIa2/WEp65aae4WuCiqVFFqqlfWtCgk6HIGpqzK+0",
-	"CKqgd149F91MWupncBOGielGFrPXJ3idJc1sMEIldYGIKgmkKkObHtuK1LI4a0kAyUK/osUJqD1tTUF2",
-	"tySL2dnH8wgEW8R4rZOl0X7ceCPlTkw3Vu/inRNRSlcgkC80ZFKZjNFHwTV/IIVE9iHqQgUL0NKowW+4",
-	"aayoBOP5kjC8pP0VXuRaIwgegmA5DsHhjc04fBiaImkCujblIt2btja9hRiUctPgmFCGxcpGQ7tK7qXW",
-	"ffbx3O9+3Rn2B/2BzcTVa+qMO0f9Qf/IlL6eg5Hi0KTF/0P/PSNryoe4U4ISofSa9NF7UDAaB2HUXl5A",
-	"eCfjXsJ/309IPc9Md0T4cK1/3mgw2FAov6VAflmrwIu5slUCdqtFb4sgrClF39h7YO4xYYtVK4i39Jow",
-	"/brWL8BXiGeyM/5id2u6Th9C04v1IP9pbswb65RzaCiL07km1L5j4lo1d2XRSHoVMy3wERlp0fTIy8g5",
-	"RYmBWAJZAzwo1FAv0BCzoELDumM3+Bger93jo53uloIQj3zyn/Tqoc3QyeDooSu27ckkyUla6YZjc6ve",
-	"GltyTvVBVJ2H1m/Qq17xGDt9D2lhOFudoiCdEbZhbUybcV7Dim5H+ioVeR3ev4WqwX6J4lrwklaXZGrV",
-	"6IRm0KmjrFMWM6NBkKyPzvIyBq8Zfucq07kGgcZa04bEWnt/7fx4fv/iL+3grl45NA1Z76KtL9pGyPrN",
-	"9VF/TvWsLIjrmrPWgnZ2wo5GxNLmxdSC/VAXCp0jcFT31oX+ta3VC4lob3zbFiK4aWVWfqOyqihWFRQL",
-	"1rm5uFjvAdXFWjfqB4K07nV7iaptCOKXzTXOkHqfBW/7VnWPGWiuoEw5o12ovcpeH/2FrEytGU9/Napr",
-	"hCTXGjwgw8pOXWGJ1BcSzu3LcqemyTXItZQ9X4sqDwCf0Tz9apOaG2qN3mpdVYQt6gLmSHpN1gd5Dbxk",
-	"zLZtVV+Cfmqt7Yc3hhztuZmWSGGND1v28Wz3fdjQ5b038vVeAsIebA3ColruvQ/Mtr8ugyfguj8232+b",
-	"tlznodfjGYYMtw/5sdZz7tiIFZsHvfH7zB6Pnm8fUW+KCALMDjsKe8nCqB02VWsPWhMSQg/ol693NUlZ",
-	"KlTGyDiJoWoqUndJWJESvPS8Lfb+s5YbrEBr2hvUr3nrz+k7xwmYnqhEhIK47RXBlKbGROgyAI0uQga7",
-	"YpZU9XBN+3nQwvFNdfU4Q3c3CVtyJb0+OtOvxqyMbZAIzPmZ1gg58myiJM9kWEEX1MGYhaUy/aK6EUrS",
-	"VP/TlntMImOsgcJOLCuLjVIio1iLTpXtHTer4oIVr1C+GgrdrLSabvyOMQuZTfle8gorUllSLYxcsSlz",
-	"HFoevjEFvqBPdOBrKl0cDmJVPK69rWpQgCK2oLVgvyAHQ1BLEtwHfzc9gw2TPB6Nkj5KrCCSoBQzxqGz",
-	"miQqZqYloffdEncMogh+Y2Dr37XWDW09wDXnNBYkZilfLKiyjjloZ+a7qis8BN+f4ec2F9pKdmNUmpLA",
-	"jyeN+YdkvhMb6wFzwRkvZL4qV77W0u2VLTlFkpDGxpT1ghibPZgrKgp0Lv3KKmkMdo3PtcnZxr5tylju",
-	"K2h78/+FrDrmRgH298LWKN1Nd9vec8e9GPS+uttLyK4G1br0BcHIFU6P0e6yZ8w0uY3RG0EjNHqK3vNr",
-	"pMchVxkC/XEwGAxipolkjHYo2xyzCz5GLYVWY/bZsJYxqqrHxsxv1zcGfnMI1WBPwVkiifrPQk0PnmlM",
-	"NMWMWbvAYMxcLdJCq4XGhl84pm3dMK2suN/x43yUKMjdQwwU+6LMvtiyptcsIzdewwejLxu/7RVZ/SAb",
-	"/oE5zpyPIGZNJ0EvMuZXV3ey6YRyrMxYxcvqDbZ5K7gNpGms7q5UCDExboSYtXZlAoM4eHUMQ/AKftc4",
-	"xrYOuXUGEHVavrfzJKocAcAfGTno14sPF0H3D2s86XKx3ZsWgToAl67rnwBXSIk31gbvem85l00DP3q/",
-	"2hOMOs51uW10+R6A+FesBQyeP7CP7Nmag6z3Uy49nBOi5bEy5tP1GM+xMkHBVV9ur0n6p/AbLf2fw1z4",
-	"+7RnpuygHP4YnWfXQaY1DqXu/QU5OKPQxc6WGQOrHV0Q6+Df1JW9/GLMHFU9PlE9oNf78XAHRP2IVznH",
-	"2QXnb7GYgXX6eHiyC1W0NEsGjXe0y+BmK/R/P235HHSlSrndVWU2OlYnNMAbpziEgm/SpIuljUfyjNB6",
-	"AVopnGAZaC11ZTtmgbYNMZngYXeOeKok4jes6YyPasRX+uAh2HmT+x9KGdbjBk41KUnXLztmBaM/F0Z9",
-	"tNsBYKAutn+YppOa4+Gq57enM8YMlMaekXfKu1JLM6UjDmJ2wF8LU+qLuUofiNnNHKvyFYjh+sE1tpSn",
-	"KLE9SNv8c64TasyCVqg+zHZuUlnN0TWBPkZ2iOw+nHRnJYrwUFyr5pjhSm6wnzY6cxX6UxMfIhsLw4UN",
-	"JplyETPMzHJBbrzBYa9tdOb/auJMpMFRF2xiuC8nNiBxOiWpDbsE0w4AeYvi+cIWhdlPedzt0gk6Ad+F",
-	"2Qb310L2+rZtxruu4XoTUY0NgDjKhYAWl1P26xaRfr+rfg13Vf36eNiV9Y1mdxtjVHy3seWH+o4JkyHX",
-	"eH4bbGFG1P2MUcbI86pzT7/Gr0GP/LVT9+B4J/R9A+nS/37U9d/kHmKg8Zw0KepQU8dGsnLBjFXgwdhe",
-	"9FFZcSUyEeAQ1RIF/SOisoTnJVaJCdOjqixRM6eaaleo6wd5nHrphea9mAl+YzzMIMhMSFUuGk1WWh8l",
-	"zMQBJh9+vHjx4a+Xn15fvH5/cf7hPZQO3Tnew9H9Zw2WfzLt70a/XjmkNUQMJ2W0/d9J+bdDyo7GrJ2m",
-	"Imwg0XuQ9SGYadZrea9NGTUIyRZEzusVb1zOhrtRndLiBSOHTinojeWqs9kIcNtRHuc5vyHGJzbHYpET",
-	"KcfGZxWzG0Eht0F43ibjqLShrAezAosMNIHK2jkhoC/FrIqqhi49fs0uMzFVzXvfT3etxy0qsfpFmMBo",
-	"vzjCqijecOfb3a+yt9VW7JXSA63T/AnGreHvnONXzTk+lUdXMRAgWGlwdgfeARRQMo9aculakeBTa0rx",
-	"tijNneXunEr1qbaUXzzw8pe8rlvqS2+JRbIg/T0Y6Z8ejNSeLu9RU7Nkzz2ClCCiA69pnmRshunVTGjG",
-	"hbq28wFKTGHVpGcMXYKoQjBjRDXLLGvsj11NDGdILZP3EgSZOmAtU4iq05gteZ5Xyek1HmAT/Mylmvhp",
-	"TEG94pi5PKQ+OkOZWMFeLPB2qPaNPrB8FUMhFz0QK4RNhBBOBZcSBdVExjYfz5Z9sVuNjOPE5OLCCsHC",
-	"WJosXZUQs6gfJKKm0kbV5ioBySJmzn3tgspRN/kWuxLncWeMoB75XeI3Re612L7XixcQ0lOrEX/PgJWg",
-	"+rq1It6HK3l2ybuHCi21RkGDenMeVuR50AynahjQLJ4+aCt4PmgpUj6olxUfhM0EmlN/+do2t37amByS",
-	"HYLZv0BCQwD6RrMcs9F6Z5uBKez2bE1ht0Y/mUHVGyYoFDesonLLvJCqGnjZmcXVY74nYqwTITWdmmCD",
-	"siON56b8N/W4bx7xkrNpTk3Jpd/tyI9zKcNd2XpV7nsnb5R1N5uWPzDSLhhUJmbXPW0P43LjAthPxA2H",
-	"P465uaoluc3k3GASj8xdTNu63xXQ34LpqpU07icyW+oE09XUFtpfS5av/UyXIDDaCqOVS5yKmnlaa6ox",
-	"a1FVXeXe9QrrmhRBvzfAb1tfrdcT3qKsBk0AfldZ/0X5M7Z2EZiPqwaze5qPA7rbZjuu7E/SJp17ocNr",
-	"6JELU+9E6cXGDKRfl33Ja30zIlc9BZTIOb8xdcKgraVntoxZ1y8EagRqZyau63KnJsJ5qVbmJ1cBQ5oU",
-	"mBCV9zUY1zjAvfW5WiOQdQ08ygrwZYLtfibitmYmj6H+VTbr49FjGq1LZAm7jtTx4VcfmPK7YvBI1u9m",
-	"Bcz7WL2B51VNPdYU48DKq8eJljzPx5bdGeNFs+h25CV+xcwV9nTObzwjkfVQqbngxWy+LFRUJlnkWJGG",
-	"NTJmomB7SCUzorx8/l9YYCirBrT7o12J/d+v+vsqwq09C/a643f4HBQpMRJryyGaEiYQgAl/y7CykdZy",
-	"C5F3xp1DEFDtyupT2dAwV6K2FBzLfHLiOgHUR34si+jqwbOcT3DuF8jx8h6rUJVTv6Sqzyz6Yb2Mlu99",
-	"KpjNYtLHiUVQKhfEnDLNsiqS6wqmpcT/gqh3BG3WPbFFgxxcvGoqEnUb5XZ63uS2xMrd17v/HwAA//8=",
+	"7L2Lc+M4cjD+r6CUVK30O0qWZHsecqV+8c7O5Hw3r3i83+YynM+ESEjCDQVoCdC2MuP//atuACT40Mv2",
+	"JnupTV12vRQBAo3uRr/7WyeWy5UUTGjVmXzrsDu6XKUM/369pDyFP1S+XNJs3Zl0zonSMmMJYfhb0Lmh",
+	"ac7gHao1jRdLM89nmFZoJvS1Xq9YZ9Khq1XKY6q5FEerZNYJOjOeMkGX+OPAPFILOj591pl0Xs5ePEuG",
+	"L0YvXpzEz5Nnpy/peMYoHcanpzQZjk7p8XR2MhtNx9Ph9MV4HCej0+RZPDqdDmfDIR2+gLn4f7Hr6VrD",
+	"Vkbj45P7L0EnjjuTz/DvlMPSeNKZdGAfq0zGnaBY8oKqRWfSGcfjZ9OTZ9NnL2azGP7x8uX05PQ4HiXH",
+	"w5PRMfxvPE6eD5+dvDiezuhw9vIFPWUvXjwbP3vGnlMGM2aMapZcUw3zDcfP+qNRf/z8ajScDOF/g9P/",
+	"7AQdJm5YKlfsepbJJYAj5TH7V3sSg1gu/Xe07Ew+d1S+WslMFy/JbN75EnTsBOcwAQnz4fA4bkyGj2Fx",
+	"C0YTluFJ/0f/04ou+59imTGYfjgYdb7cB52FXqbXU5nA0ZvpVmb4n1maSvPkaFXMCAAdwb/YciU1E/H6",
+	"+iuDsTJLWNaHY+jfjOBFAViXMs06kxlNFQvwHKbyrjNxe+sEnSVTis6ZOSjzNQDiaDR+PoDJ/hUGDdr2",
+	"Vo68VjLPYsAys99O0Mno7bWPHuPhyYugk7GY8ZsthwVHpfLp31kML3yALRFYBTxei/haaapzBRtYi5gl",
+	"9vHmCUcwoWZ32kEYgQrPth1xvkq2oRROesMyxaXoTEb394Eh4wuxynWNloWhYkIV+cunD+//Uan5fxjp",
+	"nxZxH4OFB+IS4MYli6WIecrxLOu83hFpQrJcVNAj1/I6YyvKM5Z0JuOgU7y6YeEnY1h4wjTlKUI/lrm9",
+	"chxuLblaUh0vkIcsuVJczK+5uF5KMZf4UGarBRXVZ4bqrpOMz3RnMrwPOqq8wZpTfx6Ph8df2ub/PBqe",
+	"jL60fOTzS/y/L/VvfUYIJtn6GqDj+BjLMpldWwToTESepkFnRnnKEgsx1ZkMDa98juvAlTF1PZO5SDqT",
+	"Y0QCmSXqOl6w+CsAeDTE/ws6WS62Y4bjQcV5AA5kfD5nGWBovGBJnrKkcw9r94jhouTZfwWW/a2TMBVn",
+	"fGXwonO1YCRjv+ZM6R8UibzX+39l6yggLF5IlgAvUUzoAVxZBtla2D9MZDBHZzkLcFlLCh+1/EXpjIt5",
+	"B9ZYfElfslVK1zCqvrgIponI7YIJIiQR7NZytltYjhFYpmuiF1y5TRAqEqJxU2olhWKhyNiKUa0IFYTR",
+	"LOUsIzLXsVwyMpMZvqzokpGvbH1GIjzuiEiBP8x4pnQQCvgYF3P3lUEofECY3e7c/VTKlFGB238r44I0",
+	"q5v+SPWCyBl+3soZsBm87QLCBvMBiY5uRkcICXU0iqpn4v904JFcMp2tz2caUKq+qk/AUBJFtCS3lGsy",
+	"ZTOZAZR1tuZiXlnDaNtnZzJbIqZzoY/HwFO54Mt8icRj18SFZoDYsKhffvnlPNcLJjRcTKwdg2n5BpeC",
+	"4NcYrDVXjHSjHxnNWBb1qpAyT0nGaLr8lxD5PVzsYecgsN0HnRXN6JJpS3Gv8kzJFgh+WNFfc0Zi/JnA",
+	"5UYoWWXshstckRWdMyBAAbzevBOdEbnkukBSxMVQwJsD8kGka3JDU56QW64XJRbPeAorOQN058K8Yb/J",
+	"FYlOhsPIYC+HRf2as2zdCTr2ijcvdvz9LundWybmGtj3cHyC51U8CFqwyIglP7UfFGLmD4rwpI4xuJwV",
+	"1YtyNTzp7ItJz058TBq1YtIuVvgKtYd+vJCKCeAGRC+oJkv6lSnLUgyLUXSGyIXIHxAVyxVLyIpl5Pzj",
+	"RSiMFjIhI3hnfHpKbrji05SR80+vLi5IvKAZjeGMSHd4N8a3hnfPX/cCMqUZC0U3Kvlq1CMyA+ZLBbl8",
+	"84q8eHkyIr/mEpiCgTnpRqHHiMNOdEamUi9CAfBRBGBZ4XG9AXlnLkmYeklTeI8lEx83NrN4PKZC4rYH",
+	"Vbs1tp6ah0/j0+e70ektX3LdPKx39A7Omoh8OQWGPiNcs6VyfBuIhHQTNqN5qsnpMCBwklLB30PkA23o",
+	"n+K3/NXaGTqT02HQwrrMIuDX4U70q4pkmwgkq7xFMgbyXZNgnv/2BHMPU5k7FPnajzS5NATgSWAoNPpK",
+	"QyanKVv+6e/KXG3Fgr9ZGbGJLcRgE7F3OC69FHhOALKaa8OxaeKIsFOseKH1Sk2Ojhz/HiTsxq1DHU1p",
+	"0ndD7n1g/HPGZp1J55+OSjvJkflVHX00ow0QNspLsOKCfEg3FyuaKUaB0kFYB3JOkMQstRXXBDw0mw5q",
+	"LLo3gEW+kmKW8vixcK6h0nNYr9I8TUHqF0BfKHcKFJeN1FpC/WUJ9SriEppmjCZrb5K9DqK6mr4b/dRn",
+	"ElvYqfJajPMsY0IT2BwbkDcyC0X08cOnKwKyUnVdKpoQClsDYLmdckFWmZxnTKkzEpUgi0LBFeFaWTIF",
+	"Ig0FbOmNzKY8SZh45BGiZCtXLHPcAOlDmSuHhB2aLLlAgaU8uePy5Mpl7HlIs2LAU53L+ccLvEpTGn81",
+	"t6hZ+4adIf5fCM0yQdPXoHI9EoLczkVQf/MAdeozFvdFolh2w7Li5b2A5j7xJDA7FyQX7G7FYrziveWQ",
+	"rmDwHzHNldF7jKBBuFjlujcgAG6zb0DehKV8CuBl6ZrMmWAZjxG676V+YzTSRwHWKGInYyIkiKgwoY+F",
+	"JyVw33sv7AVQIXXfDHgKiL6XROXxotChHBAuYEtLJjRLnpbRcoUwoTeUp3AbVJBuVIUL9xZxAHT8YU9D",
+	"qVyRmK7olKdcrxtbABaIFJuwVSrX8GXSXTNt7quPdJ1KmlxJ+ZZmc/ZoaBpODncoYXcxY4ki42fj0cnJ",
+	"cEiMrdDDtJHH7+xCiJaSpLiUPWG6MgP7Wsq+GfhU/K+yi+jd+X9c//jhp79d//i3q9efolJCHZ+Sd/xH",
+	"A84rKd9RsbbClnosOKlmBAVbu4yqeDX2LvorKcmSirW7TNW+4AOwwcB+MfApwHdZrJwlZ0bZInQG8lOE",
+	"loo+mioiooxpYlC1AnuvbFqDffvIs3vgMn4WNNcLmfH/ejRroFZHnxpbg7sNN8m6HneoLGLPc8j9MU/E",
+	"O+2SA9RD4XL6KuStIFKwGsB/+eWXft1Ssw3qdcOOBf0qkzFTCrjOa6G5Xh9+Argcz1n1rrAS+2bwuhqS",
+	"MbxXUWykJOGzGUOxsVQ4CjN5VT6rT3RLS9ERp5wB6FpnLMlw7AkjBy9sPzHFm/YrA1qFaVE1RRxt8RS8",
+	"4SxNSPkrMfbuDaCw1h2yoIqMC8VmBnMAJ0Ehxnid8BmMkaVPBYhFk5RRpQG5QBHmKyPfeMRyH5SjfZeK",
+	"P03l/S8bgPx/Wja1Fxg9WCHGPrVGecvStG91ymmuUb2w6F9cy3HMVhooBJQVBEcoYBfKP6tuyhXIkFyQ",
+	"yMA+6jkq9nCh5EeADqHYhGZWs/lZWJ8TS96xhNMrhNmjeOQrM7QPU5FlDlc/I/4kMBgVaXPER9ksfjEe",
+	"V4SAU59xFiskS1giwXPdm4UWo/s4uo/DnlIc+EGRyN9z5M4V0L6mF5mjBrWoWAFyt/PCj9tiGmOaJlRT",
+	"Imc4ZenzJV3Uhx02acXSmfu4caegaWyVwQI0r/ratD3p2scu3r1GADuXxYpmNS9R06lcsQGe7rAB+j7o",
+	"Vtt/sb0fFIFX0eR5RthypdfOSIouJLc85FDC3mDeOgeN1Y3QOddYkPOAN5wkfz7vj0+fOVAkLJYJSxzA",
+	"A/LshKTylmUxVYws2B1J+JxrVV3GE3jVV1SDStqZdP7v52H/Je3Pvnx7dnL/z522vXge+Pp+frIbgHcK",
+	"l5TDHmFk8aodf3x8EmyxM7a7eEqL5efyrIMq4lUWWpzAl2I+aTzn90HnR7jqLzRbwn6qqMxc4NM2CvbC",
+	"Ku5bYl7aUJBrtkQbbZWrdqc0Y8FuP0Av8Hw4bElBIlIO3g2XrDUdVpHma390KF3VAF/faGChtRHEnjG4",
+	"Bcpqi/8HvYhczJnSZ4TReEGi2tejwlwvRYxkitb9XUdXHv09AuPCDHLWefufJSholtF1AxJ2/Vs2bqzi",
+	"zZ1nTOWpbtn6BxRo4Ed0ExXXvWbLACjJPUBvy2HbvcRpYXFbN+WWtm1X6OhoW7rFb+s1PyPsjsY6XePt",
+	"ImckQohF6Ho3ogZeaauMuZCBh5IhrI45K+Be1+5hFIuKTWtogyGoBrfM9opV0PYLLkZBSL2AW0iwWwTS",
+	"AREJIMZ99bmA7rt4iZo/28ap1GMNSimpDQ5/vrr6SMwL5apvZZ4mZEFvGFlQDP2gRHExTxkp7eaGSqrB",
+	"B2NQYBtesh0cv8l47ILbULUIXa1ZTSvhqwPy+oZla7Jk6BtES/4tXRcYOSF0Cv8mEsfT1JhQQ2HOWRGa",
+	"sYr4oAI3AmRq/3cktuLnUERWu0UCgOPFt8z6jWu1SgqVeLxv+5G9J/s1qN5Ez3ly9ucvHjNpoHNjcBlA",
+	"Wwfxe0BIeyedf7xwxmd0kRtezkzgjTmCCjF5sbiNJVSDczdJVN2K3NQrhBEqpOAxTYGkUMgsxa3qEp4g",
+	"6Le5dC8K+Jv/rU0BwQVpJFSzvubL1mlrYcNtZPvp3dVH4t4D7pWwzEm8yIGsmaYm4LbEH2/+upb7fLtQ",
+	"09XO728Mfd0fPx1Eyj3tFx3amNizW9Ek4YYNfKyQ5v6r8pTaTbGnDUbmBaP629kjLrWxnDZqrcbakO5H",
+	"qfQ8Y5/+/S1ZZXxJs7W9+1IlkZLeSTGXP/1Iomtev1hGLRJ9nafve+3W7Q4arWUF/0Ax2IrN8LfMtYl2",
+	"Ub0zEok8TSPCZy26Wz1MBV5F34sNgmgCzYtU33WVZ/TW2R7wQhSS5GigJNGbTC4jtKoUD0MRXcnoKHoV",
+	"R4WX3wUlFmTTxREoFfTg7pJop4HLn9eDCzfe60WAso9AZaxyY8t+8HIT5/aMY94yaxGR34CnAUM0IVH5",
+	"Nt6QABP7COTLW3FGIvRVAl+NJg76oaiCXzAja/qzAR4lLOM3LDHBdVwrq6EaeApQQD+XsUvFd4AFldAo",
+	"fm/KfrX0gsZd5WnJFSdWaRqtIDuusvuXTx/eA/54SNYL2rVrk89wkHZdCzzfcUvtf0cVker+jNWg9cYQ",
+	"P5diD9n/01rEn8zr95WUizrcfwE6dfwrpUoTt+dK+IdNnqjwEXZTV6Q3ZF60QmUnk/EC9304FTH8jfdl",
+	"VXZ7/IXpZ5V8e+A2Gx8p0lDqJ/FjvlyxhEhBGArg8YKKuUcTW0W0UXBwRGdVjej48mvQold4DLDknlao",
+	"CIwzIo69NAz/AP0buxQfgooAH9RcEjWGUSUBH6UromTl0Epg1yTluphYFdza2HLlztuoWxX5RI2wFMPB",
+	"CsvNgFxa6FfZekCimbkUIy0j0vWdOqEoxMWe4eAewKIB+dk6F43iZvQsPheg2e2hPNVWXFq9l9Ygvrdh",
+	"paphlYakijm4pnHVrjy4/UvZuCoH+xTsmexevnyx0xS+ay0P1B1IN3p3fvGWvLn88C7qPUyTqO/k6TQL",
+	"0o0uX328IlcfapLpbgb5xODdDFUjCRKaJBlTKihMC+naCLUJV6uUrtE3UYXlfhrMgRt5Uv2mRlhp6kJ2",
+	"jW83IFOzr8AYc40HMU1RAkNHMQg9pW3z0epSmxnr3VuUtaqgfYg25UnVze/YH0n315zlDMS0qbzreQIe",
+	"zYwEykWFiIx5qLo4L6uwZrbfIbk3l3X55hU5PR6PSfTOvNm/+CmC1cVpnnAxxwVSNOBNMxp/ZXWf02E5",
+	"uIehYk0AbZHdYHX5SumM0SWCmNggEBCLfVHOwLgL2z0+Pn7Z2yW6PUygbcLXOfLsS9XPVqTemu9wuEso",
+	"bH5rlVIu+vBSC0LvkBxrd9CV3HwH/dacc393S0Uq82UxH3E2yitveZsLqtjFXtd94WqoMz4vGaslXcgk",
+	"VVnhFl7FrJNCv7CZKKiQYM5W5STZ+i+r/3x18ezd1fnt7N93KxN1aRf3VV3hRhh5mlRTaV2L2ETGw06o",
+	"FfMmJFoxAawjsrzORDFZLasXkMhIr1Eouk71Wsg0MeHwNZULXjdBNhHpZkxnnCnC7hY0Rz1YZoSGYsWy",
+	"JYVzMdHOZyRj/QSYqQt8MgGATCQryYWGOYXU1za4YJoyWIqQ2lMzelXN3+6okLw7Ln8X4FiZqmoRKN5u",
+	"IP2fGU31ool+mN+79fJtTNV0ujEB+12xjNh0YZIw2AIoNAGJ5NeIWF8RAqx2s9oc5478CmKzsf4p899t",
+	"9+smHxF+Bq+wBe4VvpyLIi44IlIvWHbLVd0e97WzC4ULPchCqw19P+R6Ku9eAyTaPZMSXyiscx4Kk66J",
+	"IgOh6+9y2huQD87b46sX1q9jU4w1UazFYflbGfqrKeVttwFyD6o1yBI/qPKkmzEyJhN94x1rLa1zfgMy",
+	"/Yp0E0ZNtM9+a60ZDUfP9zIKpxIQ9zoXus1r95ZRxQi7W/EM5CSeMiRzOLFbmX1lWcFS9l/nkt5dWxZT",
+	"XfDwYMsZ8lYL+1bAvkbfrdIEFlO5COwo0rU8xyGoOgDiRRBY24lS7dtOCVVfXYoqQE9LkkjSNbni+Uqx",
+	"TNeTn83Ttu9a2WuXwGa+VFaS4PrhhrQWmVFn62ssJdFcwhtEdQdjRZQkM1rlf8PHBSGhKFLCv2ae8RdX",
+	"Rbg2FuYiE9pMKiDIvjw5fU5s+CFJZJwvW2MmXLRkfZY/50sq+hmjCTok2N0qpcLEDiJCckVkbO7juMaj",
+	"qxG7o2rE7kZ+1XJJNMKEzYuk6z1yAZZEinTd29sSY6GHXzDpYC1iGhdKU9Hmefj58qIFDKSbqxxVc99U",
+	"v6J60dtUS8HH3Dzj/YxhdGzcjr1eUmV9RRdJaQ6tZvrmwk80JN2T4UuQITdnKpag9NOC9+DK+waEgNJT",
+	"mR4jqHfGdxShuA1ZE2OWA6IWMtPEhpkXcaOWBGC26ilsCdWu2yzav0gADXjChOaztVOHN39v7/jv/XGi",
+	"xl9cQDKCaWu8SxP/G8KmDYdvO0w5m9n7B18KTCgPepwA2/sYWoQFAuxdoWUUkMizq34efhmYWEv4wdDC",
+	"5+MvAxPkgYbeGs1oucVLWBWf9oj33wVJx6vc/G0wbNZCqgcPNUnxB5fTOyBRvZRP4blU+RLD32z1o4Ep",
+	"fRQ1mXetrFIjhrr4AHEvkS4TVu+SGYlllmFCaO+MmDJGQJy50MgCjPCasaW8YdUqAeO92EG1xNPmCz8X",
+	"ZMYFVwuWFEqukdosw9shAJhSUQ/zpHkFprZdF9Wj/skO8qs5bfD18xkpj5ncsowZ0BokYElArGqJp7Nf",
+	"3N0O8f6XxbqEK/K10nTgK1U7YVMvQvVtuxzUFrpRGbTfJdIscOVNcbzXFI1yWBV53VbG2mceWzxrK+oq",
+	"TeEgn9JkuJcvu4qSpUO7KN51yPArO6hVYLVgqBF0+aWSCoJS+a6fQcvBBjX+1cC4OqqX5LqbHb8qysVt",
+	"5Im4igAtIV+5SEwSC/ylQMvBxJkblqV01ZuEIqoXgItIlxIv/MlIvDCKCzJL+Xzh8kGcdSsUTgzvBSSq",
+	"l5qLSHcq9YKwO640ZmhZK5dh1PhyKEz6FIyvlZ3D5TiLmftOEevkrzQUuFS0tXn16SLSdSkYdJ4xpnAN",
+	"kedadvlEoXBGul6b97RZQ+/boTFfzWJ7B0/RqMp38AzV4n0HMr+6Lbq+oaAJpuaaa2vYjfQ/lbdZ/Uwc",
+	"NezPEywFVQskHsCR7KA6KOxSyll3b+spbPE1Ye2/wyj/21jeqxvZmCxTEUxsrSkrUdSy4U2JGV9KsUzD",
+	"sGGr1yz3kU3ud673U4lKNZsXsk+eKI8fV2JH0U9ghdReQGK6WqE4C/rFaDgshm3JNGzlSK7AZ4FFe7CG",
+	"Oups5VeuTuhjPrCNm5XlRh/zhY3c7vOjJv6f4YObnFKuxpLTL5wMx5VvIgnguYAb2oo76BApPU2KMZuO",
+	"5CQTq6taf1BZwMovqmpNDBUPUKXoal0MrG3JJc+3hg9IG5yIadUN80+XirW1vfTaGFOdWqpq22+keT29",
+	"cjA80Eh1uHTdJh0XEm+LfFsB5W60vSpF9xa7vFU0HNL6GFeW6Q06SypymlbxzD5rRTKdrcsUvXraoTEV",
+	"tCTtFNURbeJlxvrOsLB/8OVug3mxgnbg6Wz9aS3iN5SnecaUdxnWS6RaD11ZxDRNSSyXUy6sH/j8/U/N",
+	"i8PqI6YmbZujMF0XmadwROZ9V8MWrcPGhrzFhzE+VD3cGEiEy7FLsKtyNmo75oGBQm3XOsD9p8J30JKH",
+	"WU8H2E/o3ukbq/mJbnmaGnFMZ2vSZc5z5vxjVT9uLdnDJE9y5d4ePJiZmc9sT5epLkUFRLBbWCqW393b",
+	"ceF7rtuucVDXiszWDX5feMlFQzSTX3ZuFr+xjycNv1O401xqXTWG41HutScN/v+NYvW9oPaDaKEtedzE",
+	"MjWjva+rrkMPCZoUVY0PL6PALQp/2UDrlsfuS+zDk/3ofVd4gfYICHG3Fpjhxx74yOzKSRn9IAb1hCUk",
+	"X20P7Tvdxoh3nvTvI2/qQA5QS6gFeXtS2o/sbVLxTe3FD7bHRzTxYM98ktMDbsrNBLQhX6NCNi1kVeJq",
+	"Zb07KOYpjBc+Af7jWi52hgsmVC2mkmaJ8+HWYs/KAiBWmYI7oRZhB49cQB78bYPsnN3/PujATq+zhu9u",
+	"v4YkG7twDFt7aVREA2/RXFwbEzH+l0wTpvS1XfY1oKatPVjbDgI+pagFWi6Ou1lykWuzdxPgpDqTk/v7",
+	"YGMBlV3IZo7p9dK5uTbA7AANyqqvFYDstwoj8XT8ve838BJf31CFpViHm7Z9k9vx+PWGijQN9WjFsqop",
+	"fZOu8QCFtk4AB09Q4JfPtvdz8TrqepCDrXYwh4XRbjmVD1uEcSs+TGn8NZXzbadQr1hFk0J0bwk27u2U",
+	"Y1vcoyUTaJZas1+y0nK6xogGU565GstYDaTZzzeyhd80ghjKPEszjNRCDwkXrlLqGRm6gFfBanpVCZuB",
+	"n2ucyNxUMm4R800LhhqG1uKwRBFVaDzpCaP2Lwsvd2a1cmKPQc/y3DwM3QLT7dh66ZhaFRHb2HtD4a9q",
+	"lKSAhSmrbC91M5p0MXPKRrSpWiWG8Z4e8eJ2+dbwIpQYqVzcRlHd2X32YFytnYH7fNAGniaYgUGxOM+4",
+	"Xn/Czj24cFMy9zzXi9bYSVdKtxtLMePzPLOlLs8/Xlz/9fXfPkWEKhIJumQTLb8yMcG683/Cf0Y9Ysr1",
+	"wCvntmQuXiQTYrsCGeEeRxoZPhqQTzBWTUhkMmCjgEQZo5jyioX4bfMU032oM7E7qFaeNIUhuZi1JOy4",
+	"gDObYQvnEcslHJBxWssblmGAnitwZB5zRW4zrjWoYTIUnq8bPeUm/ReZQ5brRY9oOWd6wTKbWCEcszWh",
+	"AJiqJ1godEaForHGnPlaXPZKytRY32O5AgbLNdGFAx2/W3rRj2iecFtgEsvUc4Wn53aJuwgIgFK5i9gW",
+	"zOAZJob0zUZVkasSEHa3ksr25cHn9qpA91MhoKqApEyrUJhgXpmpMq1kVho/lKnQkeVC2fpcsJTWViwq",
+	"FGhCXGXyhvlxBTDO7R8d86RrS31Rjmkay6KgyNrGLfQGoQjFP/0TOa+2r4JxiKcKfjdHHR3djKK2VhC0",
+	"JAXMZMAQP1tu2qCv6O6N470BeU3jBc4W0wzvTizylpGlzGzvBjWBZX23jRy+k3lGhVbkeyi+9/t9/H/4",
+	"2VEJ+d6sGhY0Hh1NTXCFGYpkRb7bMgLRv702rw4GAx8G5l1DeuS7O1mgFzxUA0dNM206t1WiZ2FwKK6K",
+	"fhRABsXEAqu1Y7sUakvocq2IR604t+HeoYju+o779Q1/IexOM4F2M3JeNICRWWHvAADPmcaGXKMI6Auf",
+	"hwJ+cI5dF52MAYFmmW7McTQgjXLt8CuJTsYvI1vGt1In3SEbhpF6mGWaS/CixVRrQDog0aa6vlHPpWgp",
+	"E24baaxqiwn+GONq/qahWFSj1W3kZDQgm0LIU64MHGqhrCoUXl3jATlX2LYlZYib/5/pZTWpxHdv7tbz",
+	"l08f3gdANZV+PaEg7S17Go3Vemfmk+Nx85MHlXOGT3ZtRWdSL+gMK6xUIsLcmPc/vzWVYmCFdlkwzc9X",
+	"b/ovXLnnZg3RouDzxrLihjm9l5UuI0iQgBxJHgPvIdHp3R2AXxSJeeR2IRVrNpMIxdZuElSoWxBJotPh",
+	"qEDVj3TOTTIDPHgLuFAQqSKafmUkwgYBUbXXF1ZcPR0OTZEJJG36aw6UajvrAVViizCuSPQtNKaRsDMh",
+	"nweDwZeAhL6RBJ6HncFgEHbuozOyokqFotKoDy8flDfcAy2RGCumnEG1ux/hOE27cYece037ZNnrr1Ie",
+	"0isTLRK4l+otAHXGKKCcbSBnoGBrGgbwfEmLIi1GxiPwP7EOheZL5o7Bwx540uDmlctoU71a0q3XwQ1F",
+	"vRCu6YC3q+Ndb1PLvQG5tO0oaz0Rgana5jmYyIMFLVHqt+mu5kLD8oLfi86hjRvNbmTZ0j0PLjlgOeZO",
+	"QldRwQW+k2g8HEXkTyRyXT8n/s33jSf3dqBbbWD+sjMEXprVd8MNMw6UkbpMDUBzLDVF55QLW064rWbo",
+	"hJh459rXGtRPuq7y4gyu8WyVAWmjALpkeiGTADMI8MNlEUZYQg9BMR7XvuFFclShUzQlK8Mxv2OLUWXL",
+	"obmKqSldqzOA8ksEZaUFCFIIn+E4DIQyPRulJKkU89pKTA8RUz4yXpjuqubAMRURbofo4qfX7z5+uHr9",
+	"/tXfrq+u3kYBKTq1nCxgizibZeQTOOBhVCIdxoYWcvuZB95yRAkiGOEJ25bxf/cdn6a66VmRBQ23dR3L",
+	"yhu92I+WTdHLNPRV22tLN4ncyWe+VNis2gwEaUrI+vQXiqKqdVBE1BfvOi5TZKLnKJy4ikM/qGZw62+W",
+	"nF46rOf0hpF8ZZGFg9xvjUnYWRWFTsD8Up/gGnt11rPSzaSFpoY3YTVF3Uhl9vpE/7PiiQ1LKOUvFFYV",
+	"w6RlbAtmWx9bFmdtCihjwCsgWGCte2sUsrtlSSjOP14EKOISIWudc40e5MYbeXdquj97F++CZYWchaL5",
+	"EiATq2hCPmYS+APLFbEPSRdrWaC+xg1+401jhSYcL1dM0BUfrOkyBd2g8hBFzEkVHN7YROKHsQkbENCN",
+	"KU/r3rS9MCzEsOQegGPKBc3WNi7adY4o9O/zjxd+t/3OaDAcDG1OLqypM+kcD4aDY1Nqf4HmiiOTIP9f",
+	"8PecbSgk4k4JSxLzGzYg71HVaByEUYBljoGeQnqp/wM/NfUiMRUL8cO1fp3j4XBLY46WhhxF1QIv+srW",
+	"C9iv94Uth7Ch9UVj7xXDjwlgLFvPvOU3TMDroGmg15DOla3fCB/BHu1H2GRnM8h/WRhDxyY1HRtY03gB",
+	"hDpwTByUdFe+jsVfQwECH1MBiKbHXm7OGYkMxCLMH5CVkg31Ug2hqNRq2HTsBh+rx2v3+GSnu6M0xBOf",
+	"/CWsHtuanQ6PH7ti2w5RsZTFpZY4MbfqnbEqpxwOoux0tnmDXh2Lp9jpe0wQo8n6jFQSG3Eb1tq0HecB",
+	"Vnw30pdJyZvw/i1WKfdLotfCmEBdUrFVqCOeYGegomJZKIwGwZIBOU+LaLxmIJ4rAegakhq7TRsSgx7/",
+	"2nn0/H7pn9vBXb5yZBpA3wc7X7SN1+HNzfF/TvUsbYmbmkHXwnf2wo5G7NL2xdTC/kgXGysQdFn3NgUB",
+	"tq3VC45ob7TdFiy4bWVWfuOqrC1WlharrHN7mbHeI+qMtW7UDwlp3evuYlW7EMSvRW3cIvW+Lt72reoe",
+	"CtRcUZly5ruq9qp6A/JXtjZVZzz91aiuAVESNHhEhrWdusQSBRcSTe3Laq8m7TXItbRZ2IgqjwCf0Tz9",
+	"sp7ADUGjt1pXGWtLuog5it+wzeFeQy8ts21b5Zewf2Nru/OtwUcHbqYlZhjwYcc+Xuy/DxvE/PiNmMzm",
+	"idGN7YbslYBicNWaiE6NSnHzULRVNyf14uZnoD6lqvgSmidARqpjqQlRakXNsi6tv+1G1tKXB8lAB3Bu",
+	"jAFrudo/CGbMhUWkCEo0J+b7bdMW6zzy2ubjkNHuIT/X2nieGMlp+6A3fuvuk/HL3SPqfWZRRttjR9X2",
+	"3Dhqj03VOi7X5KCqu/fzl/uaMqA0KQKCnFBU9mmq+1+s1IwhCbIt0eAT0IGV2U3HmLokY51XA+clQusa",
+	"V4Rx1Ci8ip/KFNSo+kdQaQ2Iwa5QRGVt5ajnyrYB+RW3q6PDblTtchj1BuS8WgOfK4K+iwSUXkk8sy9L",
+	"E1Ursg+kHopqXVC/QHNAojiGf9rallFg7FFYxUokRWVVzlQQgnRoyV4Ffl9BV2EZDZW59jVtbBC4opk2",
+	"TtZQVPlp8V70E9XMM0CF4pLRlDi7Cexpbc0TJGOzXFHzHH5PpcIbtMbTuAqF5Xig1aEBmGvl7LjTVMZf",
+	"0YYzRT0wsTYNISt1VJtdCyIjxkTkT54983jsdfQjchYKgr/WegLC+oy/5k8k+teixIzz3Bg3rHXcw6Hi",
+	"uzCXbWE05zesPHKe9OqdEGy5b7PQspfCmd1Zg4t3hRQMeTyy76Jn0TyT+cp0Tqe4gCgXCVdxKhVL+mVZ",
+	"0clZ1JuYWt+2LEpLBeeAsFSheyv6/CU6a3TQmFicbExhylOb4SQKO2EHSJKQT3kpH8U0y9ZAse4WcUZu",
+	"Z8uyjVDhNsclOHeyGf//lwP/BcfVQYWIOanJAXahiS2caRw9qGB1tVwtpdI9/NalHTQpm4HgXpDI+JJt",
+	"sMPeUmXwCiZRjAmH3mj+tR8sEYTkWMW74vBwRWrQAEtKXwK2fLF9tOtmbqS7c9e1gpYuyrLSnMacrK6Q",
+	"FTLqIbqdDIfRGaElqzK+QMOY0ATb6q80zkozw3hc8txqPXA5q4ssGb1hTqVjji8Bs7NU1X9tx/atINPy",
+	"y5WMLFsqfntnlKnojHBdGt/RvVcpr44Vkcqa5m4eq4tFA/LBLKyotwT/pYqFWvPTDL2wXYRdb4IIb1x5",
+	"Fmq7v0mKT6JEymhSQNBcUZm8NVzdV2RstI/rTFONAaIZC4Eqllzb+AfsTetHBJU3IIZYKEtevq1+Qgo7",
+	"PYZLKGNbZ4kfK0RhwCKTQuYqXRcr3+hG9KpDnQFlNDamrYvZQBFtweXd7yKnSpeP8YY0PtdmxDDOQ1Mt",
+	"+FArhjf/X9m6xUhxWWK28fiaUILd1foLpymGRFTV7zN3VxUXCyVTmYuY9QpWa/rc4cQD8snheigaiAdn",
+	"iMgKlGDYddEiqezPo5oaRHmp72wigOpB0YLH6gft9LxJg23t2ftAeLf3IAgMbdC+YnDCGjCx5ECowCOT",
+	"RbFihZUjAz+MymuDYULOUy6YB/sqidcAr2UUiu1wx9sdfVGlmlYHfkv574AomjJVqQi+94lcyTbd7WDw",
+	"O0tYxWdmGTAXIB1bVrfdPLZxve8eYCj7YoJbmdI/2qrt+9mwd/c6dS9Weg7fH2RsLAfVuqNX0rNKcXZC",
+	"9rfBhQJEnwl5k/GAjJ+T9/KGwDjiamWRPw2Hw2EogBwnZI9GFqG4khPSgnuh+GT0jwkp6+mHwm+TPkGl",
+	"5Ajr459h0Ihi+l9yPeu/gEvDtHcQ7YYT4+5rsZq0eqpsQKrT7Gw4Squ+Nuj4kc8gPt4/xlFzKMocii3t",
+	"fgvsS1s2KDPkZujxK1v/oBpxEguauFiJUDSDJeBKynVZibsZjOOkDiOcFvWsUvSfmPAJNSC+3o3SqAmn",
+	"CEVrN1yUH1GAN7zOa4FSu9w3gcqOaN7VnZbv7T2JLkYg8MfGWPL7xYerSrc6y3u7MtsdVRSgWTQUXBX9",
+	"vlDaK/DG6i2u57ELXWngR+93e4JBx4Vw7RpdvIcg/h2bCocvt+CjH+dbc8+6itRYP7XtIGtnVkZ6TRkX",
+	"8zIL5sxqtSnVJk3KeWhPhi/L4IzL6je4apvfqw5UTbvYXM/XUx36XPSL4XsTUtF6vElKmyDTGo9bj4JD",
+	"bTLh2D3cFl5FVZcvmQ10dFp8JRTOZjMVXwyFo6qnJyrvw7sG46vmTUMQoz0Q9SNdp5ImV1K+pdkcvfQn",
+	"o9N9qMKKGCx5xxJOQXwwZvHxPoMtZoIo/Vportf/C03qF2jfLi3g+9rVjV28Uw1EMMGBmBy3zdyer2xc",
+	"tueMhwUkVNMpVRUDQ90iH4qKSR6zVDDS0AUkotX1VjSDEoMa8RWxiJj+tS0MEos71+Mnz4CUFFnmSpMp",
+	"C0Uu+K+5iYmw20FgoKaNfxgVEDgedXa5jP0dyzk7m8mJsfNf4aVp70qQZoqAJDRdY9waTgkXc5lQCeog",
+	"1cUrGMv+A5G5juWSqTMSZVg3qjVOCV4O0FjiOBX6kn2YmQhjNzO5lXmakAW9MWIgSsaKi3nKyjm6JuDZ",
+	"yA6B3YeT7pxFvnIo9voJQkFLucF+egYCuBcCXRMfAhsTDPouBtXOZBYKKsxyUW68pcaMaT7dw3yF8tdZ",
+	"6RpVRdCt4b6SWfvnbMZiXfo2DZB32Ih+tGXyDlMe97t0cO5CWKjmXz5cCzno22b2TRJkC6Iacx1zlIuB",
+	"vS7L/vctIv1xV/0e7qr69fG4K+sbT+63xur64XOWH8IdUy0PsSECrsEW5kw/zG5sjDw/dR4Y/PB70CN/",
+	"79Q9PNkLfd9gAZn/fdT1b+wBYqAJr2hS1BFQx1ayckkdZQDmxF70QVGDLjCZcBjdG1Q6agVFUfNrqq1p",
+	"nOuiaN+CA9WuSdcPdj3zCi6Y90KRyVsTaYeCzJSVDTTIdA36KBMmHyL68PPVjx/+4/ry9dXr91cXH95j",
+	"MfW9414d3X8CsPw30/5+9OsViNxAxHhSRtv/g5T/cUjZ0Zi105SEjST6ALI+QjPNZi3vtSksi6lpGVOL",
+	"eg1Al7vqblSntHhJWVX/MXYLdfVqbSacDYOhaSpvmXFfL2i2TJlSE+NeDsVtxjHHM/Mcwyaayab09Oc5",
+	"zRLUBEpr55ShvhSKMrsM+xb6VUzNxFw3732/AEg9f0Nn69+ECYwPy6coywSP9r7d/brDO23FXnFh1DrN",
+	"n2jcGv3BOX7XnOOyOLqSgSDBKoOze/AOpICCedTKbWwUCS5bi6zsylbZW+5OudKXtaX85gkov+V13dJx",
+	"Y0fAsgXpHxHL/+0Ry+0FhDxqahYxfEAkMwZf0Q3tJI3NMP46z4Bxka7tBUUiU2o+6hlDV8Z0ngljRDXL",
+	"LLoOTVyVMGdILYoYRAQzltFapgnXZ6FYyTQt4ytrPMAWOjCXauSnc1c6OITC5WMPyDlJsjXuxQJvj/4n",
+	"5INI1yGWtoOBVBNqIi1pnEmFokNZX21i6xLYQnh2q4FxnJiaJDay8aWX3+/qpplF/aAIN7XHysafEUoW",
+	"oXDua5dcR7rRt9A1fQk7E4K5E/c2kso0o+612L43ixcYfVfrmvPAgJVKPxprRXwIV/LskvePFVpqrROH",
+	"9XaFIk/TSnvAsoVSs53MsK0FzLClbcuw3mhlWG2v1Jz685e2ueFpY3JM+qzM/hkTOyugb7QPNBut9/ob",
+	"mlK3LzaUum102BuW3fIqpXNHZXZSkR9b9kcpetW5DhUPRIxNIiTQqQk2KHr0eW7K/6Ue9+0jXkkxS7kp",
+	"QvmHHflpLmW8K1uvykPv5K2y7nbT8gfB2gWD0sTs+skeYFxuXACHibjV4U9jbi6ra+8yOTeYxBNzF9PI",
+	"9w8F9B/BdNVKGg8TmS11oulqZlsPbSTL137GbyWHwQqjpUucZzXzNGiqoWhRVV0vg80K64ZSCX63pH9s",
+	"fbXeYWGHslppi/SHyvo/lGRr87bQfFy23D/QfFyhu12249L+pGzxHS90eAM9upRFDYsNBUq/rgqFrHUS",
+	"C1wVOVQiF/LWVE7FRt+e2TIUXb80uhGonZm4rsudlcmS+JOrBKZMnmwVlQ81GNc4wIP1uVprtE0tzYqe",
+	"OEUmxWEm4rb2bk+h/pU265PxUxqtC2Sp9mGr48PvPjDlD8XgiazfzZrgD7F6I88r25xtKEpGtVehnKxk",
+	"mk4suzPGi2YbksDL0QyFK3XunN90zgLrodKLTObzxSrXQZFkkVLNGtbIUGS5OEAqmTPt1TX6jQWGonpS",
+	"uz/aNR3646p/qCLc2sXpoDt+j89hsTYjsbYcoinlhgGY+LeqVngELTfP0s6kc4QCql1ZfSobGuaK9heC",
+	"Y5H5x1xvpPrIj0VbARg8T+WUpn6hQC9FuQxVOfOLzPvMYlCtG9aW35sLm8UEx0mzSvMAFHOKjOiybYAr",
+	"HBsz/wtZvUd6s/6bLZ7o4OJVlVOYu18tO9jzJrel5u6/3P+/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

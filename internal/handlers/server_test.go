@@ -45,6 +45,7 @@ type env struct {
 type envOpts struct {
 	relay     bool // start the relay workers
 	rateLimit handlers.RateLimit
+	now       func() time.Time // the handlers' clock (time.Now when nil)
 }
 
 // newEnv starts the whole HTTP surface on a kernel-chosen port, over a fresh
@@ -73,7 +74,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		"viewer:" + tokenRead + ":read,other:" + tokenOther + ":ingest+read")
 	require.NoError(t, err)
 	h := handlers.New(&handlers.Config{
-		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec,
+		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec, Now: o.now,
 		Sync: relay.NewAdmin(pool, workers, 3, rel.Notify),
 		Ingest: ingest.NewService(pool, &ingest.Config{Render: handlers.RenderEmail, MaxRetries: 3,
 			Committed: func(int) { rel.Notify() }, Metrics: m}),
