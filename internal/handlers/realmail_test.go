@@ -215,3 +215,16 @@ func TestRawEnvelopeIsPartOfTheRequest(t *testing.T) {
 	delete(in, "from")
 	require.Equal(t, http.StatusUnprocessableEntity, e.postEmail("json-3", in).status, "the JSON path stays strict")
 }
+
+// TestRawSentWithCurlDataIsRefused checks that a message whose line breaks
+// were stripped (curl -d) is refused with a hint instead of being stored as
+// one long header.
+func TestRawSentWithCurlDataIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	stripped := bytes.ReplaceAll(bytes.ReplaceAll(fixture(t, "plain.eml"), []byte("\r"), nil), []byte("\n"), nil)
+	r := e.postRaw("curl-d", stripped, nil)
+	require.Equal(t, http.StatusBadRequest, r.status, string(r.body))
+	require.Contains(t, string(r.body), "--data-binary")
+	require.Equal(t, 0, e.count(`SELECT count(*) FROM incoming_emails`))
+}

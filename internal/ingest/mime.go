@@ -50,6 +50,11 @@ func ParseRaw(raw []byte, env Envelope, now time.Time) (RawMessage, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return RawMessage{}, apperr.New(apperr.Malformed, "the message is empty")
 	}
+	if bytes.IndexByte(raw, '\n') < 0 {
+		// curl -d strips line breaks: the whole message would become one header.
+		return RawMessage{}, apperr.New(apperr.Malformed, "the message has no line breaks, so it has no header block; "+
+			"send the file unchanged (curl --data-binary @msg.eml, not -d)")
+	}
 	if countLinesWith(raw, []byte("--"), maxDelimiterLines) > maxDelimiterLines {
 		return RawMessage{}, apperr.New(apperr.Malformed,
 			"the message has too many MIME parts (more than %d)", maxDelimiterLines)

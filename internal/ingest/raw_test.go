@@ -133,7 +133,8 @@ func TestParseRawReceivedFallback(t *testing.T) {
 // (no header block) is still refused as malformed.
 func TestParseRawRefusesNonMessages(t *testing.T) {
 	t.Parallel()
-	for _, raw := range []string{"", "hello world\nthis is not an email\n", "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "{\"json\": true}"} {
+	for _, raw := range []string{"", "hello world\nthis is not an email\n", "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "{\"json\": true}",
+		"From: a@example.comTo: b@example.orgSubject: sent with curl -dHello"} {
 		_, err := ParseRaw([]byte(raw), Envelope{From: "a@b", To: []string{"c@d"}}, testNow)
 		require.Equal(t, apperr.Malformed, apperr.CodeOf(err), "%q: %v", raw, err)
 	}
