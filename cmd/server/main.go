@@ -1,6 +1,7 @@
 // Command server is mailsync: `server serve` runs the API and the relay,
-// `server migrate up|down|version` manages the schema, and `server reconcile
-// [--dry-run]` runs one reconciliation and prints its report.
+// `server migrate up|down|version` manages the schema, `server reconcile
+// [--dry-run]` runs one reconciliation and prints its report, and `server
+// deliver` hands one message from an MTA's pipe transport to mailsync.
 package main
 
 import (
@@ -17,6 +18,11 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if len(os.Args) > 1 && os.Args[1] == "deliver" { // needs none of the server's configuration
+		code := deliverCmd(ctx, os.Args[2:], os.Stdin, os.Stderr, os.Getenv)
+		stop()
+		os.Exit(code)
+	}
 	err := run(ctx, os.Args[1:])
 	stop()
 	if err != nil {
@@ -25,7 +31,7 @@ func main() {
 	}
 }
 
-const usage = "usage: server serve [--role=all|api|relay] | migrate up|down|version | reconcile [--dry-run]"
+const usage = "usage: server serve [--role=all|api|relay] | migrate up|down|version | reconcile [--dry-run] | deliver [-f sender] [-t recipient]... [-m mailbox]"
 
 func run(ctx context.Context, args []string) error {
 	cfg, err := loadConfig()

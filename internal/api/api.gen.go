@@ -23,6 +23,24 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for EmailMessageIdSource.
+const (
+	EmailMessageIdSourceGenerated EmailMessageIdSource = "generated"
+	EmailMessageIdSourceHeader    EmailMessageIdSource = "header"
+)
+
+// Valid indicates whether the value is a known member of the EmailMessageIdSource enum.
+func (e EmailMessageIdSource) Valid() bool {
+	switch e {
+	case EmailMessageIdSourceGenerated:
+		return true
+	case EmailMessageIdSourceHeader:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EmailSyncStatus.
 const (
 	EmailSyncStatusFailed        EmailSyncStatus = "failed"
@@ -181,6 +199,16 @@ type Email struct {
 	// CreatedAt Example: 2026-11-27T10:00:00.5Z
 	CreatedAt time.Time `json:"created_at"`
 
+	// EnvelopeFrom The SMTP envelope sender; empty when unknown.
+	//
+	// Example: alice@example.com
+	EnvelopeFrom string `json:"envelope_from"`
+
+	// EnvelopeTo The SMTP envelope recipients; empty when unknown.
+	//
+	// Example: ["support@example.org"]
+	EnvelopeTo []string `json:"envelope_to"`
+
 	// From Example: Alice <alice@example.com>
 	From string `json:"from"`
 
@@ -200,11 +228,25 @@ type Email struct {
 	// Example: order-1234-v1
 	IdempotencyKey *string `json:"idempotency_key"`
 
+	// Incomplete `true` when the raw message had no usable `From`, or no usable
+	// `To`/`Cc` header, and the envelope (or nothing) stood in for it.
+	//
+	//
+	// Example: false
+	Incomplete bool `json:"incomplete"`
+
 	// Mailbox Example: support
 	Mailbox string `json:"mailbox"`
 
 	// MessageId Example: <20261127.1234@mail.example.com>
 	MessageId string `json:"message_id"`
+
+	// MessageIdSource `header`: `message_id` is the message's own; `generated`: the raw
+	// message had none and `message_id` was derived from its bytes.
+	//
+	//
+	// Example: header
+	MessageIdSource EmailMessageIdSource `json:"message_id_source"`
 
 	// RawSizeBytes Size of the request body the email was ingested from (JSON or raw message), in bytes.
 	//
@@ -246,6 +288,12 @@ type Email struct {
 	Version int64 `json:"version"`
 }
 
+// EmailMessageIdSource `header`: `message_id` is the message's own; `generated`: the raw
+// message had none and `message_id` was derived from its bytes.
+//
+// Example: header
+type EmailMessageIdSource string
+
 // EmailInput An email to ingest. Required: `message_id`, `from`, `to` (at least one
 // recipient) and `received_at`. Unknown members are ignored.
 type EmailInput struct {
@@ -256,6 +304,16 @@ type EmailInput struct {
 	//
 	// Example: []
 	Cc *[]string `json:"cc,omitempty"`
+
+	// EnvelopeFrom The SMTP envelope sender (`MAIL FROM`); empty when unknown.
+	//
+	// Example: alice@example.com
+	EnvelopeFrom *string `json:"envelope_from,omitempty"`
+
+	// EnvelopeTo The SMTP envelope recipients (`RCPT TO`).
+	//
+	// Example: ["support@example.org"]
+	EnvelopeTo *[]string `json:"envelope_to,omitempty"`
 
 	// From The `From` address, optionally with display name.
 	//
@@ -795,6 +853,10 @@ type ListEmailsParams struct {
 
 	// ReceivedBefore Only emails with `received_at` before this instant (exclusive).
 	ReceivedBefore *time.Time `form:"received_before,omitempty" json:"received_before,omitempty"`
+
+	// Incomplete `true`: only emails stored from a raw message that had no usable
+	// `From`, or no usable `To`/`Cc` header; `false`: only the others.
+	Incomplete *bool `form:"incomplete,omitempty" json:"incomplete,omitempty"`
 }
 
 // CreateEmailParams defines parameters for CreateEmail.
@@ -804,6 +866,21 @@ type CreateEmailParams struct {
 	// (`order-1234`) or as an RFC 8941 quoted string (`"order-1234"`; both
 	// forms name the same key). Missing or malformed: `400`.
 	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+
+	// MailsyncEnvelopeFrom Raw messages only: the SMTP envelope sender (`MAIL FROM`), bare or
+	// in angle brackets; `<>` (a bounce) is the empty sender. Stored as
+	// `envelope_from`, and used as `from` when the message has no usable
+	// `From` header.
+	MailsyncEnvelopeFrom *string `json:"Mailsync-Envelope-From,omitempty"`
+
+	// MailsyncEnvelopeTo Raw messages only: the SMTP envelope recipients (`RCPT TO`),
+	// comma-separated; the header may also be repeated, one or more
+	// recipients per line. Stored as `envelope_to`, and used as `to`
+	// when the message has no usable `To` or `Cc` header.
+	MailsyncEnvelopeTo *string `json:"Mailsync-Envelope-To,omitempty"`
+
+	// MailsyncMailbox Raw messages only: the mailbox the email is stored in (`mailbox`).
+	MailsyncMailbox *string `json:"Mailsync-Mailbox,omitempty"`
 }
 
 // ListReconciliationsParams defines parameters for ListReconciliations.
@@ -1122,6 +1199,19 @@ func (siw *ServerInterfaceWrapper) ListEmails(w http.ResponseWriter, r *http.Req
 		return
 	}
 
+	// ------------- Optional query parameter "incomplete" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "incomplete", r.URL.Query(), &params.Incomplete, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "incomplete"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "incomplete", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListEmails(w, r, params)
 	}))
@@ -1165,6 +1255,63 @@ func (siw *ServerInterfaceWrapper) CreateEmail(w http.ResponseWriter, r *http.Re
 		err := fmt.Errorf("Header parameter Idempotency-Key is required, but not found")
 		siw.ErrorHandlerFunc(w, r, &RequiredHeaderError{ParamName: "Idempotency-Key", Err: err})
 		return
+	}
+
+	// ------------- Optional header parameter "Mailsync-Envelope-From" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Mailsync-Envelope-From")]; found {
+		var MailsyncEnvelopeFrom string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Mailsync-Envelope-From", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Mailsync-Envelope-From", valueList[0], &MailsyncEnvelopeFrom, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Mailsync-Envelope-From", Err: err})
+			return
+		}
+
+		params.MailsyncEnvelopeFrom = &MailsyncEnvelopeFrom
+
+	}
+
+	// ------------- Optional header parameter "Mailsync-Envelope-To" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Mailsync-Envelope-To")]; found {
+		var MailsyncEnvelopeTo string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Mailsync-Envelope-To", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Mailsync-Envelope-To", valueList[0], &MailsyncEnvelopeTo, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Mailsync-Envelope-To", Err: err})
+			return
+		}
+
+		params.MailsyncEnvelopeTo = &MailsyncEnvelopeTo
+
+	}
+
+	// ------------- Optional header parameter "Mailsync-Mailbox" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Mailsync-Mailbox")]; found {
+		var MailsyncMailbox string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Mailsync-Mailbox", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Mailsync-Mailbox", valueList[0], &MailsyncMailbox, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Mailsync-Mailbox", Err: err})
+			return
+		}
+
+		params.MailsyncMailbox = &MailsyncMailbox
+
 	}
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -3896,196 +4043,213 @@ func (sh *strictHandler) GetSyncStatus(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H0Lc+O4kfBfQSlXtdIXWpZkex5yXdV5Xhcn87oZ77fJDeczIRKSEFOAFgBtKzP+71+hAZAASb1sb7Kb",
-	"2tRmRiMRINDobvS7v3VSvlhyRpiSnfG3DrnFi2VO4PPrBaa5/iCLxQKLVWfcOUNScUEyROC3qHON84Lo",
-	"Z7BSOJ0vzDxf9LRMEaYu1WpJOuMOXi5zmmJFOTtcZtNO1JnSnDC8gB/75is5x6OTJ51x5/n02ZNs8Gz4",
-	"7Nlx+jR7cvIcj6YE40F6coKzwfAEH02mx9PhZDQZTJ6NRmk2PMmepMOTyWA6GODBMz0X/Qe5nKyU3spw",
-	"dHR89zXqpGln/EX/nVO9NJp1xh29j6XgaScqlzzHct4Zd0bp6Mnk+MnkybPpNNV/PH8+OT45SofZ0eB4",
-	"eKT/G42yp4Mnx8+OJlM8mD5/hk/Is2dPRk+ekKeY6BkFwYpkl1jp+QajJwfD4cHo6cVwMB7o//on/6sh",
-	"IfhCwzanKUFxMRgcpVh//i97GP2UL+BrPeWc4IwIOJ+/Hnxe4sXB55QL0hl/6Qz6w87Xu6gzV4v8csIz",
-	"fWBmuqUZ/ieS59x8c7gsZ9RgGOq/yGLJFWHp6vKK6LFcZEQcaOAdXA87EYBqwm87444slksulP6OSIln",
-	"xMDSTK33ORyOnvb1yP/Sg/ptGxH45tI/pNHg+FnUESQl9HoDyDTAZDH5O0n1Ax/0EpF+kf56xdJLqbAq",
-	"pF7jiqUks1+vn3CoJ1TkVjmIAZD0d1zD1O60PAouZp2vUadYZpsOFia9JkJSzjrj4d1dZIjpnC0LVaMo",
-	"ZmgJYYn+/PnD+98qTf2LkfiRcfMBWLgnLmnc+ERSzlKaUzjLOsfVDDonimRIFCxAj0LxS0GWmAqSdcaj",
-	"qFM+umbhxyO98IwoTHOAfsoLy/gdbi2oXGCVzoEnLKiUlM0uKbtccDbj8CUXyzlm4XeG6i4zQaeqMx7c",
-	"RR1Z3SPNqb+MRoOjr23zfxkOjodfW17y5Tn872v9XV8AgplYXWrojKc4lyTqECG4uLQI0BmzIs+jzhTT",
-	"nGQWYrIzHhje9xTWASsj8nLKC5Z1xkeABFxk8jKdk/RKA3g4gP9FHVGwzZjheFB5HhoHBJ3NiNAYms5J",
-	"VuQk69zptXvEcF7x4L9oFvytkxGZCro0eNG5mBMkyM8FkeoHiRLv8YO/kFUSIZLOOck0L5GEqX4nchd6",
-	"CzvXExnMUaIgESxrgfVLLX+RSlA26+g1lm9Sn8gyxys9qr64RE+ToJs5YYhxxMiN5Ww3ejlGbJiskJpT",
-	"6TaBMMuQgk3JJWeSxEyQJcFKIswQwSKnRCBeqJQvCJpyAQ9LvCDoiqxOUQLHnSDO4IcpFVJFMdMvo2zm",
-	"3tKPmQ8Is9utu59wnhPMYPtveVqSZrjpj1jNEZ/C6+1trzfDC5GSCJH+rI+Sw+vhIUBCHg6T8Ez8n/Y8",
-	"kk9EidXZVGmUqq/qs2YomUSKoxtMFZqQKRcaykqsKJsFaxhueu2UiwVgOmXqaKR5KmV0USyAeOyaKFNE",
-	"I7Ze1E8//XRWqDlhSl9MpB2DcfUE5QzB24heayEJ6iYvCBZEJL0QUuZbJAjOF/8ZA7/XF3vc2Qtsd1Fn",
-	"iQVeEGUp7mUhJG+B4Icl/rkgKIWfkb7cEEZLQa4pLyRa4hnRBMg0rzfPJKeIL6gqkRRwMWb6yT76wPIV",
-	"usY5zdANVfMKi6c01ys51ehOmXnCvpNKlBwPBonBXqoX9XNBxKoTdewVbx7s+Ptd4Nu3hM2UZt+D0TGc",
-	"V/lF1IJFRix51X5QgJk/SESzOsbAcpZYzavV0KyzKyY9OfYxadiKSdtY4UuQ4Q/SOZeEaW6A1BwrtMBX",
-	"RFqWYliMxFNALkD+CMmUL0mGlkSgs4/nMTO6wBgN9TOjkxN0TSWd5ASdfX55fo7SORY41WeEuoPbETw1",
-	"uH36uhehCRYkZt2k4qtJD3GhmS9m6NObl+jZ8+Mh+rngmikYmKNuEnuMOO4kp2jC1TxmGj4SaVgGPK7X",
-	"R+/MJamnXuBcP0eysY8b61k8HJO5X6qDqt0aG0/Nw6fRydPt6PSWLqhqHtY7fKvPGrFiMdEMfYqoIgvp",
-	"+LYmEtTNyBQXuUIngwjpk+RSfx4AH2hD/xze5a/WztAZnwyiFtZlFqF/HWxFv1AkW0cgIngKCaLluybB",
-	"PP3lCeZOT2XuUOBrL3D2yRCAJ4GB0OgrDYJPcrL449+ludrKBX+zMmITW5DBJmTvcFh6JfAca8gqqgzH",
-	"xpkjwk654rlSSzk+PHT8u5+Ra7cOeTjB2YEbcucD4z8EmXbGnT8cVtaKQ/OrPPxoRhsgrJWX9IpL8kHd",
-	"gi2xkARrStfCuibnDEjMUlt5TegvzaajGovu9fUiX3I2zWn6UDjXUOmpXq9UNM+11M80fYHcyUBcNlJr",
-	"BfXnFdRDxEU4FwRnK2+SnQ4iXM2BG/3YZ5Ja2MnqWkwLIQhTSG+O9NEbLmKWfPzw+QJpWSlcl0zGCOut",
-	"aWC5nVKGloLPBJHyFCUVyJKYUYmokpZMNZHGTG/pDRcTmmWEPfAIQbLlSyIcNwD6kObKQXEHZwvKQGCp",
-	"Tu6oOrlqGTse0rQc8FjncvbxHK7SHKdX5hY1a1+zM8D/c6aIYDh/rVWuB0KQ2rkQ6G8eoE58xuLeiCQR",
-	"10SUD+8ENPeKR4HZGUMFI7dLksIV7y0HdRnR/0hxIY3eYwQNRNmyUL0+0uA2+9bIm5GcTjR4Sb5CM8KI",
-	"oClA9z1Xb4xG+iDAGkXseIQY1yKqntDHwuMKuO+9B3YCKOPqwAx4DIi+50gW6bzUoRwQzvWWFoQpkj0u",
-	"o6USYIKvMc31bRAg3TCEC/UWsQd0/GGPQ6lUohQv8YTmVK0aW9AsECg2I8ucr/SbUXdFlLmvPuJVznF2",
-	"wflbLGbkwdA0nFzfoYjcpoRkEo2ejIbHx4MBMrZCD9OGHr+zC0GKc5TDUnaE6dIMPFCcH5iBj8X/gl0k",
-	"787+evniw6u/Xb7428Xrz0kloY5O0Dv6woDzgvN3mK2ssCUfCk6sCALB1i4jFK9G3kV/wTlaYLZyl6nc",
-	"FXwabHrgQTnwMcD3qVw5yU6NsoXwVMtPCVgqDsBUkSBpTBP90ArsPbJuDfbpQ8/uAcv4keFCzbmg/3gw",
-	"a8BWR58YW4O7DdfJuh53CBax4zkU/phH4p12yRHoofpyumL8hiHOSA3gP/3000HdUrMJ6nXDjgX9UvCU",
-	"SKm5zmumqFrtfwKwHM/59K60Evtm8LoaIgjcqyA2YpTR6ZSA2FgpHKWZPJTP6hPd4Ep0hCmnGnStM1Zk",
-	"OPKEkb0XtpuY4k17RTSt6mlBNQUcbfEUvKEkz1D1KzL27jWgsNYdNMcSjUrFZqrn0JwEhBjjdYLv9Bhe",
-	"+VQ0sSiUEyyVRi6tCNOlkW88YrmLqtG+S8WfJnj+6xog/9+WTe0ERg9WgLGPrVHekDw/sDrlpFCgXlj0",
-	"L6/lNCVLpSlEKysAjpjpXUj/rLo5lVqGpAwlBvZJz1GxhwsVP9LoELN1aGY1mx+Z9TmR7B3JKL4AmD2I",
-	"R740Qw/0VGhR6KufIH8SPRgUaXPEh2KaPhuNAiHgxGec5QrRQi8RwbnuzELL0Qcw+gCGPaY48INEib/n",
-	"xJ2rRvuaXmSOWqtF5QqAu52VftwW0xhROMMKIz6FKSufL+qCPuywSUmST93LjTsFTGNLoRegaOhrU/ak",
-	"ay87f/caAOxcFkssal6iplM5sAGebLEB+j7oVtt/ub0fJNKPgsnzFJHFUq2ckRRcSG55wKGYvcG8dfYb",
-	"qxuCc66xIOcBbzhJ/nR2MDp54kCRkZRnJHMAj9CTY5TzGyJSLAmak1uU0RlVMlzGI3jVl1hplbQz7vy/",
-	"L4OD5/hg+vXbk+O7/+i07cXzwNf388puQD9TuqQc9jAji4d2/NHRcbTBztju4qksll+qs45CxAsWWp7A",
-	"13I+bjznd1Hnhb7qzxVZ6P2EqExc+NEmCvbCKu5aYljaUJAqsgAbbchVuxMsSLTdD9CLPB8OWWAtEUkH",
-	"74ZL1poOQ6S5OhjuS1c1wNc3GllorQWxZwxugbLc4P8BLyJlMyLVKSI4naOk9vakNNdzlgKZgnV/29FV",
-	"R38HwDg3g5x13v6zAgUWAq8akLDr37BxYxVv7lwQWeSqZesfQKDRP4KbqLzuFVlEmpLcF+Bt2W+7n2Ba",
-	"vbiNm3JL27QrcHS0Ld3it/WanyJyi1OVr+B24VOUAMQScL0bUQOutKUgLmTgvmSoV0ecFXCna3c/igXF",
-	"pjW0wRBUg1uKnWIVlH2Di1FgXM31LcTIDQBpj4gELcZd+VxAHbh4iZo/28ap1GMNKimpDQ5/urj4iMwD",
-	"1apveJFnaI6vCZpjCP3ASFI2ywmq7OaGSsLgg5FWYBtesi0cv8l47ILbULUMIK1ZTYMg0j56fU3ECi0I",
-	"+AbBkn+DVyVGjhGe6L8Rh/E4NybUmJlzlggLEogPMnIjtEzt/w7EVv4cs8Rqt0AA+njhKbN+41oNSSGI",
-	"x/u2G9l7sl+D6k30nCdnf/nqMZMGOjcGV2GsdRC/1whp76Szj+fO+AwucsPLiQm8MUcQEJMXEdtYQhgi",
-	"u06i6gZyU68URjDjjKY41yQFQmYlboVLeITQ2+bSvVjcb/671oblOtLIsCIHii5apzVxj/6Eu4VANiby",
-	"jDM4y6jB9Y8B/u2OGp7mti7AskGtXsSlv50dgi8by2lDyTCgBHU/cqlmgnz+n7doKegCi5Vl8LnkgC7v",
-	"OJvxVy9Qcknr3HPYIrbWGdeud0tduVZgEiqJBGQ9Kxvqz7xQJqRD9k5Rwoo8TxCdtigo9VgM/Sg4GKyn",
-	"vwG0MoTVh34Vzdp83gtvbR7YjpGuzTuzFpbdoHFPuwiM/5VJKYAfhE51//z5w3vEBRL4xhkGelG7VmLi",
-	"wPfSSmoBu1uoe3faLiN8/RnDYN/GED8GfQeZ6fOKpZ/N43dBqHod7j9pUcWRRI6lQm7PgdvcBp0HqEmu",
-	"6wrImoj1VqhsxVsv4NmHUxn73Hieh3feuhj73bmdH43/7Z7bbLykDN+vn8SLYrEkGeIMERBc0jlmM48m",
-	"Nl5tw2jvSLhQ/Or4937UIo95bKHiKfaeiowRN0298HX/AP1LoLqRokDwiWqm3BrDCEnAR+ngCg4OrQJ2",
-	"TcJYK1SWiRQNf7xhQaXK2kefLPjGKKlAk0Qo0RDRfyueoK5vzY5Zac7uGTXJ23HSRz9ar4qRWI2ASWdM",
-	"i7Q7SI21FVfmvoW1BO6sUYaiZaVBB3awmqhZU4Nepklluw/5cCCLeraK58+fbbUBbluLE5qa13HyRp8K",
-	"wlkmiJRRKfTnK3MTZ1RqfQqshiFP203s2nMjjyqU1U4+z10wnfG6RGhi9hUZM4ux7ec5OBXAhaOv1crq",
-	"8GAZr03BfPcWbvMQtPcRAT1ppvke+yPq/lyQgmhBYMJve54IgYWAq40yZxoGVd0obuHivHyfmkFti8TU",
-	"XNanNy/RydFohJJ35smD81eJXl2aFxllM1ggBtV6InB6RerW4L1Erz1RsSbitEgHenXFUipB8AJAjKx7",
-	"VgtevrBgYNzV2z06Onre2yYc3E9kasLXmdjtQ+FrA7mqZtUfbBM7mu9a5piyA/1QC0JvkU1qTPKCr2eS",
-	"W4WXB3LO3Q2hwb3v3/Y+4qy9UN/SNuNwuYud7qPSCFhnfF6aREsgv0l3sOKTfhTiwUsJ1saIg8gL2RTB",
-	"SZLVn5f/+/L8ybuLs5vp/2wXV+vyFOwrXOFaGHmyelMtWrHUxKzqnWArh4xRsiRMs47E8joTX2Dl+F6E",
-	"EiMfJTHrOuF+zvPMBKrWhHr9uHF/J6griBKUSERu57gATYsLhGO2JGKB9bmYOMRTJMhBppmpC0kwoTmE",
-	"ZUtOmdJzMq4urdtvkhO9FMaVJ8j2bJoB0zLql47dUSnbdVxmnYZjMJUGpceo3dMNpP8TwbmaN9EPMu82",
-	"Xr6NqZrmcML0fpdEIJvIhzKit6BF5ggl/CpB1ooLAKvdrDb7sMOvtFxnTBbS/Lvtfl1nvYXXwBU2h73q",
-	"NxesjNhLEFdzIm6orBsRrjrbULiUtC202tD3Q6Em/Pa1hkS7z4DDA04191EYdU18hxa6/s4nvT764Oyw",
-	"vvxrLa42+U8hSVpcCb+QCa6W7Nl2GwD3wEppWeIHWZ1005xnckTX3rHWPDSj14ShYom6GcHGD7/bWmvG",
-	"muHTnSxZOdeIe1kw1WZPf0uwJIjcLqnQchLNCZC5PrEbLq6IKFnK7utc4NtLy2LCBQ/2ts0Ab7WwbwXs",
-	"a/CqSIX0YoKLwI5CXctzHILKPSBehme0nShW8DKH91heueQxDT3FUcZR12RxFktJhKqnJZpv295rZa9t",
-	"Apt5U5XjTdX9TTUtMqMSq0tI8m4u4Q2guoOxRJKjKQ753+Bh4QEgilTwrxkA/MWFCNfGwpzPsE3n14Ls",
-	"8+OTp8gGBqGMp8Wi1Zvp4pjqs/ypWGB2IAjOIIKa3C5zzExUDyAklYin5j5Oazw6jKUbhrF0a/lVyyXR",
-	"COAzD6Ku95ULfUKc5avezqYCCz14g0nUaBHTKJMKs7SFhf746bwFDKhbyAJUc98YvMRq3luX5exjbiHo",
-	"gSAQt5a2Y6+X7lRf0XlWGdzCHLyC+SlAqHs8eK5lyPU5RBUo/YS9Hbjyrq5arfQE00Ns41bPaxkk15A1",
-	"IZowQnLOhUI2ALSM6LIkoGcLT2FDEGXdZtH+RqTRgGaEKTpdOXV4/ft2jszcHSdq/MWFCgKYNnqim/jf",
-	"EDZtoGrbYfLp1N4/8FBknOzg09DYfgBOf0jdtXeF4kmEEs/w92XwtW+ioPQPhha+HH3tG/crWCJrNKP4",
-	"Bp9PKD7tEIm7DZKOV7n522DYrFJSd+s3SfEHl23XR0m9yAZ43SF6olhAYIqtS9I3RUmSJvOuFTxpRDeW",
-	"L0DuIdQlzOpdXKCUCwGpWr1TZAqMaOIsmAIWYIRXQRb8moT5u6Od2EFYfGX9hV8wNKWMyjnJSiXXSG2W",
-	"4W0RAEwRl/v5arzSL5uui/CoX9lBfp2VNQE1dIqqY0Y3RBADWoMEJIuQVS3hdHaLiNki3v80X1VwBb5W",
-	"mQ58pWorbOrlYb5tloPa/M3BoN0ukWbpGW+Ko52maBSqCeR1W7Nml3lsWZuNqCsV1gf5mCbDnbylIUpW",
-	"LtOyrM4+wy/soFaB1YKhRtDVmyoqiCrlu34GLQcb1fhXA+PqqF6R63Z2/LIs5LSWJ8IqIrCEXFGWmfBy",
-	"/UlqLQdC2q+JyPGyN45ZUi/NlKAuRl7MhpF49SjK0DSns7mL1HbWrZg5MbwXoaReBCpB3QlXc0RuqVSQ",
-	"O2GtXIZRw8MxM4kNenytIBQsx1nM3HvKAA1/pTGDpYKtzasclaCuC47GM0GIhDUknvPSRfrHzBnpem3u",
-	"vWZ1q2/7Bqo0y2DtPUWjXtbeM4RltfZkfnVbdH1DURNMzTXX1rAd6V9Vt1n9TBw17M4TLAWFpcv24Eh2",
-	"UB0UdinVrNu39Ri2+Jqw9s8wyv8ylvdwI2vD2APBxFaBsRJFLU/VFH/wpRTLNAwbtnrNYhfZ5G7rej9X",
-	"qFSzeQH7pJn0+HEQ8AZ+Aiuk9iKU4uUSxFmtXwwHg3LYhhygVo7kSu+VWLQDa6ijzkZ+5Sr4PeQFm7hZ",
-	"VQjwIW9Yy+2+PGjifw0fXOeUctVPnH7hZDgqfRNJpL9n+oa24g44RCpPkyTEJgo4ycTqqtYfVJWW8csd",
-	"WhND4AEKyiHWxcDallxaa2v4ALfhb5Dw2DD/dDFbWdtLr40x1aklVNt+Ic3r8ZWDwZ5Gqv2l6zbpuJR4",
-	"W+TbAJTb0faiEt1b7PJW0XBI62NcVUAz6iwwK3Ae4pn9rhXJlFhVyTP1hCBjKmgJpy/rltmUKEEOnGFh",
-	"9/C+7QbzcgXtwFNi9XnF0jeY5oUg0rsM68ULrYeuKi+Y5yjliwll1g989v5V8+Kw+oipFtnmKMxXZU6Y",
-	"PiLzvKsuCdZhY0Pe4MMY7aserg0kguXYJdhVORu1HXPPQKG2a13D/VXpO2jJkKqHYe8mdG/1jdX8RDc0",
-	"z404psQKdYnznDn/WOjHrUWom7QmKt3T/XszM/OazTH+4VJkhBi50UuFwpg7Oy58z3XbNa7VtTLnbI3f",
-	"Vz/koiGaEftbNwvv2MWTBu8p3Wku6SWM4XiQe+1Rw8t/oWhwL2x6L1poS+s0sUzNeOLL0HXoIUGTosII",
-	"5CrO2KLw1zW0bnnsrsQ+ON6N3reFFyiPgAB3a4EZfuyBj8yu0IvRD1KtnpAMFcvNoX0nmxjxbyRfZU8O",
-	"UEt10/L2uLIf2dsk8E3txA82x0c08WDHjIWTPW7K9QS0JiMgIJsWsqpwNVjvFop5DOOFT4C/XcvF1nDB",
-	"DMv5hGOROR9uLfasSs23ypS+E2oRdvorF5CnP9sgO2f3v4s6eqeXouG7261VwNr6+IPWKveBaOAtmrJL",
-	"YyKGf/E8I1Jd2mVfatS0VcFq2wHA5xi0QMvFYTcLygpl9m4CnGRnfHx3F60tbbAN2cwxvV44N9camO2h",
-	"QVn1NQDIbqswEk/H3/tuAz/B42vqI5TrcNO2b3IzHr9eUyuioR4tiQhN6et0jXsotHUC2HuCEr98tr2b",
-	"i9dR170cbLWD2S+MdsOpfNggjFvxYYLTq5zPNp1CvZYMzkrRvSXYuLdVjm1xj1ZMoFkEyb7JSsv5CiIa",
-	"TOHUMJYxDKTZzTeygd80ghiqTD4zDNVCDxFlrobhKRq4gFdGanpVBZu+n82a8cLUGG0R801x9BqG1uKw",
-	"WBlVaDzpGcH2k4WXO7NaoZ+HoGd1bh6GboDpZmz95JhaiIht7L2h8IcaJSphYQqe2kvdjEZdyJyyEW2y",
-	"lj4+2tEjXt4u3xpehAojpYvbKOuuutfujau1M3Cvj9rA0wSzZlAkLQRVq8/QUwMWbopZnhVq3ho76Ypc",
-	"dlPOpnRWCFuE7uzj+eVfXv/tc4KwRAnDCzJW/IqwMVSE/iP8mfSQKaShHzmzxSzhIhkj26/DCPcw0sjw",
-	"SR991mPlGCUmRTOJUCIIhpxMKJFt2xqYviCdsd1BWBPOlGyjbNqSsOMCzmwKqD6PlC/0ARmnNb8mAgL0",
-	"XOkR8zWV6EZQpbQaxmPm+brBU27qEQNzEIWa95DiM6LmRNjECuaYrQkFgFQ9RmKmBGYSpwqysmtx2UvO",
-	"c2N9T/lSM1iqkCod6PDeyot+iIuM2tJvUECaSjg9t0vYRYQ0KKW7iG1/HSogMeTAbFSWuSoRIrdLLm3H",
-	"DPjeXhXgfioFVBmhnCgZMxPMy4Ws0kqmlfFDRqZgTsGkrZyjl9LaJEHGDEyIS8GviR9XoMe5/YNjHnVt",
-	"ER5MIU1jUVbtWdm4hV4/ZjH7wx/QWdhYRo8DPJX6d3PUyeH1MGkr0o4rUoBMBgjxs4VgDfqy7s443uuj",
-	"1zidw2wpFnB3QvklgRZc2KrqcqyX9d2WWP+OZgIzJdH3mH0/ODiA/+ufHZWg7816PlHjq8OJCa4wQ4Gs",
-	"0HebqJ7892vzaL/f92FgnjWkh767k9X0Aodq4KiwUKanUhA9qwfH7KKsFK/JoJyYQR1laGSAbXFLqiTy",
-	"qBXmNtw7ZsntgeN+B4a/IHKrCAO7GTorWzNwUdo7NIBnREGrnGGi6Qu+j5n+wTl2XXQyBASaZboxR0kf",
-	"NQop619Rcjx6ntgCm0EFY4dsEEbqYZYp+07L5i+tAekaidZV3Ex6LkVLmnDbREG9SchAhxhX8xnHbB5G",
-	"q9vIyaSP1oWQ51QaONRCWWXMvIqjfXQmoaFCTgA3/4/pMjMO4rvX99H48+cP7yNNNUEnjZih9mYajZZH",
-	"eiz0ePGeB8RAHk5lnEgr+kwpI3pMMLutRYLL+qvwBj3HjxdvDp71Tu22ntW2BeMympmarZB+XDk2iK3t",
-	"D+GsGGbTkldOGbHzDU9MLwp/tps5l6RePRQOobEbPaPCV8RWSpnwTLMMV141qddXTaJwN6NR85D2Kk2r",
-	"39+11WlRvThtBCgJkREmkQij9z++rUoi6t8FvtFzOCHZNJAoic6m0buCts0qiV5JW7S2drLh8zUmn/IF",
-	"kcapMPbivwxembZQmivJG+Jaag01Wc+xgv4MPtBgc30Ehlhs7lnozQAVtEWFeW42FjNFIV0fGIBXBxYe",
-	"kCg5GRwlaA0Lec+DlhAwieYXWZHq6wglJ7e3miJZmatpEapR+T9mG0v/e6sZltzrI55Rk9+iv3ir2UO5",
-	"fmlQMYFq7knYmAnKY54MBqYwBnB7/HOhmbdtg6YZNfRz0sD+FhtrWdwZoy/9fv9rhGLfbqa/jzv9fj/u",
-	"3CWnaImljFnQVQ3kERBB3ReKA38OrHv9sBUbojBNu70PnXkd1njVmC2o5eefZaZFlXq/NiWIZjHKdvsy",
-	"ULBUEunvF7isDGPEfqT/YyuDM+4YPELQ3zQu+EA+WVdcFHXrRUtjVq9aatqVbWtP1lvXH62PPtnegbUG",
-	"dprCbKcTyO2C6oOgCNoMaCPjQC2472Wbx4aQYzeyaGl1puUefQsZMQUIvaTY7ygZDYYJ+iNKXIvGsS8M",
-	"faPZnR3oVhuZT3aGyMu8+254s6CaMnKXvKPRHLg5nmHKbO3XtgKPY2RC4Gtva3Ax1HVl8qZashNLoUkb",
-	"dJIFUXOeRZBUAi+uKubpJfQAFKNR7R1ecE8InbKDVBWh+x36QUpAdqpcecscr+SphvJzAGXQrwEohE5h",
-	"HMTGmQZ7nKOcs1ltJabhg6n1l85NK0xz4JCdqgWG5PzV63cfP1y8fv/yb5cXF2+TCJVtNY7neoswm72p",
-	"xvqAB0mFdBAuXKpypx54qxEViPQIT/+yN9t33xduSlGelonxWoCrY1kl5JX7UbwpjZvuq3JzIeAmkTuR",
-	"3VcUmiV2NUGaep8+/cWsLEEclUkW5bOOy5TFCQqQV12VpB9kM975F6tXUMUwzPA1QcXSIgvVqqC1L0Ib",
-	"TNBDNOZXKiZV0FixXqjATFoq73AThlULjKBur08ISZA0s5EqlUgO+oskkMcOcp7tU2tZnDUzgRClH9Ei",
-	"ABQmt3ZCu1stu5x9PI9A60GM19qcGtXYjTcq0MS06vUu3jkRpegN2tpCQyaVyRh9FFzzB1JIZL9EXShv",
-	"Aio8NfgNN42VCmE8XxKGl7S/wotcq4vBlyBKjkNweGMzDi+GjlmagK5NLVH3pG1cYCEGdf40OCaUYbGy",
-	"ofKuzH9pkjn7eO63Ru8M+4P+wKZp6zV1xp2j/qB/ZOqiz8GCdWhqJvxDf56RNbVl3ClB/Vh6TfroPWif",
-	"jYMwNhFeQOwv4141iL6frXyemdaZ8OJac8XRYLChi0JL94SykIUXkGdLSOzWqMBWyFjTp6Cx98AWaGJa",
-	"qz4hb+k1YfpxrXyCIxnPZGf8xe7WtCQ/hI4o60H+09zYvtZZbqDbME7nmlD7jolrwdrVzCPpVcy0wEdk",
-	"ZAXlMl3rFCUGYgmklPCgike9ekfMgvId647d4GN4vHaPj3a6W6qFPPLJf9Krhx5UJ4Ojh67Y9q6TJCdp",
-	"ZTgYm1v1VpXqrt+Wav0GvdImj7HT95AziLPVKQpyXWEb1gC5Gec1rOh2pK/y1Nfh/VsoKe3Xr65Ftml1",
-	"SabWxpLQDNq4lEXsYmY0CJL10VleBmg2YzNd2ULXPdKY8tqQOKdSvXZOXr+59Zd2cFePHJpuvXfR1gdt",
-	"l2z95PqQUKd6VubldZ17axFdO2FHI5xt82JqkaCoC1XwEUQx9NbFhbat1YuXae+K3BY/umllVn6jsio3",
-	"V1WbC9a5ufJc7wGl51o36kcJte51e/2ybQji11Q2nrJ6Ew5v+1Z1jxlorqBMOftOqL3KXh/9haxMISJP",
-	"fzWqa4Qk1xo8IMPKTl1hidQXEs7tw3Knjto1yLXUxF+LKg8An9E8/VKkmhtqjd5qXVX4NeoC5kh6TdZH",
-	"AA68TN22bVVvgmZ7rb2pN8aj7bmZljByjQ9b9vFs933YuPa9N/L1XgLCHmwNYuZa7r0PzPZGLyNr4Lo/",
-	"Nu9vm7Zc56HXAByGDLcP+bHWkPDYiBWbB73xmxAfj55vH1HvmAkCzA47ChsNw6gdNlXrHVsTEkL3+Jev",
-	"dzVJWSpUBlA5iaHqOFP3V1mREkI4eFtixmctN1iB1vS+qF/z1tnXd141MD1RiQgFcdurkCpNAZJum3PA",
-	"YFfMkqpYctJzZe4EvqmuHmew7yZhv7ak10dnxqpfBr5IBL6eTGuEHHk2UZJnMiyvDOpgzMI6qn7F5Qgl",
-	"aar/tLVAk8gYa6DqF8vKSrSUyCjWolPlQ8DNkslgxSuUr4ZCqzOtphundMxCZlM+l7zCilSWVAsjV4nM",
-	"HIeWh29M9TdoIh44Ikv/l4NYFaxtb6saFKDCMWgt2K/WwhAUGgVPyN9NQ2nDJI9Ho6SPEiuIJCjFjHHw",
-	"C0miYmb6VXrvLXHHIIrgNwa2/l1rYxRseEAtcgELErOULxZUWa8t9Lrz4xgqPATHsOHnNlHeSnZjVJqS",
-	"wMkrjfmHZH6EA9YD5oIzXsh8Va58raXbq2lziiQhjY0p6wUxNnswV1QU6OI9KqukMdg1XtcmZxv7tqlx",
-	"uq+g7c3/F7LqmBsF2N8LW8B2N91te0Mm92DQGO1uLyG7GlRr4RhEqlc4PUa7y54x0+Q2Rm8EjdDoKXrP",
-	"r5Eeh1zZEPTHwWAwiJkmkjHaoaZ3zC74GLVU4Y3ZZ8NaxqgqLRwz3xs7Bn5zCKWCT8FZIon6z0JND55p",
-	"TDSVrlm7wGDMXC3SQquFxsbmOKZt3TCtrLjf8YPAlCjI3UMMFPuizL7YsqYRMSM3XjcQoy8bF/UVWf0g",
-	"G/6BOc6cjyBmTSdBLzLmV1eUtOmEcqzMWMXL0h62sy+4DaTpuu+uVAgSMG6EmLW27AKDOHh1DEPwqsHX",
-	"OMa29sl1BhB1Wt638ySqHAHAHxk56NeLDxdBaxhrPOlysd2bFoE6AJeua64BV0iJN9YG7xqzOZdNAz96",
-	"v9oTjDrOdbltdPkcgPhXrAUMnj+wyfDZmoOsN9suPZwTouWxMiDYNaDPsTIR41XTdq+D/qfwHS3NwcNC",
-	"Cffp3U3ZQTn8MdoSr4NMa0hN3fsLcrCLcTI16MBqRxfEOvg3tewv3xgzR1WPT1Tei7cNhkfNk4Yghjsg",
-	"6ke8yjnOLjh/i8UMrNPHw5NdqKKlkzZovKNdBjf75P/7acvnoCtVyu2uKrPRsTqhAd44xSFPYJMmXSxt",
-	"PJJnhNYL0ErhBMtAa6kr2zELtG0I2AUPu3PEUyURv2FNZ3xUI77SBw+R8Jvc/1Dnsh43cKpJqYz2i1nB",
-	"6M+FUR/tdgAYqIvtB9ORVHM8XDWE93TGmIHS2DPyTnlXammmdMSV0W9mSn0xV7kltQA5iOH6wXU9laco",
-	"sQ1q2/xzrk1uzII+uT7Mdu5gWs3RNYE+RnaI7D6cdGclivBQXB/vmOFKbrCvNjpzFfpTEx8iGwvDhQ0m",
-	"mXIRM8zMckFuvMFhI3Z05v9q4kykwVEXbGK4bxlEOJ2S1MbkgmkHgLxF8XxhKwbtpzzudukEbaLvwlSU",
-	"+2she73bdmpe142/iajGBkAc5UJAi0s4/HWLSL/fVb+Gu6p+fTzsyvpGs7uNMSq+29jyQ33HhJmyazy/",
-	"DbYwI+p+xihj5HnVuadf49egR/7aqXtwvBP6voFc+n8/6vpvcg8x0HhOmhR1qKljI1m5YMYq8GBsL/qo",
-	"LMcTmQhwiGqJguYiUVnf9RKrxITpUVXWL5pTTbUr1PWDPE693FPzXMwEvzEeZhBkJqSqJY4mK62PEmbi",
-	"AJMPP168+PDXy0+vL16/vzj/8B7qyu4c7+Ho/rMGyz+Z9nejX69W1hoihpMy2v7vpPzbIWVHY9ZOUxE2",
-	"kOg9yPoQzDTrtbzXpsYehGQLIuf1ckguZ8PdqE5p8YKRQ6cUNE5zpftsBDjOb/BK/5XzG2J8YnMsFjmR",
-	"cmx8VjG7ERRyG4TnbTKOShvKejArsMhAE6isnRMC+lLMqqhqaOHkF3QzE1PVvPf9XOh63KISq1+ECYz2",
-	"iyOsKiYOd77d/RKMW23FXp1F0DrNRzBuDX/nHL9qzvGpPLqKgQDBSoOzO/AOoICSedQyj9eKBJ9a8823",
-	"RWnuLHfnVKpPtaX84oGXv+R13VJ8fEsskgXp78FI//RgpPZaCh41Nes53SNICSI68JrOWsZmmF7NhGZc",
-	"qGvbYqDEVN1NesbQJYgqBDNGVLPMsgHD2BVMcYbUMnkvQZCpA9Yyhag6jdmS53lVuaDGA2yCn7lUEz+N",
-	"KShmHTOXh9RHZygTK9iLBd4OpeDRB5avYqjyowdihbCJEMKp4FKioNTM2Obj2ZpAdquRcZwEicjPvbw2",
-	"V0LGLOoHiagpw1L1QEtAsoiZc1+7oHLUTb7Frv593BkjKFZ/l/gds3sttu/14gWE9NQaCNwzYCUozW+t",
-	"iPfhSp5d8u6hQkuti9Sg3rmJFXkedEqqukk0K+sP2qrhD1oq2A/qNecHYaeJ5tRfvrbNrb9tTA7JDsHs",
-	"XyChIQB9o5OS2Wi97dHAVP17tqbqX6PZ0KBqHBRUERxWUbllXkhVKr5s2+OKdd8TMdaJkJpOTbBB2a7I",
-	"c1P+m3rcN494ydk0p6Ye1+925Me5lOGubL0q972TN8q6m03LHxhpFwwqE7NrrbeHcblxAewn4obDH8fc",
-	"XBUa3WZybjCJR+Yupqfh7wrob8F01Uoa9xOZLXWC6WpquzCsJcvXfqZLEBhthdHKJU5FzTytNdWYtaiq",
-	"rqzzeoV1TYqg3zjit62v1otNb1FWgw4Rv6us/6L8GVu7CMzHVffhPc3HAd1tsx1X9idpk8690OE19MiF",
-	"qXei9GJjBtKvy77ktaYqkaueAkrknN+YInLQ89QzW8as61eJNQK1MxPXdblTE+G8VCvzk6uAIU0KTIjK",
-	"+xqMaxzg3vpcrUvMuu4uZXuAMsF2PxNxW6ebx1D/Kpv18egxjdYlsoQtaer48KsPTPldMXgk63ezPOp9",
-	"rN7A86qOL2uKcWDlFWtFS57nY8vujPGiWZE98hK/YuaqvjrnN56RyHqo1FzwYjZfFioqkyxyrEjDGhkz",
-	"UbA9pJIZUV4+/y8sMJRVA9r90a7/wu9X/X0V4daGFnvd8Tu8DoqUGIm15RBNCRMIwITPMqxspLXcQuSd",
-	"cecQBFS7svpUNjTM1S8uBccyn5y4NhH1kR/LCst68CznE5z7BXK8vMcqVOXUr7frM4t+WC+j5X2fCmaz",
-	"mPRxYhHUUQYxp0yzrCoou4JpKfHfIOrtYpt1T2zRIAcXr5qKRN1GuZ2eN7ktsXL39e7/BwAA//8=",
+	"7L2Lk9s4cjD+r6CUVK30O0ojyTN+aCr1y6zXzvnOr9iz3+Zi+RtCJCThTAFaApyxYs///lU3ABIgqdfM",
+	"bLKX2tRld5YiQKDR3eh3f+skcrWWggmtOpNvHfaVrtYZw79frCjP4A9VrFY033QmnQuitMxZShj+FnWu",
+	"aVYweIdqTZPlyszzCaYVmgl9pTdr1pl06Hqd8YRqLsXJOp13os6cZ0zQFf44MI/Uko7PHncmnWfzp4/T",
+	"4dPR06enyZP08dkzOp4zSofJ2RlNh6Mz+mg2P52PZuPZcPZ0PE7S0Vn6OBmdzYbz4ZAOn8Jc/L/Y1Wyj",
+	"YSuj8aPT289RJ0k6k0/w74zD0njamXRgH+tcJp2oXPKSqmVn0hkn48ez08ezx0/n8wT+8ezZ7PTsUTJK",
+	"Hw1PR4/gf+Nx+mT4+PTpo9mcDufPntIz9vTp4/Hjx+wJZTBjzqhm6RXVMN9w/Lg/GvXHTy5Hw8kQ/jc4",
+	"+89O1GHimmVyza7muVwBODKesH+1JzFI5Mp/R8vO5FNHFeu1zHX5kswXnc9Rx05wAROQaTEcPkoak+Fj",
+	"WNyS0ZTleNL/0f+4pqv+x0TmDKYfDkadz7dRZ6lX2dVMpnD0Zrq1Gf5nlmXSPDlZlzMCQEfwL7ZaS81E",
+	"srn6wmCszFOW9+EY+tcjeFEA1mVMs85kTjPFIjyHmfzambi9daLOiilFF8wclPkaAHE0Gj8ZwGT/CoMG",
+	"bXurRl4pWeQJYJnZbyfq5PTmykeP8fD0adTJWcL49Y7DgqNSxezvLIEX3sGWCKwCHm9EcqU01YWCDWxE",
+	"wlL7ePuEI5hQs6/aQRiBCs92HXGxTnehFE56zXLFpehMRre3kSHjV2Jd6BotC0PFhCryl4/v3v6jUvP/",
+	"MNI/LOLeBwuPxCXAjQ8skSLhGcezrPN6R6QpyQsRoEeh5VXO1pTnLO1MxlGnfHXLwk/HsPCUacozhH4i",
+	"C3vlONxacbWiOlkiD1lxpbhYXHFxtZJiIfGhzNdLKsJnhuqu0pzPdWcyvI06qrrBmlN/Go+Hjz63zf9p",
+	"NDwdfW75yKdn+H+f69/6hBBM880VQMfxMZbnMr+yCNCZiCLLos6c8oylFmKqMxkaXvkE14ErY+pqLguR",
+	"diaPEAlknqqrZMmSLwDg0RD/L+rkhdiNGY4HlecBOJDzxYLlgKHJkqVFxtLOLazdI4ZXFc/+K7Dsb52U",
+	"qSTna4MXncslIzn7tWBK/6BI7L3e/yvbxBFhyVKyFHiJYkIP4MoyyNbC/mEigzk6L1iEy1pR+KjlL0rn",
+	"XCw6sMbyS/oDW2d0A6Pqi4thmpjcLJkgQhLBbixnu4HlGIFltiF6yZXbBKEiJRo3pdZSKDYVOVszqhWh",
+	"gjCaZ5zlRBY6kStG5jLHlxVdMfKFbc5JjMcdEynwhznPlY6mAj7GxcJ9ZTAVPiDMbvfufiZlxqjA7b+W",
+	"SUma4abfU70kco6ft3IGbAZvu4iwwWJA4pPr0QlCQp2M4vBM/J+OPJIPTOebi7kGlKqv6iMwlFQRLckN",
+	"5ZrM2FzmAGWdb7hYBGsY7frsXOYrxHQu9KMx8FQu+KpYIfHYNXGhGSA2LOqXX365KPSSCQ0XE2vHYFq9",
+	"waUg+DUGay0UI934R0Zzlse9EFLmKckZzVb/MkV+Dxf7tHMU2G6jzprmdMW0pbjnRa5kCwTfremvBSMJ",
+	"/kzgciOUrHN2zWWhyJouGBCgAF5v3onPiVxxXSIp4uJUwJsD8k5kG3JNM56SG66XFRbPeQYrOQd058K8",
+	"Yb/JFYlPh8PYYC+HRf1asHzTiTr2ijcvdvz9rujX10wsNLDv4fgUz6t8ELVgkRFLfmo/KMTMHxThaR1j",
+	"cDlrqpfVanjaORSTHp/6mDRqxaR9rPA5ag/9ZCkVE8ANiF5STVb0C1OWpRgWo+gckQuRPyIqkWuWkjXL",
+	"ycX7V1NhtJAJGcE747Mzcs0Vn2WMXHx8/uoVSZY0pwmcEekOv47xreHXJy96EZnRnE1FN674atwjMgfm",
+	"SwX58PI5efrsdER+LSQwBQNz0o2nHiOeduJzMpN6ORUAH0UAlgGP6w3IG3NJwtQrmsF7LJ34uLGdxeMx",
+	"lRK3PajarbHz1Dx8Gp892Y9Or/mK6+ZhvaFf4ayJKFYzYOhzwjVbKce3gUhIN2VzWmSanA0jAicpFfw9",
+	"RD7Qhv4ZfstfrZ2hMzkbRi2syywCfh3uRb9QJNtGIHnwFskZyHdNgnny2xPMLUxl7lDkaz/S9IMhAE8C",
+	"Q6HRVxpyOcvY6k9/V+ZqKxf8zcqITWwhBpuIvcNx6ZXAcwqQ1Vwbjk1TR4SdcsVLrddqcnLi+PcgZddu",
+	"HepkRtO+G3LrA+OfczbvTDr/dFLZSU7Mr+rkvRltgLBVXoIVl+RDuoVY01wxCpQOwjqQc4okZqmtvCbg",
+	"odl0VGPRvQEs8rkU84wn94VzDZWewHqV5lkGUr8A+kK5U6C4bKTWCurPKqiHiEtoljOabrxJDjqIcDV9",
+	"N/qhzySxsFPVtZgUec6EJrA5NiAvZT4V8ft3Hy8JyErhulQ8IRS2BsByO+WCrHO5yJlS5ySuQBZPBVeE",
+	"a2XJFIh0KmBLL2U+42nKxD2PECVbuWa54wZIH8pcOWTaoemKCxRYqpN7VJ1ctYwDD2leDnioc7l4/wqv",
+	"0owmX8wtata+ZWeI/6+EZrmg2QtQue4JQW7nIqi/eYA68xmL+yJRLL9mefnyQUBzn3gQmF0IUgj2dc0S",
+	"vOK95ZCuYPAfCS2U0XuMoEG4WBe6NyAAbrNvQN6UZXwG4GXZhiyYYDlPELpvpX5pNNJ7AdYoYqdjIiSI",
+	"qDChj4WnFXDfei8cBFAhdd8MeAiIvpVEFcmy1KEcEF7BllZMaJY+LKPlCmFCrynP4DYIkG4UwoV7izgC",
+	"Ov6wh6FUrkhC13TGM643jS0AC0SKTdk6kxv4MulumDb31Xu6ySRNL6V8TfMFuzc0DSeHO5SwrwljqSLj",
+	"x+PR6elwSIyt0MO0kcfv7EKIlpJkuJQDYbo2A/tayr4Z+FD8L9hF/ObiP65+fPfT365+/Nvli49xJaGO",
+	"z8gb/qMB56WUb6jYWGFL3RecVDOCgq1dRihejb2L/lJKsqJi4y5TdSj4AGwwsF8OfAjwfShXztJzo2wR",
+	"Ogf5KUZLRR9NFTFRxjQxCK3A3ivb1mDfPvHsHriMnwUt9FLm/L/uzRqo1dFnxtbgbsNtsq7HHYJFHHgO",
+	"hT/mgXinXXKEeihcTl+EvBFEClYD+C+//NKvW2p2Qb1u2LGgX+cyYUoB13khNNeb408Al+M5q96UVmLf",
+	"DF5XQ3KG9yqKjZSkfD5nKDZWCkdpJg/ls/pEN7QSHXHKOYCudcaKDMeeMHL0wg4TU7xpvzCgVZgWVVPE",
+	"0RZPwUvOspRUvxJj794CCmvdIUuqyLhUbOYwB3ASFGKM1wmfwRhZ+VSAWDTJGFUakAsUYb428o1HLLdR",
+	"Ndp3qfjTBO9/3gLk/9OyqYPA6MEKMfahNcoblmV9q1POCo3qhUX/8lpOErbWQCGgrCA4pgJ2ofyz6mZc",
+	"gQzJBYkN7OOeo2IPFyp+BOgwFdvQzGo2Pwvrc2LpG5ZyeokwuxePfG6G9mEqsirg6mfEnwQGoyJtjvgk",
+	"nydPx+NACDjzGWe5QrKCJRI814NZaDm6j6P7OOwhxYEfFIn9PcfuXAHta3qROWpQi8oVIHe7KP24LaYx",
+	"pmlKNSVyjlNWPl/SRX3YYZNWLJu7jxt3CprG1jksQPPQ16btSdc+9urNCwSwc1msaV7zEjWdyoEN8GyP",
+	"DdD3Qbfa/svt/aAIvIomz3PCVmu9cUZSdCG55SGHEvYG89Y5aKxuhM65xoKcB7zhJPnzRX989tiBImWJ",
+	"TFnqAB6Rx6ckkzcsT6hiZMm+kpQvuFbhMh7Aq76mGlTSzqTzfz8N+89of/752+PT23/utO3F88DX9/OT",
+	"3QC8U7qkHPYII4uHdvzxo9Noh52x3cVTWSw/VWcdhYgXLLQ8gc/lfNJ4zm+jzo9w1b/SbAX7CVGZucCn",
+	"XRTshVXctsS8tKEg12yFNtqQq3ZnNGfRfj9AL/J8OGxFQSJSDt4Nl6w1HYZI86U/OpauaoCvbzSy0NoK",
+	"Ys8Y3AJltcP/g15ELhZM6XPCaLIkce3rcWmulyJBMkXr/r6jq47+FoHxygxy1nn7nxUoaJ7TTQMSdv07",
+	"Nm6s4s2d50wVmW7Z+jsUaOBHdBOV171mqwgoyT1Ab8tx2/2A08Lidm7KLW3XrtDR0bZ0i9/Wa35O2Fea",
+	"6GyDt4uckxghFqPr3YgaeKWtc+ZCBu5KhrA65qyAB127x1EsKjatoQ2GoBrcMj8oVkHbL7gYBSH1Em4h",
+	"wW4QSEdEJIAY98XnArrv4iVq/mwbp1KPNaikpDY4/Pny8j0xL1SrvpFFlpIlvWZkSTH0gxLFxSJjpLKb",
+	"GyoJgw/GoMA2vGR7OH6T8dgFt6FqGbpas5oG4asD8uKa5RuyYugbREv+Dd2UGDkhdAb/JhLH08yYUKfC",
+	"nLMiNGeB+KAiNwJkav93JLby56mIrXaLBADHi2+Z9RvXakgKQTzet8PI3pP9GlRvouc8OfvTZ4+ZNNC5",
+	"MbgKoK2D+C0gpL2TLt6/csZndJEbXs5M4I05goCYvFjcxhLC4NxtElU3kJt6pTBChRQ8oRmQFAqZlbgV",
+	"LuEBgn6bS/eigL/539oWEFySRko162u+ap22FjbcRrYf31y+J+494F4py53EixzImmlqAm5L/PH2r2t5",
+	"yLdLNV3t/f7W0NfD8dNBpNrTYdGhjYk9uxVNU27YwPuANA9flafUbos9bTAyLxjV384BcamN5bRRaxhr",
+	"Q7rvpdKLnH3899dknfMVzTf27suUREp6I8VC/vQjia94/WIZtUj0dZ5+6LVbtztotJaV/APFYCs2w9+y",
+	"0CbaRfXOSSyKLIsJn7fobvUwFXgVfS82CKIJNC9Sfd9VntMbZ3vAC1FIUqCBksQvc7mK0apSPpyK+FLG",
+	"J/HzJC69/C4osSSbLo5AqaAHd5dEOw1c/rweXLj1Xi8DlH0EqmKVG1v2g5ebOHdgHPOOWcuI/AY8DRji",
+	"CYmrt/GGBJjYRyBf3ohzEqOvEvhqPHHQn4oQ/IIZWdOfDfAoZTm/ZqkJruNaWQ3VwFOAAvqpil0qvwMs",
+	"qIJG+XtT9qulFzTuKk9LDpxYlWk0QHZcZfcvH9+9BfzxkKwXtWvXJp/hKO26Fni+55Y6/I4qI9X9GcOg",
+	"9cYQP5fiANn/40YkH83rt0HKRR3uvwCdOv6VUaWJ23MQ/mGTJwI+wq7rivSWzItWqOxlMl7gvg+nMoa/",
+	"8b4MZbf7X5h+Vsm3O26z8ZEyDaV+Ej8WqzVLiRSEoQCeLKlYeDSxU0QbRUdHdIZqRMeXX6MWvcJjgBX3",
+	"tEJFZJwRSeKlYfgH6N/YlfgQBQJ8VHNJ1BhGSAI+SgeiZHBoFbBrknJdTAwFtza2HNx5W3WrMp+oEZZi",
+	"OFhpuRmQDxb6IVuPSDw3l2KsZUy6vlNnKkpxsWc4uAeweEB+ts5Fo7gZPYsvBGh2ByhPtRVXVu+VNYgf",
+	"bFgJNazKkBSYg2saV+3Kg9u/ko1DOdinYM9k9+zZ072m8H1ruaPuQLrxm4tXr8nLD+/exL27aRL1nTyc",
+	"ZkG68Yfn7y/J5buaZLqfQT4weLdD1UiChKZpzpSKStNCtjFCbcrVOqMb9E2EsDxMgzlyIw+q39QIK8tc",
+	"yK7x7UZkZvYVGWOu8SBmGUpg6CgGoaeybd5bXWozY715jbJWCNq7aFOeVN38jv2RdH8tWMFATJvJrz1P",
+	"wKO5kUC5CIjImIfCxXlZhTWz/R7JvbmsDy+fk7NH4zGJ35g3+69+imF1SVakXCxwgRQNeLOcJl9Y3ed0",
+	"XA7ucahYE0BbZDdYXbFWOmd0hSAmNggExGJflDMw7sJ2Hz169Ky3T3S7m0DbhK9z5NmXws8GUm/Ndzjc",
+	"JxQ2v7XOKBd9eKkFofdIjrU76FJuv4N+a855uLslkMp8WcxHnK3yymve5oIqd3HQdV+6GuqMz0vGakkX",
+	"MklVVriFVzHrpNQvbCYKKiSYsxWcJNv8Zf2fz189fnN5cTP/9/3KRF3axX2FK9wKI0+TaiqtG5GYyHjY",
+	"CbVi3oTEayaAdcSW15koJqtl9SISG+k1noquU72WMktNOHxN5YLXTZBNTLo50zlnirCvS1qgHixzQqdi",
+	"zfIVhXMx0c7nJGf9FJipC3wyAYBMpGvJhYY5hdRXNrhgljFYipDaUzN6oeZvd1RK3h2XvwtwDKYKLQLl",
+	"2w2k/zOjmV420Q/ze3devo2pmk43JmC/a5YTmy5MUgZbAIUmIrH8EhPrK0KA1W5Wm+PckV9AbDbWP2X+",
+	"u+1+3eYjws/gFbbEvcKXC1HGBcdE6iXLb7iq2+O+dPahcKkHWWi1oe+7Qs/k1xcAiXbPpMQXSuuch8Kk",
+	"a6LIQOj6u5z1BuSd8/b46oX169gUY00Ua3FY/laG/jClvO02QO5BtQZZ4gdVnXQzRsZkom+9Y62ldcGv",
+	"QaZfk27KqIn2OWytNaPh6MlBRuFMAuJeFUK3ee1eM6oYYV/XPAc5iWcMyRxO7EbmX1hespTD17miX68s",
+	"iwkXPDzacoa81cK+FbAv0HerNIHFBBeBHUW6luc4BFVHQLwMAms7Uap92ymh6otLUQXoaUlSSbomV7xY",
+	"K5brevKzedr2XSt77RPYzJeqShJc392Q1iIz6nxzhaUkmkt4iajuYKyIkmROQ/43vF8QEooiFfxr5hl/",
+	"cSHCtbEwF5nQZlIBQfbZ6dkTYsMPSSqTYtUaM+GiJeuz/LlYUdHPGU3RIcG+rjMqTOwgIiRXRCbmPk5q",
+	"PDqM2B2FEbtb+VXLJdEIEzYvkq73yAVYEimyTe9gS4yFHn7BpIO1iGlcKE1Fm+fh5w+vWsBAuoUqUDX3",
+	"TfVrqpe9bbUUfMwtct7PGUbHJu3Y6yVV1lf0Kq3MoWGmbyH8REPSPR0+Axlye6ZiBUo/LfgArnxoQAgo",
+	"PcH0GEG9N76jDMVtyJoYsxwRtZS5JjbMvIwbtSQAs4WnsCNUu26zaP8iATTgKROazzdOHd7+vYPjvw/H",
+	"iRp/cQHJCKad8S5N/G8ImzYcvu0w5Xxu7x98KTKhPOhxAmzvY2gRFgiwd4WWcURiz676afh5YGIt4QdD",
+	"C58efR6YIA809NZoRssdXsJQfDog3n8fJB2vcvO3wbBZC6kePNQkxR9cTu+AxPVSPqXnUhUrDH+z1Y8G",
+	"pvRR3GTetbJKjRjq8gPEvUS6TFi9S+YkkXmOCaG9c2LKGAFxFkIjCzDCa85W8pqFVQLGB7GDsMTT9gu/",
+	"EGTOBVdLlpZKrpHaLMPbIwCYUlF386R5BaZ2XRfhUf9kB/nVnLb4+vmcVMdMbljODGgNErA0Ila1xNM5",
+	"LO5uj3j/y3JTwRX5WmU68JWqvbCpF6H6tlsOagvdCAYddok0C1x5Uzw6aIpGOaxAXreVsQ6ZxxbP2om6",
+	"SlM4yIc0GR7kyw5RsnJol8W7jhl+aQe1CqwWDDWCrr5UUUFUKd/1M2g52KjGvxoYV0f1ilz3s+PnZbm4",
+	"rTwRVxGhJeQLF6lJYoG/FGg5mDhzzfKMrnuTqYjrBeBi0qXEC38yEi+M4oLMM75YunwQZ92aCieG9yIS",
+	"10vNxaQ7k3pJ2FeuNGZoWSuXYdT48lSY9CkYXys7h8txFjP3nTLWyV/pVOBS0dbm1aeLSdelYNBFzpjC",
+	"NcSea9nlE02FM9L12rynzRp6346N+WoW2zt6ikZVvqNnCIv3Hcn86rbo+oaiJpiaa66tYT/S/1TdZvUz",
+	"cdRwOE+wFBQWSDyCI9lBdVDYpVSz7t/WQ9jia8Laf4dR/rexvIcb2ZosEwgmttaUlShq2fCmxIwvpVim",
+	"Ydiw1WtWh8gmt3vX+7FCpZrNC9knT5XHj4PYUfQTWCG1F5GErtcozoJ+MRoOy2E7Mg1bOZIr8Fli0QGs",
+	"oY46O/mVqxN6nw/s4mZVudH7fGErt/t0r4n/Z/jgNqeUq7Hk9Asnw3Hlm0gieC7ghrbiDjpEKk+TYsym",
+	"IznJxOqq1h9UFbDyi6paE0PgAQqKrtbFwNqWXPJ8a/iAtMGJmFbdMP90qdhY20uvjTHVqSVU234jzevh",
+	"lYPhkUaq46XrNum4lHhb5NsAlPvR9rIS3Vvs8lbRcEjrY1xVpjfqrKgoaBbimX3WimQ631QpevW0Q2Mq",
+	"aEnaKasj2sTLnPWdYeHw4Mv9BvNyBe3A0/nm40YkLynPipwp7zKsl0i1HrqqiGmWkUSuZlxYP/DF25+a",
+	"F4fVR0xN2jZHYbYpM0/hiMz7roYtWoeNDXmHD2N8rHq4NZAIl2OXYFflbNR2zB0DhdqudYD7T6XvoCUP",
+	"s54OcJjQvdc3VvMT3fAsM+KYzjeky5znzPnHQj9uLdnDJE9y5d4e3JmZmc/sTpcJl6IiItgNLBXL7x7s",
+	"uPA9123XOKhrZWbrFr8vvOSiIZrJL3s3i984xJOG3yndaS61LozhuJd77UGD/3+jWH0vqP0oWmhLHjex",
+	"TM1o76vQdeghQZOiwvjwKgrcovDnLbRueeyhxD48PYze94UXaI+AEHdrgRl+7IGPzK6clNEPElBPWEqK",
+	"9e7QvrNdjHjvSf8+8qaO5AC1hFqQtyeV/cjeJoFv6iB+sDs+ookHB+aTnB1xU24noC35GgHZtJBVhavB",
+	"evdQzEMYL3wC/Me1XOwNF0ypWs4kzVPnw63FnlUFQKwyBXdCLcIOHrmAPPjbBtk5u/9t1IGdXuUN391h",
+	"DUm2duEYtvbSCEQDb9FcXBkTMf6XzFKm9JVd9hWgpq09WNsOAj6jqAVaLo67WXFRaLN3E+CkOpPT29to",
+	"awGVfchmjunFyrm5tsDsCA3Kqq8BQA5bhZF4Ov7eDxv4AV/fUoWlXIebtn2Tu/H4xZaKNA31aM3y0JS+",
+	"Tde4g0JbJ4CjJyjxy2fbh7l4HXXdycFWO5jjwmh3nMq7HcK4FR9mNPmSycWuU6hXrKJpKbq3BBv39sqx",
+	"Le7Rigk0S63ZL1lpOdtgRIMpzxzGMoaBNIf5Rnbwm0YQQ5VnaYaRWugh4cJVSj0nQxfwKlhNr6pgM/Bz",
+	"jVNZmErGLWK+acFQw9BaHJYoowqNJz1l1P5l4eXOrFZO7D7oWZ2bh6E7YLobWz84phYiYht7byj8oUZJ",
+	"SliYssr2UjejSRczp2xEm6pVYhgf6BEvb5dvDS9ChZHKxW2U1Z3dZ4/G1doZuM9HbeBpghkYFEuKnOvN",
+	"R+zcgws3JXMvCr1sjZ10pXS7iRRzvihyW+ry4v2rq7+++NvHmFBFYkFXbKLlFyYmWHf+T/jPuEdMuR54",
+	"5cKWzMWLZEJsVyAj3ONII8PHA/IRxqoJiU0GbByROGcUU16xEL9tnmK6D3Umdgdh5UlTGJKLeUvCjgs4",
+	"sxm2cB6JXMEBGae1vGY5Bui5AkfmMVfkJudagxomp8LzdaOn3KT/InPIC73sES0XTC9ZbhMrhGO2JhQA",
+	"U/UEmwqdU6FoojFnvhaXvZYyM9b3RK6BwXJNdOlAx+9WXvQTWqTcFpjEMvVc4em5XeIuIgKgVO4itgUz",
+	"eI6JIX2zUVXmqkSEfV1LZfvy4HN7VaD7qRRQVUQyptVUmGBemasqrWReGT+UqdCRF0LZ+lywlNZWLGoq",
+	"0IS4zuU18+MKYJzbPzrmSdeW+qIc0zRWZUGRjY1b6A2mYir+6Z/IRdi+CsYhnir43Rx1fHI9ittaQdCK",
+	"FDCTAUP8bLlpg76iezCO9wbkBU2WOFtCc7w7schbTlYyt70b1ASW9d02cvhOFjkVWpHvU/G93+/j/8PP",
+	"jkrI92bVsKjx6GRmgivMUCQr8t2WEYj/7YV5dTAY+DAw7xrSI9/dyQK94KEaOGqaa9O5LYiehcFTcVn2",
+	"owAyKCcWWK0d26VQW0KXa0U8asW5Dfeeivhr33G/vuEvhH3VTKDdjFyUDWBkXto7AMALprEh1ygG+sLn",
+	"UwE/OMeui07GgECzTDfmUTwgjXLt8CuJT8fPYlvGN6iT7pANw0g9zDLNJXjZYqo1IB2QaFtd37jnUrSU",
+	"CbeNNVa1xQR/jHE1f9OpWIbR6jZyMh6QbSHkGVcGDrVQVjUVXl3jAblQ2LYlY4ib/5/pZTUJ4ru3d+v5",
+	"y8d3byOgmqBfz1SQ9pY9jcZqMBY7SXnvI2IQD6dSyZQVfeZcMBgTzG4rxdCyyjN+Aeb4+fJl/2nv3G7r",
+	"aW1bOC7lqakMjenHlWOD2Q4iGM5KcTaQvDIumJ1vdGY63viz3SylYvUaxXgIjd3AjJp+YbaOzUymwDJc",
+	"Eee4XsU5jsLdjMfNQzqqADZ8v2trYJN6CewIURIjI0wiESVvf35dFV6F37G6EKnKO+F78BbW7ICDcWeN",
+	"C3cFtJtVWbmCefbUajccv8buE7liyrgXJl4kmPmqaUMH/EndMNfCbwQEvqQa+8H44MPlDwiaZKm5cbEX",
+	"DFbszyscdLOJqdAcE/eRFXh1p/EFReKz4aOYbGEmb2XQggYnAc6RFglcTCQ++/oVaFOUWZsWtRqdRqZi",
+	"Z6sRbzWjko+9pwtuMl3gwWtgFOX6lUHKGLtHxGEjOCzHezYcmgokyPfprwWwcdt2EVg29o8DYH+bGrvZ",
+	"tDMhnwaDweeITH0LGjyfdgaDwbRzG5+TNVVqKoIujiiZoDDqHmiJnDqw8w3C1o+ITtssf+TC6+goq0aQ",
+	"Qe1Q/yxTEFrq/SF1zoDZaNtd0EDB0ksEz1e0rOBjFAAC/xMbgzPuGDxCgCeNqz6QVLYVMybdepHkqahX",
+	"STbtEfe1Q+xt68c4IB9sr9Jaw0ygMNtZCbO8sNopqoQ2F9pIO1h78nvZVrYh7tiNrFpaK4IEBPeREViQ",
+	"0EuK/U7i8XAUkz+R2LWEnfhi0Tee3tqBbrWR+cvOEHk5eN8Nl845UEbm0ngAzZGv0wXlwtaabisoOyEm",
+	"GL72tQYXI11XlnMOMl6+zoG0UTtZMb2UaYTpJfjhqkInLKGHoBiPa9/wwnxC6JQd66pY3e/Yf1bZWnmu",
+	"nG5GN+ocoPwMQRn0h0EK4XMch1FypqGnlCSTYlFbiWkwY2qLJkvTetccOOapgugQv/rpxZv37y5fvH3+",
+	"t6vLy9dxRMo2PqdL2CLOZu+sCRzwMK6QDgOHS6Xu3ANvNaICEYzwNDF7x333veKm9O15mSIPolwdyypx",
+	"r9yPlk253HR7VrsLjzeJ3AnvvsrQLOkNBGnqC/v0NxVlyfOoTLco33VcpixTUKDk6spR/aCakc+/WeWC",
+	"KpphQa8ZKdYWWTgohdbSiG13USMBzK+UTa6xkWu9ZIGZtFTj8SYM6xcYkd1enxicoHhqY1Yq4Rw1GcUw",
+	"ox0lPtsX27I4a3BCcQpeAREAGyFYi6HdLUun4uL9qwj1HyJkra2yUZLdeKMMzUxrcO/iXbK8FMJRb1sB",
+	"ZBIVT8j7XAJ/YIUi9iHpYqETVOa5wW+8aax8iOPlmgm65oMNXWWgOAYPUaichODwxqYSP4wd+oCArk3t",
+	"YvembZRiIYb1GAEcMy5ovrFB866tSGmcuXj/ynPITzqjwXAwtAnbsKbOpPNoMBw8Mn0YlmjLOjHVE/4L",
+	"/l6wLVVm3ClhvWp+zQbkLeqhjYMw1hFZYBSwkF5diIGft/wqNeUs8cO1Zq7j4XBH15aWbi1lSQsvNM8W",
+	"kzisMYqtlbGlL0pj74FV0ES3Vn2JXvNrJuB1UEPRpUwXyhb3hI9gA/8T7MC0HeS/LI0VbJsNB7ub02QJ",
+	"hDpwTBwEa1fbkCVfpgIEPqYiKyiXiVvnJDYQizG5RAb1POp1PKYiKOSx7dgNPobHa/f4YKe7p27IA5/8",
+	"B1g99rw7Gz6674ptr0zFMpZUJoSJuVW/6lLx9dvgbd+gV+TkIXb6FrMHabo5J0HWK27DmiJ34zzAiu9H",
+	"+ipjfRvev8YS9n69/FqMG6hLKrHWlpin2DaqLGc3FUaDYOmAXGRlqGYzStPVh3Tdao1Rrw2JM670C+fu",
+	"9Zvpf2oHd/XKiekOfhvtfdF25Yc3tweHOtWzMjRv6xRei+06CDsagW27F1OLCSVd7LpBMJ6hty1CtG2t",
+	"XuRMexf2tkjSXSuz8htXVeG5qu5csM7dNeh69yhC17pRP16oda/7K5ntQxC/ULnxmdWb/njbt6r7VKDm",
+	"isqUs++E2qvqDchf2caUJPL0V6O6RkRJ0OARGTZ26gpLFFxINLMvq4M6+Ncg19KDYyuq3AN8RvP0a74C",
+	"NwSN3mpdVSA26SLmKH7NtscCDr2c3bZtVV/C5p6tvfB3RqYduZmWgHLAhz37eHr4PmyE+/03YtLeJ0Y3",
+	"thuyVwKKwTQoeo9m6aDy/VS0lb4n9cr356A+Zar8EponQEaqY6mJX2tFzaposb/tRkrb5zvJQEdwbgwQ",
+	"bLna3wlmzIVlGBFKNKfm+23Tlus8+ZGmLhkCh4z2D/m51uP11EhOuwe99Pu6n46f7R9Rb0KMMtoBOwp7",
+	"t+OoAzZVa8ddk4PCWIBPn29ryoDSpIwWc0JR1cSr7pyzUjPGq8i2LJSPQAdWZjfthOqSjPVsDpwLEa1r",
+	"XBHGUaPwysEqU22l2+YJMdg1FXFVeDvuuZp+QH7l7erosBuHLTDj3oBchA0SuCLo2EpB6ZXEM/uyLFW1",
+	"DgxA6lMRFo31q3dHJE4S+KctfBpHxh6FJc5EWpbd5UxFU5AOLdmryG866cpvo6Gy0L6mjd0j1zTXxgM/",
+	"FSE/Ld+Lf6KaeQaoqfjAaEac3QT2tLHmCZKzeaGoeQ6/Z1LhDVrjaVxNheV4oNWhAZhr5ey4s0wmX9CG",
+	"M0M9MLU2DSGDIrvNlhaxEWNi8ifPnvlo7LV7JHKObrMlI7WGkbA+43f6E4n/taw/ZD1Q1kdvozrgUPFd",
+	"mMv2t1rwa1YdOU979TYZtha8WWjVaOPc7qzBxbtCCoY8Htl32dBqkctibdrqU1xAXIiUqySTiqX9qubs",
+	"5DzuTUwheFszp6W8d0RYptCTF3/6HJ832qtMLE42pjC1y81wEk870w6QJCEfi0o+Smieb4Bi3S3ijNzO",
+	"lmW75MJtjktwsQZm/P9fDfwXHFcHFSLmpCYH2IWmtqqqcfSggtXVcr2SSvfwWx/soEnVKQb3gkTGV2yL",
+	"HfaGWnchTKIYEw690fxrP1ghCCmwxHvg8HAVjNAASypfAvYDsk3W62Zu47tsOqppVYZQY8JeV8iAjHrW",
+	"bTmMzwmtWJXxBRrGhCbYHX5XM8N4XPHcsFi8nNdFlpxeM6fSMceXgNlZquq/sGP7VpBp+eVSxpYtlb+9",
+	"McpUfE64rozv6N4Lau9juayq4L2bx+pi8YC8Mwsri3HBf6lyodb8NEdvchdh15sgwhtXnoXa/m+S8pMo",
+	"kTKalhA0V1QubwxX9xUZGwrm2haFAWI0Z1OgihXXNjgGGxf74WLVDYjxN8qSl2+rn5DSTo+xNMrY1lnq",
+	"B5JRGLDMpZCFyjblyre6Eb3SYedAGY2NaetiNlBEW3B197uwusrlY7whjc+1GTGM89CUkj7WiuHN/1e2",
+	"aTFSfKgw23h8TdTE/lYOpdMU42VC9fvc3VXlxULJTBYiYb2S1ZomiDjxgHx0uD4VDcSDM0RkBUow7Lrs",
+	"n1U1b1JNDaK61Pd2mED1oOzPZPWDdnrepsG2NnS+I7zbG1REhjZoXzE4YQ2YWHEgVOCRyaJYscayopEf",
+	"Y+f1SDH5CBkXzIN9SOI1wGuJkSG74I63O/qiKjWtDvyW2vARUTRjKigXf/CJXMo23e1o8DtLWOAzswyY",
+	"C5COLavbbR7but43dzCUfTaRz0zpH21J/8Ns2Psb4boXg4bUt0cZG6tBtdb5Qe5eJc5OyOE2uKkA0WdC",
+	"XuY8IuMn5K28JjCOuEJq5E/D4XA4FUCOE3JAl5OpuJQT0oJ7U/HR6B8TUjVbmAo/Pm2CSskJNk84x6AR",
+	"xfS/FHrefwqXhun9IdoNJ8bd12I1afVU2Whlp9nZcJRWfW3Q8cPiQXy8vY+j5liUORZb2v0W2LS46l5n",
+	"yM3Q4xe2+UE14iSWNHWxElPRDJaAK6nQVZn2ZjCOkzqMcFoWO8vQf2LCJ9SA+Ho3SqMmnGIqWlslo/yI",
+	"ArzhdV5/nNrlvg1UdkTzru60fO/gSXQ5AoE/NsaS3y8+XAatDC3v7cp8f1RRhGbRqeCqbAaH0l6JN1Zv",
+	"cQ2xXehKAz96v9sTjDouhGvf6PI9BPHv2FQ4fLYDH/0g8Jp71pUrx+K6bQdZO7Mq0mvGuFhUKVLnVqvN",
+	"qDY5dM5Dezp8VgVnfAi/wVXb/F7pqDAnZ3uxZ0916HPRL4cfTEhlX/omKW2DTFtocSMKDrVJF/VtqvKi",
+	"qstXzAY6Oi0+CIWzqW7lF6fCUdXDE5X34X2D8VXzpiGI0QGI+p5uMknTSylf03yBXvrT0dkhVGFFDJa+",
+	"YSmnID4Ys/j4kMEWM0GUfiE015v/hSb1V2jfrizgh9rVjV28EwYimOBAzJzcZW4v1jYu23PGwwJSqumM",
+	"qsDAULfIT0VgkscUJow0dAGJaHW9Ec2gxKhGfGUsIuYG7gqDxMrf9fjJcyClMv9hKgrBfy1MTITdDgID",
+	"NW38w6iAwPGos8vl7O9Y69vZTE6Nnf8SL017V4I0UwYklVkAZkq4mKts21qiAMay/0BkoTHr4JzEORYV",
+	"a41TgpcjNJY4ToW+ZB9mJsLYzUxuZJGlZEmvjRiIkrHiYpGxao6uCXg2skNk9+GkO2eRDw7FXj/RVNBK",
+	"brCfnoMA7oVA18SHyMYEg76LQbVzmU8FFWa5KDfeUGPGNJ/uYb5C9eu8co2qMujWcN8ymWI+Z4mufJsG",
+	"yHtsRD/aGorHKY+HXTo4dykshMm5d9dCjvq2mX2bBNmCqMZcxxzlYmCvK8Hw+xaR/rirfg93Vf36uN+V",
+	"9Y2ntztjdf3wOcsP4Y4Ja4dsiYBrsIUF03ezGxsjz0+dOwY//B70yN87dQ9PD0Lfl1hd6H8fdf0bu4MY",
+	"aMIrmhR1AtSxk6xcUkcVgDmxF31UFiiMTCYcRvdGQbu1qKx4f0W1NY1zXVZ0XHKg2g3p+sGu5141DvPe",
+	"VOTyxkTaoSAzY1V3FTLbgD7KhMmHiN/9fPnju/+4+vDi8sXby1fv3mKl/YPjXh3dfwSw/DfT/mH061UP",
+	"3ULEeFJG2/+DlP9xSNnRmLXTVISNJHoHsj5BM812Le+FqTqMqWk5U8t6gUiXu+puVKe0eElZof8YW8m6",
+	"YsY2E86GwdAskzfMuK+XNF9lTKmJcS9PxU3OMccz9xzDJprJpvT0FwXNU9QEKmvnjKG+NBVVdhk2tfRL",
+	"3JqJuW7e+351mHr+hs43vwkTGB+XT1HVkB4dfLv7Ran32oq9ytOodZo/0bg1+oNz/K45x4fy6CoGggSr",
+	"DM4ewDuQAkrmUavFslUk+NBagWdftsrBcnfGlf5QW8pvnoDyW17XLe1Y9gQsW5D+EbH83x6x3F5dyqOm",
+	"ZoXLO0QyY/AV3dJr1NgMky+LHBgX6dpGYSQ2fQjinjF05UwXuTBGVLPMsiXVxJWQc4bUsohBTDBjGa1l",
+	"mnB9PhVrmWVVfGWNB9hCB+ZSjf107qC9x1S4fOwBuSBpvsG9WOAd0ByHvBPZZop1D2Eg1YSaSEua5FKh",
+	"6FAV35vYugS2SqLdamQcJ0FBlmdefr8rqmcW9YMi3BSmq7rCxihZTIVzX7vkOtKNv01dR6BpZ0Iwd+LW",
+	"RlKZTuW9Ftv3dvECo+9qLZXuGLASNCuyVsS7cCXPLnl7X6Gl1ldzWO9lKYosC3pHVv21mr2Ghm39gYYt",
+	"PX2G9S48w7D3VnPqT5/b5oanjckx6TOY/RMmdgagb/SWNButN4IcmjrIT7fUQW60XxxWrRSDusqjKjup",
+	"zI+tmueUjQxd+5I7IsY2ERLo1AQblA0cPTfl/1KP++4Rz6WYZ9xUKP3DjvwwlzLela1X5bF38k5Zd7dp",
+	"+Z1g7YJBZWJ2zYaPMC43LoDjRNxw+MOYm6vS6/tMzg0m8cDcxXR5/kMB/UcwXbWSxt1EZkudaLqa275U",
+	"W8nyhZ/xG+QwWGG0conzvGaeBk11KlpUVdfoYrvCuqVUgt9K6x9bX62339ijrAY9s/5QWf+Hkmxt3haa",
+	"j8uy6seajwO622c7ruxPyhbf8UKHt9CjS1nUsNipQOnXVaGQtTZzkasih0rkUt6YsrrYBd4zW05F16+b",
+	"bwRqZyau63LnVbIk/uQqgSmTJxui8rEG4xoHuLM+V+ubt63fXdkwqcykOM5E3Nb77yHUv8pmfTp+SKN1",
+	"iSxhk746PvzuA1P+UAweyPrdLBh/F6s38ryqB96WomRUe+XryVpm2cSyO2O8aPaoibwczalwdfCd85su",
+	"WGQ9VHqZy2KxXBc6KpMsMqpZwxo5FXkhjpBKFkx7dY1+Y4GhrJ7U7o92Han+uOrvqgi3tvg66o4/4HNY",
+	"rM1IrC2HaEq5YQAm/q3CCo+g5RZ51pl0TlBAtSurT2VDw1xHh1JwLDP/mGucVR/5vuw5AYMXmZzRzC8U",
+	"6KUoV6Eq534HAp9ZDMK6YW35vYWwWUxwnDQPOkugmFNmRFc9JVzh2IT5X8jrDfSb9d9s8UQHF6+qnMLc",
+	"/bDsYM+b3Jaau/18+/8CAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

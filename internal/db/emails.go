@@ -16,6 +16,8 @@ func EmailFromRow(r gen.IncomingEmail) (email.Stored, error) {
 			ClientID: r.ClientID, MessageID: r.MessageID, Mailbox: r.Mailbox, From: r.FromAddress,
 			To: r.ToAddresses, Cc: r.CcAddresses, Subject: r.Subject, TextBody: r.TextBody,
 			HTMLBody: r.HtmlBody, RawSizeBytes: r.RawSizeBytes, ReceivedAt: r.ReceivedAt,
+			EnvelopeFrom: r.EnvelopeFrom, EnvelopeTo: r.EnvelopeTo,
+			MessageIDGenerated: r.MessageIDSource == email.MessageIDGenerated, Incomplete: r.Incomplete,
 		},
 		ID: r.ID, IdempotencyKey: r.IdempotencyKey, Version: r.Version, ContentHash: r.ContentHash,
 		SyncStatus: r.SyncStatus, SyncError: r.SyncError, SyncRetryCount: r.SyncRetryCount,
@@ -53,5 +55,7 @@ func InsertEmailParams(c email.Content, key string, maxRetries int32) gen.Insert
 		ToAddresses: c.To, CcAddresses: c.Cc, Subject: c.Subject, TextBody: c.TextBody,
 		HtmlBody: c.HTMLBody, Headers: headers, Attachments: attachments, RawSizeBytes: c.RawSizeBytes,
 		ReceivedAt: c.ReceivedAt, ContentHash: c.Hash(), IdempotencyKey: &key, MaxRetries: maxRetries,
+		EnvelopeFrom: c.EnvelopeFrom, EnvelopeTo: c.EnvelopeTo, MessageIDSource: c.MessageIDSource(),
+		Incomplete: c.Incomplete,
 	}
 }

@@ -27,9 +27,9 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	v, dirty, err := m.Version()
 	require.NoError(t, err)
 	require.False(t, dirty)
-	require.EqualValues(t, 2, v)
+	require.GreaterOrEqual(t, v, uint(3))
 
-	require.NoError(t, m.Steps(-1))
+	require.NoError(t, m.Steps(1-int(v))) // back to the original table
 	require.Equal(t, []string{"incoming_emails"}, tables(t, conn))
 	require.NotContains(t, columns(t, conn, "incoming_emails"), "sync_status")
 

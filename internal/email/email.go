@@ -35,6 +35,35 @@ type Content struct {
 	Attachments  []Attachment        `json:"attachments"`
 	RawSizeBytes int64               `json:"raw_size_bytes"`
 	ReceivedAt   time.Time           `json:"received_at"`
+
+	// The members below are omitted from the canonical JSON when zero, so
+	// emails stored before they existed keep their content hash.
+
+	// EnvelopeFrom and EnvelopeTo are the SMTP envelope sender and
+	// recipients the email arrived with; empty when the client sent none.
+	EnvelopeFrom string   `json:"envelope_from,omitempty"`
+	EnvelopeTo   []string `json:"envelope_to,omitempty"`
+	// MessageIDGenerated reports that a raw message had no Message-ID and
+	// MessageID was derived from its bytes (message_id_source "generated").
+	MessageIDGenerated bool `json:"message_id_generated,omitempty"`
+	// Incomplete reports that a raw message had no usable From, or no usable
+	// To or Cc, and the envelope (or nothing) stood in for it.
+	Incomplete bool `json:"incomplete,omitempty"`
+}
+
+// The values of message_id_source.
+const (
+	MessageIDFromHeader = "header"
+	MessageIDGenerated  = "generated"
+)
+
+// MessageIDSource is "generated" when the service made the Message-ID up
+// and "header" otherwise.
+func (c *Content) MessageIDSource() string {
+	if c.MessageIDGenerated {
+		return MessageIDGenerated
+	}
+	return MessageIDFromHeader
 }
 
 // Normalize puts c in the canonical form that is stored: nil slices and maps
@@ -47,6 +76,9 @@ func (c *Content) Normalize() {
 	}
 	if c.Cc == nil {
 		c.Cc = []string{}
+	}
+	if c.EnvelopeTo == nil {
+		c.EnvelopeTo = []string{}
 	}
 	if c.Headers == nil {
 		c.Headers = map[string][]string{}

@@ -19,17 +19,26 @@ const (
 	maxAttachments = 1000
 )
 
-// Validate checks c against the rules of the API contract and returns an
+// Validate checks c against the rules of the API contract for an email sent
+// as JSON (from and at least one to are required) and returns an
 // *apperr.Error with code Invalid listing every failing field, or nil.
 // PostgreSQL refuses NUL bytes and invalid UTF-8 in text, so both are
 // rejected here, before anything is written.
-func (c *Content) Validate() error {
+func (c *Content) Validate() error { return c.validate(true) }
+
+// ValidateRaw is Validate for a parsed raw message, which is stored even
+// without a sender or recipients: from and to may be empty.
+func (c *Content) ValidateRaw() error { return c.validate(false) }
+
+func (c *Content) validate(strict bool) error {
 	var v validator
 	v.text("message_id", c.MessageID, maxHeaderField, true)
 	v.text("mailbox", c.Mailbox, maxMailbox, false)
-	v.text("from", c.From, maxHeaderField, true)
-	v.list("to", c.To, true)
+	v.text("from", c.From, maxHeaderField, strict)
+	v.list("to", c.To, strict)
 	v.list("cc", c.Cc, false)
+	v.text("envelope_from", c.EnvelopeFrom, maxHeaderField, false)
+	v.list("envelope_to", c.EnvelopeTo, false)
 	v.text("subject", c.Subject, maxSubject, false)
 	v.text("text_body", c.TextBody, -1, false)
 	v.text("html_body", c.HTMLBody, -1, false)

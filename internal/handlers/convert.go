@@ -32,6 +32,12 @@ func contentFromInput(in api.EmailInput) email.Content {
 	if in.Headers != nil {
 		c.Headers = *in.Headers
 	}
+	if in.EnvelopeFrom != nil {
+		c.EnvelopeFrom = *in.EnvelopeFrom
+	}
+	if in.EnvelopeTo != nil {
+		c.EnvelopeTo = *in.EnvelopeTo
+	}
 	if in.Attachments != nil {
 		for _, a := range *in.Attachments {
 			c.Attachments = append(c.Attachments, email.Attachment{
@@ -54,6 +60,8 @@ func toAPIEmail(e email.Stored) api.Email {
 		HtmlBody: e.HTMLBody, Headers: e.Headers, Attachments: atts, RawSizeBytes: e.RawSizeBytes,
 		ReceivedAt: e.ReceivedAt, SyncStatus: api.EmailSyncStatus(e.SyncStatus), SyncedAt: e.SyncedAt,
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Version: e.Version, ContentHash: e.ContentHash,
+		EnvelopeFrom: e.EnvelopeFrom, EnvelopeTo: e.EnvelopeTo,
+		MessageIdSource: api.EmailMessageIdSource(e.MessageIDSource()), Incomplete: e.Incomplete,
 	}
 }
 

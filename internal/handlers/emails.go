@@ -23,6 +23,9 @@ func (h *Handlers) CreateEmail(ctx context.Context, req api.CreateEmailRequestOb
 	var item ingest.Item
 	switch {
 	case req.JSONBody != nil:
+		if err := refuseEnvelopeHeaders(req.Params); err != nil {
+			return nil, err
+		}
 		item.Content = contentFromInput(*req.JSONBody)
 		if err := item.Content.Validate(); err != nil {
 			return nil, err
@@ -34,10 +37,12 @@ func (h *Handlers) CreateEmail(ctx context.Context, req api.CreateEmailRequestOb
 		if err != nil {
 			return nil, err // *http.MaxBytesError → 413
 		}
-		if item.Content, err = ingest.ParseRaw(raw, h.cfg.Now()); err != nil {
+		m, err := ingest.ParseRaw(raw, envelopeOf(req.Params), h.cfg.Now())
+		if err != nil {
 			return nil, err
 		}
-		item.Fingerprint = ingest.Fingerprint(http.MethodPost, "/v1/emails", raw)
+		item.Content, item.ReceivedAtFirstSeen = m.Content, m.Undated
+		item.Fingerprint = rawFingerprint(raw, m.Content)
 	default:
 		return nil, apperr.New(apperr.Unsupported, "send application/json or message/rfc822")
 	}
@@ -168,7 +173,7 @@ func (h *Handlers) ListEmails(ctx context.Context, req api.ListEmailsRequestObje
 		return nil, err
 	}
 	f := ingest.Filter{Mailbox: p.Mailbox, MessageID: p.MessageId, IdempotencyKey: p.IdempotencyKey,
-		ReceivedAfter: p.ReceivedAfter, ReceivedBefore: p.ReceivedBefore, BeforeID: before, Limit: n}
+		Incomplete: p.Incomplete, ReceivedAfter: p.ReceivedAfter, ReceivedBefore: p.ReceivedBefore, BeforeID: before, Limit: n}
 	if p.SyncStatus != nil {
 		s := string(*p.SyncStatus)
 		if s != email.StatusPending && s != email.StatusSynced && s != email.StatusFailed && s != email.StatusNotApplicable {

@@ -41,7 +41,7 @@ func TestRawAndJSONStoreTheSameEmail(t *testing.T) {
 		require.Equal(t, fromRaw[k], fromJSON[k], k)
 	}
 
-	bad := e.do(http.MethodPost, "/v1/emails", "message/rfc822", []byte("From: a@b\r\n\r\nno message id or recipients"), "Idempotency-Key", "raw-2")
-	require.Equal(t, http.StatusUnprocessableEntity, bad.status, string(bad.body))
+	bad := e.do(http.MethodPost, "/v1/emails", "message/rfc822", []byte("hello world\nthis is not an email\n"), "Idempotency-Key", "raw-2")
+	require.Equal(t, http.StatusBadRequest, bad.status, string(bad.body))
 	require.Equal(t, "application/problem+json", bad.header.Get("Content-Type"))
 }

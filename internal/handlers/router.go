@@ -105,7 +105,7 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 		writeProblem(w, r, http.StatusMethodNotAllowed, api.Problem{Type: problemType + "method_not_allowed",
 			Title: "Method not allowed", Status: 405, Detail: ptr(r.Method + " is not allowed here")})
 	})
-	return r, nil
+	return joinEnvelopeTo(r), nil
 }
 
 func serveBytes(contentType string, b []byte) http.HandlerFunc {

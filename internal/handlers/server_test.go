@@ -51,6 +51,7 @@ type envOpts struct {
 	requestTimeout time.Duration
 	// serve starts the router and returns its base URL (httptest.NewServer).
 	serve func(t testing.TB, h http.Handler) string
+	now       func() time.Time // the handlers' clock (time.Now when nil)
 }
 
 // newEnv starts the whole HTTP surface on a kernel-chosen port, over a fresh
@@ -82,7 +83,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		"viewer:" + tokenRead + ":read,other:" + tokenOther + ":ingest+read")
 	require.NoError(t, err)
 	h := handlers.New(&handlers.Config{
-		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec,
+		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec, Now: o.now,
 		Sync: relay.NewAdmin(pool, workers, 3, rel.Notify),
 		Ingest: ingest.NewService(pool, &ingest.Config{Render: handlers.RenderEmail, MaxRetries: 3,
 			Committed: func(int) { rel.Notify() }, Metrics: m}),

@@ -65,6 +65,11 @@ type Item struct {
 	Key         string
 	Fingerprint string
 	Content     email.Content
+	// ReceivedAtFirstSeen reports that Content.ReceivedAt is the time of
+	// this request (a raw message without a date): it stands for the time
+	// the key was first seen, so a retry after the key's record expired
+	// takes the stored email's received_at and is the same request.
+	ReceivedAtFirstSeen bool
 }
 
 // Result is one item's outcome: Status and Body are the HTTP response to
@@ -231,6 +236,9 @@ func (s *Service) existingEmail(ctx context.Context, q *gen.Queries, clientID st
 	}
 	c := it.Content
 	c.ClientID = clientID
+	if it.ReceivedAtFirstSeen {
+		c.ReceivedAt = e.ReceivedAt
+	}
 	if c.Hash() != e.ContentHash {
 		return keyReused(), nil
 	}

@@ -37,51 +37,57 @@ const (
 // errTooComplex stops enmime when a parsing limit is exceeded.
 var errTooComplex = errors.New("ingest: MIME structure too complex")
 
-// ParseRaw parses a raw RFC 5322 message into email.Content (ClientID and
-// Mailbox left empty). The result is normalised and validated: an unreadable
-// message gives an apperr.Malformed error, a readable one that breaks a rule
-// (no Message-ID, From or To, invalid UTF-8 or NUL bytes in any field or
-// header) gives the apperr.Invalid error of Content.Validate. received_at is
-// the Date header, or now when it is missing, unparseable or outside the
-// years 1970-9999. Address headers that net/mail cannot parse are kept as
-// their decoded text split at top-level commas rather than rejected.
-func ParseRaw(raw []byte, now time.Time) (email.Content, error) {
+// ParseRaw parses a raw RFC 5322 message delivered with env into the
+// content to store (ClientID left empty). A message is stored whenever its
+// header block can be read: missing headers are filled in as fill describes
+// (a generated Message-ID, the envelope for From and To, the newest Received
+// date or now for received_at). The result is normalised and validated: an
+// unreadable message gives an apperr.Malformed error, and NUL bytes or
+// invalid UTF-8 in any field or header give the apperr.Invalid error of
+// Content.ValidateRaw. Address headers that net/mail cannot parse are kept
+// as their decoded text split at top-level commas rather than rejected.
+func ParseRaw(raw []byte, env Envelope, now time.Time) (RawMessage, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
-		return email.Content{}, apperr.New(apperr.Malformed, "the message is empty")
+		return RawMessage{}, apperr.New(apperr.Malformed, "the message is empty")
+	}
+	if bytes.IndexByte(raw, '\n') < 0 {
+		// curl -d strips line breaks: the whole message would become one header.
+		return RawMessage{}, apperr.New(apperr.Malformed, "the message has no line breaks, so it has no header block; "+
+			"send the file unchanged (curl --data-binary @msg.eml, not -d)")
 	}
 	if countLinesWith(raw, []byte("--"), maxDelimiterLines) > maxDelimiterLines {
-		return email.Content{}, apperr.New(apperr.Malformed,
+		return RawMessage{}, apperr.New(apperr.Malformed,
 			"the message has too many MIME parts (more than %d)", maxDelimiterLines)
 	}
-	env, err := readEnvelope(raw)
+	parsed, err := readEnvelope(raw)
 	if err != nil {
-		return email.Content{}, err
+		return RawMessage{}, err
 	}
-	h := env.Root.Header
+	h := parsed.Root.Header
 	c := email.Content{
-		MessageID:    strings.TrimSpace(first(env.GetHeaderValues("Message-ID"))),
-		From:         strings.Join(addresses(env, h, "From"), ", "),
-		To:           addresses(env, h, "To"),
-		Cc:           addresses(env, h, "Cc"),
-		Subject:      env.GetHeader("Subject"),
-		TextBody:     env.Text,
-		HTMLBody:     env.HTML,
+		MessageID:    strings.TrimSpace(first(parsed.GetHeaderValues("Message-ID"))),
+		From:         strings.Join(addresses(parsed, h, "From"), ", "),
+		To:           addresses(parsed, h, "To"),
+		Cc:           addresses(parsed, h, "Cc"),
+		Subject:      parsed.GetHeader("Subject"),
+		TextBody:     parsed.Text,
+		HTMLBody:     parsed.HTML,
 		Headers:      make(map[string][]string, len(h)),
-		Attachments:  attachments(env),
+		Attachments:  attachments(parsed),
 		RawSizeBytes: int64(len(raw)),
-		ReceivedAt:   now,
 	}
-	for _, name := range env.GetHeaderKeys() {
-		c.Headers[name] = env.GetHeaderValues(name)
+	for _, name := range parsed.GetHeaderKeys() {
+		c.Headers[name] = parsed.GetHeaderValues(name)
 	}
-	if t, err := env.Date(); err == nil && t.UTC().Year() >= 1970 && t.UTC().Year() <= 9999 {
+	if t, err := parsed.Date(); err == nil && plausible(t) {
 		c.ReceivedAt = t
 	}
-	c.Normalize()
-	if err := c.Validate(); err != nil {
-		return email.Content{}, err
+	m := fill(c, raw, h, env, now)
+	m.Content.Normalize()
+	if err := m.Content.ValidateRaw(); err != nil {
+		return RawMessage{}, err
 	}
-	return c, nil
+	return m, nil
 }
 
 // readEnvelope runs enmime over raw under the parsing limits and maps its
@@ -102,9 +108,10 @@ func readEnvelope(raw []byte) (*enmime.Envelope, error) {
 			maxMultipartSections, maxBoundaryLen)
 	case err != nil:
 		return nil, apperr.New(apperr.Malformed, "the message could not be parsed: %s", describe(err))
-	case len(root.Header) == 0:
+	case !hasMessageHeader(root.Header):
 		return nil, apperr.New(apperr.Malformed,
-			"the message has no header fields; it is not an RFC 5322 message")
+			"the message has no header field of an email (such as From, To, Subject, Date, Message-ID or Received); "+
+				"it is not an RFC 5322 message")
 	}
 	env, err := p.EnvelopeFromPart(root)
 	if err != nil {
@@ -174,15 +181,19 @@ func countLinesWith(b, sep []byte, limit int) int {
 }
 
 // addresses renders every address in the named header fields as
-// "Name <addr>" or "addr". A field net/mail cannot parse (or an empty group
-// such as "undisclosed-recipients:;") is kept as its RFC 2047 decoded text,
-// split at commas outside quotes and angle brackets.
+// "Name <addr>" or "addr". An empty group such as "undisclosed-recipients:;"
+// names nobody and gives nothing; a field net/mail cannot parse is kept as
+// its RFC 2047 decoded text, split at commas outside quotes and angle
+// brackets.
 func addresses(env *enmime.Envelope, h textproto.MIMEHeader, name string) []string {
 	raw, decoded := h.Values(name), env.GetHeaderValues(name)
 	var out []string
 	for i, v := range raw {
 		list, err := enmime.ParseAddressList(v)
-		if err != nil || len(list) == 0 {
+		if err == nil && len(list) == 0 {
+			continue // an empty group such as "undisclosed-recipients:;"
+		}
+		if err != nil {
 			if i < len(decoded) {
 				v = decoded[i]
 			}

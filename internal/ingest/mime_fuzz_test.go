@@ -12,9 +12,10 @@ import (
 )
 
 // FuzzParseRaw checks that ParseRaw never panics and either fails with a
-// client error (Malformed or Invalid) or returns valid content whose strings
-// are all valid UTF-8 without NUL bytes. The seeds are the .eml fixtures and
-// the committed corpus in testdata/fuzz/FuzzParseRaw.
+// client error (Malformed or Invalid) or returns content that passes
+// ValidateRaw, whose strings are all valid UTF-8 without NUL bytes. The
+// seeds are the .eml fixtures and the committed corpus in
+// testdata/fuzz/FuzzParseRaw.
 func FuzzParseRaw(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.eml"))
 	if err != nil {
@@ -28,14 +29,15 @@ func FuzzParseRaw(f *testing.F) {
 		f.Add(raw)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		c, err := ParseRaw(raw, testNow)
+		m, err := ParseRaw(raw, Envelope{}, testNow)
+		c := m.Content
 		if err != nil {
 			if code := apperr.CodeOf(err); code != apperr.Malformed && code != apperr.Invalid {
 				t.Fatalf("error %v has code %q, want malformed or invalid", err, code)
 			}
 			return
 		}
-		if err := c.Validate(); err != nil {
+		if err := c.ValidateRaw(); err != nil {
 			t.Fatalf("ParseRaw returned content that fails validation: %v", err)
 		}
 		if c.RawSizeBytes != int64(len(raw)) {

@@ -19,6 +19,12 @@ import (
 
 var testNow = time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
 
+// parseRaw parses raw without an envelope at testNow.
+func parseRaw(raw []byte) (email.Content, error) {
+	m, err := ParseRaw(raw, Envelope{}, testNow)
+	return m.Content, err
+}
+
 func readFixture(t *testing.T, name string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", name))
@@ -64,7 +70,7 @@ func TestParseRawFixtures(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			t.Parallel()
 			raw := readFixture(t, tt.file)
-			c, err := ParseRaw(raw, testNow)
+			c, err := parseRaw(raw)
 			require.NoError(t, err)
 			require.NoError(t, c.Validate())
 			require.Equal(t, tt.messageID, c.MessageID)
@@ -86,11 +92,11 @@ func TestParseRawFixtures(t *testing.T) {
 
 func TestParseRawDecodesHeaderValues(t *testing.T) {
 	t.Parallel()
-	c, err := ParseRaw(readFixture(t, "encoded_headers.eml"), testNow)
+	c, err := parseRaw(readFixture(t, "encoded_headers.eml"))
 	require.NoError(t, err)
 	require.Equal(t, []string{"Café Mail 3.0"}, c.Headers["X-Mailer"])
 	require.Equal(t, []string{"Résumé de la réunion — été 2026"}, c.Headers["Subject"])
-	c, err = ParseRaw(readFixture(t, "plain.eml"), testNow)
+	c, err = parseRaw(readFixture(t, "plain.eml"))
 	require.NoError(t, err)
 	require.Equal(t, []string{"from mail.example.com (mail.example.com [192.0.2.10]) by mx.example.org " +
 		"with ESMTPS id 4B2C1D; Fri, 27 Nov 2026 10:00:01 +0000"}, c.Headers["Received"])
@@ -115,7 +121,7 @@ func TestParseRawAttachments(t *testing.T) {
 	t.Parallel()
 	png, err := base64.StdEncoding.DecodeString("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 	require.NoError(t, err)
-	c, err := ParseRaw(readFixture(t, "attachment.eml"), testNow)
+	c, err := parseRaw(readFixture(t, "attachment.eml"))
 	require.NoError(t, err)
 	require.Equal(t, "Please find the invoice attached.", c.TextBody)
 	require.Equal(t, `<p>Please find the invoice attached.</p><img src="cid:logo@example.com">`, c.HTMLBody)
@@ -129,7 +135,7 @@ func TestParseRawAttachments(t *testing.T) {
 func TestParseRawHashMatchesJSONContent(t *testing.T) {
 	t.Parallel()
 	raw := readFixture(t, "hash.eml")
-	got, err := ParseRaw(raw, testNow)
+	got, err := parseRaw(raw)
 	require.NoError(t, err)
 	want := email.Content{
 		MessageID: "<20261127.1234@mail.example.com>",
@@ -163,7 +169,17 @@ func TestParseRawLenientHeaders(t *testing.T) {
 		check     func(t *testing.T, c email.Content)
 	}{
 		{"empty group", base + "To: undisclosed-recipients:;\r\n\r\nhi", func(t *testing.T, c email.Content) {
-			require.Equal(t, []string{"undisclosed-recipients:;"}, c.To)
+			require.Equal(t, []string{}, c.To)
+			require.True(t, c.Incomplete)
+			require.Equal(t, []string{"undisclosed-recipients:;"}, c.Headers["To"])
+		}},
+		{"empty group and a recipient", base + "To: undisclosed-recipients:;, b@example.org\r\n\r\nhi", func(t *testing.T, c email.Content) {
+			require.Equal(t, []string{"b@example.org"}, c.To)
+			require.False(t, c.Incomplete)
+		}},
+		{"local recipient", base + "To: root\r\n\r\nhi", func(t *testing.T, c email.Content) {
+			require.Equal(t, []string{"root"}, c.To)
+			require.False(t, c.Incomplete)
 		}},
 		{"unparseable list", base + "To: =?utf-8?q?J=C3=BCrgen?= K, <x@example.org>\r\n\r\nhi", func(t *testing.T, c email.Content) {
 			require.Equal(t, []string{"Jürgen K", "<x@example.org>"}, c.To)
@@ -189,7 +205,7 @@ func TestParseRawLenientHeaders(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := ParseRaw([]byte(tt.raw), testNow)
+			c, err := parseRaw([]byte(tt.raw))
 			require.NoError(t, err)
 			tt.check(t, c)
 		})
@@ -219,9 +235,6 @@ func TestParseRawErrors(t *testing.T) {
 		code  apperr.Code
 		field string
 	}{
-		{"missing message id", readFixture(t, "no_message_id.eml"), apperr.Invalid, "message_id"},
-		{"missing from", []byte("Message-ID: <x@y>\r\nTo: a@b\r\n\r\nhi"), apperr.Invalid, "from"},
-		{"missing to", []byte("Message-ID: <x@y>\r\nFrom: a@b\r\n\r\nhi"), apperr.Invalid, "to"},
 		{"NUL in body", []byte("Message-ID: <x@y>\r\nFrom: a@b\r\nTo: c@d\r\n\r\nh\x00i"), apperr.Invalid, "text_body"},
 		{"invalid UTF-8 header", []byte("Message-ID: <x@y>\r\nFrom: a@b\r\nTo: c@d\r\nX-Note: caf\xe9\r\n\r\nhi"), apperr.Invalid, "headers.X-Note"},
 		{"empty", nil, apperr.Malformed, ""},
@@ -238,7 +251,7 @@ func TestParseRawErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := ParseRaw(tt.raw, testNow)
+			_, err := parseRaw(tt.raw)
 			e := apperr.As(err)
 			require.NotNil(t, e, "want a domain error, got %v", err)
 			require.Equal(t, tt.code, e.Code, e.Message)

@@ -36,9 +36,15 @@ type Document struct {
 	Attachments  []email.Attachment `bson:"attachments"`
 	RawSizeBytes int64              `bson:"raw_size_bytes"`
 	ReceivedAt   time.Time          `bson:"received_at"`
-	Version      int64              `bson:"version"`
-	ContentHash  string             `bson:"content_hash"`
-	SyncedAt     time.Time          `bson:"synced_at"`
+	// The envelope and the raw-message flags; documents written before they
+	// existed lack them and decode to the zero values, which hash as before.
+	EnvelopeFrom    string    `bson:"envelope_from"`
+	EnvelopeTo      []string  `bson:"envelope_to"`
+	MessageIDSource string    `bson:"message_id_source"`
+	Incomplete      bool      `bson:"incomplete"`
+	Version         int64     `bson:"version"`
+	ContentHash     string    `bson:"content_hash"`
+	SyncedAt        time.Time `bson:"synced_at"`
 }
 
 // FromEmail builds the document of a stored email, synced at now.
@@ -56,6 +62,8 @@ func FromEmail(e email.Stored, now time.Time) Document {
 		To: e.To, Cc: e.Cc, Subject: e.Subject, TextBody: e.TextBody, HTMLBody: e.HTMLBody,
 		Headers: headers, Attachments: e.Attachments, RawSizeBytes: e.RawSizeBytes,
 		ReceivedAt: e.ReceivedAt, Version: e.Version, ContentHash: hash, SyncedAt: now.UTC(),
+		EnvelopeFrom: e.EnvelopeFrom, EnvelopeTo: e.EnvelopeTo, MessageIDSource: e.MessageIDSource(),
+		Incomplete: e.Incomplete,
 	}
 }
 
@@ -67,6 +75,8 @@ func (d Document) Content() email.Content {
 		ClientID: d.ClientID, MessageID: d.MessageID, Mailbox: d.Mailbox, From: d.From, To: d.To, Cc: d.Cc,
 		Subject: d.Subject, TextBody: d.TextBody, HTMLBody: d.HTMLBody, Attachments: d.Attachments,
 		RawSizeBytes: d.RawSizeBytes, ReceivedAt: d.ReceivedAt, Headers: make(map[string][]string, len(d.Headers)),
+		EnvelopeFrom: d.EnvelopeFrom, EnvelopeTo: d.EnvelopeTo,
+		MessageIDGenerated: d.MessageIDSource == email.MessageIDGenerated, Incomplete: d.Incomplete,
 	}
 	for _, h := range d.Headers {
 		c.Headers[h.Name] = h.Values

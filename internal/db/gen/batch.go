@@ -138,19 +138,21 @@ WITH e AS (
     INSERT INTO incoming_emails (
         client_id, message_id, mailbox, from_address, to_addresses, cc_addresses,
         subject, text_body, html_body, headers, attachments, raw_size_bytes,
-        received_at, content_hash, idempotency_key)
+        received_at, content_hash, idempotency_key,
+        envelope_from, envelope_to, message_id_source, incomplete)
     VALUES (
         $1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10, $11, $12,
-        $13, $14, $15)
+        $13, $14, $15,
+        $16, $17, $18, $19)
     ON CONFLICT (client_id, idempotency_key) DO NOTHING
-    RETURNING id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key
+    RETURNING id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete
 ), o AS (
     INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
-    SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'ingest'), e.idempotency_key, $16::int
+    SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'ingest'), e.idempotency_key, $20::int
     FROM e
 )
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key FROM e
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete FROM e
 `
 
 type InsertEmailBatchResults struct {
@@ -160,48 +162,56 @@ type InsertEmailBatchResults struct {
 }
 
 type InsertEmailParams struct {
-	ClientID       string
-	MessageID      string
-	Mailbox        string
-	FromAddress    string
-	ToAddresses    []string
-	CcAddresses    []string
-	Subject        string
-	TextBody       string
-	HtmlBody       string
-	Headers        []byte
-	Attachments    []byte
-	RawSizeBytes   int64
-	ReceivedAt     time.Time
-	ContentHash    string
-	IdempotencyKey *string
-	MaxRetries     int32
+	ClientID        string
+	MessageID       string
+	Mailbox         string
+	FromAddress     string
+	ToAddresses     []string
+	CcAddresses     []string
+	Subject         string
+	TextBody        string
+	HtmlBody        string
+	Headers         []byte
+	Attachments     []byte
+	RawSizeBytes    int64
+	ReceivedAt      time.Time
+	ContentHash     string
+	IdempotencyKey  *string
+	EnvelopeFrom    string
+	EnvelopeTo      []string
+	MessageIDSource string
+	Incomplete      bool
+	MaxRetries      int32
 }
 
 type InsertEmailRow struct {
-	ID             int64
-	ClientID       string
-	MessageID      string
-	Mailbox        string
-	FromAddress    string
-	ToAddresses    []string
-	CcAddresses    []string
-	Subject        string
-	TextBody       string
-	HtmlBody       string
-	Headers        []byte
-	Attachments    []byte
-	RawSizeBytes   int64
-	ReceivedAt     time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	Version        int64
-	ContentHash    string
-	SyncStatus     string
-	SyncError      *string
-	SyncRetryCount int32
-	SyncedAt       *time.Time
-	IdempotencyKey *string
+	ID              int64
+	ClientID        string
+	MessageID       string
+	Mailbox         string
+	FromAddress     string
+	ToAddresses     []string
+	CcAddresses     []string
+	Subject         string
+	TextBody        string
+	HtmlBody        string
+	Headers         []byte
+	Attachments     []byte
+	RawSizeBytes    int64
+	ReceivedAt      time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	Version         int64
+	ContentHash     string
+	SyncStatus      string
+	SyncError       *string
+	SyncRetryCount  int32
+	SyncedAt        *time.Time
+	IdempotencyKey  *string
+	EnvelopeFrom    string
+	EnvelopeTo      []string
+	MessageIDSource string
+	Incomplete      bool
 }
 
 // Inserts the email and its outbox record in one statement. No row comes back
@@ -225,6 +235,10 @@ func (q *Queries) InsertEmail(ctx context.Context, arg []InsertEmailParams) *Ins
 			a.ReceivedAt,
 			a.ContentHash,
 			a.IdempotencyKey,
+			a.EnvelopeFrom,
+			a.EnvelopeTo,
+			a.MessageIDSource,
+			a.Incomplete,
 			a.MaxRetries,
 		}
 		batch.Queue(insertEmail, vals...)
@@ -268,6 +282,10 @@ func (b *InsertEmailBatchResults) QueryRow(f func(int, InsertEmailRow, error)) {
 			&i.SyncRetryCount,
 			&i.SyncedAt,
 			&i.IdempotencyKey,
+			&i.EnvelopeFrom,
+			&i.EnvelopeTo,
+			&i.MessageIDSource,
+			&i.Incomplete,
 		)
 		if f != nil {
 			f(t, i, err)

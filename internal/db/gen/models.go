@@ -22,29 +22,33 @@ type IdempotencyKey struct {
 }
 
 type IncomingEmail struct {
-	ID             int64
-	ClientID       string
-	MessageID      string
-	Mailbox        string
-	FromAddress    string
-	ToAddresses    []string
-	CcAddresses    []string
-	Subject        string
-	TextBody       string
-	HtmlBody       string
-	Headers        []byte
-	Attachments    []byte
-	RawSizeBytes   int64
-	ReceivedAt     time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	Version        int64
-	ContentHash    string
-	SyncStatus     string
-	SyncError      *string
-	SyncRetryCount int32
-	SyncedAt       *time.Time
-	IdempotencyKey *string
+	ID              int64
+	ClientID        string
+	MessageID       string
+	Mailbox         string
+	FromAddress     string
+	ToAddresses     []string
+	CcAddresses     []string
+	Subject         string
+	TextBody        string
+	HtmlBody        string
+	Headers         []byte
+	Attachments     []byte
+	RawSizeBytes    int64
+	ReceivedAt      time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	Version         int64
+	ContentHash     string
+	SyncStatus      string
+	SyncError       *string
+	SyncRetryCount  int32
+	SyncedAt        *time.Time
+	IdempotencyKey  *string
+	EnvelopeFrom    string
+	EnvelopeTo      []string
+	MessageIDSource string
+	Incomplete      bool
 }
 
 type OutboxMessage struct {

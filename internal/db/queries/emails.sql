@@ -22,11 +22,13 @@ WITH e AS (
     INSERT INTO incoming_emails (
         client_id, message_id, mailbox, from_address, to_addresses, cc_addresses,
         subject, text_body, html_body, headers, attachments, raw_size_bytes,
-        received_at, content_hash, idempotency_key)
+        received_at, content_hash, idempotency_key,
+        envelope_from, envelope_to, message_id_source, incomplete)
     VALUES (
         @client_id, @message_id, @mailbox, @from_address, @to_addresses, @cc_addresses,
         @subject, @text_body, @html_body, @headers, @attachments, @raw_size_bytes,
-        @received_at, @content_hash, @idempotency_key)
+        @received_at, @content_hash, @idempotency_key,
+        @envelope_from, @envelope_to, @message_id_source, @incomplete)
     ON CONFLICT (client_id, idempotency_key) DO NOTHING
     RETURNING *
 ), o AS (
@@ -54,6 +56,7 @@ WHERE (sqlc.narg(sync_status)::text IS NULL OR sync_status = sqlc.narg(sync_stat
   AND (sqlc.narg(idempotency_key)::text IS NULL OR idempotency_key = sqlc.narg(idempotency_key)::text)
   AND (sqlc.narg(received_after)::timestamptz IS NULL OR received_at >= sqlc.narg(received_after)::timestamptz)
   AND (sqlc.narg(received_before)::timestamptz IS NULL OR received_at < sqlc.narg(received_before)::timestamptz)
+  AND (sqlc.narg(incomplete)::boolean IS NULL OR incomplete = sqlc.narg(incomplete)::boolean)
   AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id)::bigint)
 ORDER BY id DESC
 LIMIT @row_limit;

@@ -1,0 +1,73 @@
+package handlers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"mailsync/internal/api"
+	"mailsync/internal/apperr"
+	"mailsync/internal/email"
+	"mailsync/internal/ingest"
+)
+
+// envelopeToHeader carries the envelope recipients of a raw message; it may
+// be repeated, and every line may hold several comma-separated recipients.
+const envelopeToHeader = "Mailsync-Envelope-To"
+
+// joinEnvelopeTo joins repeated Mailsync-Envelope-To lines into one
+// comma-separated line before the generated wrapper binds the header, which
+// accepts a single line only.
+func joinEnvelopeTo(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.Header.Values(envelopeToHeader); len(v) > 1 {
+			r.Header.Set(envelopeToHeader, strings.Join(v, ", "))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// envelopeOf returns the envelope sent in a raw request's headers.
+func envelopeOf(p api.CreateEmailParams) ingest.Envelope {
+	var env ingest.Envelope
+	if p.MailsyncEnvelopeFrom != nil {
+		env.From = *p.MailsyncEnvelopeFrom
+	}
+	if p.MailsyncEnvelopeTo != nil {
+		env.To = []string{*p.MailsyncEnvelopeTo}
+	}
+	if p.MailsyncMailbox != nil {
+		env.Mailbox = *p.MailsyncMailbox
+	}
+	return env
+}
+
+// refuseEnvelopeHeaders refuses the envelope headers on the JSON path, where
+// the body's own fields carry the envelope and a silently ignored header
+// would lose what the client meant.
+func refuseEnvelopeHeaders(p api.CreateEmailParams) error {
+	if p.MailsyncEnvelopeFrom != nil || p.MailsyncEnvelopeTo != nil || p.MailsyncMailbox != nil {
+		return apperr.New(apperr.Malformed, "the Mailsync-Envelope-From, Mailsync-Envelope-To and Mailsync-Mailbox "+
+			"headers apply to message/rfc822 only; send envelope_from, envelope_to and mailbox in the JSON body")
+	}
+	return nil
+}
+
+// rawFingerprint identifies a raw request: its bytes and, when one was sent,
+// its envelope as stored (so "<a@b>" and "a@b" are the same request). A
+// request without an envelope keeps the fingerprint of the bytes alone.
+func rawFingerprint(raw []byte, c email.Content) string {
+	if c.EnvelopeFrom == "" && len(c.EnvelopeTo) == 0 && c.Mailbox == "" {
+		return ingest.Fingerprint(http.MethodPost, "/v1/emails", raw)
+	}
+	sum := sha256.Sum256(raw)
+	canon, _ := json.Marshal(struct { // strings only: cannot fail
+		Raw          string   `json:"raw_sha256"`
+		EnvelopeFrom string   `json:"envelope_from"`
+		EnvelopeTo   []string `json:"envelope_to"`
+		Mailbox      string   `json:"mailbox"`
+	}{hex.EncodeToString(sum[:]), c.EnvelopeFrom, c.EnvelopeTo, c.Mailbox})
+	return ingest.Fingerprint(http.MethodPost, "/v1/emails", canon)
+}
