@@ -1637,7 +1637,9 @@ type Healthz200JSONResponse Health
 func (response Healthz200JSONResponse) VisitHealthzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -1658,7 +1660,9 @@ type Readyz200JSONResponse Health
 func (response Readyz200JSONResponse) VisitReadyzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -1672,7 +1676,9 @@ type Readyz503JSONResponse Health
 func (response Readyz503JSONResponse) VisitReadyzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -1694,7 +1700,9 @@ type ListEmails200JSONResponse EmailList
 func (response ListEmails200JSONResponse) VisitListEmailsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -1710,7 +1718,9 @@ type ListEmails400ApplicationProblemPlusJSONResponse struct {
 func (response ListEmails400ApplicationProblemPlusJSONResponse) VisitListEmailsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1726,7 +1736,9 @@ type ListEmails401ApplicationProblemPlusJSONResponse struct {
 func (response ListEmails401ApplicationProblemPlusJSONResponse) VisitListEmailsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1743,7 +1755,9 @@ type ListEmails403ApplicationProblemPlusJSONResponse struct {
 func (response ListEmails403ApplicationProblemPlusJSONResponse) VisitListEmailsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1759,7 +1773,9 @@ type ListEmails429ApplicationProblemPlusJSONResponse struct {
 func (response ListEmails429ApplicationProblemPlusJSONResponse) VisitListEmailsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1776,7 +1792,9 @@ type ListEmails500ApplicationProblemPlusJSONResponse struct {
 func (response ListEmails500ApplicationProblemPlusJSONResponse) VisitListEmailsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1792,7 +1810,9 @@ type ListEmails501ApplicationProblemPlusJSONResponse struct {
 func (response ListEmails501ApplicationProblemPlusJSONResponse) VisitListEmailsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1824,7 +1844,9 @@ type CreateEmail200JSONResponse struct {
 func (response CreateEmail200JSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -1849,7 +1871,9 @@ type CreateEmail201JSONResponse struct {
 func (response CreateEmail201JSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -1868,7 +1892,9 @@ type CreateEmail400ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail400ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1884,7 +1910,9 @@ type CreateEmail401ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail401ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1901,7 +1929,9 @@ type CreateEmail403ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail403ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1923,7 +1953,9 @@ type CreateEmail409ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail409ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1941,7 +1973,9 @@ type CreateEmail413ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail413ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1957,7 +1991,9 @@ type CreateEmail415ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail415ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1973,7 +2009,9 @@ type CreateEmail422ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail422ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1989,7 +2027,9 @@ type CreateEmail429ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail429ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2006,7 +2046,9 @@ type CreateEmail500ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail500ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2022,7 +2064,9 @@ type CreateEmail501ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail501ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2044,7 +2088,9 @@ type CreateEmailBatch200JSONResponse BatchResponse
 func (response CreateEmailBatch200JSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -2060,7 +2106,9 @@ type CreateEmailBatch400ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch400ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2076,7 +2124,9 @@ type CreateEmailBatch401ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch401ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2093,7 +2143,9 @@ type CreateEmailBatch403ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch403ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2109,7 +2161,9 @@ type CreateEmailBatch413ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch413ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2125,7 +2179,9 @@ type CreateEmailBatch415ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch415ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2141,7 +2197,9 @@ type CreateEmailBatch422ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch422ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2157,7 +2215,9 @@ type CreateEmailBatch429ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch429ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2174,7 +2234,9 @@ type CreateEmailBatch500ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch500ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2190,7 +2252,9 @@ type CreateEmailBatch501ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch501ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2212,7 +2276,9 @@ type GetEmail200JSONResponse Email
 func (response GetEmail200JSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -2228,7 +2294,9 @@ type GetEmail400ApplicationProblemPlusJSONResponse struct {
 func (response GetEmail400ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2244,7 +2312,9 @@ type GetEmail401ApplicationProblemPlusJSONResponse struct {
 func (response GetEmail401ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2261,7 +2331,9 @@ type GetEmail403ApplicationProblemPlusJSONResponse struct {
 func (response GetEmail403ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2277,7 +2349,9 @@ type GetEmail404ApplicationProblemPlusJSONResponse struct {
 func (response GetEmail404ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2293,7 +2367,9 @@ type GetEmail429ApplicationProblemPlusJSONResponse struct {
 func (response GetEmail429ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2310,7 +2386,9 @@ type GetEmail500ApplicationProblemPlusJSONResponse struct {
 func (response GetEmail500ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2326,7 +2404,9 @@ type GetEmail501ApplicationProblemPlusJSONResponse struct {
 func (response GetEmail501ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2348,7 +2428,9 @@ type GetEmailSync200JSONResponse SyncDetail
 func (response GetEmailSync200JSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -2364,7 +2446,9 @@ type GetEmailSync400ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailSync400ApplicationProblemPlusJSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2380,7 +2464,9 @@ type GetEmailSync401ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailSync401ApplicationProblemPlusJSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2397,7 +2483,9 @@ type GetEmailSync403ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailSync403ApplicationProblemPlusJSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2413,7 +2501,9 @@ type GetEmailSync404ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailSync404ApplicationProblemPlusJSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2429,7 +2519,9 @@ type GetEmailSync429ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailSync429ApplicationProblemPlusJSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2446,7 +2538,9 @@ type GetEmailSync500ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailSync500ApplicationProblemPlusJSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2462,7 +2556,9 @@ type GetEmailSync501ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailSync501ApplicationProblemPlusJSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2484,7 +2580,9 @@ type RetryEmailSync202JSONResponse RetryResult
 func (response RetryEmailSync202JSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -2500,7 +2598,9 @@ type RetryEmailSync400ApplicationProblemPlusJSONResponse struct {
 func (response RetryEmailSync400ApplicationProblemPlusJSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2516,7 +2616,9 @@ type RetryEmailSync401ApplicationProblemPlusJSONResponse struct {
 func (response RetryEmailSync401ApplicationProblemPlusJSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2533,7 +2635,9 @@ type RetryEmailSync403ApplicationProblemPlusJSONResponse struct {
 func (response RetryEmailSync403ApplicationProblemPlusJSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2549,7 +2653,9 @@ type RetryEmailSync404ApplicationProblemPlusJSONResponse struct {
 func (response RetryEmailSync404ApplicationProblemPlusJSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2565,7 +2671,9 @@ type RetryEmailSync429ApplicationProblemPlusJSONResponse struct {
 func (response RetryEmailSync429ApplicationProblemPlusJSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2582,7 +2690,9 @@ type RetryEmailSync500ApplicationProblemPlusJSONResponse struct {
 func (response RetryEmailSync500ApplicationProblemPlusJSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2598,7 +2708,9 @@ type RetryEmailSync501ApplicationProblemPlusJSONResponse struct {
 func (response RetryEmailSync501ApplicationProblemPlusJSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2620,7 +2732,9 @@ type ListReconciliations200JSONResponse ReconciliationList
 func (response ListReconciliations200JSONResponse) VisitListReconciliationsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -2636,7 +2750,9 @@ type ListReconciliations400ApplicationProblemPlusJSONResponse struct {
 func (response ListReconciliations400ApplicationProblemPlusJSONResponse) VisitListReconciliationsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2652,7 +2768,9 @@ type ListReconciliations401ApplicationProblemPlusJSONResponse struct {
 func (response ListReconciliations401ApplicationProblemPlusJSONResponse) VisitListReconciliationsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2669,7 +2787,9 @@ type ListReconciliations403ApplicationProblemPlusJSONResponse struct {
 func (response ListReconciliations403ApplicationProblemPlusJSONResponse) VisitListReconciliationsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2685,7 +2805,9 @@ type ListReconciliations429ApplicationProblemPlusJSONResponse struct {
 func (response ListReconciliations429ApplicationProblemPlusJSONResponse) VisitListReconciliationsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2702,7 +2824,9 @@ type ListReconciliations500ApplicationProblemPlusJSONResponse struct {
 func (response ListReconciliations500ApplicationProblemPlusJSONResponse) VisitListReconciliationsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2718,7 +2842,9 @@ type ListReconciliations501ApplicationProblemPlusJSONResponse struct {
 func (response ListReconciliations501ApplicationProblemPlusJSONResponse) VisitListReconciliationsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2747,7 +2873,9 @@ type StartReconciliation202JSONResponse struct {
 func (response StartReconciliation202JSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -2764,7 +2892,9 @@ type StartReconciliation400ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation400ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2780,7 +2910,9 @@ type StartReconciliation401ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation401ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2797,7 +2929,9 @@ type StartReconciliation403ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation403ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2813,7 +2947,9 @@ type StartReconciliation409ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation409ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2829,7 +2965,9 @@ type StartReconciliation415ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation415ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2845,7 +2983,9 @@ type StartReconciliation422ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation422ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2861,7 +3001,9 @@ type StartReconciliation429ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation429ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2878,7 +3020,9 @@ type StartReconciliation500ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation500ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2894,7 +3038,9 @@ type StartReconciliation501ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation501ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2916,7 +3062,9 @@ type GetReconciliation200JSONResponse Reconciliation
 func (response GetReconciliation200JSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -2932,7 +3080,9 @@ type GetReconciliation400ApplicationProblemPlusJSONResponse struct {
 func (response GetReconciliation400ApplicationProblemPlusJSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2948,7 +3098,9 @@ type GetReconciliation401ApplicationProblemPlusJSONResponse struct {
 func (response GetReconciliation401ApplicationProblemPlusJSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2965,7 +3117,9 @@ type GetReconciliation403ApplicationProblemPlusJSONResponse struct {
 func (response GetReconciliation403ApplicationProblemPlusJSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2981,7 +3135,9 @@ type GetReconciliation404ApplicationProblemPlusJSONResponse struct {
 func (response GetReconciliation404ApplicationProblemPlusJSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2997,7 +3153,9 @@ type GetReconciliation429ApplicationProblemPlusJSONResponse struct {
 func (response GetReconciliation429ApplicationProblemPlusJSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3014,7 +3172,9 @@ type GetReconciliation500ApplicationProblemPlusJSONResponse struct {
 func (response GetReconciliation500ApplicationProblemPlusJSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3030,7 +3190,9 @@ type GetReconciliation501ApplicationProblemPlusJSONResponse struct {
 func (response GetReconciliation501ApplicationProblemPlusJSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3052,7 +3214,9 @@ type ListSyncFailures200JSONResponse SyncFailureList
 func (response ListSyncFailures200JSONResponse) VisitListSyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -3068,7 +3232,9 @@ type ListSyncFailures400ApplicationProblemPlusJSONResponse struct {
 func (response ListSyncFailures400ApplicationProblemPlusJSONResponse) VisitListSyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3084,7 +3250,9 @@ type ListSyncFailures401ApplicationProblemPlusJSONResponse struct {
 func (response ListSyncFailures401ApplicationProblemPlusJSONResponse) VisitListSyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3101,7 +3269,9 @@ type ListSyncFailures403ApplicationProblemPlusJSONResponse struct {
 func (response ListSyncFailures403ApplicationProblemPlusJSONResponse) VisitListSyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3117,7 +3287,9 @@ type ListSyncFailures429ApplicationProblemPlusJSONResponse struct {
 func (response ListSyncFailures429ApplicationProblemPlusJSONResponse) VisitListSyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3134,7 +3306,9 @@ type ListSyncFailures500ApplicationProblemPlusJSONResponse struct {
 func (response ListSyncFailures500ApplicationProblemPlusJSONResponse) VisitListSyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3150,7 +3324,9 @@ type ListSyncFailures501ApplicationProblemPlusJSONResponse struct {
 func (response ListSyncFailures501ApplicationProblemPlusJSONResponse) VisitListSyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3172,7 +3348,9 @@ type RetrySyncFailures202JSONResponse RetryResult
 func (response RetrySyncFailures202JSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -3188,7 +3366,9 @@ type RetrySyncFailures400ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures400ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3204,7 +3384,9 @@ type RetrySyncFailures401ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures401ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3221,7 +3403,9 @@ type RetrySyncFailures403ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures403ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3237,7 +3421,9 @@ type RetrySyncFailures415ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures415ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3253,7 +3439,9 @@ type RetrySyncFailures422ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures422ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3269,7 +3457,9 @@ type RetrySyncFailures429ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures429ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3286,7 +3476,9 @@ type RetrySyncFailures500ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures500ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3302,7 +3494,9 @@ type RetrySyncFailures501ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures501ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3323,7 +3517,9 @@ type GetSyncStatus200JSONResponse SyncStatus
 func (response GetSyncStatus200JSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -3339,7 +3535,9 @@ type GetSyncStatus401ApplicationProblemPlusJSONResponse struct {
 func (response GetSyncStatus401ApplicationProblemPlusJSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3356,7 +3554,9 @@ type GetSyncStatus403ApplicationProblemPlusJSONResponse struct {
 func (response GetSyncStatus403ApplicationProblemPlusJSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3372,7 +3572,9 @@ type GetSyncStatus429ApplicationProblemPlusJSONResponse struct {
 func (response GetSyncStatus429ApplicationProblemPlusJSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3389,7 +3591,9 @@ type GetSyncStatus500ApplicationProblemPlusJSONResponse struct {
 func (response GetSyncStatus500ApplicationProblemPlusJSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3405,7 +3609,9 @@ type GetSyncStatus501ApplicationProblemPlusJSONResponse struct {
 func (response GetSyncStatus501ApplicationProblemPlusJSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
