@@ -27,6 +27,7 @@ run-note:
 
 clean: ## drop make run's databases (mailsync, mailsync_mongo or DATABASE_URL's) and remove .run/ and bin/
 	@scripts/clean.sh
+	rm -rf bin
 
 test: $(DEVMONGO) ## run every test (starts what the tests need)
 	@scripts/test.sh

@@ -1,19 +1,12 @@
 package mailsync_test
 
 import (
-	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,7 +21,10 @@ const readmeBase = "http://127.0.0.1:8080"
 // the server the way make run does (scripts/run.sh, which starts its own
 // devmongo) on free ports with its own databases, checks the banner make run
 // prints, runs every curl line of the quick start with bash and checks what
-// each prints, then stops make run and checks devmongo stopped with it.
+// each prints. Then the rest of the newcomer's path: a second make run on the
+// same port refuses before starting anything, make clean refuses while make
+// run runs, stopping make run stops its devmongo, and make clean drops both
+// databases.
 func TestReadmeQuickStart(t *testing.T) {
 	t.Parallel()
 	cmds := quickStartCommands(t, "README.md")
@@ -40,13 +36,14 @@ func TestReadmeQuickStart(t *testing.T) {
 	httpAddr, mongoAddr := freeAddr(t), freeAddr(t)
 	base := "http://" + httpAddr
 	db := "mailsync_readme_" + randomHex(t)
+	runDir := filepath.Join(t.TempDir(), "run")
 	t.Cleanup(func() { dropDatabases(t, db, db+"_mongo") })
 	run := startMakeRun(t, map[string]string{
 		"HTTP_ADDR":           httpAddr,
 		"DEVMONGO_ADDR":       mongoAddr,
 		"DATABASE_URL":        "postgres://postgres@127.0.0.1:5432/" + db + "?sslmode=disable",
 		"MAILSYNC_SERVER_BIN": bin,
-		"MAILSYNC_RUN_DIR":    t.TempDir(),
+		"MAILSYNC_RUN_DIR":    runDir,
 	})
 
 	banner := run.waitFor(t, "readiness   "+base+"/readyz", 3*time.Minute)
@@ -69,9 +66,36 @@ func TestReadmeQuickStart(t *testing.T) {
 		require.True(t, seen[c.name], "the README's quick start no longer shows %s", c.name)
 	}
 
+	// A second make run on the same address stops before starting anything.
+	otherMongo := freeAddr(t)
+	second := exec.Command("bash", "scripts/run.sh")
+	second.Env = append(run.cmd.Env, "DEVMONGO_ADDR="+otherMongo, "MAILSYNC_RUN_DIR="+t.TempDir())
+	out, err = second.CombinedOutput()
+	require.Error(t, err, "make run on a busy port must fail:\n%s", out)
+	require.Contains(t, string(out), httpAddr+" is already in use")
+	require.Contains(t, string(out), "HTTP_ADDR=127.0.0.1:18080 make run")
+	require.False(t, dialable(otherMongo), "make run started devmongo before finding its port taken")
+
+	// make clean refuses while make run runs; once it stopped, so has its devmongo.
+	clean := func() ([]byte, error) {
+		c := exec.Command("bash", "scripts/clean.sh")
+		c.Env = run.cmd.Env
+		return c.CombinedOutput()
+	}
+	out, err = clean()
+	require.Error(t, err, "make clean while make run runs:\n%s", out)
+	require.Contains(t, string(out), "make run is still running")
 	run.stop(t)
 	require.Eventually(t, func() bool { return !dialable(mongoAddr) }, 20*time.Second, 100*time.Millisecond,
 		"the devmongo make run started is still listening on %s after make run stopped", mongoAddr)
+
+	// make clean drops both databases and the run directory.
+	out, err = clean()
+	require.NoError(t, err, "make clean:\n%s", out)
+	exists := runBash(t, fmt.Sprintf(`psql -h 127.0.0.1 -U postgres -d postgres -tAc `+
+		`"SELECT count(*) FROM pg_database WHERE datname IN ('%s', '%s_mongo')"`, db, db))
+	require.Equal(t, "0", strings.TrimSpace(exists), "make clean left a database behind")
+	require.NoDirExists(t, runDir)
 }
 
 // quickStartCommands returns the curl commands of the sh blocks between the
@@ -124,126 +148,4 @@ func jsonOf(t *testing.T, out string) map[string]any {
 	var m map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out), &m), out)
 	return m
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func dialable(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false
-	}
-	_ = c.Close()
-	return true
-}
-
-func randomHex(t *testing.T) string {
-	b := make([]byte, 6)
-	_, err := rand.Read(b)
-	require.NoError(t, err)
-	return hex.EncodeToString(b)
-}
-
-func dropDatabases(t *testing.T, names ...string) {
-	for _, n := range names {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		out, err := exec.CommandContext(ctx, "psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc",
-			fmt.Sprintf(`DROP DATABASE IF EXISTS %q WITH (FORCE)`, n)).CombinedOutput()
-		cancel()
-		if err != nil {
-			t.Logf("drop database %s: %v: %s", n, err, out)
-		}
-	}
-}
-
-// makeRun is scripts/run.sh running in its own process group.
-type makeRun struct {
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-}
-
-func startMakeRun(t *testing.T, env map[string]string) *makeRun {
-	t.Helper()
-	cmd := exec.Command("bash", "scripts/run.sh")
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch name {
-		case "MONGO_URL", "MONGO_DB", "API_KEYS", "AUTH_DISABLED", "LOG_FORMAT":
-			continue // make run's defaults, as a newcomer has them
-		}
-		cmd.Env = append(cmd.Env, kv)
-	}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	if os.Getenv("MAILSYNC_DEVMONGO_BIN") == "" {
-		home, _ := os.UserHomeDir()
-		cmd.Env = append(cmd.Env, "MAILSYNC_DEVMONGO_BIN="+filepath.Join(home, ".cache", "mailsync", "bin", "devmongo"))
-	}
-	r := &makeRun{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = r.out, r.out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	require.NoError(t, cmd.Start())
-	go func() { _ = cmd.Wait(); close(r.done) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever is left of its group
-		<-r.done
-	})
-	return r
-}
-
-// waitFor waits until make run has printed want and returns its output.
-func (r *makeRun) waitFor(t *testing.T, want string, timeout time.Duration) string {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if s := r.out.String(); strings.Contains(s, want) {
-			return s
-		}
-		select {
-		case <-r.done:
-			t.Fatalf("make run exited before printing %q:\n%s", want, r.out.String())
-		case <-deadline.C:
-			t.Fatalf("make run did not print %q within %s:\n%s", want, timeout, r.out.String())
-		case <-tick.C:
-		}
-	}
-}
-
-// stop sends make run SIGTERM, as Ctrl-C would stop it, and waits for it.
-func (r *makeRun) stop(t *testing.T) {
-	t.Helper()
-	require.NoError(t, r.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-r.done:
-	case <-time.After(time.Minute):
-		t.Fatalf("make run did not stop within a minute of SIGTERM:\n%s", r.out.String())
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
