@@ -22,8 +22,9 @@ run: run-note build $(DEVMONGO) ## start PostgreSQL (if down) and devmongo (unle
 
 # Says what the first make run builds, which takes minutes without output.
 run-note:
-	@[ -x bin/server ] && [ -x $(DEVMONGO) ] || echo "make run: first start, building bin/server and devmongo (FerretDB, the" \
-	  "dev MongoDB-compatible server, into $(BIN_CACHE)): about 3 minutes on 2 CPUs; later starts take seconds"
+	@if [ ! -x $(DEVMONGO) ]; then echo "make run: first start, building bin/server and devmongo (FerretDB, the dev" \
+	  "MongoDB-compatible server, into $(BIN_CACHE)): about 3 minutes on 2 CPUs; later starts take seconds"; \
+	elif [ ! -x bin/server ]; then echo "make run: building bin/server (the first build compiles its dependencies)"; fi
 
 clean: ## drop make run's databases (mailsync, mailsync_mongo or DATABASE_URL's) and remove .run/ and bin/
 	@scripts/clean.sh
