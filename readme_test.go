@@ -22,7 +22,8 @@ const readmeBase = "http://127.0.0.1:8080"
 // devmongo) on free ports with its own databases, checks the banner make run
 // prints, runs every curl line of the quick start with bash and checks what
 // each prints. Then the rest of the newcomer's path: a second make run on the
-// same port refuses before starting anything, make clean refuses while make
+// same port refuses before starting anything, one on another port uses the
+// devmongo already running and leaves it running, make clean refuses while make
 // run runs, stopping make run stops its devmongo, and make clean drops both
 // databases.
 func TestReadmeQuickStart(t *testing.T) {
@@ -38,13 +39,14 @@ func TestReadmeQuickStart(t *testing.T) {
 	db := "mailsync_readme_" + randomHex(t)
 	runDir := filepath.Join(t.TempDir(), "run")
 	t.Cleanup(func() { dropDatabases(t, db, db+"_mongo") })
-	run := startMakeRun(t, map[string]string{
+	env := map[string]string{
 		"HTTP_ADDR":           httpAddr,
 		"DEVMONGO_ADDR":       mongoAddr,
 		"DATABASE_URL":        "postgres://postgres@127.0.0.1:5432/" + db + "?sslmode=disable",
 		"MAILSYNC_SERVER_BIN": bin,
 		"MAILSYNC_RUN_DIR":    runDir,
-	})
+	}
+	run := startMakeRun(t, env)
 
 	banner := run.waitFor(t, "readiness   "+base+"/readyz", 3*time.Minute)
 	for _, want := range []string{base + "/docs", base + "/dashboard", "Bearer dev-token-0123456789abcdef",
@@ -75,6 +77,15 @@ func TestReadmeQuickStart(t *testing.T) {
 	require.Contains(t, string(out), httpAddr+" is already in use")
 	require.Contains(t, string(out), "HTTP_ADDR=127.0.0.1:18080 make run")
 	require.False(t, dialable(otherMongo), "make run started devmongo before finding its port taken")
+
+	// A make run that finds a MongoDB listening on its port uses it, says so,
+	// and leaves it running when it stops.
+	env["HTTP_ADDR"], env["MAILSYNC_RUN_DIR"] = freeAddr(t), t.TempDir()
+	reuse := startMakeRun(t, env)
+	require.Contains(t, reuse.waitFor(t, "mailsync is ready on", 3*time.Minute),
+		"MongoDB: using the server already listening on "+mongoAddr)
+	reuse.stop(t)
+	require.True(t, dialable(mongoAddr), "make run stopped a MongoDB it had not started")
 
 	// make clean refuses while make run runs; once it stopped, so has its devmongo.
 	clean := func() ([]byte, error) {
