@@ -9,7 +9,7 @@ DEVMONGO := $(BIN_CACHE)/devmongo
 DEVMONGO_SRC := $(wildcard tools/devmongo/*.go) tools/devmongo/go.mod tools/devmongo/go.sum
 export MAILSYNC_DEVMONGO_BIN := $(DEVMONGO)
 
-.PHONY: help run build test verify generate lint bench chaos soak
+.PHONY: help run run-note build test verify generate lint bench chaos soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -17,8 +17,18 @@ help: ## list the targets
 build: ## build bin/server
 	go build -o bin/server ./cmd/server
 
-run: build $(DEVMONGO) ## start PostgreSQL (if down) and devmongo (unless MONGO_URL is set), migrate, serve on :8080
+run: run-note build $(DEVMONGO) ## start PostgreSQL (if down) and devmongo (unless MONGO_URL is set), migrate, serve on 127.0.0.1:8080 (HTTP_ADDR)
 	@scripts/run.sh
+
+# Says what the first make run builds, which takes minutes without output.
+run-note:
+	@if [ ! -x $(DEVMONGO) ]; then echo "make run: first start, building bin/server and devmongo (FerretDB, the dev" \
+	  "MongoDB-compatible server, into $(BIN_CACHE)): about 3 minutes on 2 CPUs; later starts take seconds"; \
+	elif [ ! -x bin/server ]; then echo "make run: building bin/server (the first build compiles its dependencies)"; fi
+
+clean: ## drop make run's databases (mailsync, mailsync_mongo or DATABASE_URL's) and remove .run/ and bin/
+	@scripts/clean.sh
+	rm -rf bin
 
 test: $(DEVMONGO) ## run every test (starts what the tests need)
 	@scripts/test.sh

@@ -21,7 +21,11 @@ for _ in $(seq 1 100); do [ -s "$uri_file" ] && break; sleep 0.1; done
 [ -s "$uri_file" ] || { echo "devmongo did not start" >&2; exit 1; }
 export MAILSYNC_TEST_MONGO_URL=$(cat "$uri_file")
 echo "test MongoDB (FerretDB) at $MAILSYNC_TEST_MONGO_URL"
+# The dashboard browser test's screenshot outlives the run; its path is printed after it.
+export MAILSYNC_ARTIFACTS=${MAILSYNC_ARTIFACTS:-$PWD/.run/artifacts}
+rm -f "$MAILSYNC_ARTIFACTS/dashboard.png"
 go test -race -count=1 -timeout 20m ./...
+[ ! -f "$MAILSYNC_ARTIFACTS/dashboard.png" ] || echo "dashboard screenshot: $MAILSYNC_ARTIFACTS/dashboard.png"
 (cd tools/devmongo && go vet ./... && go test -count=1 ./...)
 # Last, alone: the short chaos run restarts PostgreSQL (see scripts/chaos.sh).
 scripts/chaos.sh short

@@ -1784,7 +1784,9 @@ type Healthz200JSONResponse Health
 func (response Healthz200JSONResponse) VisitHealthzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -1805,7 +1807,9 @@ type Readyz200JSONResponse Health
 func (response Readyz200JSONResponse) VisitReadyzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -1819,7 +1823,9 @@ type Readyz503JSONResponse Health
 func (response Readyz503JSONResponse) VisitReadyzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -1841,7 +1847,9 @@ type ListEmails200JSONResponse EmailList
 func (response ListEmails200JSONResponse) VisitListEmailsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -1857,7 +1865,9 @@ type ListEmails400ApplicationProblemPlusJSONResponse struct {
 func (response ListEmails400ApplicationProblemPlusJSONResponse) VisitListEmailsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1873,7 +1883,9 @@ type ListEmails401ApplicationProblemPlusJSONResponse struct {
 func (response ListEmails401ApplicationProblemPlusJSONResponse) VisitListEmailsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1890,7 +1902,9 @@ type ListEmails403ApplicationProblemPlusJSONResponse struct {
 func (response ListEmails403ApplicationProblemPlusJSONResponse) VisitListEmailsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1906,7 +1920,9 @@ type ListEmails429ApplicationProblemPlusJSONResponse struct {
 func (response ListEmails429ApplicationProblemPlusJSONResponse) VisitListEmailsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1923,7 +1939,9 @@ type ListEmails500ApplicationProblemPlusJSONResponse struct {
 func (response ListEmails500ApplicationProblemPlusJSONResponse) VisitListEmailsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1939,7 +1957,9 @@ type ListEmails501ApplicationProblemPlusJSONResponse struct {
 func (response ListEmails501ApplicationProblemPlusJSONResponse) VisitListEmailsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -1971,7 +1991,9 @@ type CreateEmail200JSONResponse struct {
 func (response CreateEmail200JSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -1996,7 +2018,9 @@ type CreateEmail201JSONResponse struct {
 func (response CreateEmail201JSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -2015,7 +2039,9 @@ type CreateEmail400ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail400ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2031,7 +2057,9 @@ type CreateEmail401ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail401ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2048,7 +2076,9 @@ type CreateEmail403ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail403ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2070,7 +2100,9 @@ type CreateEmail409ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail409ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2088,7 +2120,9 @@ type CreateEmail413ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail413ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2104,7 +2138,9 @@ type CreateEmail415ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail415ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2120,7 +2156,9 @@ type CreateEmail422ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail422ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2136,7 +2174,9 @@ type CreateEmail429ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail429ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2153,7 +2193,9 @@ type CreateEmail500ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail500ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2169,7 +2211,9 @@ type CreateEmail501ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmail501ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2191,7 +2235,9 @@ type CreateEmailBatch200JSONResponse BatchResponse
 func (response CreateEmailBatch200JSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -2207,7 +2253,9 @@ type CreateEmailBatch400ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch400ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2223,7 +2271,9 @@ type CreateEmailBatch401ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch401ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2240,7 +2290,9 @@ type CreateEmailBatch403ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch403ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2256,7 +2308,9 @@ type CreateEmailBatch413ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch413ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2272,7 +2326,9 @@ type CreateEmailBatch415ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch415ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2288,7 +2344,9 @@ type CreateEmailBatch422ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch422ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2304,7 +2362,9 @@ type CreateEmailBatch429ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch429ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2321,7 +2381,9 @@ type CreateEmailBatch500ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch500ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2337,7 +2399,9 @@ type CreateEmailBatch501ApplicationProblemPlusJSONResponse struct {
 func (response CreateEmailBatch501ApplicationProblemPlusJSONResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2359,7 +2423,9 @@ type GetEmail200JSONResponse Email
 func (response GetEmail200JSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -2375,7 +2441,9 @@ type GetEmail400ApplicationProblemPlusJSONResponse struct {
 func (response GetEmail400ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2391,7 +2459,9 @@ type GetEmail401ApplicationProblemPlusJSONResponse struct {
 func (response GetEmail401ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2408,7 +2478,9 @@ type GetEmail403ApplicationProblemPlusJSONResponse struct {
 func (response GetEmail403ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2424,7 +2496,9 @@ type GetEmail404ApplicationProblemPlusJSONResponse struct {
 func (response GetEmail404ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2440,7 +2514,9 @@ type GetEmail429ApplicationProblemPlusJSONResponse struct {
 func (response GetEmail429ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2457,7 +2533,9 @@ type GetEmail500ApplicationProblemPlusJSONResponse struct {
 func (response GetEmail500ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2473,7 +2551,9 @@ type GetEmail501ApplicationProblemPlusJSONResponse struct {
 func (response GetEmail501ApplicationProblemPlusJSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2495,7 +2575,9 @@ type GetEmailSync200JSONResponse SyncDetail
 func (response GetEmailSync200JSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -2511,7 +2593,9 @@ type GetEmailSync400ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailSync400ApplicationProblemPlusJSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2527,7 +2611,9 @@ type GetEmailSync401ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailSync401ApplicationProblemPlusJSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2544,7 +2630,9 @@ type GetEmailSync403ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailSync403ApplicationProblemPlusJSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2560,7 +2648,9 @@ type GetEmailSync404ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailSync404ApplicationProblemPlusJSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2576,7 +2666,9 @@ type GetEmailSync429ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailSync429ApplicationProblemPlusJSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2593,7 +2685,9 @@ type GetEmailSync500ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailSync500ApplicationProblemPlusJSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2609,7 +2703,9 @@ type GetEmailSync501ApplicationProblemPlusJSONResponse struct {
 func (response GetEmailSync501ApplicationProblemPlusJSONResponse) VisitGetEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2631,7 +2727,9 @@ type RetryEmailSync202JSONResponse RetryResult
 func (response RetryEmailSync202JSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -2647,7 +2745,9 @@ type RetryEmailSync400ApplicationProblemPlusJSONResponse struct {
 func (response RetryEmailSync400ApplicationProblemPlusJSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2663,7 +2763,9 @@ type RetryEmailSync401ApplicationProblemPlusJSONResponse struct {
 func (response RetryEmailSync401ApplicationProblemPlusJSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2680,7 +2782,9 @@ type RetryEmailSync403ApplicationProblemPlusJSONResponse struct {
 func (response RetryEmailSync403ApplicationProblemPlusJSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2696,7 +2800,9 @@ type RetryEmailSync404ApplicationProblemPlusJSONResponse struct {
 func (response RetryEmailSync404ApplicationProblemPlusJSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2712,7 +2818,9 @@ type RetryEmailSync429ApplicationProblemPlusJSONResponse struct {
 func (response RetryEmailSync429ApplicationProblemPlusJSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2729,7 +2837,9 @@ type RetryEmailSync500ApplicationProblemPlusJSONResponse struct {
 func (response RetryEmailSync500ApplicationProblemPlusJSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2745,7 +2855,9 @@ type RetryEmailSync501ApplicationProblemPlusJSONResponse struct {
 func (response RetryEmailSync501ApplicationProblemPlusJSONResponse) VisitRetryEmailSyncResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2767,7 +2879,9 @@ type ListReconciliations200JSONResponse ReconciliationList
 func (response ListReconciliations200JSONResponse) VisitListReconciliationsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -2783,7 +2897,9 @@ type ListReconciliations400ApplicationProblemPlusJSONResponse struct {
 func (response ListReconciliations400ApplicationProblemPlusJSONResponse) VisitListReconciliationsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2799,7 +2915,9 @@ type ListReconciliations401ApplicationProblemPlusJSONResponse struct {
 func (response ListReconciliations401ApplicationProblemPlusJSONResponse) VisitListReconciliationsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2816,7 +2934,9 @@ type ListReconciliations403ApplicationProblemPlusJSONResponse struct {
 func (response ListReconciliations403ApplicationProblemPlusJSONResponse) VisitListReconciliationsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2832,7 +2952,9 @@ type ListReconciliations429ApplicationProblemPlusJSONResponse struct {
 func (response ListReconciliations429ApplicationProblemPlusJSONResponse) VisitListReconciliationsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2849,7 +2971,9 @@ type ListReconciliations500ApplicationProblemPlusJSONResponse struct {
 func (response ListReconciliations500ApplicationProblemPlusJSONResponse) VisitListReconciliationsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2865,7 +2989,9 @@ type ListReconciliations501ApplicationProblemPlusJSONResponse struct {
 func (response ListReconciliations501ApplicationProblemPlusJSONResponse) VisitListReconciliationsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2894,7 +3020,9 @@ type StartReconciliation202JSONResponse struct {
 func (response StartReconciliation202JSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -2911,7 +3039,9 @@ type StartReconciliation400ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation400ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2927,7 +3057,9 @@ type StartReconciliation401ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation401ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2944,7 +3076,9 @@ type StartReconciliation403ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation403ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2960,7 +3094,9 @@ type StartReconciliation409ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation409ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2976,7 +3112,9 @@ type StartReconciliation415ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation415ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -2992,7 +3130,9 @@ type StartReconciliation422ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation422ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3008,7 +3148,9 @@ type StartReconciliation429ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation429ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3025,7 +3167,9 @@ type StartReconciliation500ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation500ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3041,7 +3185,9 @@ type StartReconciliation501ApplicationProblemPlusJSONResponse struct {
 func (response StartReconciliation501ApplicationProblemPlusJSONResponse) VisitStartReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3063,7 +3209,9 @@ type GetReconciliation200JSONResponse Reconciliation
 func (response GetReconciliation200JSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -3079,7 +3227,9 @@ type GetReconciliation400ApplicationProblemPlusJSONResponse struct {
 func (response GetReconciliation400ApplicationProblemPlusJSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3095,7 +3245,9 @@ type GetReconciliation401ApplicationProblemPlusJSONResponse struct {
 func (response GetReconciliation401ApplicationProblemPlusJSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3112,7 +3264,9 @@ type GetReconciliation403ApplicationProblemPlusJSONResponse struct {
 func (response GetReconciliation403ApplicationProblemPlusJSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3128,7 +3282,9 @@ type GetReconciliation404ApplicationProblemPlusJSONResponse struct {
 func (response GetReconciliation404ApplicationProblemPlusJSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3144,7 +3300,9 @@ type GetReconciliation429ApplicationProblemPlusJSONResponse struct {
 func (response GetReconciliation429ApplicationProblemPlusJSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3161,7 +3319,9 @@ type GetReconciliation500ApplicationProblemPlusJSONResponse struct {
 func (response GetReconciliation500ApplicationProblemPlusJSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3177,7 +3337,9 @@ type GetReconciliation501ApplicationProblemPlusJSONResponse struct {
 func (response GetReconciliation501ApplicationProblemPlusJSONResponse) VisitGetReconciliationResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3199,7 +3361,9 @@ type ListSyncFailures200JSONResponse SyncFailureList
 func (response ListSyncFailures200JSONResponse) VisitListSyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -3215,7 +3379,9 @@ type ListSyncFailures400ApplicationProblemPlusJSONResponse struct {
 func (response ListSyncFailures400ApplicationProblemPlusJSONResponse) VisitListSyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3231,7 +3397,9 @@ type ListSyncFailures401ApplicationProblemPlusJSONResponse struct {
 func (response ListSyncFailures401ApplicationProblemPlusJSONResponse) VisitListSyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3248,7 +3416,9 @@ type ListSyncFailures403ApplicationProblemPlusJSONResponse struct {
 func (response ListSyncFailures403ApplicationProblemPlusJSONResponse) VisitListSyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3264,7 +3434,9 @@ type ListSyncFailures429ApplicationProblemPlusJSONResponse struct {
 func (response ListSyncFailures429ApplicationProblemPlusJSONResponse) VisitListSyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3281,7 +3453,9 @@ type ListSyncFailures500ApplicationProblemPlusJSONResponse struct {
 func (response ListSyncFailures500ApplicationProblemPlusJSONResponse) VisitListSyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3297,7 +3471,9 @@ type ListSyncFailures501ApplicationProblemPlusJSONResponse struct {
 func (response ListSyncFailures501ApplicationProblemPlusJSONResponse) VisitListSyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3319,7 +3495,9 @@ type RetrySyncFailures202JSONResponse RetryResult
 func (response RetrySyncFailures202JSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -3335,7 +3513,9 @@ type RetrySyncFailures400ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures400ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3351,7 +3531,9 @@ type RetrySyncFailures401ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures401ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3368,7 +3550,9 @@ type RetrySyncFailures403ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures403ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3384,7 +3568,9 @@ type RetrySyncFailures415ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures415ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3400,7 +3586,9 @@ type RetrySyncFailures422ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures422ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3416,7 +3604,9 @@ type RetrySyncFailures429ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures429ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3433,7 +3623,9 @@ type RetrySyncFailures500ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures500ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3449,7 +3641,9 @@ type RetrySyncFailures501ApplicationProblemPlusJSONResponse struct {
 func (response RetrySyncFailures501ApplicationProblemPlusJSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3470,7 +3664,9 @@ type GetSyncStatus200JSONResponse SyncStatus
 func (response GetSyncStatus200JSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -3486,7 +3682,9 @@ type GetSyncStatus401ApplicationProblemPlusJSONResponse struct {
 func (response GetSyncStatus401ApplicationProblemPlusJSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3503,7 +3701,9 @@ type GetSyncStatus403ApplicationProblemPlusJSONResponse struct {
 func (response GetSyncStatus403ApplicationProblemPlusJSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3519,7 +3719,9 @@ type GetSyncStatus429ApplicationProblemPlusJSONResponse struct {
 func (response GetSyncStatus429ApplicationProblemPlusJSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3536,7 +3738,9 @@ type GetSyncStatus500ApplicationProblemPlusJSONResponse struct {
 func (response GetSyncStatus500ApplicationProblemPlusJSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
@@ -3552,7 +3756,9 @@ type GetSyncStatus501ApplicationProblemPlusJSONResponse struct {
 func (response GetSyncStatus501ApplicationProblemPlusJSONResponse) VisitGetSyncStatusResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")

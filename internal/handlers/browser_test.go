@@ -173,12 +173,14 @@ func (b *browser) requireStatusMatches(e *env) {
 	}
 }
 
-// screenshot saves a full-page PNG as a test artefact and logs its path.
+// screenshot saves a full-page PNG as a test artefact that outlives the
+// test ($MAILSYNC_ARTIFACTS, default .run/artifacts in the repository) and
+// prints its path on stderr (scripts/test.sh repeats it after go test).
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
 	dir := os.Getenv("MAILSYNC_ARTIFACTS")
 	if dir == "" {
-		dir = b.t.TempDir()
+		dir = filepath.Join(repoRoot(b.t), ".run", "artifacts")
 	}
 	require.NoError(b.t, os.MkdirAll(dir, 0o755))
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
@@ -188,7 +190,21 @@ func (b *browser) screenshot(name string) {
 	path, err := filepath.Abs(filepath.Join(dir, name))
 	require.NoError(b.t, err)
 	require.NoError(b.t, os.WriteFile(path, png, 0o644))
-	b.t.Logf("dashboard screenshot: %s", path)
+	fmt.Fprintln(os.Stderr, "dashboard screenshot:", path)
+}
+
+// repoRoot is the directory holding the module's go.mod.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+	}
+	t.Fatal("go.mod not found above the working directory")
+	return ""
 }
 
 // requireNoPageErrors fails on uncaught exceptions and on console errors

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -66,7 +65,7 @@ func toAPIEmail(e email.Stored) api.Email {
 }
 
 // RenderEmail is the cached response body of a stored email.
-func RenderEmail(e email.Stored) ([]byte, error) { return json.Marshal(toAPIEmail(e)) }
+func RenderEmail(e email.Stored) ([]byte, error) { return marshalJSON(toAPIEmail(e)) }
 
 // limit applies the list default (50) and bound (500).
 func limit(l *api.Limit) (int32, error) {

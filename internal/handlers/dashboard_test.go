@@ -17,8 +17,8 @@ import (
 // TestDashboardInBrowser loads /dashboard in headless Chromium against a
 // running server with data, checks that the numbers shown are the API's,
 // exercises the 401 and 403 states, clicks re-drive and start-reconciliation
-// and checks their effect, and saves a screenshot ($MAILSYNC_ARTIFACTS or a
-// temporary directory; the path is logged).
+// and checks their effect, and saves a screenshot ($MAILSYNC_ARTIFACTS, default
+// .run/artifacts in the repository; the path is printed).
 func TestDashboardInBrowser(t *testing.T) {
 	if os.Getenv("MAILSYNC_SKIP_BROWSER") == "1" {
 		t.Skip("MAILSYNC_SKIP_BROWSER=1: browser test skipped on request")
@@ -53,6 +53,9 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	b := newBrowser(t)
 	b.do(chromedp.Navigate(e.url + "/dashboard?refresh=1"))
+
+	// The key prompt says where a newcomer's key comes from.
+	b.waitText("#dev-key-hint", "make run")
 
 	// A wrong key is refused plainly.
 	b.connect("wrong-token-000000000000")

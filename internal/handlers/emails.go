@@ -67,7 +67,7 @@ func (c createResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 		w.Header().Set("Idempotency-Key", c.key)
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(status)
-		return json.NewEncoder(w).Encode(p)
+		return encodeJSON(w, p)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Idempotency-Key", c.key)

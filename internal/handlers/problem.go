@@ -113,7 +113,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, p api.Prob
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(p)
+	_ = encodeJSON(w, p)
 }
 
 // writeRequestError answers an error raised while reading the request (by

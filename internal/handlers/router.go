@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -50,7 +49,7 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	specJSON, err := json.Marshal(swagger)
+	specJSON, err := marshalJSON(swagger)
 	if err != nil {
 		return nil, err
 	}
