@@ -70,7 +70,7 @@ if [ -z "${MONGO_URL:-}" ]; then
     done
   fi
 else
-  echo "MongoDB: $MONGO_URL (MONGO_URL)"
+  echo "MongoDB: $(sed -E 's#//[^/@]*@#//#' <<<"$MONGO_URL") (MONGO_URL)"
 fi
 
 key_line="the keys in API_KEYS"
