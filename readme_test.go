@@ -49,6 +49,9 @@ func TestReadmeQuickStart(t *testing.T) {
 	run := startMakeRun(t, env)
 
 	banner := run.waitFor(t, "readiness   "+base+"/readyz", 3*time.Minute)
+	for _, line := range quickStartBanner(t, "README.md") {
+		require.Contains(t, banner, strings.ReplaceAll(line, readmeBase, base), "the README shows what make run prints")
+	}
 	for _, want := range []string{base + "/docs", base + "/dashboard", "Bearer dev-token-0123456789abcdef",
 		"starting devmongo (FerretDB"} {
 		require.Contains(t, banner, want, "make run's output")
@@ -141,6 +144,24 @@ func quickStartCommands(t *testing.T, path string) []string {
 		require.Contains(t, c, readmeBase, "every quick start curl line talks to %s", readmeBase)
 	}
 	return cmds
+}
+
+// quickStartBanner returns the lines of the README's plain fenced block that
+// shows what make run prints once ready.
+func quickStartBanner(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	_, after, ok := strings.Cut(string(b), "```\nmailsync is ready on")
+	require.True(t, ok, "the README shows make run's ready banner")
+	block, _, _ := strings.Cut("mailsync is ready on"+after, "\n```")
+	var lines []string
+	for _, l := range strings.Split(block, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
 
 // runBash runs one command line with bash in the repository's directory, as

@@ -41,14 +41,14 @@ echo $$ >"$run_dir/run.pid"
 # devmongo (-exit-with-parent) exits once this script is gone.
 server_pid=
 stop() {
-  trap - INT TERM
+  trap - INT TERM HUP
   if [ -n "$server_pid" ]; then
     kill -TERM "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
   fi
   exit 130
 }
-trap stop INT TERM
+trap stop INT TERM HUP
 trap 'rm -f "$run_dir/run.pid"' EXIT
 
 if [ -z "${MONGO_URL:-}" ]; then
@@ -70,7 +70,7 @@ if [ -z "${MONGO_URL:-}" ]; then
     done
   fi
 else
-  echo "MongoDB: $MONGO_URL (MONGO_URL)"
+  echo "MongoDB: $(sed -E 's#//[^/@]*@#//#' <<<"$MONGO_URL") (MONGO_URL)"
 fi
 
 key_line="the keys in API_KEYS"

@@ -24,8 +24,10 @@ echo "test MongoDB (FerretDB) at $MAILSYNC_TEST_MONGO_URL"
 # The dashboard browser test's screenshot outlives the run; its path is printed after it.
 export MAILSYNC_ARTIFACTS=${MAILSYNC_ARTIFACTS:-$PWD/.run/artifacts}
 rm -f "$MAILSYNC_ARTIFACTS/dashboard.png"
-go test -race -count=1 -timeout 20m ./...
+status=0
+go test -race -count=1 -timeout 20m ./... || status=$?
 [ ! -f "$MAILSYNC_ARTIFACTS/dashboard.png" ] || echo "dashboard screenshot: $MAILSYNC_ARTIFACTS/dashboard.png"
+[ "$status" -eq 0 ] || exit "$status"
 (cd tools/devmongo && go vet ./... && go test -count=1 ./...)
 # Last, alone: the short chaos run restarts PostgreSQL (see scripts/chaos.sh).
 scripts/chaos.sh short
