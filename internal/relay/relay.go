@@ -66,8 +66,8 @@ type Relay struct {
 	stopErr  error
 	wg       sync.WaitGroup
 
-	claims, emptyClaims atomic.Int64
-	onLoad              func(emails int, bytes int64) // test hook
+	emptyClaims atomic.Int64
+	onLoad      func(emails int, bytes int64) // test hook
 }
 
 // New returns a Relay with cfg's defaults filled in. It does nothing until Start.
