@@ -134,10 +134,9 @@ func (r *Relay) Shutdown(ctx context.Context) error {
 		select {
 		case <-done:
 		case <-ctx.Done():
-			r.abort()
 			r.stopErr = fmt.Errorf("stop relay: in-flight batches cut off: %w", ctx.Err())
 		}
-		r.abort()
+		r.abort() // cuts off what is still running; releases the context either way
 	})
 	return r.stopErr
 }
