@@ -23,9 +23,14 @@ import (
 )
 
 // seedEmails stores n new emails (and their outbox rows) through ingest.Service
-// in transactions of batch emails from two goroutines, with no relay running.
-func seedEmails(ctx context.Context, pool *pgxpool.Pool, tag string, n, batch int) error {
-	svc := ingest.NewService(pool, &ingest.Config{Render: handlers.RenderEmail})
+// in transactions of batch emails from two goroutines; committed (optional)
+// is called after each commit, as serve wakes its relay.
+func seedEmails(ctx context.Context, pool *pgxpool.Pool, tag string, n, batch int, committed func()) error {
+	cfg := &ingest.Config{Render: handlers.RenderEmail}
+	if committed != nil {
+		cfg.Committed = func(int) { committed() }
+	}
+	svc := ingest.NewService(pool, cfg)
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	for g := range 2 {
@@ -55,6 +60,8 @@ type drainResult struct {
 	relayElapsed    time.Duration
 	rawElapsed      time.Duration
 	seedElapsed     time.Duration // 0 when the backlog was re-enqueued
+	outage          time.Duration // seeded runs: how long MongoDB was down while seeding
+	firstSynced     time.Duration // seeded runs: store back → first email synced
 	relayCPU        cpuUse
 	rawCPU          cpuUse
 	overhead        []string // the unmeasured work of the run, by phase
@@ -87,9 +94,11 @@ func requeue(ctx context.Context, pool *pgxpool.Pool, n int) error {
 // drainOnce times a relay draining an n-email backlog into a fresh MongoDB
 // database, then one unordered InsertMany of the same documents (built by
 // mongostore.FromEmail from the same rows, once, into *docs) into another
-// fresh database with the same indexes. With seed set the backlog is stored
-// anew through ingest.Service; otherwise the emails of the previous run are
-// enqueued again (one fresh outbox row each, as ingest writes it).
+// fresh database with the same indexes. With seed set the backlog is built
+// by a real outage: stored anew through ingest.Service while the relay runs
+// and MongoDB is unreachable (see drainAfterOutage); otherwise the emails of
+// the previous run are enqueued again (one fresh outbox row each, as ingest
+// writes it) and drained by a relay started on the backlog.
 func drainOnce(ctx context.Context, pool *pgxpool.Pool, w *cpuWatch, mongoURL, tag string, n int, seed bool,
 	docs *[]any, rcfg relay.Config) (res drainResult, err error) {
 	phase := time.Now()
@@ -101,45 +110,19 @@ func drainOnce(ctx context.Context, pool *pgxpool.Pool, w *cpuWatch, mongoURL, t
 		if err := reset(ctx, pool); err != nil {
 			return res, err
 		}
-		start := time.Now()
-		if err := seedEmails(ctx, pool, tag, n, 500); err != nil {
-			return res, fmt.Errorf("seed: %w", err)
-		}
-		res.seedElapsed = time.Since(start)
 		*docs = nil
-		phase = time.Now()
-	} else if err := requeue(ctx, pool, n); err != nil {
-		return res, err
+		if err := drainAfterOutage(ctx, pool, w, mongoURL, tag, n, rcfg, &res); err != nil {
+			return res, err
+		}
+		lap("verify")
+	} else {
+		if err := requeue(ctx, pool, n); err != nil {
+			return res, err
+		}
+		if err := drainBacklog(ctx, pool, w, mongoURL, tag, n, rcfg, &res, lap); err != nil {
+			return res, err
+		}
 	}
-	if _, err := pool.Exec(ctx, "VACUUM ANALYZE outbox_messages, incoming_emails"); err != nil {
-		return res, err
-	}
-	relayStore, err := freshStore(ctx, mongoURL, "bench_relay_"+tag)
-	if err != nil {
-		return res, err
-	}
-	defer dropStore(relayStore)
-	lap("prepare")
-
-	rel := relay.New(pool, relayStore, &rcfg)
-	stop := w.start(ctx)
-	start := time.Now()
-	rel.Start(ctx)
-	err = waitDrained(ctx, pool, 5*time.Minute)
-	res.relayElapsed = time.Since(start)
-	res.relayCPU = stop()
-	rel.Stop()
-	if err != nil {
-		return res, err
-	}
-	phase = time.Now()
-	if err := verifyDrain(ctx, pool, relayStore, n); err != nil {
-		return res, err
-	}
-	res.relayDocsPerSec = float64(n) / res.relayElapsed.Seconds()
-	dropStore(relayStore)
-	lap("verify")
-
 	if *docs == nil {
 		if *docs, err = documents(ctx, pool); err != nil {
 			return res, err
@@ -151,8 +134,8 @@ func drainOnce(ctx context.Context, pool *pgxpool.Pool, w *cpuWatch, mongoURL, t
 		return res, err
 	}
 	defer dropStore(rawStore)
-	stop = w.start(ctx)
-	start = time.Now()
+	stop := w.start(ctx)
+	start := time.Now()
 	out, err := rawStore.Coll().InsertMany(ctx, *docs, options.InsertMany().SetOrdered(false))
 	res.rawElapsed = time.Since(start)
 	res.rawCPU = stop()
@@ -167,6 +150,37 @@ func drainOnce(ctx context.Context, pool *pgxpool.Pool, w *cpuWatch, mongoURL, t
 	dropStore(rawStore)
 	lap("cleanup")
 	return res, nil
+}
+
+// drainBacklog times a relay draining the outbox into a fresh database.
+func drainBacklog(ctx context.Context, pool *pgxpool.Pool, w *cpuWatch, mongoURL, tag string, n int,
+	rcfg relay.Config, res *drainResult, lap func(string)) error {
+	if _, err := pool.Exec(ctx, "VACUUM ANALYZE outbox_messages, incoming_emails"); err != nil {
+		return err
+	}
+	relayStore, err := freshStore(ctx, mongoURL, "bench_relay_"+tag)
+	if err != nil {
+		return err
+	}
+	defer dropStore(relayStore)
+	lap("prepare")
+	rel := relay.New(pool, relayStore, &rcfg)
+	stop := w.start(ctx)
+	start := time.Now()
+	rel.Start(ctx)
+	err = waitDrained(ctx, pool, 5*time.Minute)
+	res.relayElapsed = time.Since(start)
+	res.relayCPU = stop()
+	rel.Stop()
+	if err != nil {
+		return err
+	}
+	if err := verifyDrain(ctx, pool, relayStore, n); err != nil {
+		return err
+	}
+	res.relayDocsPerSec = float64(n) / res.relayElapsed.Seconds()
+	lap("verify")
+	return nil
 }
 
 // waitDrained polls until no outbox row is left to relay.

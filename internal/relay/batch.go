@@ -46,7 +46,6 @@ func (r *Relay) RunOnce(ctx context.Context, worker string) (int, error) {
 	start := time.Now()
 	lctx, cancel := context.WithDeadline(ctx, start.Add(r.cfg.Lease))
 	defer cancel()
-	r.claims.Add(1)
 	rows, err := r.q.ClaimOutbox(lctx, gen.ClaimOutboxParams{
 		LeaseSeconds: r.cfg.Lease.Seconds(), Worker: worker, RowLimit: int32(r.cfg.BatchSize)})
 	if err != nil {

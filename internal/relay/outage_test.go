@@ -13,8 +13,8 @@ import (
 	"mailsync/internal/relay"
 )
 
-// TestMongoOutageResumesAtOnceAndBurnsNoRetries stops MongoDB while emails
-// are ingested, with the default relay settings. No attempt may count
+// TestMongoOutageResumesAtOnceAndBurnsNoRetries stops MongoDB while 2,000
+// emails are ingested, with the default relay settings. No attempt may count
 // against the emails, no row may be pushed into the future, and the first
 // document must land within 2 s of the store being back.
 func TestMongoOutageResumesAtOnceAndBurnsNoRetries(t *testing.T) {
@@ -22,6 +22,7 @@ func TestMongoOutageResumesAtOnceAndBurnsNoRetries(t *testing.T) {
 	pool, _ := dbtest.New(t)
 	srv := mongotest.StartServer(t)
 	m, _ := mongotest.StoreAt(t, srv.URL)
+	const total = 2000
 	r := relay.New(pool, m, &relay.Config{Workers: 4, MaxRetries: 3})
 	r.Start(context.Background())
 	defer r.Stop()
@@ -32,9 +33,9 @@ func TestMongoOutageResumesAtOnceAndBurnsNoRetries(t *testing.T) {
 	waitFor(t, 30*time.Second, "the relay to meet the outage", func() bool {
 		return count(t, pool, `SELECT count(*) FROM outbox_messages WHERE error_message LIKE 'store unreachable%'`) > 0
 	})
-	// The outage lasts a few seconds more: the probe backs off to its cap,
-	// and the relay before this fix pushed the released rows further out.
-	<-time.After(3 * time.Second)
+	// Ingest goes on during the outage: each commit wakes a paused worker,
+	// which must wait for the probe instead of claiming and releasing again.
+	ingestN(t, svc, 1000, 1000)
 	require.Equal(t, 0, count(t, pool, `SELECT count(*) FROM outbox_messages WHERE retry_count > 0 OR failed_at IS NOT NULL`))
 	require.Equal(t, 0, count(t, pool, `SELECT count(*) FROM outbox_messages WHERE next_attempt_at > created_at`),
 		"no row is pushed into the future by the outage")
@@ -57,8 +58,8 @@ func TestMongoOutageResumesAtOnceAndBurnsNoRetries(t *testing.T) {
 	require.Less(t, time.Since(reachable), bound+100*time.Millisecond, "first write after the store is reachable (polled every 20 ms)")
 
 	waitFor(t, 60*time.Second, "drain after the outage", func() bool {
-		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 1000
+		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == total
 	})
 	require.Equal(t, 0, count(t, pool, `SELECT count(*) FROM outbox_messages WHERE retry_count > 0 OR failed_at IS NOT NULL`))
-	assertAllSyncedOnce(t, pool, m, 1000)
+	assertAllSyncedOnce(t, pool, m, total)
 }

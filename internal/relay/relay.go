@@ -66,8 +66,8 @@ type Relay struct {
 	stopErr  error
 	wg       sync.WaitGroup
 
-	claims, emptyClaims atomic.Int64
-	onLoad              func(emails int, bytes int64) // test hook
+	emptyClaims atomic.Int64
+	onLoad      func(emails int, bytes int64) // test hook
 }
 
 // New returns a Relay with cfg's defaults filled in. It does nothing until Start.
@@ -134,10 +134,9 @@ func (r *Relay) Shutdown(ctx context.Context) error {
 		select {
 		case <-done:
 		case <-ctx.Done():
-			r.abort()
 			r.stopErr = fmt.Errorf("stop relay: in-flight batches cut off: %w", ctx.Err())
 		}
-		r.abort()
+		r.abort() // cuts off what is still running; releases the context either way
 	})
 	return r.stopErr
 }
