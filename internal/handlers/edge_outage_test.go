@@ -110,7 +110,7 @@ func (p *pgProxy) closeAll() {
 
 // newProxiedEnv is an env whose pool reaches its own database through a
 // pgProxy.
-func newProxiedEnv(t *testing.T) (*env, *pgProxy) {
+func newProxiedEnv(t *testing.T, requestTimeout time.Duration) (*env, *pgProxy) {
 	u, err := url.Parse(dbtest.NewURL(t))
 	require.NoError(t, err)
 	p := newPGProxy(t, u.Host)
@@ -118,7 +118,7 @@ func newProxiedEnv(t *testing.T) (*env, *pgProxy) {
 	pool, err := db.Open(context.Background(), u.String(), 10)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	e := newEnv(t, envOpts{pool: pool, requestTimeout: time.Second})
+	e := newEnv(t, envOpts{pool: pool, requestTimeout: requestTimeout})
 	// Warm the pool so the black-hole case also covers pooled connections.
 	for range 3 {
 		require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/sync/status", "", nil).status)
@@ -176,7 +176,7 @@ func requireStoreDown(t *testing.T, e *env) {
 // it answers 503 + Retry-After (never 500, never a 400 blaming the body).
 func TestPostgresRefusingIs503(t *testing.T) {
 	t.Parallel()
-	e, p := newProxiedEnv(t)
+	e, p := newProxiedEnv(t, time.Second)
 	p.refuse()
 	requireStoreDown(t, e)
 }
@@ -185,7 +185,50 @@ func TestPostgresRefusingIs503(t *testing.T) {
 // 503 at their deadline instead of hanging.
 func TestPostgresBlackHoledIs503(t *testing.T) {
 	t.Parallel()
-	e, p := newProxiedEnv(t)
+	e, p := newProxiedEnv(t, time.Second)
 	p.blackHole()
 	requireStoreDown(t, e)
+}
+
+// TestClientGoneIsNot5xx: a client that gives up on a request waiting for
+// a silent store is not counted as a server error.
+func TestClientGoneIsNot5xx(t *testing.T) {
+	t.Parallel()
+	e, p := newProxiedEnv(t, time.Minute)
+	p.blackHole()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/v1/sync/status", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tokenAll)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		done <- err
+	}()
+	waitFor(t, func() bool { return e.pool.Stat().AcquiredConns() > 0 }, "the request waits on PostgreSQL")
+	cancel()
+	require.Error(t, <-done)
+	waitFor(t, func() bool {
+		return strings.Contains(string(e.do(http.MethodGet, "/metrics", "", nil).body), `route="/v1/sync/status",status="499"`)
+	}, "the abandoned request is counted as 499")
+	require.NotRegexp(t, `status="5\d\d"`, string(e.do(http.MethodGet, "/metrics", "", nil).body))
+}
+
+// waitFor polls cond until it holds or 30 s pass.
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("timed out waiting: %s", what)
+		}
+	}
 }

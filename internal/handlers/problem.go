@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,6 +16,10 @@ import (
 	"mailsync/internal/apperr"
 	"mailsync/internal/db"
 )
+
+// statusClientClosed is logged and counted for a request whose client went
+// away before its answer was ready.
+const statusClientClosed = 499
 
 // problemType is the stable RFC 9457 type URI prefix; the suffix is the code.
 const problemType = "urn:mailsync:problem:"
@@ -86,6 +91,12 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		if e = classify(bodyErr.err); e == nil {
 			e = apperr.New(apperr.Malformed, "the request body could not be read")
 		}
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; nobody reads this answer. nginx's 499
+		// ("client closed request") keeps it out of the 5xx count.
+		slog.InfoContext(r.Context(), "client closed the request", "method", r.Method, "path", r.URL.Path)
+		w.WriteHeader(statusClientClosed)
+		return
 	case db.IsUnavailable(err):
 		slog.WarnContext(r.Context(), "store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = apperr.New(apperr.Unavailable, "a store is unavailable or did not answer in time; retry later")

@@ -39,7 +39,7 @@ type RouterConfig struct {
 }
 
 // DefaultRequestTimeout is RouterConfig.RequestTimeout's default.
-const DefaultRequestTimeout = 5 * time.Second
+const DefaultRequestTimeout = 10 * time.Second
 
 // Router returns the whole HTTP handler: the generated API behind request
 // ids, logging, body limits and authentication, plus /metrics, the spec and
