@@ -47,6 +47,30 @@ func (e EmailSyncStatus) Valid() bool {
 	}
 }
 
+// Defines values for ErasureStatus.
+const (
+	ErasureStatusCompleted ErasureStatus = "completed"
+	ErasureStatusFailed    ErasureStatus = "failed"
+	ErasureStatusPending   ErasureStatus = "pending"
+	ErasureStatusRunning   ErasureStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ErasureStatus enum.
+func (e ErasureStatus) Valid() bool {
+	switch e {
+	case ErasureStatusCompleted:
+		return true
+	case ErasureStatusFailed:
+		return true
+	case ErasureStatusPending:
+		return true
+	case ErasureStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReconciliationStatus.
 const (
 	ReconciliationStatusCompleted ReconciliationStatus = "completed"
@@ -107,6 +131,39 @@ type Attachment struct {
 	//
 	// Example: 1234
 	SizeBytes int64 `json:"size_bytes"`
+}
+
+// AuditEvent defines model for AuditEvent.
+type AuditEvent struct {
+	// Action `email.patch`, `email.erase`, `erasure.start`, `erasure.batch`,
+	// `retention.erase`, `sync.retry`, `sync.retry_failed`,
+	// `reconciliation.start`.
+	//
+	//
+	// Example: email.erase
+	Action string    `json:"action"`
+	At     time.Time `json:"at"`
+
+	// ClientId The API client that acted (`retention` for the retention service).
+	//
+	// Example: ops
+	ClientId string                 `json:"client_id"`
+	Details  map[string]interface{} `json:"details"`
+	Id       int64                  `json:"id"`
+
+	// RequestId The request's `X-Request-Id` ('' for background work).
+	RequestId string `json:"request_id"`
+
+	// Target The resource acted on, e.g. `email:42`, `erasure:3`.
+	//
+	// Example: email:42
+	Target string `json:"target"`
+}
+
+// AuditEventList defines model for AuditEventList.
+type AuditEventList struct {
+	Items      []AuditEvent `json:"items"`
+	NextCursor *string      `json:"next_cursor"`
 }
 
 // BatchItem defines model for BatchItem.
@@ -199,6 +256,11 @@ type Email struct {
 	//
 	// Example: order-1234-v1
 	IdempotencyKey *string `json:"idempotency_key"`
+
+	// Labels Labels set with `PATCH /v1/emails/{id}` (empty until then).
+	//
+	// Example: ["urgent"]
+	Labels []string `json:"labels"`
 
 	// Mailbox Example: support
 	Mailbox string `json:"mailbox"`
@@ -313,6 +375,17 @@ type EmailList struct {
 	NextCursor *string `json:"next_cursor"`
 }
 
+// EmailPatch The fields to change; at least one. Absent fields stay as they are.
+type EmailPatch struct {
+	// Labels The email's labels (replaces the whole list); each 1 to 255 characters.
+	//
+	// Example: ["invoice","urgent"]
+	Labels *[]string `json:"labels,omitempty"`
+
+	// Mailbox Example: billing
+	Mailbox *string `json:"mailbox,omitempty"`
+}
+
 // EmailSyncStatus Sync state of an email: `pending` (queued for MongoDB), `synced`
 // (MongoDB holds its current version), `failed` (retries exhausted or a
 // permanent error; re-drive with a retry endpoint), `not_applicable`
@@ -320,6 +393,105 @@ type EmailList struct {
 //
 // Example: synced
 type EmailSyncStatus string
+
+// EmailTombstone What remains of an erased email: identity, timestamps and who erased
+// it and why. Every personal field has been cleared.
+type EmailTombstone struct {
+	// ClientId Example: mailproc
+	ClientId  string    `json:"client_id"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// EraseReason Example: erasure request 2026-118
+	EraseReason string    `json:"erase_reason"`
+	ErasedAt    time.Time `json:"erased_at"`
+
+	// ErasedBy The API client (or `retention`) that erased it.
+	//
+	// Example: ops
+	ErasedBy string `json:"erased_by"`
+
+	// Id Example: 1
+	Id int64 `json:"id"`
+
+	// IdempotencyKey Example: order-1234-v1
+	IdempotencyKey *string   `json:"idempotency_key"`
+	ReceivedAt     time.Time `json:"received_at"`
+
+	// SyncStatus Sync state of an email: `pending` (queued for MongoDB), `synced`
+	// (MongoDB holds its current version), `failed` (retries exhausted or a
+	// permanent error; re-drive with a retry endpoint), `not_applicable`
+	// (not replicated).
+	//
+	//
+	// Example: synced
+	SyncStatus EmailSyncStatus `json:"sync_status"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+	Version    int64           `json:"version"`
+}
+
+// EraseRequest defines model for EraseRequest.
+type EraseRequest struct {
+	// Reason Why the email is erased (kept on the tombstone and in the audit trail).
+	//
+	// Example: erasure request 2026-118
+	Reason *string `json:"reason,omitempty"`
+}
+
+// Erasure defines model for Erasure.
+type Erasure struct {
+	CompletedAt *time.Time      `json:"completed_at"`
+	CreatedAt   time.Time       `json:"created_at"`
+	Criteria    ErasureCriteria `json:"criteria"`
+
+	// Erased Emails erased by the job so far.
+	Erased       int64   `json:"erased"`
+	ErrorMessage *string `json:"error_message"`
+
+	// Id Example: 3
+	Id int64 `json:"id"`
+
+	// Matched Emails matching the criteria when the job started (not erased before).
+	Matched int64  `json:"matched"`
+	Reason  string `json:"reason"`
+
+	// RequestedBy The API client that requested it.
+	//
+	// Example: ops
+	RequestedBy string        `json:"requested_by"`
+	StartedAt   *time.Time    `json:"started_at"`
+	Status      ErasureStatus `json:"status"`
+}
+
+// ErasureCriteria defines model for ErasureCriteria.
+type ErasureCriteria struct {
+	Address        *string    `json:"address"`
+	Mailbox        *string    `json:"mailbox"`
+	ReceivedBefore *time.Time `json:"received_before"`
+}
+
+// ErasureList defines model for ErasureList.
+type ErasureList struct {
+	Items      []Erasure `json:"items"`
+	NextCursor *string   `json:"next_cursor"`
+}
+
+// ErasureRequest Criteria (all given ones must match; at least one) and a reason.
+type ErasureRequest struct {
+	// Address Example: alice@example.com
+	Address *string `json:"address,omitempty"`
+
+	// Mailbox Example: support
+	Mailbox *string `json:"mailbox,omitempty"`
+
+	// Reason Example: erasure request 2026-118
+	Reason *string `json:"reason,omitempty"`
+
+	// ReceivedBefore Example: 2026-01-01T00:00:00Z
+	ReceivedBefore *time.Time `json:"received_before,omitempty"`
+}
+
+// ErasureStatus defines model for ErasureStatus.
+type ErasureStatus string
 
 // Health defines model for Health.
 type Health struct {
@@ -474,10 +646,15 @@ type Reconciliation struct {
 // document), `content_mismatch` (both exist but version or content
 // differ), `orphan_in_mongo` (a MongoDB document without a PostgreSQL
 // email), `status_drift` (content agrees but `sync_status` is not
-// `synced`).
+// `synced`), `erased_but_present` (an erased email whose MongoDB
+// document still exists; repaired by enqueuing its removal). A
+// tombstone without a document is correct and not counted.
 type ReconciliationCounts struct {
 	// ContentMismatch Example: 1
 	ContentMismatch int64 `json:"content_mismatch"`
+
+	// ErasedButPresent Example: 0
+	ErasedButPresent int64 `json:"erased_but_present"`
 
 	// MissingInMongo Example: 1
 	MissingInMongo int64 `json:"missing_in_mongo"`
@@ -496,7 +673,9 @@ type ReconciliationDetails struct {
 	// document), `content_mismatch` (both exist but version or content
 	// differ), `orphan_in_mongo` (a MongoDB document without a PostgreSQL
 	// email), `status_drift` (content agrees but `sync_status` is not
-	// `synced`).
+	// `synced`), `erased_but_present` (an erased email whose MongoDB
+	// document still exists; repaired by enqueuing its removal). A
+	// tombstone without a document is correct and not counted.
 	Counts ReconciliationCounts `json:"counts"`
 
 	// Samples Email ids per kind (MongoDB `_id` for orphans), capped (e.g. 100 per kind).
@@ -523,6 +702,9 @@ type ReconciliationRequest struct {
 type ReconciliationSamples struct {
 	// ContentMismatch Example: [2203]
 	ContentMismatch []int64 `json:"content_mismatch"`
+
+	// ErasedButPresent Example: []
+	ErasedButPresent []int64 `json:"erased_but_present"`
 
 	// MissingInMongo Example: [1041]
 	MissingInMongo []int64 `json:"missing_in_mongo"`
@@ -743,6 +925,9 @@ type Conflict = Problem
 // Forbidden An RFC 9457 problem document.
 type Forbidden = Problem
 
+// Gone An RFC 9457 problem document.
+type Gone = Problem
+
 // InternalError An RFC 9457 problem document.
 type InternalError = Problem
 
@@ -755,6 +940,12 @@ type NotImplemented = Problem
 // PayloadTooLarge An RFC 9457 problem document.
 type PayloadTooLarge = Problem
 
+// PreconditionFailed An RFC 9457 problem document.
+type PreconditionFailed = Problem
+
+// PreconditionRequired An RFC 9457 problem document.
+type PreconditionRequired = Problem
+
 // TooManyRequests An RFC 9457 problem document.
 type TooManyRequests = Problem
 
@@ -766,6 +957,16 @@ type UnprocessableEntity = Problem
 
 // UnsupportedMediaType An RFC 9457 problem document.
 type UnsupportedMediaType = Problem
+
+// ListAuditEventsParams defines parameters for ListAuditEvents.
+type ListAuditEventsParams struct {
+	// Limit Maximum number of items on the page (default 50, at most 500).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`; omit for the first
+	// page. Only valid with the same filters; an invalid cursor is `400`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
 
 // ListEmailsParams defines parameters for ListEmails.
 type ListEmailsParams struct {
@@ -790,6 +991,9 @@ type ListEmailsParams struct {
 	// this may match emails of several clients.
 	IdempotencyKey *string `form:"idempotency_key,omitempty" json:"idempotency_key,omitempty"`
 
+	// Label Only emails carrying this label (exact match).
+	Label *string `form:"label,omitempty" json:"label,omitempty"`
+
 	// ReceivedAfter Only emails with `received_at` at or after this instant (inclusive).
 	ReceivedAfter *time.Time `form:"received_after,omitempty" json:"received_after,omitempty"`
 
@@ -799,6 +1003,31 @@ type ListEmailsParams struct {
 
 // CreateEmailParams defines parameters for CreateEmail.
 type CreateEmailParams struct {
+	// IdempotencyKey Client-chosen key that makes the request safe to retry, scoped per API
+	// client: 1 to 255 visible ASCII characters (0x21 to 0x7E), bare
+	// (`order-1234`) or as an RFC 8941 quoted string (`"order-1234"`; both
+	// forms name the same key). Missing or malformed: `400`.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// PatchEmailParams defines parameters for PatchEmail.
+type PatchEmailParams struct {
+	// IfMatch The current `version` as an entity tag, e.g. `"3"`. Required (`428` without it).
+	IfMatch *string `json:"If-Match,omitempty"`
+}
+
+// ListErasuresParams defines parameters for ListErasures.
+type ListErasuresParams struct {
+	// Limit Maximum number of items on the page (default 50, at most 500).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`; omit for the first
+	// page. Only valid with the same filters; an invalid cursor is `400`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// StartErasureParams defines parameters for StartErasure.
+type StartErasureParams struct {
 	// IdempotencyKey Client-chosen key that makes the request safe to retry, scoped per API
 	// client: 1 to 255 visible ASCII characters (0x21 to 0x7E), bare
 	// (`order-1234`) or as an RFC 8941 quoted string (`"order-1234"`; both
@@ -832,6 +1061,15 @@ type CreateEmailJSONRequestBody = EmailInput
 // CreateEmailBatchJSONRequestBody defines body for CreateEmailBatch for application/json ContentType.
 type CreateEmailBatchJSONRequestBody = BatchRequest
 
+// EraseEmailJSONRequestBody defines body for EraseEmail for application/json ContentType.
+type EraseEmailJSONRequestBody = EraseRequest
+
+// PatchEmailJSONRequestBody defines body for PatchEmail for application/json ContentType.
+type PatchEmailJSONRequestBody = EmailPatch
+
+// StartErasureJSONRequestBody defines body for StartErasure for application/json ContentType.
+type StartErasureJSONRequestBody = ErasureRequest
+
 // StartReconciliationJSONRequestBody defines body for StartReconciliation for application/json ContentType.
 type StartReconciliationJSONRequestBody = ReconciliationRequest
 
@@ -846,6 +1084,9 @@ type ServerInterface interface {
 	// Readyz Readiness probe
 	// (GET /readyz)
 	Readyz(w http.ResponseWriter, r *http.Request)
+	// ListAuditEvents List audit events
+	// (GET /v1/audit)
+	ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams)
 	// ListEmails List emails
 	// (GET /v1/emails)
 	ListEmails(w http.ResponseWriter, r *http.Request, params ListEmailsParams)
@@ -855,15 +1096,30 @@ type ServerInterface interface {
 	// CreateEmailBatch Ingest up to 500 emails
 	// (POST /v1/emails/batch)
 	CreateEmailBatch(w http.ResponseWriter, r *http.Request)
+	// EraseEmail Erase one email
+	// (DELETE /v1/emails/{id})
+	EraseEmail(w http.ResponseWriter, r *http.Request, id EmailID)
 	// GetEmail Get one email
 	// (GET /v1/emails/{id})
 	GetEmail(w http.ResponseWriter, r *http.Request, id EmailID)
+	// PatchEmail Change an email's mailbox or labels
+	// (PATCH /v1/emails/{id})
+	PatchEmail(w http.ResponseWriter, r *http.Request, id EmailID, params PatchEmailParams)
 	// GetEmailSync Get one email's sync detail
 	// (GET /v1/emails/{id}/sync)
 	GetEmailSync(w http.ResponseWriter, r *http.Request, id EmailID)
 	// RetryEmailSync Re-enqueue one email for sync
 	// (POST /v1/emails/{id}/sync/retry)
 	RetryEmailSync(w http.ResponseWriter, r *http.Request, id EmailID)
+	// ListErasures List erasure jobs
+	// (GET /v1/erasures)
+	ListErasures(w http.ResponseWriter, r *http.Request, params ListErasuresParams)
+	// StartErasure Erase every email matching criteria
+	// (POST /v1/erasures)
+	StartErasure(w http.ResponseWriter, r *http.Request, params StartErasureParams)
+	// GetErasure Get one erasure job
+	// (GET /v1/erasures/{id})
+	GetErasure(w http.ResponseWriter, r *http.Request, id int64)
 	// ListReconciliations List reconciliation reports
 	// (GET /v1/reconciliations)
 	ListReconciliations(w http.ResponseWriter, r *http.Request, params ListReconciliationsParams)
@@ -900,6 +1156,12 @@ func (_ Unimplemented) Readyz(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// ListAuditEvents List audit events
+// (GET /v1/audit)
+func (_ Unimplemented) ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // ListEmails List emails
 // (GET /v1/emails)
 func (_ Unimplemented) ListEmails(w http.ResponseWriter, r *http.Request, params ListEmailsParams) {
@@ -918,9 +1180,21 @@ func (_ Unimplemented) CreateEmailBatch(w http.ResponseWriter, r *http.Request) 
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// EraseEmail Erase one email
+// (DELETE /v1/emails/{id})
+func (_ Unimplemented) EraseEmail(w http.ResponseWriter, r *http.Request, id EmailID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetEmail Get one email
 // (GET /v1/emails/{id})
 func (_ Unimplemented) GetEmail(w http.ResponseWriter, r *http.Request, id EmailID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// PatchEmail Change an email's mailbox or labels
+// (PATCH /v1/emails/{id})
+func (_ Unimplemented) PatchEmail(w http.ResponseWriter, r *http.Request, id EmailID, params PatchEmailParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -933,6 +1207,24 @@ func (_ Unimplemented) GetEmailSync(w http.ResponseWriter, r *http.Request, id E
 // RetryEmailSync Re-enqueue one email for sync
 // (POST /v1/emails/{id}/sync/retry)
 func (_ Unimplemented) RetryEmailSync(w http.ResponseWriter, r *http.Request, id EmailID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListErasures List erasure jobs
+// (GET /v1/erasures)
+func (_ Unimplemented) ListErasures(w http.ResponseWriter, r *http.Request, params ListErasuresParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// StartErasure Erase every email matching criteria
+// (POST /v1/erasures)
+func (_ Unimplemented) StartErasure(w http.ResponseWriter, r *http.Request, params StartErasureParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetErasure Get one erasure job
+// (GET /v1/erasures/{id})
+func (_ Unimplemented) GetErasure(w http.ResponseWriter, r *http.Request, id int64) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1000,6 +1292,52 @@ func (siw *ServerInterfaceWrapper) Readyz(w http.ResponseWriter, r *http.Request
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.Readyz(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListAuditEvents operation middleware
+func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditEventsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAuditEvents(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1092,6 +1430,19 @@ func (siw *ServerInterfaceWrapper) ListEmails(w http.ResponseWriter, r *http.Req
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "idempotency_key"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "idempotency_key", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "label" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "label", r.URL.Query(), &params.Label, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "label"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "label", Err: err})
 		}
 		return
 	}
@@ -1192,6 +1543,32 @@ func (siw *ServerInterfaceWrapper) CreateEmailBatch(w http.ResponseWriter, r *ht
 	handler.ServeHTTP(w, r)
 }
 
+// EraseEmail operation middleware
+func (siw *ServerInterfaceWrapper) EraseEmail(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id EmailID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.EraseEmail(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetEmail operation middleware
 func (siw *ServerInterfaceWrapper) GetEmail(w http.ResponseWriter, r *http.Request) {
 
@@ -1209,6 +1586,56 @@ func (siw *ServerInterfaceWrapper) GetEmail(w http.ResponseWriter, r *http.Reque
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetEmail(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// PatchEmail operation middleware
+func (siw *ServerInterfaceWrapper) PatchEmail(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id EmailID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PatchEmailParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-Match", Err: err})
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.PatchEmail(w, r, id, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1261,6 +1688,123 @@ func (siw *ServerInterfaceWrapper) RetryEmailSync(w http.ResponseWriter, r *http
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.RetryEmailSync(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListErasures operation middleware
+func (siw *ServerInterfaceWrapper) ListErasures(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListErasuresParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListErasures(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// StartErasure operation middleware
+func (siw *ServerInterfaceWrapper) StartErasure(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StartErasureParams
+
+	headers := r.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		err := fmt.Errorf("Header parameter Idempotency-Key is required, but not found")
+		siw.ErrorHandlerFunc(w, r, &RequiredHeaderError{ParamName: "Idempotency-Key", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StartErasure(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetErasure operation middleware
+func (siw *ServerInterfaceWrapper) GetErasure(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id int64
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetErasure(w, r, id)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1553,7 +2097,13 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/v1/emails/batch", wrapper.CreateEmailBatch)
 	})
 	r.Group(func(r chi.Router) {
+		r.Delete(options.BaseURL+"/v1/emails/{id}", wrapper.EraseEmail)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/emails/{id}", wrapper.GetEmail)
+	})
+	r.Group(func(r chi.Router) {
+		r.Patch(options.BaseURL+"/v1/emails/{id}", wrapper.PatchEmail)
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/emails/{id}/sync", wrapper.GetEmailSync)
@@ -1580,6 +2130,18 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Get(options.BaseURL+"/v1/reconciliations/{id}", wrapper.GetReconciliation)
 	})
 	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/erasures", wrapper.ListErasures)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/erasures", wrapper.StartErasure)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/erasures/{id}", wrapper.GetErasure)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/audit", wrapper.ListAuditEvents)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/healthz", wrapper.Healthz)
 	})
 	r.Group(func(r chi.Router) {
@@ -1595,6 +2157,8 @@ type ConflictApplicationProblemPlusJSONResponse Problem
 
 type ForbiddenApplicationProblemPlusJSONResponse Problem
 
+type GoneApplicationProblemPlusJSONResponse Problem
+
 type InternalErrorApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
@@ -1602,6 +2166,10 @@ type NotFoundApplicationProblemPlusJSONResponse Problem
 type NotImplementedApplicationProblemPlusJSONResponse Problem
 
 type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
+
+type PreconditionFailedApplicationProblemPlusJSONResponse Problem
+
+type PreconditionRequiredApplicationProblemPlusJSONResponse Problem
 
 type TooManyRequestsResponseHeaders struct {
 	RetryAfter int32
@@ -1677,6 +2245,110 @@ func (response Readyz503JSONResponse) VisitReadyzResponse(w http.ResponseWriter)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEventsRequestObject struct {
+	Params ListAuditEventsParams
+}
+
+type ListAuditEventsResponseObject interface {
+	VisitListAuditEventsResponse(w http.ResponseWriter) error
+}
+
+type ListAuditEvents200JSONResponse AuditEventList
+
+func (response ListAuditEvents200JSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents400ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents401ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents403ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents429ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents500ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2199,6 +2871,175 @@ func (response CreateEmailBatch501ApplicationProblemPlusJSONResponse) VisitCreat
 	return err
 }
 
+type EraseEmailRequestObject struct {
+	Id   EmailID `json:"id"`
+	Body *EraseEmailJSONRequestBody
+}
+
+type EraseEmailResponseObject interface {
+	VisitEraseEmailResponse(w http.ResponseWriter) error
+}
+
+type EraseEmail200JSONResponse EmailTombstone
+
+func (response EraseEmail200JSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail400ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail401ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail403ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail404ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail410ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail415ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail422ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail429ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail500ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetEmailRequestObject struct {
 	Id EmailID `json:"id"`
 }
@@ -2286,6 +3127,20 @@ func (response GetEmail404ApplicationProblemPlusJSONResponse) VisitGetEmailRespo
 	return err
 }
 
+type GetEmail410JSONResponse EmailTombstone
+
+func (response GetEmail410JSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetEmail429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -2331,6 +3186,216 @@ func (response GetEmail501ApplicationProblemPlusJSONResponse) VisitGetEmailRespo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmailRequestObject struct {
+	Id     EmailID `json:"id"`
+	Params PatchEmailParams
+	Body   *PatchEmailJSONRequestBody
+}
+
+type PatchEmailResponseObject interface {
+	VisitPatchEmailResponse(w http.ResponseWriter) error
+}
+
+type PatchEmail200ResponseHeaders struct {
+	ETag string
+}
+
+type PatchEmail200JSONResponse struct {
+	Body    Email
+	Headers PatchEmail200ResponseHeaders
+}
+
+func (response PatchEmail200JSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail400ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail401ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail403ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail404ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail410ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail412ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail415ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail422ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail428ApplicationProblemPlusJSONResponse struct {
+	PreconditionRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail428ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(428)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail429ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail500ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2603,6 +3668,395 @@ func (response RetryEmailSync501ApplicationProblemPlusJSONResponse) VisitRetryEm
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListErasuresRequestObject struct {
+	Params ListErasuresParams
+}
+
+type ListErasuresResponseObject interface {
+	VisitListErasuresResponse(w http.ResponseWriter) error
+}
+
+type ListErasures200JSONResponse ErasureList
+
+func (response ListErasures200JSONResponse) VisitListErasuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListErasures400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListErasures400ApplicationProblemPlusJSONResponse) VisitListErasuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListErasures401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListErasures401ApplicationProblemPlusJSONResponse) VisitListErasuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListErasures403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListErasures403ApplicationProblemPlusJSONResponse) VisitListErasuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListErasures429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListErasures429ApplicationProblemPlusJSONResponse) VisitListErasuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListErasures500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListErasures500ApplicationProblemPlusJSONResponse) VisitListErasuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasureRequestObject struct {
+	Params StartErasureParams
+	Body   *StartErasureJSONRequestBody
+}
+
+type StartErasureResponseObject interface {
+	VisitStartErasureResponse(w http.ResponseWriter) error
+}
+
+type StartErasure202ResponseHeaders struct {
+	IdempotencyKey     string
+	IdempotentReplayed bool
+	Location           string
+}
+
+type StartErasure202JSONResponse struct {
+	Body    Erasure
+	Headers StartErasure202ResponseHeaders
+}
+
+func (response StartErasure202JSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Idempotency-Key", fmt.Sprint(response.Headers.IdempotencyKey))
+	w.Header().Set("Idempotent-Replayed", fmt.Sprint(response.Headers.IdempotentReplayed))
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure400ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure401ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure403ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure409ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure415ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure422ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure429ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure500ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetErasureRequestObject struct {
+	Id int64 `json:"id"`
+}
+
+type GetErasureResponseObject interface {
+	VisitGetErasureResponse(w http.ResponseWriter) error
+}
+
+type GetErasure200JSONResponse Erasure
+
+func (response GetErasure200JSONResponse) VisitGetErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetErasure400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetErasure400ApplicationProblemPlusJSONResponse) VisitGetErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetErasure401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetErasure401ApplicationProblemPlusJSONResponse) VisitGetErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetErasure403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetErasure403ApplicationProblemPlusJSONResponse) VisitGetErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetErasure404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetErasure404ApplicationProblemPlusJSONResponse) VisitGetErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetErasure429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetErasure429ApplicationProblemPlusJSONResponse) VisitGetErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetErasure500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetErasure500ApplicationProblemPlusJSONResponse) VisitGetErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3422,6 +4876,9 @@ type StrictServerInterface interface {
 	// Readyz Readiness probe
 	// (GET /readyz)
 	Readyz(ctx context.Context, request ReadyzRequestObject) (ReadyzResponseObject, error)
+	// ListAuditEvents List audit events
+	// (GET /v1/audit)
+	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
 	// ListEmails List emails
 	// (GET /v1/emails)
 	ListEmails(ctx context.Context, request ListEmailsRequestObject) (ListEmailsResponseObject, error)
@@ -3431,15 +4888,30 @@ type StrictServerInterface interface {
 	// CreateEmailBatch Ingest up to 500 emails
 	// (POST /v1/emails/batch)
 	CreateEmailBatch(ctx context.Context, request CreateEmailBatchRequestObject) (CreateEmailBatchResponseObject, error)
+	// EraseEmail Erase one email
+	// (DELETE /v1/emails/{id})
+	EraseEmail(ctx context.Context, request EraseEmailRequestObject) (EraseEmailResponseObject, error)
 	// GetEmail Get one email
 	// (GET /v1/emails/{id})
 	GetEmail(ctx context.Context, request GetEmailRequestObject) (GetEmailResponseObject, error)
+	// PatchEmail Change an email's mailbox or labels
+	// (PATCH /v1/emails/{id})
+	PatchEmail(ctx context.Context, request PatchEmailRequestObject) (PatchEmailResponseObject, error)
 	// GetEmailSync Get one email's sync detail
 	// (GET /v1/emails/{id}/sync)
 	GetEmailSync(ctx context.Context, request GetEmailSyncRequestObject) (GetEmailSyncResponseObject, error)
 	// RetryEmailSync Re-enqueue one email for sync
 	// (POST /v1/emails/{id}/sync/retry)
 	RetryEmailSync(ctx context.Context, request RetryEmailSyncRequestObject) (RetryEmailSyncResponseObject, error)
+	// ListErasures List erasure jobs
+	// (GET /v1/erasures)
+	ListErasures(ctx context.Context, request ListErasuresRequestObject) (ListErasuresResponseObject, error)
+	// StartErasure Erase every email matching criteria
+	// (POST /v1/erasures)
+	StartErasure(ctx context.Context, request StartErasureRequestObject) (StartErasureResponseObject, error)
+	// GetErasure Get one erasure job
+	// (GET /v1/erasures/{id})
+	GetErasure(ctx context.Context, request GetErasureRequestObject) (GetErasureResponseObject, error)
 	// ListReconciliations List reconciliation reports
 	// (GET /v1/reconciliations)
 	ListReconciliations(ctx context.Context, request ListReconciliationsRequestObject) (ListReconciliationsResponseObject, error)
@@ -3547,6 +5019,32 @@ func (sh *strictHandler) Readyz(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// ListAuditEvents operation middleware
+func (sh *strictHandler) ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams) {
+	var request ListAuditEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAuditEvents(ctx, request.(ListAuditEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAuditEvents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
+		if err := validResponse.VisitListAuditEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListEmails operation middleware
 func (sh *strictHandler) ListEmails(w http.ResponseWriter, r *http.Request, params ListEmailsParams) {
 	var request ListEmailsRequestObject
@@ -3643,6 +5141,42 @@ func (sh *strictHandler) CreateEmailBatch(w http.ResponseWriter, r *http.Request
 	}
 }
 
+// EraseEmail operation middleware
+func (sh *strictHandler) EraseEmail(w http.ResponseWriter, r *http.Request, id EmailID) {
+	var request EraseEmailRequestObject
+
+	request.Id = id
+
+	var body EraseEmailJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.EraseEmail(ctx, request.(EraseEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "EraseEmail")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(EraseEmailResponseObject); ok {
+		if err := validResponse.VisitEraseEmailResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetEmail operation middleware
 func (sh *strictHandler) GetEmail(w http.ResponseWriter, r *http.Request, id EmailID) {
 	var request GetEmailRequestObject
@@ -3662,6 +5196,40 @@ func (sh *strictHandler) GetEmail(w http.ResponseWriter, r *http.Request, id Ema
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetEmailResponseObject); ok {
 		if err := validResponse.VisitGetEmailResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PatchEmail operation middleware
+func (sh *strictHandler) PatchEmail(w http.ResponseWriter, r *http.Request, id EmailID, params PatchEmailParams) {
+	var request PatchEmailRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body PatchEmailJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.PatchEmail(ctx, request.(PatchEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PatchEmail")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(PatchEmailResponseObject); ok {
+		if err := validResponse.VisitPatchEmailResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -3714,6 +5282,91 @@ func (sh *strictHandler) RetryEmailSync(w http.ResponseWriter, r *http.Request, 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(RetryEmailSyncResponseObject); ok {
 		if err := validResponse.VisitRetryEmailSyncResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListErasures operation middleware
+func (sh *strictHandler) ListErasures(w http.ResponseWriter, r *http.Request, params ListErasuresParams) {
+	var request ListErasuresRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListErasures(ctx, request.(ListErasuresRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListErasures")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListErasuresResponseObject); ok {
+		if err := validResponse.VisitListErasuresResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// StartErasure operation middleware
+func (sh *strictHandler) StartErasure(w http.ResponseWriter, r *http.Request, params StartErasureParams) {
+	var request StartErasureRequestObject
+
+	request.Params = params
+
+	var body StartErasureJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.StartErasure(ctx, request.(StartErasureRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StartErasure")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(StartErasureResponseObject); ok {
+		if err := validResponse.VisitStartErasureResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetErasure operation middleware
+func (sh *strictHandler) GetErasure(w http.ResponseWriter, r *http.Request, id int64) {
+	var request GetErasureRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetErasure(ctx, request.(GetErasureRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetErasure")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetErasureResponseObject); ok {
+		if err := validResponse.VisitGetErasureResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -3896,193 +5549,239 @@ func (sh *strictHandler) GetSyncStatus(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H0Lc+O4kfBfQSlXtdIXWpZkex5yXdV5Xhcn87oZ77fJDeczIRKSEFOAFgBtKzP+71+hAZAASb1sb7Kb",
-	"2qvcrpciQKDR3eh3f+ukfLHkjDAlO+NvHXKLF8ucwN+vF5jm+g9ZLBZYrDrjzhmSiguSIQK/RZ1rnBdE",
-	"v4OVwul8Yeb5oqdlijB1qVZL0hl38HKZ0xQrytnhMpt2os6U5oThBfzYN4/kHI9OnnTGnefTZ0+ywbPh",
-	"s2fH6dPsyclzPJoSjAfpyQnOBsMTfDSZHk+Hk9FkMHk2GqXZ8CR7kg5PJoPpYIAHz/Rc9B/kcrJSeivD",
-	"0dHx3deok6ad8Rf975zqpdGsM+7ofSwFTztRueQ5lvPOuDNKR08mx08mT55Np6n+x/Pnk+OTo3SYHQ2O",
-	"h0f6f6NR9nTw5PjZ0WSKB9Pnz/AJefbsyejJE/IUEz2jIFiR7BIrPd9g9ORgODwYPb0YDsYD/b/+yf9q",
-	"SAi+0LDNaUpQXAwGRynWf/+XPYx+yhfwWE85JzgjAs7nrwefl3hx8DnlgnTGXzqD/rDz9S7qzNUiv5zw",
-	"TB+YmW5phv+J5Dk3Tw6X5YwaDEP9L7JYckVYurq8InosFxkRBxp4B9fDTgSgmvDbzrgji+WSC6WfESnx",
-	"jBhYmqn1PofD0dO+HvlfelC/bSMC31z6hzQaHD+LOoKkhF5vAJkGmCwmfyepfuGDXiLSH9KPVyy9lAqr",
-	"Quo1rlhKMvt4/YRDPaEit8pBDICkn3ENU7vT8ii4mHW+Rp1imW06WJj0mghJOeuMh3d3kSGmc7YsVI2i",
-	"mKElhCX68+cP73+rNPUvRuJHxs0HYOGeuKRx4xNJOUtpTuEs6xxXM+icKJIhUbAAPQrFLwVZYipI1hmP",
-	"ok756pqFH4/0wjOiMM0B+ikvLON3uLWgcoFVOgeesKBSUja7pOxywdmMw0MulnPMwmeG6i4zQaeqMx7c",
-	"RR1Z3SPNqb+MRoOjr23zfxkOjodfWz7y5Tn839f6t74ABDOxutTQGU9xLknUIUJwcWkRoDNmRZ5HnSmm",
-	"OcksxGRnPDC87ymsA1ZG5OWUFyzrjI8ACbjI5GU6J+mVBvBwAP8XdUTBNmOG40HleWgcEHQ2I0JjaDon",
-	"WZGTrHOn1+4Rw3nFg/+iWfC3TkZkKujS4EXnYk6QID8XRKofJEq81w/+QlZJhEg65yTTvEQSpvqdyF3o",
-	"LexcT2QwR4mCRLCsBdYftfxFKkHZrKPXWH5JfSLLHK/0qPriEj1Ngm7mhCHGESM3lrPd6OUYsWGyQmpO",
-	"pdsEwixDCjYll5xJEjNBlgQriTBDBIucEoF4oVK+IGjKBbws8YKgK7I6RQkcd4I4gx+mVEgVxUx/jLKZ",
-	"+0o/Zj4gzG637n7CeU4wg+2/5WlJmuGmP2I1R3wKn7e3vd4ML0RKIkT6sz5KDq+HhwAJeThMwjPxf9rz",
-	"SD4RJVZnU6VRqr6qz5qhZBIpjm4wVWhCplxoKCuxomwWrGG46bNTLhaA6ZSpo5HmqZTRRbEA4rFrokwR",
-	"jdh6UT/99NNZoeaEKX0xkXYMxtUblDMEXyN6rYUkqJu8IFgQkfRCSJmnSBCcL/4zBn6vL/a4sxfY7qLO",
-	"Egu8IMpS3MtCSN4CwQ9L/HNBUAo/I325IYyWglxTXki0xDOiCZBpXm/eSU4RX1BVIingYsz0m330geUr",
-	"dI1zmqEbquYVFk9prldyqtGdMvOG/SaVKDkeDBKDvVQv6ueCiFUn6tgr3rzY8fe7wLdvCZspzb4Ho2M4",
-	"r/JB1IJFRix51X5QgJk/SESzOsbAcpZYzavV0KyzKyY9OfYxadiKSdtY4UuQ4Q/SOZeEaW6A1BwrtMBX",
-	"RFqWYliMxFNALkD+CMmUL0mGlkSgs4/nMTO6wBgN9TujkxN0TSWd5ASdfX55fo7SORY41WeEuoPbEbw1",
-	"uH36uhehCRYkZt2k4qtJD3GhmS9m6NObl+jZ8+Mh+rngmikYmKNuEnuMOO4kp2jC1TxmGj4SaVgGPK7X",
-	"R+/MJamnXuBcv0eysY8b61k8HJO5X6qDqt0aG0/Nw6fRydPt6PSWLqhqHtY7fKvPGrFiMdEMfYqoIgvp",
-	"+LYmEtTNyBQXuUIngwjpk+RS/z0APtCG/jl8y1+tnaEzPhlELazLLEL/OtiKfqFIto5ARPAWEkTLd02C",
-	"efrLE8ydnsrcocDXXuDskyEATwIDodFXGgSf5GTxx79Lc7WVC/5mZcQmtiCDTcje4bD0SuA51pBVVBmO",
-	"jTNHhJ1yxXOllnJ8eOj4dz8j124d8nCCswM35M4Hxn8IMu2MO384rKwVh+ZXefjRjDZAWCsv6RWX5IO6",
-	"BVtiIQnWlK6FdU3OGZCYpbbymtAPzaajGovu9fUiX3I2zWn6UDjXUOmpXq9UNM+11M80fYHcyUBcNlJr",
-	"BfXnFdRDxEU4FwRnK2+SnQ4iXM2BG/3YZ5Ja2MnqWkwLIQhTSG+O9NEbLmKWfPzw+QJpWSlcl0zGCOut",
-	"aWC5nVKGloLPBJHyFCUVyJKYUYmokpZMNZHGTG/pDRcTmmWEPfAIQbLlSyIcNwD6kObKQXEHZwvKQGCp",
-	"Tu6oOrlqGTse0rQc8FjncvbxHK7SHKdX5hY1a1+zM8D/c6aIYDh/rVWuB0KQ2rkQ6G8eoE58xuK+iCQR",
-	"10SUL+8ENPeJR4HZGUMFI7dLksIV7y0HdRnR/5HiQhq9xwgaiLJloXp9pMFt9q2RNyM5nWjwknyFZoQR",
-	"QVOA7nuu3hiN9EGANYrY8QgxrkVUPaGPhccVcN97L+wEUMbVgRnwGBB9z5Es0nmpQzkgnOstLQhTJHtc",
-	"RkslwARfY5rr2yBAumEIF+otYg/o+MMeh1KpRCle4gnNqVo1tqBZIFBsRpY5X+kvo+6KKHNffcSrnOPs",
-	"gvO3WMzIg6FpOLm+QxG5TQnJJBo9GQ2PjwcDZGyFHqYNPX5nF4IU5yiHpewI06UZeKA4PzADH4v/BbtI",
-	"3p399fLFh1d/u3zxt4vXn5NKQh2doHf0hQHnBefvMFtZYUs+FJxYEQSCrV1GKF6NvIv+gnO0wGzlLlO5",
-	"K/g02PTAg3LgY4DvU7lykp0aZQvhqZafErBUHICpIkHSmCb6oRXYe2XdGuzbh57dA5bxI8OFmnNB//Fg",
-	"1oCtjj4xtgZ3G66TdT3uECxix3Mo/DGPxDvtkiPQQ/XldMX4DUOckRrAf/rpp4O6pWYT1OuGHQv6peAp",
-	"kVJznddMUbXa/wRgOZ7z6V1pJfbN4HU1RBC4V0FsxCij0ykBsbFSOEozeSif1Se6wZXoCFNONehaZ6zI",
-	"cOQJI3svbDcxxZv2imha1dOCago42uIpeENJnqHqV2Ts3WtAYa07aI4lGpWKzVTPoTkJCDHG6wTP9Bhe",
-	"+VQ0sSiUEyyVRi6tCNOlkW88YrmLqtG+S8WfJnj/6xog/9+WTe0ERg9WgLGPrVHekDw/sDrlpFCgXlj0",
-	"L6/lNCVLpSlEKysAjpjpXUj/rLo5lVqGpAwlBvZJz1GxhwsVP9LoELN1aGY1mx+Z9TmR7B3JKL4AmD2I",
-	"R740Qw/0VGhR6KufIH8SPRgUaXPEh2KaPhuNAiHgxGec5QrRQi8RwbnuzELL0Qcw+gCGPaY48INEib/n",
-	"xJ2rRvuaXmSOWqtF5QqAu52VftwW0xhROMMKIz6FKSufL+qCPuywSUmST93HjTsFTGNLoRegaOhrU/ak",
-	"ax87f/caAOxcFkssal6iplM5sAGebLEB+j7oVtt/ub0fJNKvgsnzFJHFUq2ckRRcSG55wKGYvcG8dfYb",
-	"qxuCc66xIOcBbzhJ/nR2MDp54kCRkZRnJHMAj9CTY5TzGyJSLAmak1uU0RlVMlzGI3jVl1hplbQz7vy/",
-	"L4OD5/hg+vXbk+O7/+i07cXzwNf388puQL9TuqQc9jAji4d2/NHRcbTBztju4qksll+qs45CxAsWWp7A",
-	"13I+bjznd1Hnhb7qzxVZ6P2EqExc+NEmCvbCKu5aYljaUJAqsgAbbchVuxMsSLTdD9CLPB8OWWAtEUkH",
-	"74ZL1poOQ6S5OhjuS1c1wNc3GllorQWxZwxugbLc4P8BLyJlMyLVKSI4naOk9vWkNNdzlgKZgnV/29FV",
-	"R38HwDg3g5x13v5nBQosBF41IGHXv2Hjxire3LkgsshVy9Y/gECjfwQ3UXndK7KINCW5B+Bt2W+7n2Ba",
-	"vbiNm3JL27QrcHS0Ld3it/WanyJyi1OVr+B24VOUAMQScL0bUQOutKUgLmTgvmSoV0ecFXCna3c/igXF",
-	"pjW0wRBUg1uKnWIVlP2Ci1FgXM31LcTIDQBpj4gELcZd+VxAHbh4iZo/28ap1GMNKimpDQ5/urj4iMwL",
-	"1apveJFnaI6vCZpjCP3ASFI2ywmq7OaGSsLgg5FWYBtesi0cv8l47ILbULUMIK1ZTYMg0j56fU3ECi0I",
-	"+AbBkn+DVyVGjhGe6H8jDuNxbkyoMTPnLBEWJBAfZORGaJna/x2Irfw5ZonVboEA9PHCW2b9xrUakkIQ",
-	"j/dtN7L3ZL8G1ZvoOU/O/vLVYyYNdG4MrsJY6yB+rxHS3klnH8+d8Rlc5IaXExN4Y44gICYvIraxhDBE",
-	"dp1E1Q3kpl4pjGDGGU1xrkkKhMxK3AqX8Aiht82le7G43/xvrQ3LdaSRYUUOFF20TmviHv0JdwuBbEzk",
-	"GWdwllGD6x8D/NsdNTzNbV2AZYNavYhLfzs7BF82ltOGkmFACep+5FLNBPn8P2/RUtAFFivL4HPJAV3e",
-	"cTbjr16g5JLWueewRWytM65d75a6cq3AJFQSCch6VjbUf/NCmZAO2TtFCSvyPEF02qKg1GMx9KvgYLCe",
-	"/gbQyhBWH/pVNGvzfS+8tXlgO0a6Nu/MWlh2g8Y97SIw/lcmpQB+EDrV/fPnD+8RF0jgG2cY6EXtWomJ",
-	"A99LK6kF7G6h7t1pu4zw9WcMg30bQ/wY9B1kps8rln42r98Foep1uP+kRRVHEjmWCrk9B25zG3QeoCa5",
-	"risgayLWW6GyFW+9gGcfTmXsc+N9Ht5562Lsd+d2fjT+t3tus/GRMny/fhIvisWSZIgzREBwSeeYzTya",
-	"2Hi1DaO9I+FC8avj3/tRizzmsYWKp9h7KjJG3DT1wtf9A/QvgepGigLBJ6qZcmsMIyQBH6WDKzg4tArY",
-	"NQljrVBZJlI0/PGGBZUqax99suAbo6QCTRKhRENE/1vxBHV9a3bMSnN2z6hJ3o6TPvrRelWMxGoETDpj",
-	"WqTdQWqsrbgy9y2sJXBnjTIULSsNOrCD1UTNmhr0Mk0q233IhwNZ1LNVPH/+bKsNcNtanNDUvI6TN/pU",
-	"EM4yQaSMSqE/X5mbOKNS61NgNQx52m5i154beVShrHbyee6C6YzXJUITs6/ImFmMbT/PwakALhx9rVZW",
-	"hwfLeG0K5ru3cJuHoL2PCOhJM83v2B9R9+eCFEQLAhN+2/NECCwEXG2UOdMwqOpGcQsX5+X71AxqWySm",
-	"5rI+vXmJTo5GI5S8M28enL9K9OrSvMgom8ECMajWE4HTK1K3Bu8leu2JijURp0U60KsrllIJghcAYmTd",
-	"s1rw8oUFA+Ou3u7R0dHz3jbh4H4iUxO+zsRuXwo/G8hVNav+YJvY0fzWMseUHeiXWhB6i2xSY5IXfD2T",
-	"3Cq8PJBz7m4IDe59/7b3EWfthfqWthmHy13sdB+VRsA64/PSJFoC+U26gxWf9KsQD15KsDZGHEReyKYI",
-	"TpKs/rz835fnT95dnN1M/2e7uFqXp2Bf4QrXwsiT1Ztq0YqlJmZV7wRbOWSMkiVhmnUklteZ+AIrx/ci",
-	"lBj5KIlZ1wn3c55nJlC1JtTr1437O0FdQZSgRCJyO8cFaFpcIByzJRELrM/FxCGeIkEOMs1MXUiCCc0h",
-	"LFtyypSek3F1ad1+k5zopTCuPEG2Z9MMmJZRv3TsjkrZruMy6zQcg6k0KD1G7d5uIP2fCM7VvIl+kHm3",
-	"8fJtTNU0hxOm97skAtlEPpQRvQUtMkco4VcJslZcAFjtZrXZhx1+peU6Y7KQ5r/b7td11lv4DFxhc9ir",
-	"/nLByoi9BHE1J+KGyroR4aqzDYVLSdtCqw19PxRqwm9fa0i0+ww4vOBUcx+FUdfEd2ih6+980uujD84O",
-	"68u/1uJqk/8UkqTFlfALmeBqyZ5ttwFwD6yUliV+kNVJN815Jkd07R1rzUMzek0YKpaomxFs/PC7rbVm",
-	"rBk+3cmSlXONuJcFU2329LcES4LI7ZIKLSfRnACZ6xO74eKKiJKl7L7OBb69tCwmXPBgb9sM8FYL+1bA",
-	"vgavilRILya4COwo1LU8xyGo3APiZXhG24liBR9zeI/llUse09BTHGUcdU0WZ7GURKh6WqJ52vZdK3tt",
-	"E9jMl6ocb6rub6ppkRmVWF1CkndzCW8A1R2MJZIcTXHI/wYPCw8AUaSCf80A4C8uRLg2FuZ8hm06vxZk",
-	"nx+fPEU2MAhlPC0Wrd5MF8dUn+VPxQKzA0FwBhHU5HaZY2aiegAhqUQ8NfdxWuPRYSzdMIylW8uvWi6J",
-	"RgCfeRF1vUcu9Alxlq96O5sKLPTgCyZRo0VMo0wqzNIWFvrjp/MWMKBuIQtQzX1j8BKreW9dlrOPuYWg",
-	"B4JA3Frajr1eulN9RedZZXALc/AK5qcAoe7x4LmWIdfnEFWg9BP2duDKu7pqtdITTA+xjVs9r2WQXEPW",
-	"hGjCCMk5FwrZANAyosuSgJ4tPIUNQZR1m0X7F5FGA5oRpuh05dTh9d/bOTJzd5yo8RcXKghg2uiJbuJ/",
-	"Q9i0gapth8mnU3v/wEuRcbKDT0Nj+wE4/SF1194ViicRSjzD35fB176JgtI/GFr4cvS1b9yvYIms0Yzi",
-	"G3w+ofi0QyTuNkg6XuXmb4Nhs0pJ3a3fJMUfXLZdHyX1IhvgdYfoiWIBgSm2LknfFCVJmsy7VvCkEd1Y",
-	"fgC5l1CXMKt3cYFSLgSkavVOkSkwoomzYApYgBFeBVnwaxLm7452Ygdh8ZX1F37B0JQyKuckK5VcI7VZ",
-	"hrdFADBFXO7nq/FKv2y6LsKjfmUH+XVW1gTU0CmqjhndEEEMaA0SkCxCVrWE09ktImaLeP/TfFXBFfha",
-	"ZTrwlaqtsKmXh/m2WQ5q8zcHg3a7RJqlZ7wpjnaaolGoJpDXbc2aXeaxZW02oq5UWB/kY5oMd/KWhihZ",
-	"uUzLsjr7DL+wg1oFVguGGkFXX6qoIKqU7/oZtBxsVONfDYyro3pFrtvZ8cuykNNangiriMASckVZZsLL",
-	"9V9SazkQ0n5NRI6XvXHMknpppgR1MfJiNozEq0dRhqY5nc1dpLazbsXMieG9CCX1IlAJ6k64miNyS6WC",
-	"3Alr5TKMGl6OmUls0ONrBaFgOc5i5r5TBmj4K40ZLBVsbV7lqAR1XXA0nglCJKwh8ZyXLtI/Zs5I12tz",
-	"7zWrW33bN1ClWQZr7yka9bL2niEsq7Un86vbousbippgaq65tobtSP+qus3qZ+KoYXeeYCkoLF22B0ey",
-	"g+qgsEupZt2+rcewxdeEtX+GUf6XsbyHG1kbxh4IJrYKjJUoanmqpviDL6VYpmHYsNVrFrvIJndb1/u5",
-	"QqWazQvYJ82kx4+DgDfwE1ghtRehFC+XIM5q/WI4GJTDNuQAtXIkV3qvxKIdWEMddTbyK1fB7yEf2MTN",
-	"qkKAD/nCWm735UET/2v44DqnlKt+4vQLJ8NR6ZtIIv2c6RvaijvgEKk8TZIQmyjgJBOrq1p/UFVaxi93",
-	"aE0MgQcoKIdYFwNrW3Jpra3hA9yGv0HCY8P808VsZW0vvTbGVKeWUG37hTSvx1cOBnsaqfaXrtuk41Li",
-	"bZFvA1BuR9uLSnRvsctbRcMhrY9xVQHNqLPArMB5iGf2WSuSKbGqkmfqCUHGVNASTl/WLbMpUYIcOMPC",
-	"7uF92w3m5QragafE6vOKpW8wzQtBpHcZ1osXWg9dVV4wz1HKFxPKrB/47P2r5sVh9RFTLbLNUZivypww",
-	"fUTmfVddEqzDxoa8wYcx2lc9XBtIBMuxS7CrcjZqO+aegUJt17qG+6vSd9CSIVUPw95N6N7qG6v5iW5o",
-	"nhtxTIkV6hLnOXP+sdCPW4tQN2lNVLq3+/dmZuYzm2P8w6XICDFyo5cKhTF3dlz4nuu2a1yra2XO2Rq/",
-	"r37JRUM0I/a3bha+sYsnDb5TutNc0ksYw/Eg99qjhpf/QtHgXtj0XrTQltZpYpma8cSXoevQQ4ImRYUR",
-	"yFWcsUXhr2to3fLYXYl9cLwbvW8LL1AeAQHu1gIz/NgDH5ldoRejH6RaPSEZKpabQ/tONjHi30i+yp4c",
-	"oJbqpuXtcWU/srdJ4JvaiR9sjo9o4sGOGQsne9yU6wloTUZAQDYtZFXharDeLRTzGMYLnwB/u5aLreGC",
-	"GZbzCccicz7cWuxZlZpvlSl9J9Qi7PQjF5Cn/7ZBds7ufxd19E4vRcN3t1urgLX18QetVe4D0cBbNGWX",
-	"xkQM/8XzjEh1aZd9qVHTVgWrbQcAn2PQAi0Xh90sKCuU2bsJcJKd8fHdXbS2tME2ZDPH9Hrh3FxrYLaH",
-	"BmXV1wAgu63CSDwdf++7DfwEr6+pj1Cuw03bvsnNePx6Ta2Ihnq0JCI0pa/TNe6h0NYJYO8JSvzy2fZu",
-	"Ll5HXfdysNUOZr8w2g2n8mGDMG7FhwlOr3I+23QK9VoyOCtF95Zg495WObbFPVoxgWYRJPslKy3nK4ho",
-	"MIVTw1jGMJBmN9/IBn7TCGKoMvnMMFQLPUSUuRqGp2jgAl4ZqelVFWz6fjZrxgtTY7RFzDfF0WsYWovD",
-	"YmVUofGkZwTbvyy83JnVCv08BD2rc/MwdANMN2PrJ8fUQkRsY+8NhT/UKFEJC1Pw1F7qZjTqQuaUjWiT",
-	"tfTx0Y4e8fJ2+dbwIlQYKV3cRll31X12b1ytnYH7fNQGniaYNYMiaSGoWn2GnhqwcFPM8qxQ89bYSVfk",
-	"sptyNqWzQtgidGcfzy//8vpvnxOEJUoYXpCx4leEjaEi9B/hn0kPmUIa+pUzW8wSLpIxsv06jHAPI40M",
-	"n/TRZz1WjlFiUjSTCCWCYMjJhBLZtq2B6QvSGdsdhDXhTMk2yqYtCTsu4MymgOrzSPlCH5BxWvNrIiBA",
-	"z5UeMY+pRDeCKqXVMB4zz9cNnnJTjxiYgyjUvIcUnxE1J8ImVjDHbE0oAKTqMRIzJTCTOFWQlV2Ly15y",
-	"nhvre8qXmsFShVTpQIfvVl70Q1xk1JZ+gwLSVMLpuV3CLiKkQSndRWz761ABiSEHZqOyzFWJELldcmk7",
-	"ZsBze1WA+6kUUGWEcqJkzEwwLxeySiuZVsYPGZmCOQWTtnKOXkprkwQZMzAhLgW/Jn5cgR7n9g+OedS1",
-	"RXgwhTSNRVm1Z2XjFnr9mMXsD39AZ2FjGT0O8FTq381RJ4fXw6StSDuuSAEyGSDEzxaCNejLujvjeK+P",
-	"XuN0DrOlWMDdCeWXBFpwYauqy7Fe1ndbYv07mgnMlETfY/b94OAA/l//7KgEfW/W84kajw4nJrjCDAWy",
-	"Qt9tonry36/Nq/1+34eBedeQHvruTlbTCxyqgaPCQpmeSkH0rB4cs4uyUrwmg3JiBnWUoZEBtsUtqZLI",
-	"o1aY23DvmCW3B477HRj+gsitIgzsZuisbM3ARWnv0ACeEQWtcoaJpi94HjP9g3PsuuhkCAg0y3RjjpI+",
-	"ahRS1r+i5Hj0PLEFNoMKxg7ZIIzUwyxT9p2WzV9aA9I1Eq2ruJn0XIqWNOG2iYJ6k5CBDjGu5m8cs3kY",
-	"rW4jJ5M+WhdCnlNp4FALZZUx8yqO9tGZhIYKOQHc/D+my8w4iO9e30fjz58/vI801QSdNGKG2ptpNFoe",
-	"9U7NJ0ej5if3KrSqP9m1tVZRvdSqXqFXhsT2Oijxw2Z829qreqZmTb+yAOvaMr+GJb3nQdV/IEONElmR",
-	"ao6DkpPbWw10VqbjoZs5l6RZ3D1mG6u7YyZvtCCSnAyGJYJ+xDNqUhj0g7caA0rSlEjhK4ISKNidhL13",
-	"oALiyWBgah8AQeOfC02fttOVpkVo2UMlSr7FxiASd8boS7/f/xqh2DeN6Odxp9/vx5275BQtsZQxCxpn",
-	"wZUDUoZ7oDiQYGDA6YfdthCFadpNOujMa6LFq95bQbk2r2wry/RtVG/JpQTBGtFsQycDBVtjLNLPF7gs",
-	"/mEkO6T/x1YxU3RB3DF42KOfNHh4cAWtqx+JuvW6lDGrF6Y0Ham2daDqrWuB1UefbHu4Wo8yzUptMwtI",
-	"34ECcyDr2yRXc41Bua/vZSe/xj1mN7Jo6WalrzbNaMxNBA6ikva/o2Q0GCbojyhxXfjG/n33jWZ3dqBb",
-	"bWT+sjNEXnLVd8MDBdWUkbv8DI3mUMIIzzBltrxnWw2/MTJRzrWvNagfdV0ltKm+vMVSaNIGsXNB1Jxn",
-	"EeQNwIeromh6CT0AxWhU+4YXvxFCp2wSVAVhfoeWfxKQnSpXwTDHK3mqofwcQBmU5AcKoVMYB+FPpoca",
-	"5yjnbFZbianpb8q5pXPT7dAcOCQg6jshOX/1+t3HDxev37/82+XFxdskQmXnhOO53iLMZtn3WB/wIKmQ",
-	"DiJCS2n91ANvNaICkR7hidiW3X/33Z2m2uBpmfus7+g6llX3eLkfxZsCl2mwKTfXem0SuZPKfFmwWUVV",
-	"E6Qp6ejTX8zKKrNRGUdfvuu4TJl/XoBI4grh/CCbIa2/WEp65aae4WuCiqVFFqqlfWtCgk6HIGpqzK+0",
-	"CKqgd149F91MWupncBOGielGFrPXJ3idJc1sMEIldYGIKgmkKkObHtuK1LI4a0kAyUK/osUJqD1tTUF2",
-	"tySL2dnH8wgEW8R4rZOl0X7ceCPlTkw3Vu/inRNRSlcgkC80ZFKZjNFHwTV/IIVE9iHqQgUL0NKowW+4",
-	"aayoBOP5kjC8pP0VXuRaIwgegmA5DsHhjc04fBiaImkCujblIt2btja9hRiUctPgmFCGxcpGQ7tK7qXW",
-	"ffbx3O9+3Rn2B/2BzcTVa+qMO0f9Qf/IlL6eg5Hi0KTF/0P/PSNryoe4U4ISofSa9NF7UDAaB2HUXl5A",
-	"eCfjXsJ/309IPc9Md0T4cK1/3mgw2FAov6VAflmrwIu5slUCdqtFb4sgrClF39h7YO4xYYtVK4i39Jow",
-	"/brWL8BXiGeyM/5id2u6Th9C04v1IP9pbswb65RzaCiL07km1L5j4lo1d2XRSHoVMy3wERlp0fTIy8g5",
-	"RYmBWAJZAzwo1FAv0BCzoELDumM3+Bger93jo53uloIQj3zyn/Tqoc3QyeDooSu27ckkyUla6YZjc6ve",
-	"GltyTvVBVJ2H1m/Qq17xGDt9D2lhOFudoiCdEbZhbUybcV7Dim5H+ioVeR3ev4WqwX6J4lrwklaXZGrV",
-	"6IRm0KmjrFMWM6NBkKyPzvIyBq8Zfucq07kGgcZa04bEWnt/7fx4fv/iL+3grl45NA1Z76KtL9pGyPrN",
-	"9VF/TvWsLIjrmrPWgnZ2wo5GxNLmxdSC/VAXCp0jcFT31oX+ta3VC4lob3zbFiK4aWVWfqOyqihWFRQL",
-	"1rm5uFjvAdXFWjfqB4K07nV7iaptCOKXzTXOkHqfBW/7VnWPGWiuoEw5o12ovcpeH/2FrEytGU9/Napr",
-	"hCTXGjwgw8pOXWGJ1BcSzu3LcqemyTXItZQ9X4sqDwCf0Tz9apOaG2qN3mpdVYQt6gLmSHpN1gd5Dbxk",
-	"zLZtVV+Cfmqt7Yc3hhztuZmWSGGND1v28Wz3fdjQ5b038vVeAsIebA3ColruvQ/Mtr8ugyfguj8232+b",
-	"tlznodfjGYYMtw/5sdZz7tiIFZsHvfH7zB6Pnm8fUW+KCALMDjsKe8nCqB02VWsPWhMSQg/ol693NUlZ",
-	"KlTGyDiJoWoqUndJWJESvPS8Lfb+s5YbrEBr2hvUr3nrz+k7xwmYnqhEhIK47RXBlKbGROgyAI0uQga7",
-	"YpZU9XBN+3nQwvFNdfU4Q3c3CVtyJb0+OtOvxqyMbZAIzPmZ1gg58myiJM9kWEEX1MGYhaUy/aK6EUrS",
-	"VP/TlntMImOsgcJOLCuLjVIio1iLTpXtHTer4oIVr1C+GgrdrLSabvyOMQuZTfle8gorUllSLYxcsSlz",
-	"HFoevjEFvqBPdOBrKl0cDmJVPK69rWpQgCK2oLVgvyAHQ1BLEtwHfzc9gw2TPB6Nkj5KrCCSoBQzxqGz",
-	"miQqZqYloffdEncMogh+Y2Dr37XWDW09wDXnNBYkZilfLKiyjjloZ+a7qis8BN+f4ec2F9pKdmNUmpLA",
-	"jyeN+YdkvhMb6wFzwRkvZL4qV77W0u2VLTlFkpDGxpT1ghibPZgrKgp0Lv3KKmkMdo3PtcnZxr5tylju",
-	"K2h78/+FrDrmRgH298LWKN1Nd9vec8e9GPS+uttLyK4G1br0BcHIFU6P0e6yZ8w0uY3RG0EjNHqK3vNr",
-	"pMchVxkC/XEwGAxipolkjHYo2xyzCz5GLYVWY/bZsJYxqqrHxsxv1zcGfnMI1WBPwVkiifrPQk0PnmlM",
-	"NMWMWbvAYMxcLdJCq4XGhl84pm3dMK2suN/x43yUKMjdQwwU+6LMvtiyptcsIzdewwejLxu/7RVZ/SAb",
-	"/oE5zpyPIGZNJ0EvMuZXV3ey6YRyrMxYxcvqDbZ5K7gNpGms7q5UCDExboSYtXZlAoM4eHUMQ/AKftc4",
-	"xrYOuXUGEHVavrfzJKocAcAfGTno14sPF0H3D2s86XKx3ZsWgToAl67rnwBXSIk31gbvem85l00DP3q/",
-	"2hOMOs51uW10+R6A+FesBQyeP7CP7Nmag6z3Uy49nBOi5bEy5tP1GM+xMkHBVV9ur0n6p/AbLf2fw1z4",
-	"+7RnpuygHP4YnWfXQaY1DqXu/QU5OKPQxc6WGQOrHV0Q6+Df1JW9/GLMHFU9PlE9oNf78XAHRP2IVznH",
-	"2QXnb7GYgXX6eHiyC1W0NEsGjXe0y+BmK/R/P235HHSlSrndVWU2OlYnNMAbpziEgm/SpIuljUfyjNB6",
-	"AVopnGAZaC11ZTtmgbYNMZngYXeOeKok4jes6YyPasRX+uAh2HmT+x9KGdbjBk41KUnXLztmBaM/F0Z9",
-	"tNsBYKAutn+YppOa4+Gq57enM8YMlMaekXfKu1JLM6UjDmJ2wF8LU+qLuUofiNnNHKvyFYjh+sE1tpSn",
-	"KLE9SNv8c64TasyCVqg+zHZuUlnN0TWBPkZ2iOw+nHRnJYrwUFyr5pjhSm6wnzY6cxX6UxMfIhsLw4UN",
-	"JplyETPMzHJBbrzBYa9tdOb/auJMpMFRF2xiuC8nNiBxOiWpDbsE0w4AeYvi+cIWhdlPedzt0gk6Ad+F",
-	"2Qb310L2+rZtxruu4XoTUY0NgDjKhYAWl1P26xaRfr+rfg13Vf36eNiV9Y1mdxtjVHy3seWH+o4JkyHX",
-	"eH4bbGFG1P2MUcbI86pzT7/Gr0GP/LVT9+B4J/R9A+nS/37U9d/kHmKg8Zw0KepQU8dGsnLBjFXgwdhe",
-	"9FFZcSUyEeAQ1RIF/SOisoTnJVaJCdOjqixRM6eaaleo6wd5nHrphea9mAl+YzzMIMhMSFUuGk1WWh8l",
-	"zMQBJh9+vHjx4a+Xn15fvH5/cf7hPZQO3Tnew9H9Zw2WfzLt70a/XjmkNUQMJ2W0/d9J+bdDyo7GrJ2m",
-	"Imwg0XuQ9SGYadZrea9NGTUIyRZEzusVb1zOhrtRndLiBSOHTinojeWqs9kIcNtRHuc5vyHGJzbHYpET",
-	"KcfGZxWzG0Eht0F43ibjqLShrAezAosMNIHK2jkhoC/FrIqqhi49fs0uMzFVzXvfT3etxy0qsfpFmMBo",
-	"vzjCqijecOfb3a+yt9VW7JXSA63T/AnGreHvnONXzTk+lUdXMRAgWGlwdgfeARRQMo9aculakeBTa0rx",
-	"tijNneXunEr1qbaUXzzw8pe8rlvqS2+JRbIg/T0Y6Z8ejNSeLu9RU7Nkzz2ClCCiA69pnmRshunVTGjG",
-	"hbq28wFKTGHVpGcMXYKoQjBjRDXLLGvsj11NDGdILZP3EgSZOmAtU4iq05gteZ5Xyek1HmAT/Mylmvhp",
-	"TEG94pi5PKQ+OkOZWMFeLPB2qPaNPrB8FUMhFz0QK4RNhBBOBZcSBdVExjYfz5Z9sVuNjOPE5OLCCsHC",
-	"WJosXZUQs6gfJKKm0kbV5ioBySJmzn3tgspRN/kWuxLncWeMoB75XeI3Re612L7XixcQ0lOrEX/PgJWg",
-	"+rq1It6HK3l2ybuHCi21RkGDenMeVuR50AynahjQLJ4+aCt4PmgpUj6olxUfhM0EmlN/+do2t37amByS",
-	"HYLZv0BCQwD6RrMcs9F6Z5uBKez2bE1ht0Y/mUHVGyYoFDesonLLvJCqGnjZmcXVY74nYqwTITWdmmCD",
-	"siON56b8N/W4bx7xkrNpTk3Jpd/tyI9zKcNd2XpV7nsnb5R1N5uWPzDSLhhUJmbXPW0P43LjAthPxA2H",
-	"P465uaoluc3k3GASj8xdTNu63xXQ34LpqpU07icyW+oE09XUFtpfS5av/UyXIDDaCqOVS5yKmnlaa6ox",
-	"a1FVXeXe9QrrmhRBvzfAb1tfrdcT3qKsBk0AfldZ/0X5M7Z2EZiPqwaze5qPA7rbZjuu7E/SJp17ocNr",
-	"6JELU+9E6cXGDKRfl33Ja30zIlc9BZTIOb8xdcKgraVntoxZ1y8EagRqZyau63KnJsJ5qVbmJ1cBQ5oU",
-	"mBCV9zUY1zjAvfW5WiOQdQ08ygrwZYLtfibitmYmj6H+VTbr49FjGq1LZAm7jtTx4VcfmPK7YvBI1u9m",
-	"Bcz7WL2B51VNPdYU48DKq8eJljzPx5bdGeNFs+h25CV+xcwV9nTObzwjkfVQqbngxWy+LFRUJlnkWJGG",
-	"NTJmomB7SCUzorx8/l9YYCirBrT7o12J/d+v+vsqwq09C/a643f4HBQpMRJryyGaEiYQgAl/y7CykdZy",
-	"C5F3xp1DEFDtyupT2dAwV6K2FBzLfHLiOgHUR34si+jqwbOcT3DuF8jx8h6rUJVTv6Sqzyz6Yb2Mlu99",
-	"KpjNYtLHiUVQKhfEnDLNsiqS6wqmpcT/gqh3BG3WPbFFgxxcvGoqEnUb5XZ63uS2xMrd17v/HwAA//8=",
+	"7L0Jc+O4tSj8V1C8t6qlL7QsyXYvct2q6+n2JE56u93ON8lt9jMhEpIwpgANANqt9Pi/v8IBQIKbFtuz",
+	"5XVqMmPTJJaDg7MvX4OEL1ecEaZkMPkakC94ucoI/Hy+xDTTP8h8ucRiHUyCMyQVFyRFBP4WBjc4y4l+",
+	"ByuFk8XSjPNJD8sUYepKrVckmAR4tcpoghXl7HCVzoIwmNGMMLyEPw7MI7nA45OnwSR4MXv+NB0+Hz1/",
+	"fpw8S5+evMDjGcF4mJyc4HQ4OsFH09nxbDQdT4fT5+Nxko5O0qfJ6GQ6nA2HePhcj0X/Ra6ma6W3Mhof",
+	"Hd99DoMkCSaf9H8zqpdG02AS6H2sBE+CsFjyAstFMAnGyfjp9Pjp9Onz2SzR/3rxYnp8cpSM0qPh8ehI",
+	"/zMep8+GT4+fH01neDh78RyfkOfPn46fPiXPMNEjCoIVSa+w0uMNx08PRqOD8bPL0XAy1P8MTv5XQ0Lw",
+	"pYZtRhOConw4PEqw/vm/7WEMEr6Ex3rIBcEpEXA+/zj4uMLLg48JFySYfAqGg1Hw+S4MFmqZXU15qg/M",
+	"DLcyn/+FZBk3Tw5XxYgaDCP9H7JccUVYsr66JvpbLlIiDjTwDm5GQQigmvIvwSSQ+WrFhdLPiJR4Tgws",
+	"zdB6n6PR+NlAf/nf+qNB20YEvr3yD2k8PH4eBoIkhN5sAJkGmMynP5JEv/BOLxHpifTjNUuupMIql3qN",
+	"a5aQ1D7uHnCkB1Tki3IQAyDpZ1zD1O60OAou5sHnMMhX6aaDhUFviJCUs2AyursLzWW6YKtc1W4UM3cJ",
+	"YYn++vHd2z/qnfqNkfiRcfMBWLgnLmnc+EASzhKaUTjLOsXVBDojiqRI5KyCHrniV4KsMBUkDSbjMChe",
+	"7Vj48VgvPCUK0wygn/DcEn6HW0sql1glC6AJSyolZfMryq6WnM05PORitcCs+szcuqtU0JkKJsO7MJAl",
+	"H2kO/Wk8Hh59bhv/02h4PPrcMsmnF/C/z/W5PgEEU7G+0tCZzHAmSRgQIbi4sggQTFieZWEwwzQjqYWY",
+	"DCZDQ/uewTpgZURezXjO0mByBEjARSqvkgVJrjWAR0P4XxiInG3GDEeDivPQOCDofE6ExtBkQdI8I2lw",
+	"p9fuXYbzSzzX/02JTARdGWwILhfE0IgnEiW5EIQpFFvqEmu6gZFUgrM5IkxRtUYKz1EvjoKjKIj7p0gS",
+	"liKq0BQn14gyFF/MDt7o7caDIHQcX1+RYBwFgP0/5QallMhJCOtdYr0uS3ikEpTNA734i5Jr/E0zjba1",
+	"6/GIVE8kir3XD/5G1nGISLLgJNW7kISp6oLqDOheC1MfyCrDa/1VfXGxHiZGtwvCEOOIkVtLi2/1coyg",
+	"M10jtaDSbQJhliIFm5IrziSJmCArgpVEmCGCRUaJQDxXCV8SNOMCXpZ4SdA1WZ+iGBA0RpzBH2ZUSBVG",
+	"TE9G2dzNMoiYDwiz2627n3KeEcxg+695UhCT6qbfY7VAfAbTW/lEb4bnIiEhIoP5AMWHN6NDgIQ8HNWQ",
+	"xP/TnkfygSixPpspfQnqq/qoSWAqkeLoFmtcJTMuNJSVWFM2r6xhtGnaGRdLuJuUqaOx5gKU0WW+hOtu",
+	"10SZIvoq6kX98MMPZ7la6JuTYEXaMRiXb1DOEMxG9FpzSVAv/o5gQUTcr0LKPEWC4Gz5XxFwKC2K7HnF",
+	"7sJghQVeEmVpxMtcSN4CwXcr/FNONIGQXCDNjhFGK0FuKM8lWuE50ReQae5k3olPEV9SVSAp4GLE9JsD",
+	"9I5la3SDM5qiW6oWJRbPaKZXcqrRnTLzhp2TShQfD4exwV6qF/VTTsQ6CAMrlJgXA3+/S/zlNWFzpRnO",
+	"cHwM51U8CFuwyAhSrzaTSZrWMQaWs8JqUa6GpsGumPT02MekUSsmbSOFL0HrOEgWXBKmqQFSC6zQEl8T",
+	"aUmKITESzwC5APlDJBO+IilaEYHO3l9EzGgvEzTS74xPTtANlXSaEXT28eXFBUoWWOBEnxHqDb+M4a3h",
+	"l2fn/RBNsSAR68UlXY37iAtgIQx9+P4lev7ieIR+yrkmCgbmwEjKD6IgPkVTrhYR0/CRSMOyQuP6A/TG",
+	"sHU99BJn+j2STnzc6CbxcEyGI5YHVeMaG0/Nw6fxybPt6PSaLqlqHtYb/EWfNWL5cqoJ+gxRRZbS0W19",
+	"SVAvJTOcZwqdDEOkT5JL/fMQ6EAb+mcwl79aO0IwORmGLaTLLEL/dbgV/apCZNcFEZW3kCBaIm1emGe/",
+	"/IW500MZHgp07TucfjAXwJMZQcz11RzBpxlZ/ulHaVhbseCvVqptYgsy2IQsD4ellyLasYasospQbJy6",
+	"SxgUK14otZKTw0NHvwcpuXHrkIdTnB64T+58YPynILNgEvzHYWlfOTR/lYfvzdcGCJ3ykl5xcX1QL2cr",
+	"LCTB+qZr9UJf5xSumL1tBZvQD82mwxqJ7g/0Il9yNsto8lA411DpmV6vVDTLtJ7C9P0CSZmBgG/k7BLq",
+	"L0qoVxEX4UwQnK69QXY6iOpqDtzXj30miYWdLNmiE8n15sgAfc9FxOL37z5eIi0rVdcl4wnCemsaWG6n",
+	"lKGV4HNBpDxFcQmyOGJUIqqkvab6kkZMb+l7LqY0TQl74BGCZMtXRDhqAPdDGpaDogCnS8pAYClP7qg8",
+	"uXIZOx7SrPjgsc7l7P0FsNIMJ9eGi5q1d+wM8P/PnJEHAs6oCcdj0BSIwLJKVEYeUYHZCvjkgk0cbCZ2",
+	"pslcv/JYECk1GLMu2PIFU0QwnJ1rvfiBe6d2LARKtrftE5+WuhmRJOKGiOLlnfDETfEoQDljKGfky4ok",
+	"INV4y0E9RvQvCc6lUfWMbIUoW+WqP0Aanmbf+r6mJKNTjVEkW6M5YUTQBKD7lqvvjdngcZCKcS2V6wH9",
+	"i3dcAvet98JOAGVcHZgPHgOibzmSebIo1EYHhAu9pSVhiqSPy1uoBJjgG0wzzQArSDeqwoV6i9gDOv5n",
+	"j3MVqUQJXuEpzahaN7agqT4QqZSsMr7WM6PemijDot/jdcZxesn5ayzm5MHQNMxLiw2IfEkISSUaPx2P",
+	"jo+HQ2QMuj718ki8XQhSnKMMlrIjTFfmwwPF+YH58LEIXGUX8Zuzf1x99+7VP6++++fl+ce4FMrHJ+gN",
+	"/c6CE/AppXqU78EKuAdEH7zo0t4G2pJEGFnrndEAATVQxtlc0yIjTTSW/aEQu3+ThXvSMyztkvM3mK2t",
+	"xC4fiqBYEQTakT3YKjsde9LiJedoidnaSWRyV4TUiKg/PCg+fAyE/FCsnKSnRmNHeKaF8BjMXQdg74qR",
+	"NPatQdX54b3StQb79qFnPINl/J3hXC24oP96MLHF1tAzNQYrJ1J1KUweva0sYsdzyP1vHokb2SWHYMzQ",
+	"7P6a8VuGOCM1gP/www8HdXPfJqjXrYMW9CvBEyKlpuPnYHLf/wRgOZ7P9U3hHPG9P3VdVhCQVED3wCil",
+	"sxkB3aPUWgvvUFXIrw+k5UOnf8CQMw261hHLazj2xLu9F7ab4OcNe030XdXDgn0DcLTFQfY9JVmKyr8i",
+	"4+bpAIWTjxdYonGhHc/0GJqSgFhonK3wTH/DS1eiviwKZQRLpZELCZLQlZEYvctyF5Zf+55Ef5jK+587",
+	"gPz/t2xqJzB6sAKMfWyzxC3JsgNrmJjmCnRUi/6FoJMkZKX0DdEaL4AjYnoX0j+rXkallsopQ7GBfdx3",
+	"t9jDhZIeaXSIWBeaWfX478y6Wkn6hqQUXwLMHkQjX5pPD/RQaJlrYYogfxD9MVhjzBEfilnyfDyuiFUn",
+	"PuEsVoiWeokIznVnElp8fQBfH8BnjylgPZEo9vccu3PVaF9Trs1Ra926WAFQt7MifKHFvkoUTrHCiM9g",
+	"yDLUAfXAqOKwSUmSzdzkxicH9tWV0AtQtOpiVvaka5NdvDkHADu/1wqLmquxGUtRMSSfbDEk+6EXrQ6k",
+	"YntPJNKvgiR4ishypdbO0g5+SLc8oFDMcjBvnYPG6kbgk24syAV+NDxtfzk7GJ88daBIScJTkjqAh+jp",
+	"Mcr4LREJlgQtyBeU0jlVsrqMRwgmWWGllfxgEvyfT8ODF/hg9vnr0+O7/wza9uIFntT388puQL9T+DUd",
+	"9jCj3VSdQeOj43CDsbrdT1iavT+VZx1WEa+y0OIEPhfjcRMwchcGZ3lK1fmNvRpVXMZJu+M2Bs41WIFA",
+	"HiL7Kxh54FeBZS7IQCoslP9gaj6IWCyIXivlrPwKiAuIrdXfrgzDsZ/5yridoO7I8VbTdoJYVTwEKVbk",
+	"QNFl67teeN7XDpOftdOA+oTBrtMrdxcXLs3iEZh9aEJqLlq+km0L8AJkcGrUL5y99w7JeD4ap2pW3MCs",
+	"OjaFTiHv3KIXMfGPA6tjHVykMeo9eQKbm+Lkei54zlJ0y8U1bKuxDaXVbtU1gzHdWOhx5lz/cI6T47GH",
+	"QZOjWgyAeydoc6j5FwUcRiD5lGcaOgQvFliBRwn9zffmNZUtdwecdJUfNvFB7xbeFZNhIfBa/+65yvVA",
+	"LM+M7al6+l07h/mrg7Rt6Dt9OS8UWTb3Qlz47aYteGGFdy0xnG1Hr5cGHr+qeNWbYkHC7V7lfuhFBJAl",
+	"1qqRdIS3EeBjHVFV/Lk+GO3LYBuIVd1oaKHVCWLPtdgCZbkhmgBiUiibE6lOEcHJAsW12ePC+ctZAvx6",
+	"J+wrj/4OgHFhPnK+XvvrqI6YNUjY9W/YuPGxNncuiMwz1bL1d6DZ6D9C0EEh9yuyDDVLdQ/Ad7/fdj/A",
+	"sM3bVtuUW9qmXYHbvG3pFr9tDNYpIl9worI1iJl8ZilcDIFcRucA2XYliAtAu+811KsjzsGyk/y9340F",
+	"C0droJy5UA0GIHaKfFN2BhfxxrhaaHGUkVsA0h7xbVqfu/apgDpw0Xe16Cgbp1mPXCvVpTY4/OXy8j0y",
+	"L5SrvuV5lqIFviFogVMbDknZPCOo9MKaW1JlY+PhqCXmYovo1yQ8dsFtqFokUNQcUpUkigE6vyFijZYE",
+	"Ik3AL3yL1wVGThCe6v8ivjKCiPFORcycs0RYkIoeIUP3hVau/b/DZSv+HLHYmrngAujjhbfM+o18V5NM",
+	"/Xj0XXlsqQS28NgkqSjcnz57xKQpz9Q/7pYT32qEtDypLi8aWk5MGKc5gspl8jJCmqJpJUWkS7XqVRSo",
+	"fqGVYMYZTXCmrxRom6XeVV3CI6SeNJfu5aJ89efqTEvZSVg3cf/+gLulADQG8qy07UL31z1QwzPhdCUY",
+	"NG6rl3Hgb2eH5IPGcrrk+jI8EfXec6nmgnz8n9doJegSi7Ul8JnkgC5vOJvzV9+h+IrWqeco3EXL2I23",
+	"1K1sCmzDxSUBWc/KhvpnnisTICj7pyjWQnGM6KzFUlGP7NsiP4dBhqekTRJ7Dc+RJMosJn5/dvnyLx5Z",
+	"P/xK07sY9Qz5ypmimQYgq8LsU5CLuSZDe9GYIq/ER4kyxaTxvZ9z0sSiHdNPmoy8livVIDye7aPi7FWV",
+	"gJDiUCE6uPfXj+/eIi6QwLfObNkP220mJjlrL5tJLYtmC8nZneAUaTf+iNUMnMYnfmLYDoLcxzVLPprX",
+	"7yr5Y3W4/6DlJ3dPMywVcnuuRIZZb2/lvpCbulbUkUbWCpWtl8nLQvLhVCQkNd7nVUbclfi2+83xU+S+",
+	"3nObjUmKnLr6SXyXL1dgx0AEpKlkgdncuxMb+e0o3DvYu2Hl8A0cTSHRIwslTbHMMzQupiTxcsr8A/Q5",
+	"U8kmw4o0FtYcTTWCUb0CPkpX5ILKoZXArok9BaXuFHmLNMdGIJahRYVCPUAurGGC4hJGcYhiDRr9X8Vj",
+	"1POdbhErvG59o8R5W48H6O/W+WvkaSP+0jnTAvcOMm1txaVXYmkdFjvru1XBt9TvK+b6miBcU9JeJnHp",
+	"YqwS5Iqk7FlSXrx4vtVVsW0tTqRrCgvx9/pUEE5TQaQMC5UkWxvWnFKptT1wblSJ225C4Z4beVSRsXby",
+	"WeYCx41zOERTs6/QGIGMCzLLwPcJnmbNX0ubyIMl0Db1981rYOu1tL17CKieWNOcx/4R9X7KSU60RDDl",
+	"X/qeLIGFAB5HmfNggSHBqJXVxXnZuDVz3xbRqbmsD9+/RCdH4zGK35g3Dy5exXp1SZanlM1hgRgU/6nA",
+	"yTWpO632ksH2RMWarNMiJujV5SupBMFLADGyUSRaAvOlBgPjnt7u0dHRi/42KeF+slMTvs4TaF+qTlsR",
+	"sGrOx+E2+aM51yrDlB3ol1oQeouQUiOSl7ybSG6VYh5IOXc301YEAJ/t+4jTyVAfw9lRmCi3+DlqSWsm",
+	"tc/KUfpVyH0qRFmbDwWyL2QOVh1F67+u/vflxdM3l2e3s//ZLrfe04kCW3vvoqfaWYE1ODZR0ZB3LZMY",
+	"mfEU+dLGAJ0ZW5p9TSq8RhjMj2stWjTtxV1qrK//m3dQDwy0iU3/u13wjIDNrm8dDYUvpvS+1PCbshtO",
+	"E33Xd1FuK+i7o647pVlm0nC2EPC7roPxtKmm4rpmiUmc0SiGrYA4QfGKME3TY8uETHya1bT61lNN0jhi",
+	"Pad+Lbg+H4hEqqpd+nXrzdYQV4ISiciXBc5BF+YC4YitiFhifWFMZsApEuQg1VzOhbSZ0E7C0hWnTOkx",
+	"GVdXNmxkmhG9FMaVp2r0rYucaS3iU2B3VEjfgStIoBG8MpQ+RI+DurcbxwnQveTLqVQ2o6XOdrBezxJT",
+	"Jh14ISXEQZmmpmBAiDTDkAovVxJE6tsFt69GjCr7aO0s1SsiJBii4U5AoMqUEIaSjOAOKbtiqt3R1Fqx",
+	"V+7G32DNV4LgeiRXYF3ZhXXEstHnnaPcY+L0arreGrLQ4wJ5oQp9Y5O250LVTvEJNTDe2xr4AGNdTd7Z",
+	"Ufx4kB2malDY216wFUT7a/VVnbtbkS4RyseUGrr6+rYPqFaGpz/0XNobWV7d6+suR51Y+NZC6rLHUO+a",
+	"rJRj88oRGyAJ1DzEeUoVUgLTrCarbrh02+LX7jp2nYsWT3a17M3Xe5rM7kNwEkEVEXRrxKVd+kv3ekEy",
+	"mgdxboIOLPin5lR+5FMkOZph0C13uO21Ajhft2+/RlSOdprGVM3p3gX83elmDlil2xm2pTCEwQL3dLuG",
+	"6h/9HfdaonQLmQLM2400K8Mv7Re7EmO7/geh3o400SCRo4ht9KqyXw89CyAVc5VnV6BijYR5G6tVlqqj",
+	"1+fuy/rSuyA1w5sxIu2Em55kujtnMkh030OpQdet1rfe1mfaAIZHUeAs+futQtXs/LuynZoe6e5+D2cZ",
+	"mtMbAuk50sTSAypWFS9j29Vyt8bbpprloY8XHV23LG425BxtRrV7WbH2FD63x3G34HPNGjQcHQxHl8M9",
+	"rUEbOGyprTWVl7Isg1/czGoyn1vW/xeCM7VoYdoLklxvtN22xOXWY70IU0YhQbZKG0qJXqsW0kIU8+sY",
+	"2RAloFg1w6wtLRfwa41exh8vze9t0OkKTYJpgKctYK965pwVmb4x4mpBxC2VdQ/59dYA2oJYW2i13ct3",
+	"uZryL+caEu0BcRxecC5eX9FGPZPFlOG15sX9AXrngox894kNJ7J10hSSpCVO7heKL2kIMk0WDsYnrBRZ",
+	"rtQTWZ50M1bFFADsNNHa2AdDnfIV6qUEp1UpZONa63rZs53El4xrxL2CuIWW6AeCJUHky4qKNbpd0IwA",
+	"UdQndsvFNRGF4WP3dS7xlytrCKkueLi3jx+YhoV9K2DPIWRQKjAxVOyI9ivUs8TFIajcA+JFElKH9UNP",
+	"5vAey2tXZ0tDT3GUctQzUe/5ShKh6hXczNO2ea3pfpu938xUFvCsi5QP8oWbPA2o4NlcgslydzCWnvJQ",
+	"zD58WBIMyJsl/GvCo7+4KsK1kTAXENvmMv7w/Uv04vjkGbLpbyjlSb5sDdV12Xr1Uf6SLzE7EASnUHmB",
+	"fFllmJncNUBIKhFPjNUwqdHoasboqJox2kmvWphEI03VvIh63iOX4Ic4y9b9nT3NFnowgynw0iIiUiYV",
+	"ZkkLCf37h4sWMKBeLnPw7PpBRSusFv2ugpA+5uaCHggC2ZlJO/Z6laHqK7pIy8CNarmynPnVklDvePgC",
+	"cYa6yy2VoPRrm+1AlXeNQ054WkUZyODdGlZcpII2LOKQMxsiueBCIZvmXOQt2iugR6uewoZU4brLu31G",
+	"pNHAGIRna6exd8+3c/7x7jhRoy8uIRbAtDHMuon/DWHTpmO3HSafzSz/gZdCE0EOsXEa2w8goh2qHFpe",
+	"oXgcotiLG/k0/DwwuX5FWp78dPR5YGKLIZCldmcU3xA7WFNptuebb4Oko1Wb1PVmCep6zHrzKj5xhckG",
+	"KK5XUIaQckgNyJeQdWGzugam4nTcotBVq1k3cniLCZB7CfUIs94hLlDChYAST/1TZKpH68uZMwUkwAiv",
+	"giz5DamWOhzvRA7qJsYuhp8zNKOMygVJCx+pkdoswdsiAJgK3fezInlpi5vYRfWoX9mP/CLaHdkidIbK",
+	"Y0a3RBADWoMEJA2RdYBhUyZml3SPLeK9s0oDXIGulZ5nX6naCpt67e+vm+WgNvdJ5aPdmEizrvjeFtZG",
+	"FfKKvG4Lku8yjq1ZvhF1rcnvMSNOdrJsVlGydPkUNdP3+fzSftRuIDVgaBg03UzlLfAspfUzaDnYsEa/",
+	"GhhXR/XNea7VHb0sqvR30kRYRQiWkGvKUlNEQf8ktZYDhRtuiMjwqj+JWFyvux+jHkZeQoKRePVXlKFZ",
+	"RucLV4/A+eAj5sTwfojieoX/GPWmXC0Q+UKlggohruAVEGp4OWKmfIf+vlbtH5bj/PpuniL7wF9pxGCp",
+	"EBHgtQWIUc+VAMBzQYiENcSeW83Vs4iYCyXo24Rnkl5Nc3Vls6/0Uqpuc3S74JI04WBrn8KW5WnJpKZr",
+	"ZNiUFjFMMc8lv8FZf4DOIlZ61MrtFSNS6bgaGEP1eQBH6/CxN9os7O0jbu7/HpSy2dRh73U0uj/sPUK1",
+	"ScSee6jHbtU3FDZh3VxzbQ2twN1+9V+VPL1+2o4m7E4ZLR2pdufYgy7bj+rwsUspR92+rcfwh9RE1l8j",
+	"su2XcaxUN9KZqV4Rz2zZ8FZfywdTLdiX1SxtMUTJanfLXSS0u63r/ViiUosLGNFUelypktMGMV1WVO+H",
+	"KMGrFQj1WssaDYfFZxvq/bTSOtddpsCiHehFI4FwMyX89MDhN9JI1wPnIRNsoqBlK52HzNBJYR8Gm98R",
+	"7e0KWnQlup1m56RnKn3jVAg5iFo2soImuKLKSERJiK0/4GRCayWwLrdtjrZSQK90GaoL4LUtubJ5rXH/",
+	"3CawQUG1huGth9naWr36bcRwc0zOL6TzPr5aNtzTPLi/XtOml5RRGU3NogLK7Wh7WSpNLR4RF25jkdbH",
+	"uLIvVRgsMctxVsUz+6wVyZRYlzU56hFnxkjTkqVfNNewlVYEOXAmnd0T9La7KooVtANPifXHNUu+xzTL",
+	"BZEeA6532LG+0bIHTpahhC+n1Mrv6Oztqyazsppg6b+vu2izdVFqRh+Red+1QAK7vLHeb/AejfdVzDsz",
+	"gGA5dgl2Vc47YL+5Z4ZPmyih4f6q8Nq0FF65ules61avZM1Dd6s1NxABlVijHnE+S+eZrHrQa4nvploK",
+	"le7twb2JmZlmc+pAdSkyRIzc6qVC96adXUZ+zEAbb9eKclHKpsPjrl9y0fLNQgDbY970HLv4MGGewpHp",
+	"amlUY/wf5Nh81ATxXyif2wtk3usutFWLMuHMzYzgq6rT1kOC5o2q5hCXkcsWhT933HVLY3e97MPj3e77",
+	"tsAOVcm9kaoeEuNHffjI7ApJG50k0SoRSVG+2pyTd7KJEO8T6/gbVpzYkwLUKuhoIXxS2rEsN6l4BXei",
+	"B5sjU5p4sGPNgZP9wuQ6LlBHTn/l2rRcqxJXK+vdcmMew2DiX8A/rrVkazpZiuViyrFInfe8FvVXVvyz",
+	"ypTmCbUMLP3IxTzqn20SlvO4QLUaqa5Ew2u6Wwfezrazw9bmsRXRwFs0ZVfGOA+/8SwlUl3ZZV9p1LRd",
+	"B2rbAcBnGLRAS8VhN0vKcmX2bkLLZDA5vrsLOysmbkM2c0wmFSDohtkeGpRVXysA2W0VRuIJ/L3v9uEH",
+	"eL2j7GKxDjds+yY34/F5RwnKhnq0IqLqxOjSNe6h0NYvwN4DFPjlk+3dnOvudt3LtVk7mP3SLDecyrsN",
+	"wrgVH6Y4uc74fNMp1GtV47QQ3VuSUftb5dgWx3RJBJpF1u1MVlrO1hBLYpxS1SjSagjTbk6aDfSmET5S",
+	"1uIxn6Fa0CeizPVIOUVDF2rMSE2vKmEz8OtRpTw3XaFaxHzTwbOGobUIOFbEc5oYhpRg+5OFlzuzWiHx",
+	"h6BneW4ehm6A6WZs/eCIWhUR28h7Q+GvapSogIVL8AOmbr426RsullDWqtKNd4xFKLjL14bnosRI6SJm",
+	"ik5Zbtq9cbV2Bm76sA08TTBrAkWSXFC1/giNn2HhplnOWa4WrVGrrolOL+FsRue5sE0uzt5fXP3t/J8f",
+	"oW97zPCSTBS/JmwCbQv/BP+O+8jU59SvnNlmOcBIJsg2lTbCPXxpZPh4gD7qb+UExaa2UhyiWBAMxZSg",
+	"j6Mt2W6aVwcTu4NqzwnTEoKyWUulDRfqZ2s36fNI+FIfkPGL8xsiIDTS5YkXqaS3giql1TAeMS/KAGIU",
+	"bBlyTRxErhZ9pPicqAURNvGeOWJrgjCgxg4jEVMCM2kqiZ/WI+JXnJsKgCjhK01gqUKqCF2AeUu//aHJ",
+	"X4WSrNDyj0o4PbdL2EWINCilY8S2CTwVUDjgwGxUFrUMQkS+rLi0dR3guWUV4PIqBFQZoowoGTETRs2F",
+	"LMsOzErjhwxNHd6cSVuQVy+ltZOvjBiYEFeC3xA/okN/5/YPIRGoZ2v7YgoJMssiK3NtI0b6g4hF7D/+",
+	"A51Vu5/r7wBPpf67Oer48GYUt3USxeVVgBwSCK60jaYM+rLezjjeH6BznCxgtAQL4J1Q1VmgJRe29aec",
+	"6GX9bPuA/ozmAjMl0c8R+/ng4AD+r//sbgn6uVkmOGw8Opy6rgsdxSfNmHDf0M+2Bl3853MzxmAw8IFj",
+	"3jV3Ev3sjlxfJHvaYKPXv9eimUMIRClunHEx+fnXeuiIXRZdUPXtKaZl0DAPmvRi23OHKom8S+5ldUcs",
+	"/nLgiOaBIUuIfFGEgbkNnRVth7kozCT6XOZEQRv4UayvJTyPmP6D80G7cHIIjjHLdN8cxQPU6O+m/4ri",
+	"4/GL2Pb9qTRWczgKcb8eQpr+nrRobN6aQaBxr6sRUNx3lT+kiY+OFbTBgYpzEJRsfsYRW1TTC2yoazxA",
+	"XTH/GZUGDrXYYxkxrxHSAJ1JaBacEUDp/890UJ9UAvK7e0T/9eO7t6G+bJUu0RFD7Y2iG+38+6dmyvG4",
+	"OeVe/Z/0lD3bAgrVO0DpFXr1R20f3wI/bIU32xJKj9TsMFD0hersPmYo2Vteae8Kl1SjRJon0JMxPvny",
+	"RQOdFVVebKhXo4tnxDa28cRM3mr5JT4ZjgoEfY/n1OSc6AevNQYUV1Miha8JiqGPYFztKw81gE6GQ5sP",
+	"qy80/inX99Mck16xaUdPJYq/RsaOEgUT9GkwGHwOUeRbVPTzKBgMBlFwF5+iFZYyYrH3QgycCoQT90Bx",
+	"uIIVu88AVT+iMEy7JQidWYzSK4SAYZtC4xeP97pJsVQzMfu8cLUpQbBGNOAgDgq24nmony9xUfXTCIRI",
+	"/8PWEVN0SdwxeNijnzRIf4VzdXWzQL16l4yI1dtkhGiKBbAmXBCh5y+OR6Z4cmpX3g8NCUxBtz97fxEx",
+	"g6MDBFQO2kIV3TZclX3btRjyraDcPagItqqP4X5QfFzzFtP9ocH+7EY8Il6SkZ8NoTF8CvxKxd3/GcXj",
+	"4ShGf0Lxa55Yft3ODN1qQ/OTHSH0suF+NjRQUH0zMpdQo9EcahfjOabMNhtp6ygwQSYsvTZb4/ajnqvL",
+	"PtM8X6yEvtogrS6JWvA0hEQPmLgs0a6X0AdQjMe1Obywjyp0igb4ZdTsz+gWa+qokd1WUjJdGeSphvIL",
+	"AGWlUyjcEDqD7yBSC19rQZKbDrG1lZhWo6a4fLIgaXngkDEKfZEuXp2/ef/u8vzty39eXV6+jkNUtMg9",
+	"XugtwmiWfE/0AQ/jEukgnrUQOU498JZflCCCIjGlZG7J/c++l9T0PjgtSmppHl3HMjeUFaxNt4ScpXav",
+	"17aBpQ3L1Yc0GsYhul1gBVdD2S52p/aqYGhmYVOeocD6VsD1jSxlpInij4o3pUVEkgW3sn5n/5smqbEi",
+	"ZUWQbXaW0WTBtLnwqUDEis47YZF+UbzraF1RXC0HwciV330im5HQv1i9tdLHPsc3BOUrC3mqVRVr/zrV",
+	"9BHEYX3/ShWIqj6ETNUKrZlBC+US+HG16pqRCC0TB5e5pKmNpChlPxCUJYEMd+gKX1TbgQthzSAg3+hX",
+	"tFADjfmsHcvulqQRO3t/EYJ4jRhHuKItGdXNfW9k7SmBNiUe+18QUch4oDQsNWQSGU/Qe8E1lSK5RPYh",
+	"6kHdTFAxqbllwO+swAbf8xVheEUHa7zMtNZSeQji7aQKDu/blMPE0INfX+MbUyTHvWkbd1qIQSV5uG6U",
+	"YbG2Ne9cm8vCZHD2/sJzE0+C0WA4GNoEbr2mYBIcDYaDI9MXcAEWlkNTTeFf+ufOPmbulKBtCr0hA/QW",
+	"1JzGQRidnecQD8u4Vydi4OcxX6TBJHATh4G7+LCg8XC4oYtoS/fQosSFFzBmi0vs1qjT1s7o6NPZ2HvF",
+	"VmUCMcs+ua/pDWH6da3lgKMTz2Uw+WR3G3zWHx9CR+BukP+wMLaZLssCFDnByUJf1IFjJQtSVmUnyXXE",
+	"tNhJZKgF5CMvkesUxQZiMSSb8Ep9j3pdj4hVCnt0HbvBx+rx2j0+2uluqSPyyCf/Qa8eerCfDI8eumK4",
+	"xQJJkpGk1FAnhrd/MYbwjOqDKNuyd2/QK3ryGDt9C9mEWLPxShYsbMMayDbjvIYV3Y70NyNjBNxIaTwz",
+	"SzXoSutrMrF6fEzTuD9BtuKPRD3TiiqM2I98CszaVn7sg9SpqVFYcDxn3qsY9sAYJI0cbBSjsmRZWFXM",
+	"U/jeZdoiaG+obx6zXaBAGNLMErJgITMJuGjZF9TV45fWMlOxHFdvUUalKhsoSqDc1q5gGmi3HXr5yuFr",
+	"rexCr+wtL5rQA+iSfY8LuxsS1vpKtiDjO0aMms1nFhUMYOEmHpultM1QLPnwO5y60FL4ZLT9k7/XeuUf",
+	"mxu/+aPvuZjSNCWQEnM8frH9i0vO32C2tquThrbssKMLLSIwnNmiE9WLWHWRfPp8V+NGUlXg6N1Ne3mC",
+	"z2FQt0EGkwAwMnD3tgxGaL24r6EDmt9uTW67vH5Xg4gZ+wNJB+gsKwJ/mzG/jXsDluCua3Puggd+4RsT",
+	"bgo1doar0m0B0aP6tZ9yItZBGJh+1vVIwZ0uVCNMcvNiahHGqAdNG01duH5XvHHbWr04rGKdW+OSN63M",
+	"6l1Ulv0HyvYDlXVubkXQf0AvgtaN+tFnrXvdXtB+G4L4LcCMB7beM9bbvjX8RQzsXmCKcSb/qu1L9gfo",
+	"b2RtWJJn/XIsTXLN5gAZ1nboEkukZmE4sy/Lehfqeh3jNsi1tHDsRJUHgE/r9baQCrUV3zehta3f3r5k",
+	"+PqXWqgxsPlNdLS4xUVhIynzD1APUFzSG9IdAusXImzbTDmTHr+yq90CMvfcTEsehT6ILft4vvs+bGLH",
+	"3hv5JQWasm3EFlnGwO2bFFNIMfqrHTb1lqsLjTNLwiBEc2/hp4ggLMSeopNzi9Sj5QmIYeJtmUkftYBj",
+	"NWbTU7Yuj1hv98D5h8HCTiUiFPR5r7ePNLWPqp5RMBmFyGBXxOKyzVfcdxU2Bb4teaTz5/VcW69DMUue",
+	"j8dxf4DO9KsRKyK/JAKvZYooUxx5rh+SpbLaGAzsTRGrdgDye4WFKE4S/W/bxSY2KhIos1o5cj2UKJFh",
+	"pGW80sWIm82+wFmRK9/O9ebizTnYAU1URsSqxKZ4L36FFSkdRhZGrgiiOQ6t3t2awpMR0wzPd6kXnlwH",
+	"sTJbwbLVGhSgNxeYRbBfKIohaJEDXtIfoUCSJZLH43E8QLGVmGKUYMa4QlOCJFERm5mBynkL3LFKI781",
+	"sPWFAhukY+NjaqE7WJCIJXy5pMrGH2iErQTy+EZ/DWOr9fr26gkqbNUQriCNfZmkfogP1h8sBGc8l9m6",
+	"WHmnQ88rp3WKJCGNjSnr7C01cO8GuoCn0odgPAKN6doUAuPGM9159tUIvPH/RtZWRQby951tvbSbcWh7",
+	"o3P34qHX4O/ubi9toPyoShKqqRolTk/Q7kJyxPR1m6DvBQ3R+Bl6y2+gyjJyFYvQn4bD4TBi+pJM0A7d",
+	"6CJ2ySeopX9UxD4a0jJBZVOsiL00gD64XK/IBOjNITS5OgWfsCTqv3I1O3iuMdH0aGPtAoOxo7dIC60m",
+	"YBuc5oi29Ta3kuJB4EdBKpGTu4dYQPdFmX2xpd0g6PnxbrFT7CfOKfhENrx5C5w6j17Emr7Qfmj8O64e",
+	"ctPX7kiZcbsVVYUyMEzaaj8D5LNU09AFvKURa22FDx43cF4bguD1MaxRjC5Q2S8aBCAMWubbeRBVfAHA",
+	"Hxs56PeLD5eV7sbWytPjYnvQQAjqADBd1x8WWEiBN9bJZzKBRWFibeBH/3d7gmHgIjS2fV28ByD+HWsB",
+	"wxcb8NEP3qv5PVxdYKhi2XaQtTMrAzmmRMtjRUT8qY1ZyLAyKRPO9XE8fFF6PT9U56CybXyvUkg1BLu7",
+	"qqonjxxQdlB8vvNFcmWWW65SF2Raw+3qQS4gB6fUVCgz5S/BvEiXxMYxWVtCNdLFZjYUM0bM3arHv1Te",
+	"xNs+hlfNm+ZCjHZA1Pd4nXGcXnL+Gos5uL+ORye73AorYpD0DUkp1uKD0XjHu3xsMVMLp+fQyu3fUFu+",
+	"AF2pVG53VZmNjlXzFJioG0iU2aRJ5ysbdulZy/UCtFI4xbKitdSV7YhVtG2IWIcQHhfpQ5VE/JY1o33C",
+	"2uUrgnwgFWRTfBGU2K0HJp3qq2Q7rExJxHJGf8qN+mi3A8BAPWx/EGRFMAR7YZB96jpjxEBp7Bt5p+CV",
+	"WpopPP1l/BUMqRlzmVwVsUqIFoSqPtFaYsKXRJ6iWEANmdYAAP1yCBqYo1Rg7PVhZgII3cjolufQnvDG",
+	"iIEgGRt3bDlGz8QzGtkhtPtw0p2VKKqHYtlPGDFcyg12aqMzlxGONfEhtCF/XNiYuRkXEcPMLBfkxlts",
+	"wqfN1H0IRy7/asLppMFRF1NnqC8nNu56NiOJjS4H0w4AeYvi+Z2to7Wf8rgb04GxC2Ghmot1fy1kr7nN",
+	"6F0SZAuiGhsAcTcXIuZcxu3vW0T6xqt+D7yqzj4exrK+0vTOcCpNVVoKLQosfeuvJugrQW9wsi4zILoi",
+	"OzQpr2TlCX4LXY6lIZhlgdoeTcPCSVfzBIYmyt60kC0L6WLIQixaXha/2J6XLscGgsMglc7vK2vbyZ62",
+	"RukaEy6YUlXFL6lJO1RrBvfiKhdzCDYu0ghjA8XY1oI37KJeazhivQ0hstCpx6sepXmVi6mhJiaHeXWF",
+	"BwiEyVusFxX/+fwyLjNEjkd+rHUB69ClFjWEcr8S8ZMWC2NtaOANhidbruGFQg/QuU0nq5c4htD76lCD",
+	"qt/AxUhovNLgJm3tQNu4DsxzP2unsSK+ur+Z0+9/2tmUDfX+/Or9B4SFGqDRs/7u2lWlKeud5XS/pHuv",
+	"bP281TZiTve0imW/d142PN6JWH8PpVOAie2wlT8DvP4f4Xj7sC5A33Yta5d4rLA7ctIPv7Liuiba1Uom",
+	"HRFUDfoxJ+oxqMcfyexdXOV/0wv7e6OI/14i6Z/JPWwnRbiBs5bUqoFBnqX0nMeYpYdarYVIJRlrwawz",
+	"GsEzkKD4YnbwxiRCgZ0CoqYq9fpcdlFss0dik1AZaRhRtUYKz1EvjoKjKIjBEyad2/v8Es/j/qTwl1Nl",
+	"4/K0WAMi3fH4eRzatHJI9M4MBYyPR+MY9TQU/NAIKxWlxgrszCD8NoyYWx36ExrFRaquETlNG0FkPN+t",
+	"bu+imYSNJZA22/a26JvRA1FT2nw2fkPEraCKGHGOiOI9Y6bRc2dgFmImfADO0dgQEnt2pfnASnmVvL+I",
+	"5cy8WciELEWFlWGaL1flidTsQc7OBcPoTZiTMKnVFTGzImDuK0nCnh7IC8I2ftWBcahEuBCZVmAG6wr8",
+	"TlEPUMrDuHrYZzCKAhdPZkx3ZUCZuwpdgX5PjztiyO4pCpu7CrX32A2n0JPNhiF+9upQBlOaZa5I4+60",
+	"+D1s5Vc2+OzgKvQyPwG/B1VPg0bVbR4CeOd37yz7ZaXnHQTg95DJYno7m1q+v7Hg/Xy/Nbtb/XuW2g0n",
+	"LgIYnpQh9Fwge8EfbHw61JL6xuQoN3mZTDCxNvGwKN0cmpoQkGEWVloAh4W1xFiMIK5LFbWuF1RrEGvU",
+	"8xM3Tr06Zea9iAl+a6LGweY/JWXHPzRdl1lOIYrf/f3yu3f/uPpwfnn+9vLi3du4P4jYzjkcTgf5qMHy",
+	"K+shu9FBr656BzGEkzKO8X87teLfWIB3d8yGNJRXG67oJmG+41ofgizb7RA9N/0YoEiDIHJRL53tqrg4",
+	"7d7597zCANX4TZCrXZsHWxMCZ7dgcM4yfktM+OgCi2VGpJwYI2vEQN41Vt3C3Gtieq2YdjDPsRYfrVxu",
+	"uP2UgGsxYt3mWzswVftkPwLUfhEiMN7Xnum6a4x2ls/8dh1bFWWvJwc4aM2PYBIffaMcv2vK8aE4Os85",
+	"pC+sNDi7A+2oZVvatOZOWeDcGtVNsvPmRMvO69aeM+mm/kPnGdtd7JSY44HyW3rO/ZOMfTjub9TuihKC",
+	"5AQMxdLmQpOPYh59dF75U8j1AztLZpgO9JmIWKK5jqAY9fzaBv2JvgWpIFLzyQRLckCZJExSRW9IaEbT",
+	"HHKOKZPKZCPYDwhEKTWTYYoQZsJuSKYvmsmsKSqURYwyKJATv8XLIizeDOoqb4aerc9kMZqCdHEtCy6O",
+	"mJ9bh0yqs3MBlLr3j3xatKJy1XFM+iw0N4WgqQJ0Ra0faz3CUsvz8avz1+eX543yYyZIaKoPRQv+psjC",
+	"aTlrLm7AxCaIzTGBxmauuDBa0eQaKsbmK60UnJXmsbHnqtUjwf5d8Gx8ilY8yyJWVP10xNIWRdN0N7bn",
+	"V3rFbUFJ5wVpKiG2TKi1KDb9vb1qpJiGDUQVGYhMijJbgqhcMFnGMf3Ip/29bW4AMUvEfrNsFfizQU99",
+	"Vev5GxDHtMXJu59XNxdkrwCm8WPziy4pTWOhltFMsU0X/M6ZO/WwxFX3hg1J6w++Ra3/qlHrm794ydks",
+	"o6ao+zfPdKtnupWpOi563+ohPonuFGq1VOZJEaUH20Xg7y7Jzkk39WxRwspJn0hE06JAxwqrhV/QoJHa",
+	"1Zpa1uiFNmoplf8rSL8bqNk3hfLXuVKFTanEsHteoVqJ8s5L9KG1XP3+OmJHWIhWET/UlvKH1hRb+qVv",
+	"URgtSL/pir96KYf2VgzehWq2g7pHiQercrZ0Zrayu6eM9pRpAqw1DpbjLO6bUFCnBWjuZZYZOuVj4vqt",
+	"uDSUUrVBUEgVlFiFqDqNmFZ1yv4GNRpgFR5jZ439ENpKL+yIuTKxA3SGUq2j5AXwduhej96xbB1BkyD9",
+	"IVYIm/oKOBFcgjW57FQzsUWbbUshu9XQxCj4ESHDF56W5zrQmEUBDwYd2z6/oqkLoK7HxaJe/DVyLfuj",
+	"YIKgv/6drYaJp5KwZlB2xDZYnEH1qlKF4AEKlF1aocLchyptDHbd046Nc8WvzAnb7nbVVnosz7LQZnLa",
+	"BuM5U9KbpGwIr79udtgftnTFH9b72A81KMpIv+bQnz63ja2fNgaHWpSV0T9BvckK6MOg0gPebdR2iTQA",
+	"MQ38aBpMnnc0DbQx71dQGtPCT+Ss2YRwVNY0Ksp2lp3mlWsd7np93xMxuiQ8fU9NqjZYfmo66DfN71sW",
+	"zqMwZeCVraxyX568UdbdrjW2Cgal/lhUat099rnBAPYTcaufP040dNmndFtEdINIPDJ1AfB+UyH/ENEM",
+	"rVfjfiKzvZ0QzTAz/Y03eCj9OoGVslJWGC0TiqmoRSxpTTViLaqq6wrdrbB2VIL1WjL/wfXVeq/qLcqq",
+	"bW/3rfrgb1p90Da4goiiogfpvhFFlXu3LZyoDEmQFYvupvvIhWmKo/RiI1YYfyHH3elbtjRz6FrsgBK5",
+	"4LemmdwtASdQEckSsZ7fZNa65frVQk5u7FMTXrlSa/Onoly7KSBYReV9Y4hqFODe+pxVGGwt0qrQPy6F",
+	"/jKq29VR3i9qyF/uY6p/ZRjT8fgx45gKZKmcUgMffvdp/d8Ug0cKiGp2V71PIBTQPKdAd/ZKwcrr9Qrh",
+	"ARNL7ozxotnQPfTKZkbMNY118dB4TkIbtKgWgufzxSpXYRHfkWFFGtbIiImc7SGVzInyyrb/wgJDURy+",
+	"PUTZnNvgG6u/tyIMocIOBR1A9+LxO0wHPWS6fJi2wwyknsHPstp4agBJR1kwCQ5BQLUrqw9lC2u49seF",
+	"4Fg4QW1qQzOj633RoFl/PM/4FGd+/yKvamyZvXDqd+X1icWg2hahZb4PObM1IPVxYlFpwwxiTlGktmzA",
+	"7LrqJcSfoaYDNec692LODGPr1Qp/VFrOFJTCj/LxQOjcs2GzjYbtHeXg7zXVkajX6LrU90a1nXbuPt/9",
+	"3wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -15,11 +15,17 @@ func EmailFromRow(r gen.IncomingEmail) (email.Stored, error) {
 		Content: email.Content{
 			ClientID: r.ClientID, MessageID: r.MessageID, Mailbox: r.Mailbox, From: r.FromAddress,
 			To: r.ToAddresses, Cc: r.CcAddresses, Subject: r.Subject, TextBody: r.TextBody,
-			HTMLBody: r.HtmlBody, RawSizeBytes: r.RawSizeBytes, ReceivedAt: r.ReceivedAt,
+			HTMLBody: r.HtmlBody, RawSizeBytes: r.RawSizeBytes, ReceivedAt: r.ReceivedAt, Labels: r.Labels,
 		},
 		ID: r.ID, IdempotencyKey: r.IdempotencyKey, Version: r.Version, ContentHash: r.ContentHash,
 		SyncStatus: r.SyncStatus, SyncError: r.SyncError, SyncRetryCount: r.SyncRetryCount,
-		SyncedAt: r.SyncedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		SyncedAt: r.SyncedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, ErasedAt: r.ErasedAt,
+	}
+	if r.ErasedBy != nil {
+		s.ErasedBy = *r.ErasedBy
+	}
+	if r.EraseReason != nil {
+		s.EraseReason = *r.EraseReason
 	}
 	if err := json.Unmarshal(r.Headers, &s.Headers); err != nil {
 		return s, fmt.Errorf("email %d: headers: %w", r.ID, err)

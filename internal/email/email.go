@@ -35,6 +35,10 @@ type Content struct {
 	Attachments  []Attachment        `json:"attachments"`
 	RawSizeBytes int64               `json:"raw_size_bytes"`
 	ReceivedAt   time.Time           `json:"received_at"`
+	// Labels are set after ingestion (PATCH). Left out of the canonical
+	// JSON when empty, so the hash of an unlabelled email is the one it had
+	// before labels existed.
+	Labels []string `json:"labels,omitempty"`
 }
 
 // Normalize puts c in the canonical form that is stored: nil slices and maps
@@ -58,6 +62,9 @@ func (c *Content) Normalize() {
 	}
 	if c.Attachments == nil {
 		c.Attachments = []Attachment{}
+	}
+	if c.Labels == nil {
+		c.Labels = []string{}
 	}
 	c.ReceivedAt = c.ReceivedAt.UTC().Truncate(time.Millisecond)
 }

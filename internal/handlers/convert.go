@@ -54,6 +54,7 @@ func toAPIEmail(e email.Stored) api.Email {
 		HtmlBody: e.HTMLBody, Headers: e.Headers, Attachments: atts, RawSizeBytes: e.RawSizeBytes,
 		ReceivedAt: e.ReceivedAt, SyncStatus: api.EmailSyncStatus(e.SyncStatus), SyncedAt: e.SyncedAt,
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Version: e.Version, ContentHash: e.ContentHash,
+		Labels: e.Labels,
 	}
 }
 

@@ -29,6 +29,7 @@ func (r *Reader) Get(ctx context.Context, id int64) (email.Stored, error) {
 // Filter selects emails for List; nil fields do not filter.
 type Filter struct {
 	SyncStatus, Mailbox, MessageID, IdempotencyKey *string
+	Label                                          *string    // emails carrying this label
 	ReceivedAfter, ReceivedBefore                  *time.Time // [after, before)
 	BeforeID                                       *int64     // keyset cursor
 	Limit                                          int32
@@ -40,7 +41,7 @@ func (r *Reader) List(ctx context.Context, f Filter) ([]email.Stored, *int64, er
 	rows, err := r.q.ListEmails(ctx, gen.ListEmailsParams{
 		SyncStatus: f.SyncStatus, Mailbox: f.Mailbox, MessageID: f.MessageID,
 		IdempotencyKey: f.IdempotencyKey, ReceivedAfter: f.ReceivedAfter,
-		ReceivedBefore: f.ReceivedBefore, BeforeID: f.BeforeID, RowLimit: f.Limit + 1,
+		ReceivedBefore: f.ReceivedBefore, BeforeID: f.BeforeID, RowLimit: f.Limit + 1, Label: f.Label,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -39,6 +39,7 @@ type Document struct {
 	Version      int64              `bson:"version"`
 	ContentHash  string             `bson:"content_hash"`
 	SyncedAt     time.Time          `bson:"synced_at"`
+	Labels       []string           `bson:"labels,omitempty"`
 }
 
 // FromEmail builds the document of a stored email, synced at now.
@@ -55,7 +56,7 @@ func FromEmail(e email.Stored, now time.Time) Document {
 		ID: e.ID, ClientID: e.ClientID, MessageID: e.MessageID, Mailbox: e.Mailbox, From: e.From,
 		To: e.To, Cc: e.Cc, Subject: e.Subject, TextBody: e.TextBody, HTMLBody: e.HTMLBody,
 		Headers: headers, Attachments: e.Attachments, RawSizeBytes: e.RawSizeBytes,
-		ReceivedAt: e.ReceivedAt, Version: e.Version, ContentHash: hash, SyncedAt: now.UTC(),
+		ReceivedAt: e.ReceivedAt, Version: e.Version, ContentHash: hash, SyncedAt: now.UTC(), Labels: e.Labels,
 	}
 }
 
@@ -67,6 +68,7 @@ func (d Document) Content() email.Content {
 		ClientID: d.ClientID, MessageID: d.MessageID, Mailbox: d.Mailbox, From: d.From, To: d.To, Cc: d.Cc,
 		Subject: d.Subject, TextBody: d.TextBody, HTMLBody: d.HTMLBody, Attachments: d.Attachments,
 		RawSizeBytes: d.RawSizeBytes, ReceivedAt: d.ReceivedAt, Headers: make(map[string][]string, len(d.Headers)),
+		Labels: d.Labels,
 	}
 	for _, h := range d.Headers {
 		c.Headers[h.Name] = h.Values

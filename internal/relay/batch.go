@@ -48,6 +48,12 @@ func (r *Relay) relay(ctx context.Context, rows []gen.OutboxMessage) error {
 	docs := make([]mongostore.Document, 0, len(emails))
 	refused := map[int64]error{}
 	for _, row := range emails {
+		if row.ErasedAt != nil {
+			// The current state of an erased email is "no document": an
+			// upsert queued before the erasure deletes instead.
+			deleteIDs = append(deleteIDs, row.ID)
+			continue
+		}
 		e, err := db.EmailFromRow(row)
 		if err != nil {
 			refused[row.ID] = err
@@ -86,9 +92,9 @@ func (r *Relay) relay(ctx context.Context, rows []gen.OutboxMessage) error {
 			continue
 		}
 		done = append(done, m.ID)
-		if m.Operation != "delete" {
-			synced = append(synced, m.AggregateID)
-		}
+		// A relayed delete syncs an erased email too (a no-op for an
+		// orphan's id, which has no email).
+		synced = append(synced, m.AggregateID)
 	}
 	err = db.InTx(ctx, r.pool, func(q *gen.Queries, _ pgx.Tx) error {
 		if err := q.MarkOutboxProcessed(ctx, done); err != nil {
@@ -158,9 +164,6 @@ func (r *Relay) fail(ctx context.Context, q *gen.Queries, msgs []gen.OutboxMessa
 		if err := q.FailOutbox(ctx, gen.FailOutboxParams{ID: m.ID, ErrorMessage: m.ErrorMessage,
 			NextAttemptAt: time.Now().Add(r.retryDelay(attempt)), Dead: isDead}); err != nil {
 			return err
-		}
-		if m.Operation == "delete" {
-			continue
 		}
 		if err := q.MarkEmailSyncError(ctx, gen.MarkEmailSyncErrorParams{ID: m.AggregateID, SyncError: m.ErrorMessage, Dead: isDead}); err != nil {
 			return err

@@ -144,13 +144,13 @@ WITH e AS (
         $7, $8, $9, $10, $11, $12,
         $13, $14, $15)
     ON CONFLICT (client_id, idempotency_key) DO NOTHING
-    RETURNING id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key
+    RETURNING id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, labels, erased_at, erased_by, erase_reason
 ), o AS (
     INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
     SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'ingest'), e.idempotency_key, $16::int
     FROM e
 )
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key FROM e
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, labels, erased_at, erased_by, erase_reason FROM e
 `
 
 type InsertEmailBatchResults struct {
@@ -202,6 +202,10 @@ type InsertEmailRow struct {
 	SyncRetryCount int32
 	SyncedAt       *time.Time
 	IdempotencyKey *string
+	Labels         []string
+	ErasedAt       *time.Time
+	ErasedBy       *string
+	EraseReason    *string
 }
 
 // Inserts the email and its outbox record in one statement. No row comes back
@@ -268,6 +272,10 @@ func (b *InsertEmailBatchResults) QueryRow(f func(int, InsertEmailRow, error)) {
 			&i.SyncRetryCount,
 			&i.SyncedAt,
 			&i.IdempotencyKey,
+			&i.Labels,
+			&i.ErasedAt,
+			&i.ErasedBy,
+			&i.EraseReason,
 		)
 		if f != nil {
 			f(t, i, err)

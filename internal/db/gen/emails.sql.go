@@ -11,7 +11,7 @@ import (
 )
 
 const getEmail = `-- name: GetEmail :one
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key FROM incoming_emails WHERE id = $1
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, labels, erased_at, erased_by, erase_reason FROM incoming_emails WHERE id = $1
 `
 
 func (q *Queries) GetEmail(ctx context.Context, id int64) (IncomingEmail, error) {
@@ -41,12 +41,16 @@ func (q *Queries) GetEmail(ctx context.Context, id int64) (IncomingEmail, error)
 		&i.SyncRetryCount,
 		&i.SyncedAt,
 		&i.IdempotencyKey,
+		&i.Labels,
+		&i.ErasedAt,
+		&i.ErasedBy,
+		&i.EraseReason,
 	)
 	return i, err
 }
 
 const getEmailByIdempotencyKey = `-- name: GetEmailByIdempotencyKey :one
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key FROM incoming_emails WHERE client_id = $1 AND idempotency_key = $2
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, labels, erased_at, erased_by, erase_reason FROM incoming_emails WHERE client_id = $1 AND idempotency_key = $2
 `
 
 type GetEmailByIdempotencyKeyParams struct {
@@ -81,12 +85,16 @@ func (q *Queries) GetEmailByIdempotencyKey(ctx context.Context, arg GetEmailById
 		&i.SyncRetryCount,
 		&i.SyncedAt,
 		&i.IdempotencyKey,
+		&i.Labels,
+		&i.ErasedAt,
+		&i.ErasedBy,
+		&i.EraseReason,
 	)
 	return i, err
 }
 
 const getEmailsByIDs = `-- name: GetEmailsByIDs :many
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key FROM incoming_emails WHERE id = ANY($1::bigint[])
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, labels, erased_at, erased_by, erase_reason FROM incoming_emails WHERE id = ANY($1::bigint[])
 `
 
 func (q *Queries) GetEmailsByIDs(ctx context.Context, ids []int64) ([]IncomingEmail, error) {
@@ -122,6 +130,10 @@ func (q *Queries) GetEmailsByIDs(ctx context.Context, ids []int64) ([]IncomingEm
 			&i.SyncRetryCount,
 			&i.SyncedAt,
 			&i.IdempotencyKey,
+			&i.Labels,
+			&i.ErasedAt,
+			&i.ErasedBy,
+			&i.EraseReason,
 		); err != nil {
 			return nil, err
 		}
@@ -161,16 +173,17 @@ func (q *Queries) GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyPa
 }
 
 const listEmails = `-- name: ListEmails :many
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key FROM incoming_emails
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, labels, erased_at, erased_by, erase_reason FROM incoming_emails
 WHERE ($1::text IS NULL OR sync_status = $1::text)
   AND ($2::text IS NULL OR mailbox = $2::text)
   AND ($3::text IS NULL OR message_id = $3::text)
   AND ($4::text IS NULL OR idempotency_key = $4::text)
-  AND ($5::timestamptz IS NULL OR received_at >= $5::timestamptz)
-  AND ($6::timestamptz IS NULL OR received_at < $6::timestamptz)
-  AND ($7::bigint IS NULL OR id < $7::bigint)
+  AND ($5::text IS NULL OR labels @> ARRAY[$5::text])
+  AND ($6::timestamptz IS NULL OR received_at >= $6::timestamptz)
+  AND ($7::timestamptz IS NULL OR received_at < $7::timestamptz)
+  AND ($8::bigint IS NULL OR id < $8::bigint)
 ORDER BY id DESC
-LIMIT $8
+LIMIT $9
 `
 
 type ListEmailsParams struct {
@@ -178,6 +191,7 @@ type ListEmailsParams struct {
 	Mailbox        *string
 	MessageID      *string
 	IdempotencyKey *string
+	Label          *string
 	ReceivedAfter  *time.Time
 	ReceivedBefore *time.Time
 	BeforeID       *int64
@@ -191,6 +205,7 @@ func (q *Queries) ListEmails(ctx context.Context, arg ListEmailsParams) ([]Incom
 		arg.Mailbox,
 		arg.MessageID,
 		arg.IdempotencyKey,
+		arg.Label,
 		arg.ReceivedAfter,
 		arg.ReceivedBefore,
 		arg.BeforeID,
@@ -227,6 +242,10 @@ func (q *Queries) ListEmails(ctx context.Context, arg ListEmailsParams) ([]Incom
 			&i.SyncRetryCount,
 			&i.SyncedAt,
 			&i.IdempotencyKey,
+			&i.Labels,
+			&i.ErasedAt,
+			&i.ErasedBy,
+			&i.EraseReason,
 		); err != nil {
 			return nil, err
 		}

@@ -52,6 +52,7 @@ WHERE (sqlc.narg(sync_status)::text IS NULL OR sync_status = sqlc.narg(sync_stat
   AND (sqlc.narg(mailbox)::text IS NULL OR mailbox = sqlc.narg(mailbox)::text)
   AND (sqlc.narg(message_id)::text IS NULL OR message_id = sqlc.narg(message_id)::text)
   AND (sqlc.narg(idempotency_key)::text IS NULL OR idempotency_key = sqlc.narg(idempotency_key)::text)
+  AND (sqlc.narg(label)::text IS NULL OR labels @> ARRAY[sqlc.narg(label)::text])
   AND (sqlc.narg(received_after)::timestamptz IS NULL OR received_at >= sqlc.narg(received_after)::timestamptz)
   AND (sqlc.narg(received_before)::timestamptz IS NULL OR received_at < sqlc.narg(received_before)::timestamptz)
   AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id)::bigint)
