@@ -31,10 +31,10 @@ func (e *env) mongoDoc(id int64) (mongostore.Document, bool) {
 	return d, true
 }
 
-// waitFor polls cond every 20ms until it holds, failing after 20s.
+// waitFor polls cond every 20ms until it holds, failing after a minute.
 func (e *env) waitFor(what string, cond func() bool) {
 	e.t.Helper()
-	deadline := time.After(20 * time.Second)
+	deadline := time.After(60 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
@@ -54,6 +54,14 @@ func (e *env) waitDrained() {
 	})
 }
 
+// waitSynced waits until email id is synced (a loaded machine may take a while).
+func (e *env) waitSynced(id int64) {
+	e.t.Helper()
+	e.waitFor(fmt.Sprint("email ", id, " to be synced"), func() bool {
+		return e.count(`SELECT count(*) FROM incoming_emails WHERE id = $1 AND sync_status = 'synced'`, id) == 1
+	})
+}
+
 func (e *env) create(key string, body map[string]any) int64 {
 	e.t.Helper()
 	r := e.postEmail(key, body)
@@ -70,7 +78,7 @@ func TestPatchNeedsCurrentVersionAndReachesMongo(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{relay: true})
 	id := e.create("p-1", sampleEmail(1))
-	e.waitStatus(itoa(int(id)), "synced")
+	e.waitSynced(id)
 
 	r := e.patch(id, "", `{"labels": ["urgent"]}`)
 	require.Equal(t, http.StatusPreconditionRequired, r.status, string(r.body))
@@ -104,7 +112,7 @@ func TestPatchNeedsCurrentVersionAndReachesMongo(t *testing.T) {
 	require.Len(t, list["items"], 1)
 	require.Empty(t, e.do(http.MethodGet, "/v1/emails?label=invoice", "", nil).json(t)["items"])
 
-	e.waitStatus(itoa(int(id)), "synced")
+	e.waitSynced(id)
 	doc, ok := e.mongoDoc(id)
 	require.True(t, ok)
 	require.EqualValues(t, 3, doc.Version)

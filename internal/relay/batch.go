@@ -97,6 +97,10 @@ func (r *Relay) relay(ctx context.Context, rows []gen.OutboxMessage) error {
 		synced = append(synced, m.AggregateID)
 	}
 	err = db.InTx(ctx, r.pool, func(q *gen.Queries, _ pgx.Tx) error {
+		done, synced, later, err = r.superseded(ctx, q, docs, rows, done, synced, later)
+		if err != nil {
+			return err
+		}
 		if err := q.MarkOutboxProcessed(ctx, done); err != nil {
 			return err
 		}
@@ -105,7 +109,7 @@ func (r *Relay) relay(ctx context.Context, rows []gen.OutboxMessage) error {
 		}
 		if len(later) > 0 {
 			if err := q.ReleaseOutbox(ctx, gen.ReleaseOutboxParams{Ids: later, NextAttemptAt: time.Now(),
-				ErrorMessage: ptr("deferred: comparing existing MongoDB documents took longer than the lease")}); err != nil {
+				ErrorMessage: ptr("deferred: the document was not compared in time, or the email changed while it was written")}); err != nil {
 				return err
 			}
 		}
@@ -177,3 +181,54 @@ func (r *Relay) fail(ctx context.Context, q *gen.Queries, msgs []gen.OutboxMessa
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// superseded locks the batch's emails (so that two relays completing
+// messages of one email at the same time do not both see the other's
+// message in flight and leave it pending) and moves the messages of emails
+// whose row moved past the version this batch wrote from done to later:
+// they are relayed again at once and then write the current state. Two
+// relays may write one email at the same time, and a MongoDB-compatible
+// server whose version-guarded replace is not atomic (FerretDB checks the
+// filter and writes in two steps) can let the older write land last; the
+// relay that wrote it sees here that the email is newer and does not count
+// its message as done.
+func (r *Relay) superseded(ctx context.Context, q *gen.Queries, docs []mongostore.Document, rows []gen.OutboxMessage,
+	done, synced, later []int64) ([]int64, []int64, []int64, error) {
+	if len(synced) == 0 {
+		return done, synced, later, nil
+	}
+	written := make(map[int64]int64, len(docs))
+	for _, d := range docs {
+		written[d.ID] = d.Version
+	}
+	cur, err := q.LockEmailVersions(ctx, synced)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	moved := map[int64]bool{}
+	for _, c := range cur {
+		if w, ok := written[c.ID]; ok && c.Version > w {
+			moved[c.ID] = true
+		}
+	}
+	if len(moved) == 0 {
+		return done, synced, later, nil
+	}
+	isDone := make(map[int64]bool, len(done))
+	for _, id := range done {
+		isDone[id] = true
+	}
+	done, synced = done[:0], synced[:0]
+	for _, m := range rows {
+		if !isDone[m.ID] {
+			continue
+		}
+		if moved[m.AggregateID] {
+			later = append(later, m.ID)
+			continue
+		}
+		done = append(done, m.ID)
+		synced = append(synced, m.AggregateID)
+	}
+	return done, synced, later, nil
+}

@@ -51,6 +51,40 @@ func (q *Queries) LockEmail(ctx context.Context, id int64) (IncomingEmail, error
 	return i, err
 }
 
+const lockEmailVersions = `-- name: LockEmailVersions :many
+SELECT id, version FROM incoming_emails WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
+`
+
+type LockEmailVersionsRow struct {
+	ID      int64
+	Version int64
+}
+
+// Locks the emails in ids (in id order, so relays never deadlock) until the
+// end of the transaction and returns their current versions: the relay's
+// completion of a batch is then serialised per email with other relays'
+// (so "nothing else in flight" is judged on committed state), and it sees
+// whether what it wrote is still the newest version.
+func (q *Queries) LockEmailVersions(ctx context.Context, ids []int64) ([]LockEmailVersionsRow, error) {
+	rows, err := q.db.Query(ctx, lockEmailVersions, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []LockEmailVersionsRow
+	for rows.Next() {
+		var i LockEmailVersionsRow
+		if err := rows.Scan(&i.ID, &i.Version); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const updateEmailPlacement = `-- name: UpdateEmailPlacement :one
 WITH e AS (
     UPDATE incoming_emails

@@ -20,3 +20,11 @@ WITH e AS (
     FROM e
 )
 SELECT * FROM e;
+
+-- name: LockEmailVersions :many
+-- Locks the emails in ids (in id order, so relays never deadlock) until the
+-- end of the transaction and returns their current versions: the relay's
+-- completion of a batch is then serialised per email with other relays'
+-- (so "nothing else in flight" is judged on committed state), and it sees
+-- whether what it wrote is still the newest version.
+SELECT id, version FROM incoming_emails WHERE id = ANY(@ids::bigint[]) ORDER BY id FOR UPDATE;
