@@ -50,6 +50,8 @@ func TestEraseEmailLeavesTombstoneAndRemovesDocument(t *testing.T) {
 	_, ok = e.mongoDoc(keep)
 	require.True(t, ok)
 
+	require.Len(t, e.do(http.MethodGet, "/v1/emails", "", nil).json(t)["items"], 1, "tombstones are not listed")
+
 	// GET is 410 with the tombstone.
 	g := e.do(http.MethodGet, path, "", nil)
 	require.Equal(t, http.StatusGone, g.status, string(g.body))

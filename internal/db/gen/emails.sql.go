@@ -174,7 +174,8 @@ func (q *Queries) GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyPa
 
 const listEmails = `-- name: ListEmails :many
 SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, labels, erased_at, erased_by, erase_reason FROM incoming_emails
-WHERE ($1::text IS NULL OR sync_status = $1::text)
+WHERE erased_at IS NULL
+  AND ($1::text IS NULL OR sync_status = $1::text)
   AND ($2::text IS NULL OR mailbox = $2::text)
   AND ($3::text IS NULL OR message_id = $3::text)
   AND ($4::text IS NULL OR idempotency_key = $4::text)
@@ -199,6 +200,7 @@ type ListEmailsParams struct {
 }
 
 // Newest first; before_id is the keyset cursor (the last id of the previous page).
+// Tombstones of erased emails are not listed (GET /v1/emails/{id} shows them).
 func (q *Queries) ListEmails(ctx context.Context, arg ListEmailsParams) ([]IncomingEmail, error) {
 	rows, err := q.db.Query(ctx, listEmails,
 		arg.SyncStatus,
