@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/relay"
 )
 
 func TestEraseEmailLeavesTombstoneAndRemovesDocument(t *testing.T) {
@@ -188,4 +191,37 @@ func mustJSON(t testing.TB, v any) []byte {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return b
+}
+
+// Erasures committed while no relay runs are carried out when one starts.
+func TestErasureCompletesInMongoAfterRelayRestart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	ctx := context.Background()
+	var ids []int64
+	for i := range 5 {
+		b := sampleEmail(i)
+		b["cc"] = []string{"carol@example.com"}
+		ids = append(ids, e.create(fmt.Sprint("r-", i), b))
+	}
+	first := relay.New(e.pool, e.mongo, &relay.Config{Workers: 1, PollInterval: 20 * time.Millisecond})
+	first.Start(ctx)
+	e.waitDrained()
+	first.Stop() // the relay goes away before the erasure
+	r := e.do(http.MethodPost, "/v1/erasures", "application/json", []byte(`{"address": "carol@example.com"}`), "Idempotency-Key", "r-job")
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	e.waitFor("the job", func() bool { return e.do(http.MethodGet, r.header.Get("Location"), "", nil).json(t)["status"] == "completed" })
+	for _, id := range ids {
+		_, ok := e.mongoDoc(id)
+		require.True(t, ok, "no relay ran yet")
+	}
+	second := relay.New(e.pool, e.mongo, &relay.Config{Workers: 1, PollInterval: 20 * time.Millisecond})
+	second.Start(ctx)
+	t.Cleanup(second.Stop)
+	e.waitDrained()
+	for _, id := range ids {
+		_, ok := e.mongoDoc(id)
+		require.False(t, ok, "email %d", id)
+		e.waitSynced(id)
+	}
 }
