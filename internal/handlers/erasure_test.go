@@ -210,7 +210,9 @@ func TestErasureCompletesInMongoAfterRelayRestart(t *testing.T) {
 	first.Stop() // the relay goes away before the erasure
 	r := e.do(http.MethodPost, "/v1/erasures", "application/json", []byte(`{"address": "carol@example.com"}`), "Idempotency-Key", "r-job")
 	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
-	e.waitFor("the job", func() bool { return e.do(http.MethodGet, r.header.Get("Location"), "", nil).json(t)["status"] == "completed" })
+	e.waitFor("the job", func() bool {
+		return e.do(http.MethodGet, r.header.Get("Location"), "", nil).json(t)["status"] == "completed"
+	})
 	for _, id := range ids {
 		_, ok := e.mongoDoc(id)
 		require.True(t, ok, "no relay ran yet")
