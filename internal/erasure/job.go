@@ -67,9 +67,9 @@ func (c *Criteria) Normalize() error {
 		}
 		c.Address = &a
 	}
-	if c.Mailbox != nil && (len(*c.Mailbox) > 255 || strings.IndexByte(*c.Mailbox, 0) >= 0) {
-		return &apperr.Error{Code: apperr.Invalid, Message: "mailbox is longer than 255 characters",
-			Fields: []apperr.FieldError{{Field: "mailbox", Message: "at most 255 characters"}}}
+	if c.Mailbox != nil && (*c.Mailbox == "" || len(*c.Mailbox) > 255 || strings.IndexByte(*c.Mailbox, 0) >= 0) {
+		return &apperr.Error{Code: apperr.Invalid, Message: "mailbox must be 1 to 255 characters",
+			Fields: []apperr.FieldError{{Field: "mailbox", Message: "1 to 255 characters, no NUL bytes"}}}
 	}
 	if c.Address == nil && c.Mailbox == nil && c.ReceivedBefore == nil {
 		return &apperr.Error{Code: apperr.Invalid, Message: "give at least one of address, mailbox, received_before",

@@ -118,6 +118,8 @@ func TestErasureJobErasesExactlyTheMatchingEmails(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, e.do(http.MethodPost, "/v1/erasures", "application/json", []byte(`{"address": "alice@example.com"}`)).status)
 	require.Equal(t, http.StatusUnprocessableEntity, e.do(http.MethodPost, "/v1/erasures", "application/json", []byte(`{}`), "Idempotency-Key", "e-0").status)
 	require.Equal(t, http.StatusUnprocessableEntity, e.do(http.MethodPost, "/v1/erasures", "application/json", []byte(`{"address": "nobody"}`), "Idempotency-Key", "e-00").status)
+	require.Equal(t, http.StatusUnprocessableEntity, e.do(http.MethodPost, "/v1/erasures", "application/json", []byte(`{"mailbox": ""}`), "Idempotency-Key", "e-000").status,
+		"an empty mailbox would erase every email without one")
 	require.Equal(t, http.StatusForbidden, e.do(http.MethodPost, "/v1/erasures", "application/json", []byte(`{"address": "alice@example.com"}`),
 		"Idempotency-Key", "e-1", "Authorization", "Bearer "+tokenOther).status)
 

@@ -117,15 +117,21 @@ func (q *Queries) EnqueueErasedDeletes(ctx context.Context, arg EnqueueErasedDel
 }
 
 const eraseEmails = `-- name: EraseEmails :many
-WITH e AS (
+WITH l AS (
+    SELECT id FROM incoming_emails
+    WHERE id = ANY($1::bigint[]) AND erased_at IS NULL
+    ORDER BY id
+    FOR UPDATE
+), e AS (
     UPDATE incoming_emails
     SET message_id = '', mailbox = '', from_address = '', to_addresses = '{}', cc_addresses = '{}',
         subject = '', text_body = '', html_body = '', headers = '{}', attachments = '[]',
         raw_size_bytes = 0, labels = '{}',
-        erased_at = now(), erased_by = $1::text, erase_reason = $2::text,
+        erased_at = now(), erased_by = $2::text, erase_reason = $3::text,
         version = version + 1, content_hash = 'erased', updated_at = now(),
         sync_status = 'pending', sync_error = NULL, sync_retry_count = 0
-    WHERE id = ANY($3::bigint[]) AND erased_at IS NULL
+    FROM l
+    WHERE incoming_emails.id = l.id AND incoming_emails.erased_at IS NULL
     RETURNING incoming_emails.id, incoming_emails.version, incoming_emails.client_id, incoming_emails.idempotency_key
 ), o AS (
     INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
@@ -141,9 +147,9 @@ SELECT e.id::bigint AS id FROM e ORDER BY e.id
 `
 
 type EraseEmailsParams struct {
+	Ids         []int64
 	ErasedBy    string
 	EraseReason string
-	Ids         []int64
 	MaxRetries  int32
 }
 
@@ -152,12 +158,13 @@ type EraseEmailsParams struct {
 // envelope_to, must be cleared here too), the version is bumped, an outbox
 // 'delete' removes the MongoDB document, and the cached responses of its
 // idempotency record are purged (status 410: a request with its key is
-// answered Gone). Returns the ids erased.
+// answered Gone). Returns the ids erased. The rows are locked in id order
+// first, as the relay locks them, so the two never deadlock.
 func (q *Queries) EraseEmails(ctx context.Context, arg EraseEmailsParams) ([]int64, error) {
 	rows, err := q.db.Query(ctx, eraseEmails,
+		arg.Ids,
 		arg.ErasedBy,
 		arg.EraseReason,
-		arg.Ids,
 		arg.MaxRetries,
 	)
 	if err != nil {

@@ -4,8 +4,14 @@
 -- envelope_to, must be cleared here too), the version is bumped, an outbox
 -- 'delete' removes the MongoDB document, and the cached responses of its
 -- idempotency record are purged (status 410: a request with its key is
--- answered Gone). Returns the ids erased.
-WITH e AS (
+-- answered Gone). Returns the ids erased. The rows are locked in id order
+-- first, as the relay locks them, so the two never deadlock.
+WITH l AS (
+    SELECT id FROM incoming_emails
+    WHERE id = ANY(@ids::bigint[]) AND erased_at IS NULL
+    ORDER BY id
+    FOR UPDATE
+), e AS (
     UPDATE incoming_emails
     SET message_id = '', mailbox = '', from_address = '', to_addresses = '{}', cc_addresses = '{}',
         subject = '', text_body = '', html_body = '', headers = '{}', attachments = '[]',
@@ -13,7 +19,8 @@ WITH e AS (
         erased_at = now(), erased_by = @erased_by::text, erase_reason = @erase_reason::text,
         version = version + 1, content_hash = 'erased', updated_at = now(),
         sync_status = 'pending', sync_error = NULL, sync_retry_count = 0
-    WHERE id = ANY(@ids::bigint[]) AND erased_at IS NULL
+    FROM l
+    WHERE incoming_emails.id = l.id AND incoming_emails.erased_at IS NULL
     RETURNING incoming_emails.id, incoming_emails.version, incoming_emails.client_id, incoming_emails.idempotency_key
 ), o AS (
     INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
