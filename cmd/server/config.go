@@ -25,6 +25,7 @@ type config struct {
 	RelayMaxRetries        int
 	IdempotencyTTL         time.Duration
 	OutboxRetention        time.Duration
+	EmailRetention         time.Duration // 0: emails are kept forever
 	ReconcileInterval      time.Duration
 	ReconcileGrace         time.Duration
 	ReconcileRemoveOrphans bool
@@ -63,6 +64,7 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 		RelayMaxRetries:        e.integer("RELAY_MAX_RETRIES", 10),
 		IdempotencyTTL:         e.duration("IDEMPOTENCY_TTL", 24*time.Hour),
 		OutboxRetention:        e.duration("OUTBOX_RETENTION", 168*time.Hour),
+		EmailRetention:         e.duration("EMAIL_RETENTION", 0),
 		ReconcileInterval:      e.duration("RECONCILE_INTERVAL", time.Hour),
 		ReconcileGrace:         e.duration("RECONCILE_GRACE", 5*time.Minute),
 		ReconcileRemoveOrphans: e.boolean("RECONCILE_REMOVE_ORPHANS", false),

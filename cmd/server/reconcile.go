@@ -52,8 +52,8 @@ func reconcileCmd(ctx context.Context, cfg config, args []string) error {
 	}
 	if rep.DriftRemains() {
 		c := rep.Details.Counts
-		return fmt.Errorf("drift remains: %d mismatches (missing_in_mongo %d, content_mismatch %d, orphan_in_mongo %d, status_drift %d), %d repaired, %d repairs failed",
-			rep.MismatchesFound, c.MissingInMongo, c.ContentMismatch, c.OrphanInMongo, c.StatusDrift, rep.AutoRepaired, rep.FailedRepairs)
+		return fmt.Errorf("drift remains: %d mismatches (missing_in_mongo %d, content_mismatch %d, orphan_in_mongo %d, status_drift %d, erased_but_present %d), %d repaired, %d repairs failed",
+			rep.MismatchesFound, c.MissingInMongo, c.ContentMismatch, c.OrphanInMongo, c.StatusDrift, c.ErasedButPresent, rep.AutoRepaired, rep.FailedRepairs)
 	}
 	return nil
 }

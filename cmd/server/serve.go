@@ -14,6 +14,7 @@ import (
 
 	"mailsync/internal/auth"
 	"mailsync/internal/db"
+	"mailsync/internal/erasure"
 	"mailsync/internal/handlers"
 	"mailsync/internal/ingest"
 	"mailsync/internal/maintenance"
@@ -55,11 +56,6 @@ func serve(ctx context.Context, cfg config, args []string) error {
 	reg := prometheus.DefaultRegisterer
 	m := metrics.New(reg)
 	reg.MustRegister(metrics.NewCollector(pool))
-	cleaner := maintenance.New(pool, &maintenance.Config{
-		OutboxRetention: cfg.OutboxRetention, ReportRetention: cfg.ReportRetention, Metrics: m})
-	cleaner.Start(ctx)
-	defer cleaner.Stop()
-
 	workers := cfg.RelayWorkers
 	if *role == "api" {
 		workers = 0
@@ -68,6 +64,15 @@ func serve(ctx context.Context, cfg config, args []string) error {
 		Workers: workers, BatchSize: cfg.RelayBatchSize, MaxRetries: int32(cfg.RelayMaxRetries), Metrics: m,
 		ShutdownTimeout: cfg.ShutdownTimeout, // bounds rel.Stop
 	})
+	cleaner := maintenance.New(pool, &maintenance.Config{
+		OutboxRetention: cfg.OutboxRetention, ReportRetention: cfg.ReportRetention, Metrics: m,
+		EmailRetention: cfg.EmailRetention, MaxRetries: int32(cfg.RelayMaxRetries), Wake: rel.Notify})
+	cleaner.Start(ctx)
+	defer cleaner.Stop()
+	// Erasure jobs run on every instance (leases share them out).
+	eraser := erasure.New(pool, &erasure.Config{MaxRetries: int32(cfg.RelayMaxRetries), Wake: rel.Notify})
+	eraser.Start(ctx)
+	defer eraser.Stop()
 	// Started even with no workers (role api): it also sends the debounced
 	// NOTIFY that wakes the other instances' relays after an ingest commit.
 	rel.Start(ctx)
@@ -89,6 +94,7 @@ func serve(ctx context.Context, cfg config, args []string) error {
 	defer rec.Stop()
 	h := handlers.New(&handlers.Config{
 		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec,
+		Erasure: eraser, IdempotencyTTL: cfg.IdempotencyTTL,
 		Sync: relay.NewAdmin(pool, workers, int32(cfg.RelayMaxRetries), rel.Notify),
 		Ingest: ingest.NewService(pool, &ingest.Config{
 			IdempotencyTTL: cfg.IdempotencyTTL, MaxRetries: int32(cfg.RelayMaxRetries),

@@ -65,6 +65,30 @@ func (e EmailSyncStatus) Valid() bool {
 	}
 }
 
+// Defines values for ErasureStatus.
+const (
+	ErasureStatusCompleted ErasureStatus = "completed"
+	ErasureStatusFailed    ErasureStatus = "failed"
+	ErasureStatusPending   ErasureStatus = "pending"
+	ErasureStatusRunning   ErasureStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ErasureStatus enum.
+func (e ErasureStatus) Valid() bool {
+	switch e {
+	case ErasureStatusCompleted:
+		return true
+	case ErasureStatusFailed:
+		return true
+	case ErasureStatusPending:
+		return true
+	case ErasureStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReconciliationStatus.
 const (
 	ReconciliationStatusCompleted ReconciliationStatus = "completed"
@@ -125,6 +149,39 @@ type Attachment struct {
 	//
 	// Example: 1234
 	SizeBytes int64 `json:"size_bytes"`
+}
+
+// AuditEvent defines model for AuditEvent.
+type AuditEvent struct {
+	// Action `email.patch`, `email.erase`, `erasure.start`, `erasure.batch`,
+	// `retention.erase`, `sync.retry`, `sync.retry_failed`,
+	// `reconciliation.start`.
+	//
+	//
+	// Example: email.erase
+	Action string    `json:"action"`
+	At     time.Time `json:"at"`
+
+	// ClientId The API client that acted (`retention` for the retention service).
+	//
+	// Example: ops
+	ClientId string                 `json:"client_id"`
+	Details  map[string]interface{} `json:"details"`
+	Id       int64                  `json:"id"`
+
+	// RequestId The request's `X-Request-Id` ('' for background work).
+	RequestId string `json:"request_id"`
+
+	// Target The resource acted on, e.g. `email:42`, `erasure:3`.
+	//
+	// Example: email:42
+	Target string `json:"target"`
+}
+
+// AuditEventList defines model for AuditEventList.
+type AuditEventList struct {
+	Items      []AuditEvent `json:"items"`
+	NextCursor *string      `json:"next_cursor"`
 }
 
 // BatchItem defines model for BatchItem.
@@ -234,6 +291,11 @@ type Email struct {
 	//
 	// Example: false
 	Incomplete bool `json:"incomplete"`
+
+	// Labels Labels set with `PATCH /v1/emails/{id}` (empty until then).
+	//
+	// Example: ["urgent"]
+	Labels []string `json:"labels"`
 
 	// Mailbox Example: support
 	Mailbox string `json:"mailbox"`
@@ -371,6 +433,17 @@ type EmailList struct {
 	NextCursor *string `json:"next_cursor"`
 }
 
+// EmailPatch The fields to change; at least one. Absent fields stay as they are.
+type EmailPatch struct {
+	// Labels The email's labels (replaces the whole list); each 1 to 255 characters.
+	//
+	// Example: ["invoice","urgent"]
+	Labels *[]string `json:"labels,omitempty"`
+
+	// Mailbox Example: billing
+	Mailbox *string `json:"mailbox,omitempty"`
+}
+
 // EmailSyncStatus Sync state of an email: `pending` (queued for MongoDB), `synced`
 // (MongoDB holds its current version), `failed` (retries exhausted or a
 // permanent error; re-drive with a retry endpoint), `not_applicable`
@@ -378,6 +451,105 @@ type EmailList struct {
 //
 // Example: synced
 type EmailSyncStatus string
+
+// EmailTombstone What remains of an erased email: identity, timestamps and who erased
+// it and why. Every personal field has been cleared.
+type EmailTombstone struct {
+	// ClientId Example: mailproc
+	ClientId  string    `json:"client_id"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// EraseReason Example: erasure request 2026-118
+	EraseReason string    `json:"erase_reason"`
+	ErasedAt    time.Time `json:"erased_at"`
+
+	// ErasedBy The API client (or `retention`) that erased it.
+	//
+	// Example: ops
+	ErasedBy string `json:"erased_by"`
+
+	// Id Example: 1
+	Id int64 `json:"id"`
+
+	// IdempotencyKey Example: order-1234-v1
+	IdempotencyKey *string   `json:"idempotency_key"`
+	ReceivedAt     time.Time `json:"received_at"`
+
+	// SyncStatus Sync state of an email: `pending` (queued for MongoDB), `synced`
+	// (MongoDB holds its current version), `failed` (retries exhausted or a
+	// permanent error; re-drive with a retry endpoint), `not_applicable`
+	// (not replicated).
+	//
+	//
+	// Example: synced
+	SyncStatus EmailSyncStatus `json:"sync_status"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+	Version    int64           `json:"version"`
+}
+
+// EraseRequest defines model for EraseRequest.
+type EraseRequest struct {
+	// Reason Why the email is erased (kept on the tombstone and in the audit trail).
+	//
+	// Example: erasure request 2026-118
+	Reason *string `json:"reason,omitempty"`
+}
+
+// Erasure defines model for Erasure.
+type Erasure struct {
+	CompletedAt *time.Time      `json:"completed_at"`
+	CreatedAt   time.Time       `json:"created_at"`
+	Criteria    ErasureCriteria `json:"criteria"`
+
+	// Erased Emails erased by the job so far.
+	Erased       int64   `json:"erased"`
+	ErrorMessage *string `json:"error_message"`
+
+	// Id Example: 3
+	Id int64 `json:"id"`
+
+	// Matched Emails matching the criteria when the job started (not erased before).
+	Matched int64  `json:"matched"`
+	Reason  string `json:"reason"`
+
+	// RequestedBy The API client that requested it.
+	//
+	// Example: ops
+	RequestedBy string        `json:"requested_by"`
+	StartedAt   *time.Time    `json:"started_at"`
+	Status      ErasureStatus `json:"status"`
+}
+
+// ErasureCriteria defines model for ErasureCriteria.
+type ErasureCriteria struct {
+	Address        *string    `json:"address"`
+	Mailbox        *string    `json:"mailbox"`
+	ReceivedBefore *time.Time `json:"received_before"`
+}
+
+// ErasureList defines model for ErasureList.
+type ErasureList struct {
+	Items      []Erasure `json:"items"`
+	NextCursor *string   `json:"next_cursor"`
+}
+
+// ErasureRequest Criteria (all given ones must match; at least one) and a reason.
+type ErasureRequest struct {
+	// Address Example: alice@example.com
+	Address *string `json:"address,omitempty"`
+
+	// Mailbox Example: support
+	Mailbox *string `json:"mailbox,omitempty"`
+
+	// Reason Example: erasure request 2026-118
+	Reason *string `json:"reason,omitempty"`
+
+	// ReceivedBefore Example: 2026-01-01T00:00:00Z
+	ReceivedBefore *time.Time `json:"received_before,omitempty"`
+}
+
+// ErasureStatus defines model for ErasureStatus.
+type ErasureStatus string
 
 // Health defines model for Health.
 type Health struct {
@@ -532,10 +704,15 @@ type Reconciliation struct {
 // document), `content_mismatch` (both exist but version or content
 // differ), `orphan_in_mongo` (a MongoDB document without a PostgreSQL
 // email), `status_drift` (content agrees but `sync_status` is not
-// `synced`).
+// `synced`), `erased_but_present` (an erased email whose MongoDB
+// document still exists; repaired by enqueuing its removal). A
+// tombstone without a document is correct and not counted.
 type ReconciliationCounts struct {
 	// ContentMismatch Example: 1
 	ContentMismatch int64 `json:"content_mismatch"`
+
+	// ErasedButPresent Example: 0
+	ErasedButPresent int64 `json:"erased_but_present"`
 
 	// MissingInMongo Example: 1
 	MissingInMongo int64 `json:"missing_in_mongo"`
@@ -554,7 +731,9 @@ type ReconciliationDetails struct {
 	// document), `content_mismatch` (both exist but version or content
 	// differ), `orphan_in_mongo` (a MongoDB document without a PostgreSQL
 	// email), `status_drift` (content agrees but `sync_status` is not
-	// `synced`).
+	// `synced`), `erased_but_present` (an erased email whose MongoDB
+	// document still exists; repaired by enqueuing its removal). A
+	// tombstone without a document is correct and not counted.
 	Counts ReconciliationCounts `json:"counts"`
 
 	// Samples Email ids per kind (MongoDB `_id` for orphans), capped (e.g. 100 per kind).
@@ -581,6 +760,9 @@ type ReconciliationRequest struct {
 type ReconciliationSamples struct {
 	// ContentMismatch Example: [2203]
 	ContentMismatch []int64 `json:"content_mismatch"`
+
+	// ErasedButPresent Example: []
+	ErasedButPresent []int64 `json:"erased_but_present"`
 
 	// MissingInMongo Example: [1041]
 	MissingInMongo []int64 `json:"missing_in_mongo"`
@@ -801,6 +983,9 @@ type Conflict = Problem
 // Forbidden An RFC 9457 problem document.
 type Forbidden = Problem
 
+// Gone An RFC 9457 problem document.
+type Gone = Problem
+
 // InternalError An RFC 9457 problem document.
 type InternalError = Problem
 
@@ -813,6 +998,12 @@ type NotImplemented = Problem
 // PayloadTooLarge An RFC 9457 problem document.
 type PayloadTooLarge = Problem
 
+// PreconditionFailed An RFC 9457 problem document.
+type PreconditionFailed = Problem
+
+// PreconditionRequired An RFC 9457 problem document.
+type PreconditionRequired = Problem
+
 // TooManyRequests An RFC 9457 problem document.
 type TooManyRequests = Problem
 
@@ -824,6 +1015,16 @@ type UnprocessableEntity = Problem
 
 // UnsupportedMediaType An RFC 9457 problem document.
 type UnsupportedMediaType = Problem
+
+// ListAuditEventsParams defines parameters for ListAuditEvents.
+type ListAuditEventsParams struct {
+	// Limit Maximum number of items on the page (default 50, at most 500).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`; omit for the first
+	// page. Only valid with the same filters; an invalid cursor is `400`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
 
 // ListEmailsParams defines parameters for ListEmails.
 type ListEmailsParams struct {
@@ -847,6 +1048,9 @@ type ListEmailsParams struct {
 	// bare key, without RFC 8941 quotes). Keys are scoped per client, so
 	// this may match emails of several clients.
 	IdempotencyKey *string `form:"idempotency_key,omitempty" json:"idempotency_key,omitempty"`
+
+	// Label Only emails carrying this label (exact match).
+	Label *string `form:"label,omitempty" json:"label,omitempty"`
 
 	// ReceivedAfter Only emails with `received_at` at or after this instant (inclusive).
 	ReceivedAfter *time.Time `form:"received_after,omitempty" json:"received_after,omitempty"`
@@ -883,6 +1087,31 @@ type CreateEmailParams struct {
 	MailsyncMailbox *string `json:"Mailsync-Mailbox,omitempty"`
 }
 
+// PatchEmailParams defines parameters for PatchEmail.
+type PatchEmailParams struct {
+	// IfMatch The current `version` as an entity tag, e.g. `"3"`. Required (`428` without it).
+	IfMatch *string `json:"If-Match,omitempty"`
+}
+
+// ListErasuresParams defines parameters for ListErasures.
+type ListErasuresParams struct {
+	// Limit Maximum number of items on the page (default 50, at most 500).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`; omit for the first
+	// page. Only valid with the same filters; an invalid cursor is `400`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// StartErasureParams defines parameters for StartErasure.
+type StartErasureParams struct {
+	// IdempotencyKey Client-chosen key that makes the request safe to retry, scoped per API
+	// client: 1 to 255 visible ASCII characters (0x21 to 0x7E), bare
+	// (`order-1234`) or as an RFC 8941 quoted string (`"order-1234"`; both
+	// forms name the same key). Missing or malformed: `400`.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
 // ListReconciliationsParams defines parameters for ListReconciliations.
 type ListReconciliationsParams struct {
 	// Limit Maximum number of items on the page (default 50, at most 500).
@@ -909,6 +1138,15 @@ type CreateEmailJSONRequestBody = EmailInput
 // CreateEmailBatchJSONRequestBody defines body for CreateEmailBatch for application/json ContentType.
 type CreateEmailBatchJSONRequestBody = BatchRequest
 
+// EraseEmailJSONRequestBody defines body for EraseEmail for application/json ContentType.
+type EraseEmailJSONRequestBody = EraseRequest
+
+// PatchEmailJSONRequestBody defines body for PatchEmail for application/json ContentType.
+type PatchEmailJSONRequestBody = EmailPatch
+
+// StartErasureJSONRequestBody defines body for StartErasure for application/json ContentType.
+type StartErasureJSONRequestBody = ErasureRequest
+
 // StartReconciliationJSONRequestBody defines body for StartReconciliation for application/json ContentType.
 type StartReconciliationJSONRequestBody = ReconciliationRequest
 
@@ -923,6 +1161,9 @@ type ServerInterface interface {
 	// Readyz Readiness probe
 	// (GET /readyz)
 	Readyz(w http.ResponseWriter, r *http.Request)
+	// ListAuditEvents List audit events
+	// (GET /v1/audit)
+	ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams)
 	// ListEmails List emails
 	// (GET /v1/emails)
 	ListEmails(w http.ResponseWriter, r *http.Request, params ListEmailsParams)
@@ -932,15 +1173,30 @@ type ServerInterface interface {
 	// CreateEmailBatch Ingest up to 500 emails
 	// (POST /v1/emails/batch)
 	CreateEmailBatch(w http.ResponseWriter, r *http.Request)
+	// EraseEmail Erase one email
+	// (DELETE /v1/emails/{id})
+	EraseEmail(w http.ResponseWriter, r *http.Request, id EmailID)
 	// GetEmail Get one email
 	// (GET /v1/emails/{id})
 	GetEmail(w http.ResponseWriter, r *http.Request, id EmailID)
+	// PatchEmail Change an email's mailbox or labels
+	// (PATCH /v1/emails/{id})
+	PatchEmail(w http.ResponseWriter, r *http.Request, id EmailID, params PatchEmailParams)
 	// GetEmailSync Get one email's sync detail
 	// (GET /v1/emails/{id}/sync)
 	GetEmailSync(w http.ResponseWriter, r *http.Request, id EmailID)
 	// RetryEmailSync Re-enqueue one email for sync
 	// (POST /v1/emails/{id}/sync/retry)
 	RetryEmailSync(w http.ResponseWriter, r *http.Request, id EmailID)
+	// ListErasures List erasure jobs
+	// (GET /v1/erasures)
+	ListErasures(w http.ResponseWriter, r *http.Request, params ListErasuresParams)
+	// StartErasure Erase every email matching criteria
+	// (POST /v1/erasures)
+	StartErasure(w http.ResponseWriter, r *http.Request, params StartErasureParams)
+	// GetErasure Get one erasure job
+	// (GET /v1/erasures/{id})
+	GetErasure(w http.ResponseWriter, r *http.Request, id int64)
 	// ListReconciliations List reconciliation reports
 	// (GET /v1/reconciliations)
 	ListReconciliations(w http.ResponseWriter, r *http.Request, params ListReconciliationsParams)
@@ -977,6 +1233,12 @@ func (_ Unimplemented) Readyz(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// ListAuditEvents List audit events
+// (GET /v1/audit)
+func (_ Unimplemented) ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // ListEmails List emails
 // (GET /v1/emails)
 func (_ Unimplemented) ListEmails(w http.ResponseWriter, r *http.Request, params ListEmailsParams) {
@@ -995,9 +1257,21 @@ func (_ Unimplemented) CreateEmailBatch(w http.ResponseWriter, r *http.Request) 
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// EraseEmail Erase one email
+// (DELETE /v1/emails/{id})
+func (_ Unimplemented) EraseEmail(w http.ResponseWriter, r *http.Request, id EmailID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetEmail Get one email
 // (GET /v1/emails/{id})
 func (_ Unimplemented) GetEmail(w http.ResponseWriter, r *http.Request, id EmailID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// PatchEmail Change an email's mailbox or labels
+// (PATCH /v1/emails/{id})
+func (_ Unimplemented) PatchEmail(w http.ResponseWriter, r *http.Request, id EmailID, params PatchEmailParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1010,6 +1284,24 @@ func (_ Unimplemented) GetEmailSync(w http.ResponseWriter, r *http.Request, id E
 // RetryEmailSync Re-enqueue one email for sync
 // (POST /v1/emails/{id}/sync/retry)
 func (_ Unimplemented) RetryEmailSync(w http.ResponseWriter, r *http.Request, id EmailID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListErasures List erasure jobs
+// (GET /v1/erasures)
+func (_ Unimplemented) ListErasures(w http.ResponseWriter, r *http.Request, params ListErasuresParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// StartErasure Erase every email matching criteria
+// (POST /v1/erasures)
+func (_ Unimplemented) StartErasure(w http.ResponseWriter, r *http.Request, params StartErasureParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetErasure Get one erasure job
+// (GET /v1/erasures/{id})
+func (_ Unimplemented) GetErasure(w http.ResponseWriter, r *http.Request, id int64) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1077,6 +1369,52 @@ func (siw *ServerInterfaceWrapper) Readyz(w http.ResponseWriter, r *http.Request
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.Readyz(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListAuditEvents operation middleware
+func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditEventsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAuditEvents(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1169,6 +1507,19 @@ func (siw *ServerInterfaceWrapper) ListEmails(w http.ResponseWriter, r *http.Req
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "idempotency_key"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "idempotency_key", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "label" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "label", r.URL.Query(), &params.Label, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "label"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "label", Err: err})
 		}
 		return
 	}
@@ -1339,6 +1690,32 @@ func (siw *ServerInterfaceWrapper) CreateEmailBatch(w http.ResponseWriter, r *ht
 	handler.ServeHTTP(w, r)
 }
 
+// EraseEmail operation middleware
+func (siw *ServerInterfaceWrapper) EraseEmail(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id EmailID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.EraseEmail(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetEmail operation middleware
 func (siw *ServerInterfaceWrapper) GetEmail(w http.ResponseWriter, r *http.Request) {
 
@@ -1356,6 +1733,56 @@ func (siw *ServerInterfaceWrapper) GetEmail(w http.ResponseWriter, r *http.Reque
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetEmail(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// PatchEmail operation middleware
+func (siw *ServerInterfaceWrapper) PatchEmail(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id EmailID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PatchEmailParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-Match", Err: err})
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.PatchEmail(w, r, id, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1408,6 +1835,123 @@ func (siw *ServerInterfaceWrapper) RetryEmailSync(w http.ResponseWriter, r *http
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.RetryEmailSync(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListErasures operation middleware
+func (siw *ServerInterfaceWrapper) ListErasures(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListErasuresParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListErasures(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// StartErasure operation middleware
+func (siw *ServerInterfaceWrapper) StartErasure(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StartErasureParams
+
+	headers := r.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		err := fmt.Errorf("Header parameter Idempotency-Key is required, but not found")
+		siw.ErrorHandlerFunc(w, r, &RequiredHeaderError{ParamName: "Idempotency-Key", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StartErasure(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetErasure operation middleware
+func (siw *ServerInterfaceWrapper) GetErasure(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id int64
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetErasure(w, r, id)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1700,7 +2244,13 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/v1/emails/batch", wrapper.CreateEmailBatch)
 	})
 	r.Group(func(r chi.Router) {
+		r.Delete(options.BaseURL+"/v1/emails/{id}", wrapper.EraseEmail)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/emails/{id}", wrapper.GetEmail)
+	})
+	r.Group(func(r chi.Router) {
+		r.Patch(options.BaseURL+"/v1/emails/{id}", wrapper.PatchEmail)
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/emails/{id}/sync", wrapper.GetEmailSync)
@@ -1727,6 +2277,18 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Get(options.BaseURL+"/v1/reconciliations/{id}", wrapper.GetReconciliation)
 	})
 	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/erasures", wrapper.ListErasures)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/erasures", wrapper.StartErasure)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/erasures/{id}", wrapper.GetErasure)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/audit", wrapper.ListAuditEvents)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/healthz", wrapper.Healthz)
 	})
 	r.Group(func(r chi.Router) {
@@ -1742,6 +2304,8 @@ type ConflictApplicationProblemPlusJSONResponse Problem
 
 type ForbiddenApplicationProblemPlusJSONResponse Problem
 
+type GoneApplicationProblemPlusJSONResponse Problem
+
 type InternalErrorApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
@@ -1749,6 +2313,10 @@ type NotFoundApplicationProblemPlusJSONResponse Problem
 type NotImplementedApplicationProblemPlusJSONResponse Problem
 
 type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
+
+type PreconditionFailedApplicationProblemPlusJSONResponse Problem
+
+type PreconditionRequiredApplicationProblemPlusJSONResponse Problem
 
 type TooManyRequestsResponseHeaders struct {
 	RetryAfter int32
@@ -1830,6 +2398,122 @@ func (response Readyz503JSONResponse) VisitReadyzResponse(w http.ResponseWriter)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEventsRequestObject struct {
+	Params ListAuditEventsParams
+}
+
+type ListAuditEventsResponseObject interface {
+	VisitListAuditEventsResponse(w http.ResponseWriter) error
+}
+
+type ListAuditEvents200JSONResponse AuditEventList
+
+func (response ListAuditEvents200JSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents400ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents401ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents403ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents429ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents500ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2109,6 +2793,24 @@ func (response CreateEmail409ApplicationProblemPlusJSONResponse) VisitCreateEmai
 	w.Header().Set("Idempotency-Key", fmt.Sprint(response.Headers.IdempotencyKey))
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEmail410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEmail410ApplicationProblemPlusJSONResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2410,6 +3112,195 @@ func (response CreateEmailBatch501ApplicationProblemPlusJSONResponse) VisitCreat
 	return err
 }
 
+type EraseEmailRequestObject struct {
+	Id   EmailID `json:"id"`
+	Body *EraseEmailJSONRequestBody
+}
+
+type EraseEmailResponseObject interface {
+	VisitEraseEmailResponse(w http.ResponseWriter) error
+}
+
+type EraseEmail200JSONResponse EmailTombstone
+
+func (response EraseEmail200JSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail400ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail401ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail403ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail404ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail410ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail415ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail422ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail429ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type EraseEmail500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response EraseEmail500ApplicationProblemPlusJSONResponse) VisitEraseEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetEmailRequestObject struct {
 	Id EmailID `json:"id"`
 }
@@ -2507,6 +3398,22 @@ func (response GetEmail404ApplicationProblemPlusJSONResponse) VisitGetEmailRespo
 	return err
 }
 
+type GetEmail410JSONResponse EmailTombstone
+
+func (response GetEmail410JSONResponse) VisitGetEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetEmail429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -2558,6 +3465,240 @@ func (response GetEmail501ApplicationProblemPlusJSONResponse) VisitGetEmailRespo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmailRequestObject struct {
+	Id     EmailID `json:"id"`
+	Params PatchEmailParams
+	Body   *PatchEmailJSONRequestBody
+}
+
+type PatchEmailResponseObject interface {
+	VisitPatchEmailResponse(w http.ResponseWriter) error
+}
+
+type PatchEmail200ResponseHeaders struct {
+	ETag string
+}
+
+type PatchEmail200JSONResponse struct {
+	Body    Email
+	Headers PatchEmail200ResponseHeaders
+}
+
+func (response PatchEmail200JSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail400ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail401ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail403ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail404ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail410ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail412ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail415ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail422ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail428ApplicationProblemPlusJSONResponse struct {
+	PreconditionRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail428ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(428)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail429ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PatchEmail500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response PatchEmail500ApplicationProblemPlusJSONResponse) VisitPatchEmailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2862,6 +4003,439 @@ func (response RetryEmailSync501ApplicationProblemPlusJSONResponse) VisitRetryEm
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListErasuresRequestObject struct {
+	Params ListErasuresParams
+}
+
+type ListErasuresResponseObject interface {
+	VisitListErasuresResponse(w http.ResponseWriter) error
+}
+
+type ListErasures200JSONResponse ErasureList
+
+func (response ListErasures200JSONResponse) VisitListErasuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListErasures400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListErasures400ApplicationProblemPlusJSONResponse) VisitListErasuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListErasures401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListErasures401ApplicationProblemPlusJSONResponse) VisitListErasuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListErasures403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListErasures403ApplicationProblemPlusJSONResponse) VisitListErasuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListErasures429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListErasures429ApplicationProblemPlusJSONResponse) VisitListErasuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListErasures500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListErasures500ApplicationProblemPlusJSONResponse) VisitListErasuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasureRequestObject struct {
+	Params StartErasureParams
+	Body   *StartErasureJSONRequestBody
+}
+
+type StartErasureResponseObject interface {
+	VisitStartErasureResponse(w http.ResponseWriter) error
+}
+
+type StartErasure202ResponseHeaders struct {
+	IdempotencyKey     string
+	IdempotentReplayed bool
+	Location           string
+}
+
+type StartErasure202JSONResponse struct {
+	Body    Erasure
+	Headers StartErasure202ResponseHeaders
+}
+
+func (response StartErasure202JSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Idempotency-Key", fmt.Sprint(response.Headers.IdempotencyKey))
+	w.Header().Set("Idempotent-Replayed", fmt.Sprint(response.Headers.IdempotentReplayed))
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure400ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure401ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure403ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure409ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure415ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure422ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure429ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartErasure500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response StartErasure500ApplicationProblemPlusJSONResponse) VisitStartErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetErasureRequestObject struct {
+	Id int64 `json:"id"`
+}
+
+type GetErasureResponseObject interface {
+	VisitGetErasureResponse(w http.ResponseWriter) error
+}
+
+type GetErasure200JSONResponse Erasure
+
+func (response GetErasure200JSONResponse) VisitGetErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetErasure400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetErasure400ApplicationProblemPlusJSONResponse) VisitGetErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetErasure401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetErasure401ApplicationProblemPlusJSONResponse) VisitGetErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetErasure403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetErasure403ApplicationProblemPlusJSONResponse) VisitGetErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetErasure404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetErasure404ApplicationProblemPlusJSONResponse) VisitGetErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetErasure429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetErasure429ApplicationProblemPlusJSONResponse) VisitGetErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetErasure500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetErasure500ApplicationProblemPlusJSONResponse) VisitGetErasureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3775,6 +5349,9 @@ type StrictServerInterface interface {
 	// Readyz Readiness probe
 	// (GET /readyz)
 	Readyz(ctx context.Context, request ReadyzRequestObject) (ReadyzResponseObject, error)
+	// ListAuditEvents List audit events
+	// (GET /v1/audit)
+	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
 	// ListEmails List emails
 	// (GET /v1/emails)
 	ListEmails(ctx context.Context, request ListEmailsRequestObject) (ListEmailsResponseObject, error)
@@ -3784,15 +5361,30 @@ type StrictServerInterface interface {
 	// CreateEmailBatch Ingest up to 500 emails
 	// (POST /v1/emails/batch)
 	CreateEmailBatch(ctx context.Context, request CreateEmailBatchRequestObject) (CreateEmailBatchResponseObject, error)
+	// EraseEmail Erase one email
+	// (DELETE /v1/emails/{id})
+	EraseEmail(ctx context.Context, request EraseEmailRequestObject) (EraseEmailResponseObject, error)
 	// GetEmail Get one email
 	// (GET /v1/emails/{id})
 	GetEmail(ctx context.Context, request GetEmailRequestObject) (GetEmailResponseObject, error)
+	// PatchEmail Change an email's mailbox or labels
+	// (PATCH /v1/emails/{id})
+	PatchEmail(ctx context.Context, request PatchEmailRequestObject) (PatchEmailResponseObject, error)
 	// GetEmailSync Get one email's sync detail
 	// (GET /v1/emails/{id}/sync)
 	GetEmailSync(ctx context.Context, request GetEmailSyncRequestObject) (GetEmailSyncResponseObject, error)
 	// RetryEmailSync Re-enqueue one email for sync
 	// (POST /v1/emails/{id}/sync/retry)
 	RetryEmailSync(ctx context.Context, request RetryEmailSyncRequestObject) (RetryEmailSyncResponseObject, error)
+	// ListErasures List erasure jobs
+	// (GET /v1/erasures)
+	ListErasures(ctx context.Context, request ListErasuresRequestObject) (ListErasuresResponseObject, error)
+	// StartErasure Erase every email matching criteria
+	// (POST /v1/erasures)
+	StartErasure(ctx context.Context, request StartErasureRequestObject) (StartErasureResponseObject, error)
+	// GetErasure Get one erasure job
+	// (GET /v1/erasures/{id})
+	GetErasure(ctx context.Context, request GetErasureRequestObject) (GetErasureResponseObject, error)
 	// ListReconciliations List reconciliation reports
 	// (GET /v1/reconciliations)
 	ListReconciliations(ctx context.Context, request ListReconciliationsRequestObject) (ListReconciliationsResponseObject, error)
@@ -3900,6 +5492,32 @@ func (sh *strictHandler) Readyz(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// ListAuditEvents operation middleware
+func (sh *strictHandler) ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams) {
+	var request ListAuditEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAuditEvents(ctx, request.(ListAuditEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAuditEvents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
+		if err := validResponse.VisitListAuditEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListEmails operation middleware
 func (sh *strictHandler) ListEmails(w http.ResponseWriter, r *http.Request, params ListEmailsParams) {
 	var request ListEmailsRequestObject
@@ -3996,6 +5614,42 @@ func (sh *strictHandler) CreateEmailBatch(w http.ResponseWriter, r *http.Request
 	}
 }
 
+// EraseEmail operation middleware
+func (sh *strictHandler) EraseEmail(w http.ResponseWriter, r *http.Request, id EmailID) {
+	var request EraseEmailRequestObject
+
+	request.Id = id
+
+	var body EraseEmailJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.EraseEmail(ctx, request.(EraseEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "EraseEmail")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(EraseEmailResponseObject); ok {
+		if err := validResponse.VisitEraseEmailResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetEmail operation middleware
 func (sh *strictHandler) GetEmail(w http.ResponseWriter, r *http.Request, id EmailID) {
 	var request GetEmailRequestObject
@@ -4015,6 +5669,40 @@ func (sh *strictHandler) GetEmail(w http.ResponseWriter, r *http.Request, id Ema
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetEmailResponseObject); ok {
 		if err := validResponse.VisitGetEmailResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PatchEmail operation middleware
+func (sh *strictHandler) PatchEmail(w http.ResponseWriter, r *http.Request, id EmailID, params PatchEmailParams) {
+	var request PatchEmailRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body PatchEmailJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.PatchEmail(ctx, request.(PatchEmailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PatchEmail")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(PatchEmailResponseObject); ok {
+		if err := validResponse.VisitPatchEmailResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -4067,6 +5755,91 @@ func (sh *strictHandler) RetryEmailSync(w http.ResponseWriter, r *http.Request, 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(RetryEmailSyncResponseObject); ok {
 		if err := validResponse.VisitRetryEmailSyncResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListErasures operation middleware
+func (sh *strictHandler) ListErasures(w http.ResponseWriter, r *http.Request, params ListErasuresParams) {
+	var request ListErasuresRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListErasures(ctx, request.(ListErasuresRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListErasures")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListErasuresResponseObject); ok {
+		if err := validResponse.VisitListErasuresResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// StartErasure operation middleware
+func (sh *strictHandler) StartErasure(w http.ResponseWriter, r *http.Request, params StartErasureParams) {
+	var request StartErasureRequestObject
+
+	request.Params = params
+
+	var body StartErasureJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.StartErasure(ctx, request.(StartErasureRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StartErasure")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(StartErasureResponseObject); ok {
+		if err := validResponse.VisitStartErasureResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetErasure operation middleware
+func (sh *strictHandler) GetErasure(w http.ResponseWriter, r *http.Request, id int64) {
+	var request GetErasureRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetErasure(ctx, request.(GetErasureRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetErasure")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetErasureResponseObject); ok {
+		if err := validResponse.VisitGetErasureResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -4249,213 +6022,259 @@ func (sh *strictHandler) GetSyncStatus(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lk9s4cjD+r6CUVK30O0ojyTN+aCr1y6zXzvnOr9iz3+Zi+RtCJCThTAFaApyxYs///lU3ABIgqdfM",
-	"bLKX2tRld5YiQKDR3eh3f+skcrWWggmtOpNvHfaVrtYZw79frCjP4A9VrFY033QmnQuitMxZShj+FnWu",
-	"aVYweIdqTZPlyszzCaYVmgl9pTdr1pl06Hqd8YRqLsXJOp13os6cZ0zQFf44MI/Uko7PHncmnWfzp4/T",
-	"4dPR06enyZP08dkzOp4zSofJ2RlNh6Mz+mg2P52PZuPZcPZ0PE7S0Vn6OBmdzYbz4ZAOn8Jc/L/Y1Wyj",
-	"YSuj8aPT289RJ0k6k0/w74zD0njamXRgH+tcJp2oXPKSqmVn0hkn48ez08ezx0/n8wT+8ezZ7PTsUTJK",
-	"Hw1PR4/gf+Nx+mT4+PTpo9mcDufPntIz9vTp4/Hjx+wJZTBjzqhm6RXVMN9w/Lg/GvXHTy5Hw8kQ/jc4",
-	"+89O1GHimmVyza7muVwBODKesH+1JzFI5Mp/R8vO5FNHFeu1zHX5kswXnc9Rx05wAROQaTEcPkoak+Fj",
-	"WNyS0ZTleNL/0f+4pqv+x0TmDKYfDkadz7dRZ6lX2dVMpnD0Zrq1Gf5nlmXSPDlZlzMCQEfwL7ZaS81E",
-	"srn6wmCszFOW9+EY+tcjeFEA1mVMs85kTjPFIjyHmfzambi9daLOiilFF8wclPkaAHE0Gj8ZwGT/CoMG",
-	"bXurRl4pWeQJYJnZbyfq5PTmykeP8fD0adTJWcL49Y7DgqNSxezvLIEX3sGWCKwCHm9EcqU01YWCDWxE",
-	"wlL7ePuEI5hQs6/aQRiBCs92HXGxTnehFE56zXLFpehMRre3kSHjV2Jd6BotC0PFhCryl4/v3v6jUvP/",
-	"MNI/LOLeBwuPxCXAjQ8skSLhGcezrPN6R6QpyQsRoEeh5VXO1pTnLO1MxlGnfHXLwk/HsPCUacozhH4i",
-	"C3vlONxacbWiOlkiD1lxpbhYXHFxtZJiIfGhzNdLKsJnhuqu0pzPdWcyvI06qrrBmlN/Go+Hjz63zf9p",
-	"NDwdfW75yKdn+H+f69/6hBBM880VQMfxMZbnMr+yCNCZiCLLos6c8oylFmKqMxkaXvkE14ErY+pqLguR",
-	"diaPEAlknqqrZMmSLwDg0RD/L+rkhdiNGY4HlecBOJDzxYLlgKHJkqVFxtLOLazdI4ZXFc/+K7Dsb52U",
-	"qSTna4MXncslIzn7tWBK/6BI7L3e/yvbxBFhyVKyFHiJYkIP4MoyyNbC/mEigzk6L1iEy1pR+KjlL0rn",
-	"XCw6sMbyS/oDW2d0A6Pqi4thmpjcLJkgQhLBbixnu4HlGIFltiF6yZXbBKEiJRo3pdZSKDYVOVszqhWh",
-	"gjCaZ5zlRBY6kStG5jLHlxVdMfKFbc5JjMcdEynwhznPlY6mAj7GxcJ9ZTAVPiDMbvfufiZlxqjA7b+W",
-	"SUma4abfU70kco6ft3IGbAZvu4iwwWJA4pPr0QlCQp2M4vBM/J+OPJIPTOebi7kGlKqv6iMwlFQRLckN",
-	"5ZrM2FzmAGWdb7hYBGsY7frsXOYrxHQu9KMx8FQu+KpYIfHYNXGhGSA2LOqXX365KPSSCQ0XE2vHYFq9",
-	"waUg+DUGay0UI934R0Zzlse9EFLmKckZzVb/MkV+Dxf7tHMU2G6jzprmdMW0pbjnRa5kCwTfremvBSMJ",
-	"/kzgciOUrHN2zWWhyJouGBCgAF5v3onPiVxxXSIp4uJUwJsD8k5kG3JNM56SG66XFRbPeQYrOQd058K8",
-	"Yb/JFYlPh8PYYC+HRf1asHzTiTr2ijcvdvz9rujX10wsNLDv4fgUz6t8ELVgkRFLfmo/KMTMHxThaR1j",
-	"cDlrqpfVanjaORSTHp/6mDRqxaR9rPA5ag/9ZCkVE8ANiF5STVb0C1OWpRgWo+gckQuRPyIqkWuWkjXL",
-	"ycX7V1NhtJAJGcE747Mzcs0Vn2WMXHx8/uoVSZY0pwmcEekOv47xreHXJy96EZnRnE1FN674atwjMgfm",
-	"SwX58PI5efrsdER+LSQwBQNz0o2nHiOeduJzMpN6ORUAH0UAlgGP6w3IG3NJwtQrmsF7LJ34uLGdxeMx",
-	"lRK3PajarbHz1Dx8Gp892Y9Or/mK6+ZhvaFf4ayJKFYzYOhzwjVbKce3gUhIN2VzWmSanA0jAicpFfw9",
-	"RD7Qhv4ZfstfrZ2hMzkbRi2syywCfh3uRb9QJNtGIHnwFskZyHdNgnny2xPMLUxl7lDkaz/S9IMhAE8C",
-	"Q6HRVxpyOcvY6k9/V+ZqKxf8zcqITWwhBpuIvcNx6ZXAcwqQ1Vwbjk1TR4SdcsVLrddqcnLi+PcgZddu",
-	"HepkRtO+G3LrA+OfczbvTDr/dFLZSU7Mr+rkvRltgLBVXoIVl+RDuoVY01wxCpQOwjqQc4okZqmtvCbg",
-	"odl0VGPRvQEs8rkU84wn94VzDZWewHqV5lkGUr8A+kK5U6C4bKTWCurPKqiHiEtoljOabrxJDjqIcDV9",
-	"N/qhzySxsFPVtZgUec6EJrA5NiAvZT4V8ft3Hy8JyErhulQ8IRS2BsByO+WCrHO5yJlS5ySuQBZPBVeE",
-	"a2XJFIh0KmBLL2U+42nKxD2PECVbuWa54wZIH8pcOWTaoemKCxRYqpN7VJ1ctYwDD2leDnioc7l4/wqv",
-	"0owmX8wtata+ZWeI/6+EZrmg2QtQue4JQW7nIqi/eYA68xmL+yJRLL9mefnyQUBzn3gQmF0IUgj2dc0S",
-	"vOK95ZCuYPAfCS2U0XuMoEG4WBe6NyAAbrNvQN6UZXwG4GXZhiyYYDlPELpvpX5pNNJ7AdYoYqdjIiSI",
-	"qDChj4WnFXDfei8cBFAhdd8MeAiIvpVEFcmy1KEcEF7BllZMaJY+LKPlCmFCrynP4DYIkG4UwoV7izgC",
-	"Ov6wh6FUrkhC13TGM643jS0AC0SKTdk6kxv4MulumDb31Xu6ySRNL6V8TfMFuzc0DSeHO5SwrwljqSLj",
-	"x+PR6elwSIyt0MO0kcfv7EKIlpJkuJQDYbo2A/tayr4Z+FD8L9hF/ObiP65+fPfT365+/Nvli49xJaGO",
-	"z8gb/qMB56WUb6jYWGFL3RecVDOCgq1dRihejb2L/lJKsqJi4y5TdSj4AGwwsF8OfAjwfShXztJzo2wR",
-	"Ogf5KUZLRR9NFTFRxjQxCK3A3ivb1mDfPvHsHriMnwUt9FLm/L/uzRqo1dFnxtbgbsNtsq7HHYJFHHgO",
-	"hT/mgXinXXKEeihcTl+EvBFEClYD+C+//NKvW2p2Qb1u2LGgX+cyYUoB13khNNeb408Al+M5q96UVmLf",
-	"DF5XQ3KG9yqKjZSkfD5nKDZWCkdpJg/ls/pEN7QSHXHKOYCudcaKDMeeMHL0wg4TU7xpvzCgVZgWVVPE",
-	"0RZPwUvOspRUvxJj794CCmvdIUuqyLhUbOYwB3ASFGKM1wmfwRhZ+VSAWDTJGFUakAsUYb428o1HLLdR",
-	"Ndp3qfjTBO9/3gLk/9OyqYPA6MEKMfahNcoblmV9q1POCo3qhUX/8lpOErbWQCGgrCA4pgJ2ofyz6mZc",
-	"gQzJBYkN7OOeo2IPFyp+BOgwFdvQzGo2Pwvrc2LpG5ZyeokwuxePfG6G9mEqsirg6mfEnwQGoyJtjvgk",
-	"nydPx+NACDjzGWe5QrKCJRI814NZaDm6j6P7OOwhxYEfFIn9PcfuXAHta3qROWpQi8oVIHe7KP24LaYx",
-	"pmlKNSVyjlNWPl/SRX3YYZNWLJu7jxt3CprG1jksQPPQ16btSdc+9urNCwSwc1msaV7zEjWdyoEN8GyP",
-	"DdD3Qbfa/svt/aAIvIomz3PCVmu9cUZSdCG55SGHEvYG89Y5aKxuhM65xoKcB7zhJPnzRX989tiBImWJ",
-	"TFnqAB6Rx6ckkzcsT6hiZMm+kpQvuFbhMh7Aq76mGlTSzqTzfz8N+89of/752+PT23/utO3F88DX9/OT",
-	"3QC8U7qkHPYII4uHdvzxo9Noh52x3cVTWSw/VWcdhYgXLLQ8gc/lfNJ4zm+jzo9w1b/SbAX7CVGZucCn",
-	"XRTshVXctsS8tKEg12yFNtqQq3ZnNGfRfj9AL/J8OGxFQSJSDt4Nl6w1HYZI86U/OpauaoCvbzSy0NoK",
-	"Ys8Y3AJltcP/g15ELhZM6XPCaLIkce3rcWmulyJBMkXr/r6jq47+FoHxygxy1nn7nxUoaJ7TTQMSdv07",
-	"Nm6s4s2d50wVmW7Z+jsUaOBHdBOV171mqwgoyT1Ab8tx2/2A08Lidm7KLW3XrtDR0bZ0i9/Wa35O2Fea",
-	"6GyDt4uckxghFqPr3YgaeKWtc+ZCBu5KhrA65qyAB127x1EsKjatoQ2GoBrcMj8oVkHbL7gYBSH1Em4h",
-	"wW4QSEdEJIAY98XnArrv4iVq/mwbp1KPNaikpDY4/Pny8j0xL1SrvpFFlpIlvWZkSTH0gxLFxSJjpLKb",
-	"GyoJgw/GoMA2vGR7OH6T8dgFt6FqGbpas5oG4asD8uKa5RuyYugbREv+Dd2UGDkhdAb/JhLH08yYUKfC",
-	"nLMiNGeB+KAiNwJkav93JLby56mIrXaLBADHi2+Z9RvXakgKQTzet8PI3pP9GlRvouc8OfvTZ4+ZNNC5",
-	"MbgKoK2D+C0gpL2TLt6/csZndJEbXs5M4I05goCYvFjcxhLC4NxtElU3kJt6pTBChRQ8oRmQFAqZlbgV",
-	"LuEBgn6bS/eigL/539oWEFySRko162u+ap22FjbcRrYf31y+J+494F4py53EixzImmlqAm5L/PH2r2t5",
-	"yLdLNV3t/f7W0NfD8dNBpNrTYdGhjYk9uxVNU27YwPuANA9flafUbos9bTAyLxjV384BcamN5bRRaxhr",
-	"Q7rvpdKLnH3899dknfMVzTf27suUREp6I8VC/vQjia94/WIZtUj0dZ5+6LVbtztotJaV/APFYCs2w9+y",
-	"0CbaRfXOSSyKLIsJn7fobvUwFXgVfS82CKIJNC9Sfd9VntMbZ3vAC1FIUqCBksQvc7mK0apSPpyK+FLG",
-	"J/HzJC69/C4osSSbLo5AqaAHd5dEOw1c/rweXLj1Xi8DlH0EqmKVG1v2g5ebOHdgHPOOWcuI/AY8DRji",
-	"CYmrt/GGBJjYRyBf3ohzEqOvEvhqPHHQn4oQ/IIZWdOfDfAoZTm/ZqkJruNaWQ3VwFOAAvqpil0qvwMs",
-	"qIJG+XtT9qulFzTuKk9LDpxYlWk0QHZcZfcvH9+9BfzxkKwXtWvXJp/hKO26Fni+55Y6/I4qI9X9GcOg",
-	"9cYQP5fiANn/40YkH83rt0HKRR3uvwCdOv6VUaWJ23MQ/mGTJwI+wq7rivSWzItWqOxlMl7gvg+nMoa/",
-	"8b4MZbf7X5h+Vsm3O26z8ZEyDaV+Ej8WqzVLiRSEoQCeLKlYeDSxU0QbRUdHdIZqRMeXX6MWvcJjgBX3",
-	"tEJFZJwRSeKlYfgH6N/YlfgQBQJ8VHNJ1BhGSAI+SgeiZHBoFbBrknJdTAwFtza2HNx5W3WrMp+oEZZi",
-	"OFhpuRmQDxb6IVuPSDw3l2KsZUy6vlNnKkpxsWc4uAeweEB+ts5Fo7gZPYsvBGh2ByhPtRVXVu+VNYgf",
-	"bFgJNazKkBSYg2saV+3Kg9u/ko1DOdinYM9k9+zZ072m8H1ruaPuQLrxm4tXr8nLD+/exL27aRL1nTyc",
-	"ZkG68Yfn7y/J5buaZLqfQT4weLdD1UiChKZpzpSKStNCtjFCbcrVOqMb9E2EsDxMgzlyIw+q39QIK8tc",
-	"yK7x7UZkZvYVGWOu8SBmGUpg6CgGoaeybd5bXWozY715jbJWCNq7aFOeVN38jv2RdH8tWMFATJvJrz1P",
-	"wKO5kUC5CIjImIfCxXlZhTWz/R7JvbmsDy+fk7NH4zGJ35g3+69+imF1SVakXCxwgRQNeLOcJl9Y3ed0",
-	"XA7ucahYE0BbZDdYXbFWOmd0hSAmNggExGJflDMw7sJ2Hz169Ky3T3S7m0DbhK9z5NmXws8GUm/Ndzjc",
-	"JxQ2v7XOKBd9eKkFofdIjrU76FJuv4N+a855uLslkMp8WcxHnK3yymve5oIqd3HQdV+6GuqMz0vGakkX",
-	"MklVVriFVzHrpNQvbCYKKiSYsxWcJNv8Zf2fz189fnN5cTP/9/3KRF3axX2FK9wKI0+TaiqtG5GYyHjY",
-	"CbVi3oTEayaAdcSW15koJqtl9SISG+k1noquU72WMktNOHxN5YLXTZBNTLo50zlnirCvS1qgHixzQqdi",
-	"zfIVhXMx0c7nJGf9FJipC3wyAYBMpGvJhYY5hdRXNrhgljFYipDaUzN6oeZvd1RK3h2XvwtwDKYKLQLl",
-	"2w2k/zOjmV420Q/ze3devo2pmk43JmC/a5YTmy5MUgZbAIUmIrH8EhPrK0KA1W5Wm+PckV9AbDbWP2X+",
-	"u+1+3eYjws/gFbbEvcKXC1HGBcdE6iXLb7iq2+O+dPahcKkHWWi1oe+7Qs/k1xcAiXbPpMQXSuuch8Kk",
-	"a6LIQOj6u5z1BuSd8/b46oX169gUY00Ua3FY/laG/jClvO02QO5BtQZZ4gdVnXQzRsZkom+9Y62ldcGv",
-	"QaZfk27KqIn2OWytNaPh6MlBRuFMAuJeFUK3ee1eM6oYYV/XPAc5iWcMyRxO7EbmX1hespTD17miX68s",
-	"iwkXPDzacoa81cK+FbAv0HerNIHFBBeBHUW6luc4BFVHQLwMAms7Uap92ymh6otLUQXoaUlSSbomV7xY",
-	"K5brevKzedr2XSt77RPYzJeqShJc392Q1iIz6nxzhaUkmkt4iajuYKyIkmROQ/43vF8QEooiFfxr5hl/",
-	"cSHCtbEwF5nQZlIBQfbZ6dkTYsMPSSqTYtUaM+GiJeuz/LlYUdHPGU3RIcG+rjMqTOwgIiRXRCbmPk5q",
-	"PDqM2B2FEbtb+VXLJdEIEzYvkq73yAVYEimyTe9gS4yFHn7BpIO1iGlcKE1Fm+fh5w+vWsBAuoUqUDX3",
-	"TfVrqpe9bbUUfMwtct7PGUbHJu3Y6yVV1lf0Kq3MoWGmbyH8REPSPR0+Axlye6ZiBUo/LfgArnxoQAgo",
-	"PcH0GEG9N76jDMVtyJoYsxwRtZS5JjbMvIwbtSQAs4WnsCNUu26zaP8iATTgKROazzdOHd7+vYPjvw/H",
-	"iRp/cQHJCKad8S5N/G8ImzYcvu0w5Xxu7x98KTKhPOhxAmzvY2gRFgiwd4WWcURiz676afh5YGIt4QdD",
-	"C58efR6YIA809NZoRssdXsJQfDog3n8fJB2vcvO3wbBZC6kePNQkxR9cTu+AxPVSPqXnUhUrDH+z1Y8G",
-	"pvRR3GTetbJKjRjq8gPEvUS6TFi9S+YkkXmOCaG9c2LKGAFxFkIjCzDCa85W8pqFVQLGB7GDsMTT9gu/",
-	"EGTOBVdLlpZKrpHaLMPbIwCYUlF386R5BaZ2XRfhUf9kB/nVnLb4+vmcVMdMbljODGgNErA0Ila1xNM5",
-	"LO5uj3j/y3JTwRX5WmU68JWqvbCpF6H6tlsOagvdCAYddok0C1x5Uzw6aIpGOaxAXreVsQ6ZxxbP2om6",
-	"SlM4yIc0GR7kyw5RsnJol8W7jhl+aQe1CqwWDDWCrr5UUUFUKd/1M2g52KjGvxoYV0f1ilz3s+PnZbm4",
-	"rTwRVxGhJeQLF6lJYoG/FGg5mDhzzfKMrnuTqYjrBeBi0qXEC38yEi+M4oLMM75YunwQZ92aCieG9yIS",
-	"10vNxaQ7k3pJ2FeuNGZoWSuXYdT48lSY9CkYXys7h8txFjP3nTLWyV/pVOBS0dbm1aeLSdelYNBFzpjC",
-	"NcSea9nlE02FM9L12rynzRp6346N+WoW2zt6ikZVvqNnCIv3Hcn86rbo+oaiJpiaa66tYT/S/1TdZvUz",
-	"cdRwOE+wFBQWSDyCI9lBdVDYpVSz7t/WQ9jia8Laf4dR/rexvIcb2ZosEwgmttaUlShq2fCmxIwvpVim",
-	"Ydiw1WtWh8gmt3vX+7FCpZrNC9knT5XHj4PYUfQTWCG1F5GErtcozoJ+MRoOy2E7Mg1bOZIr8Fli0QGs",
-	"oY46O/mVqxN6nw/s4mZVudH7fGErt/t0r4n/Z/jgNqeUq7Hk9Asnw3Hlm0gieC7ghrbiDjpEKk+TYsym",
-	"IznJxOqq1h9UFbDyi6paE0PgAQqKrtbFwNqWXPJ8a/iAtMGJmFbdMP90qdhY20uvjTHVqSVU234jzevh",
-	"lYPhkUaq46XrNum4lHhb5NsAlPvR9rIS3Vvs8lbRcEjrY1xVpjfqrKgoaBbimX3WimQ631QpevW0Q2Mq",
-	"aEnaKasj2sTLnPWdYeHw4Mv9BvNyBe3A0/nm40YkLynPipwp7zKsl0i1HrqqiGmWkUSuZlxYP/DF25+a",
-	"F4fVR0xN2jZHYbYpM0/hiMz7roYtWoeNDXmHD2N8rHq4NZAIl2OXYFflbNR2zB0DhdqudYD7T6XvoCUP",
-	"s54OcJjQvdc3VvMT3fAsM+KYzjeky5znzPnHQj9uLdnDJE9y5d4e3JmZmc/sTpcJl6IiItgNLBXL7x7s",
-	"uPA9123XOKhrZWbrFr8vvOSiIZrJL3s3i984xJOG3yndaS61LozhuJd77UGD/3+jWH0vqP0oWmhLHjex",
-	"TM1o76vQdeghQZOiwvjwKgrcovDnLbRueeyhxD48PYze94UXaI+AEHdrgRl+7IGPzK6clNEPElBPWEqK",
-	"9e7QvrNdjHjvSf8+8qaO5AC1hFqQtyeV/cjeJoFv6iB+sDs+ookHB+aTnB1xU24noC35GgHZtJBVhavB",
-	"evdQzEMYL3wC/Me1XOwNF0ypWs4kzVPnw63FnlUFQKwyBXdCLcIOHrmAPPjbBtk5u/9t1IGdXuUN391h",
-	"DUm2duEYtvbSCEQDb9FcXBkTMf6XzFKm9JVd9hWgpq09WNsOAj6jqAVaLo67WXFRaLN3E+CkOpPT29to",
-	"awGVfchmjunFyrm5tsDsCA3Kqq8BQA5bhZF4Ov7eDxv4AV/fUoWlXIebtn2Tu/H4xZaKNA31aM3y0JS+",
-	"Tde4g0JbJ4CjJyjxy2fbh7l4HXXdycFWO5jjwmh3nMq7HcK4FR9mNPmSycWuU6hXrKJpKbq3BBv39sqx",
-	"Le7Rigk0S63ZL1lpOdtgRIMpzxzGMoaBNIf5Rnbwm0YQQ5VnaYaRWugh4cJVSj0nQxfwKlhNr6pgM/Bz",
-	"jVNZmErGLWK+acFQw9BaHJYoowqNJz1l1P5l4eXOrFZO7D7oWZ2bh6E7YLobWz84phYiYht7byj8oUZJ",
-	"SliYssr2UjejSRczp2xEm6pVYhgf6BEvb5dvDS9ChZHKxW2U1Z3dZ4/G1doZuM9HbeBpghkYFEuKnOvN",
-	"R+zcgws3JXMvCr1sjZ10pXS7iRRzvihyW+ry4v2rq7+++NvHmFBFYkFXbKLlFyYmWHf+T/jPuEdMuR54",
-	"5cKWzMWLZEJsVyAj3ONII8PHA/IRxqoJiU0GbByROGcUU16xEL9tnmK6D3Umdgdh5UlTGJKLeUvCjgs4",
-	"sxm2cB6JXMEBGae1vGY5Bui5AkfmMVfkJudagxomp8LzdaOn3KT/InPIC73sES0XTC9ZbhMrhGO2JhQA",
-	"U/UEmwqdU6FoojFnvhaXvZYyM9b3RK6BwXJNdOlAx+9WXvQTWqTcFpjEMvVc4em5XeIuIgKgVO4itgUz",
-	"eI6JIX2zUVXmqkSEfV1LZfvy4HN7VaD7qRRQVUQyptVUmGBemasqrWReGT+UqdCRF0LZ+lywlNZWLGoq",
-	"0IS4zuU18+MKYJzbPzrmSdeW+qIc0zRWZUGRjY1b6A2mYir+6Z/IRdi+CsYhnir43Rx1fHI9ittaQdCK",
-	"FDCTAUP8bLlpg76iezCO9wbkBU2WOFtCc7w7schbTlYyt70b1ASW9d02cvhOFjkVWpHvU/G93+/j/8PP",
-	"jkrI92bVsKjx6GRmgivMUCQr8t2WEYj/7YV5dTAY+DAw7xrSI9/dyQK94KEaOGqaa9O5LYiehcFTcVn2",
-	"owAyKCcWWK0d26VQW0KXa0U8asW5Dfeeivhr33G/vuEvhH3VTKDdjFyUDWBkXto7AMALprEh1ygG+sLn",
-	"UwE/OMeui07GgECzTDfmUTwgjXLt8CuJT8fPYlvGN6iT7pANw0g9zDLNJXjZYqo1IB2QaFtd37jnUrSU",
-	"CbeNNVa1xQR/jHE1f9OpWIbR6jZyMh6QbSHkGVcGDrVQVjUVXl3jAblQ2LYlY4ib/5/pZTUJ4ru3d+v5",
-	"y8d3byOgmqBfz1SQ9pY9jcZqMBY7SXnvI2IQD6dSyZQVfeZcMBgTzG4rxdCyyjN+Aeb4+fJl/2nv3G7r",
-	"aW1bOC7lqakMjenHlWOD2Q4iGM5KcTaQvDIumJ1vdGY63viz3SylYvUaxXgIjd3AjJp+YbaOzUymwDJc",
-	"Eee4XsU5jsLdjMfNQzqqADZ8v2trYJN6CewIURIjI0wiESVvf35dFV6F37G6EKnKO+F78BbW7ICDcWeN",
-	"C3cFtJtVWbmCefbUajccv8buE7liyrgXJl4kmPmqaUMH/EndMNfCbwQEvqQa+8H44MPlDwiaZKm5cbEX",
-	"DFbszyscdLOJqdAcE/eRFXh1p/EFReKz4aOYbGEmb2XQggYnAc6RFglcTCQ++/oVaFOUWZsWtRqdRqZi",
-	"Z6sRbzWjko+9pwtuMl3gwWtgFOX6lUHKGLtHxGEjOCzHezYcmgokyPfprwWwcdt2EVg29o8DYH+bGrvZ",
-	"tDMhnwaDweeITH0LGjyfdgaDwbRzG5+TNVVqKoIujiiZoDDqHmiJnDqw8w3C1o+ITtssf+TC6+goq0aQ",
-	"Qe1Q/yxTEFrq/SF1zoDZaNtd0EDB0ksEz1e0rOBjFAAC/xMbgzPuGDxCgCeNqz6QVLYVMybdepHkqahX",
-	"STbtEfe1Q+xt68c4IB9sr9Jaw0ygMNtZCbO8sNopqoQ2F9pIO1h78nvZVrYh7tiNrFpaK4IEBPeREViQ",
-	"0EuK/U7i8XAUkz+R2LWEnfhi0Tee3tqBbrWR+cvOEHk5eN8Nl845UEbm0ngAzZGv0wXlwtaabisoOyEm",
-	"GL72tQYXI11XlnMOMl6+zoG0UTtZMb2UaYTpJfjhqkInLKGHoBiPa9/wwnxC6JQd66pY3e/Yf1bZWnmu",
-	"nG5GN+ocoPwMQRn0h0EK4XMch1FypqGnlCSTYlFbiWkwY2qLJkvTetccOOapgugQv/rpxZv37y5fvH3+",
-	"t6vLy9dxRMo2PqdL2CLOZu+sCRzwMK6QDgOHS6Xu3ANvNaICEYzwNDF7x333veKm9O15mSIPolwdyypx",
-	"r9yPlk253HR7VrsLjzeJ3AnvvsrQLOkNBGnqC/v0NxVlyfOoTLco33VcpixTUKDk6spR/aCakc+/WeWC",
-	"KpphQa8ZKdYWWTgohdbSiG13USMBzK+UTa6xkWu9ZIGZtFTj8SYM6xcYkd1enxicoHhqY1Yq4Rw1GcUw",
-	"ox0lPtsX27I4a3BCcQpeAREAGyFYi6HdLUun4uL9qwj1HyJkra2yUZLdeKMMzUxrcO/iXbK8FMJRb1sB",
-	"ZBIVT8j7XAJ/YIUi9iHpYqETVOa5wW+8aax8iOPlmgm65oMNXWWgOAYPUaichODwxqYSP4wd+oCArk3t",
-	"YvembZRiIYb1GAEcMy5ovrFB866tSGmcuXj/ynPITzqjwXAwtAnbsKbOpPNoMBw8Mn0YlmjLOjHVE/4L",
-	"/l6wLVVm3ClhvWp+zQbkLeqhjYMw1hFZYBSwkF5diIGft/wqNeUs8cO1Zq7j4XBH15aWbi1lSQsvNM8W",
-	"kzisMYqtlbGlL0pj74FV0ES3Vn2JXvNrJuB1UEPRpUwXyhb3hI9gA/8T7MC0HeS/LI0VbJsNB7ub02QJ",
-	"hDpwTBwEa1fbkCVfpgIEPqYiKyiXiVvnJDYQizG5RAb1POp1PKYiKOSx7dgNPobHa/f4YKe7p27IA5/8",
-	"B1g99rw7Gz6674ptr0zFMpZUJoSJuVW/6lLx9dvgbd+gV+TkIXb6FrMHabo5J0HWK27DmiJ34zzAiu9H",
-	"+ipjfRvev8YS9n69/FqMG6hLKrHWlpin2DaqLGc3FUaDYOmAXGRlqGYzStPVh3Tdao1Rrw2JM670C+fu",
-	"9Zvpf2oHd/XKiekOfhvtfdF25Yc3tweHOtWzMjRv6xRei+06CDsagW27F1OLCSVd7LpBMJ6hty1CtG2t",
-	"XuRMexf2tkjSXSuz8htXVeG5qu5csM7dNeh69yhC17pRP16oda/7K5ntQxC/ULnxmdWb/njbt6r7VKDm",
-	"isqUs++E2qvqDchf2caUJPL0V6O6RkRJ0OARGTZ26gpLFFxINLMvq4M6+Ncg19KDYyuq3AN8RvP0a74C",
-	"NwSN3mpdVSA26SLmKH7NtscCDr2c3bZtVV/C5p6tvfB3RqYduZmWgHLAhz37eHr4PmyE+/03YtLeJ0Y3",
-	"thuyVwKKwTQoeo9m6aDy/VS0lb4n9cr356A+Zar8EponQEaqY6mJX2tFzaposb/tRkrb5zvJQEdwbgwQ",
-	"bLna3wlmzIVlGBFKNKfm+23Tlus8+ZGmLhkCh4z2D/m51uP11EhOuwe99Pu6n46f7R9Rb0KMMtoBOwp7",
-	"t+OoAzZVa8ddk4PCWIBPn29ryoDSpIwWc0JR1cSr7pyzUjPGq8i2LJSPQAdWZjfthOqSjPVsDpwLEa1r",
-	"XBHGUaPwysEqU22l2+YJMdg1FXFVeDvuuZp+QH7l7erosBuHLTDj3oBchA0SuCLo2EpB6ZXEM/uyLFW1",
-	"DgxA6lMRFo31q3dHJE4S+KctfBpHxh6FJc5EWpbd5UxFU5AOLdmryG866cpvo6Gy0L6mjd0j1zTXxgM/",
-	"FSE/Ld+Lf6KaeQaoqfjAaEac3QT2tLHmCZKzeaGoeQ6/Z1LhDVrjaVxNheV4oNWhAZhr5ey4s0wmX9CG",
-	"M0M9MLU2DSGDIrvNlhaxEWNi8ifPnvlo7LV7JHKObrMlI7WGkbA+43f6E4n/taw/ZD1Q1kdvozrgUPFd",
-	"mMv2t1rwa1YdOU979TYZtha8WWjVaOPc7qzBxbtCCoY8Htl32dBqkctibdrqU1xAXIiUqySTiqX9qubs",
-	"5DzuTUwheFszp6W8d0RYptCTF3/6HJ832qtMLE42pjC1y81wEk870w6QJCEfi0o+Smieb4Bi3S3ijNzO",
-	"lmW75MJtjktwsQZm/P9fDfwXHFcHFSLmpCYH2IWmtqqqcfSggtXVcr2SSvfwWx/soEnVKQb3gkTGV2yL",
-	"HfaGWnchTKIYEw690fxrP1ghCCmwxHvg8HAVjNAASypfAvYDsk3W62Zu47tsOqppVYZQY8JeV8iAjHrW",
-	"bTmMzwmtWJXxBRrGhCbYHX5XM8N4XPHcsFi8nNdFlpxeM6fSMceXgNlZquq/sGP7VpBp+eVSxpYtlb+9",
-	"McpUfE64rozv6N4Lau9juayq4L2bx+pi8YC8Mwsri3HBf6lyodb8NEdvchdh15sgwhtXnoXa/m+S8pMo",
-	"kTKalhA0V1QubwxX9xUZGwrm2haFAWI0Z1OgihXXNjgGGxf74WLVDYjxN8qSl2+rn5DSTo+xNMrY1lnq",
-	"B5JRGLDMpZCFyjblyre6Eb3SYedAGY2NaetiNlBEW3B197uwusrlY7whjc+1GTGM89CUkj7WiuHN/1e2",
-	"aTFSfKgw23h8TdTE/lYOpdMU42VC9fvc3VXlxULJTBYiYb2S1ZomiDjxgHx0uD4VDcSDM0RkBUow7Lrs",
-	"n1U1b1JNDaK61Pd2mED1oOzPZPWDdnrepsG2NnS+I7zbG1REhjZoXzE4YQ2YWHEgVOCRyaJYscayopEf",
-	"Y+f1SDH5CBkXzIN9SOI1wGuJkSG74I63O/qiKjWtDvyW2vARUTRjKigXf/CJXMo23e1o8DtLWOAzswyY",
-	"C5COLavbbR7but43dzCUfTaRz0zpH21J/8Ns2Psb4boXg4bUt0cZG6tBtdb5Qe5eJc5OyOE2uKkA0WdC",
-	"XuY8IuMn5K28JjCOuEJq5E/D4XA4FUCOE3JAl5OpuJQT0oJ7U/HR6B8TUjVbmAo/Pm2CSskJNk84x6AR",
-	"xfS/FHrefwqXhun9IdoNJ8bd12I1afVU2Whlp9nZcJRWfW3Q8cPiQXy8vY+j5liUORZb2v0W2LS46l5n",
-	"yM3Q4xe2+UE14iSWNHWxElPRDJaAK6nQVZn2ZjCOkzqMcFoWO8vQf2LCJ9SA+Ho3SqMmnGIqWlslo/yI",
-	"ArzhdV5/nNrlvg1UdkTzru60fO/gSXQ5AoE/NsaS3y8+XAatDC3v7cp8f1RRhGbRqeCqbAaH0l6JN1Zv",
-	"cQ2xXehKAz96v9sTjDouhGvf6PI9BPHv2FQ4fLYDH/0g8Jp71pUrx+K6bQdZO7Mq0mvGuFhUKVLnVqvN",
-	"qDY5dM5Dezp8VgVnfAi/wVXb/F7pqDAnZ3uxZ0916HPRL4cfTEhlX/omKW2DTFtocSMKDrVJF/VtqvKi",
-	"qstXzAY6Oi0+CIWzqW7lF6fCUdXDE5X34X2D8VXzpiGI0QGI+p5uMknTSylf03yBXvrT0dkhVGFFDJa+",
-	"YSmnID4Ys/j4kMEWM0GUfiE015v/hSb1V2jfrizgh9rVjV28EwYimOBAzJzcZW4v1jYu23PGwwJSqumM",
-	"qsDAULfIT0VgkscUJow0dAGJaHW9Ec2gxKhGfGUsIuYG7gqDxMrf9fjJcyClMv9hKgrBfy1MTITdDgID",
-	"NW38w6iAwPGos8vl7O9Y69vZTE6Nnf8SL017V4I0UwYklVkAZkq4mKts21qiAMay/0BkoTHr4JzEORYV",
-	"a41TgpcjNJY4ToW+ZB9mJsLYzUxuZJGlZEmvjRiIkrHiYpGxao6uCXg2skNk9+GkO2eRDw7FXj/RVNBK",
-	"brCfnoMA7oVA18SHyMYEg76LQbVzmU8FFWa5KDfeUGPGNJ/uYb5C9eu8co2qMujWcN8ymWI+Z4mufJsG",
-	"yHtsRD/aGorHKY+HXTo4dykshMm5d9dCjvq2mX2bBNmCqMZcxxzlYmCvK8Hw+xaR/rirfg93Vf36uN+V",
-	"9Y2ntztjdf3wOcsP4Y4Ja4dsiYBrsIUF03ezGxsjz0+dOwY//B70yN87dQ9PD0Lfl1hd6H8fdf0bu4MY",
-	"aMIrmhR1AtSxk6xcUkcVgDmxF31UFiiMTCYcRvdGQbu1qKx4f0W1NY1zXVZ0XHKg2g3p+sGu5141DvPe",
-	"VOTyxkTaoSAzY1V3FTLbgD7KhMmHiN/9fPnju/+4+vDi8sXby1fv3mKl/YPjXh3dfwSw/DfT/mH061UP",
-	"3ULEeFJG2/+DlP9xSNnRmLXTVISNJHoHsj5BM812Le+FqTqMqWk5U8t6gUiXu+puVKe0eElZof8YW8m6",
-	"YsY2E86GwdAskzfMuK+XNF9lTKmJcS9PxU3OMccz9xzDJprJpvT0FwXNU9QEKmvnjKG+NBVVdhk2tfRL",
-	"3JqJuW7e+351mHr+hs43vwkTGB+XT1HVkB4dfLv7Ran32oq9ytOodZo/0bg1+oNz/K45x4fy6CoGggSr",
-	"DM4ewDuQAkrmUavFslUk+NBagWdftsrBcnfGlf5QW8pvnoDyW17XLe1Y9gQsW5D+EbH83x6x3F5dyqOm",
-	"ZoXLO0QyY/AV3dJr1NgMky+LHBgX6dpGYSQ2fQjinjF05UwXuTBGVLPMsiXVxJWQc4bUsohBTDBjGa1l",
-	"mnB9PhVrmWVVfGWNB9hCB+ZSjf107qC9x1S4fOwBuSBpvsG9WOAd0ByHvBPZZop1D2Eg1YSaSEua5FKh",
-	"6FAV35vYugS2SqLdamQcJ0FBlmdefr8rqmcW9YMi3BSmq7rCxihZTIVzX7vkOtKNv01dR6BpZ0Iwd+LW",
-	"RlKZTuW9Ftv3dvECo+9qLZXuGLASNCuyVsS7cCXPLnl7X6Gl1ldzWO9lKYosC3pHVv21mr2Ghm39gYYt",
-	"PX2G9S48w7D3VnPqT5/b5oanjckx6TOY/RMmdgagb/SWNButN4IcmjrIT7fUQW60XxxWrRSDusqjKjup",
-	"zI+tmueUjQxd+5I7IsY2ERLo1AQblA0cPTfl/1KP++4Rz6WYZ9xUKP3DjvwwlzLela1X5bF38k5Zd7dp",
-	"+Z1g7YJBZWJ2zYaPMC43LoDjRNxw+MOYm6vS6/tMzg0m8cDcxXR5/kMB/UcwXbWSxt1EZkudaLqa275U",
-	"W8nyhZ/xG+QwWGG0conzvGaeBk11KlpUVdfoYrvCuqVUgt9K6x9bX62339ijrAY9s/5QWf+Hkmxt3haa",
-	"j8uy6seajwO622c7ruxPyhbf8UKHt9CjS1nUsNipQOnXVaGQtTZzkasih0rkUt6YsrrYBd4zW05F16+b",
-	"bwRqZyau63LnVbIk/uQqgSmTJxui8rEG4xoHuLM+V+ubt63fXdkwqcykOM5E3Nb77yHUv8pmfTp+SKN1",
-	"iSxhk746PvzuA1P+UAweyPrdLBh/F6s38ryqB96WomRUe+XryVpm2cSyO2O8aPaoibwczalwdfCd85su",
-	"WGQ9VHqZy2KxXBc6KpMsMqpZwxo5FXkhjpBKFkx7dY1+Y4GhrJ7U7o92Han+uOrvqgi3tvg66o4/4HNY",
-	"rM1IrC2HaEq5YQAm/q3CCo+g5RZ51pl0TlBAtSurT2VDw1xHh1JwLDP/mGucVR/5vuw5AYMXmZzRzC8U",
-	"6KUoV6Eq534HAp9ZDMK6YW35vYWwWUxwnDQPOkugmFNmRFc9JVzh2IT5X8jrDfSb9d9s8UQHF6+qnMLc",
-	"/bDsYM+b3Jaau/18+/8CAAD//w==",
+	"7H0Ld9u4mehfwdHuOSPd0oqk2JlEPnvuejJO6zavTTx32g1zTYiEJNQUoCFAO9qM//s93weABF962J52",
+	"pnf2dFuHIvH48OF7P772YrlaS8GEVr3p1x77QlfrlOHf5yvKU/hD5asVzTa9ae+MKC0zlhCGvwW9G5rm",
+	"DN6hWtN4uTLjfIJhhWZCX+nNmvWmPbpepzymmkvxZJ3Me0FvzlMm6Ap/HJpHakknJ896096L+fNnyej5",
+	"+Pnz4/jb5NnJCzqZM0pH8ckJTUbjE/p0Nj+ej2eT2Wj2fDKJk/FJ8iwen8xG89GIjp7DWPx/2NVso2Er",
+	"48nT47vPQS+Oe9NP8L8ph6XxpDftwT7WmYx7QbHkJVXL3rQ3iSfPZsfPZs+ez+cx/NeLF7Pjk6fxOHk6",
+	"Oh4/hf9MJsm3o2fHz5/O5nQ0f/GcnrDnz59Nnj1j31IGI2aMapZcUQ3jjSbPjsbjo8m3l+PRdAT/GZ78",
+	"dy/oMXHDUrlmV/NMrgAcKY/Zf9qTGMZy5b+jZW/6qafy9VpmunhJZove56BnBziDAUiYj0ZP48Zg+BgW",
+	"t2Q0YRme9F+PPq7p6uhjLDMGw4+G497nu6C31Kv0aiYTOHoz3Np8/ieWptI8ebIuRgSAjuF/2GotNRPx",
+	"5uqawbcyS1h2BMdwdDOGFwVgXco0603nNFUswHOYyS+9qdtbL+itmFJ0wcxBmdkAiOPx5NshDPaf8NGw",
+	"bW/ll1dK5lkMWGb22wt6Gb298tFjMjp+HvQyFjN+s+Ww4KhUPvs7i+GFd7AlAquAxxsRXylNda5gAxsR",
+	"s8Q+7h5wDANq9kU7CCNQ4dm2I87XyTaUwkFvWKa4FL3p+O4uMNf4QqxzXbvLwtxiQhX588d3b3+rt/mf",
+	"jPSPi7gPwcIDcQlw4wOLpYh5yvEs67TeXdKEZLmooEeu5VXG1pRnLOlNJ0GveLVj4ccTWHjCNOUpQj+W",
+	"uWU5DrdWXK2ojpdIQ1hGFUuuZrm+WmdMMaF701HQW3GluFhccXG1kmIh8V2ZrZdUVJ+Zy3iVZHwOX94F",
+	"PVUytuaMnyaT0dPP7dMCjjXn/TQeHY8/t0z+6QX+3+f6Gj4hwJNscwXAdGSPZZnMriy+9KYiT9OgN6c8",
+	"ZYkFsMKNAyZ9i+vAFTN1NZe5SHrTp4gzMkvUVbxk8TWcx3iE/xf0slxsRyRHsorjA5TJ+GLBMkDoeMmS",
+	"PGVJ7w7W7t2d80u6gP9NmIozvjbI07tcMkNSvlEkzrOMCU0iS4wiIDOUKJ1JsSBMaK43RNMF6Udh72nY",
+	"iwanRDGREK7JjMbXhAsSXcyP3sB2oyGwQIO8cKN6k7CHl+Wn3GCgznIW4HpXFNZl6ZTSGReLHiz+omRK",
+	"fwGe1LZ2GI8p/Y0ikff60V/YJgoIi5eSJbALQIvqgur87V4L0x/YOqUb+Kq+uAiGicjtkgkiJBHs1pLu",
+	"W1iOkchmG6KXXLlNECoSonFTai2FYqHI2JpRrQgVhNEs5SwjMtexXDEylxm+rOiKkWu2OSURImhEpMAf",
+	"5jxTOggFTMbFws0yDIUPCLPbnbufSZkyKnD7r2Vc0J7qpt9TvSRyjtNbQQo2g+w8IGy4GJLoyc34CUJC",
+	"PRnXkMT/6cAj+cB0tjmba7gE9VV9BIqZKKIluaWAq2wuM4CyzjZcLCprGG+bdi6zFd5NLvTTCTANLvgq",
+	"X+F1t2viQjO4irCoH3/88SzXS7g5MdWsHYNp+QaXguBsDNaaK0b60XeMZiyLBlVImackYzRd/UeIDA0k",
+	"lwOv2F3QW9OMrpi2NOJlninZAsF3a/pTzoBAKJkR4N6EknXGbrjMFVnTBYMLKICZmXeiUyJXXBdIirgY",
+	"CnhzSN6JdENuaMoTcsv1ssTiOU9hJaeA7lyYN+ycXJHoeDSKDPZyWNRPOcs2vaBnZRjzYs/f74p+ec3E",
+	"QgN/Gk2O8byKB0ELFhm56/vtZJIndYzB5aypXpar4UlvX0x6duxj0rgVk3aRwpeoHh3FS6mYAGpA9JJq",
+	"sqLXTFmSYkiMonNELkT+gKhYrllC1iwjZ+8vQmHUrCkZwzuTkxNywxWfpYycfXx5cUHiJc1oDGdE+qMv",
+	"E3xr9OXb80FAZjRjoehHJV2NBkRmyEIE+fDqJXn+4nhMfsolEAUDc2Qk5QdhLzolM6mXoQD4KAKwrNC4",
+	"wZC8MWwdhl7RFN5jydTHjW4Sj8dUqBT2oGpcY+upefg0Ofl2Nzq95iuum4f1hn6BsyYiX82AoM8J12yl",
+	"HN2GS0L6CZvTPNXkZBQQOEmp4O8R0oE29E9xLn+1doTe9GQUtJAuswj4dbQT/aoyZ9cFySpvkYyBANu8",
+	"MN/+8hfmDoYyPBTp2nc0+WAugCdLolTsa0WZnKVs9Ye/K8PaigV/tUJwE1uIwSZieTguvRTRjgGymmtD",
+	"sWniLmGvWPFS67WaPnni6PcwYTduHerJjCZH7pM7Hxj/nrF5b9r7tyelIeiJ+VU9eW++NkDolJdgxcX1",
+	"If1crGmmGIWbDtoIXOcEr5i9bQWbgIdm00GNRA+GsMiXUsxTHj8UzjVU+hbWqzRPU1BrBNwvlJQFCvhG",
+	"zi6h/qKEehVxCU0zRpONN8heB1FdzZH7+rHPJLawUyVbdCI5bI4NySuZhSJ6/+7jJQFZqbouFU0Jha0B",
+	"sNxOuSDrTC4yptQpiUqQRaHginCt7DWFSxoK2NIrmc14kjDxwCNEyVauWeaoAd4PZVgOCXs0WXGBAkt5",
+	"ck/LkyuXsechzYsPHutczt5fICtNaXxtuKhZe8fOEP//KAV7IOCMmnA8QU3BaLc+kMYeUcHZCvjkmZg6",
+	"2EztTNMFvPJYECk1GLMu3PKF0CwTND0HvfiBe+d2LIJKtrftE5+WuhmJYtkNy4qX98ITN8WjAOVMkFyw",
+	"L2sWo1TjLYf0BYN/xDRXRtUzshXhYp3rwZAAPM2+4b4mLOUzwCiWbsiCCZbxGKH7VupXxmzwOEglJEjl",
+	"MKB/8Y5L4L71XtgLoELqI/PBY0D0rSQqj5eF2uiAcAFbWjGhWfK4vIUrhAm9oTwFBlhBunEVLtxbxAHQ",
+	"8T97nKvIFYnpms54yvWmsQWg+kikErZO5QZmJv0N04ZFv6ebVNLkUsrXNFuwB0PTMC8QGwj7EjOWKDJ5",
+	"NhkfH49GxNh/ferlkXi7EKKlJCkuZU+Yrs2HR1rKI/PhYxG4yi6iN2d/vfru3fd/u/rub5fnH6NSKJ+c",
+	"kDf8OwtOxKeEwyiv0Ap4AEQfvOjS3obakiKUWOud0QARNUgqxQJokZEmGsv+UIjd/5SFe9IzLu1SyjdU",
+	"bKzErh6KoFQzgtqRPdgqO5140uKllGRFxcZJZGpfhAREhA+Pig8fAyE/FCtnyanR2AmdgxAeobnrCO1d",
+	"EVHGvjWs+kq8V7rWYN9+4hnPcBk/CJrrpcz4/zyY2FJr6JkZg5UTqboUJo/eVhax5znk/jePxI3skgM0",
+	"ZgC7vxbyVhApWA3gP/7441Hd3LcN6nXroAX9OpMxUwro+Dma3A8/AVyO59J9UzhNfGdRXZfNGEoqqHtQ",
+	"kvD5nKHuUWqthTOpKuTXBwL50OkfOOQcQNc6YnkNJ554d/DC9hP8vGGvGdxVGBbtG4ijLf60V5ylCSl/",
+	"JcbN0wEKJx8vqSKTQjuewxhASVAsNL5ZfAbfyNLzCJdFk5RRpQG5SMZivjYSo3dZ7oLya9/x6A9Tef9z",
+	"B5D/T8um9gKjByvE2Mc2S9yyND2yholZrlFHtehfCDpxzNYabghovAiOUMAulH9W/ZQrkMq5IJGBfTRw",
+	"t9jDhZIeATqEogvNrHr8g7CeWZa8YQmnlwizB9HIl+bTIxiKrHIQphjxB4GP0RpjjvhJNo+fTyYVserE",
+	"J5zFCskKlkjwXPcmocXXR/j1EX72mALWN4pE/p4jd66A9jXl2hw16NbFCpC6nRXRDi32VaZpQjUlco5D",
+	"lpERpI9GFYdNWrF07iY3Pjm0r64zWIDmVdeztiddm+zizTkC2Pm91jSruRqboRcVQ/LJDkOyH6nR6kAq",
+	"tveNIvAqSoKnhK3WeuMs7eiHdMtDCiUsB/PWOWysbow+6caCXJxIw9P2p7OjyckzB4qExTJhiQN4QJ4d",
+	"k1TesiymipEl+0ISvuBaVZfxCLEna6pBye9Ne//30+joBT2af/767Pju33tte/HiVOr7+d5uAN4p/JoO",
+	"e4TRbqrOoMnT42CLsbrdT1iavT+VZx1UEa+y0OIEPhfjSRNfchf0zvKE6/MbezWquEzjdsdthJxruEaB",
+	"PCD2n2jkwX9mVOUZGypNM+0/mJkPQhFlDNbKpSi/QuKCYmv1X1eG4djPfGXcTlB35HiraTtBqisegoRq",
+	"dqT5qvVdL47wa4fJz9ppUH2iaNfpl7uLCpdm8QjNPjxmNRetXKu2BXjxNDQx6hdN33uHZDwfjVM1K25g",
+	"Vh2bAqeQd27Ri5j465HVsY4ukoj0v/kGNzej8fUik7lIyK3MrnFbjW1oULt11wzGdGOhJ4Vz/eM5To8n",
+	"HgZNn9ZiANw7vTaHmn9R0GGEkk95poFD8GKBFXiU0N9+b15z1XJ30ElX+WMbH/Ru4V0xGc0yuoF/e65y",
+	"GEjkqbE9VU+/a+c4f3WQtg19B5fzQrNVcy/MxQlv24IXhXjXEiLadvSwNPT4VcWr/oxmLNjtVR4EXkQA",
+	"W1FQjZQjvI0AH+uIquLP9dH4UAbbQKzqRgMLrU4Qe67FFiirLdEEGJPCxYIpfUoYjZckqs0eFc5fKWLk",
+	"13thX3n0dwiMC/OR8/Xaf47riFmDhF3/lo0bH2tz5xlTeapbtv4ONRv4EYMOCrlfs1UALNU9QN/9Ydv9",
+	"gMM2b1ttU25p23aFbvO2pVv8tjFYp4R9obFONyhmyrmlcBEGchmdA2VbG5fYFC33v4awOuYcLHvJ34fd",
+	"WLRwtAbKmQvVYADZXpFv2s7gIt6E1EsQRwW7RSAdEN8G+ty1TwX0kYu+q0VH2TjNeuRaqS61weFPl5fv",
+	"iXmhXPWtzNOELOkNI0ua2HBILhYpI6UX1tySKhubjMYtMRc7RL8m4bELbkPVItOj5pCqZHsMyfkNyzZk",
+	"xTDSBP3Ct3RTYOSU0Bn8L5FrI4gY71QozDkrQjNW0SNU4L4A5dr/HS9b8XMoImvmwgsAx4tvmfUb+a4m",
+	"mfrh6/vy2FIJbOGxcVxRuD999ohJU56pf9wtJ74FhLQ8qS4vGlrOTBinOYLKZfJSV5qiaSWXpUu16lcU",
+	"qEGhlVAhBY9pClcKtc1S76ou4RFyZJpL95JmvvpzdeXP7Ces17Js2q7txzeX74l7D6ORWeZUX6RA1l5b",
+	"03Rb0nW6Z9dyn7kLe53aOX9npsj++OkgUu5pv2SKxsCeAbtdH/l6wKo861ZXqkaDkHm5G/529kjjaCyn",
+	"S+UpIzdJ/71UepGxj//1mqwzvqLZxvK+VEm8SW+kWMjvvyPRFa8zlnGwjwK2H9utGyA1ms0L+oFisBWb",
+	"4W+ZaxM7qQanJAJ9ISJ83mLEqQc97lAtqoldu1h5Rm+dERIZopAkR08FiV5lchWhebV4GIroUkZPopdx",
+	"VMSMuRD34tr08QuUCgbAuyQabIH583qoeidfT+mMtcnZr/E5UUwbeEbvzy5f/slj2k++8uQuIn1zX3Oh",
+	"eQqrE4Padc2zBTCZg25okWTkY3WZb9T43k9Aal6EPXORtoxaZNU1DtmcTTQlUfk2sm04KPsIhN5bcUoi",
+	"jE0BYh9NHUqEoooTghkB2B8NkDthGb9hiYkf51pZ+5k5ZJGvANJFeG4xD0C9hEbxe1MgraUINhioZ8Or",
+	"BC3oSmBTcQNxlf0/f3z3FpDaw/xB0G77MzmJB9n+asljO1jn/oyzyDbzR6wmnjU+8fMh91BIPm5E/NG8",
+	"fldJm6zD/UcgHo6oplRp4vZciXC0UQsV4sZu6tp9R/ZkK1R2Uj4v+c6HU5GH13hfVgXKh3NxPzP06z23",
+	"2ZikSCWtn8R3+WqN9jjCUCuIl1QsvDuxVW4cBwcnLTSsdb6hrqnseASwpJ5W0gmMqzSOvVRK/wB9MaKU",
+	"aYKKVhHUHKY1glG9Aj5KV+TbyqGVwK6J73XZtSpNtpHlCiMuWFqn5lckBzfiEQ0pK+xKQ+Kie6r0PSDR",
+	"3LDsSMuI9H3fcygKYXZgSLkHuWhIfrAxEEatNFogXwjQO/dQ7WorLp1zK+u329vsU9X/SjNXxWtV0wdr",
+	"vA9kk1Jyr7J9/yp7BsUXL57v9NjtWss9NRvSj96cXbwmrz68exMN7qfn1HfyeHoP6UcfXr6/JJfvosGB",
+	"+s4jg7cbqkZOJTRJMqZUUBg+0o0REROu1indoAu1Csv99KsDN/Ko2lftYqWpS08xISgBmZl9BcbUbAId",
+	"0hRFMYxnAemntLw+WJlrM7K9eY1CVy05+B66nideN+exP5L+TznLGchrM/ll4El6NDOiKBeVS2SMV9XF",
+	"eSUCak6FHSJ8c1kfXr0kJ08nExK9MW8eXXwfweriNE+4WOACKZoXZxmNr1ndNX5YQY3DULEmibYIcbC6",
+	"fK10xugKQUxsrBrIx75MZ2Dch+0+ffr0xWCXDHc/ybYJXxdvYF+qTlsRf2shDqNd0mFzrnVKuTiCl1oQ",
+	"eocIWeNBl7KbB/3SlHN/Z1BFPPOFMh9xOuWVx3CpFo6QHd7UWmqsSSC2Ui68ihmWhaJhsy5RM8H85Ko7",
+	"evPn9X+/vHj25vLsdv5fu7WKe7pqcWvvXYxmOyuw5o8mKhryDiKfkehPiS/MDcmZsdjb15SmG0JRud+A",
+	"5Nb0SnWZU3xTmnmH9NENFNsk49ulTBl6BgbWnVl4fEsfbw2/ubiRHOXffYwsFfTd0+Yy42lqkv12EPC7",
+	"roPxdN2mWWEjYpOeByhGrfw9JdGaCaDpkWVCJgrW6sEDGw/DkigUfaccLyWcD8Y7VpVieN3GzADEdcaZ",
+	"IuzLkuZoqZAZoaFYs2xF4cKY/KNTkrGjBLicC5w1AeRMJGvJhYYxhdRXNjhtljJYipDaUwQHVduM3VGh",
+	"G/Vc2RNA8MpQVZtN8XbjOBG6l3I1U9rmzdXZDoX1rCgXyoEXE88clHliypIEBBiG0nS1Vqix3C6lfTUU",
+	"XNtHG+cPW7NMobsL7wSGw80YEyROGe1QYioOoT0dOhWvyJ4uD1jzVcZoPV60ZwNmCtuVZaPPO0e5x8TJ",
+	"1WyzMzCqLzPiBUQNjOfLngvXe0VB1cB4b8P6A+zeNXlnT/HjQVayqrnnYGvOThAdbnOpWkS6zRwlQvmY",
+	"UkNX3xriA6qV4cGHXuDMVpZXjy1xl6NOLHxbLnc5qqR/zdbasXntiA2SBG4e0jzhmuiM8rQmq265dLui",
+	"ZO86dp1nLfEy1VpcX+9p0LwPwYkzrlnGd8Z126W/dK8XJKN5EOcmtMmCf2ZO5e9yRpQkc4q65R63vVZm",
+	"6+senqwqUXm61zSmNlf3LvB3p5s5YJUeMdyWphhsj9zT7RprDA323GuJ0i1kCjFvP9KsDb+0X+xLjO36",
+	"H4R6e9JEg0SOIrbRq8p+PfQsgFTMVZ5dgYo1EuZtrFburo5en7sv60vvgtTsmsaItBduepLp/pzJINF9",
+	"D6UGXbda37Zen2kLGB5FgbPk758VEGvn35ft1PRId/f7NE3Jgt8wTAJUJmMHUbGqeBnTOcjdgLdNNctD",
+	"n8Mstp6K/3Q7qt3LinWg8Lk7W6QFn2vWoNH4aDS+HB1oDdrCYUttram8lMVf/BKKVpP53LL+PzGa6mUL",
+	"016y+Hqr7bYl+r8eUcqENgoJsbUgScJgrSCkBSSS1xGxgZBIsWqGWVvAsievAb1MaIsy/26DTlcAJE6D",
+	"PG2Je4WZc1HUE4iI1EuW3XJVDza53hmmXxBrC622e/ku1zP55Rwg0R52K/GFIvTEU7RJ3+RKpnQDvHgw",
+	"JO9cKKPvnbJBi7YaoyaKtUTj/lJRbHVBpsnC0fhEtWartf5GlSfdzAQzZUY7TbQ2jMhQp3xN+gmjSVUK",
+	"2brWul727V7iSyoBca8wfqYlCodRxQj7subZhtwuecqQKMKJ3crsmmWF4WP/da7olytrCKkueHRwBAYy",
+	"DQv7VsCeY2Cy0mhiqNgR7Vekb4mLQ1B1AMSLVMcO64cXg0OounbV/AB6WpJEkr7JrcnXimW6XifSPG2b",
+	"15rud9n7zUxlVeG6SPmgSAWTDYZlhZtLMLU0HIyVpzwUs48elmqH8mYJ/5rw6C+uinBtJMyF3bd55D+8",
+	"ekleHJ98S2ySLUlknK9aEwJcTnB9lD/lKyqOMkYTjLZjX9YpFSZDFhGSKyJjYzWMazS6mpc+ruald9Kr",
+	"FibRSIY3L5K+98ilERMp0s1gb0e+hR7OYMpItYiIXChNRVsE2w8fLlrAQPq5ytGz64d8raleDrrKzvqY",
+	"m2f8KGOYAx63Y69Xf66+ooukDKupFkXMhV+TjfSPRy+IFKS7qFsJSr+C4h5Ued9sh1gmVZTBOgE7kxeK",
+	"hPOGRRwz8wOiljLTxBZTKLKj7RWA0aqnsKUgQd3l3T4jATQwBuH5xmns3fPtXeVgf5yo0ReXdo9g2prM",
+	"0cT/hrBpiz60Haaczy3/wZcCk6eCkYuA7UeYN4O1VC2v0DIKSOSF5XwafR6ajOIi+Vd9evp5aDIYME6o",
+	"dme03BJtWlNpdle12AVJR6u2qevNuvj1zJjmVfzGlT8ckqhep72IgFX5CnO7bO7o0JTBj1oUumqJ/Ual",
+	"gGIC4l4ifSasd0hmJJZZhoXkBqfE1KiHy5kLjSTACK8ZW8kbVi2oOtmLHNRNjF0MPxdkzgVXS5YUPlIj",
+	"tVmCt0MAMG0D7mdF8pKjt7GL6lF/bz/yS/V3BLLzOSmPmdyyjBnQGiRgSUCsA4yaYlT7BJ/vEO+dVRrh",
+	"inSt9Dz7StVO2NQ7DHzdLge1uU8qH+3HRJrdCw62sDZ6HVTkddv2YJ9xbGeErahrTX6PGXGyl2WzipKl",
+	"y6fozHDI55f2o3YDqQFDw6DpZipvgWcprZ9By8EGNfrVwLg6qm/Ppq/u6GXROqSTJuIqArSEXHORmFIt",
+	"8JcCLQfLw9ywLKXrwTQUUb27R0T6lHi5PUbiha+4IPOUL5au6onzwYfCieGDgET1/iIR6c+kXhL2hSuN",
+	"dYhcWT0k1PhyKEyRIPi+1lMEl+P8+m6eIpHHX2kocKkYEeA1H4lI3xUaoYuMMYVriDy3mquaEwoXSjCw",
+	"ZRWq3VBgKVW3ObldSsWacLAVlnHL6rRkUrMNMWwKRAxTMnglb2g6GJKzUJQetXJ7xYhcOa6GxlA4D+Ro",
+	"HT72RpOXg33Ebd1gDqaUzdYxB6+j0WPm4BGqrWgO3EM9dqu+oaAJ6+aaa2toBe7uq/99ydPrp+1owv6U",
+	"0dKRam+gA+iy/agOH7uUctTd23oMf0hNZP1HRLb9Mo6V6kY662FUxDPbnKDV1/LB1CT3ZTVLWwxRstrd",
+	"ah8J7W7nej+WqNTiAiY8UR5XqqSHYkyXFdUHAYnpeo1CPWhZ49Go+GxLVbFWWud6WxVYtAe9aKQYbKeE",
+	"nx44/FYa6TptPWSCbRS0bNj1kBk6KezDYPMror1dQYuuEYDT7Jz0zJVvnAowFxZkIytooiuqjERUjNkq",
+	"J04mtFYC63Lb5WgrBfRKL7O6AF7bkivO2Rr3L216IZZtbBje+lRsrNVr0EYMt8fk/EI67+OrZaMDzYOH",
+	"6zVtekkZldHULCqg3I22l6XS1OIRceE2Fml9jCu73wW9FRU5Tat4Zp+1IpnONmXln3rEmTHStNQCKVr4",
+	"2HpOGTtyJp390yd3uyqKFbQDT2ebjxsRv6I8zTOmPAZc7+NlfaNlp600JbFczbiV38nZ2++bzMpqgqX/",
+	"vu6iTTdFQSs4IvO+a7SGdnljvd/iPZocqph3ZgDhcuwS7Kqcd8B+c88MnzZRAuD+feG1aSnvdHWvWNed",
+	"Xsmah+4WNDcUAXW2IX3mfJbOM1n1oNdqSJiaTFy5t4f3JmZmmu2pA9WlqIAIdgtLxR5xe7uM/JiBNt4O",
+	"inJRMKvD4w4vuWj5Zk2N3TFvMMc+Pkycp3Bkuoo91Rj/Bzk2HzV9/xfKtvcCmQ+6C2016Uw4czNf+6rq",
+	"tPWQoHmjqhneZeSyReHPHXfd0th9L/voeL/7viuwQ1dyb5Suh8T4UR8+Mrty9UYniUElYgnJ19tz8k62",
+	"EeJDYh3/iZVPDqQAtTpdIIRPSzuW5SYVr+Be9GB7ZEoTD/asCHFyWJhcxwXqqLhQuTYt16rE1cp6d9yY",
+	"xzCY+Bfwt2st2ZlOllC1nEmaJc57Xov6K+uKWmUKeEItAwseuZhH+NsmYTmPC1ZNUvoqa3hN92sL3tnc",
+	"etTaoroiGniL5uLKGOfxXzJNmNJXdtlXgJq2t0ltOwj4lKIWaKk47mbFRa7N3k1omepNj+/ugs66rLuQ",
+	"zRyTSQXodcPsAA3Kqq8VgOy3CiPx9Py97/fhB3y9o7hrsQ43bPsmt+PxeUeh24Z6tGZZ1YnRpWvcQ6Gt",
+	"X4CDByjwyyfb+znX3e26l2uzdjCHpVluOZV3W4RxKz7MaHydysW2U6hXxKdJIbq3JKMOdsqxLY7pkgg0",
+	"WznYmay0nG4wlsQ4papRpNUQpv2cNFvoTSN8pKyUZD4jtaBPwoXrxHRKRi7UWLCaXlXCZuhXC0tkbnrP",
+	"tYj5pk9wDUNrEXCiiOc0MQwJo/YvCy93ZrV2BQ9Bz/LcPAzdAtPt2PrBEbUqIraR94bCX9UoSQELl+CH",
+	"TN18bdI3XCyhqhV4nOwZi1Bwl68Nz0WJkcpFzBT9+Ny0B+Nq7Qzc9EEbeJpgBgLF4jzjevMR28vjwk1L",
+	"rrNcL1ujVl2rrn4sxZwv8sy20jl7f3H1l/O/fYwIVSQSdMWmWl4zMcXmqH/A/44GxFQBhlfObEsuZCRT",
+	"YlvXG+EevzQyfDQkH+FbNSWRKV0VBSTKGMVaVdgt1jaGMC3ye1O7g2pnG9N4hot5S6UNF+pnS2PBecRy",
+	"BQdk/OLyhmUYGunyxItU0tuMaw1qmAyFF2WAMQq22QEQhyzXywHRcsH0kmU28V44YmuCMLDGjmCh0BkV",
+	"yvQrOK1HxK+lNJUoSSzXQGC5JroIXcB5S7/9E5O/ioWfsbEoV3h6bpe4i4AAKJVjxLYOJ8+wcMCR2agq",
+	"ahkEhH1ZS2XrOuBzyyrQ5VUIqCogKdMqFCaMWmaqLDswL40fyhT+zHKhbNlvWEprv3AVCjQhrjN5w/yI",
+	"DvjO7R9DIkjfVhCnHBNkVkVW5sZGjAyGoQjFv/0b8fqsYVMhkZhWvgp+N0cdPbkZR239iml5FTCHBIMr",
+	"bTs7g76ivzeOD4bknMZLHC2mGfJOrB2fkZXMbINhNYVl/Wy7Df9MFhkVWpGfQ/Hz0dER/j/87G4J+blZ",
+	"jDxoPHoyc71dOoqgmjHxvpGfbYXA6I/nZozhcOgDx7xr7iT52R05XCR72mijh3/XopkDDEQpbpxxMfn5",
+	"1zB0KC6LXstwe4ppBbblxFbg1Hb24loR75J7Wd2hiL4cOaJ5ZMgSYV80E2huI2dFc3OZFWYSOJcF04pE",
+	"x6NxBNcSn4cCfnA+aBdOjsExZpnum6fRkDS6SMKvJDqevIhsd7FK+0aHoxj36yGk6SJsiqd3ZhAA7nW1",
+	"G4sGrvKHMvHRkcZmW1jQD4OSzd80FMtqeoENdY2GpCvmP+XKwKEWe6xC4bVbG5IzhS3JU4Yo/b8ARCNX",
+	"OHZnJ/o/f3z3NoDLVulFHwrS3o6eilpHevj2pxzrfRTvI2IQD6cSyZSVmOZcMPimMrotEUuL5nM4A4zx",
+	"w+Wro+eDU7ut57Vt4XcJNzFPptxY6Q9htlU0xh9THA0EtpQLZscbn5hu7v5oJmyr1joND6GxGxhR02tm",
+	"C9jOZMJdpuqMkajeXC4KqruZTJqHdFBfPpi/b1vzkXpnvgBREoM4TOYXJW9/eF2WCILfsawwKYtN43vw",
+	"FhbrhINxZ40Ld339mj1iuIJxdrSQNIyixiViuWLKeCWmXmybmRXoganWpm5NZwWkGKG4XVKNjb998OHy",
+	"hwQtudQwamz6jY1EsxIH3WgiFJpjoT4kBV47PHxBkehk9DQiHcTkraz0GsdBgHIkeYwNgqOTL1/gboqi",
+	"GJBFrUZL6VBs7SntrWZc0LH3dMFNahI8eA2Eoli/MkgZYVNbr5/yycg2BzoZjWzaNNB9+lMOZNzcZlgx",
+	"GuYQ2F9DY24Le1PyaTgcfg5I6Bve4HnYGw6HYe8uOiVrqlQoIu+FCAUalGHdAy2RUlfMg0NS/YjjMO0G",
+	"Q3JmCQ+sEOPKbaaV38nEP8sEZB37vPDI6owBsTGChoOCvS8BPF/RonSv0RsI/EdsDM64Y/AuAjxpSAgV",
+	"AaertRLp11s2haLesykgM5qhBEMLXvX8xfHYlKtP7MoHgeGUCZqAzt5fhMLg6JAg/mKPwqL1k2v5Ylvo",
+	"Y1oe9l5BTdIWfzJCEnbCABHEtCJqSEl2Ix6vL7nNz4YfGXEGL3pxY38m0WQ0jsgfSPRaxlasa5eZ3GoD",
+	"85cdIfCSJn82VDrjcDNSl3cFaI50nS4oF7bzVVt7mykx2Qu12RpUjPRdk5A5iIbZOoOrjUrNiumlTALM",
+	"B8KJy34hsIQBgmIyqc3hRQdVoYMiGEc92gVX/0xuKbAEU7nfNfdJ6UadApRfICgrbavxhvA5focBffQa",
+	"9A1p2pXXVmL6XptOJ/GSJeWBY2IxNum7+P78zft3l+dvX/7t6vLydRSQol/78RK2iKNZnjWFAx5FJdJh",
+	"2HMhmZ564C2/KEGEtYRKBc7yuJ99Z7ppxHNaVF4DUa6OZW4oq3+Z1j05lvrF8HfbTdlGb8MhjUdRQCpM",
+	"Bg7w1F4Vip2VbGY8trTYCbiBEbmN0Fn8qGVTqSAsXkqrEnY2Y2uSGqt5VPSdZpszIAum55JPBUJRtIEL",
+	"iiyd4l1H64oafDnKz64I9jeqGTD/i5XlK0MxFvSGkXxtIc9Bo7Vm0lOgj6g1wf0rNWWuBxhZV6vHZwYt",
+	"bBDIj6vF+YziYJk4RlYontiAm1JFQH1KMSyEgHJnUZQJL4S1lqFQB6+AIIJdYq250+6WJaE4e38RoBZG",
+	"hCS0Ii4ZDd99b1SyGcOeWR77X7KsUAVQt1wBZGIVTcn7TAKVYrki9iHpY3lVtERwc8uQ31kpFb+Xaybo",
+	"mg83dJWCclt5iKLttAoO79tE4sRcaAa8DE4CNH33pu0ibSGG7SDwunFBs40tjeh6LheWpbP3F140wbQ3",
+	"Ho6GI5vnD2vqTXtPh6PhU9OkdomGuCem6Mb/wN+dTTXdKWEPL37DhuQtasONgzCmHZlj2LSQXjmRoZ/u",
+	"fpGYbho4cdBzFx8XNBmNtrS0bmllXVRC8eIKbQ2S/bpG2xIrHU2jG3uvmDRNvG7ZtP01v2ECXgdlGP3h",
+	"dKFsbxGY5DN8/ATb03eD/MelMeF1GaCwFg6Nl3BRh46VgHjvWiuw+DoUIHYyFVhxvcj3OyWRgViEOUmy",
+	"UgamXv4lFJX6L13HbvCxerx2j492ujvKzTzyyX+A1Q9hpJPR04eu2OjbRLGUxaUhY2p4+xddqN+EfYkZ",
+	"S9CV0b1BrzbOY+z0LSadUmDjlWRp3Ia1o27HeYAV3430N2NjK95KaTxrXDU2D/Q1FVtzT8STaDAltjCU",
+	"In3TFzEIxd/lDJm1LRA6QKkTqFFQcDxnBa7Yf9FmqIwcbBSjsrJdULVGJPi9S8gm2GsXbp6wLQlRGAJm",
+	"icnSmMCGXLRsUu26YihrwKs4GKq3KOVKl918FVJuayACCLcfevnKk9eg7Pbugp0vmgiV3t3ne13Y/ZCw",
+	"1uS4BRnfCWbUbDm3qGAAizfx2CylbYZiyU++o4mLQMZPxrs/+UFQa0E3wSLH5sZv/+iVzGY8SRhmTh1P",
+	"Xuz+4lLKN1Rs7OqUoS177OgCRARBU1ubpHoRq560T5/vatxI6QocvbtpL0/vc9Crm6p70x5iZM/d2zJm",
+	"pfXivsZ2nH7vT7Xr8vrNL0Jh7A8sGZKztIgPb4aGk3MvkVQV8h7cERAQ+4XHoKInF4YiUF8KCZ9nZTnW",
+	"QXkjQ2GvJPoium7kuQtf+YUvY7At2N3ZxErHGcYvw2toeO4FPezlP63Hqu51VxuButsXU4txJ31sTmwq",
+	"Ew66It7b1upFAhbr3BkZv21l9sC5KjtglA0wKuvc3gxj8IBuGK0b9eMfW/e6u6XCLgTx+zmaGIB6b3Rv",
+	"+9amGAo0qaGVxxmeq2Y1NRiSv7CNuYCeYc1xSyWBgyIybOzQJZYo4I40tS+rWpfFRiXtNsi1tCruRJUH",
+	"gC+mWWZL+XDbc2AbWtsOAu1Lxq9/qYUa253fJQskOZkV5pcyA4b0EcUVv2HdQdh+Kcy2zZQzwfiVXe0X",
+	"EnzgZloyeeAgduzj+f77sKlFD9+IqfQyNdZFuyHLFlGFp5UmpujYq3QyDUVbK1NS72R6SiLMN3YzoYEX",
+	"9Lv6dTKBw613yO/3Vm67kb/8S4qDZW+WHZKggeTvMmAhA8JXe2zqrdQXcMgrJjAO+mDRsQjTLYTGlau5",
+	"0iIzgsiEgYKyLf3vI9wDa28w7eHrWpANKRm6IAz0T3BFGEdriNdAS5kCY/02X7LBrlBEZavCaODK2ML1",
+	"K8QAdw/7rjXhk2weP59MosGQnFV7y3JFMDQgIVxoSTzHGUsTVWteC1c9FNU2W36/w4BEcQz/bVtFRUbB",
+	"RFMAqJauURlnKghBQrbXXgWENhsWoqsn176V8M3Fm3O0oprQp1BU6WnxXvQ91cwznofiA6MpcTZf2NMm",
+	"KApJz3NFzXP4PZUKWX2NpnGQoA3Fu10y4xfgWjlP2CyV8TXan2dow0qsPVbISluyZjfgyMhbEfmD5xF6",
+	"OiFL9oUkfMExtQ0DD5aMOE+Uq4JIb63n/g8k+s+i5J714dvgKBtOB4eK78JYNL2lG5PaVB45Twb1DsO2",
+	"jaZZaNmj+NTurEHF+0IKhjQeyTeWE17rDVlkMl8TlcdLQnEBUS4SruJUKpYclV26pqfRYGpaZ9oycS0N",
+	"EQPCUoWxENGnz9Fpo1321OJkYwjT7dF8TqKwF/bgShLyMS8FOZSN4MY6LuLchM4Ob3Qya04hpKaZ/e/y",
+	"w//A7+qgQsSc1uQAu9DEtjsyrnJUMvtarldS6QHO9cF+NC07f+Ne8JLxFevwId1SG3ABgyjGhENvdKDZ",
+	"CUsE8TxlhaPQFe1D5xEpvbGeM6zhKDTRH81QH1pW3tWYKd0XsnKNBjbwYxSdElqSKhNNYfttLWWabIlc",
+	"MSNMJiXNrbbXlPO6yJLRG+Z0T+boEhA7e6uOzu23R1aQafnlUkaWLBW/vTFaX3RKuC7dlxggUelWihUi",
+	"yxahbhyrNEZD8s4srKg/Cf9SxUKt6XyO8Th9hN1gighvbH4WarvnJMWUKJEymhQQtMY+eWuouq9x2Rhc",
+	"14a+GplLMxbCrVhxbcMLgVVW4nR9Zy1Qd3u9fD/jlBQ+RoxGVMYvyBI/gpfCB8tMCpmrdFOsvDMQw6uW",
+	"eQo3o7ExbYN0Ssupx/tdPHPp+zWe3MZ0bdYWE35hmu8dam7xxv8L27RYUz6UmG1iZkzc2e7mt0XYCUYc",
+	"Vu0Ep45XFYyFkpnMRcwGBalFam8GHpKPDtdD0UA8OENEVrgJhlwX3V/KvveqqUGUTH1nT15UD4rW9lY/",
+	"aL/PXRpsRw+ie8G7vaVvYO4GPVIMTlgDJpYUCC0NSGRRrFhjJe3AD272ukqbRLCUC+bBvnrFa4DXEmPr",
+	"tsEduTv60Us1rQ78lm6aAVE0ZarSYHPvE7mUbbrbweB3JruKv98SYC5AOrakbrsdr3O9b+5h0ftc9OL5",
+	"zjZB3c//VmZYdmlH7sUnXifzu7uDrKLlR1W9oZo0XYqzU7K/sTAUIPpMyauMB2TyLXkrb7DfCXG1Q8kf",
+	"RqPRKBRwHadkj77QobiUU9KCe6H4aPSPKSnb04bCj/CdolLyBNvNnmLYnWL6P3I9P3oOTMN0SxbthhMT",
+	"qtBiNWn1sts0EafZ2YC+Vn1t2PPzkUB8vHuIk/lQlDkUW9p9rl6oFMid5rpNXdzVN6oRMLWkiQuaCkUz",
+	"3AxYUq7LziTNcEYndRjhtKjvmaLv19bdHBJf7zatFTEgLRRtsYFG4UEB3tA6r6N4jbl3gcp+0eTVvZb5",
+	"9h5EF18g8CfGWPLrxYdSbiyRgfRltjsuM0CzaCi4681hfi3xxuotpiZPVnixG/gx+NWeYNBzQbC7vi7e",
+	"QxD/ik2Foxdb8NFPo6mFlrgOHVhPvu0ga2dWxsrOGBeLMjf11Gq1KdUmedlFlxyPXpSBZR+qc3DVNr5X",
+	"s6+aDNnd38BTHY64OCo+3/siuYYnLVepCzJtyRmNOGLUJl3ejClEj6ouXzEbKu60+Eowsc0xLmYMhbtV",
+	"j3+pvIl3fYyvmjfNhRjvcSH+KAWGFR2P98Dq93STSppcSvmaZgv73ck+V8jKIyx5wxJOQdYwNvTJPh9b",
+	"NAa5+xw7MP8L2t8v0Bhemsv3NcIbI3otcsNEQWN++zbbfL62aTBeiAEsIKGazqiqWCPq5vtQVOz3mGiK",
+	"IdUu8hpNtLeiGX0d1G5qEXSNGdzb4r2xM0Y9UPwU7l2RbhaKXPCfchNEYreDwEC1HP8w+iKQR+qMeBn7",
+	"O/bCcAaWY+MUuEQOaxkriD5F5GUZD49DAhcvayLU8rIwdegbInONSV6nJMqw9GNrQCa8HKBlxZE19JD7",
+	"MDMJHW5kcitz7Cp+Y2RGFKNNeFw5Rt/klxhBI7D7cKKgM99XDsXyqiAUtBQy7NRzkNa9jJOarBHYFAxQ",
+	"jjGHYS6zUFBhlotC5i01Nk8z9QDTw8pf56UfVRU5DoZUF7lr8zmLdekINUDeYVD6zpa/PUzT3I9D4diF",
+	"ZFEtoXB/leWguc3oXeJmC6Ia2x5zNxczGFyhnF+3PPU7r/o18Ko6+3gYy/rKkzvDqTBKoVkfPaPK9ycD",
+	"QV9n/IbGmzKztivSFkh5pZhGJm+BnG2UIZhlX4k+T4IisqkWPhWYrEel6Wqtyv4XFIuHFJ3qi3/YVvUu",
+	"NR6D9bEChrJlcVmaYJXEzFk360YAm0ot58hNuZ9laZusoIdjnWcLTP4qqn9EBoqRbeFk2EW9RUgo+ltS",
+	"lrDBplf0FXiVi3HmJkZaeO1AhgQlz1sKi4r+eH7ZFYhZwjpwFQEaErzfQOSbFs9BbWjkDYYnW67hpaaZ",
+	"KFLDQqqdSTAVsjrUsBqJ4GJWAa8A3Kyti38b18F57ufFMCbH73v3tomaItKmrXJnL2XS/+P37z8Qmukh",
+	"GX872F8Vw2voMbq7Xzpg6NKhy25Dijnd0yqW/dp52eh4L2L9CiseHq7V/X/A8Q5hXYi+7VrWPvHxQXcm",
+	"ix8Ob8V1INrVAoQN/mTCzhv0Y8H0Y1CP35KNvLjK/6IX9tdGEf+1RNI/snvYTooARmctqRXxxboXyov9",
+	"oCJ5AmothnerCASzzvhGz0BCoov50RuTmI52ChNO5ZfZdtnekc3mjUyBixBgxPWGaLog/SjsPQ17EbrN",
+	"lCm5QqLzS7qIBmXRGK4btWImz6PAVoPC+kypoYDR8XgSkT5AwQ+2tFJRYkzGzgwib4NQuNWRP5BxVJRO",
+	"MSKn6f5NTERLazhL0QPORnkpF9JVtLvro6ipbH0BecOy24xrZsQ5lhXvGTMNzJ2iWQhTes5M6p+xIcT2",
+	"7ErzgZXyKnUYQpEL82YhE4qkrJAzy1fr8kRq9iBn58JhYBPmJEypm4qYWREwD5UkcU8P5AVBG7/qwDhS",
+	"IlxATAdfg3UFfmMk1eR55GFcPVemNw57XXEC7ip0xQc8O3688AD409xVLJktbiTHVso2d+OzVz6+N+Np",
+	"6mqr70+L3+NW/sEGnz38il4lDsTvYdUtAai6y52A7/zqPWu/rPS8hwD8HjOLE6wZYVpw/JMF7+eHrdnd",
+	"6l+z1G44cRHt8E2ZdygzYi/4g41PT0BS35qs7iYvMzCn1iYeFB1XAlOjCzP+A1Pay/4UFNYSYzHCeE1d",
+	"tKhZctAgNqTvJ9KeeuWFzXuhyOStSbVDm/+MlY26yWxTZp0HJHr3w+V37/569eH88vzt5cW7t9FgGIp2",
+	"DaSF8zgd5COA5R+sh+xHB712SB3EEE/KeNH/5dSKf2EB3t0xG/9QXm28otuE+Y5r/QRl2W6H6Llpo4ZF",
+	"szKmlvWON66qntPunX/PK9RUjctGudp1Z7M1umx6CU1TectMWPiSZquUKTU1RtZQoLxrrLqFuddkCVkx",
+	"7WiRUxAfrVxuuP2MoWsxFN3mWzsw14dUo0Co/SJEYHKoPdM1xRvvLZ/5XfZ2KspeKz100Jo/0SQ+/p1y",
+	"/Kopx4fi6DznEFxYZXB2D9pRq35hy8x0ygLn1qhuis9sL3zRed3aC024qX/TdV/sLvZK9fVA+XvC7/2L",
+	"vvhwPNyo3RUlhElHFIvXLjIgH8U8cHRe1wIskIB2ltQwHWwPF4oYuE7GKen7taYGU7gFScYU8MmYKnbE",
+	"hWJCcc1vWGBGAw65oFwobbKM7AcMo5Sa6bVFvHORWGKSuyqpO1iwMHpLV0UMvRnUFcwPPFufKf1gcz9r",
+	"pQOiUPgFCch5JfW/1L3/LmdFB1lXvcbUHGHJ0AZNFaArcjGs9YgqkOej789fn1+eN8rcmCChGRwKCP6m",
+	"6NVpOWue3aCJLWM2dwz7EbueIGTN42ts9JCvQSk4K81jE89VCyPh/l2kbXRK1jJNQ1EmeFqKZYvvAN2N",
+	"7PmVXnGbQ+e8IE0lxFb3txbFpr+3X40UA9hgVJGByLTI2syYzjNRZmXCDgYH29wQYpaIPTgL7SG2K4ue",
+	"HYlcO528h3l184wdFMA0eWx+0SWlARaCjGYqvrtIeSncqQclrro3bEjaYPh7iPs/NMR9+xcvpZin3PRi",
+	"+t0z3eqZbmWqjovet5qbT6I7hVqQyjwpovRgu3D9/SXZBeumni1KWDnpN4rwpKhqtqZ66VeBauSBteah",
+	"NVoYj1s6XP0DpN8t1Ox3hfIfc6UKm1KJYfe8QrXOQp2X6ENrl6nDdcSOsBBQET/UlvKb1hSrm9lHYbQg",
+	"/V1X/IcXh2rvoOZdqGYX13sUjbIqZ32yXDjZ3VNG+zrjiwVDjUPkNI0GJhTUaQHAvcwyA6d8TF2bRJeG",
+	"Uqo2BAvboxKrCdenoQBVpyxlU6MBVuExdtbID6EtMiMiVDtd2f4hOSMJ6Ch5ATxStjQuvOmmx5ytSbka",
+	"knci3YTY2xM+pJpQU9SGxplUaE0uG0xObRMN2wnUbjUwMQqV7kEvPC3PNY40i0IejDq2fX7FExdAXY+L",
+	"Jf3oa9hLss1VlouwNyVYpu7OFq2gM8VEMyg7FFsszqh6ValC7wEKlF1aocLchyptDXY90I5Ncy2vzAnb",
+	"ptTVDtgiT9PApn0qM3QutPImuXIog1+7oPNcX60zpnARI+yUrfDkxJWtST4KejJbL6moPjNoe5VkfK5N",
+	"q2tVBgA2Z/z0uX1KeN6cE542JsVS4pVZP2G58MpJwSyZzK6s+8XBxfaCN/Azbbp50ps+72gNbkPkr7Cy",
+	"uQV3lotmq/FxWTeyqLpukR/ImyEyWKsWqEzvnnjUJRDCtTZp4GgoqqmsvyuKvyftPAoPR9baylkPZeFb",
+	"RePdSmarHFGqm0Wh/f1DpRv84jCJuPr54wRPF2R9ZwB1g0g8MnVB8P6ucf4mgh9ar8b9JGx7OzH4Afjm",
+	"doemX4u5Ul3Oyq6BX0e/GuAEim0oWjRbNGJdbdNvO6rtf9yI+JVb8m9avfV2so9ua5tY/17++J9a/thW",
+	"1MQAJHMi9whAqty7XdFHZQSDqhiAt91HV0xWw2JDUdiKTYteq57ZzhqB65CIOudS3pqW0bcMfUZF4Eso",
+	"+iOjuaG6ab14g2qRKDf2aVnGFn8quu2YCsZVVD405KhGAe6t/lmFwdZ7rwr9k1LoL4PAXY27w4KM/OU+",
+	"prZYRj0dTx4z7KlAlsopNfDhV18F4HfF4JHip0xnSIsN2FX/PnFTSPOcAt3Z6o5qklC1nEnMFF/LNJ1a",
+	"cmdsHVgGpRJKGXjVc0Mxo/F1KhdF+DRdsMDGOOplJvPFcp3roAgHSalmDeNlKLJcHCCVLJj2WuP8wgJD",
+	"0YCnPaLZnNvwd1Z/b0UYI4sdCjqAHsTj95gOWwB2uTxtg0DMVMO/VbVv6BBzlNLetPcEBVS7svpQtg6H",
+	"Ye60FBwLn6nNhGgmgL1n2VGZ8LZI5YymfvtJr3h0mexw6pi8xzqQWAyrrafaKi/nwtaXhOOkGfMnQzGn",
+	"qFVtJBXKs6Ipcsz8GWo6UHOucy9EzTC2fq1OSKVjYEEp/KAgD4TOmxs0u6DZ1p8O/l5PRIXV26tNMwfe",
+	"qLZR4t3nu/8XAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

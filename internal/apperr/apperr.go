@@ -14,15 +14,18 @@ type Code string
 
 // The codes; the HTTP layer maps each to one status.
 const (
-	Malformed    Code = "malformed"       // 400: the request cannot be read
-	Invalid      Code = "invalid"         // 422: it can be read but breaks a rule
-	NotFound     Code = "not_found"       // 404
-	Conflict     Code = "conflict"        // 409: the resource is busy (e.g. a key in flight)
-	TooLarge     Code = "too_large"       // 413
-	Unsupported  Code = "unsupported"     // 415
-	Unavailable  Code = "unavailable"     // 503: a dependency is down
-	KeyReused    Code = "key_reused"      // 422: same idempotency key, different request
-	RunInProcess Code = "run_in_progress" // 409: a reconciliation is already running
+	Malformed    Code = "malformed"             // 400: the request cannot be read
+	Invalid      Code = "invalid"               // 422: it can be read but breaks a rule
+	NotFound     Code = "not_found"             // 404
+	Conflict     Code = "conflict"              // 409: the resource is busy (e.g. a key in flight)
+	TooLarge     Code = "too_large"             // 413
+	Unsupported  Code = "unsupported"           // 415
+	Unavailable  Code = "unavailable"           // 503: a dependency is down
+	KeyReused    Code = "key_reused"            // 422: same idempotency key, different request
+	RunInProcess Code = "run_in_progress"       // 409: a reconciliation is already running
+	Gone         Code = "gone"                  // 410: the email was erased
+	Stale        Code = "precondition_failed"   // 412: If-Match names an old version
+	NeedsIfMatch Code = "precondition_required" // 428: If-Match is missing
 )
 
 // FieldError names one field that failed validation.

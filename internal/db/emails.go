@@ -18,10 +18,17 @@ func EmailFromRow(r gen.IncomingEmail) (email.Stored, error) {
 			HTMLBody: r.HtmlBody, RawSizeBytes: r.RawSizeBytes, ReceivedAt: r.ReceivedAt,
 			EnvelopeFrom: r.EnvelopeFrom, EnvelopeTo: r.EnvelopeTo,
 			MessageIDGenerated: r.MessageIDSource == email.MessageIDGenerated, Incomplete: r.Incomplete,
+			Labels: r.Labels,
 		},
 		ID: r.ID, IdempotencyKey: r.IdempotencyKey, Version: r.Version, ContentHash: r.ContentHash,
 		SyncStatus: r.SyncStatus, SyncError: r.SyncError, SyncRetryCount: r.SyncRetryCount,
-		SyncedAt: r.SyncedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		SyncedAt: r.SyncedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, ErasedAt: r.ErasedAt,
+	}
+	if r.ErasedBy != nil {
+		s.ErasedBy = *r.ErasedBy
+	}
+	if r.EraseReason != nil {
+		s.EraseReason = *r.EraseReason
 	}
 	if err := json.Unmarshal(r.Headers, &s.Headers); err != nil {
 		return s, fmt.Errorf("email %d: headers: %w", r.ID, err)

@@ -49,6 +49,10 @@ type Content struct {
 	// Incomplete reports that a raw message had no usable From, or no usable
 	// To or Cc, and the envelope (or nothing) stood in for it.
 	Incomplete bool `json:"incomplete,omitempty"`
+	// Labels are set after ingestion (PATCH). Left out of the canonical
+	// JSON when empty, so the hash of an unlabelled email is the one it had
+	// before labels existed.
+	Labels []string `json:"labels,omitempty"`
 }
 
 // The values of message_id_source.
@@ -90,6 +94,9 @@ func (c *Content) Normalize() {
 	}
 	if c.Attachments == nil {
 		c.Attachments = []Attachment{}
+	}
+	if c.Labels == nil {
+		c.Labels = []string{}
 	}
 	c.ReceivedAt = c.ReceivedAt.UTC().Truncate(time.Millisecond)
 }

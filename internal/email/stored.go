@@ -24,4 +24,13 @@ type Stored struct {
 	SyncedAt       *time.Time // nil until the first successful sync
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// ErasedAt is set when the email was erased: the row is a tombstone,
+	// its personal fields are cleared, and ErasedBy and EraseReason say who
+	// erased it and why.
+	ErasedAt    *time.Time
+	ErasedBy    string
+	EraseReason string
 }
+
+// Erased reports whether s is the tombstone of an erased email.
+func (s Stored) Erased() bool { return s.ErasedAt != nil }

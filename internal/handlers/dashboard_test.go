@@ -71,6 +71,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	f := failures[0].(map[string]any)
 	require.Equal(t, f["sync_error"], b.text(fmt.Sprintf(`tr[data-email-id="%s"] td.err`, ids[0])))
 
+	b.waitText("#erasure-body", "Erasure jobs are shown to keys with the admin scope.")
+
 	// ...but may not re-drive.
 	b.click("#redrive")
 	b.waitText("#redrive-msg", "This key lacks the admin scope (403 Forbidden)")
@@ -104,6 +106,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Contains(t, b.text(row), "1 missing")
 	b.waitField("last_reconciliation.mismatches_found", "1")
 	e.waitDocument(lost)
+
+	// Erasure jobs and their progress.
+	er := e.do(http.MethodPost, "/v1/erasures", "application/json", []byte(`{"address": "nobody@example.com"}`), "Idempotency-Key", "dash-erasure")
+	require.Equal(t, http.StatusAccepted, er.status, string(er.body))
+	b.waitText(fmt.Sprintf(`tr[data-erasure-id="%d"]`, int(er.json(t)["id"].(float64))), "completed")
+	require.Contains(t, b.text("#erasure-body"), "nobody@example.com")
 
 	// The chart has samples and says what it plots.
 	b.poll(`Number(document.getElementById('chart').dataset.samples) >= 3 && document.querySelector('#chart .thr-line').getAttribute('d').length > 0`)

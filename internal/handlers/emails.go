@@ -158,6 +158,9 @@ func (h *Handlers) GetEmail(ctx context.Context, req api.GetEmailRequestObject) 
 	if err != nil {
 		return nil, err
 	}
+	if e.Erased() {
+		return api.GetEmail410JSONResponse(toAPITombstone(e)), nil
+	}
 	return api.GetEmail200JSONResponse(toAPIEmail(e)), nil
 }
 
@@ -172,7 +175,7 @@ func (h *Handlers) ListEmails(ctx context.Context, req api.ListEmailsRequestObje
 	if err != nil {
 		return nil, err
 	}
-	f := ingest.Filter{Mailbox: p.Mailbox, MessageID: p.MessageId, IdempotencyKey: p.IdempotencyKey,
+	f := ingest.Filter{Mailbox: p.Mailbox, MessageID: p.MessageId, IdempotencyKey: p.IdempotencyKey, Label: p.Label,
 		Incomplete: p.Incomplete, ReceivedAfter: p.ReceivedAfter, ReceivedBefore: p.ReceivedBefore, BeforeID: before, Limit: n}
 	if p.SyncStatus != nil {
 		s := string(*p.SyncStatus)

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mailsync/internal/api"
+	"mailsync/internal/erasure"
 	"mailsync/internal/ingest"
 	"mailsync/internal/reconcile"
 	"mailsync/internal/relay"
@@ -33,6 +34,10 @@ type Config struct {
 	// Reconciler serves /v1/reconciliations (501 when nil). Added with
 	// reconciliation (issue 5).
 	Reconciler *reconcile.Reconciler
+	// Erasure serves DELETE /v1/emails/{id} and /v1/erasures. Required.
+	Erasure *erasure.Service
+	// IdempotencyTTL is how long a POST /v1/erasures key replays (24h).
+	IdempotencyTTL time.Duration
 	// Now is the clock used for raw messages without a Date (time.Now).
 	Now func() time.Time
 }
@@ -47,6 +52,9 @@ func New(cfg *Config) *Handlers {
 	c := *cfg
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.IdempotencyTTL <= 0 {
+		c.IdempotencyTTL = 24 * time.Hour
 	}
 	return &Handlers{cfg: c}
 }

@@ -1,7 +1,6 @@
 package handlers_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"testing"
@@ -57,11 +56,4 @@ func TestJSONResponsesKeepAngleBrackets(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, problem.status)
 	require.Equal(t, "application/problem+json", problem.header.Get("Content-Type"))
 	requireLiteralAngles(t, problem, "Bearer <token>")
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
-	return b
 }

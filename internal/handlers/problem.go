@@ -34,6 +34,9 @@ var codeStatus = map[apperr.Code]int{
 	apperr.TooLarge:     http.StatusRequestEntityTooLarge,
 	apperr.Unsupported:  http.StatusUnsupportedMediaType,
 	apperr.Unavailable:  http.StatusServiceUnavailable,
+	apperr.Gone:         http.StatusGone,
+	apperr.Stale:        http.StatusPreconditionFailed,
+	apperr.NeedsIfMatch: http.StatusPreconditionRequired,
 }
 
 var codeTitle = map[apperr.Code]string{
@@ -46,6 +49,9 @@ var codeTitle = map[apperr.Code]string{
 	apperr.TooLarge:     "Request body too large",
 	apperr.Unsupported:  "Unsupported media type",
 	apperr.Unavailable:  "Service unavailable",
+	apperr.Gone:         "Gone",
+	apperr.Stale:        "Precondition failed",
+	apperr.NeedsIfMatch: "Precondition required",
 }
 
 // Problem builds the RFC 9457 document for a domain error.

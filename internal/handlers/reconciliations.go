@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"mailsync/internal/api"
+	"mailsync/internal/audit"
 	"mailsync/internal/reconcile"
 )
 
@@ -20,6 +21,7 @@ func (h *Handlers) StartReconciliation(ctx context.Context, req api.StartReconci
 	if err != nil {
 		return nil, err
 	}
+	h.recordAudit(ctx, audit.ActionReconciliationStart, "reconciliation:"+itoa(rep.ID), map[string]any{"dry_run": dryRun})
 	return api.StartReconciliation202JSONResponse{
 		Body:    toAPIReconciliation(rep),
 		Headers: api.StartReconciliation202ResponseHeaders{Location: "/v1/reconciliations/" + itoa(rep.ID)},
@@ -72,9 +74,9 @@ func toAPIReconciliation(r reconcile.Report) api.Reconciliation {
 		ErrorMessage: r.ErrorMessage,
 		Details: api.ReconciliationDetails{
 			Counts: api.ReconciliationCounts{MissingInMongo: c.MissingInMongo, ContentMismatch: c.ContentMismatch,
-				OrphanInMongo: c.OrphanInMongo, StatusDrift: c.StatusDrift},
+				OrphanInMongo: c.OrphanInMongo, StatusDrift: c.StatusDrift, ErasedButPresent: c.ErasedButPresent},
 			Samples: api.ReconciliationSamples{MissingInMongo: s.MissingInMongo, ContentMismatch: s.ContentMismatch,
-				OrphanInMongo: s.OrphanInMongo, StatusDrift: s.StatusDrift},
+				OrphanInMongo: s.OrphanInMongo, StatusDrift: s.StatusDrift, ErasedButPresent: s.ErasedButPresent},
 		},
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"mailsync/internal/auth"
 	"mailsync/internal/db/dbtest"
+	"mailsync/internal/erasure"
 	"mailsync/internal/handlers"
 	"mailsync/internal/ingest"
 	"mailsync/internal/metrics"
@@ -51,7 +52,7 @@ type envOpts struct {
 	requestTimeout time.Duration
 	// serve starts the router and returns its base URL (httptest.NewServer).
 	serve func(t testing.TB, h http.Handler) string
-	now       func() time.Time // the handlers' clock (time.Now when nil)
+	now   func() time.Time // the handlers' clock (time.Now when nil)
 }
 
 // newEnv starts the whole HTTP surface on a kernel-chosen port, over a fresh
@@ -82,8 +83,11 @@ func newEnv(t testing.TB, o envOpts) *env {
 	keys, err := auth.ParseKeys("ops:" + tokenAll + ":ingest+read+admin,mta:" + tokenIngest + ":ingest," +
 		"viewer:" + tokenRead + ":read,other:" + tokenOther + ":ingest+read")
 	require.NoError(t, err)
+	eraser := erasure.New(pool, &erasure.Config{MaxRetries: 3, Wake: rel.Notify, PollInterval: 50 * time.Millisecond, BatchSize: 7})
+	eraser.Start(context.Background())
+	t.Cleanup(eraser.Stop)
 	h := handlers.New(&handlers.Config{
-		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec, Now: o.now,
+		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec, Now: o.now, Erasure: eraser,
 		Sync: relay.NewAdmin(pool, workers, 3, rel.Notify),
 		Ingest: ingest.NewService(pool, &ingest.Config{Render: handlers.RenderEmail, MaxRetries: 3,
 			Committed: func(int) { rel.Notify() }, Metrics: m}),

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"mailsync/internal/api"
+	"mailsync/internal/audit"
 	"mailsync/internal/email"
 )
 
@@ -40,6 +41,7 @@ func (h *Handlers) RetryEmailSync(ctx context.Context, req api.RetryEmailSyncReq
 	if err := h.cfg.Sync.Retry(ctx, req.Id); err != nil {
 		return nil, err
 	}
+	h.recordAudit(ctx, audit.ActionSyncRetry, "email:"+itoa(req.Id), nil)
 	return api.RetryEmailSync202JSONResponse{Requeued: 1}, nil
 }
 
@@ -103,5 +105,7 @@ func (h *Handlers) RetrySyncFailures(ctx context.Context, req api.RetrySyncFailu
 	if err != nil {
 		return nil, err
 	}
+	h.recordAudit(ctx, audit.ActionSyncRetryFailed, "emails", map[string]any{
+		"requeued": n, "mailbox": f.Mailbox, "failed_before": f.FailedBefore})
 	return api.RetrySyncFailures202JSONResponse{Requeued: n}, nil
 }

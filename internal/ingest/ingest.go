@@ -206,6 +206,9 @@ func (s *Service) existingKey(ctx context.Context, q *gen.Queries, clientID stri
 	if err != nil {
 		return Result{}, err
 	}
+	if keyErased(k) {
+		return goneResult(), nil
+	}
 	if k.Status != "completed" || k.ResponseStatus == nil {
 		return Result{}, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed; retry later")
 	}
@@ -229,6 +232,9 @@ func (s *Service) existingEmail(ctx context.Context, q *gen.Queries, clientID st
 	}
 	if err != nil {
 		return Result{}, err
+	}
+	if rowErased(row) {
+		return goneResult(), nil
 	}
 	e, err := db.EmailFromRow(row)
 	if err != nil {

@@ -30,6 +30,7 @@ func (r *Reader) Get(ctx context.Context, id int64) (email.Stored, error) {
 type Filter struct {
 	SyncStatus, Mailbox, MessageID, IdempotencyKey *string
 	Incomplete                                     *bool
+	Label                                          *string    // emails carrying this label
 	ReceivedAfter, ReceivedBefore                  *time.Time // [after, before)
 	BeforeID                                       *int64     // keyset cursor
 	Limit                                          int32
@@ -41,7 +42,7 @@ func (r *Reader) List(ctx context.Context, f Filter) ([]email.Stored, *int64, er
 	rows, err := r.q.ListEmails(ctx, gen.ListEmailsParams{
 		SyncStatus: f.SyncStatus, Mailbox: f.Mailbox, MessageID: f.MessageID,
 		IdempotencyKey: f.IdempotencyKey, ReceivedAfter: f.ReceivedAfter,
-		ReceivedBefore: f.ReceivedBefore, Incomplete: f.Incomplete, BeforeID: f.BeforeID, RowLimit: f.Limit + 1,
+		ReceivedBefore: f.ReceivedBefore, Incomplete: f.Incomplete, BeforeID: f.BeforeID, RowLimit: f.Limit + 1, Label: f.Label,
 	})
 	if err != nil {
 		return nil, nil, err

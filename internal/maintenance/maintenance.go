@@ -1,6 +1,7 @@
 // Package maintenance deletes what mailsync no longer needs: processed
 // outbox rows past OUTBOX_RETENTION, idempotency records past expires_at, and
-// old reconciliation reports, in bounded batches, one instance at a time.
+// old reconciliation reports, and erases emails past EMAIL_RETENTION (when
+// set), in bounded batches, one instance at a time.
 package maintenance
 
 import (
@@ -14,6 +15,7 @@ import (
 
 	"mailsync/internal/db"
 	"mailsync/internal/db/gen"
+	"mailsync/internal/erasure"
 )
 
 // Config tunes the cleaner; zero fields take defaults.
@@ -23,7 +25,13 @@ type Config struct {
 	Interval        time.Duration // time between passes (5m)
 	BatchSize       int32         // rows per delete statement (1000)
 	Metrics         Metrics       // optional
-	Now             func() time.Time
+	// EmailRetention, when positive, erases emails received longer ago than
+	// this, through the erasure path (tombstone, MongoDB delete, audit).
+	// Zero (the default) keeps emails forever.
+	EmailRetention time.Duration
+	MaxRetries     int32  // relay attempts of each erasure's outbox delete (10)
+	Wake           func() // optional: nudges the relay after emails were erased
+	Now            func() time.Time
 }
 
 // Metrics receives deleted-row counts.
@@ -57,6 +65,12 @@ func New(pool *pgxpool.Pool, cfg *Config) *Cleaner {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.MaxRetries <= 0 {
+		c.MaxRetries = 10
+	}
+	if c.Wake == nil {
+		c.Wake = func() {}
 	}
 	return &Cleaner{pool: pool, cfg: c}
 }
@@ -116,6 +130,16 @@ func (c *Cleaner) RunOnce(ctx context.Context) (Result, error) {
 			return q.DeleteOldReports(ctx, gen.DeleteOldReportsParams{Before: now.Add(-c.cfg.ReportRetention), RowLimit: c.cfg.BatchSize})
 		}},
 	}
+	if c.cfg.EmailRetention > 0 {
+		// Erased, not deleted: the rows stay as tombstones (audit_events is
+		// never touched by retention).
+		steps = append(steps, struct {
+			table string
+			del   func(q *gen.Queries) (int64, error)
+		}{"incoming_emails", func(q *gen.Queries) (int64, error) {
+			return erasure.EraseExpired(ctx, q, now.Add(-c.cfg.EmailRetention), c.cfg.BatchSize, c.cfg.MaxRetries)
+		}})
+	}
 	for _, s := range steps {
 		for {
 			var n int64
@@ -136,6 +160,9 @@ func (c *Cleaner) RunOnce(ctx context.Context) (Result, error) {
 				return res, nil
 			}
 			res[s.table] += n
+			if s.table == "incoming_emails" && n > 0 {
+				c.cfg.Wake()
+			}
 			if c.cfg.Metrics != nil && n > 0 {
 				c.cfg.Metrics.Deleted(s.table, n)
 			}

@@ -68,3 +68,43 @@ func TestRetentionDeletesExactlyWhatExpired(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, maintenance.Result{"outbox_messages": 0, "idempotency_keys": 0, "reconciliation_reports": 0}, again)
 }
+
+func TestEmailRetentionErasesOldEmailsAndKeepsAudit(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.New(t)
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, `
+		INSERT INTO incoming_emails (client_id, message_id, from_address, to_addresses, subject, received_at, idempotency_key) VALUES
+		  ('c', '<old-1@x>', 'alice@example.com', '{b@x}', 'old', now() - interval '40 days', 'k-old-1'),
+		  ('c', '<old-2@x>', 'alice@example.com', '{b@x}', 'old', now() - interval '31 days', 'k-old-2'),
+		  ('c', '<new@x>',   'alice@example.com', '{b@x}', 'new', now() - interval '29 days', 'k-new');
+		INSERT INTO audit_events (client_id, action, target, at) VALUES ('ops', 'email.patch', 'email:1', now() - interval '400 days');`)
+	require.NoError(t, err)
+	count := func(sql string) int {
+		var n int
+		require.NoError(t, pool.QueryRow(ctx, sql).Scan(&n))
+		return n
+	}
+
+	off := maintenance.New(pool, &maintenance.Config{})
+	res, err := off.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Zero(t, res["incoming_emails"], "off by default")
+
+	woken := 0
+	c := maintenance.New(pool, &maintenance.Config{EmailRetention: 30 * 24 * time.Hour, BatchSize: 1, Wake: func() { woken++ }})
+	res, err = c.RunOnce(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, res["incoming_emails"])
+	require.Positive(t, woken)
+	require.Equal(t, 2, count(`SELECT count(*) FROM incoming_emails WHERE erased_at IS NOT NULL AND erased_by = 'retention'
+		AND from_address = '' AND subject = '' AND message_id = '' AND idempotency_key LIKE 'k-old-%'`))
+	require.Equal(t, 1, count(`SELECT count(*) FROM incoming_emails WHERE erased_at IS NULL AND subject = 'new'`))
+	require.Equal(t, 2, count(`SELECT count(*) FROM outbox_messages WHERE operation = 'delete'`))
+	require.Equal(t, 2, count(`SELECT count(*) FROM audit_events WHERE action = 'retention.erase'`))
+	require.Equal(t, 1, count(`SELECT count(*) FROM audit_events WHERE action = 'email.patch'`), "audit rows outlive retention")
+
+	res, err = c.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Zero(t, res["incoming_emails"], "tombstones are not erased again")
+}

@@ -45,6 +45,7 @@ type Document struct {
 	Version         int64     `bson:"version"`
 	ContentHash     string    `bson:"content_hash"`
 	SyncedAt        time.Time `bson:"synced_at"`
+	Labels          []string  `bson:"labels,omitempty"`
 }
 
 // FromEmail builds the document of a stored email, synced at now.
@@ -64,6 +65,7 @@ func FromEmail(e email.Stored, now time.Time) Document {
 		ReceivedAt: e.ReceivedAt, Version: e.Version, ContentHash: hash, SyncedAt: now.UTC(),
 		EnvelopeFrom: e.EnvelopeFrom, EnvelopeTo: e.EnvelopeTo, MessageIDSource: e.MessageIDSource(),
 		Incomplete: e.Incomplete,
+		Labels:     e.Labels,
 	}
 }
 
@@ -77,6 +79,7 @@ func (d Document) Content() email.Content {
 		RawSizeBytes: d.RawSizeBytes, ReceivedAt: d.ReceivedAt, Headers: make(map[string][]string, len(d.Headers)),
 		EnvelopeFrom: d.EnvelopeFrom, EnvelopeTo: d.EnvelopeTo,
 		MessageIDGenerated: d.MessageIDSource == email.MessageIDGenerated, Incomplete: d.Incomplete,
+		Labels: d.Labels,
 	}
 	for _, h := range d.Headers {
 		c.Headers[h.Name] = h.Values

@@ -248,7 +248,9 @@ func (w *walk) drill(ctx context.Context, c candidate, docs []docSum) error {
 	var f findings
 	if !c.fetch {
 		for _, e := range rows {
-			f.both(e, docSum{id: e.ID, version: e.Version, hash: e.ContentHash})
+			if !e.Erased { // agreeing aggregates leave out erased emails: no document
+				f.both(e, docSum{id: e.ID, version: e.Version, hash: e.ContentHash})
+			}
 		}
 		return w.settle(ctx, &f)
 	}

@@ -17,11 +17,12 @@ type findings struct {
 	mismatch []int64
 	orphans  []int64
 	drift    gen.MarkSyncedUnchangedParams
+	erased   []int64 // erased emails whose document is still there
 }
 
 // missingOrInFlight classifies an email without a document.
 func (f *findings) missingOrInFlight(e gen.RangeRowsRow) {
-	if !e.InFlight && e.SyncStatus != email.StatusNotApplicable {
+	if !e.InFlight && e.SyncStatus != email.StatusNotApplicable && !e.Erased { // a tombstone has no document
 		f.missing = append(f.missing, e.ID)
 	}
 }
@@ -29,7 +30,9 @@ func (f *findings) missingOrInFlight(e gen.RangeRowsRow) {
 // both classifies an email that has a document.
 func (f *findings) both(e gen.RangeRowsRow, d docSum) {
 	switch {
-	case e.InFlight || e.SyncStatus == email.StatusNotApplicable:
+	case e.Erased && !e.InFlight:
+		f.erased = append(f.erased, e.ID)
+	case e.InFlight || e.SyncStatus == email.StatusNotApplicable || e.Erased:
 	case e.Version != d.version || e.ContentHash != d.hash:
 		f.mismatch = append(f.mismatch, e.ID)
 	case e.SyncStatus != email.StatusSynced:
@@ -53,6 +56,7 @@ func (w *walk) settle(ctx context.Context, f *findings) error {
 	w.t.add(contentMismatch, f.mismatch)
 	w.t.add(orphanInMongo, f.orphans)
 	w.t.add(statusDrift, f.drift.Ids)
+	w.t.add(erasedButPresent, f.erased)
 	if w.dryRun {
 		return nil
 	}
@@ -82,6 +86,11 @@ func (w *walk) repair(ctx context.Context, f *findings) error {
 	if n := len(f.orphans); n > 0 && cfg.RemoveOrphans {
 		got, err := w.r.q.EnqueueOrphanDeletes(ctx, gen.EnqueueOrphanDeletesParams{Ids: f.orphans, Reason: repairReason, MaxRetries: cfg.MaxRetries})
 		w.account("enqueue orphan removal", n, got, err)
+		enqueued = enqueued || got > 0
+	}
+	if n := len(f.erased); n > 0 {
+		got, err := w.r.q.EnqueueErasedDeletes(ctx, gen.EnqueueErasedDeletesParams{Ids: f.erased, Reason: repairReason, MaxRetries: cfg.MaxRetries})
+		w.account("enqueue removal of erased email", n, got, err)
 		enqueued = enqueued || got > 0
 	}
 	if enqueued {

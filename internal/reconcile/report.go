@@ -72,24 +72,27 @@ type Counts struct {
 	ContentMismatch int64 `json:"content_mismatch"`
 	OrphanInMongo   int64 `json:"orphan_in_mongo"`
 	StatusDrift     int64 `json:"status_drift"`
+	// ErasedButPresent counts erased emails whose document still exists.
+	ErasedButPresent int64 `json:"erased_but_present"`
 }
 
 // Samples holds up to Config.SampleCap ids per kind, in ascending order
 // (MongoDB _id for orphans).
 type Samples struct {
-	MissingInMongo  []int64 `json:"missing_in_mongo"`
-	ContentMismatch []int64 `json:"content_mismatch"`
-	OrphanInMongo   []int64 `json:"orphan_in_mongo"`
-	StatusDrift     []int64 `json:"status_drift"`
+	MissingInMongo   []int64 `json:"missing_in_mongo"`
+	ContentMismatch  []int64 `json:"content_mismatch"`
+	OrphanInMongo    []int64 `json:"orphan_in_mongo"`
+	StatusDrift      []int64 `json:"status_drift"`
+	ErasedButPresent []int64 `json:"erased_but_present"`
 }
 
 // Total is the sum of the counts: the report's mismatches_found.
 func (c Counts) Total() int64 {
-	return c.MissingInMongo + c.ContentMismatch + c.OrphanInMongo + c.StatusDrift
+	return c.MissingInMongo + c.ContentMismatch + c.OrphanInMongo + c.StatusDrift + c.ErasedButPresent
 }
 
 func (s *Samples) normalize() {
-	for _, p := range []*[]int64{&s.MissingInMongo, &s.ContentMismatch, &s.OrphanInMongo, &s.StatusDrift} {
+	for _, p := range []*[]int64{&s.MissingInMongo, &s.ContentMismatch, &s.OrphanInMongo, &s.StatusDrift, &s.ErasedButPresent} {
 		if *p == nil {
 			*p = []int64{}
 		}
@@ -104,6 +107,7 @@ const (
 	contentMismatch
 	orphanInMongo
 	statusDrift
+	erasedButPresent
 	numKinds
 )
 
@@ -128,9 +132,11 @@ func (t *tally) add(k kind, ids []int64) {
 func (t *tally) details() Details {
 	d := Details{
 		Counts: Counts{MissingInMongo: t.counts[missingInMongo], ContentMismatch: t.counts[contentMismatch],
-			OrphanInMongo: t.counts[orphanInMongo], StatusDrift: t.counts[statusDrift]},
+			OrphanInMongo: t.counts[orphanInMongo], StatusDrift: t.counts[statusDrift],
+			ErasedButPresent: t.counts[erasedButPresent]},
 		Samples: Samples{MissingInMongo: t.samples[missingInMongo], ContentMismatch: t.samples[contentMismatch],
-			OrphanInMongo: t.samples[orphanInMongo], StatusDrift: t.samples[statusDrift]},
+			OrphanInMongo: t.samples[orphanInMongo], StatusDrift: t.samples[statusDrift],
+			ErasedButPresent: t.samples[erasedButPresent]},
 	}
 	d.Samples.normalize()
 	return d

@@ -127,7 +127,7 @@ func (b *batch) run(chunks []chunk) error {
 		if i > 0 && b.r.run != nil && b.r.run.Err() != nil {
 			return b.release(chunks[i:], "relay stopped before this message")
 		}
-		res, docs, err := b.write(c)
+		res, written, err := b.write(c)
 		if err != nil {
 			if errors.Is(err, errLoad) {
 				return b.interrupted(err)
@@ -137,7 +137,7 @@ func (b *batch) run(chunks []chunk) error {
 			}
 			continue
 		}
-		if err := b.complete(c, res, docs); err != nil {
+		if err := b.complete(c, res, written); err != nil {
 			return b.interrupted(fmt.Errorf("record relayed messages: %w", err))
 		}
 	}
@@ -147,23 +147,30 @@ func (b *batch) run(chunks []chunk) error {
 var errLoad = errors.New("load emails")
 
 // write loads the chunk's emails and writes them to MongoDB (or deletes the
-// chunk's documents), and returns how many documents it wrote.
-func (b *batch) write(c chunk) (mongostore.WriteResult, int, error) {
+// chunk's documents), and returns the version it wrote of each document.
+// The current state of an erased email is "no document": an upsert queued
+// before the erasure deletes instead.
+func (b *batch) write(c chunk) (mongostore.WriteResult, map[int64]int64, error) {
 	wctx, cancel := context.WithDeadline(b.ctx, b.writeBy)
 	defer cancel()
 	if c.delete {
 		_, err := b.r.mongo.Delete(wctx, c.ids)
-		return mongostore.WriteResult{Refused: map[int64]error{}}, 0, err
+		return mongostore.WriteResult{Refused: map[int64]error{}}, nil, err
 	}
 	emails, err := b.r.q.GetEmailsByIDs(b.ctx, c.ids)
 	if err != nil {
-		return mongostore.WriteResult{}, 0, fmt.Errorf("%w: %w", errLoad, err)
+		return mongostore.WriteResult{}, nil, fmt.Errorf("%w: %w", errLoad, err)
 	}
 	now := time.Now()
 	docs := make([]mongostore.Document, 0, len(emails))
 	refused := map[int64]error{}
+	var erased []int64
 	var loaded int64
 	for _, row := range emails {
+		if row.ErasedAt != nil {
+			erased = append(erased, row.ID)
+			continue
+		}
 		loaded += int64(len(row.TextBody) + len(row.HtmlBody) + len(row.Headers) + len(row.Attachments))
 		e, err := db.EmailFromRow(row)
 		if err != nil {
@@ -177,13 +184,20 @@ func (b *batch) write(c chunk) (mongostore.WriteResult, int, error) {
 	}
 	emails = nil // the documents hold what is needed
 	res, err := b.r.mongo.Write(wctx, docs)
+	if err == nil && len(erased) > 0 {
+		_, err = b.r.mongo.Delete(wctx, erased)
+	}
+	written := make(map[int64]int64, len(docs))
+	for _, d := range docs {
+		written[d.ID] = d.Version
+	}
 	for id, e := range refused {
 		if res.Refused == nil {
 			res.Refused = map[int64]error{}
 		}
 		res.Refused[id] = e
 	}
-	return res, len(docs), err
+	return res, written, err
 }
 
 // writeFailed handles a failed write of rest[0]; rest are the chunks not

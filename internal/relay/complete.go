@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -19,8 +20,9 @@ const releaseTimeout = 5 * time.Second
 // complete records a written chunk in one transaction: its rows processed
 // and its emails synced, deferred rows released, refused documents dead.
 // Every update is fenced by this worker's lease: rows whose lease was lost
-// are left to their new owner.
-func (b *batch) complete(c chunk, res mongostore.WriteResult, docs int) error {
+// are left to their new owner. written is the version written of each
+// document (nil for a chunk of deletes).
+func (b *batch) complete(c chunk, res mongostore.WriteResult, written map[int64]int64) error {
 	deferred := make(map[int64]bool, len(res.Deferred))
 	for _, id := range res.Deferred {
 		deferred[id] = true
@@ -41,6 +43,10 @@ func (b *batch) complete(c chunk, res mongostore.WriteResult, docs int) error {
 		}
 	}
 	err := db.InTx(b.ctx, b.r.pool, func(q *gen.Queries, _ pgx.Tx) error {
+		done, later, err := b.superseded(q, written, done, later)
+		if err != nil {
+			return err
+		}
 		got, err := q.MarkOutboxProcessed(b.ctx, gen.MarkOutboxProcessedParams{Ids: done, Worker: b.worker})
 		if err != nil {
 			return err
@@ -48,16 +54,15 @@ func (b *batch) complete(c chunk, res mongostore.WriteResult, docs int) error {
 		if len(got) < len(done) {
 			slog.Info("relay lease lost: rows left to their new owner", "worker", b.worker, "rows", len(done)-len(got))
 		}
-		var synced []int64
-		if !c.delete {
-			synced = b.aggregates(got)
-		}
+		// A relayed delete syncs an erased email too (a no-op for an
+		// orphan's id, which has no email).
+		synced := b.aggregates(got)
 		if err := q.MarkEmailsSynced(b.ctx, synced); err != nil {
 			return err
 		}
 		if len(later) > 0 {
 			if _, err := q.ReleaseOutbox(b.ctx, gen.ReleaseOutboxParams{Ids: later, Worker: b.worker,
-				ErrorMessage: ptr("deferred: comparing existing MongoDB documents took longer than the lease")}); err != nil {
+				ErrorMessage: ptr("deferred: the document was not compared in time, or the email changed while it was written")}); err != nil {
 				return err
 			}
 		}
@@ -68,7 +73,7 @@ func (b *batch) complete(c chunk, res mongostore.WriteResult, docs int) error {
 		return b.fail(q, failed, true)
 	})
 	if err == nil && b.r.cfg.Metrics != nil {
-		b.r.cfg.Metrics.Batch(docs)
+		b.r.cfg.Metrics.Batch(len(written))
 	}
 	return err
 }
@@ -142,9 +147,6 @@ func (b *batch) fail(q *gen.Queries, msgs []gen.OutboxMessage, permanent bool) e
 		} else {
 			retried++
 		}
-		if m.Operation == "delete" {
-			continue
-		}
 		if err := q.MarkEmailSyncError(b.ctx, gen.MarkEmailSyncErrorParams{ID: m.AggregateID, SyncError: m.ErrorMessage, Dead: isDead}); err != nil {
 			return err
 		}
@@ -154,4 +156,47 @@ func (b *batch) fail(q *gen.Queries, msgs []gen.OutboxMessage, permanent bool) e
 		b.r.cfg.Metrics.Dead(dead)
 	}
 	return nil
+}
+
+// superseded locks the emails of the rows in done, in id order (so that two
+// relays completing messages of one email at the same time do not both see
+// the other's message in flight and leave it pending), and moves the rows of
+// emails whose version moved past the one this chunk wrote from done to
+// later: they are relayed again at once and then write the current state.
+// Two relays may write one email at the same time, and a MongoDB-compatible
+// server whose version-guarded replace is not atomic (FerretDB checks the
+// filter and writes in two steps) can let the older write land last; the
+// relay that wrote it sees here that the email is newer.
+func (b *batch) superseded(q *gen.Queries, written map[int64]int64, done, later []int64) ([]int64, []int64, error) {
+	if len(done) == 0 {
+		return done, later, nil
+	}
+	cur, err := q.LockEmailVersions(b.ctx, b.aggregates(done))
+	if err != nil {
+		return nil, nil, fmt.Errorf("lock emails: %w", err)
+	}
+	moved := map[int64]bool{}
+	for _, c := range cur {
+		if w, ok := written[c.ID]; ok && c.Version > w {
+			moved[c.ID] = true
+		}
+	}
+	if len(moved) == 0 {
+		return done, later, nil
+	}
+	aggregate := make(map[int64]int64)
+	for a, rows := range b.rows {
+		for _, m := range rows {
+			aggregate[m.ID] = a
+		}
+	}
+	kept := done[:0]
+	for _, id := range done {
+		if moved[aggregate[id]] {
+			later = append(later, id)
+		} else {
+			kept = append(kept, id)
+		}
+	}
+	return kept, later, nil
 }

@@ -63,8 +63,8 @@ func TestLateWorkerCannotTouchAnotherWorkersRows(t *testing.T) {
 	}
 	c := chunk{ids: ids}
 	refused := mongostore.WriteResult{Refused: map[int64]error{ids[0]: errors.New("refused")}, Deferred: ids[1:2]}
-	require.NoError(t, late.complete(c, mongostore.WriteResult{}, 3))
-	require.NoError(t, late.complete(c, refused, 1))
+	require.NoError(t, late.complete(c, mongostore.WriteResult{}, nil))
+	require.NoError(t, late.complete(c, refused, nil))
 	require.NoError(t, late.failAll(c, errors.New("boom")))
 	require.NoError(t, late.release([]chunk{c}, "store unreachable"))
 
@@ -77,12 +77,12 @@ func TestLateWorkerCannotTouchAnotherWorkersRows(t *testing.T) {
 	takeOver("A")
 	_, err = pool.Exec(ctx, `UPDATE outbox_messages SET locked_until = now() - interval '1 second'`)
 	require.NoError(t, err)
-	require.NoError(t, late.complete(c, mongostore.WriteResult{}, 3))
+	require.NoError(t, late.complete(c, mongostore.WriteResult{}, nil))
 	require.Equal(t, 0, scalar(t, pool, `SELECT count(*) FROM outbox_messages WHERE processed_at IS NOT NULL`))
 
 	// The owner completes.
 	takeOver("A")
-	require.NoError(t, late.complete(c, mongostore.WriteResult{}, 3))
+	require.NoError(t, late.complete(c, mongostore.WriteResult{}, nil))
 	require.Equal(t, 3, scalar(t, pool, `SELECT count(*) FROM outbox_messages WHERE processed_at IS NOT NULL AND locked_by IS NULL`))
 	require.Equal(t, 3, scalar(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`))
 }

@@ -11,7 +11,7 @@
   const refreshMs = Math.min(60, Math.max(1, Number(params.get('refresh')) || 5)) * 1000;
   const RUNNING_REFRESH_MS = Math.min(refreshMs, 1000);
   // The mismatch kinds of a reconciliation, with their short labels.
-  const KINDS = [['missing_in_mongo', 'missing'], ['content_mismatch', 'content'], ['orphan_in_mongo', 'orphan'], ['status_drift', 'drift']];
+  const KINDS = [['missing_in_mongo', 'missing'], ['content_mismatch', 'content'], ['orphan_in_mongo', 'orphan'], ['status_drift', 'drift'], ['erased_but_present', 'erased but present']];
 
   const state = {
     key: sessionStorage.getItem(KEY_STORAGE) || '',
@@ -233,6 +233,7 @@
         addSample(st.value);
         renderStatus(st.value);
       }
+      await refreshErasures();
       renderChart();
 
       const other = errors.filter((e) => e.status !== 501);
@@ -254,7 +255,8 @@
       const again = state.again || gen !== state.gen; // asked for meanwhile, or a new key
       state.again = false;
       if (state.key) {
-        const running = state.recons && (state.recons.items || []).some((r) => r.status === 'running');
+        const running = (state.recons && (state.recons.items || []).some((r) => r.status === 'running')) ||
+          (state.erasures || []).some((j) => j.status === 'running' || j.status === 'pending');
         schedule(again ? 0 : running ? RUNNING_REFRESH_MS : refreshMs);
       }
     }
@@ -388,6 +390,43 @@
     body.replaceChildren(el('table', { id: 'recon-table' },
       el('thead', {}, el('tr', {}, el('th', { class: 'num' }, 'Run'), el('th', {}, 'Started'), el('th', {}, 'Status'),
         el('th', { class: 'num' }, 'Checked'), el('th', { class: 'num' }, 'Mismatches'), el('th', { class: 'num' }, 'Repaired'))),
+      el('tbody', {}, ...rows)));
+  }
+
+  // Erasure jobs need the admin scope: a key without it sees a note here
+  // and the rest of the dashboard as usual.
+  async function refreshErasures() {
+    try {
+      const list = await api('GET', '/v1/erasures?limit=10');
+      state.erasures = list.items || [];
+      renderErasures(state.erasures);
+    } catch (e) {
+      state.erasures = [];
+      $('erasure-body').replaceChildren(el('p', { class: 'empty-row' }, e.status === 403
+        ? 'Erasure jobs are shown to keys with the admin scope.' : explain(e, 'admin', 'listing erasures')));
+    }
+  }
+
+  function renderErasures(items) {
+    const body = $('erasure-body');
+    if (!items.length) {
+      body.replaceChildren(el('p', { class: 'empty-row' }, 'No erasure job yet.'));
+      return;
+    }
+    const rows = items.map((j) => {
+      const c = j.criteria || {};
+      const what = [c.address, c.mailbox && 'mailbox ' + c.mailbox, c.received_before && 'before ' + fmtTime(c.received_before)]
+        .filter(Boolean).join(' · ');
+      return el('tr', { 'data-erasure-id': j.id, 'data-status': j.status },
+        el('td', { class: 'num' }, '#' + j.id),
+        el('td', { class: 'when', title: fmtTime(j.created_at) }, fmtAgo(j.created_at), el('span', { class: 'sub' }, j.requested_by)),
+        el('td', {}, el('span', { class: 'badge ' + j.status, title: j.error_message || '' }, j.status)),
+        el('td', {}, what),
+        el('td', { class: 'num' }, `${nf.format(j.erased)} / ${nf.format(j.matched)}`));
+    });
+    body.replaceChildren(el('table', { id: 'erasure-table' },
+      el('thead', {}, el('tr', {}, el('th', { class: 'num' }, 'Job'), el('th', {}, 'Requested'), el('th', {}, 'Status'),
+        el('th', {}, 'Criteria'), el('th', { class: 'num' }, 'Erased / matched'))),
       el('tbody', {}, ...rows)));
   }
 

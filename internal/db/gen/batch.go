@@ -146,13 +146,13 @@ WITH e AS (
         $13, $14, $15,
         $16, $17, $18, $19)
     ON CONFLICT (client_id, idempotency_key) DO NOTHING
-    RETURNING id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete
+    RETURNING id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason
 ), o AS (
     INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
     SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'ingest'), e.idempotency_key, $20::int
     FROM e
 )
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete FROM e
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason FROM e
 `
 
 type InsertEmailBatchResults struct {
@@ -212,6 +212,10 @@ type InsertEmailRow struct {
 	EnvelopeTo      []string
 	MessageIDSource string
 	Incomplete      bool
+	Labels          []string
+	ErasedAt        *time.Time
+	ErasedBy        *string
+	EraseReason     *string
 }
 
 // Inserts the email and its outbox record in one statement. No row comes back
@@ -286,6 +290,10 @@ func (b *InsertEmailBatchResults) QueryRow(f func(int, InsertEmailRow, error)) {
 			&i.EnvelopeTo,
 			&i.MessageIDSource,
 			&i.Incomplete,
+			&i.Labels,
+			&i.ErasedAt,
+			&i.ErasedBy,
+			&i.EraseReason,
 		)
 		if f != nil {
 			f(t, i, err)

@@ -11,7 +11,7 @@ import (
 )
 
 const getEmail = `-- name: GetEmail :one
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete FROM incoming_emails WHERE id = $1
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason FROM incoming_emails WHERE id = $1
 `
 
 func (q *Queries) GetEmail(ctx context.Context, id int64) (IncomingEmail, error) {
@@ -45,12 +45,16 @@ func (q *Queries) GetEmail(ctx context.Context, id int64) (IncomingEmail, error)
 		&i.EnvelopeTo,
 		&i.MessageIDSource,
 		&i.Incomplete,
+		&i.Labels,
+		&i.ErasedAt,
+		&i.ErasedBy,
+		&i.EraseReason,
 	)
 	return i, err
 }
 
 const getEmailByIdempotencyKey = `-- name: GetEmailByIdempotencyKey :one
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete FROM incoming_emails WHERE client_id = $1 AND idempotency_key = $2
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason FROM incoming_emails WHERE client_id = $1 AND idempotency_key = $2
 `
 
 type GetEmailByIdempotencyKeyParams struct {
@@ -89,12 +93,16 @@ func (q *Queries) GetEmailByIdempotencyKey(ctx context.Context, arg GetEmailById
 		&i.EnvelopeTo,
 		&i.MessageIDSource,
 		&i.Incomplete,
+		&i.Labels,
+		&i.ErasedAt,
+		&i.ErasedBy,
+		&i.EraseReason,
 	)
 	return i, err
 }
 
 const getEmailsByIDs = `-- name: GetEmailsByIDs :many
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete FROM incoming_emails WHERE id = ANY($1::bigint[])
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason FROM incoming_emails WHERE id = ANY($1::bigint[])
 `
 
 func (q *Queries) GetEmailsByIDs(ctx context.Context, ids []int64) ([]IncomingEmail, error) {
@@ -134,6 +142,10 @@ func (q *Queries) GetEmailsByIDs(ctx context.Context, ids []int64) ([]IncomingEm
 			&i.EnvelopeTo,
 			&i.MessageIDSource,
 			&i.Incomplete,
+			&i.Labels,
+			&i.ErasedAt,
+			&i.ErasedBy,
+			&i.EraseReason,
 		); err != nil {
 			return nil, err
 		}
@@ -173,17 +185,19 @@ func (q *Queries) GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyPa
 }
 
 const listEmails = `-- name: ListEmails :many
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete FROM incoming_emails
-WHERE ($1::text IS NULL OR sync_status = $1::text)
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason FROM incoming_emails
+WHERE erased_at IS NULL
+  AND ($1::text IS NULL OR sync_status = $1::text)
   AND ($2::text IS NULL OR mailbox = $2::text)
   AND ($3::text IS NULL OR message_id = $3::text)
   AND ($4::text IS NULL OR idempotency_key = $4::text)
-  AND ($5::timestamptz IS NULL OR received_at >= $5::timestamptz)
-  AND ($6::timestamptz IS NULL OR received_at < $6::timestamptz)
-  AND ($7::boolean IS NULL OR incomplete = $7::boolean)
-  AND ($8::bigint IS NULL OR id < $8::bigint)
+  AND ($5::text IS NULL OR labels @> ARRAY[$5::text])
+  AND ($6::timestamptz IS NULL OR received_at >= $6::timestamptz)
+  AND ($7::timestamptz IS NULL OR received_at < $7::timestamptz)
+  AND ($8::boolean IS NULL OR incomplete = $8::boolean)
+  AND ($9::bigint IS NULL OR id < $9::bigint)
 ORDER BY id DESC
-LIMIT $9
+LIMIT $10
 `
 
 type ListEmailsParams struct {
@@ -191,6 +205,7 @@ type ListEmailsParams struct {
 	Mailbox        *string
 	MessageID      *string
 	IdempotencyKey *string
+	Label          *string
 	ReceivedAfter  *time.Time
 	ReceivedBefore *time.Time
 	Incomplete     *bool
@@ -199,12 +214,14 @@ type ListEmailsParams struct {
 }
 
 // Newest first; before_id is the keyset cursor (the last id of the previous page).
+// Tombstones of erased emails are not listed (GET /v1/emails/{id} shows them).
 func (q *Queries) ListEmails(ctx context.Context, arg ListEmailsParams) ([]IncomingEmail, error) {
 	rows, err := q.db.Query(ctx, listEmails,
 		arg.SyncStatus,
 		arg.Mailbox,
 		arg.MessageID,
 		arg.IdempotencyKey,
+		arg.Label,
 		arg.ReceivedAfter,
 		arg.ReceivedBefore,
 		arg.Incomplete,
@@ -246,6 +263,10 @@ func (q *Queries) ListEmails(ctx context.Context, arg ListEmailsParams) ([]Incom
 			&i.EnvelopeTo,
 			&i.MessageIDSource,
 			&i.Incomplete,
+			&i.Labels,
+			&i.ErasedAt,
+			&i.ErasedBy,
+			&i.EraseReason,
 		); err != nil {
 			return nil, err
 		}

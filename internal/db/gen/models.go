@@ -8,6 +8,37 @@ import (
 	"time"
 )
 
+type AuditEvent struct {
+	ID        int64
+	At        time.Time
+	ClientID  string
+	Action    string
+	Target    string
+	RequestID string
+	Details   []byte
+}
+
+type ErasureJob struct {
+	ID             int64
+	RequestedBy    string
+	RequestID      string
+	Address        *string
+	Mailbox        *string
+	ReceivedBefore *time.Time
+	Reason         string
+	Status         string
+	Matched        int64
+	Erased         int64
+	HighWaterID    *int64
+	LastID         int64
+	LockedUntil    *time.Time
+	LockedBy       *string
+	ErrorMessage   *string
+	CreatedAt      time.Time
+	StartedAt      *time.Time
+	CompletedAt    *time.Time
+}
+
 type IdempotencyKey struct {
 	ID                 int64
 	ClientID           string
@@ -49,6 +80,10 @@ type IncomingEmail struct {
 	EnvelopeTo      []string
 	MessageIDSource string
 	Incomplete      bool
+	Labels          []string
+	ErasedAt        *time.Time
+	ErasedBy        *string
+	EraseReason     *string
 }
 
 type OutboxMessage struct {

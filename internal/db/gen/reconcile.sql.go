@@ -13,24 +13,24 @@ import (
 const bucketSummaries = `-- name: BucketSummaries :many
 
 WITH r AS (
-    SELECT e.id, e.version, e.content_hash, e.sync_status
+    SELECT e.id, e.version, e.content_hash, e.sync_status, e.erased_at IS NOT NULL AS erased
     FROM incoming_emails e
     WHERE e.id > $1::bigint
     ORDER BY e.id
     LIMIT $2::int
 ), b AS (
     -- floor((id - 1) / width), exact for every bigint
-    SELECT r.id, r.version, r.content_hash, r.sync_status, ((r.id - 1) - (((r.id - 1) % $3::bigint) + $3::bigint) % $3::bigint) / $3::bigint AS bucket
+    SELECT r.id, r.version, r.content_hash, r.sync_status, r.erased, ((r.id - 1) - (((r.id - 1) % $3::bigint) + $3::bigint) % $3::bigint) / $3::bigint AS bucket
     FROM r
 )
 SELECT
     b.bucket::bigint AS bucket,
     count(*)::bigint AS rows_spanned,
     max(b.id)::bigint AS last_id,
-    count(*) FILTER (WHERE b.sync_status <> 'not_applicable')::bigint AS replicated,
+    count(*) FILTER (WHERE b.sync_status <> 'not_applicable' AND NOT b.erased)::bigint AS replicated,
     coalesce(bit_xor(('x' || substr(md5(b.id::text || ':' || b.version::text || ':' || b.content_hash), 1, 16))::bit(64)::bigint)
-        FILTER (WHERE b.sync_status <> 'not_applicable'), 0)::bigint AS xor_hash,
-    count(*) FILTER (WHERE b.sync_status NOT IN ('synced', 'not_applicable'))::bigint AS unsynced
+        FILTER (WHERE b.sync_status <> 'not_applicable' AND NOT b.erased), 0)::bigint AS xor_hash,
+    count(*) FILTER (WHERE b.sync_status NOT IN ('synced', 'not_applicable') AND NOT b.erased)::bigint AS unsynced
 FROM b
 GROUP BY b.bucket
 ORDER BY b.bucket
@@ -403,7 +403,7 @@ func (q *Queries) MarkSyncedUnchanged(ctx context.Context, arg MarkSyncedUnchang
 }
 
 const rangeRows = `-- name: RangeRows :many
-SELECT e.id, e.version, e.content_hash, e.sync_status,
+SELECT e.id, e.version, e.content_hash, e.sync_status, (e.erased_at IS NOT NULL)::bool AS erased,
     (coalesce(e.synced_at >= $1::timestamptz, false) OR EXISTS (
         SELECT 1 FROM outbox_messages o
         WHERE o.aggregate_type = 'email' AND o.aggregate_id = e.id
@@ -426,11 +426,14 @@ type RangeRowsRow struct {
 	Version     int64
 	ContentHash string
 	SyncStatus  string
+	Erased      bool
 	InFlight    bool
 }
 
 // The emails of one bucket (ids in (after_id, last_id]), one by one, for a
-// bucket whose aggregates differ or that holds unsynced emails.
+// bucket whose aggregates differ or that holds unsynced emails. erased: a
+// tombstone, which has no document (erased emails are left out of the
+// bucket summaries).
 // in_flight: a relay is about to (re)write the email (an unprocessed, not
 // dead outbox message younger than the grace period), or it was synced after
 // changed_since (it changed while the run was reading MongoDB).
@@ -453,6 +456,7 @@ func (q *Queries) RangeRows(ctx context.Context, arg RangeRowsParams) ([]RangeRo
 			&i.Version,
 			&i.ContentHash,
 			&i.SyncStatus,
+			&i.Erased,
 			&i.InFlight,
 		); err != nil {
 			return nil, err

@@ -49,11 +49,14 @@ SELECT * FROM incoming_emails WHERE id = ANY(@ids::bigint[]);
 
 -- name: ListEmails :many
 -- Newest first; before_id is the keyset cursor (the last id of the previous page).
+-- Tombstones of erased emails are not listed (GET /v1/emails/{id} shows them).
 SELECT * FROM incoming_emails
-WHERE (sqlc.narg(sync_status)::text IS NULL OR sync_status = sqlc.narg(sync_status)::text)
+WHERE erased_at IS NULL
+  AND (sqlc.narg(sync_status)::text IS NULL OR sync_status = sqlc.narg(sync_status)::text)
   AND (sqlc.narg(mailbox)::text IS NULL OR mailbox = sqlc.narg(mailbox)::text)
   AND (sqlc.narg(message_id)::text IS NULL OR message_id = sqlc.narg(message_id)::text)
   AND (sqlc.narg(idempotency_key)::text IS NULL OR idempotency_key = sqlc.narg(idempotency_key)::text)
+  AND (sqlc.narg(label)::text IS NULL OR labels @> ARRAY[sqlc.narg(label)::text])
   AND (sqlc.narg(received_after)::timestamptz IS NULL OR received_at >= sqlc.narg(received_after)::timestamptz)
   AND (sqlc.narg(received_before)::timestamptz IS NULL OR received_at < sqlc.narg(received_before)::timestamptz)
   AND (sqlc.narg(incomplete)::boolean IS NULL OR incomplete = sqlc.narg(incomplete)::boolean)

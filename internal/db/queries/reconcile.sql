@@ -56,7 +56,7 @@ SELECT pg_advisory_unlock(@lock_key::bigint) AS released;
 -- way for each MongoDB document), and how many are not synced. The last
 -- bucket of a page may go on in the next page: the aggregates combine.
 WITH r AS (
-    SELECT e.id, e.version, e.content_hash, e.sync_status
+    SELECT e.id, e.version, e.content_hash, e.sync_status, e.erased_at IS NOT NULL AS erased
     FROM incoming_emails e
     WHERE e.id > @after_id::bigint
     ORDER BY e.id
@@ -70,21 +70,23 @@ SELECT
     b.bucket::bigint AS bucket,
     count(*)::bigint AS rows_spanned,
     max(b.id)::bigint AS last_id,
-    count(*) FILTER (WHERE b.sync_status <> 'not_applicable')::bigint AS replicated,
+    count(*) FILTER (WHERE b.sync_status <> 'not_applicable' AND NOT b.erased)::bigint AS replicated,
     coalesce(bit_xor(('x' || substr(md5(b.id::text || ':' || b.version::text || ':' || b.content_hash), 1, 16))::bit(64)::bigint)
-        FILTER (WHERE b.sync_status <> 'not_applicable'), 0)::bigint AS xor_hash,
-    count(*) FILTER (WHERE b.sync_status NOT IN ('synced', 'not_applicable'))::bigint AS unsynced
+        FILTER (WHERE b.sync_status <> 'not_applicable' AND NOT b.erased), 0)::bigint AS xor_hash,
+    count(*) FILTER (WHERE b.sync_status NOT IN ('synced', 'not_applicable') AND NOT b.erased)::bigint AS unsynced
 FROM b
 GROUP BY b.bucket
 ORDER BY b.bucket;
 
 -- name: RangeRows :many
 -- The emails of one bucket (ids in (after_id, last_id]), one by one, for a
--- bucket whose aggregates differ or that holds unsynced emails.
+-- bucket whose aggregates differ or that holds unsynced emails. erased: a
+-- tombstone, which has no document (erased emails are left out of the
+-- bucket summaries).
 -- in_flight: a relay is about to (re)write the email (an unprocessed, not
 -- dead outbox message younger than the grace period), or it was synced after
 -- changed_since (it changed while the run was reading MongoDB).
-SELECT e.id, e.version, e.content_hash, e.sync_status,
+SELECT e.id, e.version, e.content_hash, e.sync_status, (e.erased_at IS NOT NULL)::bool AS erased,
     (coalesce(e.synced_at >= @changed_since::timestamptz, false) OR EXISTS (
         SELECT 1 FROM outbox_messages o
         WHERE o.aggregate_type = 'email' AND o.aggregate_id = e.id

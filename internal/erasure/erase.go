@@ -1,0 +1,144 @@
+// Package erasure removes emails for privacy requests and retention: an
+// erased email stays in PostgreSQL as a tombstone with its personal fields
+// cleared, its cached idempotency responses are purged, and an outbox
+// 'delete' removes its MongoDB document. Single erasures, background
+// erasure jobs and the retention service all go through EraseIDs.
+package erasure
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"mailsync/internal/apperr"
+	"mailsync/internal/audit"
+	"mailsync/internal/db"
+	"mailsync/internal/db/gen"
+	"mailsync/internal/email"
+)
+
+// Config tunes a Service; zero fields take the defaults of New.
+type Config struct {
+	// MaxRetries is the relay attempts given to each outbox 'delete' (10).
+	MaxRetries int32
+	// Wake, when set, nudges the relay after a commit that enqueued deletes.
+	Wake func()
+	// BatchSize is the emails a job erases per transaction (500).
+	BatchSize int32
+	// Lease is how long a job stays claimed without progress (30s).
+	Lease time.Duration
+	// PollInterval is how often the runner looks for open jobs (1s).
+	PollInterval time.Duration
+	// Worker names this instance in job leases (host-pid).
+	Worker string
+}
+
+// Service erases emails and runs erasure jobs.
+type Service struct {
+	pool *pgxpool.Pool
+	q    *gen.Queries
+	cfg  Config
+	run  runner
+}
+
+// New returns a Service on pool with cfg's defaults filled in.
+func New(pool *pgxpool.Pool, cfg *Config) *Service {
+	c := *cfg
+	if c.MaxRetries <= 0 {
+		c.MaxRetries = 10
+	}
+	if c.Wake == nil {
+		c.Wake = func() {}
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	if c.Lease <= 0 {
+		c.Lease = 30 * time.Second
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.Worker == "" {
+		host, _ := os.Hostname()
+		c.Worker = host + "-" + strconv.Itoa(os.Getpid())
+	}
+	s := &Service{pool: pool, q: gen.New(pool), cfg: c}
+	s.run.wake = make(chan struct{}, 1)
+	return s
+}
+
+// EraseIDs turns the emails in ids that are not erased yet into tombstones
+// with q (a transaction's queries: the tombstones, the outbox deletes, the
+// purge of cached responses and the audit event commit together), records
+// one audit event of action for them, and returns the ids erased. The
+// caller wakes the relay after the commit.
+func EraseIDs(ctx context.Context, q *gen.Queries, ids []int64, a audit.Actor, action, target, reason string, maxRetries int32) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	erased, err := q.EraseEmails(ctx, gen.EraseEmailsParams{Ids: ids, ErasedBy: a.ClientID, EraseReason: reason, MaxRetries: maxRetries})
+	if err != nil {
+		return nil, fmt.Errorf("erase emails: %w", err)
+	}
+	if len(erased) == 0 {
+		return erased, nil
+	}
+	details := map[string]any{"count": len(erased), "email_ids": erased}
+	if reason != "" {
+		details["reason"] = reason
+	}
+	return erased, audit.Record(ctx, q, a, action, target, details)
+}
+
+// Erase erases email id for a with reason and returns its tombstone.
+// Errors: apperr NotFound, Gone (already erased), Unavailable.
+func (s *Service) Erase(ctx context.Context, id int64, reason string, a audit.Actor) (email.Stored, error) {
+	var out email.Stored
+	err := db.InTx(ctx, s.pool, func(q *gen.Queries, _ pgx.Tx) error {
+		row, err := q.LockEmail(ctx, id)
+		if err != nil {
+			return db.NotFound(err, "email", id)
+		}
+		if row.ErasedAt != nil {
+			return apperr.New(apperr.Gone, "email %d was already erased", id)
+		}
+		target := "email:" + strconv.FormatInt(id, 10)
+		if _, err := EraseIDs(ctx, q, []int64{id}, a, audit.ActionErase, target, reason, s.cfg.MaxRetries); err != nil {
+			return err
+		}
+		row, err = q.GetEmail(ctx, id)
+		if err != nil {
+			return fmt.Errorf("read tombstone %d: %w", id, err)
+		}
+		out, err = db.EmailFromRow(row)
+		return err
+	})
+	if err != nil {
+		if db.IsUnavailable(err) {
+			return email.Stored{}, apperr.New(apperr.Unavailable, "the database is unavailable; retry later")
+		}
+		return email.Stored{}, err
+	}
+	s.cfg.Wake()
+	return out, nil
+}
+
+// EraseExpired erases up to limit emails received before before (the
+// retention service's pass), recorded as the retention actor, and returns
+// how many it erased. q is the caller's transaction; the caller wakes the
+// relay after the commit.
+func EraseExpired(ctx context.Context, q *gen.Queries, before time.Time, limit, maxRetries int32) (int64, error) {
+	ids, err := q.ExpiredEmailIDs(ctx, gen.ExpiredEmailIDsParams{Before: before, RowLimit: limit})
+	if err != nil {
+		return 0, fmt.Errorf("select expired emails: %w", err)
+	}
+	erased, err := EraseIDs(ctx, q, ids, audit.Actor{ClientID: audit.RetentionActor}, audit.ActionRetentionErase,
+		"emails", "EMAIL_RETENTION: received before "+before.UTC().Format(time.RFC3339), maxRetries)
+	return int64(len(erased)), err
+}

@@ -1,0 +1,48 @@
+package handlers
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+
+	"mailsync/internal/api"
+	"mailsync/internal/audit"
+	"mailsync/internal/db"
+	"mailsync/internal/db/gen"
+)
+
+// ListAuditEvents lists the audit trail, newest first.
+func (h *Handlers) ListAuditEvents(ctx context.Context, req api.ListAuditEventsRequestObject) (api.ListAuditEventsResponseObject, error) {
+	n, err := limit(req.Params.Limit)
+	if err != nil {
+		return nil, err
+	}
+	before, err := decodeCursor("a", req.Params.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	events, next, err := audit.List(ctx, gen.New(h.cfg.Pool), before, n)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]api.AuditEvent, len(events))
+	for i, e := range events {
+		items[i] = api.AuditEvent{Id: e.ID, At: e.At, ClientId: e.ClientID, Action: e.Action, Target: e.Target,
+			RequestId: e.RequestID, Details: e.Details}
+	}
+	return api.ListAuditEvents200JSONResponse{Items: items, NextCursor: encodeCursor("a", next)}, nil
+}
+
+// recordAudit records an admin action done by a service that has no
+// transaction of its own to share (re-drives, reconciliation starts), right
+// after it succeeded. A failure to record is logged, not returned: the
+// action is done and the client would only retry it.
+func (h *Handlers) recordAudit(ctx context.Context, action, target string, details map[string]any) {
+	err := db.InTx(ctx, h.cfg.Pool, func(q *gen.Queries, _ pgx.Tx) error {
+		return audit.Record(ctx, q, actor(ctx), action, target, details)
+	})
+	if err != nil {
+		slog.ErrorContext(ctx, "audit event not recorded", "action", action, "target", target, "err", err)
+	}
+}
