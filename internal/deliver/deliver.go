@@ -106,14 +106,14 @@ func Run(ctx context.Context, cfg Config, in io.Reader) Result {
 		pause := max(wait, retryAfter)
 		wait = min(2*wait, 4*time.Second)
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < pause {
-			return result(ExitTempFail, "%s (gave up after %d attempts within the %s deadline; the MTA should retry)",
+			return result(ExitTempFail, "%s (gave up after %d attempt(s) within the %s deadline; the MTA should retry)",
 				out.Message, attempt, cfg.Deadline)
 		}
 		timer := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return result(ExitTempFail, "%s (interrupted after %d attempts; the MTA should retry)", out.Message, attempt)
+			return result(ExitTempFail, "%s (interrupted after %d attempt(s); the MTA should retry)", out.Message, attempt)
 		case <-timer.C:
 		}
 	}
