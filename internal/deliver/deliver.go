@@ -98,10 +98,14 @@ func Run(ctx context.Context, cfg Config, in io.Reader) Result {
 	defer cancel()
 	key := Key(raw, cfg.To)
 	wait := 250 * time.Millisecond
+	var out Result // the last temporary failure that names a cause
 	for attempt := 1; ; attempt++ {
-		out, retryAfter := post(ctx, client, endpoint, cfg, key, raw)
-		if out.Code != ExitTempFail {
-			return out
+		r, retryAfter := post(ctx, client, endpoint, cfg, key, raw)
+		if r.Code != ExitTempFail {
+			return r
+		}
+		if ctx.Err() == nil || out.Message == "" { // not an attempt cut short by the deadline
+			out = r
 		}
 		pause := max(wait, retryAfter)
 		wait = min(2*wait, 4*time.Second)
