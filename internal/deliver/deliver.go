@@ -98,22 +98,26 @@ func Run(ctx context.Context, cfg Config, in io.Reader) Result {
 	defer cancel()
 	key := Key(raw, cfg.To)
 	wait := 250 * time.Millisecond
+	var out Result // the last temporary failure that names a cause
 	for attempt := 1; ; attempt++ {
-		out, retryAfter := post(ctx, client, endpoint, cfg, key, raw)
-		if out.Code != ExitTempFail {
-			return out
+		r, retryAfter := post(ctx, client, endpoint, cfg, key, raw)
+		if r.Code != ExitTempFail {
+			return r
+		}
+		if ctx.Err() == nil || out.Message == "" { // not an attempt cut short by the deadline
+			out = r
 		}
 		pause := max(wait, retryAfter)
 		wait = min(2*wait, 4*time.Second)
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < pause {
-			return result(ExitTempFail, "%s (gave up after %d attempts within the %s deadline; the MTA should retry)",
+			return result(ExitTempFail, "%s (gave up after %d attempt(s) within the %s deadline; the MTA should retry)",
 				out.Message, attempt, cfg.Deadline)
 		}
 		timer := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return result(ExitTempFail, "%s (interrupted after %d attempts; the MTA should retry)", out.Message, attempt)
+			return result(ExitTempFail, "%s (interrupted after %d attempt(s); the MTA should retry)", out.Message, attempt)
 		case <-timer.C:
 		}
 	}

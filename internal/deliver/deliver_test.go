@@ -60,7 +60,7 @@ func TestRunMapsAnswersToExitCodes(t *testing.T) {
 				_, _ = w.Write([]byte(`{"title": "Oops", "detail": "detail"}`))
 			}))
 			defer srv.Close()
-			r := run(t, srv.URL, 300*time.Millisecond)
+			r := run(t, srv.URL, time.Second)
 			require.Equal(t, tt.code, r.Code, r.Message)
 			require.Contains(t, r.Message, tt.message)
 			require.NotContains(t, r.Message, "\n")
@@ -158,4 +158,25 @@ func TestEndpointURL(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, got, in)
 	}
+}
+
+// TestRunNamesTheLastCause checks that when the deadline cuts the last
+// attempt short, the line still names the answer that made it retry.
+func TestRunNamesTheLastCause(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) > 1 {
+			<-release // hang past the client's deadline
+			return
+		}
+		w.WriteHeader(http.StatusConflict)
+	}))
+	defer srv.Close()
+	defer close(release) // before Close, which waits for the handler
+	r := run(t, srv.URL, time.Second)
+	require.Equal(t, ExitTempFail, r.Code, r.Message)
+	require.Contains(t, r.Message, "409")
+	require.EqualValues(t, 2, calls.Load())
 }

@@ -37,7 +37,7 @@ const (
 // errTooComplex stops enmime when a parsing limit is exceeded.
 var errTooComplex = errors.New("ingest: MIME structure too complex")
 
-// ParseRaw parses a raw RFC 5322 message delivered with env into the
+// ParseRaw parses a raw RFC 5322 message delivered with smtp into the
 // content to store (ClientID left empty). A message is stored whenever its
 // header block can be read: missing headers are filled in as fill describes
 // (a generated Message-ID, the envelope for From and To, the newest Received
@@ -46,7 +46,7 @@ var errTooComplex = errors.New("ingest: MIME structure too complex")
 // invalid UTF-8 in any field or header give the apperr.Invalid error of
 // Content.ValidateRaw. Address headers that net/mail cannot parse are kept
 // as their decoded text split at top-level commas rather than rejected.
-func ParseRaw(raw []byte, env Envelope, now time.Time) (RawMessage, error) {
+func ParseRaw(raw []byte, smtp Envelope, now time.Time) (RawMessage, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return RawMessage{}, apperr.New(apperr.Malformed, "the message is empty")
 	}
@@ -59,30 +59,30 @@ func ParseRaw(raw []byte, env Envelope, now time.Time) (RawMessage, error) {
 		return RawMessage{}, apperr.New(apperr.Malformed,
 			"the message has too many MIME parts (more than %d)", maxDelimiterLines)
 	}
-	parsed, err := readEnvelope(raw)
+	env, err := readEnvelope(raw)
 	if err != nil {
 		return RawMessage{}, err
 	}
-	h := parsed.Root.Header
+	h := env.Root.Header
 	c := email.Content{
-		MessageID:    strings.TrimSpace(first(parsed.GetHeaderValues("Message-ID"))),
-		From:         strings.Join(addresses(parsed, h, "From"), ", "),
-		To:           addresses(parsed, h, "To"),
-		Cc:           addresses(parsed, h, "Cc"),
-		Subject:      parsed.GetHeader("Subject"),
-		TextBody:     parsed.Text,
-		HTMLBody:     parsed.HTML,
+		MessageID:    strings.TrimSpace(first(env.GetHeaderValues("Message-ID"))),
+		From:         strings.Join(addresses(env, h, "From"), ", "),
+		To:           addresses(env, h, "To"),
+		Cc:           addresses(env, h, "Cc"),
+		Subject:      env.GetHeader("Subject"),
+		TextBody:     env.Text,
+		HTMLBody:     env.HTML,
 		Headers:      make(map[string][]string, len(h)),
-		Attachments:  attachments(parsed),
+		Attachments:  attachments(env),
 		RawSizeBytes: int64(len(raw)),
 	}
-	for _, name := range parsed.GetHeaderKeys() {
-		c.Headers[name] = parsed.GetHeaderValues(name)
+	for _, name := range env.GetHeaderKeys() {
+		c.Headers[name] = env.GetHeaderValues(name)
 	}
-	if t, err := parsed.Date(); err == nil && plausible(t) {
+	if t, err := env.Date(); err == nil && plausible(t) {
 		c.ReceivedAt = t
 	}
-	m := fill(c, raw, h, env, now)
+	m := fill(c, raw, h, smtp, now)
 	m.Content.Normalize()
 	if err := m.Content.ValidateRaw(); err != nil {
 		return RawMessage{}, err
