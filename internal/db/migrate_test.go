@@ -27,8 +27,10 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	v, dirty, err := m.Version()
 	require.NoError(t, err)
 	require.False(t, dirty)
-	require.EqualValues(t, 2, v)
+	require.EqualValues(t, 4, v)
 
+	require.NoError(t, m.Steps(-1)) // 000004: status counters
+	require.NotContains(t, tables(t, conn), "email_status_counts")
 	require.NoError(t, m.Steps(-1))
 	require.Equal(t, []string{"incoming_emails"}, tables(t, conn))
 	require.NotContains(t, columns(t, conn, "incoming_emails"), "sync_status")
@@ -66,7 +68,7 @@ func TestSagaMigrationEnqueuesExistingEmails(t *testing.T) {
 
 func assertSchema(t *testing.T, conn *pgx.Conn) {
 	t.Helper()
-	require.Equal(t, []string{"idempotency_keys", "incoming_emails", "outbox_messages", "reconciliation_reports"}, tables(t, conn))
+	require.Equal(t, []string{"email_status_counts", "idempotency_keys", "incoming_emails", "outbox_messages", "reconciliation_reports"}, tables(t, conn))
 	require.Subset(t, columns(t, conn, "incoming_emails"), []string{
 		"id", "client_id", "message_id", "mailbox", "from_address", "to_addresses", "cc_addresses", "subject",
 		"text_body", "html_body", "headers", "attachments", "raw_size_bytes", "received_at", "created_at",

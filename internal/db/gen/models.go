@@ -8,6 +8,14 @@ import (
 	"time"
 )
 
+type EmailStatusCount struct {
+	ID            int64
+	Pending       int64
+	Synced        int64
+	Failed        int64
+	NotApplicable int64
+}
+
 type IdempotencyKey struct {
 	ID                 int64
 	ClientID           string
