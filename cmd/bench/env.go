@@ -127,7 +127,7 @@ func startStack(ctx context.Context, dbURL string, mongo *mongostore.Store, rcfg
 		s.close()
 		return nil, err
 	}
-	reg := prometheus.NewRegistry() // a fresh one per stack: no duplicate registration
+	reg := prometheus.NewRegistry()              // a fresh one per stack: no duplicate registration
 	reg.MustRegister(metrics.NewCollector(pool)) // as serve registers it: /metrics reads PostgreSQL
 	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: 26214400, Gatherer: reg, Registerer: reg})
 	if err != nil {
