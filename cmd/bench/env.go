@@ -19,6 +19,7 @@ import (
 	"mailsync/internal/db"
 	"mailsync/internal/handlers"
 	"mailsync/internal/ingest"
+	"mailsync/internal/metrics"
 	"mailsync/internal/mongostore"
 	"mailsync/internal/relay"
 )
@@ -126,7 +127,8 @@ func startStack(ctx context.Context, dbURL string, mongo *mongostore.Store, rcfg
 		s.close()
 		return nil, err
 	}
-	reg := prometheus.NewRegistry() // a fresh one per stack: no duplicate registration
+	reg := prometheus.NewRegistry()              // a fresh one per stack: no duplicate registration
+	reg.MustRegister(metrics.NewCollector(pool)) // as serve registers it: /metrics reads PostgreSQL
 	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: 26214400, Gatherer: reg, Registerer: reg})
 	if err != nil {
 		s.close()

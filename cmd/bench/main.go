@@ -1,10 +1,14 @@
 // Command bench measures mailsync against baselines taken in the same run
 // on the same machine, and prints figures, ratios and a summary table:
 //
-//   - ingest: single-email POST /v1/emails over real HTTP at concurrency 16,
-//     next to pgbench running the same insert transaction;
+//   - ingest: single-email POST /v1/emails over real HTTP at concurrency 16
+//     and 64, next to pgbench running the same insert transaction at the
+//     same concurrency (and that transaction without the status-count
+//     triggers, which is their cost);
 //   - batch: POST /v1/emails/batch with 100 emails per request, next to the
-//     single-email rate;
+//     pgbench rate;
+//   - status: /v1/sync/status, /v1/sync/failures and /metrics on a database
+//     of -status-emails emails built with generate_series;
 //   - drain: a relay draining an outbox backlog into MongoDB, next to one raw
 //     unordered InsertMany of the same documents;
 //   - latency: ingest → synced at a steady rate with the relay on.
@@ -23,6 +27,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -32,7 +37,9 @@ import (
 
 type benchOptions struct {
 	pgURL, mongoURL, pgbench, queries string
-	sections, cpuprofile              string
+	sections, cpuprofile, concs       string
+	concList                          []int
+	statusEmails, statusRequests      int
 	runs                              int
 	conc, requests                    int
 	duration                          time.Duration
@@ -54,10 +61,12 @@ func main() {
 	flag.StringVar(&o.mongoURL, "mongo-url", os.Getenv("MAILSYNC_BENCH_MONGO_URL"), "MongoDB (or FerretDB) URL (required for -sections drain,latency)")
 	flag.StringVar(&o.pgbench, "pgbench", "pgbench", "pgbench binary")
 	flag.StringVar(&o.queries, "queries", "internal/db/queries/emails.sql", "the sqlc query file the pgbench script is built from")
-	flag.StringVar(&o.sections, "sections", "ingest,drain,latency", "comma-separated sections to run: ingest (single + batch), drain, latency")
+	flag.StringVar(&o.sections, "sections", "ingest,status,drain,latency", "comma-separated sections to run: ingest (single + batch), status, drain, latency")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of each section to <this>-<section>.pprof")
 	flag.IntVar(&o.runs, "runs", 3, "repetitions of each measurement (the median is reported)")
-	flag.IntVar(&o.conc, "concurrency", 16, "single-email ingest: concurrent clients (and pgbench clients)")
+	flag.StringVar(&o.concs, "concurrency", "16,64", "single-email ingest: comma-separated concurrent clients (and pgbench clients) to measure at; the first is the batch's baseline")
+	flag.IntVar(&o.statusEmails, "status-emails", 500_000, "status: emails (and processed outbox rows) in the database the status endpoints are timed on")
+	flag.IntVar(&o.statusRequests, "status-requests", 200, "status: requests per endpoint, one at a time")
 	flag.IntVar(&o.requests, "requests", 0, "single-email ingest: requests per run (0: run for -duration)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "single-email ingest and pgbench: duration of each run")
 	flag.IntVar(&o.batchSize, "batch-size", 100, "batch ingest: emails per request")
@@ -87,6 +96,14 @@ func main() {
 }
 
 func run(ctx context.Context, o benchOptions) error {
+	for _, c := range strings.Split(o.concs, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-concurrency: %q is not a positive number", c)
+		}
+		o.concList = append(o.concList, n)
+	}
+	o.conc = o.concList[0]
 	if o.printPgbench {
 		script, defines, err := pgbenchScript(o.queries)
 		if err != nil {
@@ -103,8 +120,8 @@ func run(ctx context.Context, o benchOptions) error {
 	want := map[string]bool{}
 	for _, s := range strings.Split(o.sections, ",") {
 		s = strings.TrimSpace(s)
-		if s != "ingest" && s != "drain" && s != "latency" {
-			return fmt.Errorf("unknown section %q (want ingest, drain, latency)", s)
+		if s != "ingest" && s != "status" && s != "drain" && s != "latency" {
+			return fmt.Errorf("unknown section %q (want ingest, status, drain, latency)", s)
 		}
 		want[s] = true
 	}
@@ -150,7 +167,7 @@ func run(ctx context.Context, o benchOptions) error {
 	for _, s := range []struct {
 		name string
 		fn   func(context.Context, benchOptions, *database, *cpuWatch) ([]row, error)
-	}{{"ingest", benchIngest}, {"drain", benchDrain}, {"latency", benchLatency}} {
+	}{{"ingest", benchIngest}, {"status", benchStatus}, {"drain", benchDrain}, {"latency", benchLatency}} {
 		if !want[s.name] {
 			continue
 		}

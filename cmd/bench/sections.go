@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,101 +13,6 @@ import (
 
 // perOpMs is d in milliseconds per one of n operations.
 func perOpMs(d time.Duration, n float64) float64 { return msOf(d) / max(n, 1) }
-
-// benchIngest measures single-email ingest over HTTP against pgbench running
-// the same transaction (alternating, so both see the same table sizes), then
-// batch ingest against the single-email rate.
-func benchIngest(ctx context.Context, o benchOptions, d *database, w *cpuWatch) ([]row, error) {
-	script, defines, err := pgbenchScript(o.queries)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "mailsync-bench")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	scriptPath := filepath.Join(dir, "ingest.sql")
-	if err := os.WriteFile(scriptPath, []byte(script), 0o644); err != nil {
-		return nil, err
-	}
-	st, err := startStack(ctx, d.url, nil, relay.Config{Workers: 0}) // relay off: ingest only
-	if err != nil {
-		return nil, err
-	}
-	defer st.close()
-	if err := reset(ctx, st.pool); err != nil {
-		return nil, err
-	}
-	p := poster{client: newClient(max(o.conc, o.batchConc)), base: st.base}
-	single := func(tag string) func(w, seq int) error {
-		return func(w, seq int) error { _, err := p.single(fmt.Sprintf("%s-%d-%d", tag, w, seq)); return err }
-	}
-	if r := runLoad(ctx, o.conc, 2*time.Second, 0, single("warm")); r.errors > 0 {
-		return nil, fmt.Errorf("warm-up: %d errors, first: %v", r.errors, r.firstErr)
-	}
-	fmt.Printf("single-email POST /v1/emails, %d clients, %s per run; pgbench -M prepared -c %d, same transaction\n",
-		o.conc, describe(o.duration, o.requests), o.conc)
-	var tps, rps, p50, p99, cpuRatio, singleCPU []float64
-	for i := range o.runs {
-		stop := w.start(ctx)
-		t, err := runPgbench(ctx, o.pgbench, d.url, scriptPath, defines, o.conc, o.duration, o.requests)
-		if err != nil {
-			return nil, err
-		}
-		pg := stop()
-		stop = w.start(ctx)
-		r := runLoad(ctx, o.conc, o.duration, o.requests, single(fmt.Sprintf("s%d", i)))
-		if r.errors > 0 {
-			return nil, fmt.Errorf("single ingest: %d errors, first: %v", r.errors, r.firstErr)
-		}
-		in := stop()
-		txs := t * o.duration.Seconds()
-		if o.requests > 0 {
-			txs = float64(max(o.requests/o.conc, 1) * o.conc)
-		}
-		pgCPU, inCPU := perOpMs(pg.children+pg.pgbench, txs), perOpMs(in.service(false), float64(r.requests))
-		tps, rps = append(tps, t), append(rps, r.perSecond())
-		p50, p99 = append(p50, msOf(percentile(r.latencies, 50))), append(p99, msOf(percentile(r.latencies, 99)))
-		cpuRatio, singleCPU = append(cpuRatio, pgCPU/inCPU), append(singleCPU, inCPU)
-		fmt.Printf("  run %d: pgbench %.0f tps | ingest %.0f req/s (%d requests), p50 %s, p99 %s | ratio %.2f\n",
-			i+1, t, r.perSecond(), r.requests, ms(p50[i]), ms(p99[i]), r.perSecond()/t)
-		fmt.Printf("         pgbench %s\n         ingest  %s\n         CPU per operation: pgbench %.2f ms, ingest %.2f ms → CPU-cost ratio %.2f\n",
-			pg.perOp(int(txs), "tx"), in.perOp(r.requests, "request"), pgCPU, inCPU, pgCPU/inCPU)
-	}
-	fmt.Printf("batch POST /v1/emails/batch, %d emails per request, %d clients, %s per run\n", o.batchSize, o.batchConc, o.batchDuration)
-	var eps, batchCPU []float64
-	for i := range o.runs {
-		stop := w.start(ctx)
-		r := runLoad(ctx, o.batchConc, o.batchDuration, 0, func(w, seq int) error {
-			return p.batch(fmt.Sprintf("b%d-%d-%d", i, w, seq), o.batchSize)
-		})
-		if r.errors > 0 {
-			return nil, fmt.Errorf("batch ingest: %d errors, first: %v", r.errors, r.firstErr)
-		}
-		use := stop()
-		n := r.requests * o.batchSize
-		e := r.perSecond() * float64(o.batchSize)
-		eps, batchCPU = append(eps, e), append(batchCPU, perOpMs(use.service(false), float64(n)))
-		fmt.Printf("  run %d: %.0f emails/s (%d requests, p50 %s, p99 %s)\n         %s\n", i+1, e, r.requests,
-			ms(msOf(percentile(r.latencies, 50))), ms(msOf(percentile(r.latencies, 99))), use.perOp(n, "email"))
-	}
-	mt, mr, me := median(tps), median(rps), median(eps)
-	mc, sc, bc := median(cpuRatio), median(singleCPU), median(batchCPU)
-	fmt.Printf("ingest: median %.0f req/s vs pgbench %.0f tps → ratio %.2f (target ≥ 0.70); p50 %s, p99 %s; CPU-cost ratio %.2f\n",
-		mr, mt, mr/mt, ms(median(p50)), ms(median(p99)), mc)
-	fmt.Printf("batch: median %.0f emails/s vs single %.0f req/s → ratio %.1f (target ≥ 5); CPU per email %.2f ms vs %.2f ms per single request → CPU-cost ratio %.1f\n",
-		me, mr, me/mr, bc, sc, sc/bc)
-	return []row{
-		{fmt.Sprintf("single-email ingest, %d clients (req/s)", o.conc), fmt.Sprintf("%.0f", mr),
-			fmt.Sprintf("pgbench %.0f tps", mt), fmt.Sprintf("%.2f", mr/mt), "≥ 0.70", verdict(mr/mt, 0.7, false)},
-		{"  its latency p50 / p99", ms(median(p50)) + " / " + ms(median(p99)), "", "", "", ""},
-		{"  CPU per op (client+server+PostgreSQL)", fmt.Sprintf("%.2f ms/request", sc), "pgbench (same)", fmt.Sprintf("%.2f", mc), "(≥ 0.70)", info(verdict(mc, 0.7, false))},
-		{fmt.Sprintf("batch ingest, %d/request, %d clients (emails/s)", o.batchSize, o.batchConc), fmt.Sprintf("%.0f", me),
-			fmt.Sprintf("single %.0f req/s", mr), fmt.Sprintf("%.1f", me/mr), "≥ 5", verdict(me/mr, 5, false)},
-		{"  CPU per email", fmt.Sprintf("%.2f ms/email", bc), fmt.Sprintf("single %.2f ms", sc), fmt.Sprintf("%.1f", sc/bc), "(≥ 5)", info(verdict(sc/bc, 5, false))},
-	}, nil
-}
 
 func describe(d time.Duration, n int) string {
 	if n > 0 {

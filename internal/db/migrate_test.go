@@ -70,7 +70,7 @@ func TestSagaMigrationEnqueuesExistingEmails(t *testing.T) {
 
 func assertSchema(t *testing.T, conn *pgx.Conn) {
 	t.Helper()
-	require.Subset(t, tables(t, conn), []string{"audit_events", "erasure_jobs", "idempotency_keys", "incoming_emails", "outbox_messages", "reconciliation_reports"})
+	require.Subset(t, tables(t, conn), []string{"audit_events", "email_status_counts", "erasure_jobs", "idempotency_keys", "incoming_emails", "outbox_messages", "reconciliation_reports"})
 	require.Subset(t, columns(t, conn, "incoming_emails"), []string{"labels", "erased_at", "erased_by", "erase_reason"})
 	require.Subset(t, columns(t, conn, "incoming_emails"), []string{
 		"id", "client_id", "message_id", "mailbox", "from_address", "to_addresses", "cc_addresses", "subject",

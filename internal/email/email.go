@@ -4,9 +4,6 @@
 package email
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"sort"
 	"time"
 )
@@ -102,23 +99,9 @@ func (c *Content) Normalize() {
 }
 
 // Hash returns the hex SHA-256 of the canonical JSON of the normalised
-// content. Map keys are sorted by encoding/json, so equal content gives an
-// equal hash whichever store it was read from.
-func (c Content) Hash() string {
-	c.Normalize()
-	// Normalize replaced nil slices on the copy; headers map is shared but
-	// only nil values are replaced, which does not change the encoding.
-	b, err := json.Marshal(struct {
-		Content
-		ReceivedAt string `json:"received_at"`
-	}{c, c.ReceivedAt.Format("2006-01-02T15:04:05.000Z")})
-	if err != nil {
-		// Content holds only strings, numbers and slices of them.
-		panic("email: marshal content: " + err.Error())
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
+// content (see Canonical). Map keys are sorted by encoding/json, so equal
+// content gives an equal hash whichever store it was read from.
+func (c Content) Hash() string { return HashOf(c.Canonical()) }
 
 // HeaderNames returns the header names of c in sorted order.
 func (c Content) HeaderNames() []string {

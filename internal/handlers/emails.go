@@ -26,12 +26,11 @@ func (h *Handlers) CreateEmail(ctx context.Context, req api.CreateEmailRequestOb
 		if err := refuseEnvelopeHeaders(req.Params); err != nil {
 			return nil, err
 		}
-		item.Content = contentFromInput(*req.JSONBody)
-		if err := item.Content.Validate(); err != nil {
+		c := contentFromInput(*req.JSONBody)
+		if err := c.Validate(); err != nil {
 			return nil, err
 		}
-		canon, _ := json.Marshal(item.Content)
-		item.Fingerprint = ingest.Fingerprint(http.MethodPost, "/v1/emails", canon)
+		item = ingest.NewItem(clientID(ctx), key, c)
 	case req.Body != nil:
 		raw, err := io.ReadAll(req.Body)
 		if err != nil {
@@ -47,11 +46,11 @@ func (h *Handlers) CreateEmail(ctx context.Context, req api.CreateEmailRequestOb
 		return nil, apperr.New(apperr.Unsupported, "send application/json or message/rfc822")
 	}
 	item.Key = key
-	results, err := h.cfg.Ingest.Ingest(ctx, clientID(ctx), []ingest.Item{item})
+	result, err := h.cfg.Ingest.IngestOne(ctx, clientID(ctx), item)
 	if err != nil {
 		return nil, err
 	}
-	return createResponse{key: req.Params.IdempotencyKey, r: results[0]}, nil
+	return createResponse{key: req.Params.IdempotencyKey, r: result}, nil
 }
 
 // createResponse writes an ingest result: the cached bytes on a replay.
@@ -77,17 +76,7 @@ func (c createResponse) VisitCreateEmailResponse(w http.ResponseWriter) error {
 		w.Header().Set("Idempotent-Replayed", "false")
 	}
 	if c.r.Status == http.StatusCreated {
-		id := int64(0)
-		if c.r.Email != nil {
-			id = c.r.Email.ID
-		} else { // a replay: only the cached bytes are at hand
-			var ref struct {
-				ID int64 `json:"id"`
-			}
-			_ = json.Unmarshal(c.r.Body, &ref)
-			id = ref.ID
-		}
-		w.Header().Set("Location", "/v1/emails/"+itoa(id))
+		w.Header().Set("Location", "/v1/emails/"+itoa(c.r.ID))
 	}
 	w.WriteHeader(c.r.Status)
 	_, err := w.Write(c.r.Body)
@@ -103,10 +92,11 @@ func (h *Handlers) CreateEmailBatch(ctx context.Context, req api.CreateEmailBatc
 	if len(req.Body.Emails) > 500 {
 		return nil, apperr.New(apperr.Invalid, "emails holds %d items; at most 500 are allowed", len(req.Body.Emails))
 	}
-	results := make([]api.BatchResult, len(req.Body.Emails))
+	results := make([]batchResult, len(req.Body.Emails))
 	var items []ingest.Item
 	var index []int
 	seen := map[string]bool{}
+	client := clientID(ctx)
 	for i, in := range req.Body.Emails {
 		results[i].IdempotencyKey = in.IdempotencyKey
 		key, err := parseIdempotencyKey(in.IdempotencyKey)
@@ -122,12 +112,11 @@ func (h *Handlers) CreateEmailBatch(ctx context.Context, req api.CreateEmailBatc
 			continue
 		}
 		seen[key] = true
-		canon, _ := json.Marshal(c)
-		items = append(items, ingest.Item{Key: key, Content: c, Fingerprint: ingest.Fingerprint(http.MethodPost, "/v1/emails", canon)})
+		items = append(items, ingest.NewItem(client, key, c))
 		index = append(index, i)
 	}
 	if len(items) > 0 {
-		out, err := h.cfg.Ingest.Ingest(ctx, clientID(ctx), items)
+		out, err := h.cfg.Ingest.Ingest(ctx, client, items)
 		if err != nil {
 			return nil, err
 		}
@@ -137,17 +126,13 @@ func (h *Handlers) CreateEmailBatch(ctx context.Context, req api.CreateEmailBatc
 				setBatchError(res, r.Err)
 				continue
 			}
-			var e api.Email
-			if err := json.Unmarshal(r.Body, &e); err != nil {
-				return nil, err
-			}
-			res.Status, res.Email, res.Replayed = int32(r.Status), &e, ptr(r.Replayed)
+			res.Status, res.Email, res.Replayed = int32(r.Status), json.RawMessage(r.Body), ptr(r.Replayed)
 		}
 	}
-	return api.CreateEmailBatch200JSONResponse{Results: results}, nil
+	return batchResponse{Results: results}, nil
 }
 
-func setBatchError(res *api.BatchResult, err error) {
+func setBatchError(res *batchResult, err error) {
 	status, p := Problem(apperr.As(err))
 	res.Status, res.Error = int32(status), &p
 }

@@ -1,22 +1,21 @@
 // Package ingest stores incoming emails exactly once: it validates and
 // normalises them, applies the Idempotency-Key rules, and writes the key
 // record, the email row and its outbox record in one transaction.
+// Concurrent single-email requests are group-committed: gathered for about a
+// millisecond into one transaction, each answered after that commit with the
+// outcome it would have had alone.
 package ingest
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
+	"encoding/json"
 	"net/http"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"mailsync/internal/apperr"
-	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 	"mailsync/internal/email"
 )
 
@@ -33,6 +32,15 @@ type Config struct {
 	Committed func(n int)
 	// Metrics, when set, counts outcomes.
 	Metrics Metrics
+	// GroupWindow is how long IngestOne gathers concurrent requests into
+	// one transaction (1ms); negative means no waiting.
+	GroupWindow time.Duration
+	// GroupMax bounds the requests in one group transaction (128).
+	GroupMax int
+	// GroupInFlight bounds the group transactions running at once (4).
+	GroupInFlight int
+	// GroupTimeout bounds one group transaction (30s).
+	GroupTimeout time.Duration
 }
 
 // Metrics receives ingest outcomes.
@@ -45,6 +53,7 @@ type Metrics interface {
 type Service struct {
 	pool *pgxpool.Pool
 	cfg  Config
+	g    gatherer
 }
 
 // NewService returns a Service writing to pool, with cfg's defaults filled in.
@@ -56,11 +65,27 @@ func NewService(pool *pgxpool.Pool, cfg *Config) *Service {
 	if c.MaxRetries <= 0 {
 		c.MaxRetries = 10
 	}
-	return &Service{pool: pool, cfg: c}
+	if c.GroupWindow == 0 {
+		c.GroupWindow = time.Millisecond
+	}
+	if c.GroupMax <= 0 {
+		c.GroupMax = 128
+	}
+	if c.GroupInFlight <= 0 {
+		c.GroupInFlight = 4
+	}
+	if c.GroupTimeout <= 0 {
+		c.GroupTimeout = 30 * time.Second
+	}
+	s := &Service{pool: pool, cfg: c}
+	s.g.full = make(chan struct{}, 1)
+	s.g.slots = make(chan struct{}, c.GroupInFlight)
+	return s
 }
 
 // Item is one email to store under one idempotency key. Content must have
 // passed Validate; Fingerprint identifies the request (see Fingerprint).
+// NewItem fills every field for content received as JSON.
 type Item struct {
 	Key         string
 	Fingerprint string
@@ -70,14 +95,21 @@ type Item struct {
 	// the key was first seen, so a retry after the key's record expired
 	// takes the stored email's received_at and is the same request.
 	ReceivedAtFirstSeen bool
+	// Hash is the content hash with the client id set; empty means compute it.
+	Hash string
+	// legacy, when set, computes the fingerprint earlier releases stored for
+	// the same request, so a retry across an upgrade is still recognised.
+	legacy func() string
 }
 
 // Result is one item's outcome: Status and Body are the HTTP response to
 // send (Body is the cached bytes on a replay); Err is set instead for a 4xx
-// outcome of this item alone.
+// outcome of this item alone. ID is the email's id whenever there is one
+// (also on a cached replay, where Email is nil).
 type Result struct {
 	Status   int
 	Body     []byte
+	ID       int64
 	Email    *email.Stored // nil on a cached replay or an error
 	Replayed bool
 	Err      error
@@ -92,190 +124,72 @@ func Fingerprint(method, path string, canonicalBody []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// NewItem is the item for validated content c received as JSON from
+// clientID under key. The canonical JSON is computed once and gives both the
+// request fingerprint and the content hash.
+func NewItem(clientID, key string, c email.Content) Item {
+	c.ClientID = clientID
+	canon := c.Canonical()
+	return Item{
+		Key: key, Content: c, Hash: email.HashOf(canon),
+		Fingerprint: Fingerprint(http.MethodPost, "/v1/emails", canon),
+		legacy: func() string { // the JSON of the content without the client id
+			old := c
+			old.ClientID = ""
+			b, _ := json.Marshal(old)
+			return Fingerprint(http.MethodPost, "/v1/emails", b)
+		},
+	}
+}
+
+// sameRequest reports whether fingerprint, as stored for an earlier request
+// under the same key, identifies the same request as it.
+func (it *Item) sameRequest(fingerprint string) bool {
+	return fingerprint == it.Fingerprint || (it.legacy != nil && fingerprint == it.legacy())
+}
+
 // Ingest stores items for clientID in one transaction and returns a result
 // per item, in order. Keys must be unique within items. A key held by a
 // transaction still in flight is waited for (up to the pool's lock_timeout);
-// past that Ingest returns an apperr Conflict and stores nothing. Any other
-// error means nothing was stored, and a retry is a first request.
+// past that Ingest returns an apperr Conflict and stores nothing. A deadlock
+// or serialization failure is retried a few times, then answered with an
+// apperr Conflict. Any other error means nothing was stored, and a retry is a
+// first request.
 func (s *Service) Ingest(ctx context.Context, clientID string, items []Item) ([]Result, error) {
-	results := make([]Result, len(items))
-	inserted := 0
-	err := db.InTx(ctx, s.pool, func(q *gen.Queries, tx pgx.Tx) error {
-		inserted = 0
-		for i := range results {
-			results[i] = Result{}
-		}
-		claimed, err := s.claimKeys(ctx, q, clientID, items)
-		if err != nil {
-			return err
-		}
-		stored, err := s.insertEmails(ctx, q, clientID, items, claimed)
-		if err != nil {
-			return err
-		}
-		var complete []gen.CompleteIdempotencyKeyParams
-		for i, it := range items {
-			switch {
-			case claimed[i] == 0:
-				results[i], err = s.existingKey(ctx, q, clientID, it)
-			case stored[i] != nil:
-				inserted++
-				results[i], err = s.rendered(http.StatusCreated, stored[i], false)
-			default: // key record expired and was deleted, the email is still there
-				results[i], err = s.existingEmail(ctx, q, clientID, it)
-			}
-			if err != nil {
-				return err
-			}
-			if claimed[i] != 0 {
-				complete = append(complete, completion(claimed[i], results[i]))
-			}
-		}
-		return execBatch(q.CompleteIdempotencyKey(ctx, complete))
-	})
+	jobs := make([]job, len(items))
+	for i := range items {
+		jobs[i] = job{clientID: clientID, item: &items[i]}
+	}
+	results, inserted, err := s.writeRetrying(ctx, jobs)
 	if err != nil {
-		if db.IsLockTimeout(err) {
-			return nil, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed; retry later")
-		}
-		if db.IsUnavailable(err) {
-			return nil, apperr.New(apperr.Unavailable, "the database is unavailable; retry later with the same Idempotency-Key")
-		}
 		return nil, err
 	}
+	s.committed(inserted, len(items)-inserted)
+	return results, nil
+}
+
+// IngestOne stores one item for clientID, group-committed with concurrent
+// calls, and returns exactly what Ingest would return for it alone. A
+// failure of the group's transaction is retried for each request alone, so
+// no request fails because of another.
+func (s *Service) IngestOne(ctx context.Context, clientID string, it Item) (Result, error) {
+	c := &call{ctx: ctx, job: job{clientID: clientID, item: &it}, done: make(chan struct{})}
+	s.enqueue(c)
+	select {
+	case <-c.done:
+		return c.res, c.err
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+// committed runs the after-commit hooks.
+func (s *Service) committed(inserted, replayed int) {
 	if inserted > 0 && s.cfg.Committed != nil {
 		s.cfg.Committed(inserted)
 	}
 	if m := s.cfg.Metrics; m != nil {
 		m.Ingested(inserted)
-		m.Replayed(len(items) - inserted)
+		m.Replayed(replayed)
 	}
-	return results, nil
-}
-
-func (s *Service) claimKeys(ctx context.Context, q *gen.Queries, clientID string, items []Item) ([]int64, error) {
-	params := make([]gen.ClaimIdempotencyKeyParams, len(items))
-	expires := time.Now().Add(s.cfg.IdempotencyTTL)
-	for i, it := range items {
-		params[i] = gen.ClaimIdempotencyKeyParams{ClientID: clientID, Key: it.Key, RequestFingerprint: it.Fingerprint, ExpiresAt: expires}
-	}
-	ids := make([]int64, len(items))
-	var firstErr error
-	q.ClaimIdempotencyKey(ctx, params).QueryRow(func(i int, id int64, err error) {
-		switch {
-		case err == nil:
-			ids[i] = id
-		case !errors.Is(err, pgx.ErrNoRows) && firstErr == nil:
-			firstErr = err
-		}
-	})
-	return ids, firstErr
-}
-
-func (s *Service) insertEmails(ctx context.Context, q *gen.Queries, clientID string, items []Item, claimed []int64) ([]*email.Stored, error) {
-	var params []gen.InsertEmailParams
-	var index []int
-	for i, it := range items {
-		if claimed[i] != 0 {
-			c := it.Content
-			c.ClientID = clientID
-			params = append(params, db.InsertEmailParams(c, it.Key, s.cfg.MaxRetries))
-			index = append(index, i)
-		}
-	}
-	stored := make([]*email.Stored, len(items))
-	var firstErr error
-	q.InsertEmail(ctx, params).QueryRow(func(j int, row gen.InsertEmailRow, err error) {
-		if err != nil {
-			if !errors.Is(err, pgx.ErrNoRows) && firstErr == nil {
-				firstErr = err
-			}
-			return
-		}
-		e, err := db.EmailFromRow(gen.IncomingEmail(row))
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		stored[index[j]] = &e
-	})
-	return stored, firstErr
-}
-
-// existingKey answers a key that another request already completed.
-func (s *Service) existingKey(ctx context.Context, q *gen.Queries, clientID string, it Item) (Result, error) {
-	k, err := q.GetIdempotencyKey(ctx, gen.GetIdempotencyKeyParams{ClientID: clientID, Key: it.Key})
-	if err != nil {
-		return Result{}, err
-	}
-	if keyErased(k) {
-		return goneResult(), nil
-	}
-	if k.Status != "completed" || k.ResponseStatus == nil {
-		return Result{}, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed; retry later")
-	}
-	if time.Now().After(k.ExpiresAt) {
-		return s.existingEmail(ctx, q, clientID, it)
-	}
-	if k.RequestFingerprint != it.Fingerprint || k.ResourceID == nil {
-		// A key whose first use was refused has no resource and no body.
-		return keyReused(), nil
-	}
-	return Result{Status: int(*k.ResponseStatus), Body: k.ResponseBody, Replayed: true}, nil
-}
-
-// existingEmail answers a key whose cached response has expired: the email
-// stored under it is returned (200) when the content is the same, and a
-// different content is refused, so a key never stores a second email.
-func (s *Service) existingEmail(ctx context.Context, q *gen.Queries, clientID string, it Item) (Result, error) {
-	row, err := q.GetEmailByIdempotencyKey(ctx, gen.GetEmailByIdempotencyKeyParams{ClientID: clientID, IdempotencyKey: &it.Key})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return keyReused(), nil
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	if rowErased(row) {
-		return goneResult(), nil
-	}
-	e, err := db.EmailFromRow(row)
-	if err != nil {
-		return Result{}, err
-	}
-	c := it.Content
-	c.ClientID = clientID
-	if it.ReceivedAtFirstSeen {
-		c.ReceivedAt = e.ReceivedAt
-	}
-	if c.Hash() != e.ContentHash {
-		return keyReused(), nil
-	}
-	return s.rendered(http.StatusOK, &e, true)
-}
-
-func (s *Service) rendered(status int, e *email.Stored, replayed bool) (Result, error) {
-	body, err := s.cfg.Render(*e)
-	return Result{Status: status, Body: body, Email: e, Replayed: replayed}, err
-}
-
-func keyReused() Result {
-	return Result{Status: http.StatusUnprocessableEntity, Err: apperr.New(apperr.KeyReused,
-		"this Idempotency-Key was already used for a different request")}
-}
-
-func completion(id int64, r Result) gen.CompleteIdempotencyKeyParams {
-	status := int32(r.Status)
-	p := gen.CompleteIdempotencyKeyParams{ID: id, ResponseStatus: &status, ResponseBody: r.Body}
-	if r.Email != nil {
-		p.ResourceID = &r.Email.ID
-	}
-	return p
-}
-
-func execBatch(b *gen.CompleteIdempotencyKeyBatchResults) error {
-	var firstErr error
-	b.Exec(func(_ int, err error) {
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-	})
-	return firstErr
 }

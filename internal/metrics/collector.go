@@ -20,6 +20,7 @@ type Collector struct {
 	q    *gen.Queries
 
 	outbox, oldest, drift, poolConns *prometheus.Desc
+	emails                           *prometheus.Desc
 	poolAcquires, poolWait           *prometheus.Desc
 }
 
@@ -28,6 +29,7 @@ func NewCollector(pool *pgxpool.Pool) *Collector {
 	return &Collector{
 		pool: pool, q: gen.New(pool),
 		outbox:       prometheus.NewDesc("mailsync_outbox_messages", "Outbox messages by state (pending, in_flight, failed).", []string{"state"}, nil),
+		emails:       prometheus.NewDesc("mailsync_emails", "Emails by sync status (exact; kept by triggers, read without counting the table).", []string{"status"}, nil),
 		oldest:       prometheus.NewDesc("mailsync_outbox_oldest_pending_age_seconds", "Age of the oldest unprocessed outbox message.", nil, nil),
 		drift:        prometheus.NewDesc("mailsync_reconciliation_mismatches", "Mismatches found by the latest completed reconciliation, by kind.", []string{"kind"}, nil),
 		poolConns:    prometheus.NewDesc("mailsync_db_pool_connections", "PostgreSQL pool connections by state (idle, acquired, total, max).", []string{"state"}, nil),
@@ -38,7 +40,7 @@ func NewCollector(pool *pgxpool.Pool) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.outbox, c.oldest, c.drift, c.poolConns, c.poolAcquires, c.poolWait} {
+	for _, d := range []*prometheus.Desc{c.emails, c.outbox, c.oldest, c.drift, c.poolConns, c.poolAcquires, c.poolWait} {
 		ch <- d
 	}
 }
@@ -55,6 +57,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, s.OldestPendingAgeSeconds)
 	} else {
 		slog.Warn("metrics: outbox stats", "err", err)
+	}
+	if rows, err := c.q.CountEmailsByStatus(ctx); err == nil {
+		for _, r := range rows {
+			ch <- prometheus.MustNewConstMetric(c.emails, prometheus.GaugeValue, float64(r.N), r.SyncStatus)
+		}
+	} else {
+		slog.Warn("metrics: email counts", "err", err)
 	}
 	if r, err := c.q.LatestReport(ctx); err == nil && r.Status == "completed" {
 		var d struct {

@@ -146,13 +146,13 @@ WITH e AS (
         $13, $14, $15,
         $16, $17, $18, $19)
     ON CONFLICT (client_id, idempotency_key) DO NOTHING
-    RETURNING id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason
+    RETURNING id, version, idempotency_key, sync_status, created_at, updated_at
 ), o AS (
     INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
     SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'ingest'), e.idempotency_key, $20::int
     FROM e
 )
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason FROM e
+SELECT e.id, e.version, e.sync_status, e.created_at, e.updated_at FROM e
 `
 
 type InsertEmailBatchResults struct {
@@ -185,41 +185,16 @@ type InsertEmailParams struct {
 }
 
 type InsertEmailRow struct {
-	ID              int64
-	ClientID        string
-	MessageID       string
-	Mailbox         string
-	FromAddress     string
-	ToAddresses     []string
-	CcAddresses     []string
-	Subject         string
-	TextBody        string
-	HtmlBody        string
-	Headers         []byte
-	Attachments     []byte
-	RawSizeBytes    int64
-	ReceivedAt      time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-	Version         int64
-	ContentHash     string
-	SyncStatus      string
-	SyncError       *string
-	SyncRetryCount  int32
-	SyncedAt        *time.Time
-	IdempotencyKey  *string
-	EnvelopeFrom    string
-	EnvelopeTo      []string
-	MessageIDSource string
-	Incomplete      bool
-	Labels          []string
-	ErasedAt        *time.Time
-	ErasedBy        *string
-	EraseReason     *string
+	ID         int64
+	Version    int64
+	SyncStatus string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
-// Inserts the email and its outbox record in one statement. No row comes back
-// when the client already stored an email under this idempotency key.
+// Inserts the email and its outbox record in one statement and returns only
+// what the server set (the caller has the content). No row comes back when
+// the client already stored an email under this idempotency key.
 func (q *Queries) InsertEmail(ctx context.Context, arg []InsertEmailParams) *InsertEmailBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -264,36 +239,10 @@ func (b *InsertEmailBatchResults) QueryRow(f func(int, InsertEmailRow, error)) {
 		row := b.br.QueryRow()
 		err := row.Scan(
 			&i.ID,
-			&i.ClientID,
-			&i.MessageID,
-			&i.Mailbox,
-			&i.FromAddress,
-			&i.ToAddresses,
-			&i.CcAddresses,
-			&i.Subject,
-			&i.TextBody,
-			&i.HtmlBody,
-			&i.Headers,
-			&i.Attachments,
-			&i.RawSizeBytes,
-			&i.ReceivedAt,
+			&i.Version,
+			&i.SyncStatus,
 			&i.CreatedAt,
 			&i.UpdatedAt,
-			&i.Version,
-			&i.ContentHash,
-			&i.SyncStatus,
-			&i.SyncError,
-			&i.SyncRetryCount,
-			&i.SyncedAt,
-			&i.IdempotencyKey,
-			&i.EnvelopeFrom,
-			&i.EnvelopeTo,
-			&i.MessageIDSource,
-			&i.Incomplete,
-			&i.Labels,
-			&i.ErasedAt,
-			&i.ErasedBy,
-			&i.EraseReason,
 		)
 		if f != nil {
 			f(t, i, err)

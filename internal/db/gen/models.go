@@ -18,6 +18,14 @@ type AuditEvent struct {
 	Details   []byte
 }
 
+type EmailStatusCount struct {
+	ID            int64
+	Pending       int64
+	Synced        int64
+	Failed        int64
+	NotApplicable int64
+}
+
 type ErasureJob struct {
 	ID             int64
 	RequestedBy    string

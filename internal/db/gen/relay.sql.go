@@ -68,46 +68,6 @@ func (q *Queries) ClaimOutbox(ctx context.Context, arg ClaimOutboxParams) ([]Out
 	return items, nil
 }
 
-const countEmailsByStatus = `-- name: CountEmailsByStatus :many
-SELECT sync_status, count(*)::bigint AS n FROM incoming_emails GROUP BY sync_status
-`
-
-type CountEmailsByStatusRow struct {
-	SyncStatus string
-	N          int64
-}
-
-func (q *Queries) CountEmailsByStatus(ctx context.Context) ([]CountEmailsByStatusRow, error) {
-	rows, err := q.db.Query(ctx, countEmailsByStatus)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []CountEmailsByStatusRow
-	for rows.Next() {
-		var i CountEmailsByStatusRow
-		if err := rows.Scan(&i.SyncStatus, &i.N); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const countProcessedSince = `-- name: CountProcessedSince :one
-SELECT count(*)::bigint FROM outbox_messages WHERE processed_at >= $1::timestamptz
-`
-
-func (q *Queries) CountProcessedSince(ctx context.Context, since time.Time) (int64, error) {
-	row := q.db.QueryRow(ctx, countProcessedSince, since)
-	var column_1 int64
-	err := row.Scan(&column_1)
-	return column_1, err
-}
-
 const deleteOutboxFor = `-- name: DeleteOutboxFor :exec
 UPDATE outbox_messages
 SET processed_at = now(), locked_until = NULL, locked_by = NULL
@@ -372,35 +332,6 @@ SELECT pg_notify('mailsync_outbox', $1::text)
 func (q *Queries) NotifyOutboxFrom(ctx context.Context, sender string) error {
 	_, err := q.db.Exec(ctx, notifyOutboxFrom, sender)
 	return err
-}
-
-const outboxStats = `-- name: OutboxStats :one
-SELECT
-    count(*) FILTER (WHERE processed_at IS NULL AND failed_at IS NULL AND (locked_until IS NULL OR locked_until < now()))::bigint AS pending,
-    count(*) FILTER (WHERE processed_at IS NULL AND failed_at IS NULL AND locked_until >= now())::bigint AS in_flight,
-    count(*) FILTER (WHERE failed_at IS NOT NULL AND processed_at IS NULL)::bigint AS failed,
-    coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE processed_at IS NULL AND failed_at IS NULL)), 0)::float8 AS oldest_pending_age_seconds
-FROM outbox_messages
-WHERE processed_at IS NULL
-`
-
-type OutboxStatsRow struct {
-	Pending                 int64
-	InFlight                int64
-	Failed                  int64
-	OldestPendingAgeSeconds float64
-}
-
-func (q *Queries) OutboxStats(ctx context.Context) (OutboxStatsRow, error) {
-	row := q.db.QueryRow(ctx, outboxStats)
-	var i OutboxStatsRow
-	err := row.Scan(
-		&i.Pending,
-		&i.InFlight,
-		&i.Failed,
-		&i.OldestPendingAgeSeconds,
-	)
-	return i, err
 }
 
 const releaseOutbox = `-- name: ReleaseOutbox :execrows

@@ -16,8 +16,9 @@ SET status = 'completed', response_status = @response_status, response_body = @r
 WHERE id = @id;
 
 -- name: InsertEmail :batchone
--- Inserts the email and its outbox record in one statement. No row comes back
--- when the client already stored an email under this idempotency key.
+-- Inserts the email and its outbox record in one statement and returns only
+-- what the server set (the caller has the content). No row comes back when
+-- the client already stored an email under this idempotency key.
 WITH e AS (
     INSERT INTO incoming_emails (
         client_id, message_id, mailbox, from_address, to_addresses, cc_addresses,
@@ -30,13 +31,13 @@ WITH e AS (
         @received_at, @content_hash, @idempotency_key,
         @envelope_from, @envelope_to, @message_id_source, @incomplete)
     ON CONFLICT (client_id, idempotency_key) DO NOTHING
-    RETURNING *
+    RETURNING id, version, idempotency_key, sync_status, created_at, updated_at
 ), o AS (
     INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
     SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'ingest'), e.idempotency_key, @max_retries::int
     FROM e
 )
-SELECT * FROM e;
+SELECT e.id, e.version, e.sync_status, e.created_at, e.updated_at FROM e;
 
 -- name: GetEmail :one
 SELECT * FROM incoming_emails WHERE id = @id;

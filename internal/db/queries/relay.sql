@@ -111,21 +111,6 @@ WHERE aggregate_type = 'email' AND aggregate_id = @email_id
 ORDER BY id DESC
 LIMIT 100;
 
--- name: CountEmailsByStatus :many
-SELECT sync_status, count(*)::bigint AS n FROM incoming_emails GROUP BY sync_status;
-
--- name: OutboxStats :one
-SELECT
-    count(*) FILTER (WHERE processed_at IS NULL AND failed_at IS NULL AND (locked_until IS NULL OR locked_until < now()))::bigint AS pending,
-    count(*) FILTER (WHERE processed_at IS NULL AND failed_at IS NULL AND locked_until >= now())::bigint AS in_flight,
-    count(*) FILTER (WHERE failed_at IS NOT NULL AND processed_at IS NULL)::bigint AS failed,
-    coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE processed_at IS NULL AND failed_at IS NULL)), 0)::float8 AS oldest_pending_age_seconds
-FROM outbox_messages
-WHERE processed_at IS NULL;
-
--- name: CountProcessedSince :one
-SELECT count(*)::bigint FROM outbox_messages WHERE processed_at >= @since::timestamptz;
-
 -- name: ListSyncFailures :many
 SELECT e.id, e.message_id, e.mailbox, e.sync_error, e.sync_retry_count, e.updated_at,
     coalesce((SELECT max(o.failed_at) FROM outbox_messages o WHERE o.aggregate_type = 'email' AND o.aggregate_id = e.id), e.updated_at)::timestamptz AS failed_at

@@ -1,0 +1,117 @@
+package db_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/db/dbtest"
+	"mailsync/internal/db/gen"
+)
+
+// requireCountsExact compares the counters the sync status reads with a
+// count over the whole table.
+func requireCountsExact(t *testing.T, pool *pgxpool.Pool) map[string]int64 {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := gen.New(pool).CountEmailsByStatus(ctx)
+	require.NoError(t, err)
+	got := map[string]int64{}
+	for _, r := range rows {
+		got[r.SyncStatus] = r.N
+	}
+	want := map[string]int64{"pending": 0, "synced": 0, "failed": 0, "not_applicable": 0}
+	r, err := pool.Query(ctx, `SELECT sync_status, count(*) FROM incoming_emails GROUP BY 1`)
+	require.NoError(t, err)
+	for r.Next() {
+		var s string
+		var n int64
+		require.NoError(t, r.Scan(&s, &n))
+		want[s] = n
+	}
+	require.NoError(t, r.Err())
+	require.Equal(t, want, got)
+	return got
+}
+
+func TestEmailStatusCountsFollowEveryChange(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.New(t)
+	ctx := context.Background()
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		_, err := pool.Exec(ctx, sql, args...)
+		require.NoError(t, err)
+	}
+	insert := `INSERT INTO incoming_emails (client_id, message_id, from_address, to_addresses, received_at, idempotency_key)
+		SELECT 'c', '<' || g || '@x>', 'a@x', '{b@x}', now(), $1 || g FROM generate_series(1, $2::int) g`
+	exec(insert, "a", 100)
+	require.Equal(t, int64(100), requireCountsExact(t, pool)["pending"])
+	// Relay: synced and failed; re-drive; reconciliation's status repair; a no-op update.
+	exec(`UPDATE incoming_emails SET sync_status = 'synced' WHERE id <= 60`)
+	exec(`UPDATE incoming_emails SET sync_status = 'failed' WHERE id > 90`)
+	exec(`UPDATE incoming_emails SET sync_status = 'pending' WHERE sync_status = 'failed' AND id > 95`)
+	exec(`UPDATE incoming_emails SET sync_status = 'not_applicable' WHERE id = 1`)
+	exec(`UPDATE incoming_emails SET subject = 'x'`)
+	got := requireCountsExact(t, pool)
+	require.Equal(t, map[string]int64{"pending": 35, "synced": 59, "failed": 5, "not_applicable": 1}, got)
+	// Rolled back changes do not count.
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `UPDATE incoming_emails SET sync_status = 'failed'`)
+	require.NoError(t, err)
+	require.NoError(t, tx.Rollback(ctx))
+	exec(`DELETE FROM incoming_emails WHERE id > 80`)
+	exec(`SELECT email_status_counts_fold()`)
+	requireCountsExact(t, pool)
+	var rows int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM email_status_counts`).Scan(&rows))
+	require.Equal(t, 1, rows, "folded into one row")
+	exec(`TRUNCATE incoming_emails CASCADE`)
+	requireCountsExact(t, pool)
+}
+
+func TestEmailStatusCountsUnderConcurrentWritersAndFolds(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.New(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 6 {
+		wg.Go(func() {
+			for i := range 30 {
+				_, err := pool.Exec(ctx, `INSERT INTO incoming_emails (client_id, message_id, from_address, to_addresses, received_at, idempotency_key)
+					SELECT 'c', '<m@x>', 'a@x', '{b@x}', now(), $1 || g FROM generate_series(1, 5) g`, fmt.Sprintf("w%d-%d-", w, i))
+				if err == nil && i%3 == 0 {
+					_, err = pool.Exec(ctx, `UPDATE incoming_emails SET sync_status = 'synced'
+						WHERE id IN (SELECT id FROM incoming_emails WHERE sync_status = 'pending' ORDER BY id LIMIT 7 FOR UPDATE SKIP LOCKED)`)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	for range 2 {
+		wg.Go(func() {
+			for range 40 {
+				if _, err := pool.Exec(ctx, `SELECT email_status_counts_fold()`); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	got := requireCountsExact(t, pool)
+	require.Equal(t, int64(6*30*5), got["pending"]+got["synced"])
+}

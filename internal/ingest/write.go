@@ -1,0 +1,261 @@
+package ingest
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"mailsync/internal/apperr"
+	"mailsync/internal/db"
+	"mailsync/internal/db/gen"
+	"mailsync/internal/email"
+)
+
+// job is one item of one client in a write transaction.
+type job struct {
+	clientID string
+	item     *Item
+}
+
+// maxAttempts bounds the transactions tried when PostgreSQL aborts one as a
+// deadlock victim or for a serialization failure.
+const maxAttempts = 4
+
+// writeRetrying runs write, retrying a transaction that PostgreSQL aborted
+// as a deadlock victim or serialization failure, and maps the errors a
+// client may retry on to apperr codes.
+func (s *Service) writeRetrying(ctx context.Context, jobs []job) ([]Result, int, error) {
+	for attempt := 1; ; attempt++ {
+		results, inserted, err := s.write(ctx, jobs)
+		switch {
+		case err == nil:
+			return results, inserted, nil
+		case isTransient(err) && attempt < maxAttempts && ctx.Err() == nil:
+			continue
+		case isTransient(err), db.IsLockTimeout(err):
+			return nil, 0, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed; retry later")
+		case db.IsUnavailable(err):
+			return nil, 0, apperr.New(apperr.Unavailable, "the database is unavailable; retry later with the same Idempotency-Key")
+		default:
+			return nil, 0, err
+		}
+	}
+}
+
+// isTransient reports a deadlock victim (40P01) or a serialization failure
+// (40001): the transaction did nothing and may simply be run again.
+func isTransient(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+// write stores jobs in one transaction of pipelined statements and returns a
+// result per job, in order, and how many emails were stored. (client, key)
+// pairs must be unique within jobs. Keys are claimed in (client, key) order,
+// so two transactions holding the same keys wait for each other instead of
+// deadlocking.
+func (s *Service) write(ctx context.Context, jobs []job) ([]Result, int, error) {
+	order := make([]int, len(jobs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(jobs[a].clientID, jobs[b].clientID), cmp.Compare(jobs[a].item.Key, jobs[b].item.Key))
+	})
+	sorted := make([]job, len(jobs))
+	for i, j := range order {
+		sorted[i] = jobs[j]
+	}
+	results := make([]Result, len(jobs))
+	inserted := 0
+	err := db.InTx(ctx, s.pool, func(q *gen.Queries, _ pgx.Tx) error {
+		inserted = 0
+		claimed, err := s.claimKeys(ctx, q, sorted)
+		if err != nil {
+			return err
+		}
+		stored, err := s.insertEmails(ctx, q, sorted, claimed)
+		if err != nil {
+			return err
+		}
+		var complete []gen.CompleteIdempotencyKeyParams
+		for i, jb := range sorted {
+			var r Result
+			switch {
+			case claimed[i] == 0:
+				r, err = s.existingKey(ctx, q, jb)
+			case stored[i] != nil:
+				inserted++
+				r, err = s.rendered(http.StatusCreated, stored[i], false)
+			default: // key record expired and was deleted, the email is still there
+				r, err = s.existingEmail(ctx, q, jb)
+			}
+			if err != nil {
+				return err
+			}
+			results[order[i]] = r
+			if claimed[i] != 0 {
+				complete = append(complete, completion(claimed[i], r))
+			}
+		}
+		return execBatch(q.CompleteIdempotencyKey(ctx, complete))
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return results, inserted, nil
+}
+
+func (s *Service) claimKeys(ctx context.Context, q *gen.Queries, jobs []job) ([]int64, error) {
+	params := make([]gen.ClaimIdempotencyKeyParams, len(jobs))
+	expires := time.Now().Add(s.cfg.IdempotencyTTL)
+	for i, jb := range jobs {
+		params[i] = gen.ClaimIdempotencyKeyParams{ClientID: jb.clientID, Key: jb.item.Key,
+			RequestFingerprint: jb.item.Fingerprint, ExpiresAt: expires}
+	}
+	ids := make([]int64, len(jobs))
+	var firstErr error
+	q.ClaimIdempotencyKey(ctx, params).QueryRow(func(i int, id int64, err error) {
+		switch {
+		case err == nil:
+			ids[i] = id
+		case !errors.Is(err, pgx.ErrNoRows) && firstErr == nil:
+			firstErr = err
+		}
+	})
+	return ids, firstErr
+}
+
+// insertEmails inserts the emails of the claimed jobs. The stored email is
+// built from the content at hand and the columns the server set; the row
+// just written is not read back.
+func (s *Service) insertEmails(ctx context.Context, q *gen.Queries, jobs []job, claimed []int64) ([]*email.Stored, error) {
+	params := make([]gen.InsertEmailParams, 0, len(jobs))
+	index := make([]int, 0, len(jobs))
+	for i, jb := range jobs {
+		if claimed[i] != 0 {
+			c := jb.item.Content
+			c.ClientID = jb.clientID
+			params = append(params, db.InsertEmailParams(c, jb.item.hash(jb.clientID), jb.item.Key, s.cfg.MaxRetries))
+			index = append(index, i)
+		}
+	}
+	stored := make([]*email.Stored, len(jobs))
+	var firstErr error
+	q.InsertEmail(ctx, params).QueryRow(func(j int, row gen.InsertEmailRow, err error) {
+		if err != nil {
+			if !errors.Is(err, pgx.ErrNoRows) && firstErr == nil {
+				firstErr = err
+			}
+			return
+		}
+		p := &params[j]
+		stored[index[j]] = &email.Stored{
+			Content: jobs[index[j]].item.Content, ID: row.ID, IdempotencyKey: p.IdempotencyKey,
+			Version: row.Version, ContentHash: p.ContentHash, SyncStatus: row.SyncStatus,
+			CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
+		}
+		stored[index[j]].ClientID = jobs[index[j]].clientID
+	})
+	return stored, firstErr
+}
+
+// hash is the item's content hash as stored for clientID.
+func (it *Item) hash(clientID string) string {
+	if it.Hash != "" {
+		return it.Hash
+	}
+	c := it.Content
+	c.ClientID = clientID
+	it.Hash = c.Hash()
+	return it.Hash
+}
+
+// existingKey answers a key that another request already completed.
+func (s *Service) existingKey(ctx context.Context, q *gen.Queries, jb job) (Result, error) {
+	k, err := q.GetIdempotencyKey(ctx, gen.GetIdempotencyKeyParams{ClientID: jb.clientID, Key: jb.item.Key})
+	if err != nil {
+		return Result{}, err
+	}
+	if keyErased(k) {
+		return goneResult(), nil
+	}
+	if k.Status != "completed" || k.ResponseStatus == nil {
+		return Result{}, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed; retry later")
+	}
+	if time.Now().After(k.ExpiresAt) {
+		return s.existingEmail(ctx, q, jb)
+	}
+	if k.ResourceID == nil || !jb.item.sameRequest(k.RequestFingerprint) {
+		// A key whose first use was refused has no resource and no body.
+		return keyReused(), nil
+	}
+	return Result{Status: int(*k.ResponseStatus), Body: k.ResponseBody, ID: *k.ResourceID, Replayed: true}, nil
+}
+
+// existingEmail answers a key whose cached response has expired: the email
+// stored under it is returned (200) when the content is the same, and a
+// different content is refused, so a key never stores a second email.
+func (s *Service) existingEmail(ctx context.Context, q *gen.Queries, jb job) (Result, error) {
+	row, err := q.GetEmailByIdempotencyKey(ctx, gen.GetEmailByIdempotencyKeyParams{ClientID: jb.clientID, IdempotencyKey: &jb.item.Key})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return keyReused(), nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if rowErased(row) {
+		return goneResult(), nil
+	}
+	e, err := db.EmailFromRow(row)
+	if err != nil {
+		return Result{}, err
+	}
+	hash := jb.item.hash(jb.clientID)
+	if jb.item.ReceivedAtFirstSeen {
+		// The request's own time stood in for a date the message lacks: the
+		// stored email's received_at is when the key was first seen.
+		c := jb.item.Content
+		c.ClientID, c.ReceivedAt = jb.clientID, e.ReceivedAt
+		hash = c.Hash()
+	}
+	if hash != e.ContentHash {
+		return keyReused(), nil
+	}
+	return s.rendered(http.StatusOK, &e, true)
+}
+
+func (s *Service) rendered(status int, e *email.Stored, replayed bool) (Result, error) {
+	body, err := s.cfg.Render(*e)
+	return Result{Status: status, Body: body, ID: e.ID, Email: e, Replayed: replayed}, err
+}
+
+func keyReused() Result {
+	return Result{Status: http.StatusUnprocessableEntity, Err: apperr.New(apperr.KeyReused,
+		"this Idempotency-Key was already used for a different request")}
+}
+
+func completion(id int64, r Result) gen.CompleteIdempotencyKeyParams {
+	status := int32(r.Status)
+	p := gen.CompleteIdempotencyKeyParams{ID: id, ResponseStatus: &status, ResponseBody: r.Body}
+	if r.Email != nil {
+		p.ResourceID = &r.Email.ID
+	}
+	return p
+}
+
+func execBatch(b *gen.CompleteIdempotencyKeyBatchResults) error {
+	var firstErr error
+	b.Exec(func(_ int, err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	})
+	return firstErr
+}

@@ -1,0 +1,11 @@
+DROP INDEX IF EXISTS incoming_emails_failed_idx;
+DROP INDEX IF EXISTS outbox_messages_dead_idx;
+DROP INDEX IF EXISTS outbox_messages_unprocessed_idx;
+DROP TRIGGER IF EXISTS incoming_emails_count_truncate ON incoming_emails;
+DROP TRIGGER IF EXISTS incoming_emails_count_delete ON incoming_emails;
+DROP TRIGGER IF EXISTS incoming_emails_count_update ON incoming_emails;
+DROP TRIGGER IF EXISTS incoming_emails_count_insert ON incoming_emails;
+DROP FUNCTION IF EXISTS email_status_counts_reset();
+DROP FUNCTION IF EXISTS email_status_counts_track();
+DROP FUNCTION IF EXISTS email_status_counts_fold();
+DROP TABLE IF EXISTS email_status_counts;
