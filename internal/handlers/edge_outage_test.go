@@ -133,18 +133,19 @@ func everyOperation(t *testing.T, e *env, check func(op string, r response)) {
 	require.NoError(t, err)
 	email, _ := json.Marshal(sampleEmail(1))
 	batch, _ := json.Marshal(map[string]any{"emails": []map[string]any{{"idempotency_key": "o-1", "email": sampleEmail(2)}}})
-	bodies := map[string][]byte{"POST /v1/emails": email, "POST /v1/emails/batch": batch}
+	bodies := map[string][]byte{"POST /v1/emails": email, "POST /v1/emails/batch": batch,
+		"POST /v1/erasures": []byte(`{"address":"a@example.com"}`), "PATCH /v1/emails/{id}": []byte(`{"mailbox":"m"}`)}
 	for path, item := range swagger.Paths.Map() {
 		for method := range item.Operations() {
 			op := method + " " + path
 			body, ct := bodies[op], "application/json"
-			if body == nil && method == http.MethodPost {
+			if body == nil && (method == http.MethodPost || method == http.MethodDelete) {
 				body = []byte(`{}`)
 			}
 			if body == nil {
 				ct = ""
 			}
-			check(op, e.do(method, strings.ReplaceAll(path, "{id}", "1"), ct, body, "Idempotency-Key", "outage-1"))
+			check(op, e.do(method, strings.ReplaceAll(path, "{id}", "1"), ct, body, "Idempotency-Key", "outage-1", "If-Match", `"1"`))
 		}
 	}
 }

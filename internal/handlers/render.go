@@ -25,7 +25,7 @@ type batchResponse struct {
 
 func (b batchResponse) VisitCreateEmailBatchResponse(w http.ResponseWriter) error {
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(b); err != nil {
+	if err := encodeJSON(&buf, b); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
