@@ -24,6 +24,7 @@ type config struct {
 	ReconcileGrace         time.Duration
 	ReconcileRemoveOrphans bool
 	MaxBodyBytes           int64
+	MaxInflightBodyBytes   int64
 	LogFormat              string
 	LogLevel               string
 	ShutdownTimeout        time.Duration
@@ -51,6 +52,7 @@ func loadConfig() (config, error) {
 		ReconcileGrace:         e.duration("RECONCILE_GRACE", 5*time.Minute),
 		ReconcileRemoveOrphans: e.boolean("RECONCILE_REMOVE_ORPHANS", false),
 		MaxBodyBytes:           int64(e.integer("MAX_BODY_BYTES", 26214400)),
+		MaxInflightBodyBytes:   int64(e.integer("MAX_INFLIGHT_BODY_BYTES", 0)),
 		LogFormat:              e.str("LOG_FORMAT", "json"),
 		LogLevel:               e.str("LOG_LEVEL", "info"),
 		ShutdownTimeout:        e.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
@@ -60,6 +62,12 @@ func loadConfig() (config, error) {
 	}
 	if c.RelayWorkers < 0 || c.RelayBatchSize < 1 || c.RelayMaxRetries < 1 || c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("RELAY_WORKERS must be >= 0, RELAY_BATCH_SIZE and RELAY_MAX_RETRIES >= 1, MAX_BODY_BYTES >= 1024"))
+	}
+	if c.MaxInflightBodyBytes == 0 {
+		c.MaxInflightBodyBytes = 4 * c.MaxBodyBytes
+	}
+	if c.MaxInflightBodyBytes < c.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("MAX_INFLIGHT_BODY_BYTES must be >= MAX_BODY_BYTES (one body of the largest size must fit)"))
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT must be json or text"))

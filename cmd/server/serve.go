@@ -94,7 +94,8 @@ func serve(ctx context.Context, cfg config, args []string) error {
 		}),
 	})
 	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: cfg.MaxBodyBytes,
-		RateLimit: handlers.RateLimit{RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst}})
+		MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
+		RateLimit:            handlers.RateLimit{RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst}})
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,9 @@ type RouterConfig struct {
 	Keys *auth.Keys
 	// MaxBodyBytes bounds every request body (413 beyond it).
 	MaxBodyBytes int64
+	// MaxInflightBodyBytes bounds the bytes of request bodies processed at
+	// once (503 + Retry-After beyond it); 0 is 4 × MaxBodyBytes.
+	MaxInflightBodyBytes int64
 	// Gatherer is what /metrics exposes (prometheus.DefaultGatherer when nil).
 	Gatherer prometheus.Gatherer
 	// Registerer receives the HTTP metrics (prometheus.DefaultRegisterer when nil).
@@ -72,7 +75,12 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 	api.HandlerWithOptions(strict, api.ChiServerOptions{
 		BaseRouter:       r,
 		ErrorHandlerFunc: writeRequestError,
-		Middlewares:      []api.MiddlewareFunc{authenticate(cfg.Keys, scopes, newLimiter(cfg.RateLimit)), checkUTF8JSON},
+		// The generated wrapper applies these in order, so the LAST one runs
+		// first: authentication, then the in-flight body bound (after
+		// authentication, before anything reads the body), then the rest.
+		Middlewares: []api.MiddlewareFunc{checkUTF8JSON,
+			newInflight(inflightBytes(cfg), cfg.MaxBodyBytes, cfg.Registerer).middleware,
+			authenticate(cfg.Keys, scopes, newLimiter(cfg.RateLimit))},
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, api.Problem{Type: problemType + "not_found", Title: "Not found", Status: 404,
@@ -83,6 +91,14 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 			Title: "Method not allowed", Status: 405, Detail: ptr(r.Method + " is not allowed here")})
 	})
 	return r, nil
+}
+
+// inflightBytes is the configured in-flight bound, or 4 × MaxBodyBytes.
+func inflightBytes(cfg RouterConfig) int64 {
+	if cfg.MaxInflightBodyBytes > 0 {
+		return cfg.MaxInflightBodyBytes
+	}
+	return 4 * cfg.MaxBodyBytes
 }
 
 // requiredScopes maps "METHOD /path/{param}" to the x-required-scope of

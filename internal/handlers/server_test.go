@@ -45,6 +45,7 @@ type env struct {
 type envOpts struct {
 	relay     bool // start the relay workers
 	rateLimit handlers.RateLimit
+	inflight  int64 // RouterConfig.MaxInflightBodyBytes
 }
 
 // newEnv starts the whole HTTP surface on a kernel-chosen port, over a fresh
@@ -78,7 +79,8 @@ func newEnv(t testing.TB, o envOpts) *env {
 		Ingest: ingest.NewService(pool, &ingest.Config{Render: handlers.RenderEmail, MaxRetries: 3,
 			Committed: func(int) { rel.Notify() }, Metrics: m}),
 	})
-	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: 1 << 20, Gatherer: reg, Registerer: reg, RateLimit: o.rateLimit})
+	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: 1 << 20, Gatherer: reg, Registerer: reg, RateLimit: o.rateLimit,
+		MaxInflightBodyBytes: o.inflight})
 	require.NoError(t, err)
 	srv := httptest.NewServer(router)
 	t.Cleanup(srv.Close)
