@@ -7,7 +7,9 @@
 //     single-email rate;
 //   - drain: a relay draining an outbox backlog into MongoDB, next to one raw
 //     unordered InsertMany of the same documents;
-//   - latency: ingest → synced at a steady rate with the relay on.
+//   - latency: ingest → synced at a steady rate with the relay on;
+//   - memory: the service's RSS (its own process) while 20 emails of 15 MB
+//     arrive at once, and after they synced (-sections memory runs only it).
 //
 // Each measurement runs -runs times and the median is reported. It creates
 // its own database mailsync_bench_<pid> and drops it at the end. scripts/bench.sh
@@ -54,7 +56,7 @@ func main() {
 	flag.StringVar(&o.mongoURL, "mongo-url", os.Getenv("MAILSYNC_BENCH_MONGO_URL"), "MongoDB (or FerretDB) URL (required for -sections drain,latency)")
 	flag.StringVar(&o.pgbench, "pgbench", "pgbench", "pgbench binary")
 	flag.StringVar(&o.queries, "queries", "internal/db/queries/emails.sql", "the sqlc query file the pgbench script is built from")
-	flag.StringVar(&o.sections, "sections", "ingest,drain,latency", "comma-separated sections to run: ingest (single + batch), drain, latency")
+	flag.StringVar(&o.sections, "sections", "ingest,drain,latency,memory", "comma-separated sections to run: ingest (single + batch), drain, latency, memory")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of each section to <this>-<section>.pprof")
 	flag.IntVar(&o.runs, "runs", 3, "repetitions of each measurement (the median is reported)")
 	flag.IntVar(&o.conc, "concurrency", 16, "single-email ingest: concurrent clients (and pgbench clients)")
@@ -103,8 +105,8 @@ func run(ctx context.Context, o benchOptions) error {
 	want := map[string]bool{}
 	for _, s := range strings.Split(o.sections, ",") {
 		s = strings.TrimSpace(s)
-		if s != "ingest" && s != "drain" && s != "latency" {
-			return fmt.Errorf("unknown section %q (want ingest, drain, latency)", s)
+		if s != "ingest" && s != "drain" && s != "latency" && s != "memory" {
+			return fmt.Errorf("unknown section %q (want ingest, drain, latency, memory)", s)
 		}
 		want[s] = true
 	}
@@ -150,7 +152,7 @@ func run(ctx context.Context, o benchOptions) error {
 	for _, s := range []struct {
 		name string
 		fn   func(context.Context, benchOptions, *database, *cpuWatch) ([]row, error)
-	}{{"ingest", benchIngest}, {"drain", benchDrain}, {"latency", benchLatency}} {
+	}{{"ingest", benchIngest}, {"drain", benchDrain}, {"latency", benchLatency}, {"memory", benchMemory}} {
 		if !want[s.name] {
 			continue
 		}
