@@ -46,6 +46,7 @@ type envOpts struct {
 	relay     bool // start the relay workers
 	rateLimit handlers.RateLimit
 	inflight  int64 // RouterConfig.MaxInflightBodyBytes
+	maxBody   int64 // RouterConfig.MaxBodyBytes (1 MiB when 0)
 }
 
 // newEnv starts the whole HTTP surface on a kernel-chosen port, over a fresh
@@ -79,7 +80,10 @@ func newEnv(t testing.TB, o envOpts) *env {
 		Ingest: ingest.NewService(pool, &ingest.Config{Render: handlers.RenderEmail, MaxRetries: 3,
 			Committed: func(int) { rel.Notify() }, Metrics: m}),
 	})
-	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: 1 << 20, Gatherer: reg, Registerer: reg, RateLimit: o.rateLimit,
+	if o.maxBody == 0 {
+		o.maxBody = 1 << 20
+	}
+	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: o.maxBody, Gatherer: reg, Registerer: reg, RateLimit: o.rateLimit,
 		MaxInflightBodyBytes: o.inflight})
 	require.NoError(t, err)
 	srv := httptest.NewServer(router)
