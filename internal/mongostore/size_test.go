@@ -19,7 +19,7 @@ func TestDocumentSizeIsTheEncodedSize(t *testing.T) {
 	t.Parallel()
 	big := email.Content{ClientID: "mta", MessageID: "<1@x>", From: "a@x", To: []string{"b@x", "c@x"},
 		Cc: []string{"d@x"}, Subject: "s", TextBody: strings.Repeat("t", 100_000), HTMLBody: "<p>h</p>",
-		Headers: map[string][]string{"Received": {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"}, "X-A": {}},
+		Headers:     map[string][]string{"Received": {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"}, "X-A": {}},
 		Attachments: make([]email.Attachment, 12), RawSizeBytes: 123, ReceivedAt: time.Now()}
 	for i := range big.Attachments {
 		big.Attachments[i] = email.Attachment{Filename: "f.pdf", ContentType: "application/pdf", SizeBytes: 9, SHA256: strings.Repeat("a", 64)}
