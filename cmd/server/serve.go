@@ -71,6 +71,9 @@ func serve(ctx context.Context, cfg config, args []string) error {
 	rel.Start(ctx)
 	defer rel.Stop()
 
+	// Big emails leave freed memory behind; give it back after bursts.
+	go releaseMemory(ctx, 5*time.Second, 64<<20)
+
 	if *role == "relay" {
 		slog.Info("relay running", "workers", workers)
 		<-ctx.Done()

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"mailsync/internal/api"
 	"mailsync/internal/apperr"
@@ -129,23 +127,13 @@ func limitBody(max int64) func(http.Handler) http.Handler {
 }
 
 // checkUTF8JSON refuses JSON bodies that are not valid UTF-8: the decoder
-// would silently replace the bad bytes, storing something nobody sent.
+// would silently replace the bad bytes, storing something nobody sent. The
+// check runs as the decoder reads (see utf8Body), so the body is held once.
 func checkUTF8JSON(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == nil || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-			next.ServeHTTP(w, r)
-			return
+		if r.Body != nil && strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			r.Body = &utf8Body{ReadCloser: r.Body}
 		}
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			WriteError(w, r, err)
-			return
-		}
-		if !utf8.Valid(b) {
-			WriteError(w, r, apperr.New(apperr.Malformed, "the body is not valid UTF-8"))
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(b))
 		next.ServeHTTP(w, r)
 	})
 }
