@@ -10,7 +10,9 @@ import (
 // utf8Body checks a request body for valid UTF-8 while it is read, so a
 // JSON body is checked and decoded in one pass, without a second copy of it
 // in memory. A read that meets invalid UTF-8 (or a body ending inside a
-// character) returns an apperr Malformed.
+// character) returns an apperr Malformed and none of its bytes: a JSON
+// decoder that finds a whole value in the bytes of a failed read uses the
+// value and drops the error.
 type utf8Body struct {
 	io.ReadCloser
 	tail [utf8.UTFMax]byte // an incomplete character carried to the next read
@@ -27,7 +29,7 @@ func (u *utf8Body) Read(p []byte) (int, error) {
 		u.nt, b = u.nt+1, b[1:]
 		if utf8.FullRune(u.tail[:u.nt]) {
 			if !utf8.Valid(u.tail[:u.nt]) {
-				return n, errBodyNotUTF8
+				return 0, errBodyNotUTF8
 			}
 			u.nt = 0
 		}
@@ -42,11 +44,11 @@ func (u *utf8Body) Read(p []byte) (int, error) {
 		}
 	}
 	if !utf8.Valid(b[:keep]) {
-		return n, errBodyNotUTF8
+		return 0, errBodyNotUTF8
 	}
 	u.nt += copy(u.tail[u.nt:], b[keep:])
 	if err == io.EOF && u.nt > 0 {
-		return n, errBodyNotUTF8
+		return 0, errBodyNotUTF8
 	}
 	return n, err
 }
