@@ -72,7 +72,7 @@ func serve(ctx context.Context, cfg config, args []string) error {
 	defer rel.Stop()
 
 	// Big emails leave freed memory behind; give it back after bursts.
-	go releaseMemory(ctx, 5*time.Second, 64<<20)
+	go releaseMemory(ctx, 5*time.Second, 32<<20)
 
 	if *role == "relay" {
 		slog.Info("relay running", "workers", workers)
