@@ -11,7 +11,9 @@
 //     of -status-emails emails built with generate_series;
 //   - drain: a relay draining an outbox backlog into MongoDB, next to one raw
 //     unordered InsertMany of the same documents;
-//   - latency: ingest → synced at a steady rate with the relay on.
+//   - latency: ingest → synced at a steady rate with the relay on;
+//   - memory: the service's RSS (its own process) while 20 emails of 15 MB
+//     arrive at once, and after they synced (-sections memory runs only it).
 //
 // Each measurement runs -runs times and the median is reported. It creates
 // its own database mailsync_bench_<pid> and drops it at the end. scripts/bench.sh
@@ -61,7 +63,7 @@ func main() {
 	flag.StringVar(&o.mongoURL, "mongo-url", os.Getenv("MAILSYNC_BENCH_MONGO_URL"), "MongoDB (or FerretDB) URL (required for -sections drain,latency)")
 	flag.StringVar(&o.pgbench, "pgbench", "pgbench", "pgbench binary")
 	flag.StringVar(&o.queries, "queries", "internal/db/queries/emails.sql", "the sqlc query file the pgbench script is built from")
-	flag.StringVar(&o.sections, "sections", "ingest,status,drain,latency", "comma-separated sections to run: ingest (single + batch), status, drain, latency")
+	flag.StringVar(&o.sections, "sections", "ingest,status,drain,latency,memory", "comma-separated sections to run: ingest (single + batch), status, drain, latency, memory")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of each section to <this>-<section>.pprof")
 	flag.IntVar(&o.runs, "runs", 3, "repetitions of each measurement (the median is reported)")
 	flag.StringVar(&o.concs, "concurrency", "16,64", "single-email ingest: comma-separated concurrent clients (and pgbench clients) to measure at; the first is the batch's baseline")
@@ -120,8 +122,8 @@ func run(ctx context.Context, o benchOptions) error {
 	want := map[string]bool{}
 	for _, s := range strings.Split(o.sections, ",") {
 		s = strings.TrimSpace(s)
-		if s != "ingest" && s != "status" && s != "drain" && s != "latency" {
-			return fmt.Errorf("unknown section %q (want ingest, status, drain, latency)", s)
+		if s != "ingest" && s != "status" && s != "drain" && s != "latency" && s != "memory" {
+			return fmt.Errorf("unknown section %q (want ingest, status, drain, latency, memory)", s)
 		}
 		want[s] = true
 	}
@@ -167,7 +169,7 @@ func run(ctx context.Context, o benchOptions) error {
 	for _, s := range []struct {
 		name string
 		fn   func(context.Context, benchOptions, *database, *cpuWatch) ([]row, error)
-	}{{"ingest", benchIngest}, {"status", benchStatus}, {"drain", benchDrain}, {"latency", benchLatency}} {
+	}{{"ingest", benchIngest}, {"status", benchStatus}, {"drain", benchDrain}, {"latency", benchLatency}, {"memory", benchMemory}} {
 		if !want[s.name] {
 			continue
 		}

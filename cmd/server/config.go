@@ -30,6 +30,7 @@ type config struct {
 	ReconcileGrace         time.Duration
 	ReconcileRemoveOrphans bool
 	MaxBodyBytes           int64
+	MaxInflightBodyBytes   int64
 	LogFormat              string
 	LogLevel               string
 	ShutdownTimeout        time.Duration
@@ -69,6 +70,7 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 		ReconcileGrace:         e.duration("RECONCILE_GRACE", 5*time.Minute),
 		ReconcileRemoveOrphans: e.boolean("RECONCILE_REMOVE_ORPHANS", false),
 		MaxBodyBytes:           int64(e.integer("MAX_BODY_BYTES", 26214400)),
+		MaxInflightBodyBytes:   int64(e.integer("MAX_INFLIGHT_BODY_BYTES", 0)),
 		LogFormat:              e.str("LOG_FORMAT", "json"),
 		LogLevel:               e.str("LOG_LEVEL", "info"),
 		ShutdownTimeout:        e.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
@@ -83,6 +85,12 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 	}
 	if c.MaxConnections < 1 || c.HTTPReadTimeout <= 0 || c.HTTPIdleTimeout <= 0 || c.DBConnectTimeout <= 0 || c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("MAX_CONNECTIONS must be >= 1; HTTP_READ_TIMEOUT, HTTP_IDLE_TIMEOUT, DB_CONNECT_TIMEOUT and REQUEST_TIMEOUT > 0"))
+	}
+	if c.MaxInflightBodyBytes == 0 {
+		c.MaxInflightBodyBytes = 4 * c.MaxBodyBytes
+	}
+	if c.MaxInflightBodyBytes < c.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("MAX_INFLIGHT_BODY_BYTES=%d must be >= MAX_BODY_BYTES (one body of the largest size must fit)", c.MaxInflightBodyBytes))
 	}
 	check := func(ok bool, format string, args ...any) {
 		if !ok {

@@ -78,6 +78,9 @@ func serve(ctx context.Context, cfg config, args []string) error {
 	rel.Start(ctx)
 	defer rel.Stop()
 
+	// Big emails leave freed memory behind; give it back after bursts.
+	go releaseMemory(ctx, 5*time.Second, 32<<20)
+
 	if *role == "relay" {
 		slog.Info("relay running", "workers", workers)
 		<-ctx.Done()
@@ -102,7 +105,8 @@ func serve(ctx context.Context, cfg config, args []string) error {
 		}),
 	})
 	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: cfg.MaxBodyBytes,
-		RateLimit: handlers.RateLimit{RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst}, RequestTimeout: cfg.RequestTimeout})
+		MaxInflightBodyBytes: cfg.MaxInflightBodyBytes, RequestTimeout: cfg.RequestTimeout,
+		RateLimit: handlers.RateLimit{RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst}})
 	if err != nil {
 		return err
 	}

@@ -55,6 +55,7 @@ func OpenWith(ctx context.Context, url string, o Options) (*pgxpool.Pool, error)
 	if _, ok := cfg.ConnConfig.RuntimeParams["lock_timeout"]; !ok {
 		cfg.ConnConfig.RuntimeParams["lock_timeout"] = "10s"
 	}
+	releaseBigBuffers(cfg) // a connection that moved a big email is closed on release
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("PostgreSQL at %s: %w", cfg.ConnConfig.Host, err)

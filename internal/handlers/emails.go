@@ -12,6 +12,7 @@ import (
 	"mailsync/internal/auth"
 	"mailsync/internal/email"
 	"mailsync/internal/ingest"
+	"mailsync/internal/mongostore"
 )
 
 // CreateEmail stores one email (JSON or raw RFC 5322) under its Idempotency-Key.
@@ -44,6 +45,9 @@ func (h *Handlers) CreateEmail(ctx context.Context, req api.CreateEmailRequestOb
 		item.Fingerprint = rawFingerprint(raw, m.Content)
 	default:
 		return nil, apperr.New(apperr.Unsupported, "send application/json or message/rfc822")
+	}
+	if err := mongostore.CheckSize(item.Content); err != nil { // 413: MongoDB could never hold it
+		return nil, err
 	}
 	item.Key = key
 	result, err := h.cfg.Ingest.IngestOne(ctx, clientID(ctx), item)
@@ -106,6 +110,9 @@ func (h *Handlers) CreateEmailBatch(ctx context.Context, req api.CreateEmailBatc
 		c := contentFromInput(in.Email)
 		if err == nil {
 			err = c.Validate()
+		}
+		if err == nil {
+			err = mongostore.CheckSize(c)
 		}
 		if err != nil {
 			setBatchError(&results[i], err)

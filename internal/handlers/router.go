@@ -22,6 +22,9 @@ type RouterConfig struct {
 	Keys *auth.Keys
 	// MaxBodyBytes bounds every request body (413 beyond it).
 	MaxBodyBytes int64
+	// MaxInflightBodyBytes bounds the bytes of request bodies processed at
+	// once (503 + Retry-After beyond it); 0 is 4 × MaxBodyBytes.
+	MaxInflightBodyBytes int64
 	// Gatherer is what /metrics exposes (prometheus.DefaultGatherer when nil).
 	Gatherer prometheus.Gatherer
 	// Registerer receives the HTTP metrics (prometheus.DefaultRegisterer when nil).
@@ -32,10 +35,6 @@ type RouterConfig struct {
 	// read (pool acquire and statements); 503 + Retry-After beyond. Zero
 	// means DefaultRequestTimeout; negative turns it off.
 	RequestTimeout time.Duration
-	// BodyGate, when set, runs after authentication and the MaxBodyBytes
-	// bound and before anything reads the body: the place for a limit on
-	// request bytes in flight.
-	BodyGate func(http.Handler) http.Handler
 }
 
 // DefaultRequestTimeout is RouterConfig.RequestTimeout's default.
@@ -85,14 +84,14 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 	// The operations of the contract. These middlewares run once chi has
 	// matched the route and before the generated code parses a parameter
 	// or reads the body, in this order: authenticate (and rate limit) first,
-	// then bound the body, then the body gate, then the shared input checks,
+	// then bound the body, then the bytes in flight, then the shared input checks,
 	// then the deadline.
 	r.Group(func(g chi.Router) {
 		g.Use(resolveOperation(ops), authenticate(cfg.Keys, newLimiter(cfg.RateLimit)),
 			limitBody(cfg.MaxBodyBytes), markBodyErrors)
-		if cfg.BodyGate != nil {
-			g.Use(cfg.BodyGate)
-		}
+		// Bytes of bodies in flight are bounded after authentication and
+		// before anything reads the body (503 + Retry-After beyond).
+		g.Use(newInflight(inflightBytes(cfg), cfg.MaxBodyBytes, cfg.Registerer).middleware)
 		g.Use(checkParams, checkBody, deadline(cfg.RequestTimeout))
 		api.HandlerWithOptions(strict, api.ChiServerOptions{BaseRouter: g, ErrorHandlerFunc: writeRequestError})
 	})
@@ -105,6 +104,14 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 			Title: "Method not allowed", Status: 405, Detail: ptr(r.Method + " is not allowed here")})
 	})
 	return joinEnvelopeTo(r), nil
+}
+
+// inflightBytes is the configured in-flight bound, or 4 × MaxBodyBytes.
+func inflightBytes(cfg RouterConfig) int64 {
+	if cfg.MaxInflightBodyBytes > 0 {
+		return cfg.MaxInflightBodyBytes
+	}
+	return 4 * cfg.MaxBodyBytes
 }
 
 func serveBytes(contentType string, b []byte) http.HandlerFunc {

@@ -51,8 +51,10 @@ type envOpts struct {
 	// requestTimeout is RouterConfig.RequestTimeout.
 	requestTimeout time.Duration
 	// serve starts the router and returns its base URL (httptest.NewServer).
-	serve func(t testing.TB, h http.Handler) string
-	now   func() time.Time // the handlers' clock (time.Now when nil)
+	serve    func(t testing.TB, h http.Handler) string
+	now      func() time.Time // the handlers' clock (time.Now when nil)
+	inflight int64            // RouterConfig.MaxInflightBodyBytes
+	maxBody  int64            // RouterConfig.MaxBodyBytes (1 MiB when 0)
 }
 
 // newEnv starts the whole HTTP surface on a kernel-chosen port, over a fresh
@@ -92,7 +94,11 @@ func newEnv(t testing.TB, o envOpts) *env {
 		Ingest: ingest.NewService(pool, &ingest.Config{Render: handlers.RenderEmail, MaxRetries: 3,
 			Committed: func(int) { rel.Notify() }, Metrics: m}),
 	})
-	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: 1 << 20, Gatherer: reg, Registerer: reg, RateLimit: o.rateLimit, RequestTimeout: o.requestTimeout})
+	if o.maxBody == 0 {
+		o.maxBody = 1 << 20
+	}
+	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: o.maxBody, Gatherer: reg, Registerer: reg, RateLimit: o.rateLimit,
+		RequestTimeout: o.requestTimeout, MaxInflightBodyBytes: o.inflight})
 	require.NoError(t, err)
 	if o.serve == nil {
 		o.serve = func(t testing.TB, h http.Handler) string {
