@@ -72,9 +72,9 @@ func toAPIReconciliation(r reconcile.Report) api.Reconciliation {
 		ErrorMessage: r.ErrorMessage,
 		Details: api.ReconciliationDetails{
 			Counts: api.ReconciliationCounts{MissingInMongo: c.MissingInMongo, ContentMismatch: c.ContentMismatch,
-				OrphanInMongo: c.OrphanInMongo, StatusDrift: c.StatusDrift},
+				OrphanInMongo: c.OrphanInMongo, StatusDrift: c.StatusDrift, AheadOfPostgres: c.AheadOfPostgres},
 			Samples: api.ReconciliationSamples{MissingInMongo: s.MissingInMongo, ContentMismatch: s.ContentMismatch,
-				OrphanInMongo: s.OrphanInMongo, StatusDrift: s.StatusDrift},
+				OrphanInMongo: s.OrphanInMongo, StatusDrift: s.StatusDrift, AheadOfPostgres: s.AheadOfPostgres},
 		},
 	}
 }

@@ -48,7 +48,7 @@ func TestDriftIsFoundExactlyAndRepaired(t *testing.T) {
 	require.EqualValues(t, 3, tag.RowsAffected())
 
 	want := reconcile.Counts{MissingInMongo: 10, ContentMismatch: 10, OrphanInMongo: 5, StatusDrift: 3}
-	wantSamples := reconcile.Samples{MissingInMongo: deleted, ContentMismatch: changed, OrphanInMongo: orphans, StatusDrift: failed}
+	wantSamples := reconcile.Samples{MissingInMongo: deleted, ContentMismatch: changed, OrphanInMongo: orphans, StatusDrift: failed, AheadOfPostgres: []int64{}}
 
 	// A dry run reports exactly and changes nothing.
 	before := e.snapshot()

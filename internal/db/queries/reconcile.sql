@@ -24,6 +24,24 @@ SET status = 'failed', completed_at = now(),
     error_message = 'interrupted: the instance running it stopped before it finished'
 WHERE status = 'running';
 
+-- name: FailOrphanedReports :execrows
+-- Safe without the lock: a report still running while no session of this
+-- database holds the reconciliation lock belongs to a run that ended without
+-- finishing it. (A run inserts its report only while holding the lock and
+-- finishes it before unlocking; a report finished meanwhile is re-checked
+-- by the UPDATE and left alone.)
+UPDATE reconciliation_reports
+SET status = 'failed', completed_at = now(),
+    error_message = 'interrupted: the instance running it stopped before it finished'
+WHERE status = 'running'
+  AND NOT EXISTS (
+    SELECT 1 FROM pg_catalog.pg_locks l
+    WHERE l.locktype = 'advisory' AND l.granted
+      AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE datname = current_database())
+      AND l.classid = ((@lock_key::bigint >> 32) & 4294967295)::oid
+      AND l.objid = (@lock_key::bigint & 4294967295)::oid
+      AND l.objsubid = 1);
+
 -- name: RunningReport :one
 SELECT * FROM reconciliation_reports WHERE status = 'running' ORDER BY id DESC LIMIT 1;
 
