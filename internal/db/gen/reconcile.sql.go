@@ -332,6 +332,47 @@ func (q *Queries) InsertReport(ctx context.Context, arg InsertReportParams) (Rec
 	return i, err
 }
 
+const largeEmails = `-- name: LargeEmails :many
+SELECT id, (octet_length(text_body) + octet_length(html_body))::bigint AS body_bytes
+FROM incoming_emails
+WHERE octet_length(text_body) + octet_length(html_body) > $1::bigint
+ORDER BY body_bytes DESC
+LIMIT $2::int
+`
+
+type LargeEmailsParams struct {
+	MinBytes int64
+	RowLimit int32
+}
+
+type LargeEmailsRow struct {
+	ID        int64
+	BodyBytes int64
+}
+
+// The emails whose bodies exceed min_bytes, largest first: the reconciler
+// sizes its MongoDB batches by them. octet_length of a TOASTed body reads
+// its stored length, not the body.
+func (q *Queries) LargeEmails(ctx context.Context, arg LargeEmailsParams) ([]LargeEmailsRow, error) {
+	rows, err := q.db.Query(ctx, largeEmails, arg.MinBytes, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []LargeEmailsRow
+	for rows.Next() {
+		var i LargeEmailsRow
+		if err := rows.Scan(&i.ID, &i.BodyBytes); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const latestReport = `-- name: LatestReport :one
 SELECT id, run_at, completed_at, trigger, dry_run, records_checked, mismatches_found, auto_repaired, failed_repairs, details, status, error_message, created_at FROM reconciliation_reports ORDER BY id DESC LIMIT 1
 `

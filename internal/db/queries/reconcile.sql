@@ -157,3 +157,13 @@ INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, m
 SELECT 'email', u.id, 'delete', jsonb_build_object('reason', @reason::text), @max_retries::int
 FROM unnest(@ids::bigint[]) AS u(id)
 WHERE NOT EXISTS (SELECT 1 FROM incoming_emails e WHERE e.id = u.id);
+
+-- name: LargeEmails :many
+-- The emails whose bodies exceed min_bytes, largest first: the reconciler
+-- sizes its MongoDB batches by them. octet_length of a TOASTed body reads
+-- its stored length, not the body.
+SELECT id, (octet_length(text_body) + octet_length(html_body))::bigint AS body_bytes
+FROM incoming_emails
+WHERE octet_length(text_body) + octet_length(html_body) > @min_bytes::bigint
+ORDER BY body_bytes DESC
+LIMIT @row_limit::int;
