@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -15,7 +16,8 @@ import (
 // TestLargeDocumentsDoNotStallARun: four emails of 14 MB among small ones.
 // A batch of them is over the wire protocol's 48 MB reply limit, so a run
 // reading 1,000 documents a time failed ("length of read message too
-// large"); it completes, and finds a change to a large document.
+// large") or never returned; it completes, and finds a change to a large
+// document.
 func TestLargeDocumentsDoNotStallARun(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -31,7 +33,7 @@ func TestLargeDocumentsDoNotStallARun(t *testing.T) {
 	e.ingestN(50)
 	e.drain()
 	require.Equal(t, 204, e.count(`SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`))
-	r := e.reconciler(reconcile.Config{})
+	r := e.reconciler(reconcile.Config{Timeout: 5 * time.Minute}) // fail, not hang, if a read stalls
 
 	rep, err := r.Run(e.ctx, reconcile.TriggerManual, true)
 	require.NoError(t, err)
