@@ -36,8 +36,7 @@ func Run(ctx context.Context, p Plan, out io.Writer) (res Result, err error) {
 	tl := NewTimeline(out)
 	tl.Printf("chaos %s: load %s; SIGKILL A at %s (down %s); devmongo down at %s for %s; PostgreSQL restart at %s%s",
 		p.Name, p.Load, p.KillAt, p.KillDown, p.MongoAt, p.MongoDown, p.PGAt, relayNote(p))
-	tl.Printf("note: this restarts the machine's PostgreSQL cluster; other sessions on it are cut")
-	st, err := StartStack(ctx, tl, "mailsync_chaos", []string{"all", "api", "relay"}, nil)
+	st, err := StartStack(ctx, tl, "mailsync_chaos", []string{"all", "api", "relay"}, nil, true)
 	defer func() { st.Close(err != nil || len(res.Problems) > 0) }()
 	if err != nil {
 		return res, err
@@ -79,10 +78,10 @@ func Run(ctx context.Context, p Plan, out io.Writer) (res Result, err error) {
 			}
 			tl.SetPhase("pg-restart")
 			t0 := time.Now()
-			if err := RestartPostgres(ctx); err != nil {
+			if err := st.Cluster.Restart(ctx); err != nil {
 				return err
 			}
-			tl.Printf("PostgreSQL restarted (pg_ctlcluster restart, fast mode), accepting connections after %s", time.Since(t0).Round(time.Millisecond))
+			tl.Printf("PostgreSQL restarted (the stack's own cluster; pg_ctl restart, fast mode), accepting connections after %s", time.Since(t0).Round(time.Millisecond))
 			endFault(tl, "pg-restart")
 			return nil
 		}},

@@ -2,7 +2,6 @@ package chaos
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -14,12 +13,16 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// PGServer is the machine's PostgreSQL cluster: where the suite's databases
-// live, and what it restarts.
-const PGServer = "postgres://postgres@127.0.0.1:5432"
+// MachinePG is the machine's PostgreSQL cluster. Soak runs keep their
+// databases there; chaos runs, which restart PostgreSQL, start a throwaway
+// cluster of their own (dbtest.Cluster) and never touch it.
+const MachinePG PGServer = "postgres://postgres@127.0.0.1:5432"
 
-// DatabaseURL is the URL of database name on PGServer.
-func DatabaseURL(name string) string { return PGServer + "/" + name + "?sslmode=disable" }
+// PGServer is the base URL of a PostgreSQL server (no database).
+type PGServer string
+
+// DatabaseURL is the URL of database name on the server.
+func (s PGServer) DatabaseURL(name string) string { return string(s) + "/" + name + "?sslmode=disable" }
 
 // FreePort asks the kernel for a free loopback TCP port. The port is closed
 // again before it is returned, so a server can bind it.
@@ -33,10 +36,10 @@ func FreePort() (int, error) {
 }
 
 // adminExec runs one statement in the maintenance database.
-func adminExec(ctx context.Context, sql string) error {
+func (s PGServer) adminExec(ctx context.Context, sql string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, DatabaseURL("postgres"))
+	conn, err := pgx.Connect(ctx, s.DatabaseURL("postgres"))
 	if err != nil {
 		return err
 	}
@@ -46,23 +49,23 @@ func adminExec(ctx context.Context, sql string) error {
 }
 
 // CreateDatabase creates an empty database (dropping a leftover of the same name).
-func CreateDatabase(ctx context.Context, name string) error {
-	if err := DropDatabase(ctx, name); err != nil {
+func (s PGServer) CreateDatabase(ctx context.Context, name string) error {
+	if err := s.DropDatabase(ctx, name); err != nil {
 		return err
 	}
-	return adminExec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	return s.adminExec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 }
 
 // DropDatabase drops a database, disconnecting its sessions.
-func DropDatabase(ctx context.Context, name string) error {
-	return adminExec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+func (s PGServer) DropDatabase(ctx context.Context, name string) error {
+	return s.adminExec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 }
 
-// WaitPostgres waits until PostgreSQL accepts connections, up to timeout.
-func WaitPostgres(ctx context.Context, timeout time.Duration) error {
+// Wait waits until the server accepts connections, up to timeout.
+func (s PGServer) Wait(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		err := adminExec(ctx, "SELECT 1")
+		err := s.adminExec(ctx, "SELECT 1")
 		if err == nil {
 			return nil
 		}
@@ -71,27 +74,6 @@ func WaitPostgres(ctx context.Context, timeout time.Duration) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// RestartPostgres restarts the machine's PostgreSQL cluster (fast mode: every
-// session is cut) and waits until it accepts connections again.
-func RestartPostgres(ctx context.Context) error { return pgctl(ctx, "restart") }
-
-func startPostgres(ctx context.Context) error { return pgctl(ctx, "start") }
-
-func pgctl(ctx context.Context, action string) error {
-	versions, _ := filepath.Glob("/etc/postgresql/*/main")
-	if len(versions) == 0 {
-		return errors.New("no PostgreSQL cluster under /etc/postgresql")
-	}
-	version := filepath.Base(filepath.Dir(versions[0]))
-	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(cctx, "pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("pg_ctlcluster %s main %s: %v: %s", version, action, err, strings.TrimSpace(string(out)))
-	}
-	return WaitPostgres(ctx, 30*time.Second)
 }
 
 // BuildServer compiles cmd/server into dir and returns the binary's path.
@@ -130,10 +112,10 @@ func Migrate(ctx context.Context, serverBin, databaseURL string) error {
 
 // DropStale drops the databases a killed earlier run of prefix left behind:
 // <prefix>_<pid> and <prefix>_mongo_<pid> whose process no longer exists.
-func DropStale(ctx context.Context, prefix string) {
+func (s PGServer) DropStale(ctx context.Context, prefix string) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(cctx, DatabaseURL("postgres"))
+	conn, err := pgx.Connect(cctx, s.DatabaseURL("postgres"))
 	if err != nil {
 		return
 	}
@@ -146,7 +128,7 @@ func DropStale(ctx context.Context, prefix string) {
 	for _, name := range names {
 		pid := name[strings.LastIndexByte(name, '_')+1:]
 		if _, err := os.Stat("/proc/" + pid); os.IsNotExist(err) {
-			_ = DropDatabase(ctx, name)
+			_ = s.DropDatabase(ctx, name)
 		}
 	}
 }

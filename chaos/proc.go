@@ -122,15 +122,15 @@ type Devmongo struct {
 }
 
 // NewDevmongo prepares (does not start) a devmongo on a kernel-chosen port,
-// storing in PostgreSQL database pgdb.
-func NewDevmongo(bin, dir, pgdb string) (*Devmongo, error) {
+// storing in PostgreSQL database pgdb of pg.
+func NewDevmongo(bin, dir string, pg PGServer, pgdb string) (*Devmongo, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
 	d := &Devmongo{Addr: fmt.Sprintf("127.0.0.1:%d", port), PGDB: pgdb, uriFile: dir + "/devmongo.uri"}
 	d.Proc = Proc{Name: "devmongo", bin: bin, LogPath: dir + "/devmongo.log", args: []string{
-		"-listen", d.Addr, "-postgresql-url", DatabaseURL(pgdb), "-uri-file", d.uriFile,
+		"-listen", d.Addr, "-postgresql-url", pg.DatabaseURL(pgdb), "-uri-file", d.uriFile,
 		"-log-level", "warn", "-exit-with-parent"}}
 	return d, nil
 }

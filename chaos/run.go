@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"mailsync/internal/db/dbtest"
 )
 
 // Plan is one chaos run: how long the load lasts, how hard it pushes, and
@@ -60,31 +62,46 @@ func apiKeys() string {
 // Stack is the suite's processes and databases.
 type Stack struct {
 	Dir, ServerBin, DBName, DatabaseURL, MongoDB string
-	Mongo                                        *Devmongo
-	Instances                                    []*Instance
-	tl                                           *Timeline
+	// PG is the server holding the databases: the stack's own Cluster, or
+	// the machine's (MachinePG) when Cluster is nil.
+	PG        PGServer
+	Cluster   *dbtest.Cluster
+	Mongo     *Devmongo
+	Instances []*Instance
+	tl        *Timeline
 }
 
 // StartStack builds the server, creates the databases, and starts devmongo
-// and the instances of roles (named A, B, C...). Close undoes everything.
-func StartStack(ctx context.Context, tl *Timeline, prefix string, roles []string, extraEnv []string) (*Stack, error) {
-	s := &Stack{tl: tl, MongoDB: "mailsync_chaos"}
+// and the instances of roles (named A, B, C...). With ownPG the databases
+// live in a throwaway PostgreSQL cluster of the stack's (one the suite may
+// restart); otherwise in the machine's. Close undoes everything.
+func StartStack(ctx context.Context, tl *Timeline, prefix string, roles []string, extraEnv []string, ownPG bool) (*Stack, error) {
+	s := &Stack{tl: tl, MongoDB: "mailsync_chaos", PG: MachinePG}
 	var err error
 	if s.Dir, err = os.MkdirTemp("", prefix+"-"); err != nil {
 		return s, err
 	}
+	if ownPG {
+		if s.Cluster, err = dbtest.NewCluster(ctx); err != nil {
+			return s, err
+		}
+		s.PG = PGServer(strings.TrimSuffix(s.Cluster.URL(""), "/?sslmode=disable"))
+		tl.Printf("throwaway PostgreSQL cluster on port %d (data and log in %s)", s.Cluster.Port, s.Cluster.Dir)
+	}
 	pid := os.Getpid()
 	s.DBName = fmt.Sprintf("%s_%d", prefix, pid)
-	s.DatabaseURL = DatabaseURL(s.DBName)
-	if err := WaitPostgres(ctx, 30*time.Second); err != nil {
+	s.DatabaseURL = s.PG.DatabaseURL(s.DBName)
+	if err := s.PG.Wait(ctx, 30*time.Second); err != nil {
 		return s, err
 	}
-	DropStale(ctx, prefix)
+	if !ownPG {
+		s.PG.DropStale(ctx, prefix)
+	}
 	tl.Printf("building cmd/server")
 	if s.ServerBin, err = BuildServer(ctx, s.Dir); err != nil {
 		return s, err
 	}
-	if err := CreateDatabase(ctx, s.DBName); err != nil {
+	if err := s.PG.CreateDatabase(ctx, s.DBName); err != nil {
 		return s, err
 	}
 	if err := Migrate(ctx, s.ServerBin, s.DatabaseURL); err != nil {
@@ -94,7 +111,7 @@ func StartStack(ctx context.Context, tl *Timeline, prefix string, roles []string
 	if err != nil {
 		return s, err
 	}
-	if s.Mongo, err = NewDevmongo(bin, s.Dir, fmt.Sprintf("%s_mongo_%d", prefix, pid)); err != nil {
+	if s.Mongo, err = NewDevmongo(bin, s.Dir, s.PG, fmt.Sprintf("%s_mongo_%d", prefix, pid)); err != nil {
 		return s, err
 	}
 	if err := s.Mongo.Start(); err != nil {
@@ -140,14 +157,18 @@ func (s *Stack) Close(keepLogs bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if WaitPostgres(ctx, 30*time.Second) != nil {
-		_ = startPostgres(ctx)
-	}
-	if s.DBName != "" {
-		_ = DropDatabase(ctx, s.DBName)
-	}
-	if s.Mongo != nil {
-		_ = DropDatabase(ctx, s.Mongo.PGDB)
+	if s.Cluster != nil {
+		if keepLogs {
+			_ = copyFile(s.Cluster.LogPath(), s.Dir+"/postgres.log")
+		}
+		s.Cluster.Remove()
+	} else {
+		if s.DBName != "" {
+			_ = s.PG.DropDatabase(ctx, s.DBName)
+		}
+		if s.Mongo != nil {
+			_ = s.PG.DropDatabase(ctx, s.Mongo.PGDB)
+		}
 	}
 	if keepLogs {
 		_ = os.Remove(s.ServerBin)
@@ -155,6 +176,14 @@ func (s *Stack) Close(keepLogs bool) {
 	} else if s.Dir != "" {
 		_ = os.RemoveAll(s.Dir)
 	}
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o644)
 }
 
 // checkAlive reports instances that exited on their own.

@@ -38,7 +38,7 @@ func Soak(ctx context.Context, d, interval time.Duration, out io.Writer) ([]Samp
 	tl := NewTimeline(out)
 	tl.Printf("soak: %s of steady load against one instance, readout every %s", d, interval)
 	var problems []string
-	st, err := StartStack(ctx, tl, "mailsync_soak", []string{"all"}, []string{"RELAY_WORKERS=4"})
+	st, err := StartStack(ctx, tl, "mailsync_soak", []string{"all"}, []string{"RELAY_WORKERS=4"}, false)
 	defer func() { st.Close(err != nil || len(problems) > 0) }()
 	if err != nil {
 		return nil, nil, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -51,11 +52,20 @@ func reconcileCmd(ctx context.Context, cfg config, args []string) error {
 		return err
 	}
 	if rep.DriftRemains() {
-		c := rep.Details.Counts
-		return fmt.Errorf("drift remains: %d mismatches (missing_in_mongo %d, content_mismatch %d, orphan_in_mongo %d, status_drift %d, erased_but_present %d), %d repaired, %d repairs failed",
-			rep.MismatchesFound, c.MissingInMongo, c.ContentMismatch, c.OrphanInMongo, c.StatusDrift, c.ErasedButPresent, rep.AutoRepaired, rep.FailedRepairs)
+		return fmt.Errorf("drift remains: %d mismatches (%s), %d repaired, %d repairs failed",
+			rep.MismatchesFound, kindSummary(rep.Details.Counts), rep.AutoRepaired, rep.FailedRepairs)
 	}
 	return nil
+}
+
+// kindSummary lists every kind's count, like "missing_in_mongo 1, …".
+func kindSummary(c reconcile.Counts) string {
+	by := c.ByKind()
+	parts := make([]string, 0, len(by))
+	for _, k := range reconcile.KindNames() {
+		parts = append(parts, fmt.Sprintf("%s %d", k, by[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // reconcileConfig is the reconciler's configuration from the environment.

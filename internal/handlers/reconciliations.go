@@ -74,9 +74,11 @@ func toAPIReconciliation(r reconcile.Report) api.Reconciliation {
 		ErrorMessage: r.ErrorMessage,
 		Details: api.ReconciliationDetails{
 			Counts: api.ReconciliationCounts{MissingInMongo: c.MissingInMongo, ContentMismatch: c.ContentMismatch,
-				OrphanInMongo: c.OrphanInMongo, StatusDrift: c.StatusDrift, ErasedButPresent: c.ErasedButPresent},
+				OrphanInMongo: c.OrphanInMongo, StatusDrift: c.StatusDrift, AheadOfPostgres: c.AheadOfPostgres,
+				ErasedButPresent: c.ErasedButPresent},
 			Samples: api.ReconciliationSamples{MissingInMongo: s.MissingInMongo, ContentMismatch: s.ContentMismatch,
-				OrphanInMongo: s.OrphanInMongo, StatusDrift: s.StatusDrift, ErasedButPresent: s.ErasedButPresent},
+				OrphanInMongo: s.OrphanInMongo, StatusDrift: s.StatusDrift, AheadOfPostgres: s.AheadOfPostgres,
+				ErasedButPresent: s.ErasedButPresent},
 		},
 	}
 }

@@ -35,6 +35,7 @@ import (
 // is one more filtered scan, paid only when something differs.
 type walk struct {
 	r      *Reconciler
+	size   sizing
 	t      *tally
 	dryRun bool
 	// since is when the run started (PostgreSQL's clock): an email synced
@@ -63,6 +64,10 @@ type candidate struct {
 func (w *walk) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var err error
+	if w.size, err = w.plan(ctx); err != nil {
+		return err
+	}
 	var pg map[int64]*pgBucket
 	var pgRows int64
 	pgErr := make(chan error, 1)
@@ -75,7 +80,7 @@ func (w *walk) run(ctx context.Context) error {
 		pgErr <- err
 	}()
 	mongo := map[int64]*bucketAgg{}
-	err := w.r.scan(ctx, bson.D{}, func(d docSum) {
+	visit := func(d docSum) {
 		w.t.checked++
 		if d.badID {
 			w.t.counts[orphanInMongo]++ // no id to sample or remove
@@ -89,7 +94,12 @@ func (w *walk) run(ctx context.Context) error {
 		}
 		a.n++
 		a.xor ^= d.mix
-	})
+	}
+	for _, q := range w.size.summaryReads() {
+		if err = w.r.scan(ctx, q, visit); err != nil {
+			break
+		}
+	}
 	if err != nil {
 		cancel()
 	}
@@ -224,7 +234,8 @@ func (w *walk) fetch(ctx context.Context, cands []candidate) (map[int64][]docSum
 	if len(ranges) == 0 {
 		return out, nil
 	}
-	err := w.r.scan(ctx, bson.D{{Key: "$or", Value: ranges}}, func(d docSum) {
+	q := read{filter: bson.D{{Key: "$or", Value: ranges}}, batch: w.size.fetchBatch}
+	err := w.r.scan(ctx, q, func(d docSum) {
 		if !d.badID {
 			out[w.bucketOf(d.id)] = append(out[w.bucketOf(d.id)], d)
 		}

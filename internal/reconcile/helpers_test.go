@@ -27,6 +27,7 @@ type env struct {
 	t      *testing.T
 	ctx    context.Context
 	pool   *pgxpool.Pool
+	url    string // the test database
 	mongo  *mongostore.Store
 	relay  *relay.Relay
 	ingest *ingest.Service
@@ -35,12 +36,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	pool, _ := dbtest.New(t)
+	pool, url := dbtest.New(t)
 	m, _ := mongotest.NewStore(t)
 	r := relay.New(pool, m, &relay.Config{BatchSize: 500, MaxRetries: 3, Lease: 30 * time.Second})
 	svc := ingest.NewService(pool, &ingest.Config{MaxRetries: 3,
 		Render: func(e email.Stored) ([]byte, error) { return []byte(fmt.Sprint(e.ID)), nil }})
-	return &env{t: t, ctx: context.Background(), pool: pool, mongo: m, relay: r, ingest: svc}
+	return &env{t: t, ctx: context.Background(), pool: pool, url: url, mongo: m, relay: r, ingest: svc}
 }
 
 // reconciler returns a Reconciler on e's stores with small ranges, so that

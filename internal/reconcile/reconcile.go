@@ -57,8 +57,25 @@ type Reconciler struct {
 
 	base     context.Context // ends at Stop: aborts background runs
 	cancel   context.CancelFunc
+	mu       sync.Mutex // guards stopped and the wg.Add calls against Stop
+	stopped  bool
 	wg       sync.WaitGroup
 	stopOnce sync.Once
+}
+
+// finishTimeout bounds the report writes that must happen even when the
+// run's context has ended (its insert and its final status).
+const finishTimeout = 10 * time.Second
+
+// track registers a goroutine Stop must wait for; false once stopped.
+func (r *Reconciler) track() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return false
+	}
+	r.wg.Add(1)
+	return true
 }
 
 // New returns a Reconciler over pool and mongo with cfg's defaults filled in.
@@ -93,6 +110,13 @@ func New(pool *pgxpool.Pool, mongo *mongostore.Store, cfg *Config) *Reconciler {
 // error_message) together with the error. When another run holds the lock,
 // Run returns an apperr RunInProcess naming the running report's id.
 func (r *Reconciler) Run(ctx context.Context, trigger Trigger, dryRun bool) (Report, error) {
+	if !r.track() {
+		return Report{}, errStopped
+	}
+	defer r.wg.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(r.base, cancel)()
 	l, rep, err := r.begin(ctx, trigger, dryRun)
 	if err != nil {
 		return Report{}, err
@@ -105,14 +129,18 @@ func (r *Reconciler) Run(ctx context.Context, trigger Trigger, dryRun bool) (Rep
 // goes on after ctx ends; Stop aborts it. When another run holds the lock,
 // StartRun returns an apperr RunInProcess naming the running report's id.
 func (r *Reconciler) StartRun(ctx context.Context, dryRun bool) (Report, error) {
-	if r.base.Err() != nil {
-		return Report{}, errors.New("reconciler stopped")
+	if !r.track() {
+		return Report{}, errStopped
 	}
-	l, rep, err := r.begin(ctx, TriggerManual, dryRun)
+	bctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(r.base, cancel)
+	l, rep, err := r.begin(bctx, TriggerManual, dryRun)
+	stop()
+	cancel()
 	if err != nil {
+		r.wg.Done()
 		return Report{}, err
 	}
-	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		_, _ = r.execute(r.base, l, rep) // the outcome is in the report and the log
@@ -120,13 +148,21 @@ func (r *Reconciler) StartRun(ctx context.Context, dryRun bool) (Report, error) 
 	return rep, nil
 }
 
+// errStopped is returned by runs started after Stop.
+var errStopped = errors.New("reconciler stopped")
+
 // begin takes the lock, fails the reports of crashed runs, and inserts this
-// run's report.
+// run's report. Once the lock is held, the writes run under a context that
+// outlives ctx (bounded by finishTimeout): a cancellation arriving while the
+// insert commits must not leave a report that nobody finishes. When ctx has
+// ended meanwhile, the run that follows fails at once and finishes its report.
 func (r *Reconciler) begin(ctx context.Context, trigger Trigger, dryRun bool) (*lock, Report, error) {
 	l, err := r.acquire(ctx)
 	if err != nil {
 		return nil, Report{}, err
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
 	if n, err := r.q.FailStaleReports(ctx); err != nil {
 		l.release()
 		return nil, Report{}, err
@@ -170,7 +206,7 @@ func (r *Reconciler) execute(ctx context.Context, l *lock, rep Report) (Report, 
 		}
 		p.ErrorMessage = &msg
 	}
-	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer fcancel()
 	row, err := r.q.FinishReport(fctx, p)
 	if err != nil {

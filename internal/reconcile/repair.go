@@ -16,6 +16,7 @@ type findings struct {
 	missing  []int64
 	mismatch []int64
 	orphans  []int64
+	ahead    []int64 // reported only: no repair can lower a document's version
 	drift    gen.MarkSyncedUnchangedParams
 	erased   []int64 // erased emails whose document is still there
 }
@@ -30,9 +31,12 @@ func (f *findings) missingOrInFlight(e gen.RangeRowsRow) {
 // both classifies an email that has a document.
 func (f *findings) both(e gen.RangeRowsRow, d docSum) {
 	switch {
+	case e.SyncStatus == email.StatusNotApplicable:
+	case d.version > e.Version && !e.Erased: // never legitimate, in flight or not: versions only grow
+		f.ahead = append(f.ahead, e.ID)
 	case e.Erased && !e.InFlight:
 		f.erased = append(f.erased, e.ID)
-	case e.InFlight || e.SyncStatus == email.StatusNotApplicable || e.Erased:
+	case e.InFlight || e.Erased:
 	case e.Version != d.version || e.ContentHash != d.hash:
 		f.mismatch = append(f.mismatch, e.ID)
 	case e.SyncStatus != email.StatusSynced:
@@ -57,6 +61,11 @@ func (w *walk) settle(ctx context.Context, f *findings) error {
 	w.t.add(orphanInMongo, f.orphans)
 	w.t.add(statusDrift, f.drift.Ids)
 	w.t.add(erasedButPresent, f.erased)
+	w.t.add(aheadOfPostgres, f.ahead)
+	if len(f.ahead) > 0 {
+		slog.Warn("reconciliation: MongoDB documents ahead of PostgreSQL (not repairable by a re-sync)",
+			"documents", len(f.ahead), "first", f.ahead[0])
+	}
 	if w.dryRun {
 		return nil
 	}

@@ -51,16 +51,18 @@ type Report struct {
 }
 
 // DriftRemains reports whether the run leaves the stores disagreeing as far
-// as it knows: it failed, or found mismatches it did not repair (a dry run,
-// orphans kept) or whose repair failed. Enqueued repairs count as repaired;
-// the relay carries them out.
+// as it knows: it failed, found mismatches it did not repair (a dry run,
+// orphans kept, documents ahead of PostgreSQL, which no re-sync can lower)
+// or whose repair failed. Enqueued repairs count as repaired; the relay
+// carries them out.
 func (r Report) DriftRemains() bool {
-	return r.Status != StatusCompleted || r.FailedRepairs > 0 || r.MismatchesFound > r.AutoRepaired
+	return r.Status != StatusCompleted || r.FailedRepairs > 0 || r.MismatchesFound > r.AutoRepaired ||
+		r.Details.Counts.AheadOfPostgres > 0
 }
 
 // Details is the report's details column: per-kind counts and a capped
-// sample of ids per kind. The four kinds are always present and the sample
-// lists are never null.
+// sample of ids per kind. Every kind is always present and the sample lists
+// are never null.
 type Details struct {
 	Counts  Counts  `json:"counts"`
 	Samples Samples `json:"samples"`
@@ -72,6 +74,7 @@ type Counts struct {
 	ContentMismatch int64 `json:"content_mismatch"`
 	OrphanInMongo   int64 `json:"orphan_in_mongo"`
 	StatusDrift     int64 `json:"status_drift"`
+	AheadOfPostgres int64 `json:"ahead_of_postgres"`
 	// ErasedButPresent counts erased emails whose document still exists.
 	ErasedButPresent int64 `json:"erased_but_present"`
 }
@@ -83,23 +86,13 @@ type Samples struct {
 	ContentMismatch  []int64 `json:"content_mismatch"`
 	OrphanInMongo    []int64 `json:"orphan_in_mongo"`
 	StatusDrift      []int64 `json:"status_drift"`
+	AheadOfPostgres  []int64 `json:"ahead_of_postgres"`
 	ErasedButPresent []int64 `json:"erased_but_present"`
 }
 
-// Total is the sum of the counts: the report's mismatches_found.
-func (c Counts) Total() int64 {
-	return c.MissingInMongo + c.ContentMismatch + c.OrphanInMongo + c.StatusDrift + c.ErasedButPresent
-}
-
-func (s *Samples) normalize() {
-	for _, p := range []*[]int64{&s.MissingInMongo, &s.ContentMismatch, &s.OrphanInMongo, &s.StatusDrift, &s.ErasedButPresent} {
-		if *p == nil {
-			*p = []int64{}
-		}
-	}
-}
-
-// kind indexes the four mismatch kinds inside a run.
+// kind indexes the mismatch kinds inside a run. Adding a kind: a constant
+// here, its name in kindNames, and a field in Counts and Samples wired in
+// Counts.of and Samples.of.
 type kind int
 
 const (
@@ -107,9 +100,55 @@ const (
 	contentMismatch
 	orphanInMongo
 	statusDrift
+	// aheadOfPostgres: the document's version is higher than the email's. A
+	// re-sync cannot fix it (the relay never lowers a version), so it is
+	// reported and never counted as repaired.
+	aheadOfPostgres
+	// erasedButPresent: an erased email whose document still exists;
+	// repaired by enqueuing its removal.
 	erasedButPresent
 	numKinds
 )
+
+// kindNames are the kinds' names in reports, the API and metrics labels.
+var kindNames = [numKinds]string{"missing_in_mongo", "content_mismatch", "orphan_in_mongo", "status_drift", "ahead_of_postgres", "erased_but_present"}
+
+// KindNames lists the names of every mismatch kind, in report order.
+func KindNames() []string { return kindNames[:] }
+
+func (c *Counts) of(k kind) *int64 {
+	return [numKinds]*int64{&c.MissingInMongo, &c.ContentMismatch, &c.OrphanInMongo, &c.StatusDrift, &c.AheadOfPostgres, &c.ErasedButPresent}[k]
+}
+
+func (s *Samples) of(k kind) *[]int64 {
+	return [numKinds]*[]int64{&s.MissingInMongo, &s.ContentMismatch, &s.OrphanInMongo, &s.StatusDrift, &s.AheadOfPostgres, &s.ErasedButPresent}[k]
+}
+
+// Total is the sum of the counts: the report's mismatches_found.
+func (c Counts) Total() int64 {
+	var n int64
+	for k := kind(0); k < numKinds; k++ {
+		n += *c.of(k)
+	}
+	return n
+}
+
+// ByKind returns the counts keyed by kind name.
+func (c Counts) ByKind() map[string]int64 {
+	out := make(map[string]int64, numKinds)
+	for k := kind(0); k < numKinds; k++ {
+		out[kindNames[k]] = *c.of(k)
+	}
+	return out
+}
+
+func (s *Samples) normalize() {
+	for k := kind(0); k < numKinds; k++ {
+		if p := s.of(k); *p == nil {
+			*p = []int64{}
+		}
+	}
+}
 
 // tally accumulates a run's findings and repairs.
 type tally struct {
@@ -130,13 +169,10 @@ func (t *tally) add(k kind, ids []int64) {
 }
 
 func (t *tally) details() Details {
-	d := Details{
-		Counts: Counts{MissingInMongo: t.counts[missingInMongo], ContentMismatch: t.counts[contentMismatch],
-			OrphanInMongo: t.counts[orphanInMongo], StatusDrift: t.counts[statusDrift],
-			ErasedButPresent: t.counts[erasedButPresent]},
-		Samples: Samples{MissingInMongo: t.samples[missingInMongo], ContentMismatch: t.samples[contentMismatch],
-			OrphanInMongo: t.samples[orphanInMongo], StatusDrift: t.samples[statusDrift],
-			ErasedButPresent: t.samples[erasedButPresent]},
+	var d Details
+	for k := kind(0); k < numKinds; k++ {
+		*d.Counts.of(k) = t.counts[k]
+		*d.Samples.of(k) = t.samples[k]
 	}
 	d.Samples.normalize()
 	return d

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -82,27 +83,48 @@ func (r *Reconciler) busy(ctx context.Context) error {
 	return e
 }
 
-// Start runs a scheduled reconciliation every Config.Interval (the first one
-// interval after Start) until Stop or ctx ends. With Interval 0 it does
-// nothing. Every instance may call Start: a tick that finds another run
-// holding the lock is skipped.
+// SweepInterval is how often Start looks for reports left running by a run
+// that no longer holds the lock (an instance that crashed or was cut off).
+const SweepInterval = time.Minute
+
+// Start marks the reports of interrupted runs failed (at once and every
+// SweepInterval), and runs a scheduled reconciliation every Config.Interval
+// (the first one interval after Start; none when it is 0), until Stop or ctx
+// ends. Every instance may call Start: a tick that finds another run holding
+// the lock is skipped.
 func (r *Reconciler) Start(ctx context.Context) {
-	if r.cfg.Interval <= 0 {
+	if !r.track() {
 		return
 	}
-	r.wg.Add(1)
 	go r.loop(ctx)
 }
 
 // Stop ends the schedule and aborts the runs in flight on this instance
-// (scheduled ones and those of StartRun): each is recorded as failed
+// (scheduled ones and those of Run and StartRun): each is recorded as failed
 // ("interrupted"), and its lock is released. It returns when all have
-// exited. StartRun fails after Stop.
+// exited. Runs fail to start after Stop.
 func (r *Reconciler) Stop() {
 	r.stopOnce.Do(func() {
+		r.mu.Lock()
+		r.stopped = true
+		r.mu.Unlock()
 		r.cancel()
 		r.wg.Wait()
 	})
+}
+
+// SweepStale marks failed every report still running whose run holds no
+// lock: its instance died or lost its session before finishing it. It
+// returns how many it marked.
+func (r *Reconciler) SweepStale(ctx context.Context) (int64, error) {
+	n, err := r.q.FailOrphanedReports(ctx, LockKey)
+	if err != nil {
+		return 0, fmt.Errorf("sweep stale reconciliation reports: %w", err)
+	}
+	if n > 0 {
+		slog.Warn("reconciliation: marked interrupted runs failed", "reports", n)
+	}
+	return n, nil
 }
 
 func (r *Reconciler) loop(ctx context.Context) {
@@ -111,13 +133,29 @@ func (r *Reconciler) loop(ctx context.Context) {
 	defer cancel()
 	stop := context.AfterFunc(r.base, cancel)
 	defer stop()
-	t := time.NewTicker(r.cfg.Interval)
-	defer t.Stop()
+	sweep := func() {
+		sctx, scancel := context.WithTimeout(ctx, finishTimeout)
+		defer scancel()
+		if _, err := r.SweepStale(sctx); err != nil && ctx.Err() == nil {
+			slog.Warn("reconciliation: sweep failed", "err", err)
+		}
+	}
+	sweep()
+	sweeps := time.NewTicker(SweepInterval)
+	defer sweeps.Stop()
+	var runs <-chan time.Time
+	if r.cfg.Interval > 0 {
+		t := time.NewTicker(r.cfg.Interval)
+		defer t.Stop()
+		runs = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-sweeps.C:
+			sweep()
+		case <-runs:
 			r.runOnce(ctx)
 		}
 	}

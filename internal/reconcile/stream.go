@@ -62,7 +62,7 @@ const chunkSize = 256
 // chunks and one worker per CPU decodes and hashes them, so hashing
 // overlaps the reading; at most a few chunks are held at a time, whatever
 // the collection's size. It returns the first error of the cursor, or ctx's.
-func (r *Reconciler) scan(ctx context.Context, filter bson.D, visit func(docSum)) error {
+func (r *Reconciler) scan(ctx context.Context, q read, visit func(docSum)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	workers := max(1, runtime.GOMAXPROCS(0))
@@ -73,7 +73,7 @@ func (r *Reconciler) scan(ctx context.Context, filter bson.D, visit func(docSum)
 	go func() {
 		defer wg.Done()
 		defer close(work)
-		readErr = r.read(ctx, filter, work)
+		readErr = r.read(ctx, q, work)
 	}()
 	hashers.Add(workers)
 	for i := 0; i < workers; i++ {
@@ -107,9 +107,10 @@ func (r *Reconciler) scan(ctx context.Context, filter bson.D, visit func(docSum)
 	return ctx.Err()
 }
 
-// read sends the raw documents matching filter to work in chunks.
-func (r *Reconciler) read(ctx context.Context, filter bson.D, work chan<- []bson.Raw) error {
-	cur, err := r.mongo.Coll().Find(ctx, filter, options.Find().SetBatchSize(1000))
+// read sends the raw documents matching q's filter to work in chunks. A
+// document bigger than q's batch size allows shrinks the following batches.
+func (r *Reconciler) read(ctx context.Context, q read, work chan<- []bson.Raw) error {
+	cur, err := r.mongo.Coll().Find(ctx, q.filter, options.Find().SetBatchSize(q.batch))
 	if err != nil {
 		return fmt.Errorf("read MongoDB: %w", err)
 	}
@@ -123,7 +124,12 @@ func (r *Reconciler) read(ctx context.Context, filter bson.D, work chan<- []bson
 		}
 	}
 	c := make([]bson.Raw, 0, chunkSize)
+	batch := q.batch
 	for cur.Next(ctx) {
+		if n := int64(len(cur.Current)); n*int64(batch) > batchBytes && batch > 1 {
+			batch = int32(max(1, batchBytes/n))
+			cur.SetBatchSize(batch)
+		}
 		c = append(c, bytes.Clone(cur.Current))
 		if len(c) == chunkSize {
 			if !send(c) {

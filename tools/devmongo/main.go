@@ -36,12 +36,16 @@ func run() error {
 	sqliteURL := flag.String("sqlite-url", envOr("DEVMONGO_SQLITE_URL", "file:data/"), "SQLite directory URL for -handler=sqlite")
 	uriFile := flag.String("uri-file", "", "write the MongoDB URI to this file once listening")
 	exitWithParent := flag.Bool("exit-with-parent", false, "exit when the parent process exits (for test helpers)")
-	logLevel := flag.String("log-level", envOr("DEVMONGO_LOG_LEVEL", "warn"), "log level: debug, info, warn, error")
+	logLevel := flag.String("log-level", envOr("DEVMONGO_LOG_LEVEL", "warn"), "log level: debug, info, warn, error, off")
+	dropOnExit := flag.Bool("drop-database-on-exit", os.Getenv("DEVMONGO_DROP_ON_EXIT") == "1",
+		"drop the -postgresql-url database when exiting (throwaway servers of tests; env DEVMONGO_DROP_ON_EXIT=1)")
 	flag.Parse()
 
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("bad -log-level: %w", err)
+	level := slog.Level(1 << 20) // off
+	if *logLevel != "off" {
+		if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+			return fmt.Errorf("bad -log-level: %w", err)
+		}
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
@@ -50,6 +54,13 @@ func run() error {
 	case "postgresql":
 		if err := ensureDatabase(*pgURL); err != nil {
 			return err
+		}
+		if *dropOnExit {
+			defer func() {
+				if err := dropDatabase(*pgURL); err != nil {
+					fmt.Fprintln(os.Stderr, "devmongo: drop database on exit:", err)
+				}
+			}()
 		}
 		cfg.PostgreSQLURL = *pgURL
 	case "sqlite":

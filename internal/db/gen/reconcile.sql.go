@@ -178,6 +178,33 @@ func (q *Queries) EnqueueResync(ctx context.Context, arg EnqueueResyncParams) (i
 	return result.RowsAffected(), nil
 }
 
+const failOrphanedReports = `-- name: FailOrphanedReports :execrows
+UPDATE reconciliation_reports
+SET status = 'failed', completed_at = now(),
+    error_message = 'interrupted: the instance running it stopped before it finished'
+WHERE status = 'running'
+  AND NOT EXISTS (
+    SELECT 1 FROM pg_catalog.pg_locks l
+    WHERE l.locktype = 'advisory' AND l.granted
+      AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE datname = current_database())
+      AND l.classid = (($1::bigint >> 32) & 4294967295)::oid
+      AND l.objid = ($1::bigint & 4294967295)::oid
+      AND l.objsubid = 1)
+`
+
+// Safe without the lock: a report still running while no session of this
+// database holds the reconciliation lock belongs to a run that ended without
+// finishing it. (A run inserts its report only while holding the lock and
+// finishes it before unlocking; a report finished meanwhile is re-checked
+// by the UPDATE and left alone.)
+func (q *Queries) FailOrphanedReports(ctx context.Context, lockKey int64) (int64, error) {
+	result, err := q.db.Exec(ctx, failOrphanedReports, lockKey)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const failStaleReports = `-- name: FailStaleReports :execrows
 UPDATE reconciliation_reports
 SET status = 'failed', completed_at = now(),
@@ -303,6 +330,47 @@ func (q *Queries) InsertReport(ctx context.Context, arg InsertReportParams) (Rec
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const largeEmails = `-- name: LargeEmails :many
+SELECT id, (octet_length(text_body) + octet_length(html_body))::bigint AS body_bytes
+FROM incoming_emails
+WHERE octet_length(text_body) + octet_length(html_body) > $1::bigint
+ORDER BY body_bytes DESC
+LIMIT $2::int
+`
+
+type LargeEmailsParams struct {
+	MinBytes int64
+	RowLimit int32
+}
+
+type LargeEmailsRow struct {
+	ID        int64
+	BodyBytes int64
+}
+
+// The emails whose bodies exceed min_bytes, largest first: the reconciler
+// sizes its MongoDB batches by them. octet_length of a TOASTed body reads
+// its stored length, not the body.
+func (q *Queries) LargeEmails(ctx context.Context, arg LargeEmailsParams) ([]LargeEmailsRow, error) {
+	rows, err := q.db.Query(ctx, largeEmails, arg.MinBytes, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []LargeEmailsRow
+	for rows.Next() {
+		var i LargeEmailsRow
+		if err := rows.Scan(&i.ID, &i.BodyBytes); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const latestReport = `-- name: LatestReport :one

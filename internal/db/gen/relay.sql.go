@@ -390,7 +390,11 @@ WITH e AS (
     SET sync_status = 'pending', sync_error = NULL, sync_retry_count = 0
     WHERE sync_status = 'failed'
       AND ($2::text IS NULL OR mailbox = $2::text)
-      AND ($3::timestamptz IS NULL OR updated_at < $3::timestamptz)
+      -- failed_at as ListSyncFailures shows it: when its last message died.
+      AND ($3::timestamptz IS NULL
+           OR coalesce((SELECT max(o.failed_at) FROM outbox_messages o
+                        WHERE o.aggregate_type = 'email' AND o.aggregate_id = incoming_emails.id),
+                       incoming_emails.updated_at) < $3::timestamptz)
     RETURNING incoming_emails.id, incoming_emails.version, incoming_emails.idempotency_key
 )
 INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)

@@ -24,6 +24,24 @@ SET status = 'failed', completed_at = now(),
     error_message = 'interrupted: the instance running it stopped before it finished'
 WHERE status = 'running';
 
+-- name: FailOrphanedReports :execrows
+-- Safe without the lock: a report still running while no session of this
+-- database holds the reconciliation lock belongs to a run that ended without
+-- finishing it. (A run inserts its report only while holding the lock and
+-- finishes it before unlocking; a report finished meanwhile is re-checked
+-- by the UPDATE and left alone.)
+UPDATE reconciliation_reports
+SET status = 'failed', completed_at = now(),
+    error_message = 'interrupted: the instance running it stopped before it finished'
+WHERE status = 'running'
+  AND NOT EXISTS (
+    SELECT 1 FROM pg_catalog.pg_locks l
+    WHERE l.locktype = 'advisory' AND l.granted
+      AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE datname = current_database())
+      AND l.classid = ((@lock_key::bigint >> 32) & 4294967295)::oid
+      AND l.objid = (@lock_key::bigint & 4294967295)::oid
+      AND l.objsubid = 1);
+
 -- name: RunningReport :one
 SELECT * FROM reconciliation_reports WHERE status = 'running' ORDER BY id DESC LIMIT 1;
 
@@ -141,3 +159,13 @@ INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, m
 SELECT 'email', u.id, 'delete', jsonb_build_object('reason', @reason::text), @max_retries::int
 FROM unnest(@ids::bigint[]) AS u(id)
 WHERE NOT EXISTS (SELECT 1 FROM incoming_emails e WHERE e.id = u.id);
+
+-- name: LargeEmails :many
+-- The emails whose bodies exceed min_bytes, largest first: the reconciler
+-- sizes its MongoDB batches by them. octet_length of a TOASTed body reads
+-- its stored length, not the body.
+SELECT id, (octet_length(text_body) + octet_length(html_body))::bigint AS body_bytes
+FROM incoming_emails
+WHERE octet_length(text_body) + octet_length(html_body) > @min_bytes::bigint
+ORDER BY body_bytes DESC
+LIMIT @row_limit::int;

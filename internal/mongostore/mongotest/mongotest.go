@@ -29,7 +29,7 @@ var (
 
 // URL returns the MongoDB URL tests share: MAILSYNC_TEST_MONGO_URL (set by
 // `make test`), or else a devmongo server this test process starts on a
-// free port and that exits with it.
+// free port and that exits with it, dropping its PostgreSQL database.
 func URL(t testing.TB) string {
 	t.Helper()
 	sharedOnce.Do(func() {
@@ -38,7 +38,7 @@ func URL(t testing.TB) string {
 			return
 		}
 		var s *Server
-		s, sharedErr = start("mailsync_devmongo_p"+fmt.Sprint(os.Getpid()), "127.0.0.1:0")
+		s, sharedErr = start("mailsync_devmongo_p"+fmt.Sprint(os.Getpid()), "127.0.0.1:0", "DEVMONGO_DROP_ON_EXIT=1")
 		if s != nil {
 			sharedURL = s.URL
 		}
@@ -116,7 +116,11 @@ func (s *Server) Start() error {
 	return nil
 }
 
-func start(pgdb, addr string) (*Server, error) {
+// start runs devmongo on addr storing in PostgreSQL database pgdb, with env
+// added to its environment. Its log is kept out of the test output (FerretDB
+// logs as errors the duplicate keys the relay expects); the end of it is
+// part of the error when it does not start.
+func start(pgdb, addr string, env ...string) (*Server, error) {
 	bin, err := binary()
 	if err != nil {
 		return nil, err
@@ -124,9 +128,11 @@ func start(pgdb, addr string) (*Server, error) {
 	pgURL := strings.Replace(dbtest.BaseURL(), "/postgres?", "/"+pgdb+"?", 1)
 	var cmd *exec.Cmd
 	var line string
+	log := &tail{max: 4096}
 	for attempt := 0; attempt < 50; attempt++ { // the old port may take a moment to free
 		cmd = exec.Command(bin, "-listen", addr, "-postgresql-url", pgURL, "-exit-with-parent", "-log-level", "error")
-		cmd.Stderr = os.Stderr
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Stderr = log
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			return nil, err
@@ -143,7 +149,7 @@ func start(pgdb, addr string) (*Server, error) {
 	}
 	url := strings.TrimSpace(line)
 	if !strings.HasPrefix(url, "mongodb://") {
-		return nil, fmt.Errorf("devmongo did not start on %s", addr)
+		return nil, fmt.Errorf("devmongo did not start on %s: %s", addr, log)
 	}
 	host := strings.TrimSuffix(strings.TrimPrefix(url, "mongodb://"), "/")
 	if _, _, err := net.SplitHostPort(host); err != nil {
@@ -160,21 +166,65 @@ func binary() (string, error) {
 	}
 	home, _ := os.UserHomeDir()
 	cached := filepath.Join(home, ".cache", "mailsync", "bin", "devmongo")
-	if _, err := os.Stat(cached); err == nil {
-		return cached, nil
-	}
+	built, err := os.Stat(cached)
 	dir, _ := os.Getwd()
 	for ; dir != "/" && dir != "."; dir = filepath.Dir(dir) {
 		if _, err := os.Stat(filepath.Join(dir, "tools", "devmongo", "go.mod")); err == nil {
-			build := exec.Command("go", "build", "-o", cached, ".")
+			if built != nil && !newerSources(filepath.Join(dir, "tools", "devmongo"), built.ModTime()) {
+				return cached, nil
+			}
+			// Built aside and renamed: concurrent test processes may do it too.
+			tmp := fmt.Sprintf("%s.%d", cached, os.Getpid())
+			if err := os.MkdirAll(filepath.Dir(cached), 0o755); err != nil {
+				return "", err
+			}
+			build := exec.Command("go", "build", "-o", tmp, ".")
 			build.Dir = filepath.Join(dir, "tools", "devmongo")
 			if out, err := build.CombinedOutput(); err != nil {
 				return "", fmt.Errorf("build devmongo: %v\n%s", err, out)
 			}
-			return cached, nil
+			return cached, os.Rename(tmp, cached)
 		}
 	}
+	if err == nil {
+		return cached, nil
+	}
 	return "", fmt.Errorf("devmongo not found: run `make test`, or set MAILSYNC_DEVMONGO_BIN")
+}
+
+// newerSources reports whether a file of dir changed after t (the cached
+// binary is then rebuilt, as the Makefile would).
+func newerSources(dir string, t time.Time) bool {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.ModTime().After(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// tail keeps the last max bytes written to it (a process's log).
+type tail struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (w *tail) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b = append(w.b, p...)
+	if len(w.b) > w.max {
+		w.b = w.b[len(w.b)-w.max:]
+	}
+	return len(p), nil
+}
+
+func (w *tail) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.TrimSpace(string(w.b))
 }
 
 func randomHex(n int) string {
