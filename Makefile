@@ -42,10 +42,11 @@ verify: generate ## regenerate and fail on any drift from the committed code
 	@git diff --exit-code --stat -- internal/db/gen internal/api || { echo "generated code drifted: run make generate and commit"; exit 1; }
 	@echo "verify: generated code is up to date"
 
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet and go mod tidy -diff
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed: $$out"; exit 1; }
 	go vet ./...
-	cd tools/devmongo && go vet ./...
+	go mod tidy -diff
+	cd tools/devmongo && go vet ./... && go mod tidy -diff
 
 bench: $(DEVMONGO) ## benchmarks with baselines and ratios
 	@scripts/bench.sh

@@ -164,7 +164,7 @@ func Run(ctx context.Context, p Plan, out io.Writer) (res Result, err error) {
 }
 
 // statusProblems checks what clients were told during faults against the
-// contract (issue 7): only retryable answers (503 with Retry-After while a
+// contract: only retryable answers (503 with Retry-After while a
 // store is down, 409/429 with Retry-After) or transport errors of a dead
 // instance — never a 500.
 func statusProblems(l *Load) []string {

@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string) error {
 		return serve(ctx, cfg, args[1:])
 	case "migrate":
 		return migrateCmd(cfg, args[1:])
-	case "reconcile": // issue 5: one reconciliation from the command line
+	case "reconcile": // one reconciliation from the command line
 		return reconcileCmd(ctx, cfg, args[1:])
 	default:
 		return fmt.Errorf("unknown command %q; %s", args[0], usage)

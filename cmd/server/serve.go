@@ -86,7 +86,7 @@ func serve(ctx context.Context, cfg config, args []string) error {
 		<-ctx.Done()
 		return nil
 	}
-	// Reconciliation (issue 5): scheduled runs (RECONCILE_INTERVAL; one at a
+	// Reconciliation: scheduled runs (RECONCILE_INTERVAL; one at a
 	// time across instances) and POST /v1/reconciliations.
 	wakeRelays := rel.Notify
 	if workers == 0 {

@@ -31,8 +31,7 @@ type Config struct {
 	Reader *ingest.Reader
 	Mongo  Pinger
 	Sync   *relay.Admin
-	// Reconciler serves /v1/reconciliations (501 when nil). Added with
-	// reconciliation (issue 5).
+	// Reconciler serves /v1/reconciliations (501 when nil).
 	Reconciler *reconcile.Reconciler
 	// Erasure serves DELETE /v1/emails/{id} and /v1/erasures. Required.
 	Erasure *erasure.Service
