@@ -54,8 +54,8 @@ bench: $(DEVMONGO) ## benchmarks with baselines and ratios
 chaos: $(DEVMONGO) ## chaos suite: 3 instances, SIGKILL, MongoDB outage, PostgreSQL restart; nothing lost or doubled
 	@scripts/chaos.sh full
 
-soak: $(DEVMONGO) ## steady load with memory/goroutine readouts and a trend check (DURATION=10m; default 2m)
-	@scripts/soak.sh $(or $(DURATION),2m)
+soak: $(DEVMONGO) ## steady load with memory/goroutine readouts and a trend check (DURATION=10m, WORKERS=2)
+	@MAILSYNC_SOAK_WORKERS=$(or $(WORKERS),2) scripts/soak.sh $(or $(DURATION),2m)
 
 $(SQLC):
 	GOBIN=$(dir $@) go install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)

@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,13 @@ func TestSoak(t *testing.T) {
 	// go test runs with -timeout 0 for soaks; this bounds the run instead.
 	watchdog := time.AfterFunc(d+10*time.Minute, func() { panic("soak: still running 10 minutes after its duration") })
 	defer watchdog.Stop()
-	samples, problems, err := Soak(context.Background(), d, SoakInterval(d), os.Stdout)
+	workers := 2
+	if w := os.Getenv("MAILSYNC_SOAK_WORKERS"); w != "" {
+		if workers, err = strconv.Atoi(w); err != nil || workers < 1 {
+			t.Fatalf("MAILSYNC_SOAK_WORKERS=%q: want a positive number of clients", w)
+		}
+	}
+	samples, problems, err := Soak(context.Background(), d, SoakInterval(d), workers, os.Stdout)
 	if err != nil {
 		t.Fatalf("soak: %v", err)
 	}

@@ -31,12 +31,16 @@ func SoakInterval(d time.Duration) time.Duration {
 	return max(d/8, 5*time.Second)
 }
 
-// Soak runs steady load against one instance (role all) for d, prints a
-// readout every interval, then drains, checks both stores and the trend.
-// It returns the samples and the problems found.
-func Soak(ctx context.Context, d, interval time.Duration, out io.Writer) ([]Sample, []string, error) {
+// SoakMaxRSS is the RSS no readout after warm-up may exceed.
+const SoakMaxRSS = 150 << 20
+
+// Soak runs steady load from workers concurrent clients against one
+// instance (role all) for d, prints a readout every interval, then drains,
+// checks both stores, the trend and SoakMaxRSS. It returns the samples and
+// the problems found.
+func Soak(ctx context.Context, d, interval time.Duration, workers int, out io.Writer) ([]Sample, []string, error) {
 	tl := NewTimeline(out)
-	tl.Printf("soak: %s of steady load against one instance, readout every %s", d, interval)
+	tl.Printf("soak: %s of steady load (%d clients) against one instance, readout every %s", d, workers, interval)
 	var problems []string
 	st, err := StartStack(ctx, tl, "mailsync_soak", []string{"all"}, []string{"RELAY_WORKERS=4"}, false)
 	defer func() { st.Close(err != nil || len(problems) > 0) }()
@@ -44,7 +48,7 @@ func Soak(ctx context.Context, d, interval time.Duration, out io.Writer) ([]Samp
 		return nil, nil, err
 	}
 	a := st.Instances[0]
-	load := NewLoad(LoadConfig{Targets: st.APIBases(), Clients: clients, Workers: 2, Pace: 25 * time.Millisecond,
+	load := NewLoad(LoadConfig{Targets: st.APIBases(), Clients: clients, Workers: workers, Pace: 25 * time.Millisecond,
 		MaxBatch: 10, RequestTimeout: 15 * time.Second, Timeline: tl, RunID: strconv.Itoa(os.Getpid())})
 	loadCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -75,9 +79,14 @@ func Soak(ctx context.Context, d, interval time.Duration, out io.Writer) ([]Samp
 		return samples, problems, err
 	}
 	problems = append(problems, sc.Problems...)
-	fmt.Fprintf(out, "\ncounts (soak %s):\n", d)
+	fmt.Fprintf(out, "\ncounts (soak %s, %.0f acknowledged emails/s):\n", d, float64(lc.Acked)/d.Seconds())
 	printCounts(out, lc, sc)
 	problems = append(problems, Trend(samples, out)...)
+	for _, s := range samples[min(len(samples), max(1, len(samples)/5)):] {
+		if s.RSS > SoakMaxRSS {
+			problems = append(problems, fmt.Sprintf("rss %.1f MiB at %s is over %d MiB", mib(s.RSS), s.At, SoakMaxRSS>>20))
+		}
+	}
 	return samples, problems, nil
 }
 
