@@ -61,7 +61,17 @@ func bsonSize(d Document) int {
 		field("cc", strArray(d.Cc)) + field("subject", str(d.Subject)) + field("text_body", str(d.TextBody)) +
 		field("html_body", str(d.HTMLBody)) + field("headers", bsonDoc(headers)) +
 		field("attachments", bsonDoc(atts)) + field("raw_size_bytes", 8) + field("received_at", 8) +
-		field("version", 8) + field("content_hash", str(d.ContentHash)) + field("synced_at", 8))
+		field("version", 8) + field("content_hash", str(d.ContentHash)) + field("synced_at", 8) +
+		field("envelope_from", str(d.EnvelopeFrom)) + field("envelope_to", strArray(d.EnvelopeTo)) +
+		field("message_id_source", str(d.MessageIDSource)) + field("incomplete", 1) + labels(d.Labels))
+}
+
+// labels is the labels element, which is left out when empty.
+func labels(xs []string) int {
+	if len(xs) == 0 {
+		return 0
+	}
+	return field("labels", strArray(xs))
 }
 
 // field is one element: type byte, key as a C string, value.
@@ -76,7 +86,11 @@ func bsonDoc(elements int) int { return 4 + elements + 1 }
 // str is a string value: int32 length, bytes, NUL.
 func str(s string) int { return 4 + len(s) + 1 }
 
+// strArray is an array of strings; a nil slice is encoded as null.
 func strArray(xs []string) int {
+	if xs == nil {
+		return 0
+	}
 	n := 0
 	for i, s := range xs {
 		n += elem(i, str(s))

@@ -24,7 +24,9 @@ func TestDocumentSizeIsTheEncodedSize(t *testing.T) {
 	for i := range big.Attachments {
 		big.Attachments[i] = email.Attachment{Filename: "f.pdf", ContentType: "application/pdf", SizeBytes: 9, SHA256: strings.Repeat("a", 64)}
 	}
-	for _, c := range []email.Content{{ClientID: "x"}, big} {
+	raw := email.Content{ClientID: "mta", MessageID: "<g@mailsync.invalid>", MessageIDGenerated: true, Incomplete: true,
+		EnvelopeFrom: "bounce@x", EnvelopeTo: []string{"a@x", "b@x"}, Labels: []string{"urgent", "invoice"}, ReceivedAt: time.Now()}
+	for _, c := range []email.Content{{ClientID: "x"}, big, raw} {
 		c.Normalize()
 		e := email.Stored{Content: c, ID: 1 << 40, Version: 3, ContentHash: strings.Repeat("0", 64)}
 		b, err := bson.Marshal(mongostore.FromEmail(e, time.Now()))
