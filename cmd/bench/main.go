@@ -40,6 +40,7 @@ import (
 type benchOptions struct {
 	pgURL, mongoURL, pgbench, queries string
 	sections, cpuprofile, concs       string
+	rates                             string
 	concList                          []int
 	statusEmails, statusRequests      int
 	runs                              int
@@ -48,7 +49,7 @@ type benchOptions struct {
 	batchSize, batchConc              int
 	batchDuration                     time.Duration
 	drainN, drainWorkers, drainBatch  int
-	rate                              float64
+	rateList                          []float64
 	latencyDuration                   time.Duration
 	latencyWorkers, latencyBatch      int
 	keep, drainReseed, printPgbench   bool
@@ -78,7 +79,7 @@ func main() {
 	flag.IntVar(&o.drainWorkers, "drain-workers", 4, "relay drain: relay workers")
 	flag.IntVar(&o.drainBatch, "drain-batch", 500, "relay drain: relay batch size")
 	flag.BoolVar(&o.drainReseed, "drain-reseed", false, "relay drain: seed every run through ingest (default: seed once, re-enqueue the same emails for later runs)")
-	flag.Float64Var(&o.rate, "rate", 200, "latency: emails per second")
+	flag.StringVar(&o.rates, "rate", "200,1000", "latency: comma-separated emails per second to measure at (targets: p99 ≤ 100 ms up to 200/s, ≤ 250 ms above)")
 	flag.DurationVar(&o.latencyDuration, "latency-duration", 20*time.Second, "latency: duration of each run")
 	flag.IntVar(&o.latencyWorkers, "latency-workers", 4, "latency: relay workers (serve's RELAY_WORKERS default)")
 	flag.IntVar(&o.latencyBatch, "latency-batch", 100, "latency: relay batch size (serve's RELAY_BATCH_SIZE default)")
@@ -106,6 +107,13 @@ func run(ctx context.Context, o benchOptions) error {
 		o.concList = append(o.concList, n)
 	}
 	o.conc = o.concList[0]
+	for _, r := range strings.Split(o.rates, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		if err != nil || v <= 0 {
+			return fmt.Errorf("-rate: %q is not a positive number", r)
+		}
+		o.rateList = append(o.rateList, v)
+	}
 	if o.printPgbench {
 		script, defines, err := pgbenchScript(o.queries)
 		if err != nil {

@@ -56,6 +56,8 @@ func pgbenchScript(path string) (script string, defines []string, err error) {
 		"received_at": c.ReceivedAt.Format(time.RFC3339Nano), "content_hash": c.Hash(), "max_retries": "10",
 		"request_fingerprint": strings.Repeat("ab", 32), "expires_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339Nano),
 		"response_status": "201", "response_body": `\x` + hex.EncodeToString(body),
+		"envelope_from": c.EnvelopeFrom, "envelope_to": pgArray(c.EnvelopeTo),
+		"message_id_source": c.MessageIDSource(), "incomplete": strconv.FormatBool(c.Incomplete),
 	}
 	key := `('pgb-' || :client_id::text || '-' || :r::text)`
 	exprs := map[string]string{ // computed per transaction

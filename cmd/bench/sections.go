@@ -83,15 +83,36 @@ func benchLatency(ctx context.Context, o benchOptions, d *database, w *cpuWatch)
 		return nil, err
 	}
 	p := poster{client: newClient(64), base: st.base}
-	if _, err := latencyOnce(ctx, st, p, "warm", o.rate, time.Second); err != nil {
+	var rows []row
+	for _, rate := range o.rateList {
+		r, err := latencyAt(ctx, o, st, p, w, rate)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, r...)
+	}
+	return rows, nil
+}
+
+// latencyTarget is the ingest→synced p99 target at rate emails/s.
+func latencyTarget(rate float64) float64 {
+	if rate <= 200 {
+		return 100
+	}
+	return 250
+}
+
+// latencyAt runs the latency measurement at one rate.
+func latencyAt(ctx context.Context, o benchOptions, st *stack, p poster, w *cpuWatch, rate float64) ([]row, error) {
+	if _, err := latencyOnce(ctx, st, p, fmt.Sprintf("warm%.0f", rate), rate, time.Second); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
 	fmt.Printf("POST /v1/emails at %.0f/s for %s per run, relay %d workers × batch %d; latency = synced_at − created_at\n",
-		o.rate, o.latencyDuration, o.latencyWorkers, o.latencyBatch)
+		rate, o.latencyDuration, o.latencyWorkers, o.latencyBatch)
 	var p50, p99, cpu []float64
 	for i := range o.runs {
 		stop := w.start(ctx)
-		r, err := latencyOnce(ctx, st, p, fmt.Sprintf("l%d", i), o.rate, o.latencyDuration)
+		r, err := latencyOnce(ctx, st, p, fmt.Sprintf("l%.0f-%d", rate, i), rate, o.latencyDuration)
 		if err != nil {
 			return nil, err
 		}
@@ -104,12 +125,13 @@ func benchLatency(ctx context.Context, o benchOptions, d *database, w *cpuWatch)
 		fmt.Printf("         largest outbox backlog %d; %.1f PostgreSQL transactions per email (ingest 1, the rest relay and sampling)\n         %s\n",
 			r.maxBacklog, r.xactPerEmail, use.perOp(r.sent, "email"))
 	}
-	fmt.Printf("latency: median p50 %s, p99 %s (target p99 ≤ 250 ms); CPU per email, all processes %.2f ms (%.2f CPUs at %.0f/s)\n",
-		ms(median(p50)), ms(median(p99)), median(cpu), median(cpu)*o.rate/1000, o.rate)
+	target := latencyTarget(rate)
+	fmt.Printf("latency at %.0f/s: median p50 %s, p99 %s (target p99 ≤ %.0f ms); CPU per email, all processes %.2f ms (%.2f CPUs)\n",
+		rate, ms(median(p50)), ms(median(p99)), target, median(cpu), median(cpu)*rate/1000)
 	return []row{
-		{fmt.Sprintf("ingest→synced at %.0f/s, p50 / p99", o.rate), ms(median(p50)) + " / " + ms(median(p99)),
-			"", "", "p99 ≤ 250 ms", verdict(median(p99), 250, true)},
-		{"  CPU per email (all processes)", fmt.Sprintf("%.2f ms", median(cpu)), fmt.Sprintf("= %.2f CPUs", median(cpu)*o.rate/1000), "", "", ""},
+		{fmt.Sprintf("ingest→synced at %.0f/s, p50 / p99", rate), ms(median(p50)) + " / " + ms(median(p99)),
+			"", "", fmt.Sprintf("p99 ≤ %.0f ms", target), verdict(median(p99), target, true)},
+		{"  CPU per email (all processes)", fmt.Sprintf("%.2f ms", median(cpu)), fmt.Sprintf("= %.2f CPUs", median(cpu)*rate/1000), "", "", ""},
 	}, nil
 }
 

@@ -1,0 +1,19 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestPgbenchScriptBindsEveryParameter keeps the pgbench baseline in step
+// with the ingest queries: a parameter added to them without a benchmark
+// value fails here, not in the middle of make bench.
+func TestPgbenchScriptBindsEveryParameter(t *testing.T) {
+	script, defines, err := pgbenchScript("../../internal/db/queries/emails.sql")
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(script, "\\set r random"))
+	require.Contains(t, script, "COMMIT;")
+	require.NotEmpty(t, defines)
+}
