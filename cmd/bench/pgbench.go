@@ -67,6 +67,10 @@ func pgbenchScript(path string) (script string, defines []string, err error) {
 	}
 	allowed := map[string]bool{"r": true, "client_id": true, "k_id": true, "e_id": true}
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		if vars[k] == "" { // pgbench refuses an empty -D value
+			exprs[k] = "''"
+			continue
+		}
 		exprs[k] = ":" + k
 		allowed[k] = true
 		defines = append(defines, "-D", k+"="+vars[k])

@@ -16,4 +16,7 @@ func TestPgbenchScriptBindsEveryParameter(t *testing.T) {
 	require.True(t, strings.HasPrefix(script, "\\set r random"))
 	require.Contains(t, script, "COMMIT;")
 	require.NotEmpty(t, defines)
+	for _, d := range defines {
+		require.False(t, strings.HasSuffix(d, "="), "pgbench refuses an empty -D value: %s", d)
+	}
 }
