@@ -121,29 +121,41 @@ type poster struct {
 // post sends body to path with an Idempotency-Key (when key != "") and
 // returns the response body, failing unless the status is want.
 func (p poster) post(path, key string, body []byte, want int) ([]byte, http.Header, error) {
-	req, err := http.NewRequest(http.MethodPost, p.base+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, nil, err
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequest(http.MethodPost, p.base+path, bytes.NewReader(body))
+		if err != nil {
+			return nil, nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+benchToken)
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		resp, err := p.client.Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" && attempt < 5 {
+			// A client retries a 503 with the same key after Retry-After
+			// (e.g. PostgreSQL out of connections while pgbench's close).
+			unavailableRetries.Add(1)
+			time.Sleep(time.Second)
+			continue
+		}
+		if resp.StatusCode != want {
+			return nil, nil, fmt.Errorf("POST %s: status %d: %.300s", path, resp.StatusCode, b)
+		}
+		return b, resp.Header, nil
 	}
-	req.Header.Set("Authorization", "Bearer "+benchToken)
-	req.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, nil, err
-	}
-	if resp.StatusCode != want {
-		return nil, nil, fmt.Errorf("POST %s: status %d: %.300s", path, resp.StatusCode, b)
-	}
-	return b, resp.Header, nil
 }
+
+// unavailableRetries counts 503 + Retry-After answers the bench retried.
+var unavailableRetries atomic.Int64
 
 // singleBody is the sample email's JSON with a placeholder Message-ID,
 // encoded once: the client's cost per request is then little more than

@@ -200,6 +200,9 @@ func run(ctx context.Context, o benchOptions) error {
 	printTable(os.Stdout, rows)
 	fmt.Println("CPU rows: CPU time per operation of every process involved, from /proc; their ratios are what the throughput")
 	fmt.Println("ratios would be on a CPU-bound machine running nothing else, and hardly depend on other load (targets in parentheses).")
+	if n := unavailableRetries.Load(); n > 0 {
+		fmt.Printf("HTTP clients retried %d answers of 503 + Retry-After (as mailsync's clients do).\n", n)
+	}
 	return nil
 }
 
