@@ -94,9 +94,11 @@ func (c *holdingConn) Write(b []byte) (int, error) {
 func (c *holdingConn) Read(b []byte) (int, error) {
 	if c.armed.CompareAndSwap(true, false) {
 		deadline := time.Now().Add(time.Minute)
+		tick := time.NewTicker(5 * time.Millisecond) // polling another connection; nothing to wait on
 		for !c.committed() && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond) // polling another connection; nothing to wait on
+			<-tick.C
 		}
+		tick.Stop()
 		c.cancel()
 		select { // pgx reacts to the cancellation (only if the query's context ends)
 		case <-c.deadline:
