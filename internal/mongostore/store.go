@@ -61,9 +61,15 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 	return nil
 }
 
-// IsTransient reports whether err means MongoDB could not be reached or did
-// not answer in time, rather than refusing a document: the write may be
-// retried later without blaming the email.
+// transientCodes are server error codes that say the server could not do
+// the work now, not that a document is wrong: InternalError (FerretDB's
+// answer while its PostgreSQL is restarting), host and network errors,
+// shutdown, time limits and replica-set elections.
+var transientCodes = []int{1, 6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436}
+
+// IsTransient reports whether err means MongoDB could not be reached, did
+// not answer in time or could not do the work now, rather than refusing a
+// document: the write may be retried later without blaming the email.
 func IsTransient(err error) bool {
 	if err == nil {
 		return false
@@ -71,6 +77,13 @@ func IsTransient(err error) bool {
 	var se mongo.ServerError
 	if errors.As(err, &se) && (se.HasErrorLabel("RetryableWriteError") || se.HasErrorLabel("NetworkError")) {
 		return true
+	}
+	if errors.As(err, &se) {
+		for _, code := range transientCodes {
+			if se.HasErrorCode(code) {
+				return true
+			}
+		}
 	}
 	return mongo.IsNetworkError(err) || mongo.IsTimeout(err) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, mongo.ErrClientDisconnected) ||

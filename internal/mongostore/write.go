@@ -54,6 +54,8 @@ func (s *Store) Write(ctx context.Context, docs []Document) (WriteResult, error)
 	switch {
 	case err == nil:
 		return res, nil
+	case IsTransient(err):
+		return res, err // nothing is known to be written: the batch is retried
 	case errors.As(err, &bwe) && bwe.WriteConcernError == nil:
 		res.Inserted = len(docs) - len(bwe.WriteErrors)
 		for _, we := range bwe.WriteErrors {
@@ -64,7 +66,7 @@ func (s *Store) Write(ctx context.Context, docs []Document) (WriteResult, error)
 				res.Refused[id] = fmt.Errorf("mongodb refused document: %s (code %d)", we.Message, we.Code)
 			}
 		}
-	case IsTransient(err) || len(docs) == 1:
+	case len(docs) == 1:
 		return res, err
 	default:
 		// The batch as a whole was refused (e.g. one document over the size

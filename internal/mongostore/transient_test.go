@@ -1,0 +1,34 @@
+package mongostore_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"mailsync/internal/mongostore"
+)
+
+func bulkError(codes ...int) error {
+	var we []mongo.BulkWriteError
+	for i, c := range codes {
+		we = append(we, mongo.BulkWriteError{WriteError: mongo.WriteError{Index: i, Code: c, Message: "x"}})
+	}
+	return mongo.BulkWriteException{WriteErrors: we}
+}
+
+// TestServerCannotWorkNowIsTransient: FerretDB answers an insert with
+// InternalError (code 1) while its PostgreSQL restarts. That is the
+// server's state, not the document's fault: the relay must retry it later,
+// not dead-letter the emails at once (the chaos run lost 97 emails to
+// "failed" that way).
+func TestServerCannotWorkNowIsTransient(t *testing.T) {
+	require.True(t, mongostore.IsTransient(bulkError(1, 1)))
+	require.True(t, mongostore.IsTransient(bulkError(11000, 91)))
+	require.True(t, mongostore.IsTransient(mongo.CommandError{Code: 189, Message: "stepped down"}))
+	require.False(t, mongostore.IsTransient(bulkError(11000)), "a duplicate key is an existing document")
+	require.False(t, mongostore.IsTransient(bulkError(2)), "BadValue refuses the document")
+	require.False(t, mongostore.IsTransient(bulkError(10334)), "a document over the size limit is refused")
+	require.False(t, mongostore.IsTransient(errors.New("other")))
+}
