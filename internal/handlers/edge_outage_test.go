@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -111,6 +112,11 @@ func (p *pgProxy) closeAll() {
 // newProxiedEnv is an env whose pool reaches its own database through a
 // pgProxy.
 func newProxiedEnv(t *testing.T, requestTimeout time.Duration) (*env, *pgProxy) {
+	return newProxiedEnvWith(t, envOpts{requestTimeout: requestTimeout})
+}
+
+// newProxiedEnvWith is newProxiedEnv with more options (o.pool is set here).
+func newProxiedEnvWith(t *testing.T, o envOpts) (*env, *pgProxy) {
 	u, err := url.Parse(dbtest.NewURL(t))
 	require.NoError(t, err)
 	p := newPGProxy(t, u.Host)
@@ -118,7 +124,8 @@ func newProxiedEnv(t *testing.T, requestTimeout time.Duration) (*env, *pgProxy) 
 	pool, err := db.Open(context.Background(), u.String(), 10)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	e := newEnv(t, envOpts{pool: pool, requestTimeout: requestTimeout})
+	o.pool = pool
+	e := newEnv(t, o)
 	// Warm the pool so the black-hole case also covers pooled connections.
 	for range 3 {
 		require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/v1/sync/status", "", nil).status)
@@ -195,13 +202,28 @@ func TestPostgresBlackHoledIs503(t *testing.T) {
 // a silent store is not counted as a server error.
 func TestClientGoneIsNot5xx(t *testing.T) {
 	t.Parallel()
-	e, p := newProxiedEnv(t, time.Minute)
+	// started tells when the server handles the abandoned request (other
+	// holders of a pool connection, such as background pollers, make the
+	// pool's counts no sign of it).
+	started := make(chan struct{}, 1)
+	serve := func(t testing.TB, h http.Handler) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Abandoned") != "" {
+				started <- struct{}{}
+			}
+			h.ServeHTTP(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	e, p := newProxiedEnvWith(t, envOpts{requestTimeout: time.Minute, serve: serve})
 	p.blackHole()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/v1/sync/status", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+tokenAll)
+	req.Header.Set("X-Abandoned", "1")
 	done := make(chan error, 1)
 	go func() {
 		resp, err := http.DefaultClient.Do(req)
@@ -210,7 +232,14 @@ func TestClientGoneIsNot5xx(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, func() bool { return e.pool.Stat().AcquiredConns() > 0 }, "the request waits on PostgreSQL")
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the request never reached the server")
+	}
+	// Give the handler a moment to block on the silent PostgreSQL; a
+	// cancellation even before that is the same client gone.
+	waitFor(t, func() bool { return e.pool.Stat().AcquiredConns() > 0 }, "a request waits on PostgreSQL")
 	cancel()
 	require.Error(t, <-done)
 	waitFor(t, func() bool {
