@@ -32,6 +32,8 @@ type batch struct {
 	ctx     context.Context // parent bounded by the lease
 	writeBy time.Time       // writes end by then, leaving time to record them
 	rows    map[int64][]gen.OutboxMessage
+	// aggregateOf maps each claimed outbox row's id to its aggregate id.
+	aggregateOf map[int64]int64
 }
 
 type chunk struct {
@@ -56,13 +58,14 @@ func (r *Relay) RunOnce(ctx context.Context, worker string) (int, error) {
 		return 0, nil
 	}
 	b := &batch{r: r, worker: worker, parent: ctx, ctx: lctx, writeBy: start.Add(r.cfg.Lease * 7 / 8),
-		rows: map[int64][]gen.OutboxMessage{}}
+		rows: map[int64][]gen.OutboxMessage{}, aggregateOf: make(map[int64]int64, len(rows))}
 	var upserts, deletes []int64
 	for _, m := range rows {
 		if _, seen := b.rows[m.AggregateID]; !seen {
 			upserts = append(upserts, m.AggregateID)
 		}
 		b.rows[m.AggregateID] = append(b.rows[m.AggregateID], m)
+		b.aggregateOf[m.ID] = m.AggregateID
 	}
 	// Ids are never reused: an aggregate with a delete in the batch is gone.
 	kept := upserts[:0]

@@ -80,12 +80,7 @@ func (b *batch) complete(c chunk, res mongostore.WriteResult, written map[int64]
 
 // aggregates returns the distinct aggregate ids of the outbox rows ids.
 func (b *batch) aggregates(ids []int64) []int64 {
-	agg := make(map[int64]int64)
-	for a, rows := range b.rows {
-		for _, m := range rows {
-			agg[m.ID] = a
-		}
-	}
+	agg := b.aggregateOf
 	seen := map[int64]bool{}
 	out := make([]int64, 0, len(ids))
 	for _, id := range ids {
@@ -184,15 +179,9 @@ func (b *batch) superseded(q *gen.Queries, written map[int64]int64, done, later 
 	if len(moved) == 0 {
 		return done, later, nil
 	}
-	aggregate := make(map[int64]int64)
-	for a, rows := range b.rows {
-		for _, m := range rows {
-			aggregate[m.ID] = a
-		}
-	}
 	kept := done[:0]
 	for _, id := range done {
-		if moved[aggregate[id]] {
+		if moved[b.aggregateOf[id]] {
 			later = append(later, id)
 		} else {
 			kept = append(kept, id)

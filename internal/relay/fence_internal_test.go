@@ -55,10 +55,11 @@ func TestLateWorkerCannotTouchAnotherWorkersRows(t *testing.T) {
 	}
 	takeOver("B")
 
-	late := &batch{r: r, worker: "A", parent: ctx, ctx: ctx, writeBy: time.Now().Add(time.Minute), rows: map[int64][]gen.OutboxMessage{}}
+	late := &batch{r: r, worker: "A", parent: ctx, ctx: ctx, writeBy: time.Now().Add(time.Minute), rows: map[int64][]gen.OutboxMessage{}, aggregateOf: map[int64]int64{}}
 	var ids []int64
 	for _, m := range rows {
 		late.rows[m.AggregateID] = append(late.rows[m.AggregateID], m)
+		late.aggregateOf[m.ID] = m.AggregateID
 		ids = append(ids, m.AggregateID)
 	}
 	c := chunk{ids: ids}
