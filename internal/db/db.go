@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mailsync/internal/apperr"
-	"mailsync/internal/db/gen"
 )
 
 // DefaultConnectTimeout bounds opening one PostgreSQL connection when the
@@ -72,21 +71,6 @@ func OpenWith(ctx context.Context, url string, o Options) (*pgxpool.Pool, error)
 // Beginner is what InTx needs: a pool or a connection.
 type Beginner interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
-// InTx runs fn in a transaction and commits when fn returns nil; otherwise it
-// rolls back and returns fn's error. A failed commit is returned as well, and
-// then nothing fn wrote is stored.
-func InTx(ctx context.Context, b Beginner, fn func(q *gen.Queries, tx pgx.Tx) error) error {
-	tx, err := b.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(gen.New(tx), tx); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
 }
 
 // NotFound turns pgx.ErrNoRows into an apperr NotFound naming what, and

@@ -1,8 +1,10 @@
 package db
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"mailsync/internal/db/gen"
 	"mailsync/internal/email"
@@ -66,4 +68,52 @@ func InsertEmailParams(c email.Content, hash, key string, maxRetries int32) gen.
 		EnvelopeFrom: c.EnvelopeFrom, EnvelopeTo: c.EnvelopeTo, MessageIDSource: c.MessageIDSource(),
 		Incomplete: c.Incomplete,
 	}
+}
+
+// GetEmail returns email id, or an apperr NotFound.
+func (q *Queries) GetEmail(ctx context.Context, id int64) (email.Stored, error) {
+	row, err := q.g.GetEmail(ctx, id)
+	if err != nil {
+		return email.Stored{}, found("get email", err, "email", id)
+	}
+	return EmailFromRow(row)
+}
+
+// GetEmails returns the emails with these ids that exist, in id order.
+func (q *Queries) GetEmails(ctx context.Context, ids []int64) ([]email.Stored, error) {
+	rows, err := q.g.GetEmailsByIDs(ctx, ids)
+	if err != nil {
+		return nil, wrap("get emails by ids", err)
+	}
+	return EmailsFromRows(rows)
+}
+
+// EmailFilter selects emails for ListEmails; nil fields do not filter.
+type EmailFilter struct {
+	SyncStatus, Mailbox, MessageID, IdempotencyKey *string
+	Incomplete                                     *bool
+	Label                                          *string    // emails carrying this label
+	ReceivedAfter, ReceivedBefore                  *time.Time // [after, before)
+	BeforeID                                       *int64     // keyset cursor
+	Limit                                          int32
+}
+
+// ListEmails returns up to f.Limit emails, newest first, and the cursor of
+// the next page (nil on the last page).
+func (q *Queries) ListEmails(ctx context.Context, f EmailFilter) ([]email.Stored, *int64, error) {
+	rows, err := q.g.ListEmails(ctx, gen.ListEmailsParams{
+		SyncStatus: f.SyncStatus, Mailbox: f.Mailbox, MessageID: f.MessageID,
+		IdempotencyKey: f.IdempotencyKey, ReceivedAfter: f.ReceivedAfter,
+		ReceivedBefore: f.ReceivedBefore, Incomplete: f.Incomplete, BeforeID: f.BeforeID, RowLimit: f.Limit + 1, Label: f.Label,
+	})
+	if err != nil {
+		return nil, nil, wrap("list emails", err)
+	}
+	var next *int64
+	if len(rows) > int(f.Limit) {
+		rows = rows[:f.Limit]
+		next = &rows[len(rows)-1].ID
+	}
+	out, err := EmailsFromRows(rows)
+	return out, next, err
 }

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mailsync/internal/apperr"
@@ -100,7 +99,8 @@ func EraseIDs(ctx context.Context, q *gen.Queries, ids []int64, a audit.Actor, a
 // Errors: apperr NotFound, Gone (already erased), Unavailable.
 func (s *Service) Erase(ctx context.Context, id int64, reason string, a audit.Actor) (email.Stored, error) {
 	var out email.Stored
-	err := db.InTx(ctx, s.pool, func(q *gen.Queries, _ pgx.Tx) error {
+	err := db.InTx(ctx, s.pool, func(dq *db.Queries) error {
+		q := dq.Gen()
 		row, err := q.LockEmail(ctx, id)
 		if err != nil {
 			return db.NotFound(err, "email", id)

@@ -98,7 +98,8 @@ func (s *Service) StartJob(ctx context.Context, r Request, a audit.Actor) (job J
 	if len(r.Reason) > 1000 || strings.IndexByte(r.Reason, 0) >= 0 {
 		return Job{}, false, apperr.New(apperr.Invalid, "reason must be at most 1000 characters without NUL bytes")
 	}
-	err = db.InTx(ctx, s.pool, func(q *gen.Queries, _ pgx.Tx) error {
+	err = db.InTx(ctx, s.pool, func(dq *db.Queries) error {
+		q := dq.Gen()
 		var claimed int64
 		var claimErr error
 		q.ClaimIdempotencyKey(ctx, []gen.ClaimIdempotencyKeyParams{{ClientID: a.ClientID, Key: r.Key,

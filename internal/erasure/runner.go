@@ -119,7 +119,8 @@ func (s *Service) batch(ctx context.Context, jobID int64, a audit.Actor, target,
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Lease)
 	defer cancel()
 	erasedAny := false
-	err = db.InTx(ctx, s.pool, func(q *gen.Queries, _ pgx.Tx) error {
+	err = db.InTx(ctx, s.pool, func(dq *db.Queries) error {
+		q := dq.Gen()
 		ids, err := q.NextErasureBatch(ctx, gen.NextErasureBatchParams{JobID: jobID, RowLimit: s.cfg.BatchSize})
 		if err != nil {
 			return fmt.Errorf("next batch: %w", err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/jackc/pgx/v5"
-
 	"mailsync/internal/api"
 	"mailsync/internal/audit"
 	"mailsync/internal/db"
@@ -39,7 +37,8 @@ func (h *Handlers) ListAuditEvents(ctx context.Context, req api.ListAuditEventsR
 // after it succeeded. A failure to record is logged, not returned: the
 // action is done and the client would only retry it.
 func (h *Handlers) recordAudit(ctx context.Context, action, target string, details map[string]any) {
-	err := db.InTx(ctx, h.cfg.Pool, func(q *gen.Queries, _ pgx.Tx) error {
+	err := db.InTx(ctx, h.cfg.Pool, func(dq *db.Queries) error {
+		q := dq.Gen()
 		return audit.Record(ctx, q, actor(ctx), action, target, details)
 	})
 	if err != nil {

@@ -88,7 +88,8 @@ func (s *Service) Patch(ctx context.Context, id, expected int64, p Patch, a audi
 	}
 	var out email.Stored
 	changed := false
-	err := db.InTx(ctx, s.pool, func(q *gen.Queries, _ pgx.Tx) error {
+	err := db.InTx(ctx, s.pool, func(dq *db.Queries) error {
+		q := dq.Gen()
 		changed = false
 		row, err := q.LockEmail(ctx, id)
 		if err != nil {

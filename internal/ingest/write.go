@@ -74,7 +74,8 @@ func (s *Service) write(ctx context.Context, jobs []job) ([]Result, int, error) 
 	}
 	results := make([]Result, len(jobs))
 	inserted := 0
-	err := db.InTx(ctx, s.pool, func(q *gen.Queries, _ pgx.Tx) error {
+	err := db.InTx(ctx, s.pool, func(dq *db.Queries) error {
+		q := dq.Gen()
 		inserted = 0
 		claimed, err := s.claimKeys(ctx, q, sorted)
 		if err != nil {

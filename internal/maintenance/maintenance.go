@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mailsync/internal/db"
@@ -144,7 +143,8 @@ func (c *Cleaner) RunOnce(ctx context.Context) (Result, error) {
 		for {
 			var n int64
 			locked := true
-			err := db.InTx(ctx, c.pool, func(q *gen.Queries, _ pgx.Tx) error {
+			err := db.InTx(ctx, c.pool, func(dq *db.Queries) error {
+				q := dq.Gen()
 				ok, err := q.TryMaintenanceLock(ctx)
 				if err != nil || !ok {
 					locked = false

@@ -3,13 +3,11 @@ package reconcile_test
 import (
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"mailsync/internal/audit"
 	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 	"mailsync/internal/erasure"
 	"mailsync/internal/reconcile"
 )
@@ -26,7 +24,8 @@ func TestErasedButPresentIsFoundAndRepaired(t *testing.T) {
 	gone, lost := pick(all, 4, 10), pick(all, 3, 55)
 
 	erase := func(ids []int64) {
-		err := db.InTx(e.ctx, e.pool, func(q *gen.Queries, _ pgx.Tx) error {
+		err := db.InTx(e.ctx, e.pool, func(dq *db.Queries) error {
+			q := dq.Gen()
 			_, err := erasure.EraseIDs(e.ctx, q, ids, audit.Actor{ClientID: "ops"}, audit.ActionErase, "test", "", 3)
 			return err
 		})

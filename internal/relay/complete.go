@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"mailsync/internal/db"
 	"mailsync/internal/db/gen"
 	"mailsync/internal/mongostore"
@@ -42,7 +40,8 @@ func (b *batch) complete(c chunk, res mongostore.WriteResult, written map[int64]
 			}
 		}
 	}
-	err := db.InTx(b.ctx, b.r.pool, func(q *gen.Queries, _ pgx.Tx) error {
+	err := db.InTx(b.ctx, b.r.pool, func(dq *db.Queries) error {
+		q := dq.Gen()
 		done, later, err := b.superseded(q, written, done, later)
 		if err != nil {
 			return err
@@ -118,7 +117,7 @@ func (b *batch) failAll(c chunk, cause error) error {
 			msgs = append(msgs, m)
 		}
 	}
-	return db.InTx(b.ctx, b.r.pool, func(q *gen.Queries, _ pgx.Tx) error { return b.fail(q, msgs, false) })
+	return db.InTx(b.ctx, b.r.pool, func(q *db.Queries) error { return b.fail(q.Gen(), msgs, false) })
 }
 
 // fail records an attempt of each message still leased to this worker:

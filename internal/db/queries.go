@@ -1,0 +1,71 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"mailsync/internal/apperr"
+	"mailsync/internal/db/gen"
+)
+
+// Conn is what Queries runs on: a pool, a connection or a transaction.
+type Conn interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+	QueryRow(context.Context, string, ...any) pgx.Row
+	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+}
+
+// Queries is every statement mailsync runs, with domain types in and out.
+// sqlc's generated code is its implementation and never leaves this
+// package. Each error names the statement that failed ("claim outbox: …"),
+// and a missing row is an apperr NotFound naming what was asked for.
+type Queries struct{ g *gen.Queries }
+
+// New returns the Queries that run on c.
+func New(c Conn) *Queries { return &Queries{g: gen.New(c)} }
+
+// Gen is the generated code behind q, for call sites not yet moved behind
+// domain methods.
+//
+// Deprecated: add a domain method to this package instead.
+func (q *Queries) Gen() *gen.Queries { return q.g }
+
+// InTx runs fn in a transaction and commits when fn returns nil; otherwise it
+// rolls back and returns fn's error. A failed commit is returned as well, and
+// then nothing fn wrote is stored.
+func InTx(ctx context.Context, b Beginner, fn func(q *Queries) error) error {
+	tx, err := b.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := fn(New(tx)); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// wrap names the statement op in err; nil stays nil.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// found maps a missing row to an apperr NotFound naming what and id, and
+// names op in every other error.
+func found(op string, err error, what string, id any) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return apperr.New(apperr.NotFound, "%s %v not found", what, id)
+	}
+	return wrap(op, err)
+}
