@@ -55,7 +55,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{Keys: bson.D{{Key: "mailbox", Value: 1}, {Key: "received_at", Value: 1}}},
 	} {
 		if _, err := s.coll.Indexes().CreateOne(ctx, m); err != nil {
-			return err
+			return fmt.Errorf("mongodb create index %v: %w", m.Keys, err)
 		}
 	}
 	return nil

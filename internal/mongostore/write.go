@@ -55,7 +55,7 @@ func (s *Store) Write(ctx context.Context, docs []Document) (WriteResult, error)
 	case err == nil:
 		return res, nil
 	case IsTransient(err):
-		return res, err // nothing is known to be written: the batch is retried
+		return res, fmt.Errorf("mongodb insert %d documents: %w", len(docs), err) // nothing is known to be written: the batch is retried
 	case errors.As(err, &bwe) && bwe.WriteConcernError == nil:
 		res.Inserted = len(docs) - len(bwe.WriteErrors)
 		for _, we := range bwe.WriteErrors {
@@ -67,7 +67,7 @@ func (s *Store) Write(ctx context.Context, docs []Document) (WriteResult, error)
 			}
 		}
 	case len(docs) == 1:
-		return res, err
+		return res, fmt.Errorf("mongodb insert document %d: %w", docs[0].ID, err)
 	default:
 		// The batch as a whole was refused (e.g. one document over the size
 		// limit, caught by the driver): write one by one to isolate it.
@@ -117,7 +117,7 @@ func (s *Store) update(ctx context.Context, ids []int64, want map[int64]Document
 			continue // removed in between
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("mongodb find document %d: %w", id, err)
 		}
 		w := want[id]
 		if h.Version > w.Version || (h.Version == w.Version && h.ContentHash == w.ContentHash && h.Content().Hash() == w.ContentHash) {
@@ -128,7 +128,7 @@ func (s *Store) update(ctx context.Context, ids []int64, want map[int64]Document
 		r, err := s.coll.ReplaceOne(ctx, filter, w)
 		switch {
 		case IsTransient(err):
-			return err
+			return fmt.Errorf("mongodb replace document %d: %w", id, err)
 		case err != nil:
 			res.Refused[w.ID] = fmt.Errorf("mongodb refused document: %w", err)
 		case r.MatchedCount == 0:
@@ -145,7 +145,7 @@ func (s *Store) update(ctx context.Context, ids []int64, want map[int64]Document
 func (s *Store) Delete(ctx context.Context, ids []int64) (int64, error) {
 	r, err := s.coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("mongodb delete %d documents: %w", len(ids), err)
 	}
 	return r.DeletedCount, nil
 }
