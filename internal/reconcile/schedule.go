@@ -2,16 +2,13 @@ package reconcile
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mailsync/internal/apperr"
-	"mailsync/internal/db/gen"
+	"mailsync/internal/db"
 )
 
 // LockKey is the PostgreSQL advisory lock key held by the one running
@@ -30,7 +27,7 @@ func (r *Reconciler) acquire(ctx context.Context) (*lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	ok, err := gen.New(conn).TryReconcileLock(ctx, LockKey)
+	ok, err := db.New(conn).TryReconcileLock(ctx, LockKey)
 	if err != nil {
 		conn.Release()
 		return nil, err
@@ -47,7 +44,7 @@ func (r *Reconciler) acquire(ctx context.Context) (*lock, error) {
 func (l *lock) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if released, err := gen.New(l.conn).ReconcileUnlock(ctx, LockKey); err != nil || !released {
+	if released, err := db.New(l.conn).ReconcileUnlock(ctx, LockKey); err != nil || !released {
 		slog.Warn("reconciliation: unlock failed; closing its connection", "err", err)
 		_ = l.conn.Conn().Close(ctx)
 	}
@@ -59,13 +56,13 @@ func (l *lock) release() {
 func (r *Reconciler) busy(ctx context.Context) error {
 	var id int64
 	for attempt := 0; attempt < 20; attempt++ {
-		row, err := r.q.RunningReport(ctx)
-		if err == nil {
-			id = row.ID
-			break
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		running, err := r.q.RunningReport(ctx)
+		if err != nil {
 			return err
+		}
+		if running != nil {
+			id = running.ID
+			break
 		}
 		t := time.NewTimer(25 * time.Millisecond)
 		select {
@@ -119,7 +116,7 @@ func (r *Reconciler) Stop() {
 func (r *Reconciler) SweepStale(ctx context.Context) (int64, error) {
 	n, err := r.q.FailOrphanedReports(ctx, LockKey)
 	if err != nil {
-		return 0, fmt.Errorf("sweep stale reconciliation reports: %w", err)
+		return 0, err
 	}
 	if n > 0 {
 		slog.Warn("reconciliation: marked interrupted runs failed", "reports", n)
