@@ -3,6 +3,7 @@ package reconcile
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -107,7 +108,7 @@ func (w *walk) run(ctx context.Context) error {
 	}
 	w.t.checked += pgRows
 	if err != nil {
-		return err
+		return fmt.Errorf("summarise MongoDB: %w", err)
 	}
 
 	return w.drillAll(ctx, candidates(pg, mongo))
@@ -197,7 +198,7 @@ func (w *walk) drillAll(ctx context.Context, cands []candidate) error {
 		}
 		docs, err := w.fetch(ctx, cands[:n])
 		if err != nil {
-			return err
+			return fmt.Errorf("fetch the documents of differing ranges: %w", err)
 		}
 		for _, c := range cands[:n] {
 			if err := w.drill(ctx, c, docs[c.bucket]); err != nil {

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"mailsync/internal/db"
@@ -106,7 +107,10 @@ func (w *walk) repair(ctx context.Context, f *findings) error {
 	if enqueued {
 		cfg.Wake()
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("repair: %w", err)
+	}
+	return nil
 }
 
 // account counts a repair of tried records of which done applied.

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -25,7 +26,7 @@ type lock struct {
 func (r *Reconciler) acquire(ctx context.Context) (*lock, error) {
 	conn, err := r.pool.Acquire(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("acquire a connection for the reconciliation lock: %w", err)
 	}
 	ok, err := db.New(conn).TryReconcileLock(ctx, LockKey)
 	if err != nil {
@@ -68,7 +69,7 @@ func (r *Reconciler) busy(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return fmt.Errorf("look for the running reconciliation: %w", ctx.Err())
 		case <-t.C:
 		}
 	}
