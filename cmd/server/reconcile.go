@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 	"mailsync/internal/mongostore"
 	"mailsync/internal/reconcile"
 )
@@ -79,7 +78,7 @@ func reconcileConfig(cfg config, wake func()) *reconcile.Config {
 // notifyRelays wakes the relays of the serving instances (a NOTIFY), for a
 // process that runs no relay of its own.
 func notifyRelays(pool *pgxpool.Pool) func() {
-	q := gen.New(pool)
+	q := db.New(pool)
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -10,7 +11,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 )
 
 // walk is one run's comparison, in buckets of RangeSize consecutive ids
@@ -108,7 +108,7 @@ func (w *walk) run(ctx context.Context) error {
 	}
 	w.t.checked += pgRows
 	if err != nil {
-		return err
+		return fmt.Errorf("summarise MongoDB: %w", err)
 	}
 
 	return w.drillAll(ctx, candidates(pg, mongo))
@@ -160,8 +160,7 @@ func (w *walk) pgBuckets(ctx context.Context) (map[int64]*pgBucket, int64, error
 	page := int32(min(16*w.r.cfg.RangeSize, 50_000))
 	after := int64(math.MinInt64)
 	for {
-		rows, err := w.r.q.BucketSummaries(ctx, gen.BucketSummariesParams{
-			AfterID: after, RowLimit: page, Width: int64(w.r.cfg.RangeSize)})
+		rows, err := w.r.q.BucketSummaries(ctx, after, page, int64(w.r.cfg.RangeSize))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -173,7 +172,7 @@ func (w *walk) pgBuckets(ctx context.Context) (map[int64]*pgBucket, int64, error
 				out[row.Bucket] = p
 			}
 			p.n += row.Replicated
-			p.xor ^= uint64(row.XorHash)
+			p.xor ^= row.XorHash
 			p.unsynced += row.Unsynced
 			spanned += row.RowsSpanned
 			after = max(after, row.LastID)
@@ -199,7 +198,7 @@ func (w *walk) drillAll(ctx context.Context, cands []candidate) error {
 		}
 		docs, err := w.fetch(ctx, cands[:n])
 		if err != nil {
-			return err
+			return fmt.Errorf("fetch the documents of differing ranges: %w", err)
 		}
 		for _, c := range cands[:n] {
 			if err := w.drill(ctx, c, docs[c.bucket]); err != nil {
@@ -251,8 +250,7 @@ func (w *walk) fetch(ctx context.Context, cands []candidate) (map[int64][]docSum
 // sync status is checked; otherwise docs are the bucket's documents.
 func (w *walk) drill(ctx context.Context, c candidate, docs []docSum) error {
 	after, last := w.bounds(c.bucket)
-	rows, err := w.r.q.RangeRows(ctx, gen.RangeRowsParams{
-		ChangedSince: w.since, GraceSeconds: w.r.cfg.Grace.Seconds(), AfterID: after, LastID: last})
+	rows, err := w.r.q.RangeRows(ctx, after, last, w.since, w.r.cfg.Grace)
 	if err != nil {
 		return err
 	}
@@ -288,7 +286,7 @@ func (w *walk) drill(ctx context.Context, c candidate, docs []docSum) error {
 
 // legacyHashes fills in the content hash of emails stored before content
 // hashes existed, from their content.
-func (w *walk) legacyHashes(ctx context.Context, rows []gen.RangeRowsRow) error {
+func (w *walk) legacyHashes(ctx context.Context, rows []db.RangeEmail) error {
 	var ids []int64
 	at := map[int64]int{}
 	for i, e := range rows {
@@ -300,14 +298,12 @@ func (w *walk) legacyHashes(ctx context.Context, rows []gen.RangeRowsRow) error 
 	if len(ids) == 0 {
 		return nil
 	}
-	full, err := w.r.q.GetEmailsByIDs(ctx, ids)
+	hashes, err := w.r.q.ContentHashes(ctx, ids)
 	if err != nil {
 		return err
 	}
-	for _, row := range full {
-		if e, err := db.EmailFromRow(row); err == nil {
-			rows[at[row.ID]].ContentHash = e.Content.Hash()
-		}
+	for id, h := range hashes {
+		rows[at[id]].ContentHash = h
 	}
 	return nil
 }

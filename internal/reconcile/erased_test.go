@@ -7,7 +7,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"mailsync/internal/audit"
-	"mailsync/internal/db"
 	"mailsync/internal/erasure"
 	"mailsync/internal/reconcile"
 )
@@ -23,13 +22,12 @@ func TestErasedButPresentIsFoundAndRepaired(t *testing.T) {
 	all := e.ids(`SELECT id FROM incoming_emails ORDER BY id`)
 	gone, lost := pick(all, 4, 10), pick(all, 3, 55)
 
+	svc := erasure.New(e.pool, &erasure.Config{MaxRetries: 3})
 	erase := func(ids []int64) {
-		err := db.InTx(e.ctx, e.pool, func(dq *db.Queries) error {
-			q := dq.Gen()
-			_, err := erasure.EraseIDs(e.ctx, q, ids, audit.Actor{ClientID: "ops"}, audit.ActionErase, "test", "", 3)
-			return err
-		})
-		require.NoError(t, err)
+		for _, id := range ids {
+			_, err := svc.Erase(e.ctx, id, "test", audit.Actor{ClientID: "ops"})
+			require.NoError(t, err)
+		}
 	}
 	erase(gone)
 	e.drain() // these documents are removed: correct tombstones

@@ -18,7 +18,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 	"mailsync/internal/mongostore"
 )
 
@@ -51,7 +50,7 @@ type Config struct {
 // Reconciler runs reconciliations and reads their reports.
 type Reconciler struct {
 	pool  *pgxpool.Pool
-	q     *gen.Queries
+	q     *db.Queries
 	mongo *mongostore.Store
 	cfg   Config
 
@@ -100,7 +99,7 @@ func New(pool *pgxpool.Pool, mongo *mongostore.Store, cfg *Config) *Reconciler {
 	if c.Wake == nil {
 		c.Wake = func() {}
 	}
-	r := &Reconciler{pool: pool, q: gen.New(pool), mongo: mongo, cfg: c}
+	r := &Reconciler{pool: pool, q: db.New(pool), mongo: mongo, cfg: c}
 	r.base, r.cancel = context.WithCancel(context.Background())
 	return r
 }
@@ -169,17 +168,12 @@ func (r *Reconciler) begin(ctx context.Context, trigger Trigger, dryRun bool) (*
 	} else if n > 0 {
 		slog.Warn("reconciliation: marked interrupted runs failed", "reports", n)
 	}
-	row, err := r.q.InsertReport(ctx, gen.InsertReportParams{
-		Trigger: string(trigger), DryRun: dryRun, Details: encodeDetails(Details{})})
+	row, err := r.q.InsertReport(ctx, string(trigger), dryRun, Details{}.stored())
 	if err != nil {
 		l.release()
 		return nil, Report{}, err
 	}
-	rep, err := reportFromRow(row)
-	if err != nil {
-		l.release()
-	}
-	return l, rep, err
+	return l, reportOf(row), nil
 }
 
 // execute compares and repairs under l, finishes the report and releases l.
@@ -196,8 +190,8 @@ func (r *Reconciler) execute(ctx context.Context, l *lock, rep Report) (Report, 
 	runErr := w.run(ctx)
 
 	d := t.details()
-	p := gen.FinishReportParams{ID: rep.ID, Status: StatusCompleted, RecordsChecked: t.checked,
-		MismatchesFound: d.Counts.Total(), AutoRepaired: t.repaired, FailedRepairs: t.failed, Details: encodeDetails(d)}
+	p := db.ReportOutcome{ID: rep.ID, Status: StatusCompleted, RecordsChecked: t.checked,
+		MismatchesFound: d.Counts.Total(), AutoRepaired: t.repaired, FailedRepairs: t.failed, Details: d.stored()}
 	if runErr != nil {
 		p.Status = StatusFailed
 		msg := runErr.Error()
@@ -213,41 +207,34 @@ func (r *Reconciler) execute(ctx context.Context, l *lock, rep Report) (Report, 
 		slog.Error("reconciliation: cannot finish report", "report", rep.ID, "err", err)
 		return rep, errors.Join(runErr, err)
 	}
-	out, err := reportFromRow(row)
+	out := reportOf(row)
 	slog.Info("reconciliation finished", "report", out.ID, "status", out.Status, "dry_run", out.DryRun,
 		"records_checked", out.RecordsChecked, "mismatches_found", out.MismatchesFound,
 		"auto_repaired", out.AutoRepaired, "failed_repairs", out.FailedRepairs,
 		"duration", time.Since(start).Round(time.Millisecond), "err", runErr)
-	return out, errors.Join(runErr, err)
+	return out, runErr
 }
 
 // Get returns report id, or an apperr NotFound when there is none.
 func (r *Reconciler) Get(ctx context.Context, id int64) (Report, error) {
 	row, err := r.q.GetReport(ctx, id)
 	if err != nil {
-		return Report{}, db.NotFound(err, "reconciliation", id)
+		return Report{}, err
 	}
-	return reportFromRow(row)
+	return reportOf(row), nil
 }
 
 // List returns up to limit reports newest first, starting after the report
 // beforeID (nil: the newest), and the cursor of the next page (nil on the
 // last page). Its errors are database errors.
 func (r *Reconciler) List(ctx context.Context, beforeID *int64, limit int32) ([]Report, *int64, error) {
-	rows, err := r.q.ListReports(ctx, gen.ListReportsParams{BeforeID: beforeID, RowLimit: limit + 1})
+	rows, next, err := r.q.ListReports(ctx, beforeID, limit)
 	if err != nil {
 		return nil, nil, err
 	}
-	var next *int64
-	if len(rows) > int(limit) {
-		rows = rows[:limit]
-		next = &rows[len(rows)-1].ID
-	}
 	out := make([]Report, len(rows))
 	for i, row := range rows {
-		if out[i], err = reportFromRow(row); err != nil {
-			return nil, nil, err
-		}
+		out[i] = reportOf(row)
 	}
 	return out, next, nil
 }

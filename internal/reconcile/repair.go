@@ -2,9 +2,10 @@ package reconcile
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
-	"mailsync/internal/db/gen"
+	"mailsync/internal/db"
 	"mailsync/internal/email"
 )
 
@@ -17,19 +18,19 @@ type findings struct {
 	mismatch []int64
 	orphans  []int64
 	ahead    []int64 // reported only: no repair can lower a document's version
-	drift    gen.MarkSyncedUnchangedParams
+	drift    []db.EmailVersion
 	erased   []int64 // erased emails whose document is still there
 }
 
 // missingOrInFlight classifies an email without a document.
-func (f *findings) missingOrInFlight(e gen.RangeRowsRow) {
+func (f *findings) missingOrInFlight(e db.RangeEmail) {
 	if !e.InFlight && e.SyncStatus != email.StatusNotApplicable && !e.Erased { // a tombstone has no document
 		f.missing = append(f.missing, e.ID)
 	}
 }
 
 // both classifies an email that has a document.
-func (f *findings) both(e gen.RangeRowsRow, d docSum) {
+func (f *findings) both(e db.RangeEmail, d docSum) {
 	switch {
 	case e.SyncStatus == email.StatusNotApplicable:
 	case d.version > e.Version && !e.Erased: // never legitimate, in flight or not: versions only grow
@@ -40,17 +41,14 @@ func (f *findings) both(e gen.RangeRowsRow, d docSum) {
 	case e.Version != d.version || e.ContentHash != d.hash:
 		f.mismatch = append(f.mismatch, e.ID)
 	case e.SyncStatus != email.StatusSynced:
-		f.drift.Ids = append(f.drift.Ids, e.ID)
-		f.drift.Versions = append(f.drift.Versions, e.Version)
-		f.drift.ContentHashes = append(f.drift.ContentHashes, e.ContentHash)
+		f.drift = append(f.drift, db.EmailVersion{ID: e.ID, Version: e.Version, ContentHash: e.ContentHash})
 	}
 }
 
 // settle confirms orphan candidates, records the findings and repairs them.
 func (w *walk) settle(ctx context.Context, f *findings) error {
 	if len(f.orphans) > 0 {
-		confirmed, err := w.r.q.ConfirmOrphans(ctx, gen.ConfirmOrphansParams{
-			Ids: f.orphans, GraceSeconds: w.r.cfg.Grace.Seconds()})
+		confirmed, err := w.r.q.ConfirmOrphans(ctx, f.orphans, w.r.cfg.Grace)
 		if err != nil {
 			return err
 		}
@@ -59,7 +57,11 @@ func (w *walk) settle(ctx context.Context, f *findings) error {
 	w.t.add(missingInMongo, f.missing)
 	w.t.add(contentMismatch, f.mismatch)
 	w.t.add(orphanInMongo, f.orphans)
-	w.t.add(statusDrift, f.drift.Ids)
+	drifted := make([]int64, len(f.drift))
+	for i, e := range f.drift {
+		drifted[i] = e.ID
+	}
+	w.t.add(statusDrift, drifted)
 	w.t.add(erasedButPresent, f.erased)
 	w.t.add(aheadOfPostgres, f.ahead)
 	if len(f.ahead) > 0 {
@@ -84,28 +86,31 @@ func (w *walk) repair(ctx context.Context, f *findings) error {
 	if n := len(f.missing) + len(f.mismatch); n > 0 {
 		ids := make([]int64, 0, n)
 		ids = append(append(ids, f.missing...), f.mismatch...)
-		got, err := w.r.q.EnqueueResync(ctx, gen.EnqueueResyncParams{Ids: ids, Reason: repairReason, MaxRetries: cfg.MaxRetries})
+		got, err := w.r.q.EnqueueResync(ctx, ids, repairReason, cfg.MaxRetries)
 		w.account("enqueue re-sync", len(ids), got, err)
 		enqueued = enqueued || got > 0
 	}
-	if n := len(f.drift.Ids); n > 0 {
+	if n := len(f.drift); n > 0 {
 		got, err := w.r.q.MarkSyncedUnchanged(ctx, f.drift)
 		w.account("correct sync status", n, got, err)
 	}
 	if n := len(f.orphans); n > 0 && cfg.RemoveOrphans {
-		got, err := w.r.q.EnqueueOrphanDeletes(ctx, gen.EnqueueOrphanDeletesParams{Ids: f.orphans, Reason: repairReason, MaxRetries: cfg.MaxRetries})
+		got, err := w.r.q.EnqueueOrphanDeletes(ctx, f.orphans, repairReason, cfg.MaxRetries)
 		w.account("enqueue orphan removal", n, got, err)
 		enqueued = enqueued || got > 0
 	}
 	if n := len(f.erased); n > 0 {
-		got, err := w.r.q.EnqueueErasedDeletes(ctx, gen.EnqueueErasedDeletesParams{Ids: f.erased, Reason: repairReason, MaxRetries: cfg.MaxRetries})
+		got, err := w.r.q.EnqueueErasedDeletes(ctx, f.erased, repairReason, cfg.MaxRetries)
 		w.account("enqueue removal of erased email", n, got, err)
 		enqueued = enqueued || got > 0
 	}
 	if enqueued {
 		cfg.Wake()
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("repair: %w", err)
+	}
+	return nil
 }
 
 // account counts a repair of tried records of which done applied.

@@ -1,11 +1,9 @@
 package reconcile
 
 import (
-	"encoding/json"
-	"fmt"
 	"time"
 
-	"mailsync/internal/db/gen"
+	"mailsync/internal/db"
 )
 
 // Trigger says what started a run (reconciliation_reports.trigger).
@@ -178,28 +176,32 @@ func (t *tally) details() Details {
 	return d
 }
 
-func encodeDetails(d Details) []byte {
-	d.Samples.normalize()
-	b, err := json.Marshal(d)
-	if err != nil { // only integers and slices of them
-		panic("reconcile: marshal details: " + err.Error())
+// stored is d as the details column stores it: every kind present, no
+// sample null.
+func (d Details) stored() db.ReportDetails {
+	out := db.ReportDetails{Counts: d.Counts.ByKind(), Samples: make(map[string][]int64, numKinds)}
+	for k := kind(0); k < numKinds; k++ {
+		s := *d.Samples.of(k)
+		if s == nil {
+			s = []int64{}
+		}
+		out.Samples[kindNames[k]] = s
 	}
-	return b
+	return out
 }
 
-// reportFromRow turns a generated row into a Report. It fails only when the
-// details column holds JSON the reconciler never wrote.
-func reportFromRow(r gen.ReconciliationReport) (Report, error) {
+// reportOf gives a stored report its meaning. A kind the report does not
+// record counts 0 with an empty sample.
+func reportOf(r db.Report) Report {
 	rep := Report{
 		ID: r.ID, RunAt: r.RunAt, CompletedAt: r.CompletedAt, Trigger: Trigger(r.Trigger), DryRun: r.DryRun,
 		Status: r.Status, RecordsChecked: r.RecordsChecked, MismatchesFound: r.MismatchesFound,
 		AutoRepaired: r.AutoRepaired, FailedRepairs: r.FailedRepairs, ErrorMessage: r.ErrorMessage,
 	}
-	if len(r.Details) > 0 {
-		if err := json.Unmarshal(r.Details, &rep.Details); err != nil {
-			return rep, fmt.Errorf("reconciliation report %d: details: %w", r.ID, err)
-		}
+	for k := kind(0); k < numKinds; k++ {
+		*rep.Details.Counts.of(k) = r.Details.Counts[kindNames[k]]
+		*rep.Details.Samples.of(k) = r.Details.Samples[kindNames[k]]
 	}
 	rep.Details.Samples.normalize()
-	return rep, nil
+	return rep
 }

@@ -2,16 +2,14 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mailsync/internal/apperr"
-	"mailsync/internal/db/gen"
+	"mailsync/internal/db"
 )
 
 // LockKey is the PostgreSQL advisory lock key held by the one running
@@ -28,9 +26,9 @@ type lock struct {
 func (r *Reconciler) acquire(ctx context.Context) (*lock, error) {
 	conn, err := r.pool.Acquire(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("acquire a connection for the reconciliation lock: %w", err)
 	}
-	ok, err := gen.New(conn).TryReconcileLock(ctx, LockKey)
+	ok, err := db.New(conn).TryReconcileLock(ctx, LockKey)
 	if err != nil {
 		conn.Release()
 		return nil, err
@@ -47,7 +45,7 @@ func (r *Reconciler) acquire(ctx context.Context) (*lock, error) {
 func (l *lock) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if released, err := gen.New(l.conn).ReconcileUnlock(ctx, LockKey); err != nil || !released {
+	if released, err := db.New(l.conn).ReconcileUnlock(ctx, LockKey); err != nil || !released {
 		slog.Warn("reconciliation: unlock failed; closing its connection", "err", err)
 		_ = l.conn.Conn().Close(ctx)
 	}
@@ -59,19 +57,19 @@ func (l *lock) release() {
 func (r *Reconciler) busy(ctx context.Context) error {
 	var id int64
 	for attempt := 0; attempt < 20; attempt++ {
-		row, err := r.q.RunningReport(ctx)
-		if err == nil {
-			id = row.ID
-			break
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		running, err := r.q.RunningReport(ctx)
+		if err != nil {
 			return err
+		}
+		if running != nil {
+			id = running.ID
+			break
 		}
 		t := time.NewTimer(25 * time.Millisecond)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return fmt.Errorf("look for the running reconciliation: %w", ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -119,7 +117,7 @@ func (r *Reconciler) Stop() {
 func (r *Reconciler) SweepStale(ctx context.Context) (int64, error) {
 	n, err := r.q.FailOrphanedReports(ctx, LockKey)
 	if err != nil {
-		return 0, fmt.Errorf("sweep stale reconciliation reports: %w", err)
+		return 0, err
 	}
 	if n > 0 {
 		slog.Warn("reconciliation: marked interrupted runs failed", "reports", n)

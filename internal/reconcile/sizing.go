@@ -6,8 +6,6 @@ import (
 	"slices"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-
-	"mailsync/internal/db/gen"
 )
 
 // MongoDB batches are sized in documents, but a reply must stay under the
@@ -43,7 +41,7 @@ func batchFor(bodyBytes int64) int32 {
 
 // plan sizes the run's MongoDB reads from the largest PostgreSQL emails.
 func (w *walk) plan(ctx context.Context) (sizing, error) {
-	rows, err := w.r.q.LargeEmails(ctx, gen.LargeEmailsParams{MinBytes: smallBody, RowLimit: maxSeparate + 1})
+	rows, err := w.r.q.LargeEmails(ctx, smallBody, maxSeparate+1)
 	if err != nil {
 		return sizing{}, fmt.Errorf("size MongoDB reads: %w", err)
 	}
@@ -51,7 +49,7 @@ func (w *walk) plan(ctx context.Context) (sizing, error) {
 		b := batchFor(smallBody)
 		return sizing{scanBatch: b, fetchBatch: b}, nil
 	}
-	largest := batchFor(rows[0].BodyBytes)
+	largest := batchFor(rows[0].Bytes)
 	if len(rows) > maxSeparate {
 		return sizing{scanBatch: largest, fetchBatch: largest}, nil
 	}

@@ -104,7 +104,10 @@ func (r *Reconciler) scan(ctx context.Context, q read, visit func(docSum)) error
 	if readErr != nil {
 		return readErr
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("read MongoDB: %w", err)
+	}
+	return nil
 }
 
 // read sends the raw documents matching q's filter to work in chunks. A
@@ -133,7 +136,7 @@ func (r *Reconciler) read(ctx context.Context, q read, work chan<- []bson.Raw) e
 		c = append(c, bytes.Clone(cur.Current))
 		if len(c) == chunkSize {
 			if !send(c) {
-				return ctx.Err()
+				return fmt.Errorf("read MongoDB: %w", ctx.Err())
 			}
 			c = make([]bson.Raw, 0, chunkSize)
 		}
@@ -142,7 +145,7 @@ func (r *Reconciler) read(ctx context.Context, q read, work chan<- []bson.Raw) e
 		return fmt.Errorf("read MongoDB: %w", err)
 	}
 	if len(c) > 0 && !send(c) {
-		return ctx.Err()
+		return fmt.Errorf("read MongoDB: %w", ctx.Err())
 	}
 	return nil
 }
