@@ -24,8 +24,7 @@ func TestErasedButPresentIsFoundAndRepaired(t *testing.T) {
 	gone, lost := pick(all, 4, 10), pick(all, 3, 55)
 
 	erase := func(ids []int64) {
-		err := db.InTx(e.ctx, e.pool, func(dq *db.Queries) error {
-			q := dq.Gen()
+		err := db.InTx(e.ctx, e.pool, func(q *db.Queries) error {
 			_, err := erasure.EraseIDs(e.ctx, q, ids, audit.Actor{ClientID: "ops"}, audit.ActionErase, "test", "", 3)
 			return err
 		})
