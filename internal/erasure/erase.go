@@ -7,7 +7,6 @@ package erasure
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strconv"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"mailsync/internal/apperr"
 	"mailsync/internal/audit"
 	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 	"mailsync/internal/email"
 )
 
@@ -40,7 +38,7 @@ type Config struct {
 // Service erases emails and runs erasure jobs.
 type Service struct {
 	pool *pgxpool.Pool
-	q    *gen.Queries
+	q    *db.Queries
 	cfg  Config
 	run  runner
 }
@@ -67,7 +65,7 @@ func New(pool *pgxpool.Pool, cfg *Config) *Service {
 		host, _ := os.Hostname()
 		c.Worker = host + "-" + strconv.Itoa(os.Getpid())
 	}
-	s := &Service{pool: pool, q: gen.New(pool), cfg: c}
+	s := &Service{pool: pool, q: db.New(pool), cfg: c}
 	s.run.wake = make(chan struct{}, 1)
 	return s
 }
@@ -77,13 +75,13 @@ func New(pool *pgxpool.Pool, cfg *Config) *Service {
 // purge of cached responses and the audit event commit together), records
 // one audit event of action for them, and returns the ids erased. The
 // caller wakes the relay after the commit.
-func EraseIDs(ctx context.Context, q *gen.Queries, ids []int64, a audit.Actor, action, target, reason string, maxRetries int32) ([]int64, error) {
+func EraseIDs(ctx context.Context, q *db.Queries, ids []int64, a audit.Actor, action, target, reason string, maxRetries int32) ([]int64, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	erased, err := q.EraseEmails(ctx, gen.EraseEmailsParams{Ids: ids, ErasedBy: a.ClientID, EraseReason: reason, MaxRetries: maxRetries})
+	erased, err := q.EraseEmails(ctx, ids, a.ClientID, reason, maxRetries)
 	if err != nil {
-		return nil, fmt.Errorf("erase emails: %w", err)
+		return nil, err
 	}
 	if len(erased) == 0 {
 		return erased, nil
@@ -99,24 +97,19 @@ func EraseIDs(ctx context.Context, q *gen.Queries, ids []int64, a audit.Actor, a
 // Errors: apperr NotFound, Gone (already erased), Unavailable.
 func (s *Service) Erase(ctx context.Context, id int64, reason string, a audit.Actor) (email.Stored, error) {
 	var out email.Stored
-	err := db.InTx(ctx, s.pool, func(dq *db.Queries) error {
-		q := dq.Gen()
-		row, err := q.LockEmail(ctx, id)
+	err := db.InTx(ctx, s.pool, func(q *db.Queries) error {
+		erased, err := q.LockEmailForErasure(ctx, id)
 		if err != nil {
-			return db.NotFound(err, "email", id)
+			return err
 		}
-		if row.ErasedAt != nil {
+		if erased {
 			return apperr.New(apperr.Gone, "email %d was already erased", id)
 		}
 		target := "email:" + strconv.FormatInt(id, 10)
 		if _, err := EraseIDs(ctx, q, []int64{id}, a, audit.ActionErase, target, reason, s.cfg.MaxRetries); err != nil {
 			return err
 		}
-		row, err = q.GetEmail(ctx, id)
-		if err != nil {
-			return fmt.Errorf("read tombstone %d: %w", id, err)
-		}
-		out, err = db.EmailFromRow(row)
+		out, err = q.GetEmail(ctx, id)
 		return err
 	})
 	if err != nil {
@@ -133,10 +126,10 @@ func (s *Service) Erase(ctx context.Context, id int64, reason string, a audit.Ac
 // retention service's pass), recorded as the retention actor, and returns
 // how many it erased. q is the caller's transaction; the caller wakes the
 // relay after the commit.
-func EraseExpired(ctx context.Context, q *gen.Queries, before time.Time, limit, maxRetries int32) (int64, error) {
-	ids, err := q.ExpiredEmailIDs(ctx, gen.ExpiredEmailIDsParams{Before: before, RowLimit: limit})
+func EraseExpired(ctx context.Context, q *db.Queries, before time.Time, limit, maxRetries int32) (int64, error) {
+	ids, err := q.ExpiredEmailIDs(ctx, before, limit)
 	if err != nil {
-		return 0, fmt.Errorf("select expired emails: %w", err)
+		return 0, err
 	}
 	erased, err := EraseIDs(ctx, q, ids, audit.Actor{ClientID: audit.RetentionActor}, audit.ActionRetentionErase,
 		"emails", "EMAIL_RETENTION: received before "+before.UTC().Format(time.RFC3339), maxRetries)

@@ -2,18 +2,13 @@ package erasure
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"mailsync/internal/apperr"
 	"mailsync/internal/audit"
 	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 )
 
 // The statuses of a job (erasure_jobs.status).
@@ -26,12 +21,8 @@ const (
 
 // Criteria select the emails a job erases; all given ones must match and
 // at least one is given. Address is matched case-insensitively in from, to
-// and cc, bare or inside "Name <address>".
-type Criteria struct {
-	Address        *string
-	Mailbox        *string
-	ReceivedBefore *time.Time
-}
+// and cc, bare or inside "Name <address>", and in the envelope.
+type Criteria db.ErasureCriteria
 
 // Job is an erasure job (one erasure_jobs row).
 type Job struct {
@@ -48,11 +39,10 @@ type Job struct {
 	ErrorMessage *string
 }
 
-func jobFromRow(r gen.ErasureJob) Job {
-	return Job{ID: r.ID, RequestedBy: r.RequestedBy, Reason: r.Reason, Status: r.Status, Matched: r.Matched,
-		Erased: r.Erased, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, CompletedAt: r.CompletedAt,
-		ErrorMessage: r.ErrorMessage,
-		Criteria:     Criteria{Address: r.Address, Mailbox: r.Mailbox, ReceivedBefore: r.ReceivedBefore}}
+func jobFrom(j db.ErasureJob) Job {
+	return Job{ID: j.ID, RequestedBy: j.RequestedBy, Reason: j.Reason, Status: j.Status, Matched: j.Matched,
+		Erased: j.Erased, CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, CompletedAt: j.CompletedAt,
+		ErrorMessage: j.ErrorMessage, Criteria: Criteria(j.Criteria)}
 }
 
 // Normalize trims and lower-cases the address and checks the criteria: an
@@ -98,33 +88,24 @@ func (s *Service) StartJob(ctx context.Context, r Request, a audit.Actor) (job J
 	if len(r.Reason) > 1000 || strings.IndexByte(r.Reason, 0) >= 0 {
 		return Job{}, false, apperr.New(apperr.Invalid, "reason must be at most 1000 characters without NUL bytes")
 	}
-	err = db.InTx(ctx, s.pool, func(dq *db.Queries) error {
-		q := dq.Gen()
-		var claimed int64
-		var claimErr error
-		q.ClaimIdempotencyKey(ctx, []gen.ClaimIdempotencyKeyParams{{ClientID: a.ClientID, Key: r.Key,
-			RequestFingerprint: r.Fingerprint, ExpiresAt: time.Now().Add(r.TTL)}}).QueryRow(func(_ int, id int64, err error) {
-			claimed, claimErr = id, err
-		})
-		if errors.Is(claimErr, pgx.ErrNoRows) {
+	err = db.InTx(ctx, s.pool, func(q *db.Queries) error {
+		keyID, claimed, err := q.ClaimErasureJobKey(ctx, db.ErasureJobKey{ClientID: a.ClientID, Key: r.Key,
+			Fingerprint: r.Fingerprint, ExpiresAt: time.Now().Add(r.TTL)})
+		if err != nil {
+			return err
+		}
+		if !claimed {
 			job, replayed, err = s.existing(ctx, q, a.ClientID, r)
 			return err
 		}
-		if claimErr != nil {
-			return fmt.Errorf("claim idempotency key: %w", claimErr)
-		}
-		row, err := q.InsertErasureJob(ctx, gen.InsertErasureJobParams{RequestedBy: a.ClientID, RequestID: a.RequestID,
-			Address: r.Criteria.Address, Mailbox: r.Criteria.Mailbox, ReceivedBefore: r.Criteria.ReceivedBefore, Reason: r.Reason})
+		row, err := q.InsertErasureJob(ctx, db.NewErasureJob{RequestedBy: a.ClientID, RequestID: a.RequestID,
+			Criteria: db.ErasureCriteria(r.Criteria), Reason: r.Reason})
 		if err != nil {
-			return fmt.Errorf("insert erasure job: %w", err)
+			return err
 		}
-		job = jobFromRow(row)
-		status := int32(202)
-		var complete error
-		q.CompleteIdempotencyKey(ctx, []gen.CompleteIdempotencyKeyParams{{ID: claimed, ResponseStatus: &status,
-			ResourceID: &job.ID}}).Exec(func(_ int, err error) { complete = err })
-		if complete != nil {
-			return fmt.Errorf("complete idempotency key: %w", complete)
+		job = jobFrom(row)
+		if err := q.CompleteErasureJobKey(ctx, keyID, 202, job.ID); err != nil {
+			return err
 		}
 		return audit.Record(ctx, q, a, audit.ActionErasureStart, "erasure:"+strconv.FormatInt(job.ID, 10), map[string]any{
 			"address": r.Criteria.Address, "mailbox": r.Criteria.Mailbox, "received_before": r.Criteria.ReceivedBefore, "reason": r.Reason})
@@ -146,48 +127,43 @@ func (s *Service) StartJob(ctx context.Context, r Request, a audit.Actor) (job J
 
 // existing answers a key that was used before: the same job for the same
 // request, a refusal otherwise.
-func (s *Service) existing(ctx context.Context, q *gen.Queries, clientID string, r Request) (Job, bool, error) {
-	k, err := q.GetIdempotencyKey(ctx, gen.GetIdempotencyKeyParams{ClientID: clientID, Key: r.Key})
+func (s *Service) existing(ctx context.Context, q *db.Queries, clientID string, r Request) (Job, bool, error) {
+	k, err := q.ErasureJobKeyUse(ctx, clientID, r.Key)
 	if err != nil {
-		return Job{}, false, fmt.Errorf("read idempotency key: %w", err)
+		return Job{}, false, err
 	}
-	if k.Status != "completed" {
+	if !k.Completed {
 		return Job{}, false, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed; retry later")
 	}
-	if k.RequestFingerprint != r.Fingerprint || k.ResourceID == nil {
+	if k.Fingerprint != r.Fingerprint || k.JobID == nil {
 		return Job{}, false, apperr.New(apperr.KeyReused, "this Idempotency-Key was already used for a different request")
 	}
-	row, err := q.GetErasureJob(ctx, *k.ResourceID)
+	row, err := q.GetErasureJob(ctx, *k.JobID)
 	if err != nil {
-		return Job{}, false, fmt.Errorf("read erasure job %d: %w", *k.ResourceID, err)
+		return Job{}, false, err
 	}
-	return jobFromRow(row), true, nil
+	return jobFrom(row), true, nil
 }
 
 // Job returns job id, or an apperr NotFound.
 func (s *Service) Job(ctx context.Context, id int64) (Job, error) {
-	row, err := s.q.GetErasureJob(ctx, id)
+	j, err := s.q.GetErasureJob(ctx, id)
 	if err != nil {
-		return Job{}, db.NotFound(err, "erasure", id)
+		return Job{}, err
 	}
-	return jobFromRow(row), nil
+	return jobFrom(j), nil
 }
 
 // Jobs returns up to limit jobs before beforeID (all when nil), newest
 // first, and the cursor of the next page (nil on the last page).
 func (s *Service) Jobs(ctx context.Context, beforeID *int64, limit int32) ([]Job, *int64, error) {
-	rows, err := s.q.ListErasureJobs(ctx, gen.ListErasureJobsParams{BeforeID: beforeID, RowLimit: limit + 1})
+	jobs, next, err := s.q.ListErasureJobs(ctx, beforeID, limit)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list erasure jobs: %w", err)
+		return nil, nil, err
 	}
-	var next *int64
-	if len(rows) > int(limit) {
-		rows = rows[:limit]
-		next = &rows[len(rows)-1].ID
-	}
-	out := make([]Job, len(rows))
-	for i, r := range rows {
-		out[i] = jobFromRow(r)
+	out := make([]Job, len(jobs))
+	for i, j := range jobs {
+		out[i] = jobFrom(j)
 	}
 	return out, next, nil
 }

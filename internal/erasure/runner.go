@@ -9,11 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"mailsync/internal/audit"
 	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 )
 
 // runner is the background loop of a Service that carries out jobs.
@@ -77,36 +74,33 @@ func (s *Service) Stop() {
 // reports whether it found a job. Exposed so tests can drive jobs step by
 // step.
 func (s *Service) RunOnce(ctx context.Context) (bool, error) {
-	row, err := s.q.ClaimErasureJob(ctx, gen.ClaimErasureJobParams{LeaseSeconds: s.cfg.Lease.Seconds(), Worker: s.cfg.Worker})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
+	job, ok, err := s.q.ClaimErasureJob(ctx, s.cfg.Worker, s.cfg.Lease)
+	if err != nil || !ok {
+		return false, err
 	}
-	if err != nil {
-		return false, fmt.Errorf("claim erasure job: %w", err)
-	}
-	if err := s.work(ctx, row); err != nil {
+	if err := s.work(ctx, job); err != nil {
 		if !errors.Is(err, errLeaseLost) {
 			release := context.WithoutCancel(ctx)
-			_ = s.q.ReleaseErasureJob(release, gen.ReleaseErasureJobParams{ID: row.ID, Worker: s.cfg.Worker})
+			_ = s.q.ReleaseErasureJob(release, job.ID, s.cfg.Worker)
 		}
-		return true, fmt.Errorf("erasure job %d: %w", row.ID, err)
+		return true, fmt.Errorf("erasure job %d: %w", job.ID, err)
 	}
 	return true, nil
 }
 
-func (s *Service) work(ctx context.Context, row gen.ErasureJob) error {
-	if row.HighWaterID == nil {
-		if _, err := s.q.ScopeErasureJob(ctx, gen.ScopeErasureJobParams{ID: row.ID, Worker: s.cfg.Worker}); err != nil {
-			return fmt.Errorf("scope: %w", err)
+func (s *Service) work(ctx context.Context, job db.ErasureJob) error {
+	if job.HighWaterID == nil {
+		if err := s.q.ScopeErasureJob(ctx, job.ID, s.cfg.Worker); err != nil {
+			return err
 		}
 	}
-	a := audit.Actor{ClientID: row.RequestedBy, RequestID: row.RequestID}
-	target := "erasure:" + strconv.FormatInt(row.ID, 10)
+	a := audit.Actor{ClientID: job.RequestedBy, RequestID: job.RequestID}
+	target := "erasure:" + strconv.FormatInt(job.ID, 10)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		done, err := s.batch(ctx, row.ID, a, target, row.Reason)
+		done, err := s.batch(ctx, job.ID, a, target, job.Reason)
 		if err != nil || done {
 			return err
 		}
@@ -119,26 +113,25 @@ func (s *Service) batch(ctx context.Context, jobID int64, a audit.Actor, target,
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Lease)
 	defer cancel()
 	erasedAny := false
-	err = db.InTx(ctx, s.pool, func(dq *db.Queries) error {
-		q := dq.Gen()
-		ids, err := q.NextErasureBatch(ctx, gen.NextErasureBatchParams{JobID: jobID, RowLimit: s.cfg.BatchSize})
+	err = db.InTx(ctx, s.pool, func(q *db.Queries) error {
+		ids, err := q.NextErasureBatch(ctx, jobID, s.cfg.BatchSize)
 		if err != nil {
-			return fmt.Errorf("next batch: %w", err)
+			return err
 		}
 		if len(ids) == 0 {
 			done = true
-			return q.FinishErasureJob(ctx, gen.FinishErasureJobParams{ID: jobID, Status: StatusCompleted, Worker: s.cfg.Worker})
+			return q.FinishErasureJob(ctx, jobID, s.cfg.Worker, StatusCompleted, nil)
 		}
 		erased, err := EraseIDs(ctx, q, ids, a, audit.ActionErasureBatch, target, reason, s.cfg.MaxRetries)
 		if err != nil {
 			return err
 		}
-		n, err := q.AdvanceErasureJob(ctx, gen.AdvanceErasureJobParams{ID: jobID, Worker: s.cfg.Worker,
-			LastID: ids[len(ids)-1], Erased: int64(len(erased)), LeaseSeconds: s.cfg.Lease.Seconds()})
+		ok, err := q.AdvanceErasureJob(ctx, db.ErasureProgress{JobID: jobID, Worker: s.cfg.Worker,
+			LastID: ids[len(ids)-1], Erased: int64(len(erased)), Lease: s.cfg.Lease})
 		if err != nil {
-			return fmt.Errorf("record progress: %w", err)
+			return err
 		}
-		if n == 0 {
+		if !ok {
 			return errLeaseLost
 		}
 		erasedAny = len(erased) > 0

@@ -7,7 +7,6 @@ import (
 	"mailsync/internal/api"
 	"mailsync/internal/audit"
 	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 )
 
 // ListAuditEvents lists the audit trail, newest first.
@@ -20,7 +19,7 @@ func (h *Handlers) ListAuditEvents(ctx context.Context, req api.ListAuditEventsR
 	if err != nil {
 		return nil, err
 	}
-	events, next, err := audit.List(ctx, gen.New(h.cfg.Pool), before, n)
+	events, next, err := audit.List(ctx, db.New(h.cfg.Pool), before, n)
 	if err != nil {
 		return nil, err
 	}
@@ -37,8 +36,7 @@ func (h *Handlers) ListAuditEvents(ctx context.Context, req api.ListAuditEventsR
 // after it succeeded. A failure to record is logged, not returned: the
 // action is done and the client would only retry it.
 func (h *Handlers) recordAudit(ctx context.Context, action, target string, details map[string]any) {
-	err := db.InTx(ctx, h.cfg.Pool, func(dq *db.Queries) error {
-		q := dq.Gen()
+	err := db.InTx(ctx, h.cfg.Pool, func(q *db.Queries) error {
 		return audit.Record(ctx, q, actor(ctx), action, target, details)
 	})
 	if err != nil {

@@ -130,7 +130,7 @@ func (s *Service) Patch(ctx context.Context, id, expected int64, p Patch, a audi
 			return err
 		}
 		changed = true
-		return audit.Record(ctx, q, a, audit.ActionPatch, fmt.Sprint("email:", id), map[string]any{
+		return audit.Record(ctx, dq, a, audit.ActionPatch, fmt.Sprint("email:", id), map[string]any{
 			"from_version": expected, "version": out.Version,
 			"mailbox_changed": p.Mailbox != nil && *p.Mailbox != cur.Mailbox, "labels_changed": p.Labels != nil})
 	})

@@ -6,6 +6,7 @@ package maintenance
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -13,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 	"mailsync/internal/erasure"
 )
 
@@ -117,16 +117,16 @@ func (c *Cleaner) RunOnce(ctx context.Context) (Result, error) {
 	res := Result{}
 	steps := []struct {
 		table string
-		del   func(q *gen.Queries) (int64, error)
+		del   func(q *db.Queries) (int64, error)
 	}{
-		{"outbox_messages", func(q *gen.Queries) (int64, error) {
-			return q.DeleteProcessedOutbox(ctx, gen.DeleteProcessedOutboxParams{Before: now.Add(-c.cfg.OutboxRetention), RowLimit: c.cfg.BatchSize})
+		{"outbox_messages", func(q *db.Queries) (int64, error) {
+			return q.DeleteProcessedOutbox(ctx, now.Add(-c.cfg.OutboxRetention), c.cfg.BatchSize)
 		}},
-		{"idempotency_keys", func(q *gen.Queries) (int64, error) {
-			return q.DeleteExpiredIdempotencyKeys(ctx, gen.DeleteExpiredIdempotencyKeysParams{Before: now, RowLimit: c.cfg.BatchSize})
+		{"idempotency_keys", func(q *db.Queries) (int64, error) {
+			return q.DeleteExpiredIdempotencyKeys(ctx, now, c.cfg.BatchSize)
 		}},
-		{"reconciliation_reports", func(q *gen.Queries) (int64, error) {
-			return q.DeleteOldReports(ctx, gen.DeleteOldReportsParams{Before: now.Add(-c.cfg.ReportRetention), RowLimit: c.cfg.BatchSize})
+		{"reconciliation_reports", func(q *db.Queries) (int64, error) {
+			return q.DeleteOldReports(ctx, now.Add(-c.cfg.ReportRetention), c.cfg.BatchSize)
 		}},
 	}
 	if c.cfg.EmailRetention > 0 {
@@ -134,8 +134,8 @@ func (c *Cleaner) RunOnce(ctx context.Context) (Result, error) {
 		// never touched by retention).
 		steps = append(steps, struct {
 			table string
-			del   func(q *gen.Queries) (int64, error)
-		}{"incoming_emails", func(q *gen.Queries) (int64, error) {
+			del   func(q *db.Queries) (int64, error)
+		}{"incoming_emails", func(q *db.Queries) (int64, error) {
 			return erasure.EraseExpired(ctx, q, now.Add(-c.cfg.EmailRetention), c.cfg.BatchSize, c.cfg.MaxRetries)
 		}})
 	}
@@ -143,8 +143,7 @@ func (c *Cleaner) RunOnce(ctx context.Context) (Result, error) {
 		for {
 			var n int64
 			locked := true
-			err := db.InTx(ctx, c.pool, func(dq *db.Queries) error {
-				q := dq.Gen()
+			err := db.InTx(ctx, c.pool, func(q *db.Queries) error {
 				ok, err := q.TryMaintenanceLock(ctx)
 				if err != nil || !ok {
 					locked = false
@@ -154,7 +153,7 @@ func (c *Cleaner) RunOnce(ctx context.Context) (Result, error) {
 				return err
 			})
 			if err != nil {
-				return res, err
+				return res, fmt.Errorf("clean %s: %w", s.table, err)
 			}
 			if !locked {
 				return res, nil

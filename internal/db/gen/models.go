@@ -47,6 +47,11 @@ type ErasureJob struct {
 	CompletedAt    *time.Time
 }
 
+type ErasureJobEmail struct {
+	JobID   int64
+	EmailID int64
+}
+
 type IdempotencyKey struct {
 	ID                 int64
 	ClientID           string

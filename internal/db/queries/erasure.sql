@@ -72,33 +72,19 @@ RETURNING j.*;
 
 -- name: ScopeErasureJob :execrows
 -- Fixes the job's scope on its first claim: the emails up to the newest id
--- now, and how many of them match.
+-- now, and how many of them match (erasure_job_emails, migration 000007).
 UPDATE erasure_jobs j
 SET high_water_id = h.max_id,
-    matched = (SELECT count(*) FROM incoming_emails e
-               WHERE e.id <= h.max_id AND e.erased_at IS NULL
-                 AND (j.address IS NULL OR lower(e.from_address) = j.address
-                      OR position('<' || j.address || '>' in lower(e.from_address)) > 0
-                      OR EXISTS (SELECT 1 FROM unnest(e.to_addresses || e.cc_addresses || e.envelope_to || e.envelope_from) AS a(x)
-                                 WHERE lower(a.x) = j.address OR position('<' || j.address || '>' in lower(a.x)) > 0))
-                 AND (j.mailbox IS NULL OR e.mailbox = j.mailbox)
-                 AND (j.received_before IS NULL OR e.received_at < j.received_before))
+    matched = (SELECT count(*) FROM erasure_job_emails m WHERE m.job_id = j.id AND m.email_id <= h.max_id)
 FROM (SELECT coalesce(max(id), 0)::bigint AS max_id FROM incoming_emails) h
 WHERE j.id = @id AND j.locked_by = @worker::text AND j.high_water_id IS NULL;
 
 -- name: NextErasureBatch :many
--- The next matching emails of the job after its progress, in id order. The
--- address is matched case-insensitively in from, to and cc, bare or inside
--- "Name <address>", and in the envelope sender and recipients.
-SELECT e.id FROM incoming_emails e, erasure_jobs j
-WHERE j.id = @job_id AND e.id > j.last_id AND e.id <= j.high_water_id AND e.erased_at IS NULL
-  AND (j.address IS NULL OR lower(e.from_address) = j.address
-       OR position('<' || j.address || '>' in lower(e.from_address)) > 0
-       OR EXISTS (SELECT 1 FROM unnest(e.to_addresses || e.cc_addresses || e.envelope_to || e.envelope_from) AS a(x)
-                  WHERE lower(a.x) = j.address OR position('<' || j.address || '>' in lower(a.x)) > 0))
-  AND (j.mailbox IS NULL OR e.mailbox = j.mailbox)
-  AND (j.received_before IS NULL OR e.received_at < j.received_before)
-ORDER BY e.id
+-- The next emails the job matches (erasure_job_emails) after its progress,
+-- in id order.
+SELECT m.email_id AS id FROM erasure_job_emails m, erasure_jobs j
+WHERE m.job_id = @job_id AND j.id = @job_id AND m.email_id > j.last_id AND m.email_id <= j.high_water_id
+ORDER BY m.email_id
 LIMIT @row_limit;
 
 -- name: AdvanceErasureJob :execrows

@@ -1,0 +1,72 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"mailsync/internal/db/gen"
+)
+
+// AuditEvent is one record of the audit trail (an audit_events row): who
+// did what to which resource. Rows are never updated or deleted by
+// mailsync, and email retention leaves them alone.
+type AuditEvent struct {
+	// ID and At are set by the database on insert.
+	ID int64
+	At time.Time
+	// ClientID is the API client that acted, or a background actor such as
+	// "retention".
+	ClientID string
+	// Action names what was done ("email.erase").
+	Action string
+	// Target names the resource ("email:42"); "" when there is none.
+	Target string
+	// RequestID is the HTTP request that acted; "" for background work.
+	RequestID string
+	// Details is stored as a JSON object; nil is stored as {}.
+	Details map[string]any
+}
+
+// InsertAuditEvent records e; its ID and At are ignored. Run it with the
+// queries of the transaction that does the action, so that the two commit
+// together. Errors: details that cannot be encoded as JSON, or the insert's
+// error, named "insert audit event".
+func (q *Queries) InsertAuditEvent(ctx context.Context, e AuditEvent) error {
+	details := e.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	b, err := json.Marshal(details)
+	if err != nil {
+		return fmt.Errorf("insert audit event: encode details: %w", err)
+	}
+	return wrap("insert audit event", q.g.InsertAuditEvent(ctx, gen.InsertAuditEventParams{
+		ClientID: e.ClientID, Action: e.Action, Target: e.Target, RequestID: e.RequestID, Details: b}))
+}
+
+// ListAuditEvents returns up to limit events with ids below beforeID (all
+// when nil), newest first, and the cursor of the next page (nil on the last
+// page). Errors are named "list audit events"; a stored details value that
+// is not a JSON object fails the list naming the event.
+func (q *Queries) ListAuditEvents(ctx context.Context, beforeID *int64, limit int32) ([]AuditEvent, *int64, error) {
+	rows, err := q.g.ListAuditEvents(ctx, gen.ListAuditEventsParams{BeforeID: beforeID, RowLimit: limit + 1})
+	if err != nil {
+		return nil, nil, wrap("list audit events", err)
+	}
+	var next *int64
+	if len(rows) > int(limit) {
+		rows = rows[:limit]
+		next = &rows[len(rows)-1].ID
+	}
+	out := make([]AuditEvent, len(rows))
+	for i, r := range rows {
+		out[i] = AuditEvent{ID: r.ID, At: r.At, ClientID: r.ClientID, Action: r.Action, Target: r.Target,
+			RequestID: r.RequestID, Details: map[string]any{}}
+		if err := json.Unmarshal(r.Details, &out[i].Details); err != nil {
+			return nil, nil, fmt.Errorf("list audit events: event %d: details: %w", r.ID, err)
+		}
+	}
+	return out, next, nil
+}
