@@ -17,6 +17,7 @@ import (
 	"mailsync/internal/api"
 	"mailsync/internal/db"
 	"mailsync/internal/db/dbtest"
+	"mailsync/internal/testwait"
 )
 
 // pgProxy forwards TCP to PostgreSQL until told to refuse connections (the
@@ -239,26 +240,11 @@ func TestClientGoneIsNot5xx(t *testing.T) {
 	}
 	// Give the handler a moment to block on the silent PostgreSQL; a
 	// cancellation even before that is the same client gone.
-	waitFor(t, func() bool { return e.pool.Stat().AcquiredConns() > 0 }, "a request waits on PostgreSQL")
+	testwait.Until(t, 30*time.Second, "a request to wait on PostgreSQL", func() bool { return e.pool.Stat().AcquiredConns() > 0 })
 	cancel()
 	require.Error(t, <-done)
-	waitFor(t, func() bool {
+	testwait.Until(t, 30*time.Second, "the abandoned request to be counted as 499", func() bool {
 		return strings.Contains(string(e.do(http.MethodGet, "/metrics", "", nil).body), `route="/v1/sync/status",status="499"`)
-	}, "the abandoned request is counted as 499")
+	})
 	require.NotRegexp(t, `status="5\d\d"`, string(e.do(http.MethodGet, "/metrics", "", nil).body))
-}
-
-// waitFor polls cond until it holds or 30 s pass.
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(30 * time.Second)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting: %s", what)
-		}
-	}
 }

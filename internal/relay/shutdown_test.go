@@ -15,6 +15,7 @@ import (
 	"mailsync/internal/ingest"
 	"mailsync/internal/mongostore/mongotest"
 	"mailsync/internal/relay"
+	"mailsync/internal/testwait"
 )
 
 // poolVia opens a pool on the database of url through the proxy p.
@@ -46,7 +47,7 @@ func TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles(t *testing.T) {
 	pool := poolVia(t, url, p)
 	r := relay.New(pool, m, &relay.Config{Workers: 2, BatchSize: 10, Lease: time.Minute, PollInterval: 50 * time.Millisecond})
 	r.Start(context.Background())
-	waitFor(t, 30*time.Second, "the relay at work", func() bool {
+	testwait.Until(t, 30*time.Second, "the relay at work", func() bool {
 		return count(t, direct, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) >= 20
 	})
 	p.Freeze()
@@ -97,7 +98,7 @@ func TestBatchOverrunningItsLeaseDoesNotLoop(t *testing.T) {
 	r := relay.New(pool, m, &relay.Config{Workers: 1, Lease: 2 * time.Second, LoadBytes: 600 << 10, MaxRetries: 3})
 	r.Start(context.Background())
 	defer r.Stop()
-	waitFor(t, 60*time.Second, "every big email synced", func() bool {
+	testwait.Until(t, 60*time.Second, "every big email synced", func() bool {
 		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 8
 	})
 	require.Equal(t, 0, count(t, pool, `SELECT count(*) FROM outbox_messages WHERE retry_count > 0 OR failed_at IS NOT NULL`))
