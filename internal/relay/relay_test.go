@@ -94,24 +94,24 @@ func assertAllSyncedOnce(t *testing.T, pool *pgxpool.Pool, m *mongostore.Store, 
 	}
 }
 
-func TestIngestedEmailIsSyncedQuickly(t *testing.T) {
+// TestIngestedEmailIsSyncedByTheWakeUp: the workers have made their first
+// claims and poll only hourly, so an email synced now was synced because
+// its commit woke the relay. (How fast: make bench's latency section.)
+func TestIngestedEmailIsSyncedByTheWakeUp(t *testing.T) {
 	t.Parallel()
 	pool, _ := dbtest.New(t)
 	m, _ := mongotest.NewStore(t)
-	r := relay.New(pool, m, &relay.Config{Workers: 2, PollInterval: time.Hour}) // only the wake-up can be fast
+	r := relay.New(pool, m, &relay.Config{Workers: 2, PollInterval: time.Hour})
 	r.Start(context.Background())
 	defer r.Stop()
+	testwait.Until(t, 10*time.Second, "the workers' first claims", func() bool { return r.EmptyClaims() == 2 })
 	svc := newIngest(pool, r)
 	start := time.Now()
 	ingestN(t, svc, 0, 1)
-	testwait.Until(t, 5*time.Second, "sync", func() bool {
+	testwait.Until(t, 30*time.Second, "sync", func() bool {
 		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 1
 	})
-	bound := time.Second
-	if raceEnabled {
-		bound = 5 * time.Second
-	}
-	require.Less(t, time.Since(start), bound, "ingest → synced within a second")
+	t.Logf("synced %s after the commit", time.Since(start).Round(time.Millisecond))
 	assertAllSyncedOnce(t, pool, m, 1)
 }
 

@@ -35,7 +35,8 @@ func poolVia(t *testing.T, url string, p *proxy) *pgxpool.Pool {
 
 // TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles cuts PostgreSQL
 // off silently (connections stay open, nothing answers) while the relay is
-// busy: Stop must return by its deadline instead of waiting for the lease.
+// busy: Stop must return once its deadline has passed, cutting in-flight
+// work off, instead of waiting for the hour-long lease.
 func TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles(t *testing.T) {
 	t.Parallel()
 	direct, url := dbtest.New(t)
@@ -45,7 +46,7 @@ func TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles(t *testing.T) {
 	require.NoError(t, err)
 	p := newProxy(t, fmt.Sprintf("%s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port), 0)
 	pool := poolVia(t, url, p)
-	r := relay.New(pool, m, &relay.Config{Workers: 2, BatchSize: 10, Lease: time.Minute, PollInterval: 50 * time.Millisecond})
+	r := relay.New(pool, m, &relay.Config{Workers: 2, BatchSize: 10, Lease: time.Hour, PollInterval: 50 * time.Millisecond})
 	r.Start(context.Background())
 	testwait.Until(t, 30*time.Second, "the relay at work", func() bool {
 		return count(t, direct, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) >= 20
@@ -54,15 +55,14 @@ func TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	start := time.Now()
-	err = r.Shutdown(ctx)
-	took := time.Since(start)
-	require.ErrorIs(t, err, context.DeadlineExceeded, "in-flight batches were cut off")
-	bound := 2 * time.Second
-	if raceEnabled {
-		bound = 10 * time.Second
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.Shutdown(ctx) }()
+	select {
+	case err := <-stopped:
+		require.ErrorIs(t, err, context.DeadlineExceeded, "in-flight batches were cut off")
+	case <-time.After(time.Minute):
+		t.Fatal("Stop has not returned a minute after its 500 ms deadline: it waits for the lease")
 	}
-	require.Less(t, took, bound, "Stop returns by its deadline, not after the one-minute lease")
 	p.Thaw()
 	pool.Close()
 }
