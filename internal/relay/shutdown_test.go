@@ -19,7 +19,7 @@ import (
 )
 
 // poolVia opens a pool on the database of url through the proxy p.
-func poolVia(t *testing.T, url string, p *proxy) *pgxpool.Pool {
+func poolVia(t *testing.T, url string, p *dbtest.Proxy) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(url)
 	require.NoError(t, err)
@@ -44,14 +44,14 @@ func TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles(t *testing.T) {
 	ingestN(t, ingest.NewService(direct, &ingest.Config{Render: render, MaxRetries: 3}), 0, 2000)
 	cfg, err := pgxpool.ParseConfig(url)
 	require.NoError(t, err)
-	p := newProxy(t, fmt.Sprintf("%s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port), 0)
+	p := dbtest.NewProxy(t, fmt.Sprintf("%s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port))
 	pool := poolVia(t, url, p)
 	r := relay.New(pool, m, &relay.Config{Workers: 2, BatchSize: 10, Lease: time.Hour, PollInterval: 50 * time.Millisecond})
 	r.Start(context.Background())
 	testwait.Until(t, 30*time.Second, "the relay at work", func() bool {
 		return count(t, direct, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) >= 20
 	})
-	p.Freeze()
+	p.BlackHole()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
@@ -63,7 +63,7 @@ func TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("Stop has not returned a minute after its 500 ms deadline: it waits for the lease")
 	}
-	p.Thaw()
+	p.Restore()
 	pool.Close()
 }
 
@@ -85,7 +85,8 @@ func TestBatchOverrunningItsLeaseDoesNotLoop(t *testing.T) {
 	pool, _ := dbtest.New(t)
 	murl := mongotest.URL(t)
 	host := strings.TrimSuffix(strings.TrimPrefix(murl, "mongodb://"), "/")
-	p := newProxy(t, host, 1<<20)
+	p := dbtest.NewProxy(t, host)
+	p.Throttle(1 << 20)
 	m, _ := mongotest.StoreAt(t, "mongodb://"+p.Addr+"/")
 	svc := ingest.NewService(pool, &ingest.Config{Render: render, MaxRetries: 3})
 	var items []ingest.Item
