@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/testwait"
 )
 
 func freeAddr(t *testing.T) string {
@@ -95,22 +97,22 @@ func startMakeRun(t *testing.T, env map[string]string) *makeRun {
 // waitFor waits until make run has printed want and returns its output.
 func (r *makeRun) waitFor(t *testing.T, want string, timeout time.Duration) string {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if s := r.out.String(); strings.Contains(s, want) {
-			return s
+	var out string
+	printed := testwait.Poll(timeout, func() bool {
+		if out = r.out.String(); strings.Contains(out, want) {
+			return true
 		}
 		select {
 		case <-r.done:
 			t.Fatalf("make run exited before printing %q:\n%s", want, r.out.String())
-		case <-deadline.C:
-			t.Fatalf("make run did not print %q within %s:\n%s", want, timeout, r.out.String())
-		case <-tick.C:
+		default:
 		}
+		return false
+	})
+	if !printed {
+		t.Fatalf("make run did not print %q within %s:\n%s", want, timeout, r.out.String())
 	}
+	return out
 }
 
 // stop sends make run SIGTERM, as Ctrl-C would stop it, and waits for it.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/testwait"
 )
 
 // readmeCheck says what a kind of quick start curl line must print.
@@ -62,8 +64,8 @@ var readmeChecks = []readmeCheck{
 		check: func(t *testing.T, cmd, out string) {
 			require.EqualValues(t, 1, jsonOf(t, out)["email_id"], out)
 			// The relay copies it to MongoDB shortly, as the README says.
-			require.Eventually(t, func() bool { return jsonOf(t, runBash(t, cmd))["sync_status"] == "synced" },
-				time.Minute, 200*time.Millisecond, "the email never became synced: %s", cmd)
+			testwait.Until(t, time.Minute, "the email to become synced: "+cmd,
+				func() bool { return jsonOf(t, runBash(t, cmd))["sync_status"] == "synced" })
 		},
 	},
 	{

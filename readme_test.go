@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/testwait"
 )
 
 // readmeBase is the address the README's quick start uses; the test runs its
@@ -100,8 +102,8 @@ func TestReadmeQuickStart(t *testing.T) {
 	require.Error(t, err, "make clean while make run runs:\n%s", out)
 	require.Contains(t, string(out), "make run is still running")
 	run.stop(t)
-	require.Eventually(t, func() bool { return !dialable(mongoAddr) }, 20*time.Second, 100*time.Millisecond,
-		"the devmongo make run started is still listening on %s after make run stopped", mongoAddr)
+	testwait.Until(t, 20*time.Second, "the devmongo make run started to stop listening on "+mongoAddr+" after make run stopped",
+		func() bool { return !dialable(mongoAddr) })
 
 	// make clean drops both databases and the run directory.
 	out, err = clean()

@@ -17,6 +17,7 @@ import (
 	"mailsync/internal/db/dbtest"
 	"mailsync/internal/deliver"
 	"mailsync/internal/mongostore/mongotest"
+	"mailsync/internal/testwait"
 )
 
 const (
@@ -61,24 +62,20 @@ func startServer(t *testing.T, addr, dbURL string) {
 		cancel()
 		<-done
 	})
-	deadline := time.After(60 * time.Second)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	testwait.Until(t, time.Minute, "the server to answer /healthz", func() bool {
 		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return true
 			}
 		}
 		select {
 		case err := <-done:
 			t.Fatalf("server exited: %v", err)
-		case <-deadline:
-			t.Fatal("server did not answer /healthz within 60s")
-		case <-tick.C:
+		default:
 		}
-	}
+		return false
+	})
 }
 
 func countEmails(t *testing.T, dbURL string) int {

@@ -10,6 +10,7 @@ import (
 
 	"mailsync/internal/db"
 	"mailsync/internal/db/dbtest"
+	"mailsync/internal/testwait"
 )
 
 // TestConnectionThatMovedABigValueIsClosedOnRelease: a connection that sent
@@ -22,16 +23,9 @@ func TestConnectionThatMovedABigValueIsClosedOnRelease(t *testing.T) {
 	idlePIDs := func() map[uint32]bool {
 		// Release runs the hook in a goroutine: wait until it has returned
 		// (kept or closed) every connection.
-		deadline := time.After(10 * time.Second)
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for pool.Stat().AcquiredConns() > 0 {
-			select {
-			case <-deadline:
-				t.Fatal("a released connection never returned to the pool")
-			case <-tick.C:
-			}
-		}
+		testwait.Until(t, 10*time.Second, "every released connection to return to the pool", func() bool {
+			return pool.Stat().AcquiredConns() == 0
+		})
 		out := map[uint32]bool{}
 		for _, c := range pool.AcquireAllIdle(ctx) {
 			out[c.Conn().PgConn().PID()] = true

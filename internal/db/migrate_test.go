@@ -15,16 +15,26 @@ import (
 	"mailsync/migrations"
 )
 
-func TestMigrationsUpDownUp(t *testing.T) {
-	t.Parallel()
+// emptyDatabase returns a migrator and a connection on a fresh database
+// with no migration applied; both are closed when t ends.
+func emptyDatabase(t *testing.T) (*db.Migrator, *pgx.Conn) {
+	t.Helper()
 	url := dbtest.EmptyURL(t)
 	m, err := db.NewMigrator(url)
 	require.NoError(t, err)
-	defer m.Close()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
+	t.Cleanup(func() { _ = m.Close() })
+	conn, err := pgx.Connect(context.Background(), url)
 	require.NoError(t, err)
-	defer conn.Close(ctx)
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return m, conn
+}
+
+// TestMigrationsUpDownUp applies every migration, reverts them one by one
+// down to an empty database and applies them again, checking the schema the
+// code relies on at the top and what is left after the first migration.
+func TestMigrationsUpDownUp(t *testing.T) {
+	t.Parallel()
+	m, conn := emptyDatabase(t)
 
 	require.NoError(t, m.Up())
 	assertSchema(t, conn)
@@ -60,19 +70,15 @@ func latestMigration(t *testing.T) uint64 {
 	return latest
 }
 
+// TestSagaMigrationEnqueuesExistingEmails applies 000002 over existing
+// emails: each becomes pending with a message in the outbox.
 func TestSagaMigrationEnqueuesExistingEmails(t *testing.T) {
 	t.Parallel()
-	url := dbtest.EmptyURL(t)
-	m, err := db.NewMigrator(url)
-	require.NoError(t, err)
-	defer m.Close()
+	m, conn := emptyDatabase(t)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
 
 	require.NoError(t, m.Steps(1))
-	_, err = conn.Exec(ctx, `INSERT INTO incoming_emails (client_id, message_id, from_address, to_addresses, received_at)
+	_, err := conn.Exec(ctx, `INSERT INTO incoming_emails (client_id, message_id, from_address, to_addresses, received_at)
 		VALUES ('c', '<a@x>', 'a@x', '{b@x}', now()), ('c', '<b@x>', 'a@x', '{b@x}', now())`)
 	require.NoError(t, err)
 	require.NoError(t, m.Up())
@@ -82,6 +88,41 @@ func TestSagaMigrationEnqueuesExistingEmails(t *testing.T) {
 	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM outbox_messages WHERE processed_at IS NULL`).Scan(&queued))
 	require.Equal(t, 2, pending)
 	require.Equal(t, 2, queued)
+}
+
+// TestRawMailMigration applies 000003 over an existing email: the row takes
+// the defaults (no envelope, a header Message-ID, complete), the check on
+// message_id_source holds, and the migration reverts and reapplies.
+func TestRawMailMigration(t *testing.T) {
+	t.Parallel()
+	m, conn := emptyDatabase(t)
+	ctx := context.Background()
+
+	require.NoError(t, m.Steps(2))
+	_, err := conn.Exec(ctx, `INSERT INTO incoming_emails (client_id, message_id, from_address, to_addresses, received_at)
+		VALUES ('c', '<a@x>', 'a@x', '{b@x}', now())`)
+	require.NoError(t, err)
+	require.NoError(t, m.Steps(1))
+
+	var from, source string
+	var to []string
+	var incomplete bool
+	require.NoError(t, conn.QueryRow(ctx, `SELECT envelope_from, envelope_to, message_id_source, incomplete FROM incoming_emails`).
+		Scan(&from, &to, &source, &incomplete))
+	require.Equal(t, "", from)
+	require.Equal(t, []string{}, to)
+	require.Equal(t, "header", source)
+	require.False(t, incomplete)
+	_, err = conn.Exec(ctx, `UPDATE incoming_emails SET message_id_source = 'guessed'`)
+	require.ErrorContains(t, err, "incoming_emails_message_id_source_check")
+	require.Contains(t, indexes(t, conn), "incoming_emails_incomplete_idx")
+
+	require.NoError(t, m.Steps(-1))
+	require.NotContains(t, columns(t, conn, "incoming_emails"), "envelope_from")
+	require.NotContains(t, columns(t, conn, "incoming_emails"), "incomplete")
+	require.NotContains(t, indexes(t, conn), "incoming_emails_incomplete_idx")
+	require.NoError(t, m.Steps(1))
+	require.Subset(t, columns(t, conn, "incoming_emails"), []string{"envelope_from", "envelope_to", "message_id_source", "incomplete"})
 }
 
 func assertSchema(t *testing.T, conn *pgx.Conn) {

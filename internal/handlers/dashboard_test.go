@@ -12,6 +12,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/testwait"
 )
 
 // TestDashboardInBrowser loads /dashboard in headless Chromium against a
@@ -132,8 +134,8 @@ func newDashboardEnv(t *testing.T) *env {
 // waitDocument waits until the MongoDB document of email id exists again.
 func (e *env) waitDocument(id int64) {
 	e.t.Helper()
-	require.Eventually(e.t, func() bool {
+	testwait.Until(e.t, 20*time.Second, fmt.Sprintf("document %d to be restored", id), func() bool {
 		n, err := e.mongo.Coll().CountDocuments(context.Background(), map[string]any{"_id": id})
 		return err == nil && n == 1
-	}, 20*time.Second, 50*time.Millisecond, "document %d was not restored", id)
+	})
 }

@@ -3,12 +3,10 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,110 +15,21 @@ import (
 	"mailsync/internal/api"
 	"mailsync/internal/db"
 	"mailsync/internal/db/dbtest"
+	"mailsync/internal/testwait"
 )
 
-// pgProxy forwards TCP to PostgreSQL until told to refuse connections (the
-// server is down) or to black-hole them (the network drops everything).
-type pgProxy struct {
-	t      testing.TB
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-	mute   chan struct{} // closed: stop forwarding, answer nothing
-}
-
-func newPGProxy(t testing.TB, target string) *pgProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &pgProxy{t: t, ln: ln, target: target, mute: make(chan struct{})}
-	go p.accept()
-	t.Cleanup(p.closeAll)
-	return p
-}
-
-func (p *pgProxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.track(c)
-		select {
-		case <-p.mute:
-			continue // accepted, never answered
-		default:
-		}
-		go func() {
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				_ = c.Close()
-				return
-			}
-			p.track(up)
-			go p.pipe(up, c)
-			p.pipe(c, up)
-		}()
-	}
-}
-
-// pipe copies until muted; then it keeps the connections open and silent.
-func (p *pgProxy) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		select {
-		case <-p.mute:
-			return
-		default:
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			_ = dst.Close()
-			return
-		}
-	}
-}
-
-func (p *pgProxy) track(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.conns = append(p.conns, c)
-}
-
-// blackHole stops all traffic; connections stay open and new ones are
-// accepted but never answered.
-func (p *pgProxy) blackHole() { close(p.mute) }
-
-// refuse closes the port and every connection: PostgreSQL is down.
-func (p *pgProxy) refuse() { p.closeAll() }
-
-func (p *pgProxy) closeAll() {
-	_ = p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-}
-
 // newProxiedEnv is an env whose pool reaches its own database through a
-// pgProxy.
-func newProxiedEnv(t *testing.T, requestTimeout time.Duration) (*env, *pgProxy) {
+// dbtest.Proxy.
+func newProxiedEnv(t *testing.T, requestTimeout time.Duration) (*env, *dbtest.Proxy) {
 	return newProxiedEnvWith(t, envOpts{requestTimeout: requestTimeout})
 }
 
 // newProxiedEnvWith is newProxiedEnv with more options (o.pool is set here).
-func newProxiedEnvWith(t *testing.T, o envOpts) (*env, *pgProxy) {
+func newProxiedEnvWith(t *testing.T, o envOpts) (*env, *dbtest.Proxy) {
 	u, err := url.Parse(dbtest.NewURL(t))
 	require.NoError(t, err)
-	p := newPGProxy(t, u.Host)
-	u.Host = p.ln.Addr().String()
+	p := dbtest.NewProxy(t, u.Host)
+	u.Host = p.Addr
 	pool, err := db.Open(context.Background(), u.String(), 10)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
@@ -185,7 +94,7 @@ func requireStoreDown(t *testing.T, e *env) {
 func TestPostgresRefusingIs503(t *testing.T) {
 	t.Parallel()
 	e, p := newProxiedEnv(t, time.Second)
-	p.refuse()
+	p.Refuse()
 	requireStoreDown(t, e)
 }
 
@@ -194,7 +103,7 @@ func TestPostgresRefusingIs503(t *testing.T) {
 func TestPostgresBlackHoledIs503(t *testing.T) {
 	t.Parallel()
 	e, p := newProxiedEnv(t, time.Second)
-	p.blackHole()
+	p.BlackHole()
 	requireStoreDown(t, e)
 }
 
@@ -217,7 +126,7 @@ func TestClientGoneIsNot5xx(t *testing.T) {
 		return srv.URL
 	}
 	e, p := newProxiedEnvWith(t, envOpts{requestTimeout: time.Minute, serve: serve})
-	p.blackHole()
+	p.BlackHole()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/v1/sync/status", nil)
@@ -239,26 +148,11 @@ func TestClientGoneIsNot5xx(t *testing.T) {
 	}
 	// Give the handler a moment to block on the silent PostgreSQL; a
 	// cancellation even before that is the same client gone.
-	waitFor(t, func() bool { return e.pool.Stat().AcquiredConns() > 0 }, "a request waits on PostgreSQL")
+	testwait.Until(t, 30*time.Second, "a request to wait on PostgreSQL", func() bool { return e.pool.Stat().AcquiredConns() > 0 })
 	cancel()
 	require.Error(t, <-done)
-	waitFor(t, func() bool {
+	testwait.Until(t, 30*time.Second, "the abandoned request to be counted as 499", func() bool {
 		return strings.Contains(string(e.do(http.MethodGet, "/metrics", "", nil).body), `route="/v1/sync/status",status="499"`)
-	}, "the abandoned request is counted as 499")
+	})
 	require.NotRegexp(t, `status="5\d\d"`, string(e.do(http.MethodGet, "/metrics", "", nil).body))
-}
-
-// waitFor polls cond until it holds or 30 s pass.
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(30 * time.Second)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting: %s", what)
-		}
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"mailsync/internal/relay"
+	"mailsync/internal/testwait"
 )
 
 func TestEraseEmailLeavesTombstoneAndRemovesDocument(t *testing.T) {
@@ -48,7 +49,7 @@ func TestEraseEmailLeavesTombstoneAndRemovesDocument(t *testing.T) {
 	require.Equal(t, 1, e.count(`SELECT count(*) FROM idempotency_keys WHERE key = 'keep-1' AND response_body IS NOT NULL`))
 
 	// The relay removes the document; the sync status follows.
-	e.waitFor("the document to go", func() bool { _, ok := e.mongoDoc(id); return !ok })
+	testwait.Until(t, time.Minute, "the document to go", func() bool { _, ok := e.mongoDoc(id); return !ok })
 	e.waitSynced(id)
 	_, ok = e.mongoDoc(keep)
 	require.True(t, ok)
@@ -138,7 +139,7 @@ func TestErasureJobErasesExactlyTheMatchingEmails(t *testing.T) {
 		[]byte(`{"mailbox": "support"}`), "Idempotency-Key", "e-1").status)
 
 	var done map[string]any
-	e.waitFor("the erasure job", func() bool {
+	testwait.Until(t, time.Minute, "the erasure job", func() bool {
 		done = e.do(http.MethodGet, loc, "", nil).json(t)
 		return done["status"] == "completed"
 	})
@@ -212,7 +213,7 @@ func TestErasureCompletesInMongoAfterRelayRestart(t *testing.T) {
 	first.Stop() // the relay goes away before the erasure
 	r := e.do(http.MethodPost, "/v1/erasures", "application/json", []byte(`{"address": "carol@example.com"}`), "Idempotency-Key", "r-job")
 	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
-	e.waitFor("the job", func() bool {
+	testwait.Until(t, time.Minute, "the job", func() bool {
 		return e.do(http.MethodGet, r.header.Get("Location"), "", nil).json(t)["status"] == "completed"
 	})
 	for _, id := range ids {

@@ -14,6 +14,7 @@ import (
 	"mailsync/internal/handlers"
 	"mailsync/internal/mongostore"
 	"mailsync/internal/mongostore/mongotest"
+	"mailsync/internal/testwait"
 )
 
 // TestReadyzFollowsMongoDB: /readyz is 200 while both stores answer, 503
@@ -40,14 +41,7 @@ func TestReadyzFollowsMongoDB(t *testing.T) {
 	require.Equal(t, "unreachable", down.json(t)["checks"].(map[string]any)["mongodb"])
 	require.Equal(t, http.StatusOK, e.do(http.MethodGet, "/healthz", "", nil).status, "the process is still alive")
 	require.NoError(t, srv.Start())
-	deadline := time.After(30 * time.Second)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for e.do(http.MethodGet, "/readyz", "", nil).status != http.StatusOK {
-		select {
-		case <-deadline:
-			t.Fatal("/readyz did not recover after MongoDB came back")
-		case <-tick.C:
-		}
-	}
+	testwait.Until(t, 30*time.Second, "/readyz to recover after MongoDB came back", func() bool {
+		return e.do(http.MethodGet, "/readyz", "", nil).status == http.StatusOK
+	})
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/testwait"
 )
 
 // bigEmail is a JSON email body of about size bytes (nearly all text_body).
@@ -63,16 +65,9 @@ func TestInflightBodyBoundRefusesBeyondIt(t *testing.T) {
 		hs = append(hs, h)
 	}
 	want := float64(len(hs[0].body) + len(hs[1].body))
-	deadline := time.After(10 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for e.metric("mailsync_http_inflight_body_bytes") != want {
-		select {
-		case <-deadline:
-			t.Fatal("the held uploads were never admitted")
-		case <-tick.C:
-		}
-	}
+	testwait.Until(t, 10*time.Second, "the held uploads to be admitted", func() bool {
+		return e.metric("mailsync_http_inflight_body_bytes") == want
+	})
 
 	refused := make([]response, 3)
 	var wg sync.WaitGroup

@@ -17,6 +17,7 @@ import (
 	"mailsync/internal/ingest"
 	"mailsync/internal/mongostore"
 	"mailsync/internal/relay"
+	"mailsync/internal/testwait"
 )
 
 // mongoDoc returns email id's MongoDB document, and whether it exists.
@@ -31,25 +32,10 @@ func (e *env) mongoDoc(id int64) (mongostore.Document, bool) {
 	return d, true
 }
 
-// waitFor polls cond every 20ms until it holds, failing after a minute.
-func (e *env) waitFor(what string, cond func() bool) {
-	e.t.Helper()
-	deadline := time.After(60 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			e.t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
-}
-
 // waitDrained waits until no outbox message is left to relay.
 func (e *env) waitDrained() {
 	e.t.Helper()
-	e.waitFor("the outbox to drain", func() bool {
+	testwait.Until(e.t, time.Minute, "the outbox to drain", func() bool {
 		return e.count(`SELECT count(*) FROM outbox_messages WHERE processed_at IS NULL AND failed_at IS NULL`) == 0
 	})
 }
@@ -57,7 +43,7 @@ func (e *env) waitDrained() {
 // waitSynced waits until email id is synced (a loaded machine may take a while).
 func (e *env) waitSynced(id int64) {
 	e.t.Helper()
-	e.waitFor(fmt.Sprint("email ", id, " to be synced"), func() bool {
+	testwait.Until(e.t, time.Minute, fmt.Sprint("email ", id, " to be synced"), func() bool {
 		return e.count(`SELECT count(*) FROM incoming_emails WHERE id = $1 AND sync_status = 'synced'`, id) == 1
 	})
 }

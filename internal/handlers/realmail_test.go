@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"sync"
@@ -18,23 +17,11 @@ import (
 	"mailsync/internal/mongostore"
 )
 
-// postRaw posts a raw message; header is sent as is, repeated lines included.
-func (e *env) postRaw(key string, raw []byte, header http.Header) response {
+// postRaw posts a raw message under key; headers alternate name, value as
+// for do (a name given again sends another line of it).
+func (e *env) postRaw(key string, raw []byte, headers ...string) response {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.url+"/v1/emails", bytes.NewReader(raw))
-	require.NoError(e.t, err)
-	for name, values := range header {
-		req.Header[name] = values
-	}
-	req.Header.Set("Content-Type", "message/rfc822")
-	req.Header.Set("Authorization", "Bearer "+tokenAll)
-	req.Header.Set("Idempotency-Key", key)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(e.t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(e.t, err)
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return e.do(http.MethodPost, "/v1/emails", "message/rfc822", raw, append([]string{"Idempotency-Key", key}, headers...)...)
 }
 
 func fixture(t testing.TB, name string) []byte {
@@ -51,14 +38,15 @@ func fixture(t testing.TB, name string) []byte {
 func TestRawMailWithoutHeadersIsStored(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{relay: true})
-	envelope := http.Header{
-		"Mailsync-Envelope-From": {"<bounces@example.net>"},
-		"Mailsync-Envelope-To":   {"a@example.org, <b@example.org>", "c@example.org"},
-		"Mailsync-Mailbox":       {"support"},
+	envelope := []string{
+		"Mailsync-Envelope-From", "<bounces@example.net>",
+		"Mailsync-Envelope-To", "a@example.org, <b@example.org>",
+		"Mailsync-Envelope-To", "c@example.org",
+		"Mailsync-Mailbox", "support",
 	}
 	tests := []struct {
 		file       string
-		header     http.Header
+		header     []string
 		generated  bool
 		from       string
 		to         []any
@@ -76,7 +64,7 @@ func TestRawMailWithoutHeadersIsStored(t *testing.T) {
 	ids := map[bool][]any{}
 	for i, tt := range tests {
 		raw := fixture(t, tt.file)
-		r := e.postRaw("corpus-"+itoa(i), raw, tt.header)
+		r := e.postRaw("corpus-"+itoa(i), raw, tt.header...)
 		require.Equal(t, http.StatusCreated, r.status, "%s: %s", tt.file, r.body)
 		got := r.json(t)
 		source := "header"
@@ -149,12 +137,12 @@ func TestRawUndatedRetryAfterTTL(t *testing.T) {
 		return clock
 	}})
 	raw := fixture(t, "bare_minimum.eml")
-	first := e.postRaw("undated-1", raw, nil)
+	first := e.postRaw("undated-1", raw)
 	require.Equal(t, http.StatusCreated, first.status, string(first.body))
 	id := first.json(t)["id"]
 	require.Equal(t, "2026-12-01T10:00:00Z", first.json(t)["received_at"])
 
-	again := e.postRaw("undated-1", raw, nil)
+	again := e.postRaw("undated-1", raw)
 	require.Equal(t, http.StatusCreated, again.status, string(again.body))
 	require.Equal(t, "true", again.header.Get("Idempotent-Replayed"))
 	require.Equal(t, first.body, again.body)
@@ -162,7 +150,7 @@ func TestRawUndatedRetryAfterTTL(t *testing.T) {
 	ctx := context.Background()
 	_, err := e.pool.Exec(ctx, `UPDATE idempotency_keys SET expires_at = now() - interval '1 second'`)
 	require.NoError(t, err)
-	expired := e.postRaw("undated-1", raw, nil)
+	expired := e.postRaw("undated-1", raw)
 	require.Equal(t, http.StatusOK, expired.status, string(expired.body))
 	require.Equal(t, "true", expired.header.Get("Idempotent-Replayed"))
 	require.Equal(t, id, expired.json(t)["id"])
@@ -173,12 +161,12 @@ func TestRawUndatedRetryAfterTTL(t *testing.T) {
 	res, err := maintenance.New(e.pool, &maintenance.Config{}).RunOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 0, e.count(`SELECT count(*) FROM idempotency_keys`), "retention removed the key: %v", res)
-	deleted := e.postRaw("undated-1", raw, nil)
+	deleted := e.postRaw("undated-1", raw)
 	require.Equal(t, http.StatusOK, deleted.status, string(deleted.body))
 	require.Equal(t, id, deleted.json(t)["id"])
 
 	// Different bytes under the same key are still a different request.
-	other := e.postRaw("undated-1", append(raw, "more\r\n"...), nil)
+	other := e.postRaw("undated-1", append(raw, "more\r\n"...))
 	require.Equal(t, http.StatusUnprocessableEntity, other.status, string(other.body))
 	require.Equal(t, 1, e.count(`SELECT count(*) FROM incoming_emails`))
 }
@@ -190,13 +178,13 @@ func TestRawEnvelopeIsPartOfTheRequest(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
 	raw := fixture(t, "plain.eml")
-	r := e.postRaw("env-1", raw, http.Header{"Mailsync-Envelope-To": {"<x@example.org>"}})
+	r := e.postRaw("env-1", raw, "Mailsync-Envelope-To", "<x@example.org>")
 	require.Equal(t, http.StatusCreated, r.status, string(r.body))
-	same := e.postRaw("env-1", raw, http.Header{"Mailsync-Envelope-To": {"x@example.org"}})
+	same := e.postRaw("env-1", raw, "Mailsync-Envelope-To", "x@example.org")
 	require.Equal(t, "true", same.header.Get("Idempotent-Replayed"), string(same.body))
-	other := e.postRaw("env-1", raw, http.Header{"Mailsync-Envelope-To": {"y@example.org"}})
+	other := e.postRaw("env-1", raw, "Mailsync-Envelope-To", "y@example.org")
 	require.Equal(t, http.StatusUnprocessableEntity, other.status, string(other.body))
-	twice := e.postRaw("env-2", raw, http.Header{"Mailsync-Mailbox": {"a", "b"}})
+	twice := e.postRaw("env-2", raw, "Mailsync-Mailbox", "a", "Mailsync-Mailbox", "b")
 	require.Equal(t, http.StatusBadRequest, twice.status, string(twice.body))
 
 	in := sampleEmail(1)
@@ -223,7 +211,7 @@ func TestRawSentWithCurlDataIsRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
 	stripped := bytes.ReplaceAll(bytes.ReplaceAll(fixture(t, "plain.eml"), []byte("\r"), nil), []byte("\n"), nil)
-	r := e.postRaw("curl-d", stripped, nil)
+	r := e.postRaw("curl-d", stripped)
 	require.Equal(t, http.StatusBadRequest, r.status, string(r.body))
 	require.Contains(t, string(r.body), "--data-binary")
 	require.Equal(t, 0, e.count(`SELECT count(*) FROM incoming_emails`))

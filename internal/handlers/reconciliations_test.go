@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"mailsync/internal/reconcile"
+	"mailsync/internal/testwait"
 )
 
 // newReconcileEnv is newEnv with a reconciler wired in.
@@ -20,16 +21,14 @@ func newReconcileEnv(t *testing.T) *env {
 // waitReconciliation polls GET path until the run is no longer running.
 func (e *env) waitReconciliation(path string) map[string]any {
 	e.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	var m map[string]any
+	testwait.Until(e.t, time.Minute, "the reconciliation to finish", func() bool {
 		r := e.do(http.MethodGet, path, "", nil)
 		require.Equal(e.t, http.StatusOK, r.status, string(r.body))
-		if m := r.json(e.t); m["status"] != "running" {
-			return m
-		}
-		require.True(e.t, time.Now().Before(deadline), "reconciliation still running")
-		<-time.After(20 * time.Millisecond)
-	}
+		m = r.json(e.t)
+		return m["status"] != "running"
+	})
+	return m
 }
 
 func TestReconciliationEndpoints(t *testing.T) {

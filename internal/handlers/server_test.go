@@ -123,7 +123,8 @@ func (r response) json(t testing.TB) map[string]any {
 	return m
 }
 
-// do sends one request; headers alternate name, value.
+// do sends one request; headers alternate name, value. An empty value
+// removes the header; a name given again sends another line of it.
 func (e *env) do(method, path, contentType string, body []byte, headers ...string) response {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
@@ -132,12 +133,18 @@ func (e *env) do(method, path, contentType string, body []byte, headers ...strin
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Authorization", "Bearer "+tokenAll)
+	given := map[string]bool{}
 	for i := 0; i+1 < len(headers); i += 2 {
-		if headers[i+1] == "" {
-			req.Header.Del(headers[i])
-		} else {
-			req.Header.Set(headers[i], headers[i+1])
+		name := http.CanonicalHeaderKey(headers[i])
+		switch {
+		case headers[i+1] == "":
+			req.Header.Del(name)
+		case given[name]:
+			req.Header.Add(name, headers[i+1])
+		default:
+			req.Header.Set(name, headers[i+1])
 		}
+		given[name] = true
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(e.t, err)

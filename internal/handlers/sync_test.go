@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/testwait"
 )
 
 // metric returns the value of the first sample of name (with labels, if
@@ -28,21 +30,11 @@ func (e *env) metric(name string) float64 {
 
 func (e *env) waitStatus(id, status string) {
 	e.t.Helper()
-	deadline := time.After(10 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	testwait.Until(e.t, 10*time.Second, "email "+id+" to become "+status, func() bool {
 		var got string
 		require.NoError(e.t, e.pool.QueryRow(context.Background(), `SELECT sync_status FROM incoming_emails WHERE id = $1::bigint`, id).Scan(&got))
-		if got == status {
-			return
-		}
-		select {
-		case <-deadline:
-			e.t.Fatalf("email %s never became %s", id, status)
-		case <-tick.C:
-		}
-	}
+		return got == status
+	})
 }
 
 func TestSyncEndpointsAndMetrics(t *testing.T) {

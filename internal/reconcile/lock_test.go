@@ -8,13 +8,14 @@ import (
 
 	"mailsync/internal/apperr"
 	"mailsync/internal/reconcile"
+	"mailsync/internal/testwait"
 )
 
 // waitReport polls report id until it is no longer running.
 func waitReport(t *testing.T, e *env, r *reconcile.Reconciler, id int64) reconcile.Report {
 	t.Helper()
 	var rep reconcile.Report
-	eventually(t, "the run to finish", func() bool {
+	testwait.Until(t, time.Minute, "the run to finish", func() bool {
 		var err error
 		rep, err = r.Get(e.ctx, id)
 		require.NoError(t, err)
@@ -75,7 +76,7 @@ func TestOneRunAtATime(t *testing.T) {
 	// The lock is free again, as soon as the first run's lock connection is
 	// released (just after its report is marked completed).
 	var rep reconcile.Report
-	eventually(t, "the lock to be free", func() bool {
+	testwait.Until(t, time.Minute, "the lock to be free", func() bool {
 		rep, err = other.Run(e.ctx, reconcile.TriggerManual, true)
 		if apperr.CodeOf(err) == apperr.RunInProcess {
 			return false
@@ -128,7 +129,7 @@ func TestScheduleRuns(t *testing.T) {
 	e.drain()
 	r := e.reconciler(reconcile.Config{Interval: 50 * time.Millisecond})
 	r.Start(e.ctx)
-	eventually(t, "two scheduled runs", func() bool {
+	testwait.Until(t, time.Minute, "two scheduled runs", func() bool {
 		return e.count(`SELECT count(*) FROM reconciliation_reports WHERE trigger = 'scheduled' AND status = 'completed'`) >= 2
 	})
 	r.Stop()

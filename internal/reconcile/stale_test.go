@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"mailsync/internal/reconcile"
+	"mailsync/internal/testwait"
 )
 
 // statuses returns the status of every report, oldest first.
@@ -61,7 +62,7 @@ func TestCancelAfterReportCommitFinishesIt(t *testing.T) {
 	_, err = r.Run(ctx, reconcile.TriggerScheduled, false)
 	require.Error(t, err)
 	require.Len(t, e.statuses(), 1)
-	eventually(t, "the report to be finished", func() bool { return e.statuses()[0] != reconcile.StatusRunning })
+	testwait.Until(t, time.Minute, "the report to be finished", func() bool { return e.statuses()[0] != reconcile.StatusRunning })
 	require.Equal(t, []string{reconcile.StatusFailed}, e.statuses())
 }
 
@@ -93,12 +94,7 @@ func (c *holdingConn) Write(b []byte) (int, error) {
 
 func (c *holdingConn) Read(b []byte) (int, error) {
 	if c.armed.CompareAndSwap(true, false) {
-		deadline := time.Now().Add(time.Minute)
-		tick := time.NewTicker(5 * time.Millisecond) // polling another connection; nothing to wait on
-		for !c.committed() && time.Now().Before(deadline) {
-			<-tick.C
-		}
-		tick.Stop()
+		testwait.Poll(time.Minute, c.committed) // polling another connection; nothing to wait on
 		c.cancel()
 		select { // pgx reacts to the cancellation (only if the query's context ends)
 		case <-c.deadline:
@@ -146,7 +142,7 @@ func TestStaleReportsAreFailedAtStart(t *testing.T) {
 
 	// No lock held: starting an instance (no schedule) fails the report.
 	r.Start(e.ctx)
-	eventually(t, "the stale report to be failed", func() bool {
+	testwait.Until(t, time.Minute, "the stale report to be failed", func() bool {
 		return e.statuses()[0] == reconcile.StatusFailed
 	})
 	rep, err := r.Get(e.ctx, crashed)

@@ -13,6 +13,7 @@ import (
 	"mailsync/internal/ingest"
 	"mailsync/internal/mongostore/mongotest"
 	"mailsync/internal/relay"
+	"mailsync/internal/testwait"
 )
 
 // TestBigEmailsAreLoadedInBoundedChunks relays one batch of six 1 MiB
@@ -48,7 +49,7 @@ func TestBigEmailsAreLoadedInBoundedChunks(t *testing.T) {
 	})
 	r.Start(context.Background())
 	defer r.Stop()
-	waitFor(t, 60*time.Second, "every email synced", func() bool {
+	testwait.Until(t, 60*time.Second, "every email synced", func() bool {
 		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 26
 	})
 	mu.Lock()

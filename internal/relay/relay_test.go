@@ -18,6 +18,7 @@ import (
 	"mailsync/internal/mongostore"
 	"mailsync/internal/mongostore/mongotest"
 	"mailsync/internal/relay"
+	"mailsync/internal/testwait"
 )
 
 func render(e email.Stored) ([]byte, error) { return []byte(fmt.Sprint(e.ID)), nil }
@@ -49,21 +50,6 @@ func fastConfig() *relay.Config {
 
 func newIngest(pool *pgxpool.Pool, r *relay.Relay) *ingest.Service {
 	return ingest.NewService(pool, &ingest.Config{Render: render, MaxRetries: 3, Committed: func(int) { r.Notify() }})
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(d)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		case <-tick.C:
-		}
-	}
 }
 
 func count(t *testing.T, pool *pgxpool.Pool, sql string) int {
@@ -108,24 +94,24 @@ func assertAllSyncedOnce(t *testing.T, pool *pgxpool.Pool, m *mongostore.Store, 
 	}
 }
 
-func TestIngestedEmailIsSyncedQuickly(t *testing.T) {
+// TestIngestedEmailIsSyncedByTheWakeUp: the workers have made their first
+// claims and poll only hourly, so an email synced now was synced because
+// its commit woke the relay. (How fast: make bench's latency section.)
+func TestIngestedEmailIsSyncedByTheWakeUp(t *testing.T) {
 	t.Parallel()
 	pool, _ := dbtest.New(t)
 	m, _ := mongotest.NewStore(t)
-	r := relay.New(pool, m, &relay.Config{Workers: 2, PollInterval: time.Hour}) // only the wake-up can be fast
+	r := relay.New(pool, m, &relay.Config{Workers: 2, PollInterval: time.Hour})
 	r.Start(context.Background())
 	defer r.Stop()
+	testwait.Until(t, 10*time.Second, "the workers' first claims", func() bool { return r.EmptyClaims() == 2 })
 	svc := newIngest(pool, r)
 	start := time.Now()
 	ingestN(t, svc, 0, 1)
-	waitFor(t, 5*time.Second, "sync", func() bool {
+	testwait.Until(t, 30*time.Second, "sync", func() bool {
 		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 1
 	})
-	bound := time.Second
-	if raceEnabled {
-		bound = 5 * time.Second
-	}
-	require.Less(t, time.Since(start), bound, "ingest → synced within a second")
+	t.Logf("synced %s after the commit", time.Since(start).Round(time.Millisecond))
 	assertAllSyncedOnce(t, pool, m, 1)
 }
 
@@ -143,7 +129,7 @@ func TestKilledWorkerLeaseIsReclaimed(t *testing.T) {
 	require.NoError(t, err)
 	r.Start(context.Background())
 	defer r.Stop()
-	waitFor(t, 30*time.Second, "all synced", func() bool {
+	testwait.Until(t, 30*time.Second, "all synced", func() bool {
 		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 300
 	})
 	assertAllSyncedOnce(t, pool, m, 300)
@@ -163,7 +149,7 @@ func TestPoisonEmailFailsWhileOthersSync(t *testing.T) {
 	require.NoError(t, err)
 	r.Start(context.Background())
 	defer r.Stop()
-	waitFor(t, 30*time.Second, "poison failed and others synced", func() bool {
+	testwait.Until(t, 30*time.Second, "poison failed and others synced", func() bool {
 		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 20 &&
 			count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'failed'`) == 1
 	})
@@ -193,7 +179,7 @@ func TestTwoRelaysWriteEveryEmailOnce(t *testing.T) {
 		go func() { defer wg.Done(); ingestN(t, svc, w*250, 250) }()
 	}
 	wg.Wait()
-	waitFor(t, 60*time.Second, "all synced", func() bool {
+	testwait.Until(t, 60*time.Second, "all synced", func() bool {
 		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 1000
 	})
 	assertAllSyncedOnce(t, pool, m, 1000)

@@ -15,10 +15,11 @@ import (
 	"mailsync/internal/ingest"
 	"mailsync/internal/mongostore/mongotest"
 	"mailsync/internal/relay"
+	"mailsync/internal/testwait"
 )
 
 // poolVia opens a pool on the database of url through the proxy p.
-func poolVia(t *testing.T, url string, p *proxy) *pgxpool.Pool {
+func poolVia(t *testing.T, url string, p *dbtest.Proxy) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(url)
 	require.NoError(t, err)
@@ -34,7 +35,8 @@ func poolVia(t *testing.T, url string, p *proxy) *pgxpool.Pool {
 
 // TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles cuts PostgreSQL
 // off silently (connections stay open, nothing answers) while the relay is
-// busy: Stop must return by its deadline instead of waiting for the lease.
+// busy: Stop must return once its deadline has passed, cutting in-flight
+// work off, instead of waiting for the hour-long lease.
 func TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles(t *testing.T) {
 	t.Parallel()
 	direct, url := dbtest.New(t)
@@ -42,27 +44,26 @@ func TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles(t *testing.T) {
 	ingestN(t, ingest.NewService(direct, &ingest.Config{Render: render, MaxRetries: 3}), 0, 2000)
 	cfg, err := pgxpool.ParseConfig(url)
 	require.NoError(t, err)
-	p := newProxy(t, fmt.Sprintf("%s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port), 0)
+	p := dbtest.NewProxy(t, fmt.Sprintf("%s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port))
 	pool := poolVia(t, url, p)
-	r := relay.New(pool, m, &relay.Config{Workers: 2, BatchSize: 10, Lease: time.Minute, PollInterval: 50 * time.Millisecond})
+	r := relay.New(pool, m, &relay.Config{Workers: 2, BatchSize: 10, Lease: time.Hour, PollInterval: 50 * time.Millisecond})
 	r.Start(context.Background())
-	waitFor(t, 30*time.Second, "the relay at work", func() bool {
+	testwait.Until(t, 30*time.Second, "the relay at work", func() bool {
 		return count(t, direct, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) >= 20
 	})
-	p.Freeze()
+	p.BlackHole()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	start := time.Now()
-	err = r.Shutdown(ctx)
-	took := time.Since(start)
-	require.ErrorIs(t, err, context.DeadlineExceeded, "in-flight batches were cut off")
-	bound := 2 * time.Second
-	if raceEnabled {
-		bound = 10 * time.Second
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.Shutdown(ctx) }()
+	select {
+	case err := <-stopped:
+		require.ErrorIs(t, err, context.DeadlineExceeded, "in-flight batches were cut off")
+	case <-time.After(time.Minute):
+		t.Fatal("Stop has not returned a minute after its 500 ms deadline: it waits for the lease")
 	}
-	require.Less(t, took, bound, "Stop returns by its deadline, not after the one-minute lease")
-	p.Thaw()
+	p.Restore()
 	pool.Close()
 }
 
@@ -84,7 +85,8 @@ func TestBatchOverrunningItsLeaseDoesNotLoop(t *testing.T) {
 	pool, _ := dbtest.New(t)
 	murl := mongotest.URL(t)
 	host := strings.TrimSuffix(strings.TrimPrefix(murl, "mongodb://"), "/")
-	p := newProxy(t, host, 1<<20)
+	p := dbtest.NewProxy(t, host)
+	p.Throttle(1 << 20)
 	m, _ := mongotest.StoreAt(t, "mongodb://"+p.Addr+"/")
 	svc := ingest.NewService(pool, &ingest.Config{Render: render, MaxRetries: 3})
 	var items []ingest.Item
@@ -97,7 +99,7 @@ func TestBatchOverrunningItsLeaseDoesNotLoop(t *testing.T) {
 	r := relay.New(pool, m, &relay.Config{Workers: 1, Lease: 2 * time.Second, LoadBytes: 600 << 10, MaxRetries: 3})
 	r.Start(context.Background())
 	defer r.Stop()
-	waitFor(t, 60*time.Second, "every big email synced", func() bool {
+	testwait.Until(t, 60*time.Second, "every big email synced", func() bool {
 		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 8
 	})
 	require.Equal(t, 0, count(t, pool, `SELECT count(*) FROM outbox_messages WHERE retry_count > 0 OR failed_at IS NOT NULL`))

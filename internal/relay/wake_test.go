@@ -10,6 +10,7 @@ import (
 	"mailsync/internal/db/dbtest"
 	"mailsync/internal/mongostore/mongotest"
 	"mailsync/internal/relay"
+	"mailsync/internal/testwait"
 )
 
 // TestCommitWakesOneWorker ingests emails one at a time into a relay of 4
@@ -23,12 +24,12 @@ func TestCommitWakesOneWorker(t *testing.T) {
 	r := relay.New(pool, m, &relay.Config{Workers: 4, PollInterval: time.Hour})
 	r.Start(context.Background())
 	defer r.Stop()
-	waitFor(t, 10*time.Second, "the workers' first claims", func() bool { return r.EmptyClaims() == 4 })
+	testwait.Until(t, 10*time.Second, "the workers' first claims", func() bool { return r.EmptyClaims() == 4 })
 	svc := newIngest(pool, r)
 	const n = 20
 	for i := range n {
 		ingestN(t, svc, i, 1)
-		waitFor(t, 10*time.Second, "sync", func() bool {
+		testwait.Until(t, 10*time.Second, "sync", func() bool {
 			return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == i+1
 		})
 	}
@@ -48,14 +49,14 @@ func TestOtherInstanceIsWokenByNotify(t *testing.T) {
 		r.Start(context.Background())
 		defer r.Stop()
 	}
-	waitFor(t, 10*time.Second, "the listeners and the first claims", func() bool {
+	testwait.Until(t, 10*time.Second, "the listeners and the first claims", func() bool {
 		return worker.EmptyClaims() == 2 &&
 			count(t, pool, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN mailsync_outbox'`) == 2
 	})
 	svc := newIngest(pool, api)
 	start := time.Now()
 	ingestN(t, svc, 0, 1)
-	waitFor(t, 10*time.Second, "sync by the other instance", func() bool {
+	testwait.Until(t, 10*time.Second, "sync by the other instance", func() bool {
 		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 1
 	})
 	t.Logf("synced by the other instance after %s", time.Since(start).Round(time.Millisecond))

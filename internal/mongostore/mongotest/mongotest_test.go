@@ -15,6 +15,7 @@ import (
 
 	"mailsync/internal/db/dbtest"
 	"mailsync/internal/mongostore/mongotest"
+	"mailsync/internal/testwait"
 )
 
 // TestPerProcessServerIsQuietAndClean: a test process that starts its own
@@ -35,20 +36,14 @@ func TestPerProcessServerIsQuietAndClean(t *testing.T) {
 	conn, err := pgx.Connect(ctx, dbtest.BaseURL())
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	gone := testwait.Poll(30*time.Second, func() bool {
 		var exists bool
 		require.NoError(t, conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists))
-		if !exists {
-			return
-		}
-		if time.Now().After(deadline) {
-			_ = dbtest.DropDatabase(name)
-			t.Fatalf("database %s is still there 30 s after its test process ended", name)
-		}
-		<-tick.C
+		return !exists
+	})
+	if !gone {
+		_ = dbtest.DropDatabase(name)
+		t.Fatalf("database %s is still there 30 s after its test process ended", name)
 	}
 }
 
