@@ -55,21 +55,6 @@ func EmailsFromRows(rows []gen.IncomingEmail) ([]email.Stored, error) {
 	return out, nil
 }
 
-// InsertEmailParams builds the insert of normalised content c, whose content
-// hash is hash (c.Hash(), computed once by the caller), under key.
-func InsertEmailParams(c email.Content, hash, key string, maxRetries int32) gen.InsertEmailParams {
-	headers, _ := json.Marshal(c.Headers)         // map of string slices: cannot fail
-	attachments, _ := json.Marshal(c.Attachments) // plain structs: cannot fail
-	return gen.InsertEmailParams{
-		ClientID: c.ClientID, MessageID: c.MessageID, Mailbox: c.Mailbox, FromAddress: c.From,
-		ToAddresses: c.To, CcAddresses: c.Cc, Subject: c.Subject, TextBody: c.TextBody,
-		HtmlBody: c.HTMLBody, Headers: headers, Attachments: attachments, RawSizeBytes: c.RawSizeBytes,
-		ReceivedAt: c.ReceivedAt, ContentHash: hash, IdempotencyKey: &key, MaxRetries: maxRetries,
-		EnvelopeFrom: c.EnvelopeFrom, EnvelopeTo: c.EnvelopeTo, MessageIDSource: c.MessageIDSource(),
-		Incomplete: c.Incomplete,
-	}
-}
-
 // GetEmail returns email id, or an apperr NotFound.
 func (q *Queries) GetEmail(ctx context.Context, id int64) (email.Stored, error) {
 	row, err := q.g.GetEmail(ctx, id)

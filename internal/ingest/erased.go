@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"mailsync/internal/apperr"
-	"mailsync/internal/db/gen"
+	"mailsync/internal/db"
 )
 
 // The erasure hook of the write path: a request whose Idempotency-Key
@@ -14,12 +14,7 @@ import (
 // the tombstone still holds the key.
 
 // keyErased reports whether k's email was erased.
-func keyErased(k gen.IdempotencyKey) bool {
-	return k.ResponseStatus != nil && *k.ResponseStatus == http.StatusGone
-}
-
-// rowErased reports whether the email row is a tombstone.
-func rowErased(r gen.IncomingEmail) bool { return r.ErasedAt != nil }
+func keyErased(k db.IdempotencyKey) bool { return k.ResponseStatus == http.StatusGone }
 
 func goneResult() Result {
 	return Result{Status: http.StatusGone, Err: apperr.New(apperr.Gone,

@@ -2,18 +2,14 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
-
 	"mailsync/internal/apperr"
 	"mailsync/internal/audit"
 	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 	"mailsync/internal/email"
 )
 
@@ -88,14 +84,9 @@ func (s *Service) Patch(ctx context.Context, id, expected int64, p Patch, a audi
 	}
 	var out email.Stored
 	changed := false
-	err := db.InTx(ctx, s.pool, func(dq *db.Queries) error {
-		q := dq.Gen()
+	err := db.InTx(ctx, s.pool, func(q *db.Queries) error {
 		changed = false
-		row, err := q.LockEmail(ctx, id)
-		if err != nil {
-			return db.NotFound(err, "email", id)
-		}
-		cur, err := db.EmailFromRow(row)
+		cur, err := q.LockEmail(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -117,20 +108,17 @@ func (s *Service) Patch(ctx context.Context, id, expected int64, p Patch, a audi
 			out = cur
 			return nil
 		}
-		updated, err := q.UpdateEmailPlacement(ctx, gen.UpdateEmailPlacementParams{
+		updated, ok, err := q.UpdateEmailPlacement(ctx, db.PlacementUpdate{
 			ID: id, ExpectedVersion: expected, Mailbox: next.Mailbox, Labels: next.Labels,
 			ContentHash: next.Hash(), MaxRetries: s.cfg.MaxRetries})
-		if errors.Is(err, pgx.ErrNoRows) {
-			return apperr.New(apperr.Stale, "email %d changed meanwhile; read it again and retry", id)
-		}
 		if err != nil {
-			return fmt.Errorf("patch email %d: %w", id, err)
-		}
-		if out, err = db.EmailFromRow(gen.IncomingEmail(updated)); err != nil {
 			return err
 		}
-		changed = true
-		return audit.Record(ctx, dq, a, audit.ActionPatch, fmt.Sprint("email:", id), map[string]any{
+		if !ok {
+			return apperr.New(apperr.Stale, "email %d changed meanwhile; read it again and retry", id)
+		}
+		out, changed = updated, true
+		return audit.Record(ctx, q, a, audit.ActionPatch, fmt.Sprint("email:", id), map[string]any{
 			"from_version": expected, "version": out.Version,
 			"mailbox_changed": p.Mailbox != nil && *p.Mailbox != cur.Mailbox, "labels_changed": p.Labels != nil})
 	})

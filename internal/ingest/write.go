@@ -4,16 +4,15 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"mailsync/internal/apperr"
 	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 	"mailsync/internal/email"
 )
 
@@ -74,8 +73,7 @@ func (s *Service) write(ctx context.Context, jobs []job) ([]Result, int, error) 
 	}
 	results := make([]Result, len(jobs))
 	inserted := 0
-	err := db.InTx(ctx, s.pool, func(dq *db.Queries) error {
-		q := dq.Gen()
+	err := db.InTx(ctx, s.pool, func(q *db.Queries) error {
 		inserted = 0
 		claimed, err := s.claimKeys(ctx, q, sorted)
 		if err != nil {
@@ -85,7 +83,7 @@ func (s *Service) write(ctx context.Context, jobs []job) ([]Result, int, error) 
 		if err != nil {
 			return err
 		}
-		var complete []gen.CompleteIdempotencyKeyParams
+		complete := make([]db.KeyCompletion, 0, len(stored))
 		for i, jb := range sorted {
 			var r Result
 			switch {
@@ -105,7 +103,7 @@ func (s *Service) write(ctx context.Context, jobs []job) ([]Result, int, error) 
 				complete = append(complete, completion(claimed[i], r))
 			}
 		}
-		return execBatch(q.CompleteIdempotencyKey(ctx, complete))
+		return q.CompleteIdempotencyKeys(ctx, complete)
 	})
 	if err != nil {
 		return nil, 0, err
@@ -113,58 +111,42 @@ func (s *Service) write(ctx context.Context, jobs []job) ([]Result, int, error) 
 	return results, inserted, nil
 }
 
-func (s *Service) claimKeys(ctx context.Context, q *gen.Queries, jobs []job) ([]int64, error) {
-	params := make([]gen.ClaimIdempotencyKeyParams, len(jobs))
+// claimKeys claims the key of each job and returns the id of each new key
+// record, or 0 where the key was used before.
+func (s *Service) claimKeys(ctx context.Context, q *db.Queries, jobs []job) ([]int64, error) {
+	claims := make([]db.KeyClaim, len(jobs))
 	expires := time.Now().Add(s.cfg.IdempotencyTTL)
 	for i, jb := range jobs {
-		params[i] = gen.ClaimIdempotencyKeyParams{ClientID: jb.clientID, Key: jb.item.Key,
-			RequestFingerprint: jb.item.Fingerprint, ExpiresAt: expires}
+		claims[i] = db.KeyClaim{ClientID: jb.clientID, Key: jb.item.Key, Fingerprint: jb.item.Fingerprint, ExpiresAt: expires}
 	}
-	ids := make([]int64, len(jobs))
-	var firstErr error
-	q.ClaimIdempotencyKey(ctx, params).QueryRow(func(i int, id int64, err error) {
-		switch {
-		case err == nil:
-			ids[i] = id
-		case !errors.Is(err, pgx.ErrNoRows) && firstErr == nil:
-			firstErr = err
-		}
-	})
-	return ids, firstErr
+	return q.ClaimIdempotencyKeys(ctx, claims)
 }
 
-// insertEmails inserts the emails of the claimed jobs. The stored email is
-// built from the content at hand and the columns the server set; the row
-// just written is not read back.
-func (s *Service) insertEmails(ctx context.Context, q *gen.Queries, jobs []job, claimed []int64) ([]*email.Stored, error) {
-	params := make([]gen.InsertEmailParams, 0, len(jobs))
+// insertEmails inserts the emails of the claimed jobs and returns, per job,
+// the email stored, or nil when there is none (not claimed, or the client
+// already stored an email under the key).
+func (s *Service) insertEmails(ctx context.Context, q *db.Queries, jobs []job, claimed []int64) ([]*email.Stored, error) {
+	emails := make([]db.NewEmail, 0, len(jobs))
 	index := make([]int, 0, len(jobs))
 	for i, jb := range jobs {
 		if claimed[i] != 0 {
 			c := jb.item.Content
 			c.ClientID = jb.clientID
-			params = append(params, db.InsertEmailParams(c, jb.item.hash(jb.clientID), jb.item.Key, s.cfg.MaxRetries))
+			emails = append(emails, db.NewEmail{Content: c, Hash: jb.item.hash(jb.clientID), Key: jb.item.Key})
 			index = append(index, i)
 		}
 	}
+	rows, err := q.InsertEmails(ctx, emails, s.cfg.MaxRetries)
+	if err != nil {
+		return nil, err
+	}
 	stored := make([]*email.Stored, len(jobs))
-	var firstErr error
-	q.InsertEmail(ctx, params).QueryRow(func(j int, row gen.InsertEmailRow, err error) {
-		if err != nil {
-			if !errors.Is(err, pgx.ErrNoRows) && firstErr == nil {
-				firstErr = err
-			}
-			return
+	for j := range rows {
+		if rows[j].ID != 0 {
+			stored[index[j]] = &rows[j]
 		}
-		p := &params[j]
-		stored[index[j]] = &email.Stored{
-			Content: jobs[index[j]].item.Content, ID: row.ID, IdempotencyKey: p.IdempotencyKey,
-			Version: row.Version, ContentHash: p.ContentHash, SyncStatus: row.SyncStatus,
-			CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
-		}
-		stored[index[j]].ClientID = jobs[index[j]].clientID
-	})
-	return stored, firstErr
+	}
+	return stored, nil
 }
 
 // hash is the item's content hash as stored for clientID.
@@ -178,45 +160,44 @@ func (it *Item) hash(clientID string) string {
 	return it.Hash
 }
 
-// existingKey answers a key that another request already completed.
-func (s *Service) existingKey(ctx context.Context, q *gen.Queries, jb job) (Result, error) {
-	k, err := q.GetIdempotencyKey(ctx, gen.GetIdempotencyKeyParams{ClientID: jb.clientID, Key: jb.item.Key})
+// existingKey answers a key that another request already used.
+func (s *Service) existingKey(ctx context.Context, q *db.Queries, jb job) (Result, error) {
+	k, ok, err := q.FindIdempotencyKey(ctx, jb.clientID, jb.item.Key)
 	if err != nil {
 		return Result{}, err
+	}
+	if !ok {
+		return Result{}, errors.New("get idempotency key: the record was deleted after its claim failed")
 	}
 	if keyErased(k) {
 		return goneResult(), nil
 	}
-	if k.Status != "completed" || k.ResponseStatus == nil {
+	if !k.Completed() || k.ResponseStatus == 0 {
 		return Result{}, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed; retry later")
 	}
 	if time.Now().After(k.ExpiresAt) {
 		return s.existingEmail(ctx, q, jb)
 	}
-	if k.ResourceID == nil || !jb.item.sameRequest(k.RequestFingerprint) {
+	if k.ResourceID == 0 || !jb.item.sameRequest(k.RequestFingerprint) {
 		// A key whose first use was refused has no resource and no body.
 		return keyReused(), nil
 	}
-	return Result{Status: int(*k.ResponseStatus), Body: k.ResponseBody, ID: *k.ResourceID, Replayed: true}, nil
+	return Result{Status: k.ResponseStatus, Body: k.ResponseBody, ID: k.ResourceID, Replayed: true}, nil
 }
 
 // existingEmail answers a key whose cached response has expired: the email
 // stored under it is returned (200) when the content is the same, and a
 // different content is refused, so a key never stores a second email.
-func (s *Service) existingEmail(ctx context.Context, q *gen.Queries, jb job) (Result, error) {
-	row, err := q.GetEmailByIdempotencyKey(ctx, gen.GetEmailByIdempotencyKeyParams{ClientID: jb.clientID, IdempotencyKey: &jb.item.Key})
-	if errors.Is(err, pgx.ErrNoRows) {
+func (s *Service) existingEmail(ctx context.Context, q *db.Queries, jb job) (Result, error) {
+	e, ok, err := q.FindEmailByKey(ctx, jb.clientID, jb.item.Key)
+	if err != nil {
+		return Result{}, err
+	}
+	if !ok {
 		return keyReused(), nil
 	}
-	if err != nil {
-		return Result{}, err
-	}
-	if rowErased(row) {
+	if e.Erased() {
 		return goneResult(), nil
-	}
-	e, err := db.EmailFromRow(row)
-	if err != nil {
-		return Result{}, err
 	}
 	hash := jb.item.hash(jb.clientID)
 	if jb.item.ReceivedAtFirstSeen {
@@ -232,9 +213,13 @@ func (s *Service) existingEmail(ctx context.Context, q *gen.Queries, jb job) (Re
 	return s.rendered(http.StatusOK, &e, true)
 }
 
+// rendered is the result that answers with email e and the given status.
 func (s *Service) rendered(status int, e *email.Stored, replayed bool) (Result, error) {
 	body, err := s.cfg.Render(*e)
-	return Result{Status: status, Body: body, ID: e.ID, Email: e, Replayed: replayed}, err
+	if err != nil {
+		return Result{}, fmt.Errorf("render email %d: %w", e.ID, err)
+	}
+	return Result{Status: status, Body: body, ID: e.ID, Email: e, Replayed: replayed}, nil
 }
 
 func keyReused() Result {
@@ -242,21 +227,11 @@ func keyReused() Result {
 		"this Idempotency-Key was already used for a different request")}
 }
 
-func completion(id int64, r Result) gen.CompleteIdempotencyKeyParams {
-	status := int32(r.Status)
-	p := gen.CompleteIdempotencyKeyParams{ID: id, ResponseStatus: &status, ResponseBody: r.Body}
+// completion is the record of result r under the claimed key record id.
+func completion(id int64, r Result) db.KeyCompletion {
+	c := db.KeyCompletion{ID: id, Status: r.Status, Body: r.Body}
 	if r.Email != nil {
-		p.ResourceID = &r.Email.ID
+		c.ResourceID = r.Email.ID
 	}
-	return p
-}
-
-func execBatch(b *gen.CompleteIdempotencyKeyBatchResults) error {
-	var firstErr error
-	b.Exec(func(_ int, err error) {
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-	})
-	return firstErr
+	return c
 }
