@@ -162,18 +162,6 @@ func (q *Queries) ReleaseErasureJob(ctx context.Context, id int64, worker string
 	return wrap("release erasure job", q.g.ReleaseErasureJob(ctx, gen.ReleaseErasureJobParams{ID: id, Worker: worker}))
 }
 
-// LockEmailForErasure locks email id until the end of the transaction (a
-// patch or another erasure of it waits) and reports whether it is erased
-// already. Errors: an apperr NotFound ("email <id> not found"), or the
-// lock's error named "lock email".
-func (q *Queries) LockEmailForErasure(ctx context.Context, id int64) (erased bool, err error) {
-	row, err := q.g.LockEmail(ctx, id)
-	if err != nil {
-		return false, found("lock email", err, "email", id)
-	}
-	return row.ErasedAt != nil, nil
-}
-
 // EraseEmails turns each email in ids that is not erased yet into a
 // tombstone erased by erasedBy for reason: its personal columns cleared, its
 // version bumped, an outbox 'delete' (with maxRetries attempts) to remove
@@ -191,56 +179,4 @@ func (q *Queries) EraseEmails(ctx context.Context, ids []int64, erasedBy, reason
 func (q *Queries) ExpiredEmailIDs(ctx context.Context, before time.Time, limit int32) ([]int64, error) {
 	ids, err := q.g.ExpiredEmailIDs(ctx, gen.ExpiredEmailIDsParams{Before: before, RowLimit: limit})
 	return ids, wrap("expired email ids", err)
-}
-
-// ErasureJobKey is the idempotency record a job is started under.
-type ErasureJobKey struct {
-	ClientID    string
-	Key         string
-	Fingerprint string // identifies the request under Key
-	ExpiresAt   time.Time
-}
-
-// ClaimErasureJobKey records k in progress and returns its record id. A
-// transaction holding the same key makes it wait until that one ends;
-// claimed is false when k exists already (ErasureJobKeyUse tells what it
-// holds). Errors are named "claim idempotency key".
-func (q *Queries) ClaimErasureJobKey(ctx context.Context, k ErasureJobKey) (id int64, claimed bool, err error) {
-	q.g.ClaimIdempotencyKey(ctx, []gen.ClaimIdempotencyKeyParams{{ClientID: k.ClientID, Key: k.Key,
-		RequestFingerprint: k.Fingerprint, ExpiresAt: k.ExpiresAt}}).QueryRow(func(_ int, got int64, e error) {
-		id, err = got, e
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, wrap("claim idempotency key", err)
-	}
-	return id, true, nil
-}
-
-// CompleteErasureJobKey completes key record id with the response status
-// and the job it started. Errors are named "complete idempotency key".
-func (q *Queries) CompleteErasureJobKey(ctx context.Context, id int64, status int32, jobID int64) error {
-	var err error
-	q.g.CompleteIdempotencyKey(ctx, []gen.CompleteIdempotencyKeyParams{{ID: id, ResponseStatus: &status,
-		ResourceID: &jobID}}).Exec(func(_ int, e error) { err = e })
-	return wrap("complete idempotency key", err)
-}
-
-// ErasureJobKeyUse is what an idempotency key used before holds.
-type ErasureJobKeyUse struct {
-	Completed   bool   // false while the request that claimed it is in flight
-	Fingerprint string // the request that claimed it
-	JobID       *int64 // the job it started; nil when it started none
-}
-
-// ErasureJobKeyUse returns what clientID's key holds. Errors are named "get
-// idempotency key" (a key that does not exist is one of them).
-func (q *Queries) ErasureJobKeyUse(ctx context.Context, clientID, key string) (ErasureJobKeyUse, error) {
-	k, err := q.g.GetIdempotencyKey(ctx, gen.GetIdempotencyKeyParams{ClientID: clientID, Key: key})
-	if err != nil {
-		return ErasureJobKeyUse{}, wrap("get idempotency key", err)
-	}
-	return ErasureJobKeyUse{Completed: k.Status == "completed", Fingerprint: k.RequestFingerprint, JobID: k.ResourceID}, nil
 }

@@ -98,11 +98,11 @@ func EraseIDs(ctx context.Context, q *db.Queries, ids []int64, a audit.Actor, ac
 func (s *Service) Erase(ctx context.Context, id int64, reason string, a audit.Actor) (email.Stored, error) {
 	var out email.Stored
 	err := db.InTx(ctx, s.pool, func(q *db.Queries) error {
-		erased, err := q.LockEmailForErasure(ctx, id)
+		cur, err := q.LockEmail(ctx, id)
 		if err != nil {
 			return err
 		}
-		if erased {
+		if cur.Erased() {
 			return apperr.New(apperr.Gone, "email %d was already erased", id)
 		}
 		target := "email:" + strconv.FormatInt(id, 10)

@@ -89,12 +89,12 @@ func (s *Service) StartJob(ctx context.Context, r Request, a audit.Actor) (job J
 		return Job{}, false, apperr.New(apperr.Invalid, "reason must be at most 1000 characters without NUL bytes")
 	}
 	err = db.InTx(ctx, s.pool, func(q *db.Queries) error {
-		keyID, claimed, err := q.ClaimErasureJobKey(ctx, db.ErasureJobKey{ClientID: a.ClientID, Key: r.Key,
+		keyID, err := q.ClaimIdempotencyKey(ctx, db.KeyClaim{ClientID: a.ClientID, Key: r.Key,
 			Fingerprint: r.Fingerprint, ExpiresAt: time.Now().Add(r.TTL)})
 		if err != nil {
 			return err
 		}
-		if !claimed {
+		if keyID == 0 {
 			job, replayed, err = s.existing(ctx, q, a.ClientID, r)
 			return err
 		}
@@ -104,7 +104,7 @@ func (s *Service) StartJob(ctx context.Context, r Request, a audit.Actor) (job J
 			return err
 		}
 		job = jobFrom(row)
-		if err := q.CompleteErasureJobKey(ctx, keyID, 202, job.ID); err != nil {
+		if err := q.CompleteIdempotencyKey(ctx, db.KeyCompletion{ID: keyID, Status: 202, ResourceID: job.ID}); err != nil {
 			return err
 		}
 		return audit.Record(ctx, q, a, audit.ActionErasureStart, "erasure:"+strconv.FormatInt(job.ID, 10), map[string]any{
@@ -128,17 +128,20 @@ func (s *Service) StartJob(ctx context.Context, r Request, a audit.Actor) (job J
 // existing answers a key that was used before: the same job for the same
 // request, a refusal otherwise.
 func (s *Service) existing(ctx context.Context, q *db.Queries, clientID string, r Request) (Job, bool, error) {
-	k, err := q.ErasureJobKeyUse(ctx, clientID, r.Key)
+	k, ok, err := q.FindIdempotencyKey(ctx, clientID, r.Key)
 	if err != nil {
 		return Job{}, false, err
 	}
-	if !k.Completed {
+	if !ok { // deleted by retention since the claim found it
+		return Job{}, false, apperr.New(apperr.Conflict, "this Idempotency-Key expired just now; retry")
+	}
+	if !k.Completed() {
 		return Job{}, false, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed; retry later")
 	}
-	if k.Fingerprint != r.Fingerprint || k.JobID == nil {
+	if k.RequestFingerprint != r.Fingerprint || k.ResourceID == 0 {
 		return Job{}, false, apperr.New(apperr.KeyReused, "this Idempotency-Key was already used for a different request")
 	}
-	row, err := q.GetErasureJob(ctx, *k.JobID)
+	row, err := q.GetErasureJob(ctx, k.ResourceID)
 	if err != nil {
 		return Job{}, false, err
 	}
