@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -113,7 +114,10 @@ func (b *batch) failAll(c chunk, cause error) error {
 			msgs = append(msgs, m)
 		}
 	}
-	return db.InTx(b.ctx, b.r.pool, func(q *db.Queries) error { return b.fail(q, msgs, false) })
+	if err := db.InTx(b.ctx, b.r.pool, func(q *db.Queries) error { return b.fail(q, msgs, false) }); err != nil {
+		return fmt.Errorf("record failed attempts: %w", err)
+	}
+	return nil
 }
 
 // fail records an attempt of each message still leased to this worker:
