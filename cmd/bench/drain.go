@@ -14,7 +14,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 	"mailsync/internal/email"
 	"mailsync/internal/handlers"
 	"mailsync/internal/ingest"
@@ -222,19 +221,15 @@ func documents(ctx context.Context, pool *pgxpool.Pool) ([]any, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	q := gen.New(pool)
+	q := db.New(pool)
 	now := time.Now()
 	out := make([]any, 0, len(ids))
 	for start := 0; start < len(ids); start += 5000 {
-		emails, err := q.GetEmailsByIDs(ctx, ids[start:min(start+5000, len(ids))])
+		emails, err := q.GetEmails(ctx, ids[start:min(start+5000, len(ids))])
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range emails {
-			e, err := db.EmailFromRow(r)
-			if err != nil {
-				return nil, err
-			}
+		for _, e := range emails {
 			out = append(out, mongostore.FromEmail(e, now))
 		}
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"mailsync/internal/db"
 	"mailsync/internal/db/dbtest"
-	"mailsync/internal/db/gen"
 )
 
 // requireCountsExact compares the counters the sync status reads with a
@@ -18,12 +18,8 @@ import (
 func requireCountsExact(t *testing.T, pool *pgxpool.Pool) map[string]int64 {
 	t.Helper()
 	ctx := context.Background()
-	rows, err := gen.New(pool).CountEmailsByStatus(ctx)
+	got, err := db.New(pool).CountEmailsByStatus(ctx)
 	require.NoError(t, err)
-	got := map[string]int64{}
-	for _, r := range rows {
-		got[r.SyncStatus] = r.N
-	}
 	want := map[string]int64{"pending": 0, "synced": 0, "failed": 0, "not_applicable": 0}
 	r, err := pool.Query(ctx, `SELECT sync_status, count(*) FROM incoming_emails GROUP BY 1`)
 	require.NoError(t, err)

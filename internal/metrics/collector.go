@@ -2,14 +2,13 @@ package metrics
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"mailsync/internal/db/gen"
+	"mailsync/internal/db"
 )
 
 // Collector reads the backlog, the last reconciliation's drift and the pool
@@ -17,7 +16,7 @@ import (
 // reports the shared truth rather than its own share of it.
 type Collector struct {
 	pool *pgxpool.Pool
-	q    *gen.Queries
+	q    *db.Queries
 
 	outbox, oldest, drift, poolConns *prometheus.Desc
 	emails                           *prometheus.Desc
@@ -27,7 +26,7 @@ type Collector struct {
 // NewCollector returns a collector over pool; register it on a registry.
 func NewCollector(pool *pgxpool.Pool) *Collector {
 	return &Collector{
-		pool: pool, q: gen.New(pool),
+		pool: pool, q: db.New(pool),
 		outbox:       prometheus.NewDesc("mailsync_outbox_messages", "Outbox messages by state (pending, in_flight, failed).", []string{"state"}, nil),
 		emails:       prometheus.NewDesc("mailsync_emails", "Emails by sync status (exact; kept by triggers, read without counting the table).", []string{"status"}, nil),
 		oldest:       prometheus.NewDesc("mailsync_outbox_oldest_pending_age_seconds", "Age of the oldest unprocessed outbox message.", nil, nil),
@@ -58,21 +57,18 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		slog.Warn("metrics: outbox stats", "err", err)
 	}
-	if rows, err := c.q.CountEmailsByStatus(ctx); err == nil {
-		for _, r := range rows {
-			ch <- prometheus.MustNewConstMetric(c.emails, prometheus.GaugeValue, float64(r.N), r.SyncStatus)
+	if counts, err := c.q.CountEmailsByStatus(ctx); err == nil {
+		for status, n := range counts {
+			ch <- prometheus.MustNewConstMetric(c.emails, prometheus.GaugeValue, float64(n), status)
 		}
 	} else {
 		slog.Warn("metrics: email counts", "err", err)
 	}
-	if r, err := c.q.LatestReport(ctx); err == nil && r.Status == "completed" {
-		var d struct {
-			Counts map[string]int64 `json:"counts"`
-		}
-		if json.Unmarshal(r.Details, &d) == nil {
-			for kind, n := range d.Counts {
-				ch <- prometheus.MustNewConstMetric(c.drift, prometheus.GaugeValue, float64(n), kind)
-			}
+	if r, err := c.q.LatestReport(ctx); err != nil {
+		slog.Warn("metrics: latest reconciliation", "err", err)
+	} else if r != nil && r.Status == "completed" {
+		for kind, n := range r.Details.Counts {
+			ch <- prometheus.MustNewConstMetric(c.drift, prometheus.GaugeValue, float64(n), kind)
 		}
 	}
 	st := c.pool.Stat()

@@ -2,14 +2,11 @@ package relay
 
 import (
 	"context"
-	"errors"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 	"mailsync/internal/email"
 )
 
@@ -17,7 +14,7 @@ import (
 // and dashboards show, and the re-drive of failed emails.
 type Admin struct {
 	pool       *pgxpool.Pool
-	q          *gen.Queries
+	q          *db.Queries
 	workers    int
 	maxRetries int32
 	wake       func()
@@ -29,47 +26,40 @@ func NewAdmin(pool *pgxpool.Pool, workers int, maxRetries int32, wake func()) *A
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Admin{pool: pool, q: gen.New(pool), workers: workers, maxRetries: maxRetries, wake: wake}
+	return &Admin{pool: pool, q: db.New(pool), workers: workers, maxRetries: maxRetries, wake: wake}
 }
 
 // Detail is an email's sync state with its outbox history, newest first.
 type Detail struct {
 	Email  email.Stored
-	Outbox []gen.OutboxMessage
+	Outbox []db.OutboxMessage
 }
 
 // Detail returns email id's sync detail, or an apperr NotFound.
 func (a *Admin) Detail(ctx context.Context, id int64) (Detail, error) {
-	row, err := a.q.GetEmail(ctx, id)
-	if err != nil {
-		return Detail{}, db.NotFound(err, "email", id)
-	}
-	e, err := db.EmailFromRow(row)
+	e, err := a.q.GetEmail(ctx, id)
 	if err != nil {
 		return Detail{}, err
 	}
-	out, err := a.q.ListOutboxForEmail(ctx, id)
+	out, err := a.q.OutboxForEmail(ctx, id)
 	return Detail{Email: e, Outbox: out}, err
 }
 
 // Status is the dashboard summary.
 type Status struct {
-	Emails           map[string]int64
-	Outbox           gen.OutboxStatsRow
+	Emails           map[string]int64 // by sync status
+	Outbox           db.OutboxStats
 	Workers          int
 	SyncedLastMinute int64
-	LastReport       *gen.ReconciliationReport // nil before the first run
+	LastReport       *db.Report // nil before the first run
 }
 
 // Status returns the dashboard summary.
 func (a *Admin) Status(ctx context.Context) (Status, error) {
-	s := Status{Emails: map[string]int64{}, Workers: a.workers}
-	counts, err := a.q.CountEmailsByStatus(ctx)
-	if err != nil {
+	s := Status{Workers: a.workers}
+	var err error
+	if s.Emails, err = a.q.CountEmailsByStatus(ctx); err != nil {
 		return s, err
-	}
-	for _, c := range counts {
-		s.Emails[c.SyncStatus] = c.N
 	}
 	if s.Outbox, err = a.q.OutboxStats(ctx); err != nil {
 		return s, err
@@ -77,36 +67,23 @@ func (a *Admin) Status(ctx context.Context) (Status, error) {
 	if s.SyncedLastMinute, err = a.q.CountProcessedSince(ctx, time.Now().Add(-time.Minute)); err != nil {
 		return s, err
 	}
-	r, err := a.q.LatestReport(ctx)
-	switch {
-	case err == nil:
-		s.LastReport = &r
-	case !errors.Is(err, pgx.ErrNoRows):
-		return s, err
-	}
-	return s, nil
+	s.LastReport, err = a.q.LatestReport(ctx)
+	return s, err
 }
 
+// Failure is a failed email with its last error.
+type Failure = db.SyncFailure
+
 // Failures returns failed emails, newest first, and the next page's cursor.
-func (a *Admin) Failures(ctx context.Context, beforeID *int64, limit int32) ([]gen.ListSyncFailuresRow, *int64, error) {
-	rows, err := a.q.ListSyncFailures(ctx, gen.ListSyncFailuresParams{BeforeID: beforeID, RowLimit: limit + 1})
-	if err != nil {
-		return nil, nil, err
-	}
-	var next *int64
-	if len(rows) > int(limit) {
-		rows = rows[:limit]
-		next = &rows[len(rows)-1].ID
-	}
-	return rows, next, nil
+func (a *Admin) Failures(ctx context.Context, beforeID *int64, limit int32) ([]Failure, *int64, error) {
+	return a.q.ListSyncFailures(ctx, beforeID, limit)
 }
 
 // Retry re-enqueues email id whatever its state and resets it to pending.
 // It returns an apperr NotFound for an unknown id.
 func (a *Admin) Retry(ctx context.Context, id int64) error {
-	_, err := a.q.RequeueEmail(ctx, gen.RequeueEmailParams{ID: id, Reason: "retry", MaxRetries: a.maxRetries})
-	if err != nil {
-		return db.NotFound(err, "email", id)
+	if err := a.q.RequeueEmail(ctx, id, "retry", a.maxRetries); err != nil {
+		return err
 	}
 	a.wake()
 	return nil
@@ -115,7 +92,7 @@ func (a *Admin) Retry(ctx context.Context, id int64) error {
 // RetryFailed re-enqueues every failed email (optionally only one mailbox's,
 // or those failed before a time) and returns how many.
 func (a *Admin) RetryFailed(ctx context.Context, mailbox *string, failedBefore *time.Time) (int64, error) {
-	n, err := a.q.RequeueFailedEmails(ctx, gen.RequeueFailedEmailsParams{Mailbox: mailbox, FailedBefore: failedBefore, MaxRetries: a.maxRetries})
+	n, err := a.q.RequeueFailedEmails(ctx, db.FailedFilter{Mailbox: mailbox, FailedBefore: failedBefore}, a.maxRetries)
 	if n > 0 {
 		a.wake()
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 	"mailsync/internal/mongostore"
 )
 
@@ -31,7 +30,7 @@ type batch struct {
 	parent  context.Context // the work context: ends only when Stop's deadline passes
 	ctx     context.Context // parent bounded by the lease
 	writeBy time.Time       // writes end by then, leaving time to record them
-	rows    map[int64][]gen.OutboxMessage
+	rows    map[int64][]db.OutboxMessage
 	// aggregateOf maps each claimed outbox row's id to its aggregate id.
 	aggregateOf map[int64]int64
 }
@@ -48,17 +47,16 @@ func (r *Relay) RunOnce(ctx context.Context, worker string) (int, error) {
 	start := time.Now()
 	lctx, cancel := context.WithDeadline(ctx, start.Add(r.cfg.Lease))
 	defer cancel()
-	rows, err := r.q.ClaimOutbox(lctx, gen.ClaimOutboxParams{
-		LeaseSeconds: r.cfg.Lease.Seconds(), Worker: worker, RowLimit: int32(r.cfg.BatchSize)})
+	rows, err := r.q.ClaimOutbox(lctx, worker, r.cfg.Lease, r.cfg.BatchSize)
 	if err != nil {
-		return 0, fmt.Errorf("claim outbox: %w", err)
+		return 0, err
 	}
 	if len(rows) == 0 {
 		r.emptyClaims.Add(1)
 		return 0, nil
 	}
 	b := &batch{r: r, worker: worker, parent: ctx, ctx: lctx, writeBy: start.Add(r.cfg.Lease * 7 / 8),
-		rows: map[int64][]gen.OutboxMessage{}, aggregateOf: make(map[int64]int64, len(rows))}
+		rows: map[int64][]db.OutboxMessage{}, aggregateOf: make(map[int64]int64, len(rows))}
 	var upserts, deletes []int64
 	for _, m := range rows {
 		if _, seen := b.rows[m.AggregateID]; !seen {
@@ -78,7 +76,7 @@ func (r *Relay) RunOnce(ctx context.Context, worker string) (int, error) {
 	}
 	chunks, err := b.chunks(kept)
 	if err != nil {
-		return len(rows), b.interrupted(fmt.Errorf("size emails: %w", err))
+		return len(rows), b.interrupted(err)
 	}
 	if len(deletes) > 0 {
 		chunks = append([]chunk{{ids: deletes, delete: true}}, chunks...)
@@ -86,9 +84,9 @@ func (r *Relay) RunOnce(ctx context.Context, worker string) (int, error) {
 	return len(rows), b.run(chunks)
 }
 
-func isDelete(rows []gen.OutboxMessage) bool {
+func isDelete(rows []db.OutboxMessage) bool {
 	for _, m := range rows {
-		if m.Operation == "delete" {
+		if m.Operation == db.OpDelete {
 			return true
 		}
 	}
@@ -101,13 +99,9 @@ func (b *batch) chunks(ids []int64) ([]chunk, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	sizes, err := b.r.q.EmailLoadSizes(b.ctx, ids)
+	size, err := b.r.q.EmailLoadSizes(b.ctx, ids)
 	if err != nil {
 		return nil, err
-	}
-	size := make(map[int64]int64, len(sizes))
-	for _, s := range sizes {
-		size[s.ID] = s.LoadBytes
 	}
 	var out []chunk
 	var cur chunk
@@ -160,7 +154,7 @@ func (b *batch) write(c chunk) (mongostore.WriteResult, map[int64]int64, error) 
 		_, err := b.r.mongo.Delete(wctx, c.ids)
 		return mongostore.WriteResult{Refused: map[int64]error{}}, nil, err
 	}
-	emails, err := b.r.q.GetEmailsByIDs(b.ctx, c.ids)
+	emails, err := b.r.q.LoadEmailsToRelay(b.ctx, c.ids)
 	if err != nil {
 		return mongostore.WriteResult{}, nil, fmt.Errorf("%w: %w", errLoad, err)
 	}
@@ -169,18 +163,17 @@ func (b *batch) write(c chunk) (mongostore.WriteResult, map[int64]int64, error) 
 	refused := map[int64]error{}
 	var erased []int64
 	var loaded int64
-	for _, row := range emails {
-		if row.ErasedAt != nil {
-			erased = append(erased, row.ID)
+	for _, e := range emails {
+		if e.Erased {
+			erased = append(erased, e.ID)
 			continue
 		}
-		loaded += int64(len(row.TextBody) + len(row.HtmlBody) + len(row.Headers) + len(row.Attachments))
-		e, err := db.EmailFromRow(row)
-		if err != nil {
-			refused[row.ID] = err
+		loaded += e.Bytes
+		if e.Err != nil {
+			refused[e.ID] = e.Err
 			continue
 		}
-		docs = append(docs, mongostore.FromEmail(e, now))
+		docs = append(docs, mongostore.FromEmail(e.Email, now))
 	}
 	if b.r.onLoad != nil {
 		b.r.onLoad(len(emails), loaded)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"mailsync/internal/db"
-	"mailsync/internal/db/gen"
 	"mailsync/internal/mongostore"
 )
 
@@ -26,7 +25,7 @@ func (b *batch) complete(c chunk, res mongostore.WriteResult, written map[int64]
 		deferred[id] = true
 	}
 	var done, later []int64
-	var failed []gen.OutboxMessage
+	var failed []db.OutboxMessage
 	for _, id := range c.ids {
 		for _, m := range b.rows[id] {
 			switch e, bad := res.Refused[id]; {
@@ -40,13 +39,12 @@ func (b *batch) complete(c chunk, res mongostore.WriteResult, written map[int64]
 			}
 		}
 	}
-	err := db.InTx(b.ctx, b.r.pool, func(dq *db.Queries) error {
-		q := dq.Gen()
+	err := db.InTx(b.ctx, b.r.pool, func(q *db.Queries) error {
 		done, later, err := b.superseded(q, written, done, later)
 		if err != nil {
 			return err
 		}
-		got, err := q.MarkOutboxProcessed(b.ctx, gen.MarkOutboxProcessedParams{Ids: done, Worker: b.worker})
+		got, err := q.MarkOutboxProcessed(b.ctx, b.worker, done)
 		if err != nil {
 			return err
 		}
@@ -60,8 +58,8 @@ func (b *batch) complete(c chunk, res mongostore.WriteResult, written map[int64]
 			return err
 		}
 		if len(later) > 0 {
-			if _, err := q.ReleaseOutbox(b.ctx, gen.ReleaseOutboxParams{Ids: later, Worker: b.worker,
-				ErrorMessage: ptr("deferred: the document was not compared in time, or the email changed while it was written")}); err != nil {
+			if err := q.ReleaseOutbox(b.ctx, b.worker, later,
+				"deferred: the document was not compared in time, or the email changed while it was written"); err != nil {
 				return err
 			}
 		}
@@ -104,45 +102,44 @@ func (b *batch) release(chunks []chunk, reason string) error {
 	}
 	ctx, cancel := context.WithTimeout(b.parent, releaseTimeout)
 	defer cancel()
-	_, err := b.r.q.ReleaseOutbox(ctx, gen.ReleaseOutboxParams{Ids: ids, Worker: b.worker, ErrorMessage: &reason})
-	return err
+	return b.r.q.ReleaseOutbox(ctx, b.worker, ids, reason)
 }
 
 // failAll records a failed attempt for every row of chunk c.
 func (b *batch) failAll(c chunk, cause error) error {
-	var msgs []gen.OutboxMessage
+	var msgs []db.OutboxMessage
 	for _, id := range c.ids {
 		for _, m := range b.rows[id] {
 			m.ErrorMessage = ptr(cause.Error())
 			msgs = append(msgs, m)
 		}
 	}
-	return db.InTx(b.ctx, b.r.pool, func(q *db.Queries) error { return b.fail(q.Gen(), msgs, false) })
+	if err := db.InTx(b.ctx, b.r.pool, func(q *db.Queries) error { return b.fail(q, msgs, false) }); err != nil {
+		return fmt.Errorf("record failed attempts: %w", err)
+	}
+	return nil
 }
 
 // fail records an attempt of each message still leased to this worker:
 // retried with backoff, or dead (with the email failed) at max_retries or
 // when permanent.
-func (b *batch) fail(q *gen.Queries, msgs []gen.OutboxMessage, permanent bool) error {
+func (b *batch) fail(q *db.Queries, msgs []db.OutboxMessage, permanent bool) error {
 	retried, dead := 0, 0
 	for _, m := range msgs {
 		attempt := m.RetryCount + 1
 		isDead := permanent || attempt >= m.MaxRetries
-		n, err := q.FailOutbox(b.ctx, gen.FailOutboxParams{ID: m.ID, Worker: b.worker, ErrorMessage: m.ErrorMessage,
-			NextAttemptAt: time.Now().Add(b.r.retryDelay(attempt)), Dead: isDead})
+		ok, err := q.FailOutbox(b.ctx, db.OutboxFailure{ID: m.ID, EmailID: m.AggregateID, Worker: b.worker,
+			Error: m.ErrorMessage, RetryAt: time.Now().Add(b.r.retryDelay(attempt)), Dead: isDead})
 		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if !ok {
 			continue // the lease was lost: the new owner decides
 		}
 		if isDead {
 			dead++
 		} else {
 			retried++
-		}
-		if err := q.MarkEmailSyncError(b.ctx, gen.MarkEmailSyncErrorParams{ID: m.AggregateID, SyncError: m.ErrorMessage, Dead: isDead}); err != nil {
-			return err
 		}
 	}
 	if b.r.cfg.Metrics != nil && retried+dead > 0 {
@@ -161,18 +158,18 @@ func (b *batch) fail(q *gen.Queries, msgs []gen.OutboxMessage, permanent bool) e
 // server whose version-guarded replace is not atomic (FerretDB checks the
 // filter and writes in two steps) can let the older write land last; the
 // relay that wrote it sees here that the email is newer.
-func (b *batch) superseded(q *gen.Queries, written map[int64]int64, done, later []int64) ([]int64, []int64, error) {
+func (b *batch) superseded(q *db.Queries, written map[int64]int64, done, later []int64) ([]int64, []int64, error) {
 	if len(done) == 0 {
 		return done, later, nil
 	}
 	cur, err := q.LockEmailVersions(b.ctx, b.aggregates(done))
 	if err != nil {
-		return nil, nil, fmt.Errorf("lock emails: %w", err)
+		return nil, nil, err
 	}
 	moved := map[int64]bool{}
-	for _, c := range cur {
-		if w, ok := written[c.ID]; ok && c.Version > w {
-			moved[c.ID] = true
+	for id, v := range cur {
+		if w, ok := written[id]; ok && v > w {
+			moved[id] = true
 		}
 	}
 	if len(moved) == 0 {

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"mailsync/internal/db"
 	"mailsync/internal/db/dbtest"
-	"mailsync/internal/db/gen"
 	"mailsync/internal/email"
 	"mailsync/internal/ingest"
 	"mailsync/internal/mongostore"
@@ -46,7 +46,7 @@ func TestLateWorkerCannotTouchAnotherWorkersRows(t *testing.T) {
 	require.NoError(t, err)
 
 	r := New(pool, m, &Config{Lease: time.Minute})
-	rows, err := r.q.ClaimOutbox(ctx, gen.ClaimOutboxParams{LeaseSeconds: 60, Worker: "A", RowLimit: 10})
+	rows, err := r.q.ClaimOutbox(ctx, "A", time.Minute, 10)
 	require.NoError(t, err)
 	require.Len(t, rows, 3)
 	takeOver := func(worker string) {
@@ -55,7 +55,7 @@ func TestLateWorkerCannotTouchAnotherWorkersRows(t *testing.T) {
 	}
 	takeOver("B")
 
-	late := &batch{r: r, worker: "A", parent: ctx, ctx: ctx, writeBy: time.Now().Add(time.Minute), rows: map[int64][]gen.OutboxMessage{}, aggregateOf: map[int64]int64{}}
+	late := &batch{r: r, worker: "A", parent: ctx, ctx: ctx, writeBy: time.Now().Add(time.Minute), rows: map[int64][]db.OutboxMessage{}, aggregateOf: map[int64]int64{}}
 	var ids []int64
 	for _, m := range rows {
 		late.rows[m.AggregateID] = append(late.rows[m.AggregateID], m)

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -25,7 +26,7 @@ func (r *Relay) listen(ctx context.Context) {
 func (r *Relay) listenOnce(ctx context.Context) error {
 	pooled, err := r.pool.Acquire(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("acquire listen connection: %w", err)
 	}
 	// The connection has session state (LISTEN): never return it to the pool.
 	conn := pooled.Hijack()
@@ -35,12 +36,12 @@ func (r *Relay) listenOnce(ctx context.Context) error {
 		_ = conn.Close(cctx)
 	}()
 	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
-		return err
+		return fmt.Errorf("listen %s: %w", channel, err)
 	}
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
-			return err
+			return fmt.Errorf("wait for notification: %w", err)
 		}
 		if n.Payload != r.self {
 			r.wakeOne()

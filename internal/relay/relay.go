@@ -20,7 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"mailsync/internal/db/gen"
+	"mailsync/internal/db"
 	"mailsync/internal/mongostore"
 )
 
@@ -50,7 +50,7 @@ type Metrics interface {
 // Relay is the worker pool.
 type Relay struct {
 	pool  *pgxpool.Pool
-	q     *gen.Queries
+	q     *db.Queries
 	mongo *mongostore.Store
 	cfg   Config
 	self  string // NOTIFY payload of this instance: its listener ignores it
@@ -99,7 +99,7 @@ func New(pool *pgxpool.Pool, mongo *mongostore.Store, cfg *Config) *Relay {
 	}
 	nonce := make([]byte, 6)
 	_, _ = rand.Read(nonce)
-	return &Relay{pool: pool, q: gen.New(pool), mongo: mongo, cfg: c,
+	return &Relay{pool: pool, q: db.New(pool), mongo: mongo, cfg: c,
 		self: c.Name + "-" + hex.EncodeToString(nonce), wake: make(chan struct{}, 1)}
 }
 
