@@ -11,8 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"mailsync/internal/apperr"
 )
 
 // DefaultConnectTimeout bounds opening one PostgreSQL connection when the
@@ -71,15 +69,6 @@ func OpenWith(ctx context.Context, url string, o Options) (*pgxpool.Pool, error)
 // Beginner is what InTx needs: a pool or a connection.
 type Beginner interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
-// NotFound turns pgx.ErrNoRows into an apperr NotFound naming what, and
-// passes every other error through.
-func NotFound(err error, what string, id any) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return apperr.New(apperr.NotFound, "%s %v not found", what, id)
-	}
-	return err
 }
 
 // IsLockTimeout reports whether err is PostgreSQL's lock_not_available, which

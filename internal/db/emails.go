@@ -10,9 +10,9 @@ import (
 	"mailsync/internal/email"
 )
 
-// EmailFromRow turns a generated incoming_emails row into the domain type.
+// emailFromRow turns a generated incoming_emails row into the domain type.
 // It fails only when the jsonb columns hold something the service never wrote.
-func EmailFromRow(r gen.IncomingEmail) (email.Stored, error) {
+func emailFromRow(r gen.IncomingEmail) (email.Stored, error) {
 	s := email.Stored{
 		Content: email.Content{
 			ClientID: r.ClientID, MessageID: r.MessageID, Mailbox: r.Mailbox, From: r.FromAddress,
@@ -42,11 +42,11 @@ func EmailFromRow(r gen.IncomingEmail) (email.Stored, error) {
 	return s, nil
 }
 
-// EmailsFromRows converts a slice of rows with EmailFromRow.
-func EmailsFromRows(rows []gen.IncomingEmail) ([]email.Stored, error) {
+// emailsFromRows converts a slice of rows with emailFromRow.
+func emailsFromRows(rows []gen.IncomingEmail) ([]email.Stored, error) {
 	out := make([]email.Stored, 0, len(rows))
 	for _, r := range rows {
-		s, err := EmailFromRow(r)
+		s, err := emailFromRow(r)
 		if err != nil {
 			return nil, err
 		}
@@ -61,7 +61,7 @@ func (q *Queries) GetEmail(ctx context.Context, id int64) (email.Stored, error) 
 	if err != nil {
 		return email.Stored{}, found("get email", err, "email", id)
 	}
-	return EmailFromRow(row)
+	return emailFromRow(row)
 }
 
 // GetEmails returns the emails with these ids that exist, in id order.
@@ -70,7 +70,7 @@ func (q *Queries) GetEmails(ctx context.Context, ids []int64) ([]email.Stored, e
 	if err != nil {
 		return nil, wrap("get emails by ids", err)
 	}
-	return EmailsFromRows(rows)
+	return emailsFromRows(rows)
 }
 
 // EmailFilter selects emails for ListEmails; nil fields do not filter.
@@ -99,6 +99,6 @@ func (q *Queries) ListEmails(ctx context.Context, f EmailFilter) ([]email.Stored
 		rows = rows[:f.Limit]
 		next = &rows[len(rows)-1].ID
 	}
-	out, err := EmailsFromRows(rows)
+	out, err := emailsFromRows(rows)
 	return out, next, err
 }

@@ -86,7 +86,7 @@ func (q *Queries) FindEmailByKey(ctx context.Context, clientID, key string) (e e
 	if err != nil {
 		return email.Stored{}, false, wrap("get email by idempotency key", err)
 	}
-	e, err = EmailFromRow(row)
+	e, err = emailFromRow(row)
 	return e, err == nil, err
 }
 
@@ -98,7 +98,7 @@ func (q *Queries) LockEmail(ctx context.Context, id int64) (email.Stored, error)
 	if err != nil {
 		return email.Stored{}, found("lock email", err, "email", id)
 	}
-	return EmailFromRow(row)
+	return emailFromRow(row)
 }
 
 // PlacementUpdate sets an email's mailbox and labels with
@@ -127,6 +127,6 @@ func (q *Queries) UpdateEmailPlacement(ctx context.Context, u PlacementUpdate) (
 	if err != nil {
 		return email.Stored{}, false, wrap("update email "+strconv.FormatInt(u.ID, 10)+" placement", err)
 	}
-	e, err = EmailFromRow(gen.IncomingEmail(row))
+	e, err = emailFromRow(gen.IncomingEmail(row))
 	return e, err == nil, err
 }

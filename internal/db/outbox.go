@@ -100,7 +100,7 @@ func (q *Queries) LoadEmailsToRelay(ctx context.Context, ids []int64) ([]RelayEm
 			continue
 		}
 		out[i].Bytes = int64(len(r.TextBody) + len(r.HtmlBody) + len(r.Headers) + len(r.Attachments))
-		out[i].Email, out[i].Err = EmailFromRow(r)
+		out[i].Email, out[i].Err = emailFromRow(r)
 		rows[i] = gen.IncomingEmail{} // the decoded email holds what is needed
 	}
 	return out, nil

@@ -29,12 +29,6 @@ type Queries struct{ g *gen.Queries }
 // New returns the Queries that run on c.
 func New(c Conn) *Queries { return &Queries{g: gen.New(c)} }
 
-// Gen is the generated code behind q, for call sites not yet moved behind
-// domain methods.
-//
-// Deprecated: add a domain method to this package instead.
-func (q *Queries) Gen() *gen.Queries { return q.g }
-
 // InTx runs fn in a transaction and commits when fn returns nil; otherwise it
 // rolls back and returns fn's error. A failed commit is returned as well, and
 // then nothing fn wrote is stored.

@@ -100,7 +100,7 @@ func (q *Queries) ContentHashes(ctx context.Context, ids []int64) (map[int64]str
 	}
 	out := make(map[int64]string, len(rows))
 	for _, row := range rows {
-		if e, err := EmailFromRow(row); err == nil {
+		if e, err := emailFromRow(row); err == nil {
 			out[row.ID] = e.Content.Hash()
 		}
 	}
