@@ -166,11 +166,13 @@ func drainBacklog(ctx context.Context, pool *pgxpool.Pool, w *cpuWatch, mongoURL
 	rel := relay.New(pool, relayStore, &rcfg)
 	stop := w.start(ctx)
 	start := time.Now()
-	rel.Start(ctx)
+	if err := rel.Start(ctx); err != nil {
+		return err
+	}
 	err = waitDrained(ctx, pool, 5*time.Minute)
 	res.relayElapsed = time.Since(start)
 	res.relayCPU = stop()
-	rel.Stop()
+	stopRelay(rel)
 	if err != nil {
 		return err
 	}

@@ -109,7 +109,10 @@ func startStack(ctx context.Context, dbURL string, mongo *mongostore.Store, rcfg
 	s := &stack{pool: pool}
 	s.relay = relay.New(pool, mongo, &rcfg)
 	if rcfg.Workers > 0 {
-		s.relay.Start(ctx)
+		if err := s.relay.Start(ctx); err != nil {
+			s.pool.Close()
+			return nil, err
+		}
 	}
 	s.ingest = ingest.NewService(pool, &ingest.Config{
 		Render: handlers.RenderEmail, Committed: func(int) { s.relay.Notify() },
@@ -157,9 +160,19 @@ func (s *stack) close() {
 		cancel()
 	}
 	if s.relay != nil {
-		s.relay.Stop()
+		stopRelay(s.relay)
 	}
 	s.pool.Close()
+}
+
+// stopRelay stops rel within the server's default SHUTDOWN_TIMEOUT and logs
+// what it cut off.
+func stopRelay(rel *relay.Relay) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := rel.Stop(ctx); err != nil {
+		slog.Warn("bench relay", "err", err)
+	}
 }
 
 // newClient is an HTTP client keeping enough idle connections for conc

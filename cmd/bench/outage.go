@@ -38,8 +38,10 @@ func drainAfterOutage(ctx context.Context, pool *pgxpool.Pool, w *cpuWatch, mong
 	}
 	defer dropStore(relayStore)
 	rel := relay.New(pool, relayStore, &rcfg)
-	rel.Start(ctx)
-	defer rel.Stop()
+	if err := rel.Start(ctx); err != nil {
+		return err
+	}
+	defer stopRelay(rel)
 
 	p.down()
 	down := time.Now()

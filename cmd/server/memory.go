@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
+
+	"mailsync/internal/lifecycle"
 )
 
 // releaseMemory gives memory back to the operating system after bursts of
@@ -24,22 +26,17 @@ func releaseMemory(ctx context.Context, interval time.Duration, threshold uint64
 		{Name: "/memory/classes/heap/free:bytes"},
 		{Name: "/gc/heap/live:bytes"},
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	release := lifecycle.Loop{Name: "memory release", Interval: interval, Pass: func(context.Context, context.Context) error {
 		metrics.Read(samples)
 		held := samples[0].Value.Uint64() + samples[1].Value.Uint64() + samples[2].Value.Uint64()
 		live := samples[3].Value.Uint64()
 		if held < live+threshold {
-			continue
+			return nil
 		}
 		runtime.GC()
 		debug.FreeOSMemory()
 		slog.Debug("returned memory to the OS", "held_mb", held>>20, "live_mb", live>>20)
-	}
+		return nil
+	}}
+	release.Run(ctx, ctx) // nothing in flight to finish: it stops with ctx
 }

@@ -14,17 +14,14 @@ import (
 
 	"mailsync/internal/auth"
 	"mailsync/internal/db"
-	"mailsync/internal/erasure"
 	"mailsync/internal/handlers"
 	"mailsync/internal/ingest"
-	"mailsync/internal/maintenance"
 	"mailsync/internal/metrics"
 	"mailsync/internal/mongostore"
-	"mailsync/internal/reconcile"
 	"mailsync/internal/relay"
 )
 
-func serve(ctx context.Context, cfg config, args []string) error {
+func serve(ctx context.Context, cfg config, args []string) (err error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	role := fs.String("role", "all", "all, api (HTTP only) or relay (workers only)")
 	if err := fs.Parse(args); err != nil {
@@ -60,23 +57,26 @@ func serve(ctx context.Context, cfg config, args []string) error {
 	if *role == "api" {
 		workers = 0
 	}
-	rel := relay.New(pool, mongo, &relay.Config{
-		Workers: workers, BatchSize: cfg.RelayBatchSize, MaxRetries: int32(cfg.RelayMaxRetries), Metrics: m,
-		ShutdownTimeout: cfg.ShutdownTimeout, // bounds rel.Stop
-	})
-	cleaner := maintenance.New(pool, &maintenance.Config{
-		OutboxRetention: cfg.OutboxRetention, ReportRetention: cfg.ReportRetention, Metrics: m,
-		EmailRetention: cfg.EmailRetention, MaxRetries: int32(cfg.RelayMaxRetries), Wake: rel.Notify})
-	cleaner.Start(ctx)
-	defer cleaner.Stop()
-	// Erasure jobs run on every instance (leases share them out).
-	eraser := erasure.New(pool, &erasure.Config{MaxRetries: int32(cfg.RelayMaxRetries), Wake: rel.Notify})
-	eraser.Start(ctx)
-	defer eraser.Stop()
-	// Started even with no workers (role api): it also sends the debounced
-	// NOTIFY that wakes the other instances' relays after an ingest commit.
-	rel.Start(ctx)
-	defer rel.Stop()
+	bg := newBackground(pool, mongo, cfg, workers, *role != "relay", m)
+	// Shutdown begins when ctx ends (or serving fails) and has one
+	// SHUTDOWN_TIMEOUT for all of it, in this order (background.stages):
+	// HTTP stops accepting and finishes its requests → the reconciler, the
+	// erasure runner and the retention cleaner stop claiming and finish
+	// their work in flight → the relay does the same, its notifier sending
+	// the last NOTIFY → the MongoDB client and the PostgreSQL pool close
+	// (deferred above). What is still in flight when the time is up is cut
+	// off, later stages at once, and serve returns errors naming it. The
+	// services run on a context the signal does not cancel, so that each
+	// goes on working until its turn.
+	var front []stopper // the HTTP server, once it serves
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		err = errors.Join(err, shutdown(sctx, bg.stages(front...)...))
+	}()
+	if err := bg.start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
 
 	// Big emails leave freed memory behind; give it back after bursts.
 	go releaseMemory(ctx, 5*time.Second, 32<<20)
@@ -86,22 +86,13 @@ func serve(ctx context.Context, cfg config, args []string) error {
 		<-ctx.Done()
 		return nil
 	}
-	// Reconciliation: scheduled runs (RECONCILE_INTERVAL; one at a
-	// time across instances) and POST /v1/reconciliations.
-	wakeRelays := rel.Notify
-	if workers == 0 {
-		wakeRelays = notifyRelays(pool)
-	}
-	rec := reconcile.New(pool, mongo, reconcileConfig(cfg, wakeRelays))
-	rec.Start(ctx)
-	defer rec.Stop()
 	h := handlers.New(&handlers.Config{
-		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec,
-		Erasure: eraser, IdempotencyTTL: cfg.IdempotencyTTL,
-		Sync: relay.NewAdmin(pool, workers, int32(cfg.RelayMaxRetries), rel.Notify),
+		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: bg.rec,
+		Erasure: bg.eraser, IdempotencyTTL: cfg.IdempotencyTTL,
+		Sync: relay.NewAdmin(pool, workers, int32(cfg.RelayMaxRetries), bg.rel.Notify),
 		Ingest: ingest.NewService(pool, &ingest.Config{
 			IdempotencyTTL: cfg.IdempotencyTTL, MaxRetries: int32(cfg.RelayMaxRetries),
-			Render: handlers.RenderEmail, Committed: func(int) { rel.Notify() }, Metrics: m,
+			Render: handlers.RenderEmail, Committed: func(int) { bg.rel.Notify() }, Metrics: m,
 		}),
 	})
 	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: cfg.MaxBodyBytes,
@@ -110,7 +101,18 @@ func serve(ctx context.Context, cfg config, args []string) error {
 	if err != nil {
 		return err
 	}
-	return listenAndServe(ctx, cfg, router)
+	srv, served, err := listen(ctx, cfg, router)
+	if err != nil {
+		return err
+	}
+	front = []stopper{srv}
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+		slog.Info("shutting down")
+		return nil
+	}
 }
 
 func loadKeys(cfg config) (*auth.Keys, error) {
@@ -128,26 +130,24 @@ func loadKeys(cfg config) (*auth.Keys, error) {
 	return keys, nil
 }
 
-// listenAndServe serves until ctx ends, then drains in-flight requests.
-func listenAndServe(ctx context.Context, cfg config, h http.Handler) error {
+// listen starts serving h on HTTP_ADDR. The error of serving comes on
+// served; the returned stopper shuts the server down.
+func listen(ctx context.Context, cfg config, h http.Handler) (stopper, <-chan error, error) {
 	srv := handlers.NewServer(h, handlers.ServerConfig{
 		MaxConnections: cfg.MaxConnections, ReadTimeout: cfg.HTTPReadTimeout, IdleTimeout: cfg.HTTPIdleTimeout,
 		BaseContext: context.WithoutCancel(ctx), Registerer: prometheus.DefaultRegisterer,
 	})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+		return nil, nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	slog.Info("serving", "addr", ln.Addr().String(), "max_connections", cfg.MaxConnections)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	slog.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	return stopFunc(func(ctx context.Context) error {
+		if err := srv.Shutdown(ctx); err != nil {
+			return fmt.Errorf("stop HTTP server: %w", err)
+		}
+		return nil
+	}), served, nil
 }

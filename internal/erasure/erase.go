@@ -17,6 +17,7 @@ import (
 	"mailsync/internal/audit"
 	"mailsync/internal/db"
 	"mailsync/internal/email"
+	"mailsync/internal/lifecycle"
 )
 
 // Config tunes a Service; zero fields take the defaults of New.
@@ -65,9 +66,8 @@ func New(pool *pgxpool.Pool, cfg *Config) *Service {
 		host, _ := os.Hostname()
 		c.Worker = host + "-" + strconv.Itoa(os.Getpid())
 	}
-	s := &Service{pool: pool, q: db.New(pool), cfg: c}
-	s.run.wake = make(chan struct{}, 1)
-	return s
+	return &Service{pool: pool, q: db.New(pool), cfg: c,
+		run: runner{wake: make(chan struct{}, 1), life: lifecycle.NewGroup("erasure runner", "job batch in flight")}}
 }
 
 // EraseIDs turns the emails in ids that are not erased yet into tombstones

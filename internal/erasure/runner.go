@@ -4,20 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"mailsync/internal/audit"
 	"mailsync/internal/db"
+	"mailsync/internal/lifecycle"
 )
 
 // runner is the background loop of a Service that carries out jobs.
 type runner struct {
-	wake   chan struct{}
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wake chan struct{}
+	life *lifecycle.Group
 }
 
 func (r *runner) notify() {
@@ -31,56 +29,57 @@ func (r *runner) notify() {
 // slow to renew its lease); this instance lets go of it.
 var errLeaseLost = errors.New("erasure job lease lost")
 
-// Start runs open jobs in the background until Stop: one at a time per
-// instance, any number of instances sharing them through leases. A job
-// whose instance died is taken over once its lease expires.
-func (s *Service) Start(ctx context.Context) {
-	ctx, s.run.cancel = context.WithCancel(ctx)
-	s.run.wg.Add(1)
-	go func() {
-		defer s.run.wg.Done()
-		t := time.NewTicker(s.cfg.PollInterval)
-		defer t.Stop()
-		for {
-			for {
-				ran, err := s.RunOnce(ctx)
-				if err != nil && ctx.Err() == nil {
-					slog.Warn("erasure job pass failed", "err", err)
-				}
-				if !ran || err != nil {
-					break
+// Start runs open jobs in the background until Stop, or until ctx ends:
+// one at a time per instance, any number of instances sharing them through
+// leases. A job whose instance died is taken over once its lease expires.
+// It returns an error when the runner was started or stopped before.
+func (s *Service) Start(ctx context.Context) error {
+	if s.pool == nil {
+		return errors.New("start erasure runner: a PostgreSQL pool is required")
+	}
+	if err := s.run.life.Start(ctx); err != nil {
+		return err
+	}
+	jobs := &lifecycle.Loop{Name: "erasure job pass", Interval: s.cfg.PollInterval, Immediate: true, Wake: s.run.wake,
+		Pass: func(claim, ctx context.Context) error {
+			for claim.Err() == nil {
+				if ran, err := s.runOnce(claim, ctx); !ran || err != nil {
+					return err
 				}
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			case <-s.run.wake:
-			}
-		}
-	}()
+			return nil
+		}}
+	s.run.life.Go(jobs.Run)
+	return nil
 }
 
-// Stop ends the loop; a job in progress stops after its current batch and
-// is given back for another instance (or the next start) to finish.
-func (s *Service) Stop() {
-	if s.run.cancel != nil {
-		s.run.cancel()
-	}
-	s.run.wg.Wait()
-}
+// Stop stops claiming jobs and waits, while ctx lasts, for the batch in
+// progress to commit; its job is then given back for another instance (or
+// the next start) to go on with. When ctx ends first, the batch is cut off
+// (rolled back), the job given back all the same, and Stop returns at once
+// an error wrapping ctx's. Stop is idempotent; a Stop before Start returns
+// nil, and the runner cannot be started after it.
+func (s *Service) Stop(ctx context.Context) error { return s.run.life.Stop(ctx) }
+
+// releaseTimeout bounds the giving back of a job whose work was cut off.
+const releaseTimeout = 5 * time.Second
 
 // RunOnce claims one open job and works it to its end, batch by batch. It
-// reports whether it found a job. Exposed so tests can drive jobs step by
-// step.
-func (s *Service) RunOnce(ctx context.Context) (bool, error) {
+// reports whether it found a job. When ctx ends, the job is given back.
+// Exposed so tests can drive jobs step by step.
+func (s *Service) RunOnce(ctx context.Context) (bool, error) { return s.runOnce(ctx, ctx) }
+
+// runOnce is RunOnce, which stops after the batch in hand (and gives the
+// job back) once claim ends.
+func (s *Service) runOnce(claim, ctx context.Context) (bool, error) {
 	job, ok, err := s.q.ClaimErasureJob(ctx, s.cfg.Worker, s.cfg.Lease)
 	if err != nil || !ok {
 		return false, err
 	}
-	if err := s.work(ctx, job); err != nil {
+	if err := s.work(claim, ctx, job); err != nil {
 		if !errors.Is(err, errLeaseLost) {
-			release := context.WithoutCancel(ctx)
+			release, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+			defer cancel()
 			_ = s.q.ReleaseErasureJob(release, job.ID, s.cfg.Worker)
 		}
 		return true, fmt.Errorf("erasure job %d: %w", job.ID, err)
@@ -88,7 +87,7 @@ func (s *Service) RunOnce(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-func (s *Service) work(ctx context.Context, job db.ErasureJob) error {
+func (s *Service) work(claim, ctx context.Context, job db.ErasureJob) error {
 	if job.HighWaterID == nil {
 		if err := s.q.ScopeErasureJob(ctx, job.ID, s.cfg.Worker); err != nil {
 			return err
@@ -97,7 +96,7 @@ func (s *Service) work(ctx context.Context, job db.ErasureJob) error {
 	a := audit.Actor{ClientID: job.RequestedBy, RequestID: job.RequestID}
 	target := "erasure:" + strconv.FormatInt(job.ID, 10)
 	for {
-		if err := ctx.Err(); err != nil {
+		if err := claim.Err(); err != nil {
 			return err
 		}
 		done, err := s.batch(ctx, job.ID, a, target, job.Reason)

@@ -88,7 +88,7 @@ func TestErasureByAddressAtScale(t *testing.T) {
 	require.Zero(t, left)
 
 	rec := reconcile.New(pool, m, &reconcile.Config{})
-	t.Cleanup(rec.Stop)
+	t.Cleanup(func() { require.NoError(t, rec.Stop(context.Background())) })
 	rep, err := rec.Run(ctx, reconcile.TriggerManual, true)
 	require.NoError(t, err)
 	require.Zero(t, rep.MismatchesFound, "%+v", rep.Details)

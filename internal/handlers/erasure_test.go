@@ -208,9 +208,9 @@ func TestErasureCompletesInMongoAfterRelayRestart(t *testing.T) {
 		ids = append(ids, e.create(fmt.Sprint("r-", i), b))
 	}
 	first := relay.New(e.pool, e.mongo, &relay.Config{Workers: 1, PollInterval: 20 * time.Millisecond})
-	first.Start(ctx)
+	require.NoError(t, first.Start(ctx))
 	e.waitDrained()
-	first.Stop() // the relay goes away before the erasure
+	require.NoError(t, first.Stop(context.Background())) // the relay goes away before the erasure
 	r := e.do(http.MethodPost, "/v1/erasures", "application/json", []byte(`{"address": "carol@example.com"}`), "Idempotency-Key", "r-job")
 	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
 	testwait.Until(t, time.Minute, "the job", func() bool {
@@ -221,8 +221,8 @@ func TestErasureCompletesInMongoAfterRelayRestart(t *testing.T) {
 		require.True(t, ok, "no relay ran yet")
 	}
 	second := relay.New(e.pool, e.mongo, &relay.Config{Workers: 1, PollInterval: 20 * time.Millisecond})
-	second.Start(ctx)
-	t.Cleanup(second.Stop)
+	require.NoError(t, second.Start(ctx))
+	t.Cleanup(func() { require.NoError(t, second.Stop(context.Background())) })
 	e.waitDrained()
 	for _, id := range ids {
 		_, ok := e.mongoDoc(id)

@@ -164,8 +164,8 @@ func TestConcurrentPatchesWithThreeRelays(t *testing.T) {
 	for i := range 3 {
 		r := relay.New(e.pool, e.mongo, &relay.Config{Workers: 2, BatchSize: 5, MaxRetries: 10,
 			BackoffBase: 20 * time.Millisecond, PollInterval: 20 * time.Millisecond, Name: fmt.Sprint("relay-", i)})
-		r.Start(ctx)
-		t.Cleanup(r.Stop)
+		require.NoError(t, r.Start(ctx))
+		t.Cleanup(func() { require.NoError(t, r.Stop(context.Background())) })
 	}
 	const emails, patches = 5, 40
 	ids := make([]int64, emails)

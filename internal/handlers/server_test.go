@@ -77,17 +77,17 @@ func newEnv(t testing.TB, o envOpts) *env {
 	rel := relay.New(pool, mongo, &relay.Config{Workers: workers, BatchSize: 50, MaxRetries: 3,
 		BackoffBase: 50 * time.Millisecond, PollInterval: 100 * time.Millisecond, Metrics: m})
 	if o.relay {
-		rel.Start(context.Background())
-		t.Cleanup(rel.Stop)
+		require.NoError(t, rel.Start(context.Background()))
+		t.Cleanup(func() { require.NoError(t, rel.Stop(context.Background())) })
 	}
 	rec := reconcile.New(pool, mongo, &reconcile.Config{Wake: rel.Notify})
-	t.Cleanup(rec.Stop)
+	t.Cleanup(func() { stopAtOnce(t, rec) })
 	keys, err := auth.ParseKeys("ops:" + tokenAll + ":ingest+read+admin,mta:" + tokenIngest + ":ingest," +
 		"viewer:" + tokenRead + ":read,other:" + tokenOther + ":ingest+read")
 	require.NoError(t, err)
 	eraser := erasure.New(pool, &erasure.Config{MaxRetries: 3, Wake: rel.Notify, PollInterval: 50 * time.Millisecond, BatchSize: 7})
-	eraser.Start(context.Background())
-	t.Cleanup(eraser.Stop)
+	require.NoError(t, eraser.Start(context.Background()))
+	t.Cleanup(func() { stopAtOnce(t, eraser) })
 	h := handlers.New(&handlers.Config{
 		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec, Now: o.now, Erasure: eraser,
 		Sync: relay.NewAdmin(pool, workers, 3, rel.Notify),
@@ -108,6 +108,16 @@ func newEnv(t testing.TB, o envOpts) *env {
 		}
 	}
 	return &env{t: t, url: o.serve(t, router), pool: pool, mongo: mongo, relay: rel}
+}
+
+// stopAtOnce stops s cutting off its work in flight at once (a test may
+// have left PostgreSQL black-holed, and its runs and batches would never
+// finish), and waits for its goroutines to be gone.
+func stopAtOnce(t testing.TB, s interface{ Stop(context.Context) error }) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = s.Stop(ctx) // an error says what was cut off
+	require.NoError(t, s.Stop(context.Background()))
 }
 
 type response struct {

@@ -6,15 +6,15 @@ package maintenance
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mailsync/internal/db"
 	"mailsync/internal/erasure"
+	"mailsync/internal/lifecycle"
 )
 
 // Config tunes the cleaner; zero fields take defaults.
@@ -42,9 +42,7 @@ type Metrics interface {
 type Cleaner struct {
 	pool *pgxpool.Pool
 	cfg  Config
-
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	life *lifecycle.Group
 }
 
 // New returns a Cleaner with cfg's defaults filled in.
@@ -71,39 +69,34 @@ func New(pool *pgxpool.Pool, cfg *Config) *Cleaner {
 	if c.Wake == nil {
 		c.Wake = func() {}
 	}
-	return &Cleaner{pool: pool, cfg: c}
+	return &Cleaner{pool: pool, cfg: c, life: lifecycle.NewGroup("retention cleaner", "delete batch in flight")}
 }
 
-// Start runs a pass every Interval until Stop.
-func (c *Cleaner) Start(ctx context.Context) {
-	ctx, c.cancel = context.WithCancel(ctx)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		t := time.NewTicker(c.cfg.Interval)
-		defer t.Stop()
-		for {
-			pctx, cancel := context.WithTimeout(ctx, c.cfg.Interval)
-			if _, err := c.RunOnce(pctx); err != nil && ctx.Err() == nil {
-				slog.Warn("retention pass failed", "err", err)
-			}
-			cancel()
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
-}
-
-// Stop ends the loop and waits for a pass in progress.
-func (c *Cleaner) Stop() {
-	if c.cancel != nil {
-		c.cancel()
+// Start runs a pass at once and then every Interval, each bounded by
+// Interval, until Stop or until ctx ends. It returns an error when the
+// cleaner was started or stopped before.
+func (c *Cleaner) Start(ctx context.Context) error {
+	if c.pool == nil {
+		return errors.New("start retention cleaner: a PostgreSQL pool is required")
 	}
-	c.wg.Wait()
+	if err := c.life.Start(ctx); err != nil {
+		return err
+	}
+	passes := &lifecycle.Loop{Name: "retention pass", Interval: c.cfg.Interval, Timeout: c.cfg.Interval, Immediate: true,
+		Pass: func(claim, ctx context.Context) error {
+			_, err := c.runOnce(claim, ctx)
+			return err
+		}}
+	c.life.Go(passes.Run)
+	return nil
 }
+
+// Stop stops starting delete batches and waits, while ctx lasts, for the
+// batch in flight to commit. When ctx ends first, the batch is cut off
+// (rolled back) and Stop returns at once an error wrapping ctx's. Stop is
+// idempotent; a Stop before Start returns nil, and the cleaner cannot be
+// started after it.
+func (c *Cleaner) Stop(ctx context.Context) error { return c.life.Stop(ctx) }
 
 // Result counts what one pass deleted, by table.
 type Result map[string]int64
@@ -111,8 +104,11 @@ type Result map[string]int64
 // RunOnce deletes everything past retention, batch by batch, and returns
 // the counts. Each batch is a transaction holding the maintenance advisory
 // lock; when another instance holds it, the pass stops early (that instance
-// is doing the work).
-func (c *Cleaner) RunOnce(ctx context.Context) (Result, error) {
+// is doing the work). When ctx ends, the pass stops with its error.
+func (c *Cleaner) RunOnce(ctx context.Context) (Result, error) { return c.runOnce(ctx, ctx) }
+
+// runOnce is RunOnce, which stops before its next batch once claim ends.
+func (c *Cleaner) runOnce(claim, ctx context.Context) (Result, error) {
 	now := c.cfg.Now()
 	res := Result{}
 	steps := []struct {
@@ -141,6 +137,9 @@ func (c *Cleaner) RunOnce(ctx context.Context) (Result, error) {
 	}
 	for _, s := range steps {
 		for {
+			if err := claim.Err(); err != nil {
+				return res, err
+			}
 			var n int64
 			locked := true
 			err := db.InTx(ctx, c.pool, func(q *db.Queries) error {

@@ -51,7 +51,7 @@ func (e *env) reconciler(cfg reconcile.Config) *reconcile.Reconciler {
 		cfg.RangeSize = 100
 	}
 	r := reconcile.New(e.pool, e.mongo, &cfg)
-	e.t.Cleanup(r.Stop)
+	e.t.Cleanup(func() { require.NoError(e.t, r.Stop(context.Background())) })
 	return r
 }
 

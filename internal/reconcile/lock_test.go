@@ -110,7 +110,7 @@ func TestInterruptedRunsAreFailed(t *testing.T) {
 	require.Contains(t, *stale.ErrorMessage, "interrupted")
 	require.NotNil(t, stale.CompletedAt)
 
-	r.Stop()
+	require.NoError(t, r.Stop(e.ctx))
 	got, err := r.Get(e.ctx, started.ID)
 	require.NoError(t, err)
 	require.NotEqual(t, reconcile.StatusRunning, got.Status)
@@ -128,10 +128,10 @@ func TestScheduleRuns(t *testing.T) {
 	e.ingestN(10)
 	e.drain()
 	r := e.reconciler(reconcile.Config{Interval: 50 * time.Millisecond})
-	r.Start(e.ctx)
+	require.NoError(t, r.Start(e.ctx))
 	testwait.Until(t, time.Minute, "two scheduled runs", func() bool {
 		return e.count(`SELECT count(*) FROM reconciliation_reports WHERE trigger = 'scheduled' AND status = 'completed'`) >= 2
 	})
-	r.Stop()
+	require.NoError(t, r.Stop(e.ctx))
 	require.Zero(t, e.count(`SELECT count(*) FROM reconciliation_reports WHERE status = 'running'`))
 }

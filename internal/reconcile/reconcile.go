@@ -12,12 +12,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mailsync/internal/db"
+	"mailsync/internal/lifecycle"
 	"mailsync/internal/mongostore"
 )
 
@@ -54,28 +54,14 @@ type Reconciler struct {
 	mongo *mongostore.Store
 	cfg   Config
 
-	base     context.Context // ends at Stop: aborts background runs
-	cancel   context.CancelFunc
-	mu       sync.Mutex // guards stopped and the wg.Add calls against Stop
-	stopped  bool
-	wg       sync.WaitGroup
-	stopOnce sync.Once
+	// life holds the schedule's goroutines and the runs in flight on this
+	// instance (Run and StartRun join it without Start).
+	life *lifecycle.Group
 }
 
 // finishTimeout bounds the report writes that must happen even when the
 // run's context has ended (its insert and its final status).
 const finishTimeout = 10 * time.Second
-
-// track registers a goroutine Stop must wait for; false once stopped.
-func (r *Reconciler) track() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.stopped {
-		return false
-	}
-	r.wg.Add(1)
-	return true
-}
 
 // New returns a Reconciler over pool and mongo with cfg's defaults filled in.
 // It runs nothing until Start, Run or StartRun.
@@ -99,9 +85,8 @@ func New(pool *pgxpool.Pool, mongo *mongostore.Store, cfg *Config) *Reconciler {
 	if c.Wake == nil {
 		c.Wake = func() {}
 	}
-	r := &Reconciler{pool: pool, q: db.New(pool), mongo: mongo, cfg: c}
-	r.base, r.cancel = context.WithCancel(context.Background())
-	return r
+	return &Reconciler{pool: pool, q: db.New(pool), mongo: mongo, cfg: c,
+		life: lifecycle.NewGroup("reconciler", "runs in flight")}
 }
 
 // Run reconciles once and returns the finished report, synchronously. A run
@@ -109,13 +94,11 @@ func New(pool *pgxpool.Pool, mongo *mongostore.Store, cfg *Config) *Reconciler {
 // error_message) together with the error. When another run holds the lock,
 // Run returns an apperr RunInProcess naming the running report's id.
 func (r *Reconciler) Run(ctx context.Context, trigger Trigger, dryRun bool) (Report, error) {
-	if !r.track() {
+	ctx, leave, ok := r.life.Join(ctx) // Stop waits for the run, then cuts it off
+	if !ok {
 		return Report{}, errStopped
 	}
-	defer r.wg.Done()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(r.base, cancel)()
+	defer leave()
 	l, rep, err := r.begin(ctx, trigger, dryRun)
 	if err != nil {
 		return Report{}, err
@@ -125,24 +108,26 @@ func (r *Reconciler) Run(ctx context.Context, trigger Trigger, dryRun bool) (Rep
 
 // StartRun starts a manual run in the background and returns its report,
 // status running, as soon as the lock is held and the row exists. The run
-// goes on after ctx ends; Stop aborts it. When another run holds the lock,
-// StartRun returns an apperr RunInProcess naming the running report's id.
+// goes on after ctx ends; Stop waits for it, then cuts it off. When another
+// run holds the lock, StartRun returns an apperr RunInProcess naming the
+// running report's id.
 func (r *Reconciler) StartRun(ctx context.Context, dryRun bool) (Report, error) {
-	if !r.track() {
+	run, leave, ok := r.life.Join(context.WithoutCancel(ctx)) // ends only when Stop cuts it off
+	if !ok {
 		return Report{}, errStopped
 	}
-	bctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(r.base, cancel)
+	bctx, cancel := context.WithCancel(ctx) // ctx's deadline stays its own
+	stop := context.AfterFunc(run, cancel)
 	l, rep, err := r.begin(bctx, TriggerManual, dryRun)
 	stop()
 	cancel()
 	if err != nil {
-		r.wg.Done()
+		leave()
 		return Report{}, err
 	}
 	go func() {
-		defer r.wg.Done()
-		_, _ = r.execute(r.base, l, rep) // the outcome is in the report and the log
+		defer leave()
+		_, _ = r.execute(run, l, rep) // the outcome is in the report and the log
 	}()
 	return rep, nil
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"mailsync/internal/apperr"
 	"mailsync/internal/db"
+	"mailsync/internal/lifecycle"
 )
 
 // LockKey is the PostgreSQL advisory lock key held by the one running
@@ -89,27 +91,36 @@ const SweepInterval = time.Minute
 // SweepInterval), and runs a scheduled reconciliation every Config.Interval
 // (the first one interval after Start; none when it is 0), until Stop or ctx
 // ends. Every instance may call Start: a tick that finds another run holding
-// the lock is skipped.
-func (r *Reconciler) Start(ctx context.Context) {
-	if !r.track() {
-		return
+// the lock is skipped. It returns an error when the reconciler was started
+// or stopped before, or lacks its stores.
+func (r *Reconciler) Start(ctx context.Context) error {
+	if r.pool == nil || r.mongo == nil {
+		return errors.New("start reconciler: a PostgreSQL pool and a MongoDB store are required")
 	}
-	go r.loop(ctx)
+	if err := r.life.Start(ctx); err != nil {
+		return err
+	}
+	sweeps := &lifecycle.Loop{Name: "reconciliation: sweep", Interval: SweepInterval, Timeout: finishTimeout,
+		Immediate: true, Pass: func(_, ctx context.Context) error {
+			_, err := r.SweepStale(ctx)
+			return err
+		}}
+	r.life.Go(sweeps.Run)
+	if r.cfg.Interval > 0 {
+		runs := &lifecycle.Loop{Name: "scheduled reconciliation", Interval: r.cfg.Interval, Pass: r.runOnce}
+		r.life.Go(runs.Run)
+	}
+	return nil
 }
 
-// Stop ends the schedule and aborts the runs in flight on this instance
-// (scheduled ones and those of Run and StartRun): each is recorded as failed
-// ("interrupted"), and its lock is released. It returns when all have
-// exited. Runs fail to start after Stop.
-func (r *Reconciler) Stop() {
-	r.stopOnce.Do(func() {
-		r.mu.Lock()
-		r.stopped = true
-		r.mu.Unlock()
-		r.cancel()
-		r.wg.Wait()
-	})
-}
+// Stop ends the schedule and refuses new runs (Run and StartRun then fail),
+// and waits, while ctx lasts, for the runs in flight on this instance
+// (scheduled ones and those of Run and StartRun) to finish. When ctx ends
+// first, those runs are cut off: each is recorded as failed ("interrupted")
+// and its lock released, and Stop returns at once an error wrapping ctx's.
+// Stop is idempotent. Before Start it still waits for the runs of Run and
+// StartRun, and the reconciler cannot be started after it.
+func (r *Reconciler) Stop(ctx context.Context) error { return r.life.Stop(ctx) }
 
 // SweepStale marks failed every report still running whose run holds no
 // lock: its instance died or lost its session before finishing it. It
@@ -125,49 +136,15 @@ func (r *Reconciler) SweepStale(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-func (r *Reconciler) loop(ctx context.Context) {
-	defer r.wg.Done()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(r.base, cancel)
-	defer stop()
-	sweep := func() {
-		sctx, scancel := context.WithTimeout(ctx, finishTimeout)
-		defer scancel()
-		if _, err := r.SweepStale(sctx); err != nil && ctx.Err() == nil {
-			slog.Warn("reconciliation: sweep failed", "err", err)
-		}
-	}
-	sweep()
-	sweeps := time.NewTicker(SweepInterval)
-	defer sweeps.Stop()
-	var runs <-chan time.Time
-	if r.cfg.Interval > 0 {
-		t := time.NewTicker(r.cfg.Interval)
-		defer t.Stop()
-		runs = t.C
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-sweeps.C:
-			sweep()
-		case <-runs:
-			r.runOnce(ctx)
-		}
-	}
-}
-
 // runOnce is one scheduled pass; its run has its own timeout (Config.Timeout).
-func (r *Reconciler) runOnce(ctx context.Context) {
+func (r *Reconciler) runOnce(_, ctx context.Context) error {
 	_, err := r.Run(ctx, TriggerScheduled, false)
 	switch {
-	case err == nil:
 	case apperr.CodeOf(err) == apperr.RunInProcess:
 		slog.Debug("scheduled reconciliation skipped: another run holds the lock", "err", err)
-	case ctx.Err() != nil:
-	default:
-		slog.Warn("scheduled reconciliation failed", "err", err)
+		return nil
+	case errors.Is(err, errStopped): // Stop began as the tick came
+		return nil
 	}
+	return err
 }

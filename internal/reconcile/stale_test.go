@@ -57,7 +57,7 @@ func TestCancelAfterReportCommitFinishesIt(t *testing.T) {
 	require.NoError(t, err)
 	defer pool.Close()
 	r := reconcile.New(pool, e.mongo, &reconcile.Config{})
-	defer r.Stop()
+	defer func() { require.NoError(t, r.Stop(context.Background())) }()
 
 	_, err = r.Run(ctx, reconcile.TriggerScheduled, false)
 	require.Error(t, err)
@@ -141,7 +141,7 @@ func TestStaleReportsAreFailedAtStart(t *testing.T) {
 	holder.Release()
 
 	// No lock held: starting an instance (no schedule) fails the report.
-	r.Start(e.ctx)
+	require.NoError(t, r.Start(e.ctx))
 	testwait.Until(t, time.Minute, "the stale report to be failed", func() bool {
 		return e.statuses()[0] == reconcile.StatusFailed
 	})

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"mailsync/internal/lifecycle"
 )
 
 // channel is the PostgreSQL NOTIFY channel relays wake each other on.
@@ -14,7 +16,6 @@ const channel = "mailsync_outbox"
 // instance's own NOTIFYs are ignored: its workers were woken in-process.
 // Polling covers the gaps while the listening connection is re-established.
 func (r *Relay) listen(ctx context.Context) {
-	defer r.wg.Done()
 	for ctx.Err() == nil {
 		if err := r.listenOnce(ctx); err != nil && ctx.Err() == nil {
 			slog.Debug("relay listen connection lost", "err", err)
@@ -51,20 +52,21 @@ func (r *Relay) listenOnce(ctx context.Context) error {
 
 // notifier sends at most one NOTIFY per debounce interval, after commits,
 // outside any ingest transaction (a NOTIFY inside one serialises commits).
-func (r *Relay) notifier(ctx context.Context) {
-	defer r.wg.Done()
-	t := time.NewTicker(25 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if r.notify.Swap(false) {
-				if err := r.q.NotifyOutboxFrom(ctx, r.self); err != nil && ctx.Err() == nil {
-					slog.Debug("relay notify failed", "err", err)
-				}
-			}
+// When the relay stops claiming it sends the last one due, so that commits
+// made just before Stop still wake the other instances.
+func (r *Relay) notifier(claim, work context.Context) {
+	debounce := lifecycle.Loop{Name: "relay notify", Interval: 25 * time.Millisecond, Pass: r.notifyOnce}
+	debounce.Run(claim, work)
+	_ = r.notifyOnce(claim, work)
+}
+
+// notifyOnce sends the NOTIFY if one is due; a failure is only logged at
+// Debug (polling covers a lost wake-up).
+func (r *Relay) notifyOnce(_, ctx context.Context) error {
+	if r.notify.Swap(false) {
+		if err := r.q.NotifyOutboxFrom(ctx, r.self); err != nil && ctx.Err() == nil {
+			slog.Debug("relay notify failed", "err", err)
 		}
 	}
+	return nil
 }

@@ -47,8 +47,8 @@ func TestBigEmailsAreLoadedInBoundedChunks(t *testing.T) {
 		loads = append(loads, bytes)
 		emails += n
 	})
-	r.Start(context.Background())
-	defer r.Stop()
+	require.NoError(t, r.Start(context.Background()))
+	defer func() { require.NoError(t, r.Stop(context.Background())) }()
 	testwait.Until(t, 60*time.Second, "every email synced", func() bool {
 		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 26
 	})

@@ -44,9 +44,8 @@ func (r *Relay) storeDown(cause error) {
 		s.up, s.trial, s.since = make(chan struct{}), make(chan struct{}, 1), time.Now()
 		slog.Warn("relay paused: MongoDB unreachable; probing", "err", cause)
 	}
-	s.probing = true
-	r.wg.Add(1) // a worker is still running: the count is above zero
-	go r.probe(s.trial)
+	trial := s.trial
+	s.probing = r.life.Go(func(context.Context, context.Context) { r.probe(trial) })
 }
 
 // storeUp resumes every worker after a successful trial.
@@ -69,7 +68,6 @@ func (r *Relay) storeUp() {
 // notices the store's return at once, and a ping failing fast is followed
 // by the rest of its interval.
 func (r *Relay) probe(trial chan struct{}) {
-	defer r.wg.Done()
 	wait := probeFirst
 	for {
 		t0 := time.Now()

@@ -27,8 +27,8 @@ func TestMongoOutageResumesAtOnceAndBurnsNoRetries(t *testing.T) {
 	m, _ := mongotest.StoreAt(t, srv.URL)
 	const total = 2000
 	r := relay.New(pool, m, &relay.Config{Workers: 4, MaxRetries: 3})
-	r.Start(context.Background())
-	defer r.Stop()
+	require.NoError(t, r.Start(context.Background()))
+	defer func() { require.NoError(t, r.Stop(context.Background())) }()
 	svc := newIngest(pool, r)
 
 	srv.Stop()

@@ -14,30 +14,29 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mailsync/internal/db"
+	"mailsync/internal/lifecycle"
 	"mailsync/internal/mongostore"
 )
 
 // Config tunes a Relay; zero fields take defaults.
 type Config struct {
-	Workers         int           // goroutines claiming batches (4)
-	BatchSize       int           // outbox rows per claim (100)
-	MaxRetries      int32         // attempts before a message is dead (10); set at enqueue
-	Lease           time.Duration // how long a claim is held before others may take it (30s)
-	PollInterval    time.Duration // claim at least this often without a wake-up (1s)
-	BackoffBase     time.Duration // first retry delay of a failed message (1s)
-	BackoffMax      time.Duration // cap of retry delays (5m)
-	ProbeMax        time.Duration // cap of the store probe interval during an outage (1s)
-	LoadBytes       int64         // email bytes loaded and written at once (32 MiB)
-	ShutdownTimeout time.Duration // bound of Stop (20s)
-	Name            string        // worker id prefix (host-pid)
-	Metrics         Metrics       // optional
+	Workers      int           // goroutines claiming batches (4)
+	BatchSize    int           // outbox rows per claim (100)
+	MaxRetries   int32         // attempts before a message is dead (10); set at enqueue
+	Lease        time.Duration // how long a claim is held before others may take it (30s)
+	PollInterval time.Duration // claim at least this often without a wake-up (1s)
+	BackoffBase  time.Duration // first retry delay of a failed message (1s)
+	BackoffMax   time.Duration // cap of retry delays (5m)
+	ProbeMax     time.Duration // cap of the store probe interval during an outage (1s)
+	LoadBytes    int64         // email bytes loaded and written at once (32 MiB)
+	Name         string        // worker id prefix (host-pid)
+	Metrics      Metrics       // optional
 }
 
 // Metrics receives relay outcomes.
@@ -59,12 +58,8 @@ type Relay struct {
 	notify atomic.Bool   // a NOTIFY to other instances is due
 	store  storeState
 
-	run      context.Context // ends when Stop begins: no more claims
-	cancel   context.CancelFunc
-	abort    context.CancelFunc // cuts in-flight work when Stop's deadline passes
-	stopOnce sync.Once
-	stopErr  error
-	wg       sync.WaitGroup
+	life *lifecycle.Group // the workers, the listener and the notifier
+	run  context.Context  // ends when Stop begins: no more claims; nil until Start
 
 	emptyClaims atomic.Int64
 	onLoad      func(emails int, bytes int64) // test hook
@@ -92,7 +87,6 @@ func New(pool *pgxpool.Pool, mongo *mongostore.Store, cfg *Config) *Relay {
 	def(&c.BackoffBase, time.Second)
 	def(&c.BackoffMax, 5*time.Minute)
 	def(&c.ProbeMax, time.Second)
-	def(&c.ShutdownTimeout, 20*time.Second)
 	if c.Name == "" {
 		host, _ := os.Hostname()
 		c.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
@@ -100,55 +94,40 @@ func New(pool *pgxpool.Pool, mongo *mongostore.Store, cfg *Config) *Relay {
 	nonce := make([]byte, 6)
 	_, _ = rand.Read(nonce)
 	return &Relay{pool: pool, q: db.New(pool), mongo: mongo, cfg: c,
-		self: c.Name + "-" + hex.EncodeToString(nonce), wake: make(chan struct{}, 1)}
+		self: c.Name + "-" + hex.EncodeToString(nonce), wake: make(chan struct{}, 1),
+		life: lifecycle.NewGroup("relay", "in-flight batches")}
 }
 
-// Start runs the workers and the cross-instance wake-up until Stop or ctx
-// ends. A batch in a worker's hands is finished even after ctx ends; only
-// Stop's deadline cuts it short.
-func (r *Relay) Start(ctx context.Context) {
-	var work context.Context
-	r.run, r.cancel = context.WithCancel(ctx)
-	work, r.abort = context.WithCancel(context.WithoutCancel(ctx))
+// Start runs the workers, the cross-instance wake-up (LISTEN) and the
+// debounced NOTIFY until Stop, or until ctx ends (then nothing more is
+// claimed, but a batch in a worker's hands is finished: only Stop's
+// deadline cuts it short). It returns an error when the relay was started
+// or stopped before, or has workers but no MongoDB store.
+func (r *Relay) Start(ctx context.Context) error {
+	if r.pool == nil || (r.cfg.Workers > 0 && r.mongo == nil) {
+		return errors.New("start relay: a PostgreSQL pool and, for workers, a MongoDB store are required")
+	}
+	if err := r.life.Start(ctx); err != nil {
+		return err
+	}
+	r.run = r.life.Claim()
 	for i := 0; i < r.cfg.Workers; i++ {
-		r.wg.Add(1)
-		go r.work(work, fmt.Sprintf("%s-%d", r.cfg.Name, i))
+		id := fmt.Sprintf("%s-%d", r.cfg.Name, i)
+		r.life.Go(func(_, work context.Context) { r.work(work, id) })
 	}
-	r.wg.Add(2)
-	go r.listen(r.run)
-	go r.notifier(r.run)
+	r.life.Go(func(claim, _ context.Context) { r.listen(claim) })
+	r.life.Go(r.notifier)
+	return nil
 }
 
-// Shutdown stops claiming and waits for each worker to finish or release
-// the batch in its hands. When ctx ends first, in-flight work is cut off
-// (its rows stay leased and come back when the lease expires) and Shutdown
-// returns at once with ctx's error. Later calls return the first result.
-func (r *Relay) Shutdown(ctx context.Context) error {
-	r.stopOnce.Do(func() {
-		if r.cancel == nil {
-			return // never started
-		}
-		r.cancel()
-		done := make(chan struct{})
-		go func() { r.wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			r.stopErr = fmt.Errorf("stop relay: in-flight batches cut off: %w", ctx.Err())
-		}
-		r.abort() // cuts off what is still running; releases the context either way
-	})
-	return r.stopErr
-}
-
-// Stop is Shutdown bounded by Config.ShutdownTimeout; it logs a cut-off.
-func (r *Relay) Stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
-	defer cancel()
-	if err := r.Shutdown(ctx); err != nil {
-		slog.Warn("relay stop", "err", err)
-	}
-}
+// Stop stops claiming and waits, while ctx lasts, for each worker to finish
+// or release the batch in its hands (a batch's chunks not started yet are
+// released at once), and for the notifier to send the last NOTIFY due. When
+// ctx ends first, in-flight work is cut off (its rows stay leased and come
+// back when the lease expires) and Stop returns at once an error wrapping
+// ctx's ("stop relay: in-flight batches cut off: …"). Stop is idempotent; a
+// Stop before Start returns nil, and the relay cannot be started after it.
+func (r *Relay) Stop(ctx context.Context) error { return r.life.Stop(ctx) }
 
 // Notify wakes one local worker now and, debounced, the other instances.
 // Call it after a commit that enqueued messages, never inside the transaction.
@@ -167,7 +146,6 @@ func (r *Relay) wakeOne() {
 }
 
 func (r *Relay) work(work context.Context, id string) {
-	defer r.wg.Done()
 	timer := time.NewTimer(r.cfg.PollInterval)
 	defer timer.Stop()
 	for {

@@ -102,8 +102,8 @@ func TestIngestedEmailIsSyncedByTheWakeUp(t *testing.T) {
 	pool, _ := dbtest.New(t)
 	m, _ := mongotest.NewStore(t)
 	r := relay.New(pool, m, &relay.Config{Workers: 2, PollInterval: time.Hour})
-	r.Start(context.Background())
-	defer r.Stop()
+	require.NoError(t, r.Start(context.Background()))
+	defer func() { require.NoError(t, r.Stop(context.Background())) }()
 	testwait.Until(t, 10*time.Second, "the workers' first claims", func() bool { return r.EmptyClaims() == 2 })
 	svc := newIngest(pool, r)
 	start := time.Now()
@@ -127,8 +127,8 @@ func TestKilledWorkerLeaseIsReclaimed(t *testing.T) {
 	_, err := pool.Exec(context.Background(), `UPDATE outbox_messages SET locked_until = now() + interval '1 second', locked_by = 'dead-worker'
 		WHERE id IN (SELECT id FROM outbox_messages ORDER BY id LIMIT 100)`)
 	require.NoError(t, err)
-	r.Start(context.Background())
-	defer r.Stop()
+	require.NoError(t, r.Start(context.Background()))
+	defer func() { require.NoError(t, r.Stop(context.Background())) }()
 	testwait.Until(t, 30*time.Second, "all synced", func() bool {
 		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 300
 	})
@@ -147,8 +147,8 @@ func TestPoisonEmailFailsWhileOthersSync(t *testing.T) {
 	require.NoError(t, err)
 	_, err = pool.Exec(context.Background(), `UPDATE incoming_emails SET headers = '42' WHERE idempotency_key = 'poison'`)
 	require.NoError(t, err)
-	r.Start(context.Background())
-	defer r.Stop()
+	require.NoError(t, r.Start(context.Background()))
+	defer func() { require.NoError(t, r.Stop(context.Background())) }()
 	testwait.Until(t, 30*time.Second, "poison failed and others synced", func() bool {
 		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 20 &&
 			count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'failed'`) == 1
@@ -171,8 +171,8 @@ func TestTwoRelaysWriteEveryEmailOnce(t *testing.T) {
 	svc := newIngest(pool, relays[0])
 	var wg sync.WaitGroup
 	for _, r := range relays {
-		r.Start(context.Background())
-		defer r.Stop()
+		require.NoError(t, r.Start(context.Background()))
+		defer func() { require.NoError(t, r.Stop(context.Background())) }()
 	}
 	for w := range 4 {
 		wg.Add(1)

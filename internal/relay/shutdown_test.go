@@ -47,7 +47,7 @@ func TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles(t *testing.T) {
 	p := dbtest.NewProxy(t, fmt.Sprintf("%s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port))
 	pool := poolVia(t, url, p)
 	r := relay.New(pool, m, &relay.Config{Workers: 2, BatchSize: 10, Lease: time.Hour, PollInterval: 50 * time.Millisecond})
-	r.Start(context.Background())
+	require.NoError(t, r.Start(context.Background()))
 	testwait.Until(t, 30*time.Second, "the relay at work", func() bool {
 		return count(t, direct, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) >= 20
 	})
@@ -56,7 +56,7 @@ func TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	stopped := make(chan error, 1)
-	go func() { stopped <- r.Shutdown(ctx) }()
+	go func() { stopped <- r.Stop(ctx) }()
 	select {
 	case err := <-stopped:
 		require.ErrorIs(t, err, context.DeadlineExceeded, "in-flight batches were cut off")
@@ -97,8 +97,8 @@ func TestBatchOverrunningItsLeaseDoesNotLoop(t *testing.T) {
 	require.NoError(t, err)
 
 	r := relay.New(pool, m, &relay.Config{Workers: 1, Lease: 2 * time.Second, LoadBytes: 600 << 10, MaxRetries: 3})
-	r.Start(context.Background())
-	defer r.Stop()
+	require.NoError(t, r.Start(context.Background()))
+	defer func() { require.NoError(t, r.Stop(context.Background())) }()
 	testwait.Until(t, 60*time.Second, "every big email synced", func() bool {
 		return count(t, pool, `SELECT count(*) FROM incoming_emails WHERE sync_status = 'synced'`) == 8
 	})

@@ -22,8 +22,8 @@ func TestCommitWakesOneWorker(t *testing.T) {
 	pool, _ := dbtest.New(t)
 	m, _ := mongotest.NewStore(t)
 	r := relay.New(pool, m, &relay.Config{Workers: 4, PollInterval: time.Hour})
-	r.Start(context.Background())
-	defer r.Stop()
+	require.NoError(t, r.Start(context.Background()))
+	defer func() { require.NoError(t, r.Stop(context.Background())) }()
 	testwait.Until(t, 10*time.Second, "the workers' first claims", func() bool { return r.EmptyClaims() == 4 })
 	svc := newIngest(pool, r)
 	const n = 20
@@ -46,8 +46,8 @@ func TestOtherInstanceIsWokenByNotify(t *testing.T) {
 	api := relay.New(pool, m, &relay.Config{Workers: 0, Name: "api"})
 	worker := relay.New(pool, m, &relay.Config{Workers: 2, PollInterval: time.Hour, Name: "worker"})
 	for _, r := range []*relay.Relay{api, worker} {
-		r.Start(context.Background())
-		defer r.Stop()
+		require.NoError(t, r.Start(context.Background()))
+		defer func() { require.NoError(t, r.Stop(context.Background())) }()
 	}
 	testwait.Until(t, 10*time.Second, "the listeners and the first claims", func() bool {
 		return worker.EmptyClaims() == 2 &&
