@@ -55,11 +55,7 @@ func (q *Queries) ListAuditEvents(ctx context.Context, beforeID *int64, limit in
 	if err != nil {
 		return nil, nil, wrap("list audit events", err)
 	}
-	var next *int64
-	if len(rows) > int(limit) {
-		rows = rows[:limit]
-		next = &rows[len(rows)-1].ID
-	}
+	rows, next := page(rows, limit, func(r gen.AuditEvent) int64 { return r.ID })
 	out := make([]AuditEvent, len(rows))
 	for i, r := range rows {
 		out[i] = AuditEvent{ID: r.ID, At: r.At, ClientID: r.ClientID, Action: r.Action, Target: r.Target,

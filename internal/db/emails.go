@@ -94,11 +94,7 @@ func (q *Queries) ListEmails(ctx context.Context, f EmailFilter) ([]email.Stored
 	if err != nil {
 		return nil, nil, wrap("list emails", err)
 	}
-	var next *int64
-	if len(rows) > int(f.Limit) {
-		rows = rows[:f.Limit]
-		next = &rows[len(rows)-1].ID
-	}
+	rows, next := page(rows, f.Limit, func(r gen.IncomingEmail) int64 { return r.ID })
 	out, err := emailsFromRows(rows)
 	return out, next, err
 }

@@ -83,11 +83,7 @@ func (q *Queries) ListErasureJobs(ctx context.Context, beforeID *int64, limit in
 	if err != nil {
 		return nil, nil, wrap("list erasure jobs", err)
 	}
-	var next *int64
-	if len(rows) > int(limit) {
-		rows = rows[:limit]
-		next = &rows[len(rows)-1].ID
-	}
+	rows, next := page(rows, limit, func(r gen.ErasureJob) int64 { return r.ID })
 	out := make([]ErasureJob, len(rows))
 	for i, r := range rows {
 		out[i] = erasureJobFromRow(r)

@@ -63,3 +63,15 @@ func found(op string, err error, what string, id any) error {
 	}
 	return wrap(op, err)
 }
+
+// page trims rows, read with a limit of limit+1 to learn whether more
+// follow, to limit, and returns with them the keyset cursor of the next
+// page: the id of the last row kept, or nil on the last page.
+func page[R any](rows []R, limit int32, id func(R) int64) ([]R, *int64) {
+	if len(rows) <= int(limit) {
+		return rows, nil
+	}
+	rows = rows[:limit]
+	next := id(rows[len(rows)-1])
+	return rows, &next
+}

@@ -125,11 +125,7 @@ func (q *Queries) ListReports(ctx context.Context, beforeID *int64, limit int32)
 	if err != nil {
 		return nil, nil, wrap("list reconciliation reports", err)
 	}
-	var next *int64
-	if len(rows) > int(limit) {
-		rows = rows[:limit]
-		next = &rows[len(rows)-1].ID
-	}
+	rows, next := page(rows, limit, func(r gen.ReconciliationReport) int64 { return r.ID })
 	out := make([]Report, len(rows))
 	for i, row := range rows {
 		if out[i], err = reportFromRow(row); err != nil {

@@ -81,11 +81,7 @@ func (q *Queries) ListSyncFailures(ctx context.Context, beforeID *int64, limit i
 	if err != nil {
 		return nil, nil, wrap("list sync failures", err)
 	}
-	var next *int64
-	if len(rows) > int(limit) {
-		rows = rows[:limit]
-		next = &rows[len(rows)-1].ID
-	}
+	rows, next := page(rows, limit, func(r gen.ListSyncFailuresRow) int64 { return r.ID })
 	out := make([]SyncFailure, len(rows))
 	for i, r := range rows {
 		out[i] = SyncFailure{ID: r.ID, MessageID: r.MessageID, Mailbox: r.Mailbox, SyncError: r.SyncError,
