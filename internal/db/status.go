@@ -5,21 +5,19 @@ import (
 	"time"
 
 	"mailsync/internal/db/gen"
+	"mailsync/internal/email"
 )
 
 // CountEmailsByStatus returns the number of emails in each sync status
 // (every status present, zero included), read from the counters the
 // triggers keep rather than by counting the table.
 func (q *Queries) CountEmailsByStatus(ctx context.Context) (map[string]int64, error) {
-	rows, err := q.g.CountEmailsByStatus(ctx)
+	c, err := q.g.CountEmailsByStatus(ctx)
 	if err != nil {
 		return nil, wrap("count emails by status", err)
 	}
-	out := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		out[r.SyncStatus] = r.N
-	}
-	return out, nil
+	return map[string]int64{email.StatusPending: c.Pending, email.StatusSynced: c.Synced,
+		email.StatusFailed: c.Failed, email.StatusNotApplicable: c.NotApplicable}, nil
 }
 
 // OutboxStats counts the unprocessed outbox messages.

@@ -111,3 +111,20 @@ func TestEmailStatusCountsUnderConcurrentWritersAndFolds(t *testing.T) {
 	got := requireCountsExact(t, pool)
 	require.Equal(t, int64(6*30*5), got["pending"]+got["synced"])
 }
+
+// TestTruncateLeavesNoCounterPagesBehind: after a burst of writes, TRUNCATE
+// incoming_emails gives the counters' pages back, so status reads do not
+// keep scanning thousands of empty pages.
+func TestTruncateLeavesNoCounterPagesBehind(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.New(t)
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, `INSERT INTO email_status_counts (pending) SELECT 0 FROM generate_series(1, 5000)`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `TRUNCATE incoming_emails CASCADE`)
+	require.NoError(t, err)
+	var pages int64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT pg_relation_size('email_status_counts') / 8192`).Scan(&pages))
+	require.Zero(t, pages)
+	requireCountsExact(t, pool)
+}
