@@ -13,7 +13,6 @@ import (
 // Admin reads and steers the sync state of emails: what the sync endpoints
 // and dashboards show, and the re-drive of failed emails.
 type Admin struct {
-	pool       *pgxpool.Pool
 	q          *db.Queries
 	workers    int
 	maxRetries int32
@@ -26,7 +25,7 @@ func NewAdmin(pool *pgxpool.Pool, workers int, maxRetries int32, wake func()) *A
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Admin{pool: pool, q: db.New(pool), workers: workers, maxRetries: maxRetries, wake: wake}
+	return &Admin{q: db.New(pool), workers: workers, maxRetries: maxRetries, wake: wake}
 }
 
 // Detail is an email's sync state with its outbox history, newest first.
