@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -38,10 +37,10 @@ func TestShutdownKeepsItsBudgetWhenPostgresBlackHoles(t *testing.T) {
 	require.NoError(t, err)
 	cfg.ReconcileInterval = 20 * time.Millisecond
 
-	pcfg, err := pgxpool.ParseConfig(url)
+	proxy, proxied := dbtest.ProxyURL(t, url)
+	pool, err := pgxpool.New(ctx, proxied)
 	require.NoError(t, err)
-	proxy := dbtest.NewProxy(t, fmt.Sprintf("%s:%d", pcfg.ConnConfig.Host, pcfg.ConnConfig.Port))
-	pool := poolVia(t, pcfg, proxy)
+	t.Cleanup(pool.Close)
 	bg := newBackground(pool, mongo, cfg, 2, true, metrics.New(prometheus.NewRegistry()))
 	addr := "alice@example.com"
 	_, _, err = bg.eraser.StartJob(ctx, erasure.Request{Criteria: erasure.Criteria{Address: &addr}, Key: "k",
@@ -70,20 +69,6 @@ func TestShutdownKeepsItsBudgetWhenPostgresBlackHoles(t *testing.T) {
 	}
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorContains(t, err, "stop erasure runner: job batch in flight cut off")
-}
-
-// poolVia opens a pool with cfg through p.
-func poolVia(t *testing.T, cfg *pgxpool.Config, p *dbtest.Proxy) *pgxpool.Pool {
-	t.Helper()
-	host, port, err := net.SplitHostPort(p.Addr)
-	require.NoError(t, err)
-	cfg.ConnConfig.Host = host
-	_, err = fmt.Sscan(port, &cfg.ConnConfig.Port)
-	require.NoError(t, err)
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	return pool
 }
 
 // ingestFrom stores n emails from sender through the ingest path.

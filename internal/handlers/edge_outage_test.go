@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -26,11 +25,8 @@ func newProxiedEnv(t *testing.T, requestTimeout time.Duration) (*env, *dbtest.Pr
 
 // newProxiedEnvWith is newProxiedEnv with more options (o.pool is set here).
 func newProxiedEnvWith(t *testing.T, o envOpts) (*env, *dbtest.Proxy) {
-	u, err := url.Parse(dbtest.NewURL(t))
-	require.NoError(t, err)
-	p := dbtest.NewProxy(t, u.Host)
-	u.Host = p.Addr
-	pool, err := db.Open(context.Background(), u.String(), 10)
+	p, proxied := dbtest.ProxyURL(t, dbtest.NewURL(t))
+	pool, err := db.Open(context.Background(), proxied, 10)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	o.pool = pool

@@ -18,21 +18,6 @@ import (
 	"mailsync/internal/testwait"
 )
 
-// poolVia opens a pool on the database of url through the proxy p.
-func poolVia(t *testing.T, url string, p *dbtest.Proxy) *pgxpool.Pool {
-	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	require.NoError(t, err)
-	host, port, ok := strings.Cut(p.Addr, ":")
-	require.True(t, ok)
-	cfg.ConnConfig.Host = host
-	_, err = fmt.Sscan(port, &cfg.ConnConfig.Port)
-	require.NoError(t, err)
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(t, err)
-	return pool
-}
-
 // TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles cuts PostgreSQL
 // off silently (connections stay open, nothing answers) while the relay is
 // busy: Stop must return once its deadline has passed, cutting in-flight
@@ -42,10 +27,9 @@ func TestStopReturnsWithinItsDeadlineWhenPostgresBlackHoles(t *testing.T) {
 	direct, url := dbtest.New(t)
 	m, _ := mongotest.NewStore(t)
 	ingestN(t, ingest.NewService(direct, &ingest.Config{Render: render, MaxRetries: 3}), 0, 2000)
-	cfg, err := pgxpool.ParseConfig(url)
+	p, proxied := dbtest.ProxyURL(t, url)
+	pool, err := pgxpool.New(context.Background(), proxied)
 	require.NoError(t, err)
-	p := dbtest.NewProxy(t, fmt.Sprintf("%s:%d", cfg.ConnConfig.Host, cfg.ConnConfig.Port))
-	pool := poolVia(t, url, p)
 	r := relay.New(pool, m, &relay.Config{Workers: 2, BatchSize: 10, Lease: time.Hour, PollInterval: 50 * time.Millisecond})
 	require.NoError(t, r.Start(context.Background()))
 	testwait.Until(t, 30*time.Second, "the relay at work", func() bool {

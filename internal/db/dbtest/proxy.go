@@ -3,6 +3,7 @@ package dbtest
 import (
 	"context"
 	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,6 +30,20 @@ type Proxy struct {
 	mu    sync.Mutex
 	held  chan struct{} // non-nil while black-holed; closed by Restore
 	conns map[net.Conn]struct{}
+}
+
+// ProxyURL starts a proxy (NewProxy) to the server of the database URL
+// dbURL and returns it with dbURL's address replaced by the proxy's: a pool
+// opened on that URL reaches the same database through the proxy.
+func ProxyURL(t testing.TB, dbURL string) (*Proxy, string) {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("dbtest: proxy: %v", err)
+	}
+	p := NewProxy(t, u.Host)
+	u.Host = p.Addr
+	return p, u.String()
 }
 
 // NewProxy starts a proxy to target (host:port) for t and stops it when t
