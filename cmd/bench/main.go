@@ -64,7 +64,7 @@ func main() {
 	flag.StringVar(&o.mongoURL, "mongo-url", os.Getenv("MAILSYNC_BENCH_MONGO_URL"), "MongoDB (or FerretDB) URL (required for -sections drain,latency)")
 	flag.StringVar(&o.pgbench, "pgbench", "pgbench", "pgbench binary")
 	flag.StringVar(&o.queries, "queries", "internal/db/queries/emails.sql", "the sqlc query file the pgbench script is built from")
-	flag.StringVar(&o.sections, "sections", "ingest,status,drain,latency,memory", "comma-separated sections to run: ingest (single + batch), status, drain, latency, memory")
+	flag.StringVar(&o.sections, "sections", "all", "comma-separated sections to run (all: "+sectionNames()+")")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of each section to <this>-<section>.pprof")
 	flag.IntVar(&o.runs, "runs", 3, "repetitions of each measurement (the median is reported)")
 	flag.StringVar(&o.concs, "concurrency", "16,64", "single-email ingest: comma-separated concurrent clients (and pgbench clients) to measure at; the first is the batch's baseline")
@@ -127,13 +127,13 @@ func run(ctx context.Context, o benchOptions) error {
 		fmt.Println()
 		return nil
 	}
+	chosen, err := chosenSections(o.sections)
+	if err != nil {
+		return err
+	}
 	want := map[string]bool{}
-	for _, s := range strings.Split(o.sections, ",") {
-		s = strings.TrimSpace(s)
-		if s != "ingest" && s != "status" && s != "drain" && s != "latency" && s != "memory" {
-			return fmt.Errorf("unknown section %q (want ingest, status, drain, latency, memory)", s)
-		}
-		want[s] = true
+	for _, s := range chosen {
+		want[s.name] = true
 	}
 	if (want["drain"] || want["latency"]) && o.mongoURL == "" {
 		return fmt.Errorf("-mongo-url (or MAILSYNC_BENCH_MONGO_URL) is required for drain and latency")
@@ -174,20 +174,14 @@ func run(ctx context.Context, o benchOptions) error {
 		host, runtime.NumCPU(), version, name, o.runs)
 
 	var rows []row
-	for _, s := range []struct {
-		name string
-		fn   func(context.Context, benchOptions, *database, *cpuWatch) ([]row, error)
-	}{{"ingest", benchIngest}, {"status", benchStatus}, {"drain", benchDrain}, {"latency", benchLatency}, {"memory", benchMemory}} {
-		if !want[s.name] {
-			continue
-		}
+	for _, s := range chosen {
 		fmt.Printf("\n== %s (load average %s)\n", s.name, loadavg())
 		t := time.Now()
 		stopProfile, err := profile(o.cpuprofile, s.name)
 		if err != nil {
 			return err
 		}
-		r, err := s.fn(ctx, o, d, newWatch(pool))
+		r, err := s.run(ctx, o, d, newWatch(pool))
 		stopProfile()
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
