@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,12 +27,12 @@ const (
 )
 
 // deliverRun runs `server deliver args...` with env and stdin as main does,
-// and returns its exit code and its stderr.
+// and returns its exit code and its output (stdout and stderr).
 func deliverRun(t *testing.T, env map[string]string, stdin []byte, args ...string) (int, string) {
 	t.Helper()
-	var stderr bytes.Buffer
-	code := deliverCmd(context.Background(), args, bytes.NewReader(stdin), &stderr, func(k string) string { return env[k] })
-	return code, stderr.String()
+	var out bytes.Buffer // stdout and stderr
+	code := deliverCmd(context.Background(), args, bytes.NewReader(stdin), &out, &out, func(k string) string { return env[k] })
+	return code, out.String()
 }
 
 // closedAddr returns a loopback address nothing listens on: a port the
@@ -178,4 +179,69 @@ func TestDeliverConfigErrors(t *testing.T) {
 	require.Equal(t, mtaToken, cfg.Token)
 	require.Equal(t, []string{"a@x", "<b@x>", "c@x"}, cfg.To)
 	require.Equal(t, 30*time.Second, cfg.Deadline)
+}
+
+// TestDeliverTrustsOnlyMailsync checks that `server deliver` exits 0 (the
+// MTA deletes its copy) only when mailsync answered: an HTML maintenance
+// page, another JSON service, a 200 without an email id or a 410 that is not
+// mailsync's make it exit 75 with one line naming what answered.
+func TestDeliverTrustsOnlyMailsync(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]struct {
+		status int
+		ctype  string
+		body   string
+		names  string
+	}{
+		"maintenance page": {200, "text/html; charset=utf-8",
+			"<html><head><title>Down for maintenance</title></head><body>Back soon</body></html>", "text/html"},
+		"another service":  {201, "application/json", `{"status":"ok","created":true}`, "application/json"},
+		"id zero":          {200, "application/json", `{"id":0}`, "no email id"},
+		"not mailsync 410": {410, "text/plain", "gone fishing", "text/plain"},
+		"html bad request": {400, "text/html", "<h1>Bad Request</h1>", "text/html"},
+		"proxy 403":        {403, "text/html", "<h1>Forbidden</h1>", "text/html"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", c.ctype)
+				w.Header().Set("Server", "nginx")
+				w.WriteHeader(c.status)
+				_, _ = w.Write([]byte(c.body))
+			}))
+			defer srv.Close()
+			env := map[string]string{"MAILSYNC_URL": srv.URL, "MAILSYNC_TOKEN": mtaToken}
+			code, line := deliverRun(t, env, []byte(sampleMessage), "-deadline", "2s", "-t", "a@example.org")
+			require.Equal(t, deliver.ExitTempFail, code, line)
+			require.Equal(t, 1, strings.Count(line, "\n"), "one line: %q", line)
+			require.Contains(t, line, c.names)
+			require.Contains(t, line, "nginx")
+		})
+	}
+}
+
+const sampleMessage = "From: a@example.com\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
+
+// TestDeliverHelp checks that `server deliver -h` prints its flags and
+// exits 0.
+func TestDeliverHelp(t *testing.T) {
+	t.Parallel()
+	for _, arg := range []string{"-h", "--help", "-help"} {
+		code, out := deliverRun(t, nil, nil, arg)
+		require.Equal(t, 0, code, out)
+		for _, flag := range []string{"-f", "-t", "-m", "-deadline", "MAILSYNC_URL", "MAILSYNC_TOKEN"} {
+			require.Contains(t, out, flag)
+		}
+	}
+}
+
+// TestDeliverReportsEveryMissingSetting checks that a `server deliver`
+// without MAILSYNC_URL and MAILSYNC_TOKEN names both in its one line.
+func TestDeliverReportsEveryMissingSetting(t *testing.T) {
+	t.Parallel()
+	code, line := deliverRun(t, map[string]string{}, []byte(sampleMessage), "-t", "a@example.org")
+	require.Equal(t, deliver.ExitConfig, code, line)
+	require.Equal(t, 1, strings.Count(line, "\n"), "one line: %q", line)
+	require.Contains(t, line, "MAILSYNC_URL")
+	require.Contains(t, line, "MAILSYNC_TOKEN")
 }

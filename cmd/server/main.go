@@ -19,7 +19,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if len(os.Args) > 1 && os.Args[1] == "deliver" { // needs none of the server's configuration
-		code := deliverCmd(ctx, os.Args[2:], os.Stdin, os.Stderr, os.Getenv)
+		code := deliverCmd(ctx, os.Args[2:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 		stop()
 		os.Exit(code)
 	}

@@ -11,50 +11,137 @@ import (
 	"time"
 )
 
-// classify maps mailsync's answer to an exit code and a line naming it.
-func classify(resp *http.Response, body []byte) Result {
+// classify maps the answer to one delivery attempt to an exit code and a
+// line naming it. Only an answer that is mailsync's can end the delivery
+// for good: exit 0 needs a mailsync email (JSON with an id, the request's
+// Idempotency-Key echoed) or mailsync's 410 for an erased key, and 65, 77
+// and 78 need mailsync's problem document. Anything else (a maintenance
+// page, another service, a proxy's error) is 75 with a line naming what
+// answered, so the MTA keeps its copy and retries.
+func classify(resp *http.Response, body []byte, key string) Result {
 	s := resp.StatusCode
+	p, fromMailsync := mailsyncProblem(resp, body)
 	switch {
 	case s == http.StatusCreated || s == http.StatusOK:
-		var e struct {
-			ID int64 `json:"id"`
+		id, ok := mailsyncEmail(resp, body, key)
+		if !ok {
+			return result(ExitTempFail, "MAILSYNC_URL answered %s, which is not a mailsync email "+
+				"(no email id, or not mailsync); the MTA should retry", answer(resp, body))
 		}
-		_ = json.Unmarshal(body, &e)
 		if s == http.StatusOK || resp.Header.Get("Idempotent-Replayed") == "true" {
-			return result(ExitOK, "already stored as email %d", e.ID)
+			return result(ExitOK, "already stored as email %d", id)
 		}
-		return result(ExitOK, "stored as email %d", e.ID)
-	case s == http.StatusGone: // this delivery was stored and has since been erased
-		return result(ExitOK, "already stored, and since erased: %s", problem(s, body))
-	case s == http.StatusUnauthorized || s == http.StatusForbidden:
-		return result(ExitNoPerm, "mailsync refused the token (MAILSYNC_TOKEN needs scope ingest): %s", problem(s, body))
-	case s == http.StatusNotFound || s == http.StatusMethodNotAllowed:
-		return result(ExitConfig, "configuration: MAILSYNC_URL does not point at mailsync: %s", problem(s, body))
+		return result(ExitOK, "stored as email %d", id)
 	case s == http.StatusRequestTimeout || s == http.StatusConflict || s == http.StatusTooManyRequests || s >= 500:
-		return result(ExitTempFail, "mailsync is not ready: %s", problem(s, body))
+		if fromMailsync {
+			return result(ExitTempFail, "mailsync is not ready: %s", p)
+		}
+		return result(ExitTempFail, "MAILSYNC_URL answered %s; the MTA should retry", answer(resp, body))
+	case !fromMailsync:
+		return result(ExitTempFail, "MAILSYNC_URL answered %s, which is not mailsync; the MTA should retry",
+			answer(resp, body))
+	case s == http.StatusGone: // this delivery was stored and has since been erased
+		return result(ExitOK, "already stored, and since erased: %s", p)
+	case s == http.StatusUnauthorized || s == http.StatusForbidden:
+		return result(ExitNoPerm, "mailsync refused the token (MAILSYNC_TOKEN needs scope ingest): %s", p)
+	case s == http.StatusNotFound || s == http.StatusMethodNotAllowed:
+		return result(ExitConfig, "configuration: MAILSYNC_URL does not point at mailsync's API: %s", p)
 	case s >= 400:
-		return result(ExitDataErr, "mailsync refused the message: %s", problem(s, body))
+		return result(ExitDataErr, "mailsync refused the message: %s", p)
 	default:
-		return result(ExitTempFail, "unexpected answer from mailsync: %s", problem(s, body))
+		return result(ExitTempFail, "unexpected answer from mailsync: %s", p)
 	}
 }
 
-// problem renders an answer as "422 title: detail" from its problem
-// document, or the status text when the body is not one.
-func problem(status int, body []byte) string {
+// problemTypePrefix starts the type of every problem document of mailsync.
+const problemTypePrefix = "urn:mailsync:problem:"
+
+// mailsyncProblem renders an answer as "422 title: detail" and reports
+// whether it is one of mailsync's problem documents (application/
+// problem+json whose type starts with urn:mailsync:problem:).
+func mailsyncProblem(resp *http.Response, body []byte) (string, bool) {
 	var p struct {
+		Type   string `json:"type"`
 		Title  string `json:"title"`
 		Detail string `json:"detail"`
 	}
-	_ = json.Unmarshal(body, &p)
-	out := fmt.Sprintf("%d %s", status, http.StatusText(status))
+	ok := mediaType(resp) == "application/problem+json" && json.Unmarshal(body, &p) == nil &&
+		strings.HasPrefix(p.Type, problemTypePrefix)
+	s := resp.StatusCode
+	out := fmt.Sprintf("%d %s", s, http.StatusText(s))
+	if !ok {
+		return out, false
+	}
 	if p.Title != "" {
-		out = fmt.Sprintf("%d %s", status, p.Title)
+		out = fmt.Sprintf("%d %s", s, p.Title)
 	}
 	if p.Detail != "" {
 		out += ": " + p.Detail
 	}
-	return out
+	return out, true
+}
+
+// mailsyncEmail returns the id of the email in a 200 or 201 answer, and
+// whether the answer is one: JSON holding a positive integer id, with the
+// Idempotency-Key of the request echoed as mailsync does.
+func mailsyncEmail(resp *http.Response, body []byte, key string) (int64, bool) {
+	var e struct {
+		ID *int64 `json:"id"`
+	}
+	if mediaType(resp) != "application/json" || json.Unmarshal(body, &e) != nil || e.ID == nil || *e.ID < 1 {
+		return 0, false
+	}
+	return *e.ID, resp.Header.Get("Idempotency-Key") == key
+}
+
+// answer names an answer that is not mailsync's: its status, media type,
+// Server header and the start of its text, e.g. `200 OK (text/html, server
+// nginx: "Down for maintenance ...")`.
+func answer(resp *http.Response, body []byte) string {
+	s := resp.StatusCode
+	var parts []string
+	if t := mediaType(resp); t != "" {
+		parts = append(parts, t)
+	} else {
+		parts = append(parts, "no Content-Type")
+	}
+	if sv := resp.Header.Get("Server"); sv != "" {
+		parts = append(parts, "server "+sv)
+	}
+	out := fmt.Sprintf("%d %s (%s", s, http.StatusText(s), strings.Join(parts, ", "))
+	if text := bodyText(body, 80); text != "" {
+		out += fmt.Sprintf(": %q", text)
+	}
+	return out + ")"
+}
+
+// bodyText is the start of body as one line of at most n characters, with
+// markup removed.
+func bodyText(body []byte, n int) string {
+	var b strings.Builder
+	inTag := false
+	for _, r := range string(body) {
+		switch {
+		case r == '<':
+			inTag = true
+		case r == '>' && inTag:
+			inTag = false
+			b.WriteByte(' ')
+		case !inTag:
+			b.WriteRune(r)
+		}
+	}
+	s := strings.Join(strings.Fields(b.String()), " ")
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n-3]) + "..."
+	}
+	return s
+}
+
+// mediaType is the answer's Content-Type without parameters, lowercase.
+func mediaType(resp *http.Response) string {
+	t, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";")
+	return strings.ToLower(strings.TrimSpace(t))
 }
 
 // retryAfter parses a Retry-After header (seconds or an HTTP date); zero
@@ -72,9 +159,10 @@ func retryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// endpointURL turns MAILSYNC_URL (a base URL, or the /v1/emails URL itself)
-// into the ingest endpoint.
-func endpointURL(raw string) (string, error) {
+// EndpointURL turns MAILSYNC_URL (a base URL, or the /v1/emails URL
+// itself) into the ingest endpoint. It returns an error naming MAILSYNC_URL
+// when raw is empty or not an http:// or https:// URL.
+func EndpointURL(raw string) (string, error) {
 	if raw == "" {
 		return "", errors.New("MAILSYNC_URL is not set (e.g. http://127.0.0.1:8080)")
 	}

@@ -77,7 +77,7 @@ func Key(raw []byte, recipients []string) string {
 // backoff and Retry-After until cfg.Deadline, and never returns a code the
 // MTA does not know.
 func Run(ctx context.Context, cfg Config, in io.Reader) Result {
-	endpoint, err := endpointURL(cfg.URL)
+	endpoint, err := EndpointURL(cfg.URL)
 	if err != nil {
 		return result(ExitConfig, "configuration: %v", err)
 	}
@@ -151,5 +151,5 @@ func post(ctx context.Context, client *http.Client, endpoint string, cfg Config,
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return classify(resp, body), retryAfter(resp.Header.Get("Retry-After"), time.Now())
+	return classify(resp, body, key), retryAfter(resp.Header.Get("Retry-After"), time.Now())
 }

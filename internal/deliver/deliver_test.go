@@ -49,15 +49,17 @@ func TestRunMapsAnswersToExitCodes(t *testing.T) {
 		t.Run(http.StatusText(tt.status), func(t *testing.T) {
 			t.Parallel()
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Idempotency-Key", r.Header.Get("Idempotency-Key"))
 				if tt.status < 300 {
 					w.Header().Set("Idempotent-Replayed", tt.replay)
+					w.Header().Set("Content-Type", "application/json")
 					w.WriteHeader(tt.status)
 					_, _ = w.Write([]byte(`{"id": 7}`))
 					return
 				}
 				w.Header().Set("Content-Type", "application/problem+json")
 				w.WriteHeader(tt.status)
-				_, _ = w.Write([]byte(`{"title": "Oops", "detail": "detail"}`))
+				_, _ = w.Write([]byte(`{"type": "urn:mailsync:problem:x", "title": "Oops", "detail": "detail"}`))
 			}))
 			defer srv.Close()
 			r := run(t, srv.URL, time.Second)
@@ -83,6 +85,8 @@ func TestRunRetriesWithinDeadline(t *testing.T) {
 		case 2:
 			w.WriteHeader(http.StatusServiceUnavailable)
 		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Idempotency-Key", r.Header.Get("Idempotency-Key"))
 			w.WriteHeader(http.StatusCreated)
 			_, _ = w.Write([]byte(`{"id": 1}`))
 		}
@@ -154,7 +158,7 @@ func TestEndpointURL(t *testing.T) {
 		"http://h:8080/v1/emails/":    "http://h:8080/v1/emails",
 		"http://[::1]:8080/v1/emails": "http://[::1]:8080/v1/emails",
 	} {
-		got, err := endpointURL(in)
+		got, err := EndpointURL(in)
 		require.NoError(t, err)
 		require.Equal(t, want, got, in)
 	}
@@ -179,4 +183,45 @@ func TestRunNamesTheLastCause(t *testing.T) {
 	require.Equal(t, ExitTempFail, r.Code, r.Message)
 	require.Contains(t, r.Message, "409")
 	require.EqualValues(t, 2, calls.Load())
+}
+
+// TestRunTrustsOnlyMailsyncAnswers checks that answers looking almost like
+// mailsync's (an email without the echoed key, a problem document of
+// another service) keep the mail queued: exit 75 naming what answered.
+func TestRunTrustsOnlyMailsyncAnswers(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		status int
+		echo   string
+		ctype  string
+		body   string
+	}{
+		"email without key echo": {http.StatusCreated, "", "application/json", `{"id": 7}`},
+		"email with another key": {http.StatusOK, "deliver-other", "application/json", `{"id": 7}`},
+		"email as text":          {http.StatusCreated, "echo", "text/plain", `{"id": 7}`},
+		"id is a string":         {http.StatusCreated, "echo", "application/json", `{"id": "7"}`},
+		"foreign problem 422":    {422, "echo", "application/problem+json", `{"type": "about:blank", "title": "Nope"}`},
+		"foreign problem 401":    {401, "", "application/problem+json", `{"title": "Unauthorized"}`},
+		"foreign 404":            {404, "", "text/html", `<h1>Not Found</h1>`},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.echo == "echo" {
+					w.Header().Set("Idempotency-Key", r.Header.Get("Idempotency-Key"))
+				} else if tt.echo != "" {
+					w.Header().Set("Idempotency-Key", tt.echo)
+				}
+				w.Header().Set("Content-Type", tt.ctype)
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			r := run(t, srv.URL, time.Second)
+			require.Equal(t, ExitTempFail, r.Code, r.Message)
+			require.Contains(t, r.Message, tt.ctype)
+			require.Contains(t, r.Message, "MAILSYNC_URL answered")
+		})
+	}
 }
