@@ -42,6 +42,7 @@ type config struct {
 	HTTPIdleTimeout        time.Duration
 	DBConnectTimeout       time.Duration
 	RequestTimeout         time.Duration
+	AuditRetention         time.Duration // 0: audit events are kept forever
 }
 
 // loadConfig reads the configuration from the process environment.
@@ -82,6 +83,7 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 		HTTPIdleTimeout:        e.duration("HTTP_IDLE_TIMEOUT", handlers.DefaultIdleTimeout),
 		DBConnectTimeout:       e.duration("DB_CONNECT_TIMEOUT", db.DefaultConnectTimeout),
 		RequestTimeout:         e.duration("REQUEST_TIMEOUT", handlers.DefaultRequestTimeout),
+		AuditRetention:         e.duration("AUDIT_RETENTION", 0),
 	}
 	if c.MaxConnections < 1 || c.HTTPReadTimeout <= 0 || c.HTTPIdleTimeout <= 0 || c.DBConnectTimeout <= 0 || c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("MAX_CONNECTIONS must be >= 1; HTTP_READ_TIMEOUT, HTTP_IDLE_TIMEOUT, DB_CONNECT_TIMEOUT and REQUEST_TIMEOUT > 0"))

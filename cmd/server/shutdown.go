@@ -35,7 +35,7 @@ func newBackground(pool *pgxpool.Pool, mongo *mongostore.Store, cfg config, work
 		Workers: workers, BatchSize: cfg.RelayBatchSize, MaxRetries: int32(cfg.RelayMaxRetries), Metrics: m})
 	b.cleaner = maintenance.New(pool, &maintenance.Config{
 		OutboxRetention: cfg.OutboxRetention, ReportRetention: cfg.ReportRetention, Metrics: m,
-		EmailRetention: cfg.EmailRetention, MaxRetries: int32(cfg.RelayMaxRetries), Wake: b.rel.Notify})
+		EmailRetention: cfg.EmailRetention, AuditRetention: cfg.AuditRetention, MaxRetries: int32(cfg.RelayMaxRetries), Wake: b.rel.Notify})
 	b.eraser = erasure.New(pool, &erasure.Config{MaxRetries: int32(cfg.RelayMaxRetries), Wake: b.rel.Notify})
 	if reconciler {
 		wakeRelays := b.rel.Notify

@@ -1,6 +1,12 @@
 // Package audit records who did what to which resource (audit_events) and
 // lists the trail. Events are written with the queries of the transaction
 // that does the action, so an action and its record commit together.
+//
+// The trail is a hash chain: the database gives every event, as it is
+// inserted, its place (seq) and a hash over its fields and the previous
+// event's hash, under a lock that keeps the chain linear. Verify recomputes
+// the chain and checks the signed checkpoints of its head (Checkpointer),
+// and names the first event that was changed, inserted or deleted.
 package audit
 
 import (
@@ -36,8 +42,10 @@ type Actor struct {
 type Event = db.AuditEvent
 
 // Record writes an event by a with q (a transaction's queries, so that it
-// commits with the action). It fails only when the write fails; the error
-// names the action.
+// commits with the action). Appending takes the chain's lock until the
+// transaction ends, so call Record last in the transaction, after the
+// action's own writes. It fails only when the write fails; the error names
+// the action.
 func Record(ctx context.Context, q *db.Queries, a Actor, action, target string, details map[string]any) error {
 	err := q.InsertAuditEvent(ctx, db.AuditEvent{ClientID: a.ClientID, Action: action, Target: target,
 		RequestID: a.RequestID, Details: details})
@@ -47,9 +55,12 @@ func Record(ctx context.Context, q *db.Queries, a Actor, action, target string, 
 	return nil
 }
 
-// List returns up to limit events before beforeID (all when nil), newest
-// first, and the cursor of the next page (nil on the last page). Errors are
-// those of db.Queries.ListAuditEvents.
-func List(ctx context.Context, q *db.Queries, beforeID *int64, limit int32) ([]Event, *int64, error) {
-	return q.ListAuditEvents(ctx, beforeID, limit)
+// Filter narrows List (see db.AuditFilter); the zero Filter matches all.
+type Filter = db.AuditFilter
+
+// List returns up to limit events matching f before beforeID (all when
+// nil), newest first, and the cursor of the next page (nil on the last
+// page). Errors are those of db.Queries.ListAuditEvents.
+func List(ctx context.Context, q *db.Queries, f Filter, beforeID *int64, limit int32) ([]Event, *int64, error) {
+	return q.ListAuditEvents(ctx, f, beforeID, limit)
 }

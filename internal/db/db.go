@@ -77,3 +77,20 @@ func IsLockTimeout(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "55P03"
 }
+
+// SnapshotBeginner is what InSnapshot needs: a pool or a connection.
+type SnapshotBeginner interface {
+	BeginTx(ctx context.Context, o pgx.TxOptions) (pgx.Tx, error)
+}
+
+// InSnapshot runs fn in a read-only REPEATABLE READ transaction, so that
+// every statement fn runs sees the same snapshot of the database, and
+// returns fn's error (or the error of beginning).
+func InSnapshot(ctx context.Context, b SnapshotBeginner, fn func(q *Queries) error) error {
+	tx, err := b.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("begin snapshot: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	return fn(New(tx))
+}

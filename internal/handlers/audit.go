@@ -19,7 +19,7 @@ func (h *Handlers) ListAuditEvents(ctx context.Context, req api.ListAuditEventsR
 	if err != nil {
 		return nil, err
 	}
-	events, next, err := audit.List(ctx, db.New(h.cfg.Pool), before, n)
+	events, next, err := audit.List(ctx, db.New(h.cfg.Pool), audit.Filter{}, before, n)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,9 @@
 // Package maintenance deletes what mailsync no longer needs: processed
 // outbox rows past OUTBOX_RETENTION, idempotency records past expires_at, and
 // old reconciliation reports, and erases emails past EMAIL_RETENTION (when
-// set), in bounded batches, one instance at a time.
+// set), and removes the oldest audit events past AUDIT_RETENTION (when set)
+// as a prefix of the audit chain, in bounded batches, one instance at a
+// time.
 package maintenance
 
 import (
@@ -28,6 +30,10 @@ type Config struct {
 	// this, through the erasure path (tombstone, MongoDB delete, audit).
 	// Zero (the default) keeps emails forever.
 	EmailRetention time.Duration
+	// AuditRetention, when positive, removes audit events older than this
+	// as a prefix of the chain (the seq and hash it ends on are kept, so
+	// verification continues from there). Zero (the default) keeps them.
+	AuditRetention time.Duration
 	MaxRetries     int32  // relay attempts of each erasure's outbox delete (10)
 	Wake           func() // optional: nudges the relay after emails were erased
 	Now            func() time.Time
@@ -133,6 +139,14 @@ func (c *Cleaner) runOnce(claim, ctx context.Context) (Result, error) {
 			del   func(q *db.Queries) (int64, error)
 		}{"incoming_emails", func(q *db.Queries) (int64, error) {
 			return erasure.EraseExpired(ctx, q, now.Add(-c.cfg.EmailRetention), c.cfg.BatchSize, c.cfg.MaxRetries)
+		}})
+	}
+	if c.cfg.AuditRetention > 0 {
+		steps = append(steps, struct {
+			table string
+			del   func(q *db.Queries) (int64, error)
+		}{"audit_events", func(q *db.Queries) (int64, error) {
+			return q.PruneAuditEvents(ctx, now.Add(-c.cfg.AuditRetention), c.cfg.BatchSize)
 		}})
 	}
 	for _, s := range steps {

@@ -7,7 +7,176 @@ package gen
 
 import (
 	"context"
+	"time"
 )
+
+const advanceAuditPrune = `-- name: AdvanceAuditPrune :one
+WITH c AS (
+    SELECT pruned_seq FROM audit_chain FOR UPDATE
+), batch AS (
+    SELECT e.seq, e.hash, e.at FROM audit_events e, c
+    WHERE e.seq > c.pruned_seq
+    ORDER BY e.seq
+    LIMIT $1
+), stop AS (
+    SELECT min(seq) AS seq FROM batch WHERE at >= $2
+), last AS (
+    SELECT b.seq, b.hash FROM batch b, stop
+    WHERE stop.seq IS NULL OR b.seq < stop.seq
+    ORDER BY b.seq DESC
+    LIMIT 1
+)
+UPDATE audit_chain SET pruned_seq = last.seq, pruned_hash = last.hash
+FROM last
+RETURNING audit_chain.pruned_seq
+`
+
+type AdvanceAuditPruneParams struct {
+	RowLimit int32
+	Before   time.Time
+}
+
+// Moves the pruned prefix forward over up to row_limit rows written before
+// before, stopping at the first row that is not, and returns the new
+// pruned_seq (no row when nothing is to be pruned).
+func (q *Queries) AdvanceAuditPrune(ctx context.Context, arg AdvanceAuditPruneParams) (int64, error) {
+	row := q.db.QueryRow(ctx, advanceAuditPrune, arg.RowLimit, arg.Before)
+	var pruned_seq int64
+	err := row.Scan(&pruned_seq)
+	return pruned_seq, err
+}
+
+const auditChainPage = `-- name: AuditChainPage :many
+SELECT id, seq, at, client_id, action, target, request_id, details::text AS details_text,
+       details_hash, prev_hash, hash
+FROM audit_events
+WHERE (seq, id) > ($1::bigint, $2::bigint)
+ORDER BY seq, id
+LIMIT $3
+`
+
+type AuditChainPageParams struct {
+	AfterSeq int64
+	AfterID  int64
+	RowLimit int32
+}
+
+type AuditChainPageRow struct {
+	ID          int64
+	Seq         int64
+	At          time.Time
+	ClientID    string
+	Action      string
+	Target      string
+	RequestID   string
+	DetailsText string
+	DetailsHash []byte
+	PrevHash    []byte
+	Hash        []byte
+}
+
+// The chain in order, after the keyset (after_seq, after_id), with the
+// details as the canonical jsonb text their hash is computed over.
+func (q *Queries) AuditChainPage(ctx context.Context, arg AuditChainPageParams) ([]AuditChainPageRow, error) {
+	rows, err := q.db.Query(ctx, auditChainPage, arg.AfterSeq, arg.AfterID, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AuditChainPageRow
+	for rows.Next() {
+		var i AuditChainPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Seq,
+			&i.At,
+			&i.ClientID,
+			&i.Action,
+			&i.Target,
+			&i.RequestID,
+			&i.DetailsText,
+			&i.DetailsHash,
+			&i.PrevHash,
+			&i.Hash,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const auditChainState = `-- name: AuditChainState :one
+SELECT head_seq, head_hash, pruned_seq, pruned_hash FROM audit_chain
+`
+
+type AuditChainStateRow struct {
+	HeadSeq    int64
+	HeadHash   []byte
+	PrunedSeq  int64
+	PrunedHash []byte
+}
+
+func (q *Queries) AuditChainState(ctx context.Context) (AuditChainStateRow, error) {
+	row := q.db.QueryRow(ctx, auditChainState)
+	var i AuditChainStateRow
+	err := row.Scan(
+		&i.HeadSeq,
+		&i.HeadHash,
+		&i.PrunedSeq,
+		&i.PrunedHash,
+	)
+	return i, err
+}
+
+const deletePrunedAuditEvents = `-- name: DeletePrunedAuditEvents :execrows
+DELETE FROM audit_events WHERE seq <= (SELECT pruned_seq FROM audit_chain)
+`
+
+func (q *Queries) DeletePrunedAuditEvents(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, deletePrunedAuditEvents)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const insertAuditCheckpoint = `-- name: InsertAuditCheckpoint :one
+INSERT INTO audit_checkpoints (seq, hash, at, key_name, note)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id, seq, hash, at, key_name, note
+`
+
+type InsertAuditCheckpointParams struct {
+	Seq     int64
+	Hash    []byte
+	At      time.Time
+	KeyName string
+	Note    string
+}
+
+func (q *Queries) InsertAuditCheckpoint(ctx context.Context, arg InsertAuditCheckpointParams) (AuditCheckpoint, error) {
+	row := q.db.QueryRow(ctx, insertAuditCheckpoint,
+		arg.Seq,
+		arg.Hash,
+		arg.At,
+		arg.KeyName,
+		arg.Note,
+	)
+	var i AuditCheckpoint
+	err := row.Scan(
+		&i.ID,
+		&i.Seq,
+		&i.Hash,
+		&i.At,
+		&i.KeyName,
+		&i.Note,
+	)
+	return i, err
+}
 
 const insertAuditEvent = `-- name: InsertAuditEvent :exec
 INSERT INTO audit_events (client_id, action, target, request_id, details)
@@ -22,6 +191,7 @@ type InsertAuditEventParams struct {
 	Details   []byte
 }
 
+// The audit_events_append trigger gives the row its place in the chain.
 func (q *Queries) InsertAuditEvent(ctx context.Context, arg InsertAuditEventParams) error {
 	_, err := q.db.Exec(ctx, insertAuditEvent,
 		arg.ClientID,
@@ -33,21 +203,99 @@ func (q *Queries) InsertAuditEvent(ctx context.Context, arg InsertAuditEventPara
 	return err
 }
 
-const listAuditEvents = `-- name: ListAuditEvents :many
-SELECT id, at, client_id, action, target, request_id, details FROM audit_events
+const latestAuditCheckpoint = `-- name: LatestAuditCheckpoint :one
+SELECT id, seq, hash, at, key_name, note FROM audit_checkpoints ORDER BY id DESC LIMIT 1
+`
+
+func (q *Queries) LatestAuditCheckpoint(ctx context.Context) (AuditCheckpoint, error) {
+	row := q.db.QueryRow(ctx, latestAuditCheckpoint)
+	var i AuditCheckpoint
+	err := row.Scan(
+		&i.ID,
+		&i.Seq,
+		&i.Hash,
+		&i.At,
+		&i.KeyName,
+		&i.Note,
+	)
+	return i, err
+}
+
+const listAuditCheckpoints = `-- name: ListAuditCheckpoints :many
+SELECT id, seq, hash, at, key_name, note FROM audit_checkpoints
 WHERE ($1::bigint IS NULL OR id < $1::bigint)
 ORDER BY id DESC
 LIMIT $2
 `
 
-type ListAuditEventsParams struct {
+type ListAuditCheckpointsParams struct {
 	BeforeID *int64
 	RowLimit int32
 }
 
-// Newest first; before_id is the keyset cursor (the last id of the previous page).
+// Newest first; before_id is the keyset cursor.
+func (q *Queries) ListAuditCheckpoints(ctx context.Context, arg ListAuditCheckpointsParams) ([]AuditCheckpoint, error) {
+	rows, err := q.db.Query(ctx, listAuditCheckpoints, arg.BeforeID, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AuditCheckpoint
+	for rows.Next() {
+		var i AuditCheckpoint
+		if err := rows.Scan(
+			&i.ID,
+			&i.Seq,
+			&i.Hash,
+			&i.At,
+			&i.KeyName,
+			&i.Note,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listAuditEvents = `-- name: ListAuditEvents :many
+SELECT id, at, client_id, action, target, request_id, details, seq, details_hash, prev_hash, hash FROM audit_events
+WHERE ($1::bigint IS NULL OR id < $1::bigint)
+  AND ($2::text IS NULL OR action = $2::text)
+  AND ($3::text IS NULL OR client_id = $3::text)
+  AND ($4::text IS NULL OR target = $4::text)
+  AND ($5::timestamptz IS NULL OR at >= $5::timestamptz)
+  AND ($6::timestamptz IS NULL OR at < $6::timestamptz)
+ORDER BY id DESC
+LIMIT $7
+`
+
+type ListAuditEventsParams struct {
+	BeforeID *int64
+	Action   *string
+	ClientID *string
+	Target   *string
+	After    *time.Time
+	Before   *time.Time
+	RowLimit int32
+}
+
+// Newest first; before_id is the keyset cursor (the last id of the previous
+// page). Each filter applies when set: after and before bound at
+// (after <= at < before).
 func (q *Queries) ListAuditEvents(ctx context.Context, arg ListAuditEventsParams) ([]AuditEvent, error) {
-	rows, err := q.db.Query(ctx, listAuditEvents, arg.BeforeID, arg.RowLimit)
+	rows, err := q.db.Query(ctx, listAuditEvents,
+		arg.BeforeID,
+		arg.Action,
+		arg.ClientID,
+		arg.Target,
+		arg.After,
+		arg.Before,
+		arg.RowLimit,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -63,6 +311,10 @@ func (q *Queries) ListAuditEvents(ctx context.Context, arg ListAuditEventsParams
 			&i.Target,
 			&i.RequestID,
 			&i.Details,
+			&i.Seq,
+			&i.DetailsHash,
+			&i.PrevHash,
+			&i.Hash,
 		); err != nil {
 			return nil, err
 		}
@@ -72,4 +324,22 @@ func (q *Queries) ListAuditEvents(ctx context.Context, arg ListAuditEventsParams
 		return nil, err
 	}
 	return items, nil
+}
+
+const lockAuditChainHead = `-- name: LockAuditChainHead :one
+SELECT head_seq, head_hash FROM audit_chain FOR UPDATE
+`
+
+type LockAuditChainHeadRow struct {
+	HeadSeq  int64
+	HeadHash []byte
+}
+
+// Holds the chain's lock until the transaction ends: no event is appended
+// meanwhile.
+func (q *Queries) LockAuditChainHead(ctx context.Context) (LockAuditChainHeadRow, error) {
+	row := q.db.QueryRow(ctx, lockAuditChainHead)
+	var i LockAuditChainHeadRow
+	err := row.Scan(&i.HeadSeq, &i.HeadHash)
+	return i, err
 }

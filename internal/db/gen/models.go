@@ -8,14 +8,35 @@ import (
 	"time"
 )
 
+type AuditChain struct {
+	ID         bool
+	HeadSeq    int64
+	HeadHash   []byte
+	PrunedSeq  int64
+	PrunedHash []byte
+}
+
+type AuditCheckpoint struct {
+	ID      int64
+	Seq     int64
+	Hash    []byte
+	At      time.Time
+	KeyName string
+	Note    string
+}
+
 type AuditEvent struct {
-	ID        int64
-	At        time.Time
-	ClientID  string
-	Action    string
-	Target    string
-	RequestID string
-	Details   []byte
+	ID          int64
+	At          time.Time
+	ClientID    string
+	Action      string
+	Target      string
+	RequestID   string
+	Details     []byte
+	Seq         int64
+	DetailsHash []byte
+	PrevHash    []byte
+	Hash        []byte
 }
 
 type EmailStatusCount struct {
