@@ -93,6 +93,7 @@ func serve(ctx context.Context, cfg config, args []string) (err error) {
 		Ingest: ingest.NewService(pool, &ingest.Config{
 			IdempotencyTTL: cfg.IdempotencyTTL, MaxRetries: int32(cfg.RelayMaxRetries),
 			Render: handlers.RenderEmail, Committed: func(int) { bg.rel.Notify() }, Metrics: m,
+			QueueBytes: cfg.MaxInflightBodyBytes, // the queue holds as many body bytes as are read at once
 		}),
 	})
 	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: cfg.MaxBodyBytes,

@@ -92,6 +92,8 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 		// Bytes of bodies in flight are bounded after authentication and
 		// before anything reads the body (503 + Retry-After beyond).
 		g.Use(newInflight(inflightBytes(cfg), cfg.MaxBodyBytes, cfg.Registerer).middleware)
+		// So is the room of a single email in the group-commit queue.
+		g.Use(admitIngest(h.cfg.Ingest, cfg.MaxBodyBytes))
 		g.Use(checkParams, checkBody, deadline(cfg.RequestTimeout))
 		api.HandlerWithOptions(strict, api.ChiServerOptions{BaseRouter: g, ErrorHandlerFunc: writeRequestError})
 	})

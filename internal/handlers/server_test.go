@@ -55,6 +55,8 @@ type envOpts struct {
 	now      func() time.Time // the handlers' clock (time.Now when nil)
 	inflight int64            // RouterConfig.MaxInflightBodyBytes
 	maxBody  int64            // RouterConfig.MaxBodyBytes (1 MiB when 0)
+	// ingest, when set, changes the ingest service's configuration.
+	ingest func(*ingest.Config)
 }
 
 // newEnv starts the whole HTTP surface on a kernel-chosen port, over a fresh
@@ -88,11 +90,13 @@ func newEnv(t testing.TB, o envOpts) *env {
 	eraser := erasure.New(pool, &erasure.Config{MaxRetries: 3, Wake: rel.Notify, PollInterval: 50 * time.Millisecond, BatchSize: 7})
 	require.NoError(t, eraser.Start(context.Background()))
 	t.Cleanup(func() { stopAtOnce(t, eraser) })
+	icfg := &ingest.Config{Render: handlers.RenderEmail, MaxRetries: 3, Committed: func(int) { rel.Notify() }, Metrics: m}
+	if o.ingest != nil {
+		o.ingest(icfg)
+	}
 	h := handlers.New(&handlers.Config{
 		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec, Now: o.now, Erasure: eraser,
-		Sync: relay.NewAdmin(pool, workers, 3, rel.Notify),
-		Ingest: ingest.NewService(pool, &ingest.Config{Render: handlers.RenderEmail, MaxRetries: 3,
-			Committed: func(int) { rel.Notify() }, Metrics: m}),
+		Sync: relay.NewAdmin(pool, workers, 3, rel.Notify), Ingest: ingest.NewService(pool, icfg),
 	})
 	if o.maxBody == 0 {
 		o.maxBody = 1 << 20

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,16 +19,20 @@ import (
 
 // call is one IngestOne waiting for its group.
 type call struct {
-	ctx  context.Context
-	job  job
-	res  Result
-	err  error
-	done chan struct{}
+	ctx    context.Context
+	job    job
+	res    Result
+	err    error
+	done   chan struct{}
+	ticket *Ticket
+	taken  bool // in a group (guarded by gatherer.mu)
 }
 
+// finish answers a call taken into a group and frees its room.
 func (c *call) finish(r Result, err error) {
 	c.res, c.err = r, err
 	close(c.done)
+	c.ticket.unref()
 }
 
 // gatherer holds the queued calls.
@@ -80,20 +85,57 @@ func (s *Service) gather() {
 			t.Stop()
 		}
 		g.mu.Lock()
-		n = min(len(g.queue), s.cfg.GroupMax)
-		group := make([]*call, n)
-		copy(group, g.queue)
-		g.queue = append(g.queue[:0], g.queue[n:]...)
+		group, gaveUp, rest := make([]*call, 0, min(len(g.queue), s.cfg.GroupMax)), []*call(nil), 0
+		for i, c := range g.queue {
+			switch {
+			case len(group) == s.cfg.GroupMax:
+				g.queue[rest] = g.queue[i]
+				rest++
+			case c.ctx.Err() != nil: // its request gave up: dropped
+				gaveUp = append(gaveUp, c)
+			default:
+				c.taken = true
+				group = append(group, c)
+			}
+		}
+		clear(g.queue[rest:])
+		g.queue = g.queue[:rest]
 		more := len(g.queue) > 0
 		g.running = more
 		g.mu.Unlock()
-		go func() {
-			defer func() { <-g.slots }()
-			s.commitGroup(group)
-		}()
+		for _, c := range gaveUp {
+			c.ticket.unref()
+		}
+		if len(group) > 0 {
+			go func() {
+				defer func() { <-g.slots }()
+				s.commitGroup(group)
+			}()
+		} else {
+			<-g.slots
+		}
 		if !more {
 			return
 		}
+	}
+}
+
+// drop takes c out of the queue when its request gave up before c was
+// taken into a group; a call already taken is answered by its group.
+func (s *Service) drop(c *call) {
+	g := &s.g
+	g.mu.Lock()
+	if c.taken {
+		g.mu.Unlock()
+		return
+	}
+	i := slices.Index(g.queue, c)
+	if i >= 0 {
+		g.queue = slices.Delete(g.queue, i, i+1)
+	}
+	g.mu.Unlock()
+	if i >= 0 {
+		c.ticket.unref()
 	}
 }
 
@@ -101,6 +143,18 @@ func (s *Service) gather() {
 // repeating a (client, key) of the group is answered as if it came right
 // after the first: from the first's outcome, or alone after the commit.
 func (s *Service) commitGroup(calls []*call) {
+	live := calls[:0]
+	for _, c := range calls { // the group starts: a request that gave up is dropped
+		if err := c.ctx.Err(); err != nil {
+			c.finish(Result{}, err)
+			continue
+		}
+		live = append(live, c)
+	}
+	calls = live
+	if len(calls) == 0 {
+		return
+	}
 	type ck struct{ client, key string }
 	firstOf := make(map[ck]*call, len(calls))
 	var firsts, dups []*call

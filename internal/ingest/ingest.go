@@ -41,6 +41,12 @@ type Config struct {
 	GroupInFlight int
 	// GroupTimeout bounds one group transaction (30s).
 	GroupTimeout time.Duration
+	// QueueMax bounds the IngestOne calls admitted and not yet answered
+	// by their group, or dropped (1024); beyond it Admit refuses.
+	QueueMax int
+	// QueueBytes bounds the request bytes of those calls (100 MiB); a
+	// call weighs what Admit was told.
+	QueueBytes int64
 }
 
 // Metrics receives ingest outcomes.
@@ -54,6 +60,7 @@ type Service struct {
 	pool *pgxpool.Pool
 	cfg  Config
 	g    gatherer
+	room queueRoom
 }
 
 // NewService returns a Service writing to pool, with cfg's defaults filled in.
@@ -76,6 +83,12 @@ func NewService(pool *pgxpool.Pool, cfg *Config) *Service {
 	}
 	if c.GroupTimeout <= 0 {
 		c.GroupTimeout = 30 * time.Second
+	}
+	if c.QueueMax <= 0 {
+		c.QueueMax = 1024
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = 100 << 20
 	}
 	s := &Service{pool: pool, cfg: c}
 	s.g.full = make(chan struct{}, 1)
@@ -171,14 +184,29 @@ func (s *Service) Ingest(ctx context.Context, clientID string, items []Item) ([]
 // IngestOne stores one item for clientID, group-committed with concurrent
 // calls, and returns exactly what Ingest would return for it alone. A
 // failure of the group's transaction is retried for each request alone, so
-// no request fails because of another.
+// no request fails because of another. ctx should carry the request's
+// Ticket (WithTicket); without one IngestOne admits the call itself and
+// returns Admit's error when the queue is full. When ctx ends before the
+// call's group starts, the call is dropped: nothing is written, and
+// ctx.Err() comes back; when it ends while the group is being written, the
+// email may be stored (a retry is then answered as a replay).
 func (s *Service) IngestOne(ctx context.Context, clientID string, it Item) (Result, error) {
-	c := &call{ctx: ctx, job: job{clientID: clientID, item: &it}, done: make(chan struct{})}
+	t := ticketOf(ctx, s)
+	if t == nil {
+		var err error
+		if t, err = s.Admit(0); err != nil {
+			return Result{}, err
+		}
+		defer t.Release()
+	}
+	t.ref() // held by the call until it is answered or dropped
+	c := &call{ctx: ctx, job: job{clientID: clientID, item: &it}, done: make(chan struct{}), ticket: t}
 	s.enqueue(c)
 	select {
 	case <-c.done:
 		return c.res, c.err
 	case <-ctx.Done():
+		s.drop(c)
 		return Result{}, ctx.Err()
 	}
 }
