@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +74,7 @@ func TestReadmeQuickStart(t *testing.T) {
 	for _, c := range readmeChecks {
 		require.True(t, seen[c.name], "the README's quick start no longer shows %s", c.name)
 	}
+	checkCookbook(t, cookbookEnv{base: base, databaseURL: env["DATABASE_URL"], serverBin: bin})
 
 	// A second make run on the same address stops before starting anything.
 	otherMongo := freeAddr(t)
@@ -101,7 +104,7 @@ func TestReadmeQuickStart(t *testing.T) {
 	out, err = clean()
 	require.Error(t, err, "make clean while make run runs:\n%s", out)
 	require.Contains(t, string(out), "make run is still running")
-	run.stop(t)
+	stopAsReadmeSays(t, run, runDir)
 	testwait.Until(t, 20*time.Second, "the devmongo make run started to stop listening on "+mongoAddr+" after make run stopped",
 		func() bool { return !dialable(mongoAddr) })
 
@@ -112,6 +115,25 @@ func TestReadmeQuickStart(t *testing.T) {
 		`"SELECT count(*) FROM pg_database WHERE datname IN ('%s', '%s_mongo')"`, db, db))
 	require.Equal(t, "0", strings.TrimSpace(exists), "make clean left a database behind")
 	require.NoDirExists(t, runDir)
+}
+
+// stopAsReadmeSays stops make run with the README's kill line, after
+// checking that the pid file it reads holds make run's script.
+func stopAsReadmeSays(t *testing.T, run *makeRun, runDir string) {
+	t.Helper()
+	b, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	kill := regexp.MustCompile(`(?m)^kill .*\.run/run\.pid.*$`).FindString(string(b))
+	require.NotEmpty(t, kill, "the README says how to stop a make run started in the background")
+	pid, err := os.ReadFile(filepath.Join(runDir, "run.pid"))
+	require.NoError(t, err)
+	require.Equal(t, strconv.Itoa(run.cmd.Process.Pid), strings.TrimSpace(string(pid)), "run.pid holds make run's script")
+	runBash(t, strings.ReplaceAll(kill, ".run/", runDir+"/"))
+	select {
+	case <-run.done:
+	case <-time.After(time.Minute):
+		t.Fatalf("make run did not stop within a minute of the README's %s:\n%s", kill, run.out.String())
+	}
 }
 
 // quickStartCommands returns the curl commands of the sh blocks between the
