@@ -43,6 +43,8 @@ type config struct {
 	DBConnectTimeout       time.Duration
 	RequestTimeout         time.Duration
 	AuditRetention         time.Duration // 0: audit events are kept forever
+	ErasureHMACKey         string        // keys the hash of an erasure's address; "" = random per process
+	ErasureMaxAttempts     int
 }
 
 // loadConfig reads the configuration from the process environment.
@@ -84,6 +86,8 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 		DBConnectTimeout:       e.duration("DB_CONNECT_TIMEOUT", db.DefaultConnectTimeout),
 		RequestTimeout:         e.duration("REQUEST_TIMEOUT", handlers.DefaultRequestTimeout),
 		AuditRetention:         e.duration("AUDIT_RETENTION", 0),
+		ErasureHMACKey:         e.str("ERASURE_HMAC_KEY", ""),
+		ErasureMaxAttempts:     e.integer("ERASURE_MAX_ATTEMPTS", 5),
 	}
 	if c.MaxConnections < 1 || c.HTTPReadTimeout <= 0 || c.HTTPIdleTimeout <= 0 || c.DBConnectTimeout <= 0 || c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("MAX_CONNECTIONS must be >= 1; HTTP_READ_TIMEOUT, HTTP_IDLE_TIMEOUT, DB_CONNECT_TIMEOUT and REQUEST_TIMEOUT > 0"))
@@ -106,6 +110,8 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 	check(c.LogFormat == "json" || c.LogFormat == "text", "LOG_FORMAT=%q must be json or text", c.LogFormat)
 	check(new(slog.Level).UnmarshalText([]byte(c.LogLevel)) == nil, "LOG_LEVEL=%q must be debug, info, warn or error", c.LogLevel)
 	check(c.RateLimitRPS >= 0, "RATE_LIMIT_RPS=%v must be 0 (off) or more", c.RateLimitRPS)
+	check(c.ErasureHMACKey == "" || len(c.ErasureHMACKey) >= 32, "ERASURE_HMAC_KEY must be at least 32 bytes (or empty: a random key per process)")
+	check(c.ErasureMaxAttempts >= 1, "ERASURE_MAX_ATTEMPTS=%d must be 1 or more", c.ErasureMaxAttempts)
 	check(c.RateLimitBurst >= 0, "RATE_LIMIT_BURST=%d must be 0 or more", c.RateLimitBurst)
 	return c, errors.Join(errs...)
 }

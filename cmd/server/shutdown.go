@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -36,7 +37,11 @@ func newBackground(pool *pgxpool.Pool, mongo *mongostore.Store, cfg config, work
 	b.cleaner = maintenance.New(pool, &maintenance.Config{
 		OutboxRetention: cfg.OutboxRetention, ReportRetention: cfg.ReportRetention, Metrics: m,
 		EmailRetention: cfg.EmailRetention, AuditRetention: cfg.AuditRetention, MaxRetries: int32(cfg.RelayMaxRetries), Wake: b.rel.Notify})
-	b.eraser = erasure.New(pool, &erasure.Config{MaxRetries: int32(cfg.RelayMaxRetries), Wake: b.rel.Notify})
+	if cfg.ErasureHMACKey == "" {
+		slog.Warn("ERASURE_HMAC_KEY is not set: erasure address hashes use a random key of this process and compare only within it")
+	}
+	b.eraser = erasure.New(pool, &erasure.Config{MaxRetries: int32(cfg.RelayMaxRetries), Wake: b.rel.Notify,
+		AddressKey: []byte(cfg.ErasureHMACKey), MaxAttempts: int32(cfg.ErasureMaxAttempts)})
 	if reconciler {
 		wakeRelays := b.rel.Notify
 		if workers == 0 {

@@ -15,7 +15,10 @@ import (
 // lower-cased and matched case-insensitively in from, to, cc and the
 // envelope, bare or inside "Name <address>" (the erasure_job_emails view).
 type ErasureCriteria struct {
-	Address        *string
+	Address *string
+	// AddressHMAC is the keyed hash of Address; it stays when Address is
+	// cleared at the job's end.
+	AddressHMAC    *string
 	Mailbox        *string
 	ReceivedBefore *time.Time
 }
@@ -23,16 +26,21 @@ type ErasureCriteria struct {
 // ErasureJob is an erasure job (an erasure_jobs row). The lease columns
 // (locked_by, locked_until) stay inside this package.
 type ErasureJob struct {
-	ID           int64
-	RequestedBy  string // the client that started it; its erasures are recorded as this client
-	RequestID    string // the request that started it
-	Criteria     ErasureCriteria
-	Reason       string
-	Status       string // pending, running, completed or failed
-	Matched      int64  // emails in scope, counted when the job is scoped
-	Erased       int64
-	HighWaterID  *int64 // the newest email id in scope; nil until the job is scoped
-	LastID       int64  // the progress: emails up to this id are done
+	ID          int64
+	RequestedBy string // the client that started it; its erasures are recorded as this client
+	RequestID   string // the request that started it
+	Criteria    ErasureCriteria
+	Reason      string
+	Status      string // pending, running, completed or failed
+	Matched     int64  // emails in scope, counted when the job is scoped
+	Erased      int64
+	HighWaterID *int64 // the newest email id in scope; nil until the job is scoped
+	LastID      int64  // the progress: emails up to this id are done
+	// Awaited is how many transactions were in progress when the job was
+	// requested: its scope was fixed once they had all ended.
+	Awaited      int
+	ScopedAt     *time.Time // when the scope was fixed; nil until then
+	Attempts     int32      // claims in a row without progress
 	CreatedAt    time.Time
 	StartedAt    *time.Time
 	CompletedAt  *time.Time
@@ -43,7 +51,8 @@ func erasureJobFromRow(r gen.ErasureJob) ErasureJob {
 	return ErasureJob{ID: r.ID, RequestedBy: r.RequestedBy, RequestID: r.RequestID, Reason: r.Reason,
 		Status: r.Status, Matched: r.Matched, Erased: r.Erased, HighWaterID: r.HighWaterID, LastID: r.LastID,
 		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, CompletedAt: r.CompletedAt, ErrorMessage: r.ErrorMessage,
-		Criteria: ErasureCriteria{Address: r.Address, Mailbox: r.Mailbox, ReceivedBefore: r.ReceivedBefore}}
+		Awaited: len(r.RequestedXids), ScopedAt: r.ScopedAt, Attempts: r.Attempts,
+		Criteria: ErasureCriteria{Address: r.Address, AddressHMAC: r.AddressHmac, Mailbox: r.Mailbox, ReceivedBefore: r.ReceivedBefore}}
 }
 
 // NewErasureJob is what InsertErasureJob records.
@@ -58,7 +67,7 @@ type NewErasureJob struct {
 // "insert erasure job" (a job without criteria breaks a CHECK).
 func (q *Queries) InsertErasureJob(ctx context.Context, j NewErasureJob) (ErasureJob, error) {
 	row, err := q.g.InsertErasureJob(ctx, gen.InsertErasureJobParams{RequestedBy: j.RequestedBy, RequestID: j.RequestID,
-		Address: j.Criteria.Address, Mailbox: j.Criteria.Mailbox, ReceivedBefore: j.Criteria.ReceivedBefore, Reason: j.Reason})
+		Address: j.Criteria.Address, AddressHmac: j.Criteria.AddressHMAC, Mailbox: j.Criteria.Mailbox, ReceivedBefore: j.Criteria.ReceivedBefore, Reason: j.Reason})
 	if err != nil {
 		return ErasureJob{}, wrap("insert erasure job", err)
 	}
@@ -106,12 +115,22 @@ func (q *Queries) ClaimErasureJob(ctx context.Context, worker string, lease time
 }
 
 // ScopeErasureJob fixes the scope of job id, leased by worker, on its first
-// claim: the emails up to the newest id now, and how many of them match. A
-// job already scoped, or no longer worker's, is left as it is. Errors are
-// named "scope erasure job".
-func (q *Queries) ScopeErasureJob(ctx context.Context, id int64, worker string) error {
-	_, err := q.g.ScopeErasureJob(ctx, gen.ScopeErasureJobParams{ID: id, Worker: worker})
-	return wrap("scope erasure job", err)
+// claim, once every transaction in progress when the job was requested has
+// ended: the emails up to the newest id then, and how many of them match.
+// scoped is false while one of those transactions is still open (or when
+// the job is already scoped, or no longer worker's). Errors are named
+// "scope erasure job".
+func (q *Queries) ScopeErasureJob(ctx context.Context, id int64, worker string) (scoped bool, err error) {
+	n, err := q.g.ScopeErasureJob(ctx, gen.ScopeErasureJobParams{ID: id, Worker: worker})
+	return n > 0, wrap("scope erasure job", err)
+}
+
+// ParseAddresses returns the normalised addresses of one address list, as
+// the erasure matcher stores them for every email. Errors are named "parse
+// addresses".
+func (q *Queries) ParseAddresses(ctx context.Context, list string) ([]string, error) {
+	a, err := q.g.ParseAddresses(ctx, list)
+	return a, wrap("parse addresses", err)
 }
 
 // NextErasureBatch returns the ids of up to limit emails of job jobID's
@@ -151,11 +170,42 @@ func (q *Queries) FinishErasureJob(ctx context.Context, id int64, worker, status
 		ID: id, Worker: worker, Status: status, ErrorMessage: errorMessage}))
 }
 
-// ReleaseErasureJob gives job id back (a shutdown) so that another instance
-// may go on at once; nothing happens unless worker holds it. Errors are
-// named "release erasure job".
-func (q *Queries) ReleaseErasureJob(ctx context.Context, id int64, worker string) error {
-	return wrap("release erasure job", q.g.ReleaseErasureJob(ctx, gen.ReleaseErasureJobParams{ID: id, Worker: worker}))
+// ReleaseErasureJob gives job id back (a shutdown, or a scope still
+// waiting) without counting the attempt; it can be claimed again after
+// delay. Nothing happens unless worker holds it. Errors are named "release
+// erasure job".
+func (q *Queries) ReleaseErasureJob(ctx context.Context, id int64, worker string, delay time.Duration) error {
+	return wrap("release erasure job", q.g.ReleaseErasureJob(ctx, gen.ReleaseErasureJobParams{
+		ID: id, Worker: worker, DelaySeconds: delay.Seconds()}))
+}
+
+// RetryErasureJob records a failed attempt of job id, leased by worker:
+// errorMessage, and the next attempt after delay; when the job has made
+// maxAttempts attempts in a row without progress it fails for good. It
+// returns the job's status after that ("failed", or "running" to be tried
+// again; "" when worker no longer held it). Errors are named "retry erasure
+// job".
+func (q *Queries) RetryErasureJob(ctx context.Context, id int64, worker, errorMessage string, delay time.Duration, maxAttempts int32) (string, error) {
+	st, err := q.g.RetryErasureJob(ctx, gen.RetryErasureJobParams{ID: id, Worker: worker, ErrorMessage: &errorMessage,
+		DelaySeconds: delay.Seconds(), MaxAttempts: maxAttempts})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return st, wrap("retry erasure job", err)
+}
+
+// ErasureStats is what the metrics report of erasure jobs.
+type ErasureStats struct {
+	Failed               int64   // jobs that failed, ever
+	Open                 int64   // jobs pending or running
+	OldestOpenAgeSeconds float64 // 0 when none is open
+}
+
+// ErasureJobStats returns the jobs' figures for the metrics. Errors are
+// named "erasure job stats".
+func (q *Queries) ErasureJobStats(ctx context.Context) (ErasureStats, error) {
+	r, err := q.g.ErasureJobStats(ctx)
+	return ErasureStats{Failed: r.Failed, Open: r.Open, OldestOpenAgeSeconds: r.OldestOpenAgeSeconds}, wrap("erasure job stats", err)
 }
 
 // EraseEmails turns each email in ids that is not erased yet into a

@@ -10,6 +10,7 @@ import (
 	"mailsync/internal/apperr"
 	"mailsync/internal/db"
 	"mailsync/internal/db/dbtest"
+	"mailsync/internal/testwait"
 )
 
 // A job's scope count and its batches select the same emails: each
@@ -43,6 +44,15 @@ func TestErasureJobSelectsExactlyItsEmails(t *testing.T) {
 	require.NoError(t, err)
 
 	addr, support := "alice@example.com", "support"
+	// The scope waits for the transactions open at the request (other
+	// tests' too, on a shared server).
+	scope := func(id int64) {
+		testwait.Until(t, 30*time.Second, "the job is scoped", func() bool {
+			ok, err := q.ScopeErasureJob(ctx, id, "w")
+			require.NoError(t, err)
+			return ok
+		})
+	}
 	for _, c := range []struct {
 		name     string
 		criteria db.ErasureCriteria
@@ -60,7 +70,7 @@ func TestErasureJobSelectsExactlyItsEmails(t *testing.T) {
 		require.True(t, ok)
 		require.Equal(t, job.ID, claimed.ID, c.name)
 		require.Nil(t, claimed.HighWaterID, "not scoped yet")
-		require.NoError(t, q.ScopeErasureJob(ctx, job.ID, "w"))
+		scope(job.ID)
 		got, err := q.GetErasureJob(ctx, job.ID)
 		require.NoError(t, err)
 		require.EqualValues(t, len(c.want), got.Matched, c.name)
@@ -79,7 +89,7 @@ func TestErasureJobSelectsExactlyItsEmails(t *testing.T) {
 	_, ok, err = q.ClaimErasureJob(ctx, "v", time.Minute)
 	require.NoError(t, err)
 	require.False(t, ok, "the only open job is leased")
-	require.NoError(t, q.ScopeErasureJob(ctx, job.ID, "w"))
+	scope(job.ID)
 	email("alice@example.com", "b@x", "", "", "", "support", jan) // after the scope: not in it
 	ok, err = q.AdvanceErasureJob(ctx, db.ErasureProgress{JobID: job.ID, Worker: "v", LastID: to, Erased: 2, Lease: time.Minute})
 	require.NoError(t, err)
@@ -94,7 +104,7 @@ func TestErasureJobSelectsExactlyItsEmails(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []int64{cc, envFrom, envTo}, ids)
 
-	require.NoError(t, q.ReleaseErasureJob(ctx, job.ID, "w"))
+	require.NoError(t, q.ReleaseErasureJob(ctx, job.ID, "w", 0))
 	again, ok, err := q.ClaimErasureJob(ctx, "v", time.Minute)
 	require.NoError(t, err)
 	require.True(t, ok, "a released job is taken at once")

@@ -7,6 +7,7 @@ package erasure
 
 import (
 	"context"
+	"crypto/rand"
 	"os"
 	"strconv"
 	"time"
@@ -34,6 +35,16 @@ type Config struct {
 	PollInterval time.Duration
 	// Worker names this instance in job leases (host-pid).
 	Worker string
+	// AddressKey keys the HMAC-SHA-256 of a job's address that its audit
+	// event and its record keep (ERASURE_HMAC_KEY). Empty: a random key of
+	// this process (hashes then compare only within it).
+	AddressKey []byte
+	// MaxAttempts is how many attempts in a row without progress a job gets
+	// before it fails (5).
+	MaxAttempts int32
+	// RetryBase is the wait after a job's first failed attempt, doubled
+	// after each further one up to an hour (5s).
+	RetryBase time.Duration
 }
 
 // Service erases emails and runs erasure jobs.
@@ -61,6 +72,16 @@ func New(pool *pgxpool.Pool, cfg *Config) *Service {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = time.Second
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = 5 * time.Second
+	}
+	if len(c.AddressKey) == 0 {
+		c.AddressKey = make([]byte, 32)
+		_, _ = rand.Read(c.AddressKey)
 	}
 	if c.Worker == "" {
 		host, _ := os.Hostname()

@@ -2,6 +2,10 @@ package erasure
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -20,8 +24,10 @@ const (
 )
 
 // Criteria select the emails a job erases; all given ones must match and
-// at least one is given. Address is matched case-insensitively in from, to
-// and cc, bare or inside "Name <address>", and in the envelope.
+// at least one is given. Address is one address, normalised as every
+// email's addresses are (see db.ParseAddresses), and matched among the
+// parsed addresses of from, to, cc and the envelope. AddressHMAC is set by
+// StartJob; Address is cleared (nil) once the job has ended.
 type Criteria db.ErasureCriteria
 
 // Job is an erasure job (one erasure_jobs row).
@@ -37,12 +43,36 @@ type Job struct {
 	StartedAt    *time.Time
 	CompletedAt  *time.Time
 	ErrorMessage *string
+	Attempts     int32 // attempts in a row without progress
+	Scope        *Scope
+}
+
+// Scope is how a job knows which emails it must erase: once every
+// transaction in progress when it was requested (Awaited of them) had
+// ended, at ScopedAt, it took the emails up to NewestID, which holds every
+// email acknowledged before the request whatever the order ids were
+// committed in.
+type Scope struct {
+	ScopedAt time.Time
+	NewestID int64
+	Awaited  int
+}
+
+// Statement says the scope in one sentence.
+func (sc Scope) Statement() string {
+	return fmt.Sprintf("The job waited until the %d transactions in progress when it was requested had ended, then at %s "+
+		"took the matching emails with ids up to %d: every email acknowledged before the request is among them, "+
+		"whatever order ids were committed in.", sc.Awaited, sc.ScopedAt.UTC().Format(time.RFC3339), sc.NewestID)
 }
 
 func jobFrom(j db.ErasureJob) Job {
-	return Job{ID: j.ID, RequestedBy: j.RequestedBy, Reason: j.Reason, Status: j.Status, Matched: j.Matched,
+	out := Job{ID: j.ID, RequestedBy: j.RequestedBy, Reason: j.Reason, Status: j.Status, Matched: j.Matched,
 		Erased: j.Erased, CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, CompletedAt: j.CompletedAt,
-		ErrorMessage: j.ErrorMessage, Criteria: Criteria(j.Criteria)}
+		ErrorMessage: j.ErrorMessage, Criteria: Criteria(j.Criteria), Attempts: j.Attempts}
+	if j.ScopedAt != nil && j.HighWaterID != nil {
+		out.Scope = &Scope{ScopedAt: *j.ScopedAt, NewestID: *j.HighWaterID, Awaited: j.Awaited}
+	}
+	return out
 }
 
 // Normalize trims and lower-cases the address and checks the criteria: an
@@ -88,6 +118,9 @@ func (s *Service) StartJob(ctx context.Context, r Request, a audit.Actor) (job J
 	if len(r.Reason) > 1000 || strings.IndexByte(r.Reason, 0) >= 0 {
 		return Job{}, false, apperr.New(apperr.Invalid, "reason must be at most 1000 characters without NUL bytes")
 	}
+	if err := s.parseAddress(ctx, &r.Criteria); err != nil {
+		return Job{}, false, err
+	}
 	err = db.InTx(ctx, s.pool, func(q *db.Queries) error {
 		keyID, err := q.ClaimIdempotencyKey(ctx, db.KeyClaim{ClientID: a.ClientID, Key: r.Key,
 			Fingerprint: r.Fingerprint, ExpiresAt: time.Now().Add(r.TTL)})
@@ -107,8 +140,11 @@ func (s *Service) StartJob(ctx context.Context, r Request, a audit.Actor) (job J
 		if err := q.CompleteIdempotencyKey(ctx, db.KeyCompletion{ID: keyID, Status: 202, ResourceID: job.ID}); err != nil {
 			return err
 		}
+		// Neither the address nor the free-text reason in clear: the
+		// event outlives the job's record of them.
 		return audit.Record(ctx, q, a, audit.ActionErasureStart, "erasure:"+strconv.FormatInt(job.ID, 10), map[string]any{
-			"address": r.Criteria.Address, "mailbox": r.Criteria.Mailbox, "received_before": r.Criteria.ReceivedBefore, "reason": r.Reason})
+			"address_hmac": r.Criteria.AddressHMAC, "mailbox": r.Criteria.Mailbox, "received_before": r.Criteria.ReceivedBefore,
+			"reason_given": r.Reason != ""})
 	})
 	if err != nil {
 		if db.IsLockTimeout(err) {
@@ -123,6 +159,37 @@ func (s *Service) StartJob(ctx context.Context, r Request, a audit.Actor) (job J
 		s.run.notify()
 	}
 	return job, replayed, nil
+}
+
+// parseAddress normalises c's address as the addresses of every email are
+// (one address, or an apperr Invalid) and sets its keyed hash.
+func (s *Service) parseAddress(ctx context.Context, c *Criteria) error {
+	if c.Address == nil {
+		return nil
+	}
+	parsed, err := s.q.ParseAddresses(ctx, *c.Address)
+	if err != nil {
+		if db.IsUnavailable(err) {
+			return apperr.New(apperr.Unavailable, "the database is unavailable; retry later with the same Idempotency-Key")
+		}
+		return err
+	}
+	if len(parsed) != 1 {
+		return &apperr.Error{Code: apperr.Invalid, Message: "address must be one email address",
+			Fields: []apperr.FieldError{{Field: "address", Message: "must be one email address"}}}
+	}
+	c.Address = &parsed[0]
+	h := AddressHMAC(s.cfg.AddressKey, parsed[0])
+	c.AddressHMAC = &h
+	return nil
+}
+
+// AddressHMAC is the keyed hash a job keeps of its normalised address:
+// hex HMAC-SHA-256 under key.
+func AddressHMAC(key []byte, address string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(address))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // existing answers a key that was used before: the same job for the same

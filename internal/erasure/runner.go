@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -70,27 +71,60 @@ const releaseTimeout = 5 * time.Second
 func (s *Service) RunOnce(ctx context.Context) (bool, error) { return s.runOnce(ctx, ctx) }
 
 // runOnce is RunOnce, which stops after the batch in hand (and gives the
-// job back) once claim ends.
+// job back) once claim ends. A job whose scope still waits for the
+// transactions open at its request is given back for a poll interval. A
+// failed attempt is recorded on the job with its error and retried after a
+// backoff; after cfg.MaxAttempts in a row without progress the job fails.
 func (s *Service) runOnce(claim, ctx context.Context) (bool, error) {
 	job, ok, err := s.q.ClaimErasureJob(ctx, s.cfg.Worker, s.cfg.Lease)
 	if err != nil || !ok {
 		return false, err
 	}
-	if err := s.work(claim, ctx, job); err != nil {
-		if !errors.Is(err, errLeaseLost) {
-			release, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-			defer cancel()
-			_ = s.q.ReleaseErasureJob(release, job.ID, s.cfg.Worker)
-		}
+	err = s.work(claim, ctx, job)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, errLeaseLost) {
 		return true, fmt.Errorf("erasure job %d: %w", job.ID, err)
 	}
-	return true, nil
+	release, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	switch {
+	case errors.Is(err, errScopeWaits):
+		_ = s.q.ReleaseErasureJob(release, job.ID, s.cfg.Worker, s.cfg.PollInterval)
+		return true, nil
+	case claim.Err() != nil || ctx.Err() != nil: // stopping: not the job's fault
+		_ = s.q.ReleaseErasureJob(release, job.ID, s.cfg.Worker, 0)
+	default:
+		st, rerr := s.q.RetryErasureJob(release, job.ID, s.cfg.Worker, err.Error(), s.backoff(job.Attempts), s.cfg.MaxAttempts)
+		if rerr == nil && st == StatusFailed {
+			slog.Error("erasure job failed", "job", job.ID, "attempts", job.Attempts, "err", err)
+		}
+	}
+	return true, fmt.Errorf("erasure job %d: %w", job.ID, err)
 }
+
+// backoff is the wait after the attempt-th failed attempt in a row.
+func (s *Service) backoff(attempt int32) time.Duration {
+	d := s.cfg.RetryBase
+	for i := int32(1); i < attempt && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}
+
+// errScopeWaits means a transaction that was open when the job was
+// requested is still open: the job cannot know its scope yet.
+var errScopeWaits = errors.New("waiting for the transactions open at the request to end")
 
 func (s *Service) work(claim, ctx context.Context, job db.ErasureJob) error {
 	if job.HighWaterID == nil {
-		if err := s.q.ScopeErasureJob(ctx, job.ID, s.cfg.Worker); err != nil {
+		scoped, err := s.q.ScopeErasureJob(ctx, job.ID, s.cfg.Worker)
+		if err != nil {
 			return err
+		}
+		if !scoped {
+			return errScopeWaits
 		}
 	}
 	a := audit.Actor{ClientID: job.RequestedBy, RequestID: job.RequestID}
@@ -99,7 +133,9 @@ func (s *Service) work(claim, ctx context.Context, job db.ErasureJob) error {
 		if err := claim.Err(); err != nil {
 			return err
 		}
-		done, err := s.batch(ctx, job.ID, a, target, job.Reason)
+		// The free-text reason stays with the job (cleared at its end);
+		// tombstones and audit events name the job instead.
+		done, err := s.batch(ctx, job.ID, a, target, "erasure job "+strconv.FormatInt(job.ID, 10))
 		if err != nil || done {
 			return err
 		}

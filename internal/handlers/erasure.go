@@ -136,8 +136,13 @@ func (h *Handlers) GetErasure(ctx context.Context, req api.GetErasureRequestObje
 }
 
 func toAPIErasure(j erasure.Job) api.Erasure {
-	return api.Erasure{Id: j.ID, RequestedBy: j.RequestedBy, Reason: j.Reason, Status: api.ErasureStatus(j.Status),
+	out := api.Erasure{Id: j.ID, RequestedBy: j.RequestedBy, Reason: j.Reason, Status: api.ErasureStatus(j.Status),
 		Matched: j.Matched, Erased: j.Erased, CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, CompletedAt: j.CompletedAt,
-		ErrorMessage: j.ErrorMessage, Criteria: api.ErasureCriteria{Address: j.Criteria.Address, Mailbox: j.Criteria.Mailbox,
-			ReceivedBefore: j.Criteria.ReceivedBefore}}
+		ErrorMessage: j.ErrorMessage, Attempts: &j.Attempts, Criteria: api.ErasureCriteria{Address: j.Criteria.Address,
+			AddressHmac: j.Criteria.AddressHMAC, Mailbox: j.Criteria.Mailbox, ReceivedBefore: j.Criteria.ReceivedBefore}}
+	if sc := j.Scope; sc != nil {
+		out.Scope = &api.ErasureScope{ScopedAt: sc.ScopedAt, NewestEmailId: sc.NewestID, AwaitedTransactions: sc.Awaited,
+			Statement: sc.Statement()}
+	}
+	return out
 }

@@ -20,6 +20,8 @@ type Collector struct {
 
 	outbox, oldest, drift, poolConns *prometheus.Desc
 	emails                           *prometheus.Desc
+	erasureFailed, erasureOpen       *prometheus.Desc
+	erasureOldest                    *prometheus.Desc
 	poolAcquires, poolWait           *prometheus.Desc
 }
 
@@ -27,19 +29,23 @@ type Collector struct {
 func NewCollector(pool *pgxpool.Pool) *Collector {
 	return &Collector{
 		pool: pool, q: db.New(pool),
-		outbox:       prometheus.NewDesc("mailsync_outbox_messages", "Outbox messages by state (pending, in_flight, failed).", []string{"state"}, nil),
-		emails:       prometheus.NewDesc("mailsync_emails", "Emails by sync status (exact; kept by triggers, read without counting the table).", []string{"status"}, nil),
-		oldest:       prometheus.NewDesc("mailsync_outbox_oldest_pending_age_seconds", "Age of the oldest unprocessed outbox message.", nil, nil),
-		drift:        prometheus.NewDesc("mailsync_reconciliation_mismatches", "Mismatches found by the latest completed reconciliation, by kind.", []string{"kind"}, nil),
-		poolConns:    prometheus.NewDesc("mailsync_db_pool_connections", "PostgreSQL pool connections by state (idle, acquired, total, max).", []string{"state"}, nil),
-		poolAcquires: prometheus.NewDesc("mailsync_db_pool_acquires_total", "PostgreSQL pool acquisitions.", nil, nil),
-		poolWait:     prometheus.NewDesc("mailsync_db_pool_acquire_wait_seconds_total", "Time spent waiting for a PostgreSQL connection.", nil, nil),
+		outbox:        prometheus.NewDesc("mailsync_outbox_messages", "Outbox messages by state (pending, in_flight, failed).", []string{"state"}, nil),
+		emails:        prometheus.NewDesc("mailsync_emails", "Emails by sync status (exact; kept by triggers, read without counting the table).", []string{"status"}, nil),
+		oldest:        prometheus.NewDesc("mailsync_outbox_oldest_pending_age_seconds", "Age of the oldest unprocessed outbox message.", nil, nil),
+		drift:         prometheus.NewDesc("mailsync_reconciliation_mismatches", "Mismatches found by the latest completed reconciliation, by kind.", []string{"kind"}, nil),
+		erasureFailed: prometheus.NewDesc("mailsync_erasure_jobs_failed_total", "Erasure jobs that failed for good (ever).", nil, nil),
+		erasureOpen:   prometheus.NewDesc("mailsync_erasure_jobs_open", "Erasure jobs pending or running.", nil, nil),
+		erasureOldest: prometheus.NewDesc("mailsync_erasure_oldest_open_age_seconds", "Age of the oldest pending or running erasure job (0: none).", nil, nil),
+		poolConns:     prometheus.NewDesc("mailsync_db_pool_connections", "PostgreSQL pool connections by state (idle, acquired, total, max).", []string{"state"}, nil),
+		poolAcquires:  prometheus.NewDesc("mailsync_db_pool_acquires_total", "PostgreSQL pool acquisitions.", nil, nil),
+		poolWait:      prometheus.NewDesc("mailsync_db_pool_acquire_wait_seconds_total", "Time spent waiting for a PostgreSQL connection.", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.emails, c.outbox, c.oldest, c.drift, c.poolConns, c.poolAcquires, c.poolWait} {
+	for _, d := range []*prometheus.Desc{c.emails, c.outbox, c.oldest, c.drift, c.poolConns, c.poolAcquires, c.poolWait,
+		c.erasureFailed, c.erasureOpen, c.erasureOldest} {
 		ch <- d
 	}
 }
@@ -70,6 +76,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for kind, n := range r.Details.Counts {
 			ch <- prometheus.MustNewConstMetric(c.drift, prometheus.GaugeValue, float64(n), kind)
 		}
+	}
+	if e, err := c.q.ErasureJobStats(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.erasureFailed, prometheus.CounterValue, float64(e.Failed))
+		ch <- prometheus.MustNewConstMetric(c.erasureOpen, prometheus.GaugeValue, float64(e.Open))
+		ch <- prometheus.MustNewConstMetric(c.erasureOldest, prometheus.GaugeValue, e.OldestOpenAgeSeconds)
+	} else {
+		slog.Warn("metrics: erasure jobs", "err", err)
 	}
 	st := c.pool.Stat()
 	ch <- prometheus.MustNewConstMetric(c.poolConns, prometheus.GaugeValue, float64(st.IdleConns()), "idle")

@@ -12,7 +12,7 @@ import (
 
 const advanceErasureJob = `-- name: AdvanceErasureJob :execrows
 UPDATE erasure_jobs
-SET last_id = $1, erased = erased + $2::bigint,
+SET last_id = $1, erased = erased + $2::bigint, attempts = 0, error_message = NULL,
     locked_until = now() + make_interval(secs => $3::float8)
 WHERE id = $4 AND locked_by = $5::text AND status = 'running'
 `
@@ -43,15 +43,16 @@ func (q *Queries) AdvanceErasureJob(ctx context.Context, arg AdvanceErasureJobPa
 
 const claimErasureJob = `-- name: ClaimErasureJob :one
 UPDATE erasure_jobs j
-SET status = 'running', started_at = coalesce(j.started_at, now()),
+SET status = 'running', started_at = coalesce(j.started_at, now()), attempts = j.attempts + 1,
     locked_until = now() + make_interval(secs => $1::float8), locked_by = $2::text
 WHERE j.id = (
     SELECT c.id FROM erasure_jobs c
     WHERE c.status IN ('pending', 'running') AND (c.locked_until IS NULL OR c.locked_until < now())
+      AND c.next_attempt_at <= now()
     ORDER BY c.id
     LIMIT 1
     FOR UPDATE SKIP LOCKED)
-RETURNING j.id, j.requested_by, j.request_id, j.address, j.mailbox, j.received_before, j.reason, j.status, j.matched, j.erased, j.high_water_id, j.last_id, j.locked_until, j.locked_by, j.error_message, j.created_at, j.started_at, j.completed_at
+RETURNING j.id, j.requested_by, j.request_id, j.address, j.mailbox, j.received_before, j.reason, j.status, j.matched, j.erased, j.high_water_id, j.last_id, j.locked_until, j.locked_by, j.error_message, j.created_at, j.started_at, j.completed_at, j.requested_xids, j.scoped_at, j.attempts, j.next_attempt_at, j.address_hmac
 `
 
 type ClaimErasureJobParams struct {
@@ -60,7 +61,7 @@ type ClaimErasureJobParams struct {
 }
 
 // Leases the oldest open job whose lease is free or expired (its instance
-// died) to worker.
+// died) and whose next attempt is due to worker, counting an attempt.
 func (q *Queries) ClaimErasureJob(ctx context.Context, arg ClaimErasureJobParams) (ErasureJob, error) {
 	row := q.db.QueryRow(ctx, claimErasureJob, arg.LeaseSeconds, arg.Worker)
 	var i ErasureJob
@@ -83,6 +84,11 @@ func (q *Queries) ClaimErasureJob(ctx context.Context, arg ClaimErasureJobParams
 		&i.CreatedAt,
 		&i.StartedAt,
 		&i.CompletedAt,
+		&i.RequestedXids,
+		&i.ScopedAt,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.AddressHmac,
 	)
 	return i, err
 }
@@ -186,6 +192,28 @@ func (q *Queries) EraseEmails(ctx context.Context, arg EraseEmailsParams) ([]int
 	return items, nil
 }
 
+const erasureJobStats = `-- name: ErasureJobStats :one
+SELECT count(*) FILTER (WHERE status = 'failed')::bigint AS failed,
+    count(*) FILTER (WHERE status IN ('pending', 'running'))::bigint AS open,
+    coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE status IN ('pending', 'running'))), 0)::float8 AS oldest_open_age_seconds
+FROM erasure_jobs
+`
+
+type ErasureJobStatsRow struct {
+	Failed               int64
+	Open                 int64
+	OldestOpenAgeSeconds float64
+}
+
+// What the metrics report: jobs failed (ever), jobs open, and the age of the
+// oldest open job.
+func (q *Queries) ErasureJobStats(ctx context.Context) (ErasureJobStatsRow, error) {
+	row := q.db.QueryRow(ctx, erasureJobStats)
+	var i ErasureJobStatsRow
+	err := row.Scan(&i.Failed, &i.Open, &i.OldestOpenAgeSeconds)
+	return i, err
+}
+
 const expiredEmailIDs = `-- name: ExpiredEmailIDs :many
 SELECT id FROM incoming_emails
 WHERE received_at < $1::timestamptz AND erased_at IS NULL
@@ -222,7 +250,8 @@ func (q *Queries) ExpiredEmailIDs(ctx context.Context, arg ExpiredEmailIDsParams
 const finishErasureJob = `-- name: FinishErasureJob :exec
 UPDATE erasure_jobs
 SET status = $1, completed_at = now(), locked_until = NULL, locked_by = NULL,
-    error_message = $2
+    error_message = $2, reason = '',
+    address = CASE WHEN address_hmac IS NOT NULL THEN NULL ELSE address END
 WHERE id = $3 AND locked_by = $4::text
 `
 
@@ -233,6 +262,8 @@ type FinishErasureJobParams struct {
 	Worker       string
 }
 
+// Ends the job (completed or failed): its address (when its keyed hash is
+// kept) and its free-text reason are cleared, its lease freed.
 func (q *Queries) FinishErasureJob(ctx context.Context, arg FinishErasureJobParams) error {
 	_, err := q.db.Exec(ctx, finishErasureJob,
 		arg.Status,
@@ -244,7 +275,7 @@ func (q *Queries) FinishErasureJob(ctx context.Context, arg FinishErasureJobPara
 }
 
 const getErasureJob = `-- name: GetErasureJob :one
-SELECT id, requested_by, request_id, address, mailbox, received_before, reason, status, matched, erased, high_water_id, last_id, locked_until, locked_by, error_message, created_at, started_at, completed_at FROM erasure_jobs WHERE id = $1
+SELECT id, requested_by, request_id, address, mailbox, received_before, reason, status, matched, erased, high_water_id, last_id, locked_until, locked_by, error_message, created_at, started_at, completed_at, requested_xids, scoped_at, attempts, next_attempt_at, address_hmac FROM erasure_jobs WHERE id = $1
 `
 
 func (q *Queries) GetErasureJob(ctx context.Context, id int64) (ErasureJob, error) {
@@ -269,30 +300,41 @@ func (q *Queries) GetErasureJob(ctx context.Context, id int64) (ErasureJob, erro
 		&i.CreatedAt,
 		&i.StartedAt,
 		&i.CompletedAt,
+		&i.RequestedXids,
+		&i.ScopedAt,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.AddressHmac,
 	)
 	return i, err
 }
 
 const insertErasureJob = `-- name: InsertErasureJob :one
-INSERT INTO erasure_jobs (requested_by, request_id, address, mailbox, received_before, reason)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, requested_by, request_id, address, mailbox, received_before, reason, status, matched, erased, high_water_id, last_id, locked_until, locked_by, error_message, created_at, started_at, completed_at
+INSERT INTO erasure_jobs (requested_by, request_id, address, address_hmac, mailbox, received_before, reason, requested_xids)
+VALUES ($1, $2, $3, $4, $5, $6, $7,
+        mailsync_open_xids())
+RETURNING id, requested_by, request_id, address, mailbox, received_before, reason, status, matched, erased, high_water_id, last_id, locked_until, locked_by, error_message, created_at, started_at, completed_at, requested_xids, scoped_at, attempts, next_attempt_at, address_hmac
 `
 
 type InsertErasureJobParams struct {
 	RequestedBy    string
 	RequestID      string
 	Address        *string
+	AddressHmac    *string
 	Mailbox        *string
 	ReceivedBefore *time.Time
 	Reason         string
 }
 
+// Records a job with the transactions in progress now (the request's
+// time, mailsync_open_xids): its scope waits for them to end
+// (ScopeErasureJob).
 func (q *Queries) InsertErasureJob(ctx context.Context, arg InsertErasureJobParams) (ErasureJob, error) {
 	row := q.db.QueryRow(ctx, insertErasureJob,
 		arg.RequestedBy,
 		arg.RequestID,
 		arg.Address,
+		arg.AddressHmac,
 		arg.Mailbox,
 		arg.ReceivedBefore,
 		arg.Reason,
@@ -317,12 +359,17 @@ func (q *Queries) InsertErasureJob(ctx context.Context, arg InsertErasureJobPara
 		&i.CreatedAt,
 		&i.StartedAt,
 		&i.CompletedAt,
+		&i.RequestedXids,
+		&i.ScopedAt,
+		&i.Attempts,
+		&i.NextAttemptAt,
+		&i.AddressHmac,
 	)
 	return i, err
 }
 
 const listErasureJobs = `-- name: ListErasureJobs :many
-SELECT id, requested_by, request_id, address, mailbox, received_before, reason, status, matched, erased, high_water_id, last_id, locked_until, locked_by, error_message, created_at, started_at, completed_at FROM erasure_jobs
+SELECT id, requested_by, request_id, address, mailbox, received_before, reason, status, matched, erased, high_water_id, last_id, locked_until, locked_by, error_message, created_at, started_at, completed_at, requested_xids, scoped_at, attempts, next_attempt_at, address_hmac FROM erasure_jobs
 WHERE ($1::bigint IS NULL OR id < $1::bigint)
 ORDER BY id DESC
 LIMIT $2
@@ -361,6 +408,11 @@ func (q *Queries) ListErasureJobs(ctx context.Context, arg ListErasureJobsParams
 			&i.CreatedAt,
 			&i.StartedAt,
 			&i.CompletedAt,
+			&i.RequestedXids,
+			&i.ScopedAt,
+			&i.Attempts,
+			&i.NextAttemptAt,
+			&i.AddressHmac,
 		); err != nil {
 			return nil, err
 		}
@@ -406,28 +458,83 @@ func (q *Queries) NextErasureBatch(ctx context.Context, arg NextErasureBatchPara
 	return items, nil
 }
 
+const parseAddresses = `-- name: ParseAddresses :one
+SELECT mailsync_parse_addresses($1::text)::text[] AS addresses
+`
+
+// The normalised addresses of one address list, as the matcher stores them
+// (mailsync_parse_addresses, migration 000010).
+func (q *Queries) ParseAddresses(ctx context.Context, list string) ([]string, error) {
+	row := q.db.QueryRow(ctx, parseAddresses, list)
+	var addresses []string
+	err := row.Scan(&addresses)
+	return addresses, err
+}
+
 const releaseErasureJob = `-- name: ReleaseErasureJob :exec
-UPDATE erasure_jobs SET locked_until = NULL, locked_by = NULL
-WHERE id = $1 AND locked_by = $2::text AND status = 'running'
+UPDATE erasure_jobs SET locked_until = NULL, locked_by = NULL, attempts = greatest(attempts - 1, 0),
+    next_attempt_at = now() + make_interval(secs => $1::float8)
+WHERE id = $2 AND locked_by = $3::text AND status = 'running'
 `
 
 type ReleaseErasureJobParams struct {
-	ID     int64
-	Worker string
+	DelaySeconds float64
+	ID           int64
+	Worker       string
 }
 
-// Gives the job back (shutdown) so another instance may go on at once.
+// Gives the job back (shutdown, or a scope that waits) without counting the
+// attempt, claimable again after delay.
 func (q *Queries) ReleaseErasureJob(ctx context.Context, arg ReleaseErasureJobParams) error {
-	_, err := q.db.Exec(ctx, releaseErasureJob, arg.ID, arg.Worker)
+	_, err := q.db.Exec(ctx, releaseErasureJob, arg.DelaySeconds, arg.ID, arg.Worker)
 	return err
+}
+
+const retryErasureJob = `-- name: RetryErasureJob :one
+UPDATE erasure_jobs
+SET error_message = $1, locked_until = NULL, locked_by = NULL,
+    next_attempt_at = now() + make_interval(secs => $2::float8),
+    status = CASE WHEN attempts >= $3::int THEN 'failed' ELSE status END,
+    completed_at = CASE WHEN attempts >= $3::int THEN now() END,
+    address = CASE WHEN attempts >= $3::int AND address_hmac IS NOT NULL THEN NULL ELSE address END,
+    reason = CASE WHEN attempts >= $3::int THEN '' ELSE reason END
+WHERE id = $4 AND locked_by = $5::text
+RETURNING status
+`
+
+type RetryErasureJobParams struct {
+	ErrorMessage *string
+	DelaySeconds float64
+	MaxAttempts  int32
+	ID           int64
+	Worker       string
+}
+
+// Records a failed attempt of a job leased to worker: its error, and its
+// next attempt after delay; once it made max_attempts attempts in a row
+// without progress it fails for good (address and reason cleared). Returns
+// the job's status after it.
+func (q *Queries) RetryErasureJob(ctx context.Context, arg RetryErasureJobParams) (string, error) {
+	row := q.db.QueryRow(ctx, retryErasureJob,
+		arg.ErrorMessage,
+		arg.DelaySeconds,
+		arg.MaxAttempts,
+		arg.ID,
+		arg.Worker,
+	)
+	var status string
+	err := row.Scan(&status)
+	return status, err
 }
 
 const scopeErasureJob = `-- name: ScopeErasureJob :execrows
 UPDATE erasure_jobs j
-SET high_water_id = h.max_id,
+SET high_water_id = h.max_id, scoped_at = now(),
     matched = (SELECT count(*) FROM erasure_job_emails m WHERE m.job_id = j.id AND m.email_id <= h.max_id)
 FROM (SELECT coalesce(max(id), 0)::bigint AS max_id FROM incoming_emails) h
 WHERE j.id = $1 AND j.locked_by = $2::text AND j.high_water_id IS NULL
+  AND NOT EXISTS (SELECT 1 FROM unnest(j.requested_xids) AS x(xid)
+                  WHERE NOT pg_visible_in_snapshot(x.xid, pg_current_snapshot()))
 `
 
 type ScopeErasureJobParams struct {
@@ -435,8 +542,13 @@ type ScopeErasureJobParams struct {
 	Worker string
 }
 
-// Fixes the job's scope on its first claim: the emails up to the newest id
-// now, and how many of them match (erasure_job_emails, migration 000007).
+// Fixes the job's scope on its first claim, once every transaction that was
+// in progress when the job was requested has ended (committed or rolled
+// back before this statement's snapshot): then every email acknowledged
+// before the request, whatever its id, is visible here, and the scope is
+// the emails up to the newest id now; matched counts them
+// (erasure_job_emails). No row while one of those transactions is still
+// open (the caller tries again later), or when the job is not worker's.
 func (q *Queries) ScopeErasureJob(ctx context.Context, arg ScopeErasureJobParams) (int64, error) {
 	result, err := q.db.Exec(ctx, scopeErasureJob, arg.ID, arg.Worker)
 	if err != nil {

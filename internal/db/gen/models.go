@@ -6,6 +6,8 @@ package gen
 
 import (
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type AuditChain struct {
@@ -66,6 +68,11 @@ type ErasureJob struct {
 	CreatedAt      time.Time
 	StartedAt      *time.Time
 	CompletedAt    *time.Time
+	RequestedXids  []pgtype.Uint64
+	ScopedAt       *time.Time
+	Attempts       int32
+	NextAttemptAt  time.Time
+	AddressHmac    *string
 }
 
 type ErasureJobEmail struct {
@@ -118,6 +125,7 @@ type IncomingEmail struct {
 	ErasedAt        *time.Time
 	ErasedBy        *string
 	EraseReason     *string
+	Addresses       []string
 }
 
 type OutboxMessage struct {
