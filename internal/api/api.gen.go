@@ -128,8 +128,16 @@ func (e ReconciliationTrigger) Valid() bool {
 	}
 }
 
-// Attachment Metadata of one attachment (the content itself is not stored).
+// Attachment One attachment: its metadata, and on input optionally its bytes.
+// The bytes of every attachment of a raw message, and of a JSON
+// attachment sent with `content`, are stored and served by
+// `GET /v1/emails/{id}/attachments/{index}`.
 type Attachment struct {
+	// Content Input only, optional: the attachment's bytes in base64. They must
+	// be `size_bytes` long and hash to `sha256` (`422` naming the
+	// attachment otherwise). Never returned.
+	Content *[]byte `json:"content,omitempty"`
+
 	// ContentType MIME type of the part.
 	//
 	// Example: application/pdf
@@ -1215,6 +1223,12 @@ type ServerInterface interface {
 	// PatchEmail Change an email's mailbox or labels
 	// (PATCH /v1/emails/{id})
 	PatchEmail(w http.ResponseWriter, r *http.Request, id EmailID, params PatchEmailParams)
+	// GetEmailAttachment Get one attachment's bytes
+	// (GET /v1/emails/{id}/attachments/{index})
+	GetEmailAttachment(w http.ResponseWriter, r *http.Request, id EmailID, index int32)
+	// GetEmailRaw Get an email's original message
+	// (GET /v1/emails/{id}/raw)
+	GetEmailRaw(w http.ResponseWriter, r *http.Request, id EmailID)
 	// GetEmailSync Get one email's sync detail
 	// (GET /v1/emails/{id}/sync)
 	GetEmailSync(w http.ResponseWriter, r *http.Request, id EmailID)
@@ -1305,6 +1319,18 @@ func (_ Unimplemented) GetEmail(w http.ResponseWriter, r *http.Request, id Email
 // PatchEmail Change an email's mailbox or labels
 // (PATCH /v1/emails/{id})
 func (_ Unimplemented) PatchEmail(w http.ResponseWriter, r *http.Request, id EmailID, params PatchEmailParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetEmailAttachment Get one attachment's bytes
+// (GET /v1/emails/{id}/attachments/{index})
+func (_ Unimplemented) GetEmailAttachment(w http.ResponseWriter, r *http.Request, id EmailID, index int32) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetEmailRaw Get an email's original message
+// (GET /v1/emails/{id}/raw)
+func (_ Unimplemented) GetEmailRaw(w http.ResponseWriter, r *http.Request, id EmailID) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1825,6 +1851,67 @@ func (siw *ServerInterfaceWrapper) PatchEmail(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// GetEmailAttachment operation middleware
+func (siw *ServerInterfaceWrapper) GetEmailAttachment(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id EmailID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "index" -------------
+	var index int32
+
+	err = runtime.BindStyledParameterWithOptions("simple", "index", chi.URLParam(r, "index"), &index, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int32", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "index", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetEmailAttachment(w, r, id, index)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetEmailRaw operation middleware
+func (siw *ServerInterfaceWrapper) GetEmailRaw(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id EmailID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetEmailRaw(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetEmailSync operation middleware
 func (siw *ServerInterfaceWrapper) GetEmailSync(w http.ResponseWriter, r *http.Request) {
 
@@ -2284,6 +2371,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Patch(options.BaseURL+"/v1/emails/{id}", wrapper.PatchEmail)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/emails/{id}/raw", wrapper.GetEmailRaw)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/emails/{id}/attachments/{index}", wrapper.GetEmailAttachment)
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/emails/{id}/sync", wrapper.GetEmailSync)
@@ -3732,6 +3825,369 @@ func (response PatchEmail500ApplicationProblemPlusJSONResponse) VisitPatchEmailR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailAttachmentRequestObject struct {
+	Id    EmailID `json:"id"`
+	Index int32   `json:"index"`
+}
+
+type GetEmailAttachmentResponseObject interface {
+	VisitGetEmailAttachmentResponse(w http.ResponseWriter) error
+}
+
+type GetEmailAttachment200ResponseHeaders struct {
+	ContentDisposition string
+	ReprDigest         string
+}
+
+type GetEmailAttachment200ApplicationoctetStreamResponse struct {
+	Body          io.Reader
+	Headers       GetEmailAttachment200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetEmailAttachment200ApplicationoctetStreamResponse) VisitGetEmailAttachmentResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Content-Disposition", fmt.Sprint(response.Headers.ContentDisposition))
+	w.Header().Set("Repr-Digest", fmt.Sprint(response.Headers.ReprDigest))
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetEmailAttachment400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailAttachment400ApplicationProblemPlusJSONResponse) VisitGetEmailAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailAttachment401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailAttachment401ApplicationProblemPlusJSONResponse) VisitGetEmailAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailAttachment403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailAttachment403ApplicationProblemPlusJSONResponse) VisitGetEmailAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailAttachment404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailAttachment404ApplicationProblemPlusJSONResponse) VisitGetEmailAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailAttachment410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailAttachment410ApplicationProblemPlusJSONResponse) VisitGetEmailAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailAttachment429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailAttachment429ApplicationProblemPlusJSONResponse) VisitGetEmailAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailAttachment500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailAttachment500ApplicationProblemPlusJSONResponse) VisitGetEmailAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailAttachment501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailAttachment501ApplicationProblemPlusJSONResponse) VisitGetEmailAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailRawRequestObject struct {
+	Id EmailID `json:"id"`
+}
+
+type GetEmailRawResponseObject interface {
+	VisitGetEmailRawResponse(w http.ResponseWriter) error
+}
+
+type GetEmailRaw200ResponseHeaders struct {
+	ReprDigest string
+}
+
+type GetEmailRaw200Messagerfc822Response struct {
+	Body          io.Reader
+	Headers       GetEmailRaw200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetEmailRaw200Messagerfc822Response) VisitGetEmailRawResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "message/rfc822")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Repr-Digest", fmt.Sprint(response.Headers.ReprDigest))
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetEmailRaw400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailRaw400ApplicationProblemPlusJSONResponse) VisitGetEmailRawResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailRaw401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailRaw401ApplicationProblemPlusJSONResponse) VisitGetEmailRawResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailRaw403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailRaw403ApplicationProblemPlusJSONResponse) VisitGetEmailRawResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailRaw404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailRaw404ApplicationProblemPlusJSONResponse) VisitGetEmailRawResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailRaw410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailRaw410ApplicationProblemPlusJSONResponse) VisitGetEmailRawResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailRaw429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailRaw429ApplicationProblemPlusJSONResponse) VisitGetEmailRawResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailRaw500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailRaw500ApplicationProblemPlusJSONResponse) VisitGetEmailRawResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEmailRaw501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response GetEmailRaw501ApplicationProblemPlusJSONResponse) VisitGetEmailRawResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5403,6 +5859,12 @@ type StrictServerInterface interface {
 	// PatchEmail Change an email's mailbox or labels
 	// (PATCH /v1/emails/{id})
 	PatchEmail(ctx context.Context, request PatchEmailRequestObject) (PatchEmailResponseObject, error)
+	// GetEmailAttachment Get one attachment's bytes
+	// (GET /v1/emails/{id}/attachments/{index})
+	GetEmailAttachment(ctx context.Context, request GetEmailAttachmentRequestObject) (GetEmailAttachmentResponseObject, error)
+	// GetEmailRaw Get an email's original message
+	// (GET /v1/emails/{id}/raw)
+	GetEmailRaw(ctx context.Context, request GetEmailRawRequestObject) (GetEmailRawResponseObject, error)
 	// GetEmailSync Get one email's sync detail
 	// (GET /v1/emails/{id}/sync)
 	GetEmailSync(ctx context.Context, request GetEmailSyncRequestObject) (GetEmailSyncResponseObject, error)
@@ -5743,6 +6205,59 @@ func (sh *strictHandler) PatchEmail(w http.ResponseWriter, r *http.Request, id E
 	}
 }
 
+// GetEmailAttachment operation middleware
+func (sh *strictHandler) GetEmailAttachment(w http.ResponseWriter, r *http.Request, id EmailID, index int32) {
+	var request GetEmailAttachmentRequestObject
+
+	request.Id = id
+	request.Index = index
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEmailAttachment(ctx, request.(GetEmailAttachmentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEmailAttachment")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetEmailAttachmentResponseObject); ok {
+		if err := validResponse.VisitGetEmailAttachmentResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetEmailRaw operation middleware
+func (sh *strictHandler) GetEmailRaw(w http.ResponseWriter, r *http.Request, id EmailID) {
+	var request GetEmailRawRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEmailRaw(ctx, request.(GetEmailRawRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEmailRaw")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetEmailRawResponseObject); ok {
+		if err := validResponse.VisitGetEmailRawResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetEmailSync operation middleware
 func (sh *strictHandler) GetEmailSync(w http.ResponseWriter, r *http.Request, id EmailID) {
 	var request GetEmailSyncRequestObject
@@ -6055,270 +6570,281 @@ func (sh *strictHandler) GetSyncStatus(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Jcxu5tTD6V1C8X5XJlxZN0ZLHpurWuxqPnCjx9tmaN8ln+rHBbpBE1AQ4DbRkxqP//uocLI1euEma",
-	"ZJI3t3ITudmN5eDg7Mu3TiKXKymY0Koz+tZhX+lylTH8+2JJeQZ/qGK5pPm6M+qcE6VlzlLC8Leoc0Oz",
-	"gsE7VGuaLJZmnM8wrNBM6Iler1hn1KGrVcYTqrkUT1fprBN1Zjxjgi7xx755pBZ0ePq8M+q8nL14ng5e",
-	"HL94cZJ8lz4/fUmHM0bpIDk9peng+JQ+m85OZsfT4XQwfTEcJunxafo8OT6dDmaDAR28gLH4P9hkutaw",
-	"lePhs5O7L1EnSTqjz/C/GYel8bQz6sA+VrlMOpFf8oKqRWfUGSbD59OT59PnL2azBP7r5cvpyemz5Dh9",
-	"Njg5fgb/GQ7T7wbPT148m87oYPbyBT1lL148Hz5/zr6jDEbMGdUsnVAN4w2Gz4+Oj4+G310dD0YD+E//",
-	"9P90og4TNyyTKzaZ5XIJ4Mh4wv7HnkQ/kcvwHS07o88dVaxWMtf+JZnPO1+ijh3gHAYg42IweJY0BsPH",
-	"sLgFoynL8aT/evRpRZdHnxKZMxh+0D/ufLmLOgu9zCZTmcLRm+FW5vM/sSyT5snTlR8RAHoM/8OWK6mZ",
-	"SNaTawbfyjxl+REcw9HNMbwoAOsypllnNKOZYhGew1R+7Yzc3jpRZ8mUonNmDsrMBkA8Ph5+14fB/gc+",
-	"6rftrfxyomSRJ4BlZr+dqJPT20mIHsPByYuok7OE8ZsthwVHpYrp31kCL7yHLRFYBTxei2SiNNWFgg2s",
-	"RcJS+3jzgMcwoGZftYMwAhWebTviYpVuQykc9IblikvRGR3f3UXmGl+KVaFrd1mYW0yoIn/+9P7dv+tt",
-	"/hcj/eMi7kOw8EBcAtz4yBIpEp5xPMs6rXeXNCV5ISroUWg5ydmK8pylndEw6vhXNyz8ZAgLT5mmPEPo",
-	"J7KwLIfCmUzkbLKSSs9zOOJBSYyXXC2pThZIWVhOFUsn00JPVjlTTGh8d8mV4mI+4WKylGIu8V2ZrxZU",
-	"VJ+ZKzpJcz6DL++ijirZXcs6kFk0FvJ5OBw8+9K+GviiuZzPx4OT4y8ta/r8Ev/vS31pn/F00nw9Acg7",
-	"GsnyXOYTi1ydkSiyLOrMKM9Yak/DwA7Q7jtcB66YqclMFiLtjJ4hgsk8VZNkwZJrOLzjAf5f1MkLsR3r",
-	"HH3zZw34lfP5nOWA/cmCpUXG0s4drD24aBdXdA7/mzKV5HxlMK1ztWCG/jxRJCnynAlNYku5YqBJlCid",
-	"SzEnTGiu10TTOenG486zcSfunRHFREq4JlOaXBMuSHw5O3oL2437wC8NpsP16wzHHbxZPxcGXXVesAjX",
-	"u6SwLkvUlM65mHdg8ZclB/sLMLC2tcN4TOknisTB60d/Yes4IixZSJbCLgAtqguqM8N7LUx/ZKuMruGr",
-	"+uJiGCYmtwsmiJBEsFtL529hOUZ8m66JXnDlNkGoSInGTamVFIqNRc5WjGpFqCCM5hlnOZGFTuSSkZnM",
-	"8WVFl4xcs/UZiRFBYyIF/jDjudLRWMBkXMzdLP2xCAFhdrtz91MpM0YFbv+NTDyhqm76A9ULImc4vZW6",
-	"YDPI+yPC+vM+iZ/eHD9FSKinxzUkCX868Eg+Mp2vz2caLkF9VZ+AvKaKaEluKeAqm8kcoKzzNRfzyhqO",
-	"t007k/kS7yYX+tkQOAwXfFks8brbNXGhGVxFWNRPP/10XugF3JyEataOwbR8g0tBcDYGay0UI934e0Zz",
-	"lse9KqTMU5Izmi3/e4zcD8ScA6/YXdRZ0ZwumbY04lWRK9kCwfcr+nPBgEAomRNg9YSSVc5uuCwUWdE5",
-	"gwsogPOZd+IzIpdceyRFXBwLeLNP3otsTW5oxlNyy/WixOIZz2AlZ4DuXJg37JxckfhkMIgN9nJY1M8F",
-	"y9edqGMFHvNiJ9zvkn59w8RcA9saDE/wvPyDqAWLjJD2w3YyydM6xuByVlQvytXwtLMvJj0/CTHpuBWT",
-	"dpHCV6hLHSULqZgAakD0gmqypNdMWZJiSIyiM0QuRP6IqESuWEpWLCfnHy7HwuhkI3IM7wxPT8kNV3ya",
-	"MXL+6dXlJUkWNKcJnBHpDr4O8a3B1+8uehGZ0pyNRTcu6WrcIzJHFiLIx9evyIuXJ8fk50ICUTAwR0ZS",
-	"fjDuxGdkKvViLAA+igAsKzSu1ydvDVuHoZc0g/dYOgpxYzOJx2Py+oc9qBrX2HpqAT4NT7/bjU5v+JLr",
-	"5mG9pV/hrIkollMg6DPCNVsqR7fhkpBuyma0yDQ5HUQETlIq+HuAdKAN/TOcK1ytHaEzOh1ELaTLLAJ+",
-	"HexEv6qAuumC5JW3SM5A2m1emO9+/QtzB0MZHop07XuafjQXwAi9KEuitBmqULmcZmz5h78rw9r8gr9Z",
-	"ibmJLcRgE7E8HJdeimgnAFnNtaHYNHWXsONXvNB6pUZPnzr63U/ZjVuHejql6ZH75C4Exv/K2awz6vzX",
-	"09Jq9NT8qp5+MF8bIGyUl2DF/vqQbiFWNFeMwk0H1QWuc4pXzN42zybgodl0VCPRvT4s8pUUs4wnD4Vz",
-	"DZW+g/UqzbMMdCAB9wslZYECvpGzS6i/LKFeRVxCs5zRdB0MstdBVFdz5L5+7DNJLOxUyRadSA6bY33y",
-	"WuZjEX94/+mKgKxUXZeKR4TC1gBYbqdckFUuQY9SZyQuQRaPBVeEa2WvKVzSsYAtvZb5lKcpEw88QpRs",
-	"5Yrljhrg/VCG5ZBxh6ZLLlBgKU/uWXly5TL2PKSZ/+CxzuX8wyWy0owm14aLmrVv2Bni/x+lYA8EnFET",
-	"ToaoKRjtNgTScUBUcDYPnyIXIwebkZ1pNIdXHgsipQZj1oVbvhSa5YJmF6AXP3Dv3I5FUMkOtn0a0lI3",
-	"I1Esv2G5f3kvPHFTPApQzgUpBPu6YglKNcFySFcw+EdCC2VUPSNbES5Whe71CcDT7Bvua8oyPgWMYtma",
-	"zJlgOU8Quu+kfm3MBo+DVEKCVA4DhhfvpATuu+CFvQAqpD4yHzwGRN9Joopk4dVGB4RL2NKSCc3Sx+Ut",
-	"XCFM6A3lGTDACtIdV+HCg0UcAJ3ws8e5ilyRhK7olGdcrxtbAKqPRCplq0yuYWbSXTNtWPQHus4kTa+k",
-	"fEPzOXswNA3zArGBsK8JY6kiw+fD45OTwYAYY3FIvQISbxdCtJQkw6XsCdOV+fBIS3lkPnwsAlfZRfz2",
-	"/K+T79//8LfJ93+7uvgUl0L58JS85d9bcCI+pRxGeY1WwAMg+uBFl/Y21JYUocRa74wGiKhBMinmQIuM",
-	"NNFY9kcvdv9LFh5Iz7i0KynfUrG2Ert6KIJSzQhqR/Zgq+x0GEiLV1KSJRVrJ5GpfRESEBE+PPIfPgZC",
-	"fvQrZ+mZ0dgJnYEQHqO56wjtXTFRxr7VrzpWglc2rcG+/TQwnuEyfhS00AuZ8388mNhSa+iZGoOVE6k2",
-	"KUwBva0sYs9zKMJvHokb2SVHaMwAdn8t5K0gUrAawH/66aejurlvG9Tr1kEL+lUuE6YU0PELNLkffgK4",
-	"nMD/+9Y7TULPUl2XzRlKKqh7UJLy2Yyh7lFqrd7zVBXy6wOBfOj0DxxyBqBrHbG8hsNAvDt4YfsJfsGw",
-	"1wzuKgyL9g3E0Rbn22vOspSUvxLj5tkACicfL6giQ68dz2AMoCQoFhpHLj6Db2TppoTLoknGqNKAXCRn",
-	"CV8ZiTG4LHdR+XXopQyHqbz/ZQOQ/5+WTe0FxgBWiLGPbZa4ZVl2ZA0T00KjjmrR3ws6ScJWGm4IaLwI",
-	"jrGAXajwrLoZVyCVc0FiA/u4525xgAslPQJ0GItNaGbV4x+FdeOy9C1LOb1CmD2IRr4ynx7BUGRZgDDF",
-	"SDgIfIzWGHPET/NZ8mI4rIhVpyHh9CskS1giwXPdm4T6r4/w6yP87DEFrCeKxOGeY3eugPY15docNejW",
-	"fgVI3c59aESLfZVpmlJNiZzhkGUYBemiUcVhk1Ysm7nJjU8O7aurHBagOQtlDxt10Zjs8u0FAtj5vVY0",
-	"r7kam3EaFUPy6Q5DchjW0epA8tt7ogi8ipLgGWHLlV47Szv6Id3ykEIJy8GCdfYbqztGn3RjQS6opOFp",
-	"+9P50fD0uQNFyhKZstQBPCLPT0gmb1meUMXIgn0lKZ9zrarLeIRAlRXVoOR3Rp3/9/Pg6CU9mn359vzk",
-	"7n912vYSBLXU9/OD3QC84/2aDnuE0W6qzqDhs5Noi7G63U9Ymr0/l2cdVRGvslB/Al/8eNIEo9xFnfMi",
-	"5frixl6NKi7TpN1xGyPn6q9QII+I/ScaefCfOVVFzvpK01yHD6bmg7GIcwZr5VKUXyFxQbG1+q+JYTj2",
-	"s1AZtxPUHTnBatpOkOqKhyClmh1pvmx9Nwg6/LbB5GftNKg+UbTrdMvdxd6l6R+h2YcnrOailSvVtoAg",
-	"+IamRv2i2YfgkIzno3GqZsUNzKpjU+QU8o1bDCIm/npkdayjyzQm3SdPcHNTmlzPc1mIlNzK/Bq31diG",
-	"BrVbb5rBmG4s9KRwrn88x9HJMMCg0bNaDIB7p9PmUAsvCjqMUPIpzzRyCO4XWIFHCf3t9+YNVy13B510",
-	"lT+28cHgFt75yWie0zX8O3CVw0CiyIztqXr6m3aO81cHadvQ93A5LzVbNvfCXFDxti0EIYt3LfGkbUcP",
-	"S0OPX1W86k5pzqLdXuVeFEQEsCUF1Ug5wtsI8LGOqCr+XB8dH8pgG4hV3WhkobURxIFrsQXKaks0Acak",
-	"cDFnSp8RRpMFiWuzx975K0WC/Hov7CuP/g6BcWk+cr5e+8/jOmLWIGHXv2Xjxsfa3HnOVJHplq2/R80G",
-	"fsSgAy/3a7aMgKW6B+i7P2y7H3HY5m2rbcotbduu0G3etnSL3zYG64ywrzTR2RrFTDmzFC7GQC6jc6Bs",
-	"a+MSm6Ll/tcQVsecg2Uv+fuwG4sWjtZAOXOhGgwg3yvyTdsZXMSbkHoB4qhgtwikA+LbQJ+7DqmAPnLR",
-	"d7XoKBunWY9cK9WlNjj86erqAzEvlKu+lUWWkgW9YWRBUxsOycU8Y6T0wppbUmVjw8FxS8zFDtGvSXjs",
-	"gttQ1aeF1BxSldSQPrm4YfmaLBlGmqBf+JauPUaOCJ3C/xK5MoKI8U6NhTlnRWjOKnqEitwXoFyHv+Nl",
-	"8z+PRWzNXHgB4HjxLbN+I9/VJNMw1n1fHlsqgS08NkkqCvfnLwExacoz9Y83y4nvACEtT6rLi4aWMxPG",
-	"aY6gcpmCPJemaFpJfNmkWnUrClTPayVUSMETmsGVQm2z1LuqS3iEhJrm0oMMm2/hXJuSbfYT1mspOW3X",
-	"9tPbqw/EvYfRyCx3qi9SIGuvrWm6Lbk9m2fXcp+5vb1O7Zx/Y1rJ/vjpIFLuab/Mi8bAgQG7XR/5dsCq",
-	"AuvWpryOBiELEj3C7eyR89FYziaVp4zcJN0PJq3g0/9+Q1Y5X9J8bXlfpiTepLdSzOUP35N4wuuM5Tja",
-	"RwHbj+3WDZAazeaefqAYbMVm+FsW2sROqt4ZiUFfiAmftRhx6kGPO1SLahbYLlae01tnhESGKCQp0FNB",
-	"4te5XMZoXvUPxyK+kvHT+FUS+5gxF+Lur00Xv0CpoAe8S6LBFpg/r4eqb+TrGZ2yNjn7DT4nimkDz/jD",
-	"+dWrPwVM++k3nt7FpGvuayE0z2B1ole7rkU+ByZz0A31GUkhVpfJSY3vw2yl5kXYM3Fpy6g+Ba9xyOZs",
-	"4hGJy7eRbcNB2Ucg9N6KMxJjbAoQ+3jkUGIsqjghmBGAw9EAuVOW8xuWmvhxrpW1n5lDFsUSIO3Dc/08",
-	"APUSGv73pkBayydsMNDAhlcJWtCVwCZ/A3GV3T9/ev8OkDrA/F7UbvszCYwH2f5qmWY7WOf+jNOnpoUj",
-	"VrPUGp+EyZN7KCSf1iL5ZF6/q+RY1uH+ExAPR1QzqjRxe65EONqohQpxYzd17X5DqmUrVHZSviBTL4ST",
-	"T9prvC+rAuXDuXiYRvrtnttsTOLzTusn8X2xXKE9jjDUCpIFFfPgTmyVG4+jg5MWGta60FDXVHYCAlhS",
-	"TyvpRMZVmiRB3mV4gKEYUco0UUWriGoO0xrBqF6BEKUr8m3l0Epg18T3uuxalSbbyHKFEXuWtlHz85nE",
-	"jXhEQ8q8XalPXHRPlb5HJJ4Zlh1rGZNu6HseCy/M9gwpDyAX98mPNgbCqJVGC+RzAXrnHqpdbcWlc25p",
-	"/XZ7m32q+l9p5qp4rWr6YI33gWxSSu5Vth9e5cCg+PLli50eu11ruadmQ7rx2/PLN+T1x/dv49799Jz6",
-	"Th5P7yHd+OOrD1fk6n3cO1DfeWTwboaqkVMJTdOcKRV5w0e2NiJiytUqo2t0oVZhuZ9+deBGHlX7ql2s",
-	"LHPpKSYEJSJTs6/ImJpNoEOWoSiG8Swg/ZSW1wcrc21GtrdvUOiqJQffQ9cLxOvmPPZH0v25YAUDeW0q",
-	"v/YCSY/mRhTlonKJjPGqurignkDNqbBDhG8u6+PrV+T02XBI4rfmzaPLH2JYXZIVKRdzXCBF8+I0p8k1",
-	"q7vGD6u+cRgq1iTRFiEOVleslM4ZXSKIiY1VA/k4lOkMjLuw3WfPnr3s7ZLh7ifZNuHr4g3sS9VpK+Jv",
-	"LcRhsEs6bM61yigXR/BSC0LvECFrPOhKbuZBvzbl3N8ZVBHPQqEsRJyN8spjuFS9I2SHN7WWGmsSiK2U",
-	"C69ihqVXNGzWJWommJ9cdUev/7z6P68un7+9Or+d/e/dWsU9XbW4tQ8uRrOdFVjzRxMVDXkHkc9I9Gck",
-	"FOb65NxY7O1rStM1oajcr0Fya3qlNplTQlOaeYd00Q2U2CTj24XMGHoGetad6T2+pY+3ht9c3EiO8u8+",
-	"RpYK+u5pc5nyLDPJfjsI+N2mgwl03aZZYS0Sk54HKEat/D0i8YoJoOmxZUImCtbqwT0bD8PSeCy6Tjle",
-	"SDgfjHesKsXwuo2ZAYjrnDNF2NcFLdBSIXNCx2LF8iWFC2Pyj85Izo5S4HIucNYEkDORriQXGsYUUk9s",
-	"cNo0Y7AUIXWgCPaqthm7I68bdVzZE0DwylBVm41/u3GcCN0ruZwqbfPm6myHwnqWlAvlwIuJZw7KPDVl",
-	"SSICDENpulwp1FhuF9K+OhZc20dr5w9bsVyhuwvvBIbDTRkTJMkY3aDEVBxCezp0Kl6RPV0esOZJzmg9",
-	"XrRjA2a87cqy0RcbR7nHxOlkut4ZGNWVOQkConrG82XPheu9oqBqYLy3Yf0Bdu+avLOn+PEgK1nV3HOw",
-	"NWcniA63uVQtIpvNHCVChZhSQ9fQGhICqpXhwYdB4MxWllePLXGXo04sQlsudzmqpHvNVtqxee2IDZIE",
-	"bh7SIuWa6JzyrCarbrl0u6Jk7zbsushb4mWo1qCGtNtH8BdYKyW5vPXuIJfX3SfnNoSf2GFMODuwCZ81",
-	"MaXJtZzNzmwC0cXH808/fryYvD3/6+T86uri7YerTwiKv8vpE+XiILjyfKff2SOeoV6A7Ns9DbP3IZxJ",
-	"zjXL+c74dHsEr9zrnvQ1QX9hQrQsGk3XDkBESTKjeR0kG6hWrVxYq1CFCcNWQs2oBkyrnahBYu+Ig1XY",
-	"N0CsmEtpItd3e/uqhPfZXlsw9cs2Qwh/d/qrO4jqYjGwFy4jSBgOoliHqbcnHMtr30LK8Xbux760kSns",
-	"F/syLMz83xO3PuG7Jt4of+hd2JPZ2Jktq2ljBBUgBffFQ9bPVR64vxs13hBsrHbn6/j+ZTMVfBXc2Bo1",
-	"NNa5DekOznQnAJ4ZV7bCmwl7sr8yY5Q2wTJHCewhqtj2kPwncolWaZLmcrUCeZe8K7LMFW3TZM5vmDBO",
-	"aykS5rEZBEYmUsBnENev2ZqhFLkgsV3AZLGkSYzKltrvZoYfNnf+J/aV/Ont+aujWopFCAQzACnQUuwo",
-	"PHw0+cvF3/ZaQ6A/7S8/mWt8Xwyvoao7+tADVJ9pC049ipnBMul/Vdi2nX9f4ahm7XDUt0uzzOAvkYIp",
-	"k1eG97pqHjAOHtAOgQg0jQHBXTzMrxAYop5tR7V72VoPVJF25zS14HPNZjk4PhocXw0OtFlukQM/OaZS",
-	"u+vy1lOaayFvFbld8GQRhIwjVT4jgH82aoWj0DfjX1naJz+FnPeWqpLdRfCikC5CUedUKJMygRYcUa0X",
-	"hDTP+IptgLNesCVGeVjqF9NbyoH0hyPFPSxZFpvichOqY5xWS3ltQkqcuGA3VKxgT7Fgt0zpCT6c8DR2",
-	"yrq12CcAioylcy85VEI5uCJ0KY0MsozI7YJqrL+CeiHhqSK3LGdI8rk2aaFtJLGG/C27CySQQDqpLX7P",
-	"XB0PoQM0UE01a897vLLR0hjIDQemmABlj/V3JtOUC2luJWoHQ7iULWSstJs1zUhlGa6wmK21KX1p2fyf",
-	"GM30okngsYzuVi9aSx5WPbafCW1MQ8RW5SUpg7WCuhyRWF7HxIako4hTc5HZUsIdeQ0k1Ncuhn+3UYBN",
-	"oeg4DcofC9wrzFwIX9klJlIvWH7LVT3s73r3GTvpzkKr7dDeF3oqv14AJNoTICS+4IMAA5Mn6ZqsdZCw",
-	"/i6nvT5574LKwzgBGz7uRSzFWvIifq144t2qGLoBrNL1RJUn3czJNQWfNzrLbECn4cDFinRTRtOqrrN1",
-	"rXUL2Xd7KUmZBMSdIE9oiYdkVDHCvq54vgaekjFk/HBitzK/Zrk3Qe+/ziX9OrEm6eqCBwfHwqFgZGHf",
-	"CtgLTBFRGo29FY+OV5MtcXEIqg6AuE8632CHDqIhCVXXrq4qQE9LkkrSNVmOxUqxXNcr9pqnbfNaJ+ou",
-	"z6uZqSwGX1dcHxQzZvJysRp8cwmvK6YIFZg//OyDhyU9I5cp4V/TNsPFVRGujYS5BKi22KiPr1+Rlyen",
-	"3xFb7oCkMimWralZrjpDQzgrllQc5YymGPfMvq4yKkytAkRIrohMjP8mqdHoaoWQ42qFkI30qoVJNMqS",
-	"mBdJN3jkCjoQKbJ1b++QKgs9nMEU9GtRg7hQmoq2WOIfP162gIF0C1VgjE0osa2oXvQ2FQAPMbfI+VHO",
-	"sBpH0o69QSXQ+oou0zLAsVqetqhIu6R7MnhJpCCby2uWoAxr2e4j5u2Zd5bItIoyWLFlD7OrLf3R8E1i",
-	"jZSIqIXMNbFlbXydCnsFYLTqKWwpDVMPPmqfkQAaGNfcbO3sgpvn27vezP44UaMvrgAKgmlrWl0T/xvC",
-	"pi2/03aYcjaz/AdfikzGIMaQA7YfYQYjmp8sr9AyjkgcBEh+Hnzpm9oOvgyD+vzsS9/kkmHEZu3OaLkl",
-	"7r+mtu+uL7QLko5WbbPvNduZ1HMUm1fxiStE2ydxvWOGz0VQxRKzbG0Wf990L4lbjBbVziiNmi1+AuJe",
-	"Il0mrJ9e5iSReY4lPXtnxHQLgctZCI0kwAivOVvKG1YtbT3cixzUnSSbGH4hyIwLrhYs9dEqRmqzBG+H",
-	"AGC6vdzP7ByUqdjGLqpH/YP9KGyasiGliM9IecxGNUfQGiRgaURsKAI1ZQH3SQPaId47/yDCFelaGQMU",
-	"KlU7YVPv9fJtuxzU5siufLQfE2n2kTnYj9PoOlOR120Dmn3GsT1qtqKu9RE8ZuzfXq6QKkqWznffI+eQ",
-	"z6/sR+0eFQOGhgfEzVTegsC1Uj+DloONavSrgXF1VN9e16S6o1e+49NGmoiriNAScs1FaopmwV8KtBws",
-	"1HXD8oyueqOxiOt9lmLSpSTIsjQSL3zFBZllfL5w9adcNNRYODG8F5G43ukpJt2p1AvCvnKlsSKcK3CK",
-	"hBpfHgtTrg2+r3V3wuW4CCs3j/ehhysdC1wqxmYFbaBi0nUln+g8Z0zhGuIgwMHVLxsLF9QFYzQaWcUG",
-	"kPW1PFF+Q1yNxYLPFywnekFFGc3wRI1CymgKS8NBGt+Xw5SIKC4SNhZCkpwdwWJMva2gLOwZiW2ZaseE",
-	"WQyw1VgR7OgfLJeGyYwxkQ+hrnq2YE+1zxaAthqQRW4XUrHmudra/Waws5LpTtfEsF0QmUwx+qW8oVmv",
-	"T87HoozVKI/Lj8iV49LowAD8shBpTUFpdhU7mGo3W5AdHMHU1qvs4HU0G5sdvI5GB7SDR6g2SjtwD/XI",
-	"4vqGWmDdXHNtDVHLGbcCfDeJ/KGUfeqVAB3t3J+DWHpbbXJ3AP+yH9VhZpdSjrp7W4/hG62J9v+MWOxf",
-	"x8la3cjGCk4VMda202n1u340XTRCmdbSLEPsrBa83EeSvdu53k8lKrUE5KC3q+TelYIGGC5kVZpeRBK6",
-	"WqHyA9ro8WDgP2upg7mdhlay5fYgII3svG3U1fV6fMgEO2jvQ9e/lSq7zpMPmWAbzS4bWD5kho00/WGw",
-	"+Y1T+02B/a5ZjtO5nV7DVWg2jIzbPPYqADoJy2h9xZitBOakdWu/sc7QXS7QUnWq9Pusq0a1LbkC1q25",
-	"cdKm4GNp44ZJtEvF2toje7sd5HVTxq9kjXh8hXlwoOH2cI2zTWMsA+yaOl8FlLvR9qpUZ1t8VS7c0iJt",
-	"iHFlh9ios6SioFkVz+yzViTT+bqsjlePyjbms5Z6Wb7NnY33yNmRM7btX2JgtxPJr6AdeDpff1qL5DXl",
-	"WZEzFbD8eq9L67Uuu1FmGUnkcsqtJkLO3/3QZI9WRy+jh+rO82ztI3jgiGz4rg9lQbqiNBVb/HrDQ00m",
-	"G7NkcTl2CXZVzm9jv7lnFmyb8AJw/8H701pKIE7ulQ+y019c853egg6KQqfO16TLnDfZ+YyrsQ21Okum",
-	"biFX7u3+vYmZmWZ7el11KQp0/luMCue50ns788JojjZ+vxbJxBeV3BALgUYEm1HWrDu1O3wZ5tjHu4zz",
-	"eBezq2pXzYN7kMv5UUvc/EoVaYJkn4PuQlvdVhO61axpMqm60wMkaN6oahWUMrvHovCXDXfd0th9L/vg",
-	"ZL/7vivkRlfyU5WuByuF8TghMruWLkYLSkAJYykpVtvz1k+3EeJDIq3/hdXBDqQAtVqWIJiPSouc5SYV",
-	"f+1e9GB7zFATD/asmnR6WJDuhgu0oSpR5dq0XKsSVyvr3XFjHsNEE17Af1/7zM6U65SqxVTSPHVxDbV4",
-	"zLL2tlWmgCfUspThkYtGhb9torLzhWFlQaUnecOfXVV7Nuk6tjFtUw8ZlJpFoNZVRINg0VxMjNsE/yWz",
-	"lCk9scueAGra/l+17SDgM4paoKXiuJslF4U2ezdBf6ozOrm7izbWLt+FbOaYTCpYZzPMDtCgrPpaAch+",
-	"qzASTyfc+34ffsTXNxRA9+tww7ZvcjseX2woBt9Qj1Ysr7qXNuka91Bo6xfg4AE8foVke7+wB3e77uV0",
-	"rh3MYaUItpzK+y3CuBUfpjS5zuR82ynUu8bQ1IvuLQUbejvl2JaQgZIINNsd2ZmstJytMcrHuNeq8b3V",
-	"4LL9XEVb6E0jsKesJmg+I7VwXMKF61Z4RgYuCFywml5VwqYfVtRMZWH6s7aI+aaXfg1Da7GJwkfamuiS",
-	"lFH7l4WXO7NaS5+HoGd5bgGGboHpdmz96IhaFRHbyHtD4a9qlMTDwiXBI1M3X5vkMRflqWpFkId7Rol4",
-	"7vKt4SspMVK5WCbfs9ZNezCu1s7ATR+1gacJZiBQLClyrtefgDsYyJq2leeFXrTGE7t2lt1EihmfF7lt",
-	"N3f+4XLyl4u/fYoJVSQWdMlGWl4zMcI8mz/gf8c9Yirlwyvntm0lMpIR+d50yzTCPX5pZPi4TzBnTI1I",
-	"bMo7xhGJc0axniN2VLfNk5DDoVcJh6p2fzPN2biYtVSjckGYtnwknEcilz5bC0M/MGi1mp7FFbnNudag",
-	"hsmxCOI/MOjBNgQC4pAXetEjWs6ZXrDc1icQjtia8BisQyfYWAQZR2f1XIWVlKZaM0nkCggs5pj5+AqY",
-	"t4xAeGpqPGCWMDbf5gpPz+0SdxERAKVyjNjWquY5Ftc5MhtVvt5PRNjXlVS29hE+t6wCnWxeQFURyZhW",
-	"Y2EC3GWuytI8s9L4oUyecV4IZVtjwFLqFnp0M6qxQBPiKpc3LIy1ge/c/jFYhXRtlw3Kc5O857Ly1zaW",
-	"p9cfi7H4r/8iQS9SbLwnUtPuXsHv5qjjpzfHcVtPf1peBczuwbBX2/LVoK/o7o3jvT65oMkCR0tojrwT",
-	"0w9zspS5bcKvRrCsX2xH/l/IPKdCK/LLWPxydHSE/w8/u1tCfmk27Igaj55OXf+zDYXCzZh438gvNjMy",
-	"/uOFGaPf74fAMe+aO0l+cUcOF8meNtro4d+1OPMIQ2rK/MioXqMEhh4LzPbD3cPt8dMKbF3NTQ0PQ464",
-	"ViS45EHlk7GIvx45onlkyBJhXzUTaG4j58R66wD4zkwC5zJnWpH4ZHAcw7XE52MBPzivtwv0xzAfs0z3",
-	"zbO4TxqdluFXEp8MX8a2A2elxbHDUYzIDhDSFM4wDUY25nYA7m1qyRn3XIEUZSLXY40NKbHoLYaLm7/p",
-	"WCyqiR82CDnuk03ZGBlXBg61qHA1FkFL0j45h8uSFxlDlP6/AEQDV1y9TG5d0sw2Re0WYkVzxXAZf/70",
-	"/l2E9V0wcNke11gQsqI5XTKNKbBB+X2fdWKUb/j25wJrYvn3ETFIgFOpZMpKTDMuGHxTGd2WUae+QSvO",
-	"AGP8ePX66EXvzG7rRW1b+F3KTfSWKckZpvaaODWMDKc4GghsGRfMjnd8Go+QKQSjmQC0WntRPITGbmBE",
-	"Ta+ZLfI+lSl3efJTRuJ6A9Y4qu5mOGwe0kG9a2H+rm1fS+rdayNESQwbMTl5lLz78U1ZRg9+x9L7pGzI",
-	"gO/BW1jQGg7GnTUu3PW+bfZR4wrG2dFm2TCKGpdI5JIp45UYBVF6ZlagB6aiqbo13YeQYoyFT84OwYfL",
-	"t7nr1DBq+CTFZtt5iYNuNDEWmmMxW5OgXraMxRcUiU8Hz2KygZi8k64eDHY8wkGAcqRFgk3049OvX+Fu",
-	"Cl8wz6JWQld0yjOu1z7q02fnehk2ZatMrtEqGqzm2NOxD3TOTdIYPHgDhMKvXxmkjLHxe0y6Nu6InA5s",
-	"A73TwcAWbQC6T38ugIyb2wwrRsMcAvvb2Jjbxp0R+dzv979EZBwa3uD5uNPv98edu/iMrKhSYxEHL8Qo",
-	"0KAM6x5oiZS6Yh7sk+pHHIdpNxiSc0t4YIUY8W9z4MJuX+FZpiDr2OfeI6tzBsTGCBoOCva+YK2BJfXl",
-	"7Y3eQOA/Ym1wxh1DcBHgSUNCqAg4m9oPkm69reFY1PsaRmRKc5RgqOdVL16eHJuWLqldeS8ynDJFE9D5",
-	"h8uxMDjaJ4i/2MfXt0d0bdFsNDAmTGJ/MtQkbYFEIyRhtygQQUy7voaUZDcS8PqS2/xi+JERZ/Ci+xv7",
-	"C4mHg+OY/IHEb2Rixbp2mcmtNjJ/2RGiIJ31F0Olcw43I3MZcYDmSNfpnHJhu0O2tYAbEZNXUputQcVI",
-	"1xXQmYFomK9yuNqo1CyZXsg0wkwtUx7I99SCJfQQFMNhbY4gOqgKHRTBOOrRLuz9F3JLgSWY7jauAV5G",
-	"1+oMoPwSQRmSKnND+Ay/wxBCeg36hpQkk2JeW4kp7Wa6gSULlpYHjinfWK/j8oeLtx/eX128e/W3ydXV",
-	"mzgijr4MTxawRRzN8qwRHPAgLpEOA7i9ZHoWgLf8ogRRrcKI5XG/hM50U7XpzFcnBVGujmVuKKt/mTpP",
-	"psgRJibAGVBfpg0O6XgQBxVAtG07fmavCsXug7ZmAbZ92gm4nhG5jdDpf9SyqVQQliykVQk3Nixtkhqr",
-	"eVT0nWYrUCALpi9hSAXGwrdKjXyWgH/X0Tpfp7ZA+dk1iniimqkMv1rp2jIUY05vGClWFvIcNFprJj0D",
-	"+ohaE9y/UlPmuoeRdbWatWZQb4NAflwtYGsUB8vEMbJC8dQG3JQqAupTimGJCpQ7fcE/vBDWWoZCHbwC",
-	"ggh2UrfmTrtblo7F+YfLCLUwIiShFXHJaPjue6OSTU0KR8D+Fyz3qgDqlkuATKLiEfmQS6BSrFDEPiRd",
-	"LEGOlghubhnyOyul4vdyxQRd8f6aLjNQbisPUbQdVcERfJtKnJgLzYCXwUmApu/eNFy6ayGGLZPwunFB",
-	"87UtH2yTk0vL0vmHyyCaYNQ57g/6A1uBAdbUGXWe9Qf9Z6aR+wINcU9NOZR/wN8bG0+7U8I+l/yG9ck7",
-	"1IYbB2FMO7LAQG0hg0Iv/bAQwWVqOk7hxFHHXXxc0HAwMJ5ApHsYH11TGCqejqBGTRBXaKvDGHfULmeV",
-	"LX6Dtrs99l4xaZoYXuXiQjtv+A0T8Doow+gPp3Nl+2/BJF/g46egd603g/ynhTHhbTJAYSUumizgovYd",
-	"KwHx3rUfYsn1WIDYyVRkxXWfiXlGYgOxGLPFZKVAT70wz1hUKvNsOnaDj9XjtXt8tNPdUQjokU/+I6y+",
-	"DyOdDp49dMU2L0yxjCWlIWNkePtX7dVvwr4mjKXoyti8waBq0WPs9B2mA1Ng45U0dtyGtaNux3mAFd+N",
-	"9DfHxla8ldIE1rhqbB7oayqx5p6Yp3FvRGxZOkW6pndwNBZ/l1Nk1raIdg+lTqBGked4zgpcsf+izVAZ",
-	"OdgoRmVl06hqjUjxe5cqT7AfPdw8Ydv2ojAEzBLT2DEVD7moX5TvHKWsAa/iYKjeoowrXXa8V0i5rYEI",
-	"INx+6OUrT9+Astu5i3a+aCJUOndf7nVh90PCciMYj9OCjO8FM2q2nFlUMIDFm3hiltI2g1/y0+9p6iKQ",
-	"8ZPj3Z/8KKi1oJtgkRNz47d/9FrmU56mDHO1ToYvd39xJeVbKtZ2dcrQlj12dAkigqCZrRpTvYhVT9rn",
-	"L3c1bqR0BY7B3bSXp/Ml6tRN1Z1RBzGy4+5tGbPSenHfYMvqsD+22nV5wwZRY2HsDyztk/PMx4c3Q8PJ",
-	"RZASq7y8B3cEBMSu9xhU9GRvKAL1xUv4PC9LlvfKGzkW9kqiL2LTjbxw4Su/8mWMtgW7O5tY6TjD+GV4",
-	"DQ3Pnagj6NL1iQhiVfe6q41A3e2LqcW4ky428DcVKXubIt7b1hpEAvp17oyM37Yye+BclV2iyiZRlXVu",
-	"bxjVe0DHqNaNhvGPrXvd3XZoF4KEPY9NDECtO3K4fWtTHAs0qaGVxxmeq2Y11euTv7C1uYCBYc1xSyWB",
-	"gyIyrO3QJZYo4I40sy+rWifiRreJNsi1tPPfiCoPAF9C89wWWeK2L882tLZddtqXjF//Wgs1truwkyRI",
-	"cjL35pcyA4Z0EcUVv2Gbg7DDQrxtmylngvEru9ovJPjAzbRk8sBB7NjHi/33YVOLHr4RU4NnZKyLdkOW",
-	"LaIKTyuNvtGxV+n2PRZt7b5Jvdv3GYkxw9nNhAZe0O/q18kEDrfeobAnarntRsb0rykOlv3LdkiCBpK/",
-	"y4BeBoSv9tjUO6kv4ZCXTGAc9MGiow/T9ULj0lXDaZEZQWTCQEHZlv73Ce6BtTcgo2xoQTakpO+CMNA/",
-	"wRVhXC+sGdmWrFam9Fu3zZdssGss4rKdb9xzBYbh+nkxwN3Drmvf+zSfJS+Gw7jXJ+fV/utcEQwNSAkX",
-	"WpLAccayVNUavMNVH4tqK8qwJ3BE4iSB/7btFGOjYKIpAFRL18yTMxWNQUK2115FhDab+qKrp9ChlfDt",
-	"5dsLtKKa0KexqNJT/178A9UsMJ6PxUdGM+JsvrCndeTL2M8KRc1z+D2TCll9jaZxkKANxbtdMOMX4Fo5",
-	"T9g0k8k12p+naMNKrT1WyErrzmbH/NjIWzH5Q+ARejYkC/aVpHzOMbUNAw8WjNRaOcD6jOf+DyT+H18M",
-	"0frwbXCUDaeDQ8V3YSya3dK1SW0qj5ynvXoXfttq2iy07ON/ZnfWoOJdIQVDGo/kGws9r/SazHNZrIgq",
-	"kgWhuIC4EClXSSYVS4/KTpajs7g3Mu2lbQG/lqbBEWGZwliI+POX+CxcCPKYkcXJxhCmI7L5nMTjzrgD",
-	"V5KQT0UpyKFsBDfWcRHnJnR2eKOTWXMKITXN7P8uP/xv/K4OKkTMUU0OsAtNbUtA4ypHJbOr5Wople7h",
-	"XB/tR6PYh+fgXvCS8SXb4EO6pTbgAgZRjAmH3uhAsxOWCBJ4yryj0JVTROcRKb2xgTOs4Sg00R/NUB9a",
-	"1kTWmCndFbJyjXo28GMQnxFakioTTWF7Ui5klm6JXDEjDIclza22oJazusiS0xvmdE/m6BIQO3urji7s",
-	"t0dWkGn55UrGliz5394arS8+s/0WXNMZReJKR2+s3Vm20XbjWKUx7pP3ZmG+Mij8S/mFWtP5DONxugi7",
-	"3ggR3tj8LNR2z0n8lCiRMpp6CFpjn7w1VD3UuGwMrg1/rUXm0pyNRdhFAVllJU43dNYCdbfXK/Qzjoj3",
-	"MWI0ojJ+QZaGEbwUPljkUshCZWu/8o2BGEEd0zO4GY2NaRukU1pOA97v4plL36/x5Dama7O2mPAL06D2",
-	"UHNLMP5f2LrFmvKxxGwTM2PiznY3iPdhJxhxWLUTnDle5RkLJVNZiIT1PKlFam8G7pNPDtfHooF4cIaF",
-	"bcRkybXv/uXD00zNv6oGUTL1nX3rUT0wr5f6Qft93mqp2Kkd7QXu9q73kbka9EgxOGANiFgSIDQ0II1F",
-	"qWKFJc6jMLZ5LIJxVywnGRcsAH31htfgriWG1m0DOzJ3dKOXWlod9i0NpyOiaMZUpQf13gdyJdtUt4PB",
-	"7yx2FXe/pb9cgHBsKd12M97G9b69h0Hvi++q9r3tE76f+61MsNykHLkXn5bagdGL9tdYy4+qakM1Z7qU",
-	"Zkdkf1vhWIDkMyKvcx6R4XfknbzBZkvEFXUlfxgMBoOxgNs4Iudwne3wjavtRrySI9KCe2PxyagfI1J2",
-	"cB+LMMB3hDrJU+zIfoZRd4rp/y707OgF8Axsxl4mxVTtJiZSocVo0upkt1kiTrGz8Xyt6lq/E6YjgfR4",
-	"9xAf86Eocyi2tLtcg0ipW99jb+TCrp6oRrwUtoYyMVNj0Yw2A45U6LJlTDOa0QkdRjb1hVczdP3aAqJ9",
-	"EqrdpvswxqONRVtooNF3UH43tM5KWQCXGm/fBCr7RZNVd1rm23sQ7b9A4A+NreS3iw+l2FgiA+nKfHdY",
-	"ZoRW0bHgrmmK+bXEG6u2mJI8uXdiN/Cj95s9wajjYmB3fe3fQxD/hi2Fg5db8DHMoqlFlrjWKVjov+0g",
-	"a2dWhspOGRfzMjX1zCq1GdUmd9kFl5wMXpZxZR+rc3DVNn5Qsq+aC7m58USgORxxceQ/3/siuU40LVdp",
-	"E2TacjMaYcSoTLq0GdMhADVdvmQ2Utwp8ZVYYpti7GccC3erHv9SBRPv+hhfNW+aC3G8x4X4oxQYVXRy",
-	"vAdWf6DrTNL0Sso3NJ/b7073uUJWHmHpW5ZyCrKGMaEP9/nYojHI3RdCc73+DzS/X6ItvLSW72uDNzb0",
-	"WuCGCYLG9PZtpnnTLvJ0MAgiDGABKdV0SlXFGFG33o9FxXyPeaYYUe0Cr9FCeyuawddR7ab6mGtM4N4W",
-	"7o0tS+px4mdw73y22VgUgv9cmBgSux0EBmrl+IfRF4E8UmfDy9nfsUmJs6+cGJ/AFXJYy1hB9PGBl2U4",
-	"PA4JXLwsiVBLy8LMoSdEFhpzvM5InGPlx9Z4THg5QsOKI2voIA9hZvI53MjkVhZZShb0xsiMKEab6Lhy",
-	"jK5JLzGCRmT34URBZ72vHIrlVdFY0FLIsFPPQFoPEk5qskZkMzBAOcYUhpnMx4IKs1wUMm+pMXmaqXuY",
-	"HVb+OivdqMqnOBhS7VPXZjOW6NIPaoC8w570va2Ie5imuR+HwrG9ZFGtoHB/leWguc3om8TNFkQ1pj3m",
-	"bi4mMLg6Ob9teep3XvVb4FV19vEwlvWNp3eGU2GQQrMge05V6E4Ggr7K+Q1N1mVi7aZAWyDllVoaubw1",
-	"LeUNwSwbZHR5GvnAplr0VGSSHpWmy5UqG3lgW2bf1WPt/zExnbVdZjzG6mMBDGWr4rIsxSKJubNu1o0A",
-	"NpNazpCb8jDJ0na/QQfHqsjnmPvli3/EBoqx7a1l2EW9X8pYdLdkLJlu2GWi0YIq16mLcBMiLYI+LX2C",
-	"kucthUXFf7y42hSHWcI6cgUBGhJ82AnlSYvjoDY08gbDky3XCDLTTBCpYSHVFiuYCVkdql8NRHAhq4BX",
-	"AO6yxk8Qtt7GdXCe+zkxjMnxh869baKmhrTp6b6xkTvp/vGHDx8JzXWfHH/X218Vw2sYMLq7Xzte6Mqh",
-	"y25DijndsyqW/dZ52eBkL2L9GgseHq7V/f+A4x3CuhB927WsfcLjo82JLGE0vBXXgWhX6w82+JOJOm/Q",
-	"jznTj0E9/p1s5P4q/4de2N8aRfzPEkn/yO5hO/Hxi85aUqvhi2UvVBD6QUX6FNRajO5WMQhmG8MbAwMJ",
-	"iS9nR29NXjraKUw0VVhl2yV7xzaZNzb1LcYAI67XRNM56cbjzrNxJ0a3mTIVV0h8cUXnca+sGcN1o1TM",
-	"8EUc2WJQWJ4pMxQwPjkexqQLUAhjLa1UlBqTsTODyNtoLNzqyB/IcewrpxiR07RlJyagpTWaxTezs0Fe",
-	"ykV0+bZ9XRQ1lS0vIG9YfptzzYw4x3L/njHTwNwZmoUwo+fcZP4ZG0Jiz640H1gpr1KGYSwKYd70MqFI",
-	"ywI502K5Kk+kZg9ydi4cBjZhTsJUuqmImRUB81BJEvf0QF4QtfGrDRhHSoSLiGmtbLDO4zcGUg1fxAHG",
-	"1VNlOsfjzqY4AXcVNsUHPD95vPAA+NPcVayYLW4kxx7XNnXjS1A9vjPlWeZKq+9Piz/gVv7JBp89/IpB",
-	"IQ7E737VLQGousudgO/85j1rv670vIcA/AETi1MsGWE6cPyLBe8Xh63Z3erfstRuOLGPdnhSph3KnNgL",
-	"/mDj01OQ1LfmqrvJywTMkbWJR77hSmRKdGHCf2Qqe9mfIm8tMRYjDNfUvkPNgoMGsSbdMI/2LKgubN4b",
-	"i1zemkw7tPlPWdlBnUzXZdJ5ROL3P159//6vk48XVxfvri7fv4t7/bFo10BaOI/TQT4BWP7Jesh+dDDo",
-	"hrSBGOJJGS/6f5xa8R8swLs7ZuMfyquNV3SbML/hWj9FWXazQ/TCdFHDmlk5U4t6wxtXVM9p986/F9Rp",
-	"qoZlo1ztmrPZEl02u4RmmbxlJip8QfNlxhQ2pc7oeixQ3jVWXW/uNUlCVkw7mhcUxEcrlxtuP2XoWhyL",
-	"zeZbOzDXhxSjQKj9KkRgeKg90/XEO95bPgub7O1UlINOeuigNX+iSfz4d8rxm6YcH/3RBc4huLDK4Owe",
-	"tKNW/MJWmdkoC1xYo7qpPbO97sXG69ZeZ8JN/W9d9sXuYq9M3wCUv+f73r/mSwjHw43am6KEMOeIYu3a",
-	"eQ7kw88DRxc0LcD6CGhnyQzTwe5wY5EA18k5Jd2w1FRvBLcgzZkCPplQxY64UEworvkNi8xowCHnlAul",
-	"TZKR/YBhlFIzu9bHO/vEEpPbVcncwXqF8Tu69DH0ZlBXLz8KbH2m8oNN/axVDojHIqxHQC4qmf+l7v13",
-	"OfUNZF3xGlNyhKV9GzTlQedzMaz1iCqQ5+MfLt5cXF00qtyYIKEpHAoI/qbm1Vk5a5HfoIktZzZ1DNsR",
-	"u5YgZMWTa+zzUKxAKTgvzWPDwFULI+H+XaRtfEZWMsvGoszvtBTL1t4Buhvb8yu94jaFznlBmkqILe5v",
-	"LYpNf2+3GikGsMGoIgORkU/azJkuclEmZcIOegfb3BBilog9OAntIbYri54b8rh2OnkP8+oWOTsogGn4",
-	"2Pxik5QGWAgymin47iLlpXCnHpW46t6wIWm9/u8h7v/UEPftX7ySYpZx04rpd890q2e6lak6LnrfYm4h",
-	"id4o1IJUFkgRpQfbhevvL8nO2Wbq2aKElZM+UYSnvqjZiupFWASqkQfWmofW6GB83NLg6p8g/W6hZr8r",
-	"lP+cK+VtSiWG3fMK1RoLbbxEH1ubTB2uI24ICwEV8WNtKf/WmmJ1M/sojBakv+uK//TaUO0N1IIL1Wzi",
-	"eo+aUVblrE9WCCe7B8poV+d8PmeocYiCZnHPhII6LQC4l1lm5JSPkeuS6NJQStWGYF17VGI14fpsLEDV",
-	"KSvZ1GiAVXiMnTUOQ2h9ZkSMaqer2t8n5yQFHaXwwCNlR2PvTTct5mxJymWfvBfZeoytPeFDqgk1NW1o",
-	"kkuF1uSyv+TI9tCwjUDtViMTo1BpHvQy0PJc30izKOTBqGPb5xOeugDqelws6cbfxp00X0/yQow7I4JV",
-	"6u5szQo6VUw0g7LHYovFGVWvKlXoPECBskvzKsx9qNLWYNcD7di00HJiTtj2pK42wBZFlkU27VOZoQuh",
-	"8S8KKsFEziZloXD8HKeeOETChy4UvdCTVc4ULm2A7bMVnqeY2ELlg6gj89WCiuozg8yTNOczbfpfqzIs",
-	"sGUdn7+0LQSetq0EnjeXAk8ba8Gy45XFfMbS4pVjhVlymU+sr8YB0faNN8A2wOJpZ/RiQxtxG08/wSro",
-	"9mzyQjTbkh+XNSZ9hXZ7U4AWGoqEdW2BJHXuiXSbpEegASZnHK1KNf32d63y9wyfR2H4yIdb2fCh/H6r",
-	"HL1bI20VOkrd1Bfl3z+uusFcDhOfq58/TqS15wE7o60bROKRqQuC93f19N8iUqL1atxPHLe3EyMlgG9u",
-	"936GdZsrleisoBuFNfer0VCgBY9FixqMFq/JNmV4Q2X+T2uRvHZL/rfWhYOd7KMI24bXv5dK/peWSrbV",
-	"NzFayZzIPaKVKvduV6hSGe6gKtbibffRFZ7VsNix8IZl087X6nK2C0fkuimigrqQt6a99C1DB5OPkhmL",
-	"7sCoeaibWpdfr1pRyo19Vpa8xZ98Zx5T7biKyofGJ9UowL11Rasw2NrwVaF/WAr9ZcS4K4h3WERSuNzH",
-	"VC3LEKmT4WPGSHlkqZxSAx9+8yUDflcMHinYynSRtNiAHfjvE2SFNM8p0Bvb4lFNUqoWU4lp5SuZZSNL",
-	"7oxhBGumVOIuo6DS7lhMaXKdybmPtaZzFtmASL3IZTFfrAod+diRjGrWsHSORV6IA6SSOdNBG51fWWDw",
-	"zXraw5/NufV/Z/X3VoQxDNmhoAPoQTx+j+mwXeAm/6htJohpbfi3qvYY7WNCU9YZdZ6igGpXVh/KFu0w",
-	"zJ2WgqN3sNq0iWa22AeWH5XZcfNMTmkWtqoMCk2XmRFnjskHrAOJRb/apqqtSnMhbDFKOE6as3AyFHN8",
-	"XWsjqVCe+wbKCQtnqOlAzbkugng2w9i6taIile6CnlKEEUQBCJ3rN2p2TLNtQh38g/6JCiu9Vxts9oJR",
-	"bVPFuy93/18AAAD//w==",
+	"7L0Lcxu5lSj8V1DcW2XyTouiaMljU5X6VmPLiRO/1tbsJNf0pwa7QRJRE+A00JK4Hv33W+fg0egHX5Im",
+	"meTOVjaRmw00cHBw3o9vnUQullIwoVVn9K3DbulimTH8+3xBeQZ/qGKxoPmqM+qcEaVlzlLC8Leoc02z",
+	"gsE7VGuazBdmni8wrdBM6Eu9WrLOqEOXy4wnVHMpDpfptBN1pjxjgi7wx755pOZ0ePKsM+q8mD5/lg6e",
+	"Hz1/fpx8nz47eUGHU0bpIDk5oeng6IQ+nUyPp0eT4WQweT4cJunRSfosOTqZDKaDAR08h7n4/7DLyUrD",
+	"Vo6GT4/vvkadJOmMvsD/ZhyWxtPOqAP7WOYy6UR+yXOq5p1RZ5gMn02On02ePZ9OE/ivFy8mxydPk6P0",
+	"6eD46Cn8ZzhMvx88O37+dDKlg+mL5/SEPX/+bPjsGfueMpgxZ1Sz9JJqmG8wfHZwdHQw/P7iaDAawH/6",
+	"J/+nE3WYuGaZXLLLaS4XAI6MJ+w/7Un0E7kI39GyM/rSUcVyKXPtX5L5rPM16tgJzmACMi4Gg6dJYzJ8",
+	"DIubM5qyHE/6rwefl3Rx8DmROYPpB/2jzte7qDPXi+xyIlM4ejPd0gz/E8syaZ4cLv2MANAj+B+2WErN",
+	"RLK6vGIwVuYpyw/gGA6uj+BFAViXMc06oynNFIvwHCbytjNye+tEnQVTis6YOSjzNQDi0dHw+z5M9p8w",
+	"qN+2t3LkpZJFngCWmf12ok5Oby5D9BgOjp9HnZwljF9vOCw4KlVM/s4SeOEDbInAKuDxSiSXSlNdKNjA",
+	"SiQstY/XT3gEE2p2qx2EEajwbNMRF8t0E0rhpNcsV1yKzujo7i4y1/iNWBa6dpeFucWEKvLnzx/e/6ve",
+	"5n8y0j8u4j4EC/fEJcCNTyyRIuEZx7Os03p3SVOSF6KCHoWWlzlbUp6ztDMaRh3/6pqFHw9h4SnTlGcI",
+	"/UQWluVQOJNLOb1cSqVnORzxoCTGC64WVCdzpCwsp4qll5NCXy5zppjQ+O6CK8XF7JKLy4UUM4nvynw5",
+	"p6L6zFzRyzTnUxh5F3VUye5a1oHMorGQL8Ph4OnX9tXAiOZyvhwNjo++tqzpywv8v6/1pX3B00nz1SVA",
+	"3tFIlucyv7TI1RmJIsuizpTyjKX2NAzsAO2+x3Xgipm6nMpCpJ3RU0QwmafqMpmz5AoO72iA/xd18kJs",
+	"xjpH3/xZA37lfDZjOWB/MmdpkbG0cwdrDy7a+QWdwf+mTCU5XxpM61zMmaE/TxRJijxnQpPYUq4YaBIl",
+	"SudSzAgTmusV0XRGuvG483TciXunRDGREq7JhCZXhAsSv5kevIPtxn3glwbT4fp1huMO3qyfC4OuOi9Y",
+	"hOtdUFiXJWpK51zMOrD4NyUH+wswsLa1w3xM6SeKxMHrB39hqzgiLJlLlsIuAC2qC6ozw3stTH9iy4yu",
+	"YFR9cTFME5ObORNESCLYjaXzN7AcI75NVkTPuXKbIFSkROOm1FIKxcYiZ0tGtSJUEEbzjLOcyEIncsHI",
+	"VOb4sqILRq7Y6pTEiKAxkQJ/mPJc6Wgs4GNczNxX+mMRAsLsduvuJ1JmjArc/luZeEJV3fRHqudETvHz",
+	"VuqCzSDvjwjrz/okPrw+OkRIqMOjGpKEP+15JJ/YMn/FZ0zpdjz5/Kezg+HJM7c4ZGKIFRGgR6zmFH7+",
+	"w8iwiQlV7NmxYQejmHQ/vX5JXpw8HfSq6/WjxPHkv2Z/m7+b/vQTffvdz7Pb/87/6zX9cHhxq/KXx2/U",
+	"4L+P1OvJq5uXs9kfRnvvTOers6mG613f2WdgHKkiWpIbCreQTWUO+KPzFRezymqPNn12KvMFUh0u9NMh",
+	"8E4u+KJYICGza+JCMyAysKiffvrprNBzoAkJ1awd5rR8g0tB8GsM1looRrrxD4zmLI9rMDVPSc5otvjD",
+	"GPk6CHB7Eo+7qLOkOV0wbanfyyJXsgWCH5b054IB6VMyJyDEEEqWObvmslBkSWcMSIsAnm7eiU+JXHDt",
+	"rx/esrGAN/vkg8hW5JpmPCU3XM/L+znlGazkFC4yF+YN+02uSHw8GMTmXnJY1M8Fy1edqGNFOfNiJ9zv",
+	"gt6+ZWKmgSEPhsd4Xv5B1IJFRvx8tZkB8LSOMbicJdXzcjU87eyKSc+OQ0w6asWkbUT+JWqJB8lcKiaA",
+	"zhE9p5os6BVTllga4qnoFJELkT8iKpFLlpIly8nZxzdjYbTNETmCd4YnJ+SaKz7JGDn7/PLNG5LMaU4T",
+	"OCPSHdwO8a3B7ffnvYhMaM7GohuXHCPuEZkjcxQESMPzF8dH5OdCArkzMEcWWQ4Yd+JTMpF6PhYAH0UA",
+	"lhXq3euTd0ZggakXNIP3WDoKcWM988Jj8pqVPagaP9x4agE+DU++345Ob/mCt1Dad/QWzpqIYjEBVjUl",
+	"XLOFchwJLgnppmxKi0yTk0FE4CSlgr8NbW1D/wy/Fa7WztAZnQyiFtJlFgG/DraiX1X0XndB8spbJGcg",
+	"xzcvzPe//oW5g6mMdIB07QeafjIXwIjzKCWjHB0qh7mcZGzx3d+VYdp+wd+sLtDEFmKwiVjpBJdeCp/H",
+	"AFnNtaHYNHWXsONXPNd6qUaHh45+91N27dahDic0PXBD7kJg/K+cTTujzn8clvawQ/OrOvxoRhsgrJUE",
+	"YcX++pBuIZY0V4zCTQelDK5zilfM3jbPJuCh2XRUI9G9PizypRTTjCcPhXMNlb6H9SrNswy0OwH3C3UA",
+	"gaqL0SBKqL8ooV5FXEKznNF0FUyy00FUV3PgRj/2mSQWdqpki07ZgM2xPnkt87GIP374fEFACqyuS8Uj",
+	"QmFrACy3Uy7IMpegIapTEpcgi8eCK8K1stcULulYwJZey3zC05SJBx4hyuxyyXJHDfB+KMNyyLhD0wUX",
+	"KLCUJ/e0PLlyGTse0tQPeKxzOfv4BllpRpMrw0XN2tfsDPH/j1KwBwLOKEDHQ9SBjN4eAukoICr4NQ+f",
+	"IhcjB5uR/dJoBq88FkRK3cysC7f8RmiWC5qdg8b/wL1zOxdB80Gw7ZOQlrovEsXya5b7l3fCE/eJRwHK",
+	"mSCFYLdLlqBUEyyHdAWDfyS0UEaJNbIV4WJZ6F6fADzNvuG+pizjE8Aolq3IjAmW8wSh+17q18Yg8jhI",
+	"JSRI5TBhePGOS+C+D17YCaBC6gMz4DEg+l4SVSRzrxA7ILyBLS2Y0Cx9XN7CFcKEXlOeAQOsIN1RFS48",
+	"WMQe0AmHPc5V5IokdEknPON61dgCUH0kUilbZnIFXybdFdOGRX+kq0zS9ELKtzSfsQdD0zAvEBsIu00Y",
+	"SxUZPhseHR8PBsaCUKFeAYm3CyFaSpLhUnaE6dIMPNBSHpiBj0XgKruI35399fKHD6/+dvnD3y7OP8el",
+	"UD48Ie/4DxaciE8ph1leo31zD4g+eNGlJRG1JUUosXZJowEiapBMihnQIiNNNJb9yYvd/5SFB9IzLu1C",
+	"yndUrKzErh6KoFQzgtqRPdgqOx0G0uKFlGRBxcpJZGpXhAREhIEHfuBjIOQnv3KWnhqNndApCOExmrsO",
+	"0N4VE2XsW/2qyyh4Zd0a7NuHgfEMl/GjoIWey5z/z4OJLbWGnokxWDmRap3CFNDbyiJ2PIciHPNI3Mgu",
+	"OUJjBrD7KyFvBJGC1QD+008/HdTNfZugXrcOWtAvc5kwpYCOn6MzYf8TwOUEnu133h0U+szqumzOUFJB",
+	"3YOSlE+nDHWPUmv1PrWqkF+fCORDp3/glFMAXeuM5TUcBuLd3gvbTfALpr1icFdhWrRvII62uBVfc5al",
+	"pPyVGAfWGlA4+XhOFRl67XgKcwAlQbHQuKjxGYyRpQMWLosmGaNKA3KRnCV8aSTG4LLcReXo0P8aTlN5",
+	"/+saIP93y6Z2AmMAK8TYxzZL3LAsO7CGiUmhUUe16O8FnSRhSw03BDReBMdYwC5UeFbdjCuQyrkgsYF9",
+	"3HO3OMCFkh4BOozFOjSz6vGPwjqoWfqOpZxeIMweRCNfmqEHMBVZFCBMMRJOAoPRGmOO+DCfJs+Hw4pY",
+	"dRISTr9CsoAlEjzXnUmoH32Aow9w2GMKWE8UicM9x+5cAe1ryrU5atCt/QqQup35oI8Wb4VgpAwKGSEG",
+	"LZimKdU0QvchiP2ghhGJY2iWrfAtFFf7Y3HhnV9ySkCNWwUTwjNKcnrjzsPOCU///PnD+7EI3lXwX4hS",
+	"scWQOCI0Z865CSNRbQQVcSziP54b04518H3j6d1hEOBy+I2LlN3eWVv3MgdIac7qQlIVIG/MXkUGXMzu",
+	"eIQGjXLqJ3b3cF2MYw9V1BUi5FhMGInLwJYYJUpc/JyqOdESnYPDk2cx6cbHwyFKo1zM4CMVeEg9Z/kN",
+	"V6zXJ+9RQc6ZLnLBUrMjb+eF73TqRvWoc5NzzT6IbGVMxHdRLdynYWt/8+4c8d/5NJc0r/m4mwFCFTv/",
+	"yRY7fxhP1OrfC0EMr6KgfkrYYqlXzhGCDnC3PGQgwgoYwTr7jdUdYTBEY0EumqnhCK26d1OWyJSljrpG",
+	"5NkxyeQNyxOqGJmzW5LyGdequoxHiJBaUq1ZDiv6/78MDl7Qg+nXb8+O7/5Xp20vQTRVfT+v7AbgHe9Q",
+	"d6xC2Ntc8dUNnx5HG3wJ7W7c0ivxpTzrGuJVFupP4KufT5ooqLuoc1akXJ9f24tavcE0aY8YiJEc9Jeo",
+	"L0XE/hNtcPjPnKoiZ32laa7DBxMzYCzinMFauRTlKKT9qFVU/3Vp5AE7LLSV2A/U/WzBatpOkOqKAyel",
+	"mh1ovmh9N4h2/bbGImvNaKjdUjS7dcvdxd7j7B8heeUJq3nQ5VK1LSCI+qKp0Y5p9jE4JOOYapyqWXED",
+	"s+rYFDl7ydotBqE6fz2wKvDBmzQm3SdPcHMTmlzNclmIlNzI/Aq31diGpvmM6XVfMJY1Cz0pXMwJnuPo",
+	"eBhg0OhpLfjEvdNp83eGFwX9eSiYlmcaOQT3C6zAo4T+5nvzlquWu4M+1Mofm8SU4Bbe+Y/RPKcr+HcQ",
+	"yQATiSIzpsHq6a/bOX6/Oknbhn6Ay/lGs0VzL8xFs2/aQhAre9cSyNx29LA0dMhWpd/uhOYs2u7070VB",
+	"wAZbUNBclSO8jcgy6yes4s/VwdG+DLaBWNWNRhZaa0EceH5boKw2BHtgyBAXM6b0KWE0mZO49vXY++al",
+	"SJBf74R95dHfITDemEHOFW//eVRHzBok7Po3bNy4wJs7z5kqMq3aRWfzI8aEeLVMs0UELNU9wNCK/bb7",
+	"Cadt3rbaptzSNu0Koxralm7x2wb/nRJ2SxOdrVCxkFNL4WKUW41KiKqHDYjtNwTq3a8hrI45/9dO6tF+",
+	"NxYNUK0RmuZCNRhAvlPIpbZfcNqIkHoO4qhgNwikPQIrQd2+CqmAPnBhn7XgNRsgXA+ZLLXZNjj86eLi",
+	"IzEvlKu+kUUGGsg1I3Oa2jhcLmYZI6WT3NySKhsbDo5aQmK2iH5NwmMX3IaqPh+p5i+s5CT1yTnqlguG",
+	"gUDotr+hK4+RI0InqEA6pc1orWNhzlmhIhnqESpyIzKudPg7Xjb/81jE1gqJFwCOF98y62/TLStJFrvy",
+	"2FJHb+GxSVKxh3z5GhCTpjxTH7xeTnwPCGl5Ul1eNLScmfhhcwSVyxQkWDVF00rG1TrVqltRoHpeK6FC",
+	"Cp7QDK4Uapul3lVdwiNkcjWXHqR2fQu/tS7LazdhvZYL1hpQ/O7iI3HvYRg8y53qixTImtNrmm5LUtn6",
+	"r2u5y7e9OVVt/f7afKbd8dNBpNzTbik/jYkD/0K7PvJtj1UFxsd1CUUNQhZkGIXb2SHZqLGcdSpPGVhL",
+	"uh9NPsvn/3pLljlf0HxleV+mJN6kd1LM5KsfSHzJ64zlKNpFAduN7dbtwxq9Gp5+oBhsxWb4WxbahLaq",
+	"3imJQV+ICZ+2GHHqMalbVItq+uE2Vh7YJJEhCkkKdCSR+HUuFzFav/3DsYgvZHwYv0xiH9Lnciv8teni",
+	"CJQKesC7JNrTgfnzeo7EWr6e0Qlrk7Pf4nOimLOQfjy7ePmnuvkzJl1zXwuheQarE73adS3yGTCZvW6o",
+	"T4ULsbrMimuMD9Pkmhdhx4y5DbP63M/GIZuziUckLt9Gtg0HZR+B0HsjTkmMoUNA7OORQ4mxqOKEYEYA",
+	"DmcD5E5Zzq9ZasL7Q2s4pvQWC4C0j5723wGol9DwvzcF0loia4OBBja8SkyJrsSd+RuIq+z++fOH94DU",
+	"Aeb3onbbn8mc3cv2V0tx3MI6d2ecPicynLGaHtkYEmbt7qCQfF6J5LN5/a6S3FuH+09APBxRzajSxO25",
+	"EoBqg0oqxI1d17X7NTm+rVDZSvmCFNEQTj5btPG+rAqUD+fiYf7yt3tus/ERn/BcP4kfisUS7XHW45TM",
+	"qZgFd2Kj3HgU7Z1T0rDWhYa6prITEMCSelpJJzKe7CQJEn7DAwzFiFKmiSpaRVTzZ9cIRvUKhChdkW8r",
+	"h1YCuya+12XXqjTZRpYrjNiztLWan09hb4SLGlLm7Up94oKvqvQ9IvHUsOxYy5h0w9CAsfDCbM+Q8gBy",
+	"cZ/8aENUjFpptEA+E6B37qDa1VZcuu6cC3Vns09V/yvNXBWvVU0frPE+kE1Kyb3K9sOrHBgUX7x4vtVj",
+	"t20t99RsSDd+d/bmLXn96cO7uHc/Pae+k8fTe0g3/vTy4wW5+BD39tR3Hhm866Fq5FRC0zRnSkWhfx5F",
+	"xJSrZUZX6EKtwnI3/WrPjTyq9lW7WFnmsodMhFBEJmZfkTE1mziULENRDMON0DfvLa8PVubajGzv3qLQ",
+	"VctKv4euF4jXze/YH0n354IVDOS1ibztBZIezY0oykXlEhnjVS27uCxkUXMqbBHhm8v69PolOXk6HJL4",
+	"nXnz4M2rGFaXZEVqgxkIRfPiJKfJFau7xvcr+7IfKtYk0RYhDlZXLJXOGV0giIkNJQT5OJTpDIwxXfvp",
+	"06cvettkuPtJtk34ungD+1L1sxXxtxbiMNgmHTa/tcwoFwfwUgtCbxEhazzoQq7nQb825dzdGVQRz0Kh",
+	"LESctfLKY7hUvSNkize1lrls8rutlAuvYgKsVzRsUixqJpg+XnVHr/68/D8v3zx7d3F2M/2v7VrFPV21",
+	"uLWPLoS2nRVY80cTFQ15B5HPSPSnJBTm+uTMWOzta0rTFaGo3K9Acmt6pdaZU0JTmnmHdNENlNgc8Ju5",
+	"zBh6BnrWnek9vqWPt4bfXFxLjvLvLkaWCvruaHOZ8CwzsV1bCPjduoMJdN2mWWElEpM9iQF6Vv4ekXjJ",
+	"BND02DIhE6Rs9eCejYdhaTwWXacczyWcD4ajVpVieN3GzADEdc6ZIux2Tgu0VMic0LFYsnxB4cKY9LBT",
+	"krODFLici2s28f1MpEvJhYY5hdSXNjhtkjFYipA6UAR7VduM3ZHXjTqu3g4geGWqqs3Gv904ToTuhVxM",
+	"lLZpjXW2Q2E9C8qFcuDFvEAHZZ6aejgRAYahNF0sFWosN3NpXx0Lru2jlfOHLVmu0N2FdwLD4SaMCZJk",
+	"jK5RYioOoR0dOhWvyI4uD1jzZc5oPZy3YwNmvO3KstHna2e5x4fTy8lqa2BUV+YkCIjqGc+XPReud4qC",
+	"qoHx3ob1B9i9a/LOjuLHg6xkVXPP3tacrSDa3+ZStYisN3OUCBViSg1dQ2tICKhWhgcDg8CZjSyvHlvi",
+	"LkedWIS2XO5SiEn3ii21Y/PaERskCdw8pEXKNdE55VlNVt1w6bZFyd6t2XWRt8TLUK1BDWm3j+AvsFZK",
+	"cnnj3UEu7b5PzmyGBbHTmGwDYBM+qWVCkys5nZ7a/K7zT2eff/x0fvnu7K+XZxcX5+8+XnxGUPxdTp4o",
+	"FwfBlec7/c4O8Qz1ynff7mmYvQ/hTHKuWc63pg/YI3jpXvekrwn6cxOiZdFosnIAIkqSKc3rIFlDtWp1",
+	"6lqFKsznthJqRjVgWu1EDRJ7Rxyswr4BYsVMyhQxd7u3r0p4n+60BVM4bz2E8Henv7qDqC4WA3vhMoKE",
+	"4SCKZbJ6O8KxvPYtpBxv527sSxuZwo7YlWFhYYYdceszvmvijfKH3oUdmY39smU1bYygAqTgvnjI+m+V",
+	"B+7vRo03BBur3fk6vn9dTwVfBje2Rg2NdW5NuoMz3QmAZ8aVLS1o013Mr8wYpU2wzEECe4gqtj0k/4lc",
+	"oFWapLlcLkHeJe+LLHPVAjWZ8WsmXEZPwjw2g8DIRAr4DOL6FVsxm6gS2wVczhc0iVHZUrvdzHBgc+d/",
+	"YrfkT+/OXh7UUixCIJgJSIGWYkfhYdDlX87/ttMaAv1pd/nJXOP7YngNVd3Rhx6g+pc24NSjmBksk/5n",
+	"hW3b7+8qHNWsHY76dmmWGfwlUjBl0v7wXlfNA8bBA9ohEIGmMSC4i/v5FQJD1NPNqHYvW+ueKtL2nKYW",
+	"fK7ZLAdHB4Oji8GeNssNcuBnx1Rqd13eeEpzJeSNIjdznsyDkHGkyqcE8M9GrXAU+qb8lqV98lPIeW+o",
+	"KtldBC8K6SIUdU6FMikTaMER1XJOSPOMr9gGOOs5W2CUh6V+Mb2hHEh/OFPcw4pysan9d0l1jJ/VUl6Z",
+	"kBInLtgNFUvM7xPshil9iQ8veRo7Zd1a7BMARcbSmZccKqEcXBG6kEYGWUTkZk41Zv+hXkh4qsgNyxmS",
+	"fK5N1m4bSawhf8vuAgkkkE5qi98xV8dDaA8NVFPN2tNSL2y0NAZyw4EpJkDZY/2tyTTlQppbidrBEC5l",
+	"Axkr7WZNM1JZJS2somxtSl9bNv8nRjM9bxJ4rN+80YvWkodVj+1nQhvTELHloEnKYK2gLkckllcxsSHp",
+	"KOLUXGS2hnVHXgEJ9UWz4d9tFGBdKDp+BuWPOe4VvlwIX3gnLvNba2Lr1fYzdtKdhVbboX0o9ETengMk",
+	"2hMgJL7ggwADkyfpmqICIGH9XU56ffLBBZWHcQI2fNyLWIq15EX8WvHE21UxdANYpeuJKk+6mZNrKo2v",
+	"dZbZgE7DgYsl6aaMplVdZ+Na6xay73dSkjIJiHuJPKElHpJRxQi7XfJ8BTwlY8j44cRuZH7Fcm+C3n2d",
+	"C3p7aU3S1QUP9o6FQ8HIwr4VsOeYIqI0GnsrHh2vJlvi4hBU7QFxXxNgjR06iIYkVF25srcAPS1JKknX",
+	"ZDkWS8VyXS+obJ62fdc6Ubd5Xs2Xyi4EdcX1QTFjJi8X2xA0l/C6YopQgfnDf33wsKRn5DIl/GvaZri4",
+	"KsK1kTCXANUWG4UFxI9Pvie2GgVJZVIsWlOzXPGMhnBWLKg4yBlNMe6Z3S4zKkwpCURIrohMjP8mqdHo",
+	"agGXo2oBl7X0qoVJNKrGmBdJN3jk6m1gVYbeziFVFnr4BVNvsUUN4kJpKtpiiX/89KYFDKRbqAJjbEKJ",
+	"bUn1vLeu8nyIuUXOD3KGxVKSduwNCrU2SlOkZYBjtXpwUZF2Sfd48IJIQdZXPy1BGZYa3kXM2zHvLJFp",
+	"FWWwoM4OZldbmaXhm8QSNhFRc5lrYqsO+ToV9grAbNVT2FC5px581P5FAmhgXHPTlbMLrv/ezuWAdseJ",
+	"Gn1x9WkQTBvT6pr43xA2bXWktsOU06nlP/hSZDIGMYYcsP0AMxjR/GR5hZZxROIgQPLL4GvfFjpxZRjU",
+	"l6df+yaXDCM2a3dGyw1x/zW1fXv5p22QdLRqk32v2UennqPYvIpPXJ3gPonrrVp8LoIqFphla7P4+6Zt",
+	"TtxitKi25GnUbPEfIO4l0mXC+ullThKZ51hxtXdKTJsauJyFMDVujPCas4W8ZtXK48OdyEHdSbKO4ReC",
+	"TLngas5SH61ipDZL8LYIAKbN0P3MzkGZik3sonrUr+ygsFvPmpQiPiXlMRvVHEFrkIClEbGhCNRUbdwl",
+	"DWiLeO/8gwhXpGtlDFCoVG2FTb3J0LfNclCbI7syaDcm0mxgtLcfp9HuqCKv285Hu8xjmyNtRF3rI3jM",
+	"2L+dXCFVlCyd77450z7DL+ygdo+KAUPDA+K+VN6CwLVSP4OWg41q9KuBcXVU31zXpLqjl77V2FqaiKuI",
+	"0BJyxUVKunCk8JcCLQfrqF2zPKPL3mgs4nqDr5h0KQmyLI3EC6O4INOMz+au/pSLhhoLJ4b3Il/FzLcY",
+	"i0l3IvWcsFuuNBbsc/VnkVDjy2NhqunB+FpbMVyOi7By3/E+9HClY4FLxdisoP9YTLqu5BOd5YwpXEMc",
+	"BDi48nJj4YK6YI5GB7XYALK+lifKb4irsZjz2ZzlRM+pKKMZnqhRSBlN3W84SOP7cpgSEcVFwsZCSJKz",
+	"A1iMqbcVVO09JbGtIu6YMIsBthorgh38D8ulYTJjTORDqKueLdhTbfAGoK0GZJGbuVSsea62tYKZ7LRk",
+	"upMVMWwXRCbTK2Ahr2nW65OzsShjNcrj8jNy5bg0OjAAvyxEWlNQmu3s9qbazd53e0cwtTXJ23sdzY56",
+	"e6+j0Xpv7xmqHfr23EM9sri+oRZYN9dcW0PUcsatAN9OIl+Vsk+9/qGjnbtzEEtvq90V9+BfdlAdZnYp",
+	"5azbt/UYvtGaaP+PiMX+dZys1Y2sreBUEWNtt6NWv+sn0+QklGktzTLEzmrBi10k2but6/1colJLQA56",
+	"u0ruXSlogOFCVqXpRSShyyUqP6CNHg0GflivvycNrWTL7UBAGtl5m6irazL6kA9sob0PXf9Gquxanj7k",
+	"A5todtk59SFfWEvTHwab3zi1XxfY73oZOZ3b6TVchWbDyLjNY68CoJOwjNZXjNlKYE5at/Yb6wzd5gIt",
+	"VadKo9m6alTbkqsv3pobJ20KPlaebphEu1SsrD2yt91BXjdl/ErWiMdXmAd7Gm731zjbNMYywK6p81VA",
+	"uR1tL0p1tsVX5cItLdKGGFe2Jo46CyoKmlXxzD5rRTKdr8rqePWobGM+a6mX5bsQ2niPnB04Y9vuJQa2",
+	"O5H8CtqBp/PV55VIXlOeFTlTAcuvtyK1XuuyWWiWkUQuJtxqIuTs/asme7Q6ehk9VHeeZysfwQNHZMN3",
+	"fSgL0hWlqdjg1xvuazJZmyWLy7FLsKtyfhs75p5ZsG3CC8D9lfentZRAvLxXPshWf3HNd3oDOigKnTpf",
+	"kS5z3mTnM67GNtTqLJm6hVy5t/v3JmbmM5vT66pLUaDz32BUOM+V3tmZF0ZztPH7lUgufVHJNbEQaESw",
+	"GWXNulPbw5fhG7t4l/E73sXsqtpV8+Ae5HJ+1BI3v1JFmiDZZ6+70Fa31YRuNWuaXFbd6QESNG9UtQpK",
+	"md1jUfjrmrtuaeyul31wvNt93xZyoyv5qUrXg5XCeJwQmV3HHaMFJaCEsZQUy8156yebCPE+kdb/xOpg",
+	"e1KAWi1LEMxHpUXOcpOKv3YnerA5ZqiJBztWTTrZL0h3zQVaU5Wocm1arlWJq5X1brkxj2GiCS/gv659",
+	"ZmvKdUrVfCJpnrq4hlo8Zll72ypTwBNqWcrwyEWjwt82Udn5wrCyoNKXecOfXVV71uk6tm9wUw8ZlJpF",
+	"oNZVRINg0VxcGrcJ/ktmKVP60i77ElDTtmerbQcBn1HUAi0Vx90suCi02bsJ+lOd0fHdXbS2dvk2ZDPH",
+	"ZFLBOuthtocGZdXXCkB2W4WReDrh3ncb+AlfX1MA3a/DTdu+yc14fL6mGHxDPVqyvOpeWqdr3EOhrV+A",
+	"vSfw+BWS7d3CHtztupfTuXYw+5Ui2HAqHzYI41Z8mNDkKpOzTadQ7xpDUy+6txRs6G2VY1tCBkoi0PDc",
+	"ui9ZaTlbYZSPca9V43urwWW7uYo20JtGYE9ZTdAMI7VwXMKFayZ5SgYuCFywml5VwqYfVtRMZWHa57aI",
+	"+QJvUQ1Da7GJwkfamuiSlFH7l4WXO7NaS5+HoGd5bgGGboDpZmz95IhaFRHbyHtD4a9qlMTDwiXBI1M3",
+	"o03ymIvyVLUiyMMdo0Q8d/nW8JWUGKlcLJNvKew+uzeu1s7AfT5qA08TzECgWFLkXK8+A3cwkDVdRc8K",
+	"PW+NJ3bdRruJFFM+K3LbDfDs45vLv5z/7XNMqCKxoAs20vKKiRHm2XyH/x33iKmUD6+c2a6iyEhG5AfT",
+	"zNQI9zjSyPBxn2DOmBqR2JR3jCMS54xiPUdseG+bJyGHQ68STlVtzmd653ExbalG5YIwbflIOI9ELny2",
+	"FoZ+YNBqNT2LK3KTc61BDZNjEcR/YNCDbQgExCEv9LxHtJwxPWe5rU8gHLE14TFYh06wsQgyjk7ruQpL",
+	"KU21ZpLIJRBYzDHz8RVd7AzntJNDU+MBs4SxNzpXeHpul7iLiAAolWPEtlY1z7G4zoHZqPL1fiLCbpdS",
+	"2dpH+NyyCnSyeQFVRSRjWo2FCXCXuSpL80xL44cyecZ5IZRtjQFLqVvo0c2oxgJNiMtcXrMw1gbGuf1j",
+	"sArp2i4blOcmec9l5a9sLE+vPxZj8R//QYJWsdgXUaQE8VTB7+ao48ProzjonWivG/Z3cFcBs3sw7NV2",
+	"5DXoK7o743ivT85pMsfZEpoj78T0w5wsZM7sqkawrF/MP8gvZJZToRX5ZSx+OTg4wP+Hn90tIb80G3ZE",
+	"jUeHE9f/bE2hcDMn3jfyi82M9B0V+/1+CBzzrrmT5Bd35HCR7GmjjR7+XYszjzCkpsyPjOo1SmBq00LS",
+	"7B5uj/+swM7i3NTwMOSIa0WCSx5UPhmL+PbAEc0DQ5YIu9VMoLmNnBHrrQPgOzMJnMuMaUXi48FRDNcS",
+	"n48F/OC83i7QH8N8zDLdmKdxnzQaYcOvJD4evohtg9RKB2qHoxiRHSCkKZxhGoysze0A3FvXMTXuuQIp",
+	"ykSuxxr7hWLRWwwXN3/TsZhXEz9sEHLcJ+uyMTKuDBxqUeFqLIKOsX1yBpclLzKGKP2/AUQDV1y9TG5d",
+	"0Mz2rO0WYklzxXAZf/784X2E9V0wcNke11gQsqQ5XTCNKbBB+X2fdWKUbxj7c4E1sfz7iBgkwKlUMmUl",
+	"pikXDMZUZrdl1Knvn4tfgDl+vHh98Lx3arf1vLYtHJdyE71lSnKGqb0mTg0jwynOBgJbxgWz8x2dxCNk",
+	"CsFsJgCt1v0VD6GxG5hR0ytmi7xPZMpdnvyEkbjeHzeOqrsZDpuHtFdrYfh+13YXJvXmwhGiJIaNmJw8",
+	"St7/+LYsoxeZDrEwhy++j+/BW7azbO7PGhfuWhM3+6hxBfNs6YJtGEWNSyRywZTxSoyCKD3zVaAHpqKp",
+	"ujHdh5BijIVPzg7Bh8u3uevUMGoYkmIv9LzEQTebGAvNsZitSVAvO/riC4rEJ4OnMVlDTN5LVw/G9OnF",
+	"5SxzmRYJ8DMSn9zewt0UvmCeRa2ELumEZ1yvfNSnz871MmzKlplcoVU0WM2Rp2Mf6YybpDF48BYIhV+/",
+	"MkgZY1/+mHRt3BE5GdgGeieDgS3aAHSf/lwAGTe3GVaMhjkE9rexMbeNOyPypd/vf43IODS8wfNxp9/v",
+	"jzt38SlZUqXGIg5eiFGgQRnWPdASKXXFPNgn1UEcp2k3GJIzS3hghRjxb3Pgwm5f4VmmIOvY594jq3MG",
+	"xMYIGg4K9r5grYEF9eXtjd5A4D9iZXDGHUNwEeBJQ0KoCDjr2g+Sbr2t4VjU+xpGZEJzlGCo51XPXxwf",
+	"mZYuqV15LzKcMkUT0NnHN2NhcLRPEH+xj69vj+jaotloYEyYxP5kqEnaAolGSMJuUSCCmHZ9DSnJbiTg",
+	"9SW3+cXwIyPO4EX3N/YXEg8HRzH5jsRvZWLFunaZya02Mn/ZGaIgnfUXQ6VzDjcjcxlxgOZI1+mMcmG7",
+	"Q7a1gBsRk1dS+1qDipGuK6AzBdEwX+ZwtVGpWTA9l2mEmVqmPJDvqQVL6CEohsPaN4LooCp0UATjqEe7",
+	"sPdfyA0FlmC627gGeBldqVOA8gsEZUiqzA3hUxyHIYT0CvQNKU1/7OpKTGk30w0smbO0PHBM+cZ6HW9e",
+	"nb/7+OHi/P3Lv11eXLyNI+Loy/B4DlvE2SzPGsEBD+IS6TCA20umpwF4yxEliGoVRiyP+yV0ppuqTae+",
+	"OimIcnUsc1NZ/cvUeTJFjjAxAc6A+jJtcEhHgzioAKJtV/hTe1Uodh+0NQuw7dNWwPWMyG2ETv+jlk2l",
+	"grBkLq1KuLZhaZPUWM2jou80W4ECWTB9CUMqMBa+VWrkswT8u47W+Tq1BcrPrlHEE9VMZfjVSteWoRgz",
+	"es1IsbSQ56DRWjPpKdBH1Jrg/pWaMtc9jKyr1aw1k3obBPLjagFbozhYJo6RFYqnNuCmVBFQn1LMdM53",
+	"7fJLQmutZSjUwSsgiGAndWvutLtl6VicfXwToRZGhCS0Ii4ZDd+NNyrZxKRwBOx/znKvCqBuuQDIJCoe",
+	"kY+5BCrFCkXsQ9LFEuRoieDmliG/s1IqjpdLJuiS91d0kYFyW3mIou2oCo5gbCrxw1xoBrwMTgI0ffem",
+	"4dJdCzFsmYTXjQuar2z5YJucXFqWzj6+CaIJRp2j/qA/sBUYYE2dUedpf9B/ahq5z9EQd2jKofwP/L22",
+	"8bQ7Jexzya9Zn7xHbbhxEMa0IwsM1BYyKPTSDwsRvElNxyn8cNRxFx8XNBwMjCcQ6R7GR9cUhoqnI6hR",
+	"E8QV2uowxh21zVlli9+g7W6HvVdMmiaGV7m40M5bfs0EvA7KMPrD6UzZ/lvwka8w+BD0rtV6kP80Nya8",
+	"dQYorMRFkzlc1L5jJSDeu/ZDLLkaCxA7mYqsuO4zMU9JbCAWY7aYrBToqRfmGYtKZZ51x27wsXq8do+P",
+	"drpbCgE98sl/gtX3YaaTwdOHrtjmhSmWsaQ0ZIwMb7/VXv0m7DZhLEVXxvoNBlWLHmOn7zEdmAIbr6Sx",
+	"4zasHXUzzgOs+Hakvz4ytuKNlCawxlVj80BfU4k198Q8jXsjYsvSKdI1vYOjsfi7nCCztkW0eyh1AjWK",
+	"PMdzVuCK/RdthsrIwUYxKiubRlVrRIrjXao8wX70cPOEbduLwhAwS0xjx1Q85KJ+Ub5zlLIGvIqDoXqL",
+	"Mq502fFeIeW2BiKAcPuhl68cvgVlt3MXbX3RRKh07r7e68LuhoTlRjAepwUZPwhm1Gw5tahgAIs38dgs",
+	"pe0LfsmHP9DURSDjkKPtQ34U1FrQTbDIsbnxmwe9lvmEpynDXK3j4YvtIy6kfEfFyq5OGdqyw47egIgg",
+	"aGarxlQvYtWT9uXrXY0bKV2BY3A37eXpfI06dVN1Z9RBjOy4e1vGrLRe3LfYsjrsj622Xd6wQdRYGPsD",
+	"S/vkLPPx4c3QcHIepMQqL+/BHQEBses9BhU92RuKQH3xEj7Py5LlvfJGjoW9kuiLWHcjz134yq98GaNN",
+	"we7OJlY6zjB+GV5Dw3Mn6gi6cH0igljVne5qI1B382JqMe6kiw38TUXK3rqI97a1BpGAfp1bI+M3rcwe",
+	"OFdll6iySVRlnZsbRvUe0DGqdaNh/GPrXre3HdqGIGHPYxMDUOuOHG7f2hTHAk1qaOVxhueqWU31+uQv",
+	"bGUuYGBYc9xSSeCgiAwrO3WJJQq4I83sy6rWibjRbaINci3t/NeiygPAl9A8t0WWuO3LswmtbZed9iXj",
+	"6F9rocZ2F3aSBElO5t78UmbAkC6iuOLXbH0QdliIt20z5Zdg/squdgsJ3nMzLZk8cBBb9vF8933Y1KKH",
+	"b8TU4BkZ66LdkGWLqMLTSqNvdOxVun2PRVu7b1Lv9n1KYsxwdl9CAy/od/XrZAKHW+9Q2BO13HYjY/rX",
+	"FAfL/mVbJEEDyd9lQC8DwqgdNvVe6jdwyAsmMA56b9HRh+l6oXHhquG0yIwgMmGgoGxL//sM98DaG5BR",
+	"NrQgG1LSd0EY6J/gijCu59aMbEtWK1P6rdvmSzbYNRZx2c437rkCw3D9vBjg7mHXte89zKfJ8+Ew7vXJ",
+	"WbX/OlcEQwNSwoWWJHCcsSxVtQbvcNXHotqKMuwJHJE4SeC/bTvF2CiYaAoA1dI18+RMRWOQkO21VxGh",
+	"zaa+6OopdGglfPfm3TlaUU3o01hU6al/L35FNQuM52PxidGMOJsv7GkV+TL200JR8xx+z6RCVl+jaRwk",
+	"aEPxbubM+AW4Vs4TNslkcoX25wnasFJrjxWy0rqz2TE/NvJWTL4LPEJPh2TObknKZxxT2zDwYM5IrZUD",
+	"rM947r8j8X/6YojWh2+Do2w4HRwqvgtz0eyGrkxqU3nkPO3Vu/DbVtNmoWUf/1O7swYV7wopGNJ4JN9Y",
+	"6HmpV2SWy2JJVJHMCcUFxIVIuUoyqVh6UHayHJ3GvZFpL20L+LU0DY4IyxTGQsRfvsan4UKQx4wsTjam",
+	"MB2RzXASjzvjDlxJQj4XpSCHshHcWMdFnJvQ2eGNTmbNKYTUNLP/rxz4BxxXBxUi5qgmB9iFprYloHGV",
+	"o5LZ1XK5kEr38Fuf7KBR7MNzcC94yfiCrfEh3VAbcAGTKMaEQ290oNkPlggSeMq8o9CVU0TnESm9sYEz",
+	"rOEoNNEfzVAfWtZE1pgp3RWyco16NvBjEJ8SWpIqE01he1LOZZZuiFwxMwyHJc2ttqCW07rIktNr5nRP",
+	"5ugSEDt7qw7O7dgDK8i0/HIhY0uW/G/vjNYXn9p+C67pjCJxpaM31u4s22i7eazSGPfJB7MwXxkU/qX8",
+	"Qq3pfIrxOF2EXW+ECG9sfhZq279J/CdRImU09RC0xj55Y6h6qHHZGFwb/lqLzKU5G4uwiwKyykqcbuis",
+	"Bepur1foZxwR72PEaERl/IIsDSN4KQyY51LIQmUrv/K1gRhBHdNTuBmNjWkbpFNaTgPe7+KZS9+v8eQ2",
+	"PtdmbTHhF6ZB7b7mlmD+v7BVizXlU4nZJmbGxJ1tbxDvw04w4rBqJzh1vMozFkomshAJ63lSi9TeTNwn",
+	"nx2uj0UD8eAMC9uIyZJr3/3Lh6eZmn9VDaJk6lv71qN6YF4v9YP2+7zRUrFVO9oJ3O1d7yNzNeiBYnDA",
+	"GhCxJEBoaEAai1LFEkucR2Fs81gE8y5ZTjIuWAD66g2vwV1LDK3bBHZk7uhGL7W0OuxbGk5HRNGMqUoP",
+	"6p0P5EK2qW57g99Z7Crufkt/uQDh2FK6zWa8tet9dw+D3lffVe0H2yd8N/dbmWC5TjlyLx6W2oHRi3bX",
+	"WMtBVbWhmjNdSrMjsrutcCxA8hmR1zmPyPB78l5eY7Ml4oq6ku8Gg8FgLOA2jsgZXGc7feNquxkv5Ii0",
+	"4N5YfDbqx4iUHdzHIgzwHaFOcogd2U8x6k4x/YdCTw+eA8/AZuxlUkzVbmIiFVqMJq1Odpsl4hQ7G8/X",
+	"qq71O2E6EkiPdw/xMe+LMvtiS7vLNYiUuvE99kYu7OqJasRLYWsoEzM1Fs1oM+BIhS5bxjSjGZ3QYWRT",
+	"X3g1Q9evLSDaJ6HabboPYzzaWLSFBhp9B+V3Q+uslAVwqfH2daCyI5qsutPyvZ0n0X4EAn9obCW/XXwo",
+	"xcYSGUhX5tvDMiO0io4Fd01TzK8l3li1xZTkyb0Tu4Efvd/sCUYdFwO7bbR/D0H8G7YUDl5swMcwi6YW",
+	"WeJap2Ch/7aDrJ1ZGSo7YVzMytTUU6vUZlSb3GUXXHI8eFHGlX2qfoOrtvmDkn3VXMj1jScCzeGAiwM/",
+	"fOeL5DrRtFyldZBpy81ohBGjMunSZkyHANR0+YLZSHGnxFdiiW2Ksf/iWLhb9fiXKvjwtsH4qnnTXIij",
+	"HS7EH6XAqKLjox2w+iNdZZKmF1K+pfnMjjvZ5QpZeYSl71jKKcgaxoQ+3GWwRWOQu8+F5nr1b2h+f4O2",
+	"8NJavqsN3tjQa4EbJgga09s3meZNu8iTwSCIMIAFpFTTCVUVY0Tdej8WFfM95pliRLULvEYL7Y1oBl9H",
+	"tZvqY64xgXtTuDe2LKnHiZ/CvfPZZmNRCP5zYWJI7HYQGKiV4x9GXwTySJ0NL2d/xyYlzr5ybHwCF8hh",
+	"LWMF0ccHXpbh8DglcPGyJEItLQszh54QWWjM8TolcY6VH1vjMeHlCA0rjqyhgzyEmcnncDOTG1lkKZnT",
+	"ayMzohhtouPKObomvcQIGpHdhxMFnfW+ciiWV0VjQUshw356CtJ6kHBSkzUim4EByjGmMExlPhZUmOWi",
+	"kHlDjcnTfLqH2WHlr9PSjap8ioMh1T51bTpliS79oAbIW+xJP9iKuPtpmrtxKJzbSxbVCgr3V1n2+raZ",
+	"fZ242YKoxrTH3M3FBAZXJ+e3LU/9zqt+C7yqzj4exrK+8fTOcCoMUmgWZM+pCt3JQNCXOb+myapMrF0X",
+	"aAukvFJLI5c3pqW8IZhlg4wuTyMf2FSLnopM0qPSdLFUZSMPbMvsu3qs/D8uTWdtlxmPsfpYAEPZqrgs",
+	"S7FIYu6sm3UjgM2kllPkpjxMsrTdb9DBsSzyGeZ++eIfsYFibHtrGXZR75cyFt0NGUumG3aZaDSnynXq",
+	"ItyESIugT0ufoOR5Q2FR8R/PL9bFYZawjlxBgIYEH3ZCedLiOKhNjbzB8GTLNYLMNBNEalhItcUKZkJW",
+	"p+pXAxFcyCrgFYC7rPEThK23cR38zv2cGMbk+Kpzb5uoqSFterqvbeROun989fETobnuk6Pve7urYngN",
+	"A0Z392vHC104dNluSDGne1rFst86Lxsc70SsX2PBw/21uv8HON4+rAvRt13L2iU8PlqfyBJGw1txHYh2",
+	"tf5ggz+ZqPMG/Zgx/RjU41/JRu6v8r/phf2tUcR/L5H0j+wethMfv+isJbUavlj2QgWhH1Skh6DWYnS3",
+	"ikEwWxveGBhISPxmevDO5KWjncJEU4VVtl2yd2yTeWNT32IMMOJ6RTSdkW487jwdd2J0mylTcYXE5xd0",
+	"FvfKmjFcN0rFDJ/HkS0GheWZMkMB4+OjYUy6AIUw1tJKRakxGTsziLyJxsKtjnxHjmJfOcWInKYtOzEB",
+	"La3RLL6ZnQ3yUi6iy7ft66KoqWx5AXnN8puca2bEOZb794yZBr6doVkIM3rOTOafsSEk9uxK84GV8ipl",
+	"GMaiEOZNLxOKtCyQMykWy/JEavYgZ+fCaWAT5iRMpZuKmFkRMPeVJHFPD+QFURu/WoNxpES4iJjWygbr",
+	"PH5jINXweRxgXD1VpnM07qyLE3BXYV18wLPjxwsPgD/NXcWK2eJacuxxbVM3vgbV4zsTnmWutPrutPgj",
+	"buUfbPDZwa8YFOJA/O5X3RKAqtvcCfjOb96z9utKzzsIwB8xsTjFkhGmA8c/WfB+vt+a3a3+LUvthhP7",
+	"aIcnZdqhzIm94A82Ph0GzeMPv3GRstu7janrKUtkignf2hhpgmD9GMfHpDs4mFCsk2zJPZrzrZfe9sl9",
+	"oiqN6+NeYO0vn8NblWJ8EaFj4R+94soVLhkFo+Iyq40SRadY+st0zjfmF6wY4+LnQZ74xJb5wStuin12",
+	"sRbkydOBsdEHG3TVSV1WwlhgaLupAOg4g2tBHPdc9BzCakTi48Fx7ArkuTKTwLjHQoEAoOQ6VamFRTpl",
+	"6cyv7pFZZeUQfHkYAFZ4bJHJsxjUa5IjF1xSPQ+TsVJ22whrag2r4kI/HW5r37WfsicTzfSB0jmjiyrT",
+	"uWcwVwU+eMKn9cKRNl6l8qa8ETW21ILMLe0EQ+z2F8WjNenG8Df8GcMZYQW5iPiH/xufmgKUVbGlnPeU",
+	"uLf/MO7Q/jKdojyz/riarTqCa7Tdb7/M7Zv/b7Pbf0+VtHk79tNPWzhVTm82ciZf/K+R+obpzNkKKDc3",
+	"fliXcUO6sDbjrIW/epFx9LoIQ59cThWp58/1q2xjLMIgAMdcarykOSuyDssnMBkPyNEGXkHuzyo+0Ztf",
+	"07TWjBN+MI31RxpExQaU83dy8zu50aGAXMeXB9MctRLJRqLjvlyWJxnZiJHItyOMTAFbLIcVmbq39qfI",
+	"+xKNP9XKps66NOdKy3xFumGVmdOg94Z5byxyeWPqUGBEzIQxQYLCTL4kU0TiDz9e/PDhr5efzi/O31+8",
+	"+fA+7vXHYm9K8hnA8g+20u9mJQh6ha6hKXhSJsb0387o/m9s3nZ3zEYHlxcbr+g9rvUhWnrXhwuemx7D",
+	"WFE2Z2pebwfpSk4735eLfguqmFaTFtHq7FoX2wK2NveaZpm8YSZnck7zRcaUGpkQhLFAa7CJefDBECaF",
+	"3hoxD2YFzVMMKSttYROGgXdjsT64wU7M9T6l2hBqvwoRGO7r7Xcdo492tl6GLai3upGCPtMYvmj+RK3u",
+	"6HfK8ZumHJ/80QWhU3BhlcHZHWhHrTScrcG4VhY4tyEnpjLj5qpwa69bexU29+l/6aKIdhc71cEJQPl7",
+	"NZz7V0QM4bh/yMe6GHrMyKfY2WGWA/nw34GjC1p6YfUwNMFmhulg7+SxSIDr5JySbliItTeCW5DmTAGf",
+	"TKhiB1woJhTX/JpFZjbgkDPKhdImBd8OYBjD36w947MBfdq1qXxQyWvHat7xe7rwGaZmUtdNKgo84aYu",
+	"mi2MUqurFY9FWK2LnFfqYpWeqb/LialrwMpS3qYgH0v7NqXAg85nKlvfKlUgz8evzt+eX5w3akCaEPoJ",
+	"HAoI/qYi7Gn51SK/Rgd0zmxhhS4VK98wjyx5coUGkmIJSsFZ6TweBiZHmAn37/LQ4lOylFk2FmX1E0ux",
+	"bGVKoLuxPb8yZtQWmHAxQk0lxLa+sv72ZjRkt5pHAbBBM46ByMiXNMmZLnJRliyBHfT29kgjxCwRe3CJ",
+	"hod4di16rqlysDUEcr+YxyJne4X3Dx+bX6yT0gALQUYz7ZBcHqkU7tSjElfdGzZho9f/PQH0H5oAunnE",
+	"SymmGTeNSn+P22yN22xlqo6L3rfUcUii1wq1IJUFUkQZ3+mSWXeXZGdsPfVsUcLKjz5RhKe+5G/No5ju",
+	"7E7Elq/enXj0YHfiY1Oz3xXKf8yV8jalEsPueYVqbTfXXqJPrS1Y99cR1wRNg4r4qbaUf2lNsbqZXRRG",
+	"C9LfdcV/eOXU9vbCwYWqvnDPiqpW5ax/rBBOdg+U0a7O+WzGUOMQBc3inkmUcloAcC+zzMgpHyPXQ9wl",
+	"aZeqDcGuT6jEasL16ViAqlPWeazRAKvwGDtrHCaY+bzhGNVO19OqT85ICjpK4YFHFlwZZUn5iCLTgNkW",
+	"bF/0yQeRrcbY+B4GUk2oqfhIk1wqtCaX3ddHtsOcbZNvtxqZSKxKa80XgZbnuqqbRSEPRh3bPr/kqUsv",
+	"rGeNkW78bdxJ89VlXohxZ0SwhvOdrehGJ4qJZsriWGywOKPqVaUKnQcoUHZpXoW5D1XamAq2px2bFlpe",
+	"mhMGIWYQdTyyXIL0Ioosi2xRFGWmLoTGvyioBJdyelm20cHh+OlLh0j40CVqFvpymTOFSxuARIQ9Gy+5",
+	"uLRtfAZRR+bLORXVZwaZL9OcT2EkwK1MmmlZx5evbQuBp20rgefNpcDTxlqwKU9lMV+w8U7lWOErucwv",
+	"nRvYAtHcOgtsAyyedkbYf8BdusspijDwm802vcQeQfZs8kLgqYSV5I+Oygrsvn+RvSlACw1Fwq4PQJI6",
+	"90S6ddIj0ABTUQmtSjX99net8vf890dh+MiHW9nwvvx+oxy9XSNtFTpK3dS3rNo967DBXPYTn6vDHycP",
+	"0fOArbmIDSLxyNQFwfu7evovESnRejXuJ47b24mREsA3N3s/w64mlTrNVtCNwo5U1Wgo0ILHokUNRovX",
+	"5SZleE3fqs8rkbx2S/6X1oWDneyiCBtg/95I5J/bSMTWpsdoJXMi94hWqty7baFKZbiDqliLN91H15ZB",
+	"w2LHwhuWMV3H6XK2R13keo2jgjqXN2RBxYrcMHQw+SiZsegOjJqHuql1+fWq9Vbd3KdlQwj8yfetNL1A",
+	"qqi8b3xSjQLcW1e0CoPtnFQV+oel0F/mU7py0ftFJIXLfUzVsgyROh4+ZoyUR5bKKTXw4TdfUOt3xeCR",
+	"gq1Mj3WLDUBv1H2CrJDmOQV6bdNoqklK1XwisejSUmbZyJI7YxjBioKVuMso6EMxFhOaXGVy5mOt6YxF",
+	"NiBSz3NZzObLQkc+diSjmjUsnWORF2K/DIygyeSvLDD4Vpbt4c/m3Pq/s/p7K8IYhuxQ0AF0Lx6/w+ew",
+	"mfY6/6httW3ygeBvVe3A38d0/6wz6hyigGpXVp/KlrQzzJ2WgqN3sNqkiWaC6EeWH5S1I2aZnNAsbOQe",
+	"tGEpMyNOHZMPWAcSi361iWtbD5NC2FLtcJw0Z+HHUMzxXV+MpEJ5TlI+nbKciYSFX6jpQM1vnQfxbIax",
+	"dWsl9yq9tz2lCCOIAhA612/U7Cdsm+g7+AfdxRX2Qaq2n+8Fs9qW43df7/5vAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

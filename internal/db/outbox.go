@@ -153,7 +153,7 @@ func (q *Queries) ReleaseOutbox(ctx context.Context, worker string, ids []int64,
 // OutboxFailure is a failed attempt of one leased outbox message.
 type OutboxFailure struct {
 	ID      int64  // the outbox message
-	EmailID int64  // its aggregate
+	EmailID int64  // its aggregate; 0 for a message of no email (a blob's)
 	Worker  string // the lease holder recording the failure
 	Error   *string
 	RetryAt time.Time // when a retried message is due again
@@ -169,6 +169,9 @@ func (q *Queries) FailOutbox(ctx context.Context, f OutboxFailure) (bool, error)
 		NextAttemptAt: f.RetryAt, Dead: f.Dead})
 	if err != nil || n == 0 {
 		return false, wrap("fail outbox", err)
+	}
+	if f.EmailID == 0 {
+		return true, nil
 	}
 	err = q.g.MarkEmailSyncError(ctx, gen.MarkEmailSyncErrorParams{ID: f.EmailID, SyncError: f.Error, Dead: f.Dead})
 	if err != nil {

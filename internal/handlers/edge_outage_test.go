@@ -57,7 +57,7 @@ func everyOperation(t *testing.T, e *env, check func(op string, r response)) {
 			if body == nil {
 				ct = ""
 			}
-			check(op, e.do(method, strings.ReplaceAll(path, "{id}", "1"), ct, body, "Idempotency-Key", "outage-1", "If-Match", `"1"`))
+			check(op, e.do(method, strings.NewReplacer("{id}", "1", "{index}", "0").Replace(path), ct, body, "Idempotency-Key", "outage-1", "If-Match", `"1"`))
 		}
 	}
 }

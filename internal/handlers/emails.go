@@ -32,6 +32,9 @@ func (h *Handlers) CreateEmail(ctx context.Context, req api.CreateEmailRequestOb
 			return nil, err
 		}
 		item = ingest.NewItem(clientID(ctx), key, c)
+		if item.Blobs, err = attachmentBlobs(req.JSONBody.Attachments); err != nil {
+			return nil, err
+		}
 	case req.Body != nil:
 		raw, err := io.ReadAll(req.Body)
 		if err != nil {
@@ -43,6 +46,7 @@ func (h *Handlers) CreateEmail(ctx context.Context, req api.CreateEmailRequestOb
 		}
 		item.Content, item.ReceivedAtFirstSeen = m.Content, m.Undated
 		item.Fingerprint = rawFingerprint(raw, m.Content)
+		item.Blobs = ingest.RawBlobs(raw, m)
 	default:
 		return nil, apperr.New(apperr.Unsupported, "send application/json or message/rfc822")
 	}
@@ -114,12 +118,18 @@ func (h *Handlers) CreateEmailBatch(ctx context.Context, req api.CreateEmailBatc
 		if err == nil {
 			err = mongostore.CheckSize(c)
 		}
+		var blobs []ingest.Blob
+		if err == nil {
+			blobs, err = attachmentBlobs(in.Email.Attachments)
+		}
 		if err != nil {
 			setBatchError(&results[i], err)
 			continue
 		}
 		seen[key] = true
-		items = append(items, ingest.NewItem(client, key, c))
+		it := ingest.NewItem(client, key, c)
+		it.Blobs = blobs
+		items = append(items, it)
 		index = append(index, i)
 	}
 	if len(items) > 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mailsync/internal/api"
+	"mailsync/internal/blob"
 	"mailsync/internal/erasure"
 	"mailsync/internal/ingest"
 	"mailsync/internal/reconcile"
@@ -29,8 +30,10 @@ type Config struct {
 	Pool   *pgxpool.Pool
 	Ingest *ingest.Service
 	Reader *ingest.Reader
-	Mongo  Pinger
-	Sync   *relay.Admin
+	// Blobs serves raw messages and attachments (a blob.Reader on Pool when nil).
+	Blobs *blob.Reader
+	Mongo Pinger
+	Sync  *relay.Admin
 	// Reconciler serves /v1/reconciliations (501 when nil).
 	Reconciler *reconcile.Reconciler
 	// Erasure serves DELETE /v1/emails/{id} and /v1/erasures. Required.
@@ -51,6 +54,9 @@ func New(cfg *Config) *Handlers {
 	c := *cfg
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Blobs == nil && c.Pool != nil {
+		c.Blobs = blob.NewReader(c.Pool)
 	}
 	if c.IdempotencyTTL <= 0 {
 		c.IdempotencyTTL = 24 * time.Hour

@@ -122,12 +122,12 @@ func (s *Service) gather() {
 
 // drop takes c out of the queue when its request gave up before c was
 // taken into a group; a call already taken is answered by its group.
-func (s *Service) drop(c *call) {
+func (s *Service) drop(c *call) bool {
 	g := &s.g
 	g.mu.Lock()
 	if c.taken {
 		g.mu.Unlock()
-		return
+		return false
 	}
 	i := slices.Index(g.queue, c)
 	if i >= 0 {
@@ -137,6 +137,7 @@ func (s *Service) drop(c *call) {
 	if i >= 0 {
 		c.ticket.unref()
 	}
+	return i >= 0
 }
 
 // commitGroup writes the calls of one group in one transaction. A request

@@ -110,6 +110,9 @@ type Item struct {
 	ReceivedAtFirstSeen bool
 	// Hash is the content hash with the client id set; empty means compute it.
 	Hash string
+	// Blobs are the bytes stored with the email: its raw message and
+	// attachments (see Blob).
+	Blobs []Blob
 	// legacy, when set, computes the fingerprint earlier releases stored for
 	// the same request, so a retry across an upgrade is still recognised.
 	legacy func() string
@@ -173,6 +176,10 @@ func (s *Service) Ingest(ctx context.Context, clientID string, items []Item) ([]
 	for i := range items {
 		jobs[i] = job{clientID: clientID, item: &items[i]}
 	}
+	defer s.release(itemsOf(jobs))
+	if err := s.stage(ctx, itemsOf(jobs), false); err != nil {
+		return nil, s.stageFailed(err)
+	}
 	results, inserted, err := s.writeRetrying(ctx, jobs)
 	if err != nil {
 		return nil, err
@@ -199,14 +206,23 @@ func (s *Service) IngestOne(ctx context.Context, clientID string, it Item) (Resu
 		}
 		defer t.Release()
 	}
+	if err := s.stage(ctx, []*Item{&it}, false); err != nil {
+		s.release([]*Item{&it})
+		return Result{}, s.stageFailed(err)
+	}
 	t.ref() // held by the call until it is answered or dropped
 	c := &call{ctx: ctx, job: job{clientID: clientID, item: &it}, done: make(chan struct{}), ticket: t}
 	s.enqueue(c)
 	select {
 	case <-c.done:
+		s.release([]*Item{&it})
 		return c.res, c.err
 	case <-ctx.Done():
-		s.drop(c)
+		if s.drop(c) {
+			s.release([]*Item{&it})
+		} else { // the group took it and may still claim the uploads
+			go func() { <-c.done; s.release([]*Item{&it}) }()
+		}
 		return Result{}, ctx.Err()
 	}
 }

@@ -64,6 +64,7 @@ func ParseRaw(raw []byte, smtp Envelope, now time.Time) (RawMessage, error) {
 		return RawMessage{}, err
 	}
 	h := env.Root.Header
+	atts, parts := attachments(env)
 	c := email.Content{
 		MessageID:    strings.TrimSpace(first(env.GetHeaderValues("Message-ID"))),
 		From:         strings.Join(addresses(env, h, "From"), ", "),
@@ -73,7 +74,7 @@ func ParseRaw(raw []byte, smtp Envelope, now time.Time) (RawMessage, error) {
 		TextBody:     env.Text,
 		HTMLBody:     env.HTML,
 		Headers:      make(map[string][]string, len(h)),
-		Attachments:  attachments(env),
+		Attachments:  atts,
 		RawSizeBytes: int64(len(raw)),
 	}
 	for _, name := range env.GetHeaderKeys() {
@@ -83,6 +84,7 @@ func ParseRaw(raw []byte, smtp Envelope, now time.Time) (RawMessage, error) {
 		c.ReceivedAt = t
 	}
 	m := fill(c, raw, h, smtp, now)
+	m.Parts = parts
 	m.Content.Normalize()
 	if err := m.Content.ValidateRaw(); err != nil {
 		return RawMessage{}, err
@@ -248,8 +250,8 @@ func splitAddresses(s string) []string {
 // attachments, inline parts and other parts such as nested messages. A
 // text/plain or text/html part that is not an attachment and has no file
 // name is a body part; multipart containers are skipped, their children
-// are listed instead.
-func attachments(env *enmime.Envelope) []email.Attachment {
+// are listed instead. The second result holds each part's decoded bytes.
+func attachments(env *enmime.Envelope) ([]email.Attachment, [][]byte) {
 	want := make(map[*enmime.Part]bool)
 	for _, group := range [][]*enmime.Part{env.Attachments, env.Inlines, env.OtherParts} {
 		for _, p := range group {
@@ -262,7 +264,9 @@ func attachments(env *enmime.Envelope) []email.Attachment {
 		return want[p] && !body && !strings.HasPrefix(p.ContentType, "multipart/")
 	})
 	out := make([]email.Attachment, 0, len(parts))
+	data := make([][]byte, 0, len(parts))
 	for _, p := range parts {
+		data = append(data, p.Content)
 		sum := sha256.Sum256(p.Content)
 		out = append(out, email.Attachment{
 			Filename:    p.FileName,
@@ -271,7 +275,7 @@ func attachments(env *enmime.Envelope) []email.Attachment {
 			SHA256:      hex.EncodeToString(sum[:]),
 		})
 	}
-	return out
+	return out, data
 }
 
 func first(values []string) string {

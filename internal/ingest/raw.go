@@ -32,6 +32,8 @@ type RawMessage struct {
 	// dated Received header, so Content.ReceivedAt is the now given to
 	// ParseRaw: the time its idempotency key was first seen.
 	Undated bool
+	// Parts holds the decoded bytes of each of Content.Attachments, in order.
+	Parts [][]byte
 }
 
 // GeneratedMessageID is the Message-ID given to a raw message without one:

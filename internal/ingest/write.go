@@ -37,6 +37,11 @@ func (s *Service) writeRetrying(ctx context.Context, jobs []job) ([]Result, int,
 			return results, inserted, nil
 		case isTransient(err) && attempt < maxAttempts && ctx.Err() == nil:
 			continue
+		case isBlobGone(err) && attempt < maxAttempts && ctx.Err() == nil:
+			if err := s.stage(ctx, itemsOf(jobs), true); err != nil {
+				return nil, 0, err
+			}
+			continue
 		case isTransient(err), db.IsLockTimeout(err):
 			return nil, 0, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed; retry later")
 		case db.IsUnavailable(err):
@@ -81,6 +86,9 @@ func (s *Service) write(ctx context.Context, jobs []job) ([]Result, int, error) 
 		}
 		stored, err := s.insertEmails(ctx, q, sorted, claimed)
 		if err != nil {
+			return err
+		}
+		if err := claimBlobs(ctx, q, sorted, storedIDs(stored)); err != nil {
 			return err
 		}
 		complete := make([]db.KeyCompletion, 0, len(stored))

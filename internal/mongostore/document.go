@@ -46,6 +46,10 @@ type Document struct {
 	ContentHash     string    `bson:"content_hash"`
 	SyncedAt        time.Time `bson:"synced_at"`
 	Labels          []string  `bson:"labels,omitempty"`
+	// RawSHA256 names the blob of the original message (GridFS file
+	// _id and filename) of an email received raw; absent otherwise.
+	// Attachments name their blobs by their sha256.
+	RawSHA256 string `bson:"raw_sha256,omitempty"`
 }
 
 // FromEmail builds the document of a stored email, synced at now.

@@ -63,7 +63,8 @@ func bsonSize(d Document) int {
 		field("attachments", bsonDoc(atts)) + field("raw_size_bytes", 8) + field("received_at", 8) +
 		field("version", 8) + field("content_hash", str(d.ContentHash)) + field("synced_at", 8) +
 		field("envelope_from", str(d.EnvelopeFrom)) + field("envelope_to", strArray(d.EnvelopeTo)) +
-		field("message_id_source", str(d.MessageIDSource)) + field("incomplete", 1) + labels(d.Labels))
+		field("message_id_source", str(d.MessageIDSource)) + field("incomplete", 1) + labels(d.Labels) +
+		omitEmpty("raw_sha256", d.RawSHA256))
 }
 
 // labels is the labels element, which is left out when empty.
@@ -72,6 +73,14 @@ func labels(xs []string) int {
 		return 0
 	}
 	return field("labels", strArray(xs))
+}
+
+// omitEmpty is a string element that is left out when empty.
+func omitEmpty(key, s string) int {
+	if s == "" {
+		return 0
+	}
+	return field(key, str(s))
 }
 
 // field is one element: type byte, key as a C string, value.

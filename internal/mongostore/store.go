@@ -58,7 +58,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 			return fmt.Errorf("mongodb create index %v: %w", m.Keys, err)
 		}
 	}
-	return nil
+	return s.EnsureBlobIndexes(ctx)
 }
 
 // transientCodes are server error codes that say the server could not do

@@ -55,6 +55,8 @@ func (r *Relay) RunOnce(ctx context.Context, worker string) (int, error) {
 		r.emptyClaims.Add(1)
 		return 0, nil
 	}
+	claimed := len(rows)
+	rows, blobRows := splitBlobRows(rows)
 	b := &batch{r: r, worker: worker, parent: ctx, ctx: lctx, writeBy: start.Add(r.cfg.Lease * 7 / 8),
 		rows: map[int64][]db.OutboxMessage{}, aggregateOf: make(map[int64]int64, len(rows))}
 	var upserts, deletes []int64
@@ -74,14 +76,17 @@ func (r *Relay) RunOnce(ctx context.Context, worker string) (int, error) {
 			kept = append(kept, id)
 		}
 	}
+	if err := b.deleteBlobs(blobRows); err != nil {
+		return claimed, err
+	}
 	chunks, err := b.chunks(kept)
 	if err != nil {
-		return len(rows), b.interrupted(err)
+		return claimed, b.interrupted(err)
 	}
 	if len(deletes) > 0 {
 		chunks = append([]chunk{{ids: deletes, delete: true}}, chunks...)
 	}
-	return len(rows), b.run(chunks)
+	return claimed, b.run(chunks)
 }
 
 func isDelete(rows []db.OutboxMessage) bool {
@@ -179,6 +184,11 @@ func (b *batch) write(c chunk) (mongostore.WriteResult, map[int64]int64, error) 
 		b.r.onLoad(len(emails), loaded)
 	}
 	emails = nil // the documents hold what is needed
+	// Blob writes are idempotent and need no lease (only recording the
+	// rows does): a big blob may take longer than the lease.
+	if err := b.syncBlobs(b.parent, docs); err != nil {
+		return mongostore.WriteResult{}, nil, err
+	}
 	res, err := b.r.mongo.Write(wctx, docs)
 	if err == nil && len(erased) > 0 {
 		_, err = b.r.mongo.Delete(wctx, erased)

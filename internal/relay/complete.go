@@ -128,7 +128,11 @@ func (b *batch) fail(q *db.Queries, msgs []db.OutboxMessage, permanent bool) err
 	for _, m := range msgs {
 		attempt := m.RetryCount + 1
 		isDead := permanent || attempt >= m.MaxRetries
-		ok, err := q.FailOutbox(b.ctx, db.OutboxFailure{ID: m.ID, EmailID: m.AggregateID, Worker: b.worker,
+		emailID := m.AggregateID
+		if m.AggregateType == db.AggregateBlob {
+			emailID = 0 // a blob's message: no email to mark
+		}
+		ok, err := q.FailOutbox(b.ctx, db.OutboxFailure{ID: m.ID, EmailID: emailID, Worker: b.worker,
 			Error: m.ErrorMessage, RetryAt: time.Now().Add(b.r.retryDelay(attempt)), Dead: isDead})
 		if err != nil {
 			return err

@@ -17,6 +17,67 @@ var (
 	ErrBatchAlreadyClosed = errors.New("batch already closed")
 )
 
+const claimBlob = `-- name: ClaimBlob :batchone
+INSERT INTO blobs (sha256, size_bytes, chunks_id)
+VALUES ($1, $2, $3::bigint)
+ON CONFLICT (sha256) DO UPDATE SET size_bytes = blobs.size_bytes WHERE false
+RETURNING id
+`
+
+type ClaimBlobBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type ClaimBlobParams struct {
+	Sha256    string
+	SizeBytes int64
+	ChunksID  *int64
+}
+
+// Records a blob whose chunks are written under chunks_id, or, when a blob
+// with the same sha256 exists, locks that row until the transaction ends
+// (so an erasure cannot delete it before the caller's reference commits) and
+// returns no row. A NULL chunks_id for a blob that does not exist fails the
+// NOT NULL constraint: the caller skipped the upload and must upload it.
+func (q *Queries) ClaimBlob(ctx context.Context, arg []ClaimBlobParams) *ClaimBlobBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Sha256,
+			a.SizeBytes,
+			a.ChunksID,
+		}
+		batch.Queue(claimBlob, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &ClaimBlobBatchResults{br, len(arg), false}
+}
+
+func (b *ClaimBlobBatchResults) QueryRow(f func(int, int64, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var id int64
+		if b.closed {
+			if f != nil {
+				f(t, id, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&id)
+		if f != nil {
+			f(t, id, err)
+		}
+	}
+}
+
+func (b *ClaimBlobBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const claimIdempotencyKey = `-- name: ClaimIdempotencyKey :batchone
 INSERT INTO idempotency_keys (client_id, key, request_fingerprint, status, expires_at)
 VALUES ($1, $2, $3, 'in_progress', $4)

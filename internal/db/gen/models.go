@@ -41,6 +41,36 @@ type AuditEvent struct {
 	Hash        []byte
 }
 
+type Blob struct {
+	ID        int64
+	Sha256    string
+	SizeBytes int64
+	ChunksID  int64
+	CreatedAt time.Time
+	SyncedAt  *time.Time
+}
+
+type BlobChunk struct {
+	ChunksID  int64
+	N         int32
+	Data      []byte
+	CreatedAt time.Time
+}
+
+type BlobCount struct {
+	ID         int64
+	PgBlobs    int64
+	PgBytes    int64
+	MongoBlobs int64
+	MongoBytes int64
+}
+
+type EmailBlob struct {
+	EmailID int64
+	Sha256  string
+	Kind    string
+}
+
 type EmailStatusCount struct {
 	ID            int64
 	Pending       int64
