@@ -154,7 +154,7 @@ func setBatchError(res *batchResult, err error) {
 	res.Status, res.Error = int32(status), &p
 }
 
-// GetEmail returns one stored email.
+// GetEmail returns one stored email with its version as the ETag.
 func (h *Handlers) GetEmail(ctx context.Context, req api.GetEmailRequestObject) (api.GetEmailResponseObject, error) {
 	e, err := h.cfg.Reader.Get(ctx, req.Id)
 	if err != nil {
@@ -163,7 +163,7 @@ func (h *Handlers) GetEmail(ctx context.Context, req api.GetEmailRequestObject) 
 	if e.Erased() {
 		return api.GetEmail410JSONResponse(toAPITombstone(e)), nil
 	}
-	return api.GetEmail200JSONResponse(toAPIEmail(e)), nil
+	return api.GetEmail200JSONResponse{Body: toAPIEmail(e), Headers: api.GetEmail200ResponseHeaders{ETag: etag(e.Version)}}, nil
 }
 
 // ListEmails lists stored emails, newest first, with filters and a cursor.

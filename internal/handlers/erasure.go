@@ -27,7 +27,7 @@ func (h *Handlers) PatchEmail(ctx context.Context, req api.PatchEmailRequestObje
 	}
 	version, ok := parseETag(*req.Params.IfMatch)
 	if !ok {
-		return nil, apperr.New(apperr.Malformed, `If-Match must be one entity tag holding the version, e.g. "3"`)
+		return nil, apperr.New(apperr.Malformed, `If-Match must be one quoted entity tag holding the version, as ETag sends it: "3" (a bare 3 is not an entity tag)`)
 	}
 	if req.Body == nil {
 		return nil, apperr.New(apperr.Malformed, "the request body is empty")
@@ -39,14 +39,20 @@ func (h *Handlers) PatchEmail(ctx context.Context, req api.PatchEmailRequestObje
 	return api.PatchEmail200JSONResponse{Body: toAPIEmail(e), Headers: api.PatchEmail200ResponseHeaders{ETag: etag(e.Version)}}, nil
 }
 
-// parseETag reads a strong entity tag holding a version ("3"; a bare 3 is
-// accepted too).
+// parseETag reads If-Match as one strong entity tag holding a version,
+// "3" (RFC 9110 §8.8.3). A bare 3 is not an entity tag and is refused, as
+// are weak tags, "*" and lists: a change must name the version it is based
+// on.
 func parseETag(s string) (int64, bool) {
 	s = strings.TrimSpace(s)
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		s = s[1 : len(s)-1]
+	if len(s) < 3 || s[0] != '"' || s[len(s)-1] != '"' {
+		return 0, false
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
+	digits := s[1 : len(s)-1]
+	if strings.TrimLeft(digits, "0123456789") != "" || digits[0] == '0' {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(digits, 10, 64)
 	return v, err == nil && v >= 1
 }
 

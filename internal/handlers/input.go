@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"mailsync/internal/apperr"
+	"mailsync/internal/strictjson"
 )
 
 // The checks in this file run on every operation of the API after
@@ -90,7 +91,8 @@ func printable(s string) string {
 // and, for JSON, reads the body and refuses it unless it is UTF-8 without
 // NUL characters or unpaired surrogate escapes (400; 422 for NUL), so the
 // decoder never replaces anything and no string reaches SQL that PostgreSQL
-// would refuse. Operations without a body ignore any that is sent; an empty
+// would refuse, and unless every member is one the contract defines (422
+// naming the unknown ones). Operations without a body ignore any that is sent; an empty
 // body is left to the operation (some take an optional one).
 func checkBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -119,6 +121,10 @@ func checkBody(next http.Handler) http.Handler {
 			return
 		}
 		if err := checkJSONText(b); err != nil {
+			WriteError(w, r, err)
+			return
+		}
+		if err := checkMembers(b, op); err != nil {
 			WriteError(w, r, err)
 			return
 		}
@@ -232,4 +238,25 @@ func deadline(d time.Duration) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
+}
+
+// maxUnknown bounds the unknown members one problem names.
+const maxUnknown = 20
+
+// checkMembers refuses a JSON body holding members its schema does not
+// allow (additionalProperties: false): an apperr Invalid naming each, in
+// document order, as "subject" or "emails[3].email.subjekt". A body that is
+// not well-formed JSON is left to the decoder, which says why (400).
+func checkMembers(b []byte, op *operation) error {
+	unknown, ok := strictjson.Unknown(b, op.jsonBody, maxUnknown)
+	if !ok || len(unknown) == 0 {
+		return nil
+	}
+	fields := make([]apperr.FieldError, len(unknown))
+	for i, u := range unknown {
+		unknown[i] = printable(u)
+		fields[i] = apperr.FieldError{Field: unknown[i], Message: "unknown field; the contract does not define it"}
+	}
+	return &apperr.Error{Code: apperr.Invalid, Fields: fields,
+		Message: "unknown field(s) " + strings.Join(unknown, ", ") + "; the request body may hold only the fields the contract defines"}
 }

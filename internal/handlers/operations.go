@@ -6,13 +6,16 @@ import (
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"mailsync/internal/auth"
 )
 
 // operation is what the edge middlewares need to know about one operation
 // of the contract, read once from api/openapi.yaml.
 type operation struct {
-	// scope is the operation's x-required-scope; "" means open.
-	scope string
+	// rule is who may call it: x-required-scope (every resource; absent
+	// means open) and x-owner-scope (its own client's emails only).
+	rule auth.Rule
 	// query holds the names of the query parameters the operation takes;
 	// any other is refused.
 	query map[string]bool
@@ -21,6 +24,9 @@ type operation struct {
 	// bodyTypes are the media types the request body may have; empty when
 	// the operation takes no body.
 	bodyTypes map[string]bool
+	// jsonBody is the schema of an application/json body (nil without one):
+	// checkBody refuses members it does not allow.
+	jsonBody *openapi3.Schema
 }
 
 // operations maps "METHOD /path/{param}" (chi's route pattern) to each
@@ -30,9 +36,8 @@ func operations(doc *openapi3.T) map[string]*operation {
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			o := &operation{query: map[string]bool{}, bodyTypes: map[string]bool{}}
-			if s, ok := op.Extensions["x-required-scope"].(string); ok {
-				o.scope = s
-			}
+			o.rule.Scope, _ = op.Extensions["x-required-scope"].(string)
+			o.rule.OwnerScope, _ = op.Extensions["x-owner-scope"].(string)
 			params := append(openapi3.Parameters{}, item.Parameters...)
 			params = append(params, op.Parameters...)
 			for _, ref := range params {
@@ -48,8 +53,11 @@ func operations(doc *openapi3.T) map[string]*operation {
 				}
 			}
 			if op.RequestBody != nil && op.RequestBody.Value != nil {
-				for mt := range op.RequestBody.Value.Content {
+				for mt, c := range op.RequestBody.Value.Content {
 					o.bodyTypes[strings.ToLower(mt)] = true
+					if strings.EqualFold(mt, "application/json") && c.Schema != nil {
+						o.jsonBody = c.Schema.Value
+					}
 				}
 			}
 			out[method+" "+path] = o

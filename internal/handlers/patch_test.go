@@ -86,9 +86,12 @@ func TestPatchNeedsCurrentVersionAndReachesMongo(t *testing.T) {
 	require.Equal(t, []any{"urgent", "invoice"}, body["labels"])
 	require.Equal(t, http.StatusPreconditionFailed, e.patch(id, `"1"`, `{"labels": []}`).status, "the old version is stale now")
 
-	// A patch by a client with only the ingest scope works too.
+	// An admin may patch any client's email; an ingest-only key of another
+	// client may not (it is told the email does not exist).
+	require.Equal(t, http.StatusNotFound, e.do(http.MethodPatch, "/v1/emails/"+itoa(int(id)), "application/json",
+		[]byte(`{"labels": ["urgent"]}`), "If-Match", `"2"`, "Authorization", "Bearer "+tokenIngest).status)
 	r = e.do(http.MethodPatch, "/v1/emails/"+itoa(int(id)), "application/json", []byte(`{"labels": ["urgent"]}`),
-		"If-Match", `"2"`, "Authorization", "Bearer "+tokenIngest)
+		"If-Match", `"2"`, "Authorization", "Bearer "+tokenAdmin)
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	require.Equal(t, `"3"`, r.header.Get("ETag"))
 	require.Equal(t, http.StatusForbidden, e.do(http.MethodPatch, "/v1/emails/"+itoa(int(id)), "application/json",
@@ -112,7 +115,7 @@ func TestPatchNeedsCurrentVersionAndReachesMongo(t *testing.T) {
 	require.Len(t, audit, 2)
 	last := audit[0].(map[string]any)
 	require.Equal(t, "email.patch", last["action"])
-	require.Equal(t, "mta", last["client_id"])
+	require.Equal(t, "root", last["client_id"])
 	require.Equal(t, fmt.Sprint("email:", id), last["target"])
 	require.NotEmpty(t, last["request_id"])
 }

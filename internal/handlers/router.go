@@ -14,6 +14,7 @@ import (
 	"mailsync/internal/api"
 	"mailsync/internal/auth"
 	"mailsync/internal/dashboard"
+	"mailsync/internal/db"
 )
 
 // RouterConfig configures the HTTP surface around the Handlers.
@@ -87,7 +88,7 @@ func Router(h *Handlers, cfg RouterConfig) (http.Handler, error) {
 	// then bound the body, then the bytes in flight, then the shared input checks,
 	// then the deadline.
 	r.Group(func(g chi.Router) {
-		g.Use(resolveOperation(ops), authenticate(cfg.Keys, newLimiter(cfg.RateLimit)),
+		g.Use(resolveOperation(ops), authenticate(cfg.Keys, newLimiter(cfg.RateLimit), db.New(h.cfg.Pool).EmailOwner, cfg.RequestTimeout),
 			limitBody(cfg.MaxBodyBytes), markBodyErrors)
 		// Bytes of bodies in flight are bounded after authentication and
 		// before anything reads the body (503 + Retry-After beyond).

@@ -33,6 +33,8 @@ const (
 	tokenIngest = "ingest-only-token-001"
 	tokenRead   = "read-only-token-00001"
 	tokenOther  = "other-client-token-01"
+	tokenRival  = "rival-ingest-token-01" // another client's ingest-only key
+	tokenAdmin  = "admin-only-token-0001"
 )
 
 type env struct {
@@ -85,7 +87,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	rec := reconcile.New(pool, mongo, &reconcile.Config{Wake: rel.Notify})
 	t.Cleanup(func() { stopAtOnce(t, rec) })
 	keys, err := auth.ParseKeys("ops:" + tokenAll + ":ingest+read+admin,mta:" + tokenIngest + ":ingest," +
-		"viewer:" + tokenRead + ":read,other:" + tokenOther + ":ingest+read")
+		"viewer:" + tokenRead + ":read,other:" + tokenOther + ":ingest+read,rival:" + tokenRival + ":ingest,root:" + tokenAdmin + ":admin")
 	require.NoError(t, err)
 	eraser := erasure.New(pool, &erasure.Config{MaxRetries: 3, Wake: rel.Notify, PollInterval: 50 * time.Millisecond, BatchSize: 7})
 	require.NoError(t, eraser.Start(context.Background()))

@@ -33,7 +33,8 @@ func (p Patch) Validate() error {
 	var fields []apperr.FieldError
 	bad := func(f, msg string) { fields = append(fields, apperr.FieldError{Field: f, Message: msg}) }
 	if p.Mailbox == nil && p.Labels == nil {
-		bad("mailbox", "mailbox or labels is required")
+		return &apperr.Error{Code: apperr.Invalid, Message: "mailbox or labels is required",
+			Fields: []apperr.FieldError{{Field: "mailbox", Message: "required unless labels is given"}}}
 	}
 	if p.Mailbox != nil {
 		if msg := textProblem(*p.Mailbox, maxMailbox); msg != "" {

@@ -1,0 +1,91 @@
+package strictjson_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/strictjson"
+)
+
+const spec = `
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths: {}
+components:
+  schemas:
+    Batch:
+      type: object
+      additionalProperties: false
+      properties:
+        emails:
+          type: array
+          items: {$ref: '#/components/schemas/Item'}
+    Item:
+      type: object
+      additionalProperties: false
+      properties:
+        key: {type: string}
+        email: {$ref: '#/components/schemas/Email'}
+    Email:
+      type: object
+      additionalProperties: false
+      properties:
+        subject: {type: string}
+        headers:
+          type: object
+          additionalProperties: {type: array, items: {type: string}}
+        extra:
+          type: object
+`
+
+func batchSchema(t *testing.T) *openapi3.Schema {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData([]byte(spec))
+	require.NoError(t, err)
+	require.NoError(t, doc.Validate(t.Context()))
+	return doc.Components.Schemas["Batch"].Value
+}
+
+func TestUnknownNamesEveryMemberTheSchemaRefuses(t *testing.T) {
+	s := batchSchema(t)
+	for doc, want := range map[string][]string{
+		`{}`:                        nil,
+		`{"emails":[]}`:             nil,
+		` {"emails" : [ {"key":"a","email":{"subject":"x","headers":{"Any-Name":["v"]},"extra":{"free":1}}} ] } `: nil,
+		`{"emial":[]}`:              {"emial"},
+		`{"emails":[{},{"kye":1}]}`: {"emails[1].kye"},
+		`{"emails":[{"email":{"subjekt":"x","to":[1,{"a":2}]}}],"x":null}`: {"emails[0].email.subjekt", "emails[0].email.to", "x"},
+		`{"sub\u006aect":1}`:        {"subject"},
+		`{"a\"b":"x\"}\\"}`:         {`a"b`},
+	} {
+		got, ok := strictjson.Unknown([]byte(doc), s, 50)
+		require.True(t, ok, doc)
+		require.Equal(t, want, got, doc)
+	}
+	got, ok := strictjson.Unknown([]byte(`{"a":1,"b":2,"c":3}`), s, 2)
+	require.True(t, ok)
+	require.Equal(t, []string{"a", "b"}, got, "at most max paths")
+	got, ok = strictjson.Unknown([]byte(`{"a":1}`), nil, 50)
+	require.True(t, ok)
+	require.Empty(t, got, "a nil schema allows everything")
+}
+
+// TestUnknownAgreesWithTheDecoderOnSyntax: a document the JSON decoder
+// refuses is reported as not well-formed (ok false), and one it accepts is
+// scanned to the end.
+func TestUnknownAgreesWithTheDecoderOnSyntax(t *testing.T) {
+	s := batchSchema(t)
+	for _, doc := range []string{
+		`{"emails":[]}`, `[1, 2.5e3, -0, true, false, null, "x"]`, `"s"`, `12`, `{"a":{"b":{"c":[[],{}]}}}`,
+		``, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `[1,]`, `{"a":1}}`, `{"a":1} x`, `{"a" 1}`, `"abc`, `{"a":"\"}`,
+		`[1 2]`, `{,}`, `{"a":1 "b":2}`, `[`, `]`, `{"a":[}`,
+	} {
+		var v any
+		want := json.Unmarshal([]byte(doc), &v) == nil
+		_, ok := strictjson.Unknown([]byte(doc), s, 50)
+		require.Equal(t, want, ok, "%q", doc)
+	}
+}
