@@ -52,14 +52,14 @@ func batchSchema(t *testing.T) *openapi3.Schema {
 func TestUnknownNamesEveryMemberTheSchemaRefuses(t *testing.T) {
 	s := batchSchema(t)
 	for doc, want := range map[string][]string{
-		`{}`:                        nil,
-		`{"emails":[]}`:             nil,
+		`{}`:            nil,
+		`{"emails":[]}`: nil,
 		` {"emails" : [ {"key":"a","email":{"subject":"x","headers":{"Any-Name":["v"]},"extra":{"free":1}}} ] } `: nil,
 		`{"emial":[]}`:              {"emial"},
 		`{"emails":[{},{"kye":1}]}`: {"emails[1].kye"},
 		`{"emails":[{"email":{"subjekt":"x","to":[1,{"a":2}]}}],"x":null}`: {"emails[0].email.subjekt", "emails[0].email.to", "x"},
-		`{"sub\u006aect":1}`:        {"subject"},
-		`{"a\"b":"x\"}\\"}`:         {`a"b`},
+		`{"sub\u006aect":1}`: {"subject"},
+		`{"a\"b":"x\"}\\"}`:  {`a"b`},
 	} {
 		got, ok := strictjson.Unknown([]byte(doc), s, 50)
 		require.True(t, ok, doc)
