@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"log/slog"
 
 	"mailsync/internal/api"
 	"mailsync/internal/audit"
@@ -29,17 +28,4 @@ func (h *Handlers) ListAuditEvents(ctx context.Context, req api.ListAuditEventsR
 			RequestId: e.RequestID, Details: e.Details}
 	}
 	return api.ListAuditEvents200JSONResponse{Items: items, NextCursor: encodeCursor("a", next)}, nil
-}
-
-// recordAudit records an admin action done by a service that has no
-// transaction of its own to share (re-drives, reconciliation starts), right
-// after it succeeded. A failure to record is logged, not returned: the
-// action is done and the client would only retry it.
-func (h *Handlers) recordAudit(ctx context.Context, action, target string, details map[string]any) {
-	err := db.InTx(ctx, h.cfg.Pool, func(q *db.Queries) error {
-		return audit.Record(ctx, q, actor(ctx), action, target, details)
-	})
-	if err != nil {
-		slog.ErrorContext(ctx, "audit event not recorded", "action", action, "target", target, "err", err)
-	}
 }

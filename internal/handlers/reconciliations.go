@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"mailsync/internal/api"
-	"mailsync/internal/audit"
 	"mailsync/internal/reconcile"
 )
 
@@ -17,11 +16,10 @@ func (h *Handlers) StartReconciliation(ctx context.Context, req api.StartReconci
 		return api.StartReconciliation501ApplicationProblemPlusJSONResponse{NotImplementedApplicationProblemPlusJSONResponse: notImplementedProblem("reconciliation")}, nil
 	}
 	dryRun := req.Body != nil && req.Body.DryRun != nil && *req.Body.DryRun
-	rep, err := h.cfg.Reconciler.StartRun(ctx, dryRun)
+	rep, err := h.cfg.Reconciler.StartRun(ctx, dryRun, actor(ctx))
 	if err != nil {
 		return nil, err
 	}
-	h.recordAudit(ctx, audit.ActionReconciliationStart, "reconciliation:"+itoa(rep.ID), map[string]any{"dry_run": dryRun})
 	return api.StartReconciliation202JSONResponse{
 		Body:    toAPIReconciliation(rep),
 		Headers: api.StartReconciliation202ResponseHeaders{Location: "/v1/reconciliations/" + itoa(rep.ID)},

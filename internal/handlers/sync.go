@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"mailsync/internal/api"
-	"mailsync/internal/audit"
 	"mailsync/internal/email"
 )
 
@@ -38,10 +37,9 @@ func (h *Handlers) GetEmailSync(ctx context.Context, req api.GetEmailSyncRequest
 
 // RetryEmailSync re-enqueues one email.
 func (h *Handlers) RetryEmailSync(ctx context.Context, req api.RetryEmailSyncRequestObject) (api.RetryEmailSyncResponseObject, error) {
-	if err := h.cfg.Sync.Retry(ctx, req.Id); err != nil {
+	if err := h.cfg.Sync.Retry(ctx, req.Id, actor(ctx)); err != nil {
 		return nil, err
 	}
-	h.recordAudit(ctx, audit.ActionSyncRetry, "email:"+itoa(req.Id), nil)
 	return api.RetryEmailSync202JSONResponse{Requeued: 1}, nil
 }
 
@@ -101,11 +99,9 @@ func (h *Handlers) RetrySyncFailures(ctx context.Context, req api.RetrySyncFailu
 	if req.Body != nil {
 		f = *req.Body
 	}
-	n, err := h.cfg.Sync.RetryFailed(ctx, f.Mailbox, f.FailedBefore)
+	n, err := h.cfg.Sync.RetryFailed(ctx, f.Mailbox, f.FailedBefore, actor(ctx))
 	if err != nil {
 		return nil, err
 	}
-	h.recordAudit(ctx, audit.ActionSyncRetryFailed, "emails", map[string]any{
-		"requeued": n, "mailbox": f.Mailbox, "failed_before": f.FailedBefore})
 	return api.RetrySyncFailures202JSONResponse{Requeued: n}, nil
 }

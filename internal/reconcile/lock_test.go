@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"mailsync/internal/apperr"
+	"mailsync/internal/audit"
 	"mailsync/internal/reconcile"
 	"mailsync/internal/testwait"
 )
@@ -43,7 +44,7 @@ func TestOneRunAtATime(t *testing.T) {
 	first := e.reconciler(cfg)
 	other := e.reconciler(reconcile.Config{}) // another instance on the same database
 
-	started, err := first.StartRun(e.ctx, false)
+	started, err := first.StartRun(e.ctx, false, audit.Actor{ClientID: "test"})
 	require.NoError(t, err)
 	require.Equal(t, reconcile.StatusRunning, started.Status)
 	require.Equal(t, reconcile.TriggerManual, started.Trigger)
@@ -55,8 +56,8 @@ func TestOneRunAtATime(t *testing.T) {
 	}
 
 	for _, try := range []func() error{
-		func() error { _, err := first.StartRun(e.ctx, true); return err },
-		func() error { _, err := other.StartRun(e.ctx, false); return err },
+		func() error { _, err := first.StartRun(e.ctx, true, audit.Actor{ClientID: "test"}); return err },
+		func() error { _, err := other.StartRun(e.ctx, false, audit.Actor{ClientID: "test"}); return err },
 		func() error { _, err := other.Run(e.ctx, reconcile.TriggerScheduled, false); return err },
 	} {
 		err := try()
@@ -101,7 +102,7 @@ func TestInterruptedRunsAreFailed(t *testing.T) {
 	cfg := reconcile.Config{}
 	reconcile.SetBeforeCompare(&cfg, func(id int64) { entered <- id })
 	r := reconcile.New(e.pool, e.mongo, &cfg)
-	started, err := r.StartRun(e.ctx, false)
+	started, err := r.StartRun(e.ctx, false, audit.Actor{ClientID: "test"})
 	require.NoError(t, err)
 	<-entered
 	stale, err := r.Get(e.ctx, crashed)
@@ -114,7 +115,7 @@ func TestInterruptedRunsAreFailed(t *testing.T) {
 	got, err := r.Get(e.ctx, started.ID)
 	require.NoError(t, err)
 	require.NotEqual(t, reconcile.StatusRunning, got.Status)
-	_, err = r.StartRun(e.ctx, false)
+	_, err = r.StartRun(e.ctx, false, audit.Actor{ClientID: "test"})
 	require.Error(t, err, "a stopped reconciler starts nothing")
 
 	_, err = r.Get(e.ctx, 999999)

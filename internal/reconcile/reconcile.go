@@ -12,10 +12,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"mailsync/internal/audit"
 	"mailsync/internal/db"
 	"mailsync/internal/lifecycle"
 	"mailsync/internal/mongostore"
@@ -99,26 +101,27 @@ func (r *Reconciler) Run(ctx context.Context, trigger Trigger, dryRun bool) (Rep
 		return Report{}, errStopped
 	}
 	defer leave()
-	l, rep, err := r.begin(ctx, trigger, dryRun)
+	l, rep, err := r.begin(ctx, trigger, dryRun, nil)
 	if err != nil {
 		return Report{}, err
 	}
 	return r.execute(ctx, l, rep)
 }
 
-// StartRun starts a manual run in the background and returns its report,
-// status running, as soon as the lock is held and the row exists. The run
+// StartRun starts a manual run by by in the background and returns its
+// report, status running, as soon as the lock is held and the row exists;
+// the row and its audit event (reconciliation.start) commit together. The run
 // goes on after ctx ends; Stop waits for it, then cuts it off. When another
 // run holds the lock, StartRun returns an apperr RunInProcess naming the
 // running report's id.
-func (r *Reconciler) StartRun(ctx context.Context, dryRun bool) (Report, error) {
+func (r *Reconciler) StartRun(ctx context.Context, dryRun bool, by audit.Actor) (Report, error) {
 	run, leave, ok := r.life.Join(context.WithoutCancel(ctx)) // ends only when Stop cuts it off
 	if !ok {
 		return Report{}, errStopped
 	}
 	bctx, cancel := context.WithCancel(ctx) // ctx's deadline stays its own
 	stop := context.AfterFunc(run, cancel)
-	l, rep, err := r.begin(bctx, TriggerManual, dryRun)
+	l, rep, err := r.begin(bctx, TriggerManual, dryRun, &by)
 	stop()
 	cancel()
 	if err != nil {
@@ -136,11 +139,12 @@ func (r *Reconciler) StartRun(ctx context.Context, dryRun bool) (Report, error) 
 var errStopped = errors.New("reconciler stopped")
 
 // begin takes the lock, fails the reports of crashed runs, and inserts this
-// run's report. Once the lock is held, the writes run under a context that
+// run's report, and, when by is set, the audit event of the start in the
+// same transaction. Once the lock is held, the writes run under a context that
 // outlives ctx (bounded by finishTimeout): a cancellation arriving while the
 // insert commits must not leave a report that nobody finishes. When ctx has
 // ended meanwhile, the run that follows fails at once and finishes its report.
-func (r *Reconciler) begin(ctx context.Context, trigger Trigger, dryRun bool) (*lock, Report, error) {
+func (r *Reconciler) begin(ctx context.Context, trigger Trigger, dryRun bool, by *audit.Actor) (*lock, Report, error) {
 	l, err := r.acquire(ctx)
 	if err != nil {
 		return nil, Report{}, err
@@ -153,12 +157,30 @@ func (r *Reconciler) begin(ctx context.Context, trigger Trigger, dryRun bool) (*
 	} else if n > 0 {
 		slog.Warn("reconciliation: marked interrupted runs failed", "reports", n)
 	}
-	row, err := r.q.InsertReport(ctx, string(trigger), dryRun, Details{}.stored())
+	row, err := r.insertReport(ctx, trigger, dryRun, by)
 	if err != nil {
 		l.release()
 		return nil, Report{}, err
 	}
 	return l, reportOf(row), nil
+}
+
+// insertReport inserts the report of a run by by (nil: no audit event),
+// and by's audit event in the same transaction.
+func (r *Reconciler) insertReport(ctx context.Context, trigger Trigger, dryRun bool, by *audit.Actor) (db.Report, error) {
+	if by == nil {
+		return r.q.InsertReport(ctx, string(trigger), dryRun, Details{}.stored())
+	}
+	var row db.Report
+	err := db.InTx(ctx, r.pool, func(q *db.Queries) error {
+		var err error
+		if row, err = q.InsertReport(ctx, string(trigger), dryRun, Details{}.stored()); err != nil {
+			return err
+		}
+		return audit.Record(ctx, q, *by, audit.ActionReconciliationStart, "reconciliation:"+strconv.FormatInt(row.ID, 10),
+			map[string]any{"dry_run": dryRun, "trigger": string(trigger)})
+	})
+	return row, err
 }
 
 // execute compares and repairs under l, finishes the report and releases l.

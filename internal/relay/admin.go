@@ -2,10 +2,12 @@ package relay
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"mailsync/internal/audit"
 	"mailsync/internal/db"
 	"mailsync/internal/email"
 )
@@ -13,6 +15,7 @@ import (
 // Admin reads and steers the sync state of emails: what the sync endpoints
 // and dashboards show, and the re-drive of failed emails.
 type Admin struct {
+	pool       *pgxpool.Pool
 	q          *db.Queries
 	workers    int
 	maxRetries int32
@@ -25,7 +28,7 @@ func NewAdmin(pool *pgxpool.Pool, workers int, maxRetries int32, wake func()) *A
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Admin{q: db.New(pool), workers: workers, maxRetries: maxRetries, wake: wake}
+	return &Admin{pool: pool, q: db.New(pool), workers: workers, maxRetries: maxRetries, wake: wake}
 }
 
 // Detail is an email's sync state with its outbox history, newest first.
@@ -78,10 +81,17 @@ func (a *Admin) Failures(ctx context.Context, beforeID *int64, limit int32) ([]F
 	return a.q.ListSyncFailures(ctx, beforeID, limit)
 }
 
-// Retry re-enqueues email id whatever its state and resets it to pending.
-// It returns an apperr NotFound for an unknown id.
-func (a *Admin) Retry(ctx context.Context, id int64) error {
-	if err := a.q.RequeueEmail(ctx, id, "retry", a.maxRetries); err != nil {
+// Retry re-enqueues email id whatever its state, resets it to pending and
+// records by's sync.retry audit event, in one transaction. It returns an
+// apperr NotFound for an unknown id.
+func (a *Admin) Retry(ctx context.Context, id int64, by audit.Actor) error {
+	err := db.InTx(ctx, a.pool, func(q *db.Queries) error {
+		if err := q.RequeueEmail(ctx, id, "retry", a.maxRetries); err != nil {
+			return err
+		}
+		return audit.Record(ctx, q, by, audit.ActionSyncRetry, "email:"+strconv.FormatInt(id, 10), nil)
+	})
+	if err != nil {
 		return err
 	}
 	a.wake()
@@ -89,11 +99,24 @@ func (a *Admin) Retry(ctx context.Context, id int64) error {
 }
 
 // RetryFailed re-enqueues every failed email (optionally only one mailbox's,
-// or those failed before a time) and returns how many.
-func (a *Admin) RetryFailed(ctx context.Context, mailbox *string, failedBefore *time.Time) (int64, error) {
-	n, err := a.q.RequeueFailedEmails(ctx, db.FailedFilter{Mailbox: mailbox, FailedBefore: failedBefore}, a.maxRetries)
+// or those failed before a time) and records by's sync.retry_failed audit
+// event, in one transaction, and returns how many.
+func (a *Admin) RetryFailed(ctx context.Context, mailbox *string, failedBefore *time.Time, by audit.Actor) (int64, error) {
+	var n int64
+	err := db.InTx(ctx, a.pool, func(q *db.Queries) error {
+		var err error
+		n, err = q.RequeueFailedEmails(ctx, db.FailedFilter{Mailbox: mailbox, FailedBefore: failedBefore}, a.maxRetries)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, q, by, audit.ActionSyncRetryFailed, "emails", map[string]any{
+			"requeued": n, "mailbox": mailbox, "failed_before": failedBefore})
+	})
+	if err != nil {
+		return 0, err
+	}
 	if n > 0 {
 		a.wake()
 	}
-	return n, err
+	return n, nil
 }
