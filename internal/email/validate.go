@@ -6,17 +6,18 @@ import (
 	"unicode/utf8"
 
 	"mailsync/internal/apperr"
+	"mailsync/internal/limits"
 )
 
-// Field limits. RFC 5322 caps a line at 998 characters, which bounds every
-// header-derived field; bodies are bounded by MAX_BODY_BYTES.
+// Field limits, counted in characters (package limits); bodies are bounded
+// by MAX_BODY_BYTES.
 const (
-	maxHeaderField = 998
-	maxMailbox     = 255
-	maxAddresses   = 1000
-	maxSubject     = 10000
-	maxHeaders     = 1000
-	maxAttachments = 1000
+	maxHeaderField = limits.HeaderField
+	maxMailbox     = limits.Mailbox
+	maxAddresses   = limits.Addresses
+	maxSubject     = limits.Subject
+	maxHeaders     = limits.Headers
+	maxAttachments = limits.Attachments
 )
 
 // Validate checks c against the rules of the API contract for an email sent
@@ -88,12 +89,10 @@ func (v *validator) text(field, s string, max int, required bool) {
 	switch {
 	case required && strings.TrimSpace(s) == "":
 		v.add(field, "is required")
-	case !utf8.ValidString(s):
-		v.add(field, "is not valid UTF-8")
-	case strings.IndexByte(s, 0) >= 0:
-		v.add(field, "must not contain NUL bytes")
-	case max >= 0 && utf8.RuneCountInString(s) > max:
-		v.add(field, fmt.Sprintf("is longer than %d characters", max))
+	default:
+		if msg := limits.Text(s, max); msg != "" {
+			v.add(field, msg)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"mailsync/internal/apperr"
 	"mailsync/internal/audit"
 	"mailsync/internal/db"
+	"mailsync/internal/limits"
 )
 
 // The statuses of a job (erasure_jobs.status).
@@ -81,15 +82,15 @@ func (c *Criteria) Normalize() error {
 	if c.Address != nil {
 		a := strings.ToLower(strings.TrimSpace(*c.Address))
 		a = strings.TrimSuffix(strings.TrimPrefix(a, "<"), ">")
-		if len(a) < 3 || len(a) > 998 || !strings.Contains(a, "@") || strings.ContainsAny(a, "<>\x00") {
+		if limits.Chars(a) < 3 || limits.Text(a, limits.HeaderField) != "" || !strings.Contains(a, "@") || strings.ContainsAny(a, "<>\x00") {
 			return &apperr.Error{Code: apperr.Invalid, Message: "address must be an email address",
 				Fields: []apperr.FieldError{{Field: "address", Message: "must be an email address"}}}
 		}
 		c.Address = &a
 	}
-	if c.Mailbox != nil && (*c.Mailbox == "" || len(*c.Mailbox) > 255 || strings.IndexByte(*c.Mailbox, 0) >= 0) {
-		return &apperr.Error{Code: apperr.Invalid, Message: "mailbox must be 1 to 255 characters",
-			Fields: []apperr.FieldError{{Field: "mailbox", Message: "1 to 255 characters, no NUL bytes"}}}
+	if c.Mailbox != nil && (*c.Mailbox == "" || limits.Text(*c.Mailbox, limits.Mailbox) != "") {
+		return &apperr.Error{Code: apperr.Invalid, Message: fmt.Sprintf("mailbox must be 1 to %d characters", limits.Mailbox),
+			Fields: []apperr.FieldError{{Field: "mailbox", Message: fmt.Sprintf("1 to %d characters, no NUL bytes", limits.Mailbox)}}}
 	}
 	if c.Address == nil && c.Mailbox == nil && c.ReceivedBefore == nil {
 		return &apperr.Error{Code: apperr.Invalid, Message: "give at least one of address, mailbox, received_before",
@@ -115,8 +116,8 @@ func (s *Service) StartJob(ctx context.Context, r Request, a audit.Actor) (job J
 	if err := r.Criteria.Normalize(); err != nil {
 		return Job{}, false, err
 	}
-	if len(r.Reason) > 1000 || strings.IndexByte(r.Reason, 0) >= 0 {
-		return Job{}, false, apperr.New(apperr.Invalid, "reason must be at most 1000 characters without NUL bytes")
+	if limits.Text(r.Reason, limits.Reason) != "" {
+		return Job{}, false, apperr.New(apperr.Invalid, "reason must be at most %d characters without NUL bytes", limits.Reason)
 	}
 	if err := s.parseAddress(ctx, &r.Criteria); err != nil {
 		return Job{}, false, err

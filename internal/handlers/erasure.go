@@ -13,6 +13,7 @@ import (
 	"mailsync/internal/email"
 	"mailsync/internal/erasure"
 	"mailsync/internal/ingest"
+	"mailsync/internal/limits"
 )
 
 // actor is who a request acts as: its API client and request id.
@@ -64,9 +65,9 @@ func (h *Handlers) EraseEmail(ctx context.Context, req api.EraseEmailRequestObje
 	if req.Body != nil && req.Body.Reason != nil {
 		reason = *req.Body.Reason
 	}
-	if len(reason) > 1000 || strings.IndexByte(reason, 0) >= 0 {
-		return nil, &apperr.Error{Code: apperr.Invalid, Message: "reason must be at most 1000 characters without NUL bytes",
-			Fields: []apperr.FieldError{{Field: "reason", Message: "at most 1000 characters, no NUL bytes"}}}
+	if msg := limits.Text(reason, limits.Reason); msg != "" {
+		return nil, &apperr.Error{Code: apperr.Invalid, Message: "reason " + msg,
+			Fields: []apperr.FieldError{{Field: "reason", Message: msg}}}
 	}
 	e, err := h.cfg.Erasure.Erase(ctx, req.Id, reason, actor(ctx))
 	if err != nil {

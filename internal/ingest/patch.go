@@ -5,20 +5,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"mailsync/internal/apperr"
 	"mailsync/internal/audit"
 	"mailsync/internal/db"
 	"mailsync/internal/email"
+	"mailsync/internal/limits"
 )
 
-// Limits of a patch.
-const (
-	maxLabels     = 100
-	maxLabelChars = 255
-	maxMailbox    = 255
-)
 
 // Patch changes an email's placement after ingestion; nil fields stay.
 type Patch struct {
@@ -37,16 +31,16 @@ func (p Patch) Validate() error {
 			Fields: []apperr.FieldError{{Field: "mailbox", Message: "required unless labels is given"}}}
 	}
 	if p.Mailbox != nil {
-		if msg := textProblem(*p.Mailbox, maxMailbox); msg != "" {
+		if msg := limits.Text(*p.Mailbox, limits.Mailbox); msg != "" {
 			bad("mailbox", msg)
 		}
 	}
 	if p.Labels != nil {
-		if len(*p.Labels) > maxLabels {
-			bad("labels", fmt.Sprintf("at most %d labels", maxLabels))
+		if len(*p.Labels) > limits.Labels {
+			bad("labels", fmt.Sprintf("at most %d labels", limits.Labels))
 		}
 		for i, l := range *p.Labels {
-			msg := textProblem(l, maxLabelChars)
+			msg := limits.Text(l, limits.Label)
 			if msg == "" && strings.TrimSpace(l) == "" {
 				msg = "must not be empty"
 			}
@@ -59,18 +53,6 @@ func (p Patch) Validate() error {
 		return nil
 	}
 	return &apperr.Error{Code: apperr.Invalid, Message: fields[0].Field + " " + fields[0].Message, Fields: fields}
-}
-
-func textProblem(s string, max int) string {
-	switch {
-	case !utf8.ValidString(s):
-		return "is not valid UTF-8"
-	case strings.IndexByte(s, 0) >= 0:
-		return "must not contain NUL bytes"
-	case utf8.RuneCountInString(s) > max:
-		return fmt.Sprintf("is longer than %d characters", max)
-	}
-	return ""
 }
 
 // Patch applies p to email id when it is at version expected: in one
