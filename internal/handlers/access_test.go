@@ -127,7 +127,8 @@ func TestAccessMatrix(t *testing.T) {
 				cell := fmt.Sprintf("%s-%d", id, i)
 				url := path
 				if strings.HasPrefix(path, "/v1/emails/{id}") {
-					url = strings.Replace(path, "{id}", itoa(int(e.createAs(tokenIngest, "own-"+cell))), 1)
+					url = strings.Replace(path, "{id}", itoa(int(e.createRawAs(tokenIngest, "own-"+cell))), 1)
+					url = strings.Replace(url, "{index}", "0", 1)
 				} else if v, ok := ids[path]; ok {
 					url = strings.Replace(path, "{id}", v, 1)
 				}
@@ -161,6 +162,19 @@ func bearer(token string) string {
 		return ""
 	}
 	return "Bearer " + token
+}
+
+// createRawAs stores a fresh raw message with one attachment with token's
+// key and returns its id.
+func (e *env) createRawAs(token, key string) int64 {
+	e.t.Helper()
+	msg := "Message-ID: <" + key + "@matrix.test>\r\nFrom: a@example.com\r\nTo: b@example.com\r\n" +
+		"Date: Fri, 27 Nov 2026 10:00:00 +0000\r\nSubject: matrix\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nHello\r\n" +
+		"--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=a.bin\r\n\r\nbytes\r\n--b--\r\n"
+	r := e.do(http.MethodPost, "/v1/emails", "message/rfc822", []byte(msg), "Idempotency-Key", key, "Authorization", bearer(token))
+	require.Equal(e.t, http.StatusCreated, r.status, string(r.body))
+	return int64(r.json(e.t)["id"].(float64))
 }
 
 // createAs stores a fresh email with token's key and returns its id.

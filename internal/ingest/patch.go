@@ -13,7 +13,6 @@ import (
 	"mailsync/internal/limits"
 )
 
-
 // Patch changes an email's placement after ingestion; nil fields stay.
 type Patch struct {
 	Mailbox *string
