@@ -6,6 +6,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,6 +19,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) < 2 || isHelp(os.Args[1]) {
+		writeHelp(os.Stdout)
+		os.Exit(0)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if len(os.Args) > 1 && os.Args[1] == "deliver" { // needs none of the server's configuration
 		code := deliverCmd(ctx, os.Args[2:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
@@ -25,13 +31,14 @@ func main() {
 	}
 	err := run(ctx, os.Args[1:])
 	stop()
+	if errors.Is(err, flag.ErrHelp) { // a subcommand's -h printed its flags
+		os.Exit(0)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mailsync:", err)
 		os.Exit(1)
 	}
 }
-
-const usage = "usage: server serve [--role=all|api|relay] | migrate up|down|version | reconcile [--dry-run] | deliver [-f sender] [-t recipient]... [-m mailbox]"
 
 func run(ctx context.Context, args []string) error {
 	cfg, err := loadConfig()
@@ -39,9 +46,6 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	setupLogging(cfg)
-	if len(args) == 0 {
-		args = []string{"serve"}
-	}
 	switch args[0] {
 	case "serve":
 		return serve(ctx, cfg, args[1:])
