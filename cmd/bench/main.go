@@ -1,12 +1,13 @@
 // Command bench measures mailsync against baselines taken in the same run
 // on the same machine, and prints figures, ratios and a summary table:
 //
-//   - ingest: single-email POST /v1/emails over real HTTP at concurrency 16
-//     and 64, next to pgbench running the same insert transaction at the
-//     same concurrency (and that transaction without the status-count
-//     triggers, which is their cost);
-//   - batch: POST /v1/emails/batch with 100 emails per request, next to the
-//     pgbench rate;
+//   - ingest: single-email POST /v1/emails to `server serve --role=api` in
+//     its own process, driven by a load generator in another process, at
+//     concurrency 16 and 64, next to the HTTP floor (the same HTTP stack
+//     answering 201 without storing) driven the same way; the same with the
+//     relay running (--role=all); batch ingest; next to the grouped database
+//     limit (pgbench storing the same rows N per transaction); a CPU profile
+//     of the ingest path under load;
 //   - status: /v1/sync/status, /v1/sync/failures and /metrics on a database
 //     of -status-emails emails built with generate_series;
 //   - drain: a relay draining an outbox backlog into MongoDB, next to one raw
@@ -59,6 +60,14 @@ type benchOptions struct {
 }
 
 func main() {
+	if len(os.Args) > 1 { // the processes the bench starts from its own binary
+		switch os.Args[1] {
+		case "loadgen":
+			os.Exit(loadgenMain(os.Args[2:]))
+		case "floor":
+			os.Exit(floorMain())
+		}
+	}
 	var o benchOptions
 	flag.StringVar(&o.pgURL, "pg-url", envOr("MAILSYNC_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL maintenance database; the bench database is created next to it")
 	flag.StringVar(&o.mongoURL, "mongo-url", os.Getenv("MAILSYNC_BENCH_MONGO_URL"), "MongoDB (or FerretDB) URL (required for -sections drain,latency)")

@@ -42,10 +42,45 @@ func pgbenchScript(path string) (script string, defines []string, err error) {
 		return "", nil, fmt.Errorf("read the ingest queries: %w", err)
 	}
 	stmts := parseQueries(string(src))
+	key := `('pgb-' || :client_id::text || '-' || :r::text)`
+	b, err := newBinder(key, `('<' || :r::text || '@pgbench.example.com>')`)
+	if err != nil {
+		return "", nil, err
+	}
+	b.exprs["resource_id"], b.exprs["id"] = ":e_id", ":k_id"
+	b.allowed["k_id"], b.allowed["e_id"] = true, true
+	var sb strings.Builder
+	sb.WriteString("\\set r random(1, 9000000000000000000)\nBEGIN;\n")
+	for _, q := range pgbenchQueries {
+		sql, ok := stmts[q.name]
+		if !ok {
+			return "", nil, fmt.Errorf("%s: no query named %s", path, q.name)
+		}
+		if sql, err = b.bind(q.name, sql); err != nil {
+			return "", nil, err
+		}
+		sb.WriteString(sql + "\n" + q.end + "\n")
+	}
+	sb.WriteString("COMMIT;\n")
+	return sb.String(), b.defines, checkVariables(sb.String(), b.allowed)
+}
+
+// binder replaces the @parameters of the sqlc queries with pgbench
+// variables (the sample email's values, bound as parameters like pgx binds
+// them) or expressions (computed per transaction).
+type binder struct {
+	exprs   map[string]string
+	allowed map[string]bool
+	defines []string
+}
+
+// newBinder binds the sample email; key and messageID are the expressions
+// of the idempotency key and Message-ID.
+func newBinder(key, messageID string) (*binder, error) {
 	c := sampleContent("unused")
 	body, err := sampleResponseBody(c)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	headers, _ := json.Marshal(c.Headers)
 	atts, _ := json.Marshal(c.Attachments)
@@ -59,44 +94,37 @@ func pgbenchScript(path string) (script string, defines []string, err error) {
 		"envelope_from": c.EnvelopeFrom, "envelope_to": pgArray(c.EnvelopeTo),
 		"message_id_source": c.MessageIDSource(), "incomplete": strconv.FormatBool(c.Incomplete),
 	}
-	key := `('pgb-' || :client_id::text || '-' || :r::text)`
-	exprs := map[string]string{ // computed per transaction
-		"client_id": "'pgbench'", "key": key, "idempotency_key": key,
-		"message_id":  `('<' || :r::text || '@pgbench.example.com>')`,
-		"resource_id": ":e_id", "id": ":k_id",
+	b := &binder{
+		exprs:   map[string]string{"client_id": "'pgbench'", "key": key, "idempotency_key": key, "message_id": messageID},
+		allowed: map[string]bool{"r": true, "client_id": true},
 	}
-	allowed := map[string]bool{"r": true, "client_id": true, "k_id": true, "e_id": true}
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		if vars[k] == "" { // pgbench refuses an empty -D value
-			exprs[k] = "''"
+			b.exprs[k] = "''"
 			continue
 		}
-		exprs[k] = ":" + k
-		allowed[k] = true
-		defines = append(defines, "-D", k+"="+vars[k])
+		b.exprs[k] = ":" + k
+		b.allowed[k] = true
+		b.defines = append(b.defines, "-D", k+"="+vars[k])
 	}
-	var b strings.Builder
-	b.WriteString("\\set r random(1, 9000000000000000000)\nBEGIN;\n")
-	for _, q := range pgbenchQueries {
-		sql, ok := stmts[q.name]
+	return b, nil
+}
+
+// bind replaces every @parameter of the query name; one without a value is
+// an error.
+func (b *binder) bind(name, sql string) (string, error) {
+	var missing []string
+	sql = regexp.MustCompile(`@([a-z_]+)`).ReplaceAllStringFunc(sql, func(m string) string {
+		v, ok := b.exprs[m[1:]]
 		if !ok {
-			return "", nil, fmt.Errorf("%s: no query named %s", path, q.name)
+			missing = append(missing, m)
 		}
-		var missing []string
-		sql = regexp.MustCompile(`@([a-z_]+)`).ReplaceAllStringFunc(sql, func(m string) string {
-			v, ok := exprs[m[1:]]
-			if !ok {
-				missing = append(missing, m)
-			}
-			return v
-		})
-		if len(missing) > 0 {
-			return "", nil, fmt.Errorf("query %s: no benchmark value for %v", q.name, missing)
-		}
-		b.WriteString(sql + "\n" + q.end + "\n")
+		return v
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("query %s: no benchmark value for %v", name, missing)
 	}
-	b.WriteString("COMMIT;\n")
-	return b.String(), defines, checkVariables(b.String(), allowed)
+	return sql, nil
 }
 
 // parseQueries splits a sqlc query file into statements by name, without

@@ -20,3 +20,19 @@ func TestPgbenchScriptBindsEveryParameter(t *testing.T) {
 		require.False(t, strings.HasSuffix(d, "="), "pgbench refuses an empty -D value: %s", d)
 	}
 }
+
+// TestGroupedScriptsBindEveryParameter: both grouped pgbench baselines
+// build from the ingest queries.
+func TestGroupedScriptsBindEveryParameter(t *testing.T) {
+	for _, inSQL := range []bool{true, false} {
+		script, defines, err := groupedScript("../../internal/db/queries/emails.sql", 3, inSQL)
+		require.NoError(t, err)
+		require.Contains(t, script, "COMMIT;")
+		require.NotEmpty(t, defines)
+		if inSQL {
+			require.Contains(t, script, "generate_series(1, 3)")
+		} else {
+			require.Equal(t, 3, strings.Count(script, "INSERT INTO incoming_emails"))
+		}
+	}
+}

@@ -42,7 +42,12 @@ type serverProc struct {
 // environment (env wins), and waits until /readyz answers 200. The address
 // is read from its "serving" log line; its warnings and errors go to stderr.
 func startServer(ctx context.Context, bin string, env []string) (*serverProc, error) {
-	cmd := exec.Command(bin, "serve")
+	return startProc(ctx, bin, []string{"serve"}, env)
+}
+
+// startProc is startServer for any command that logs as serve does.
+func startProc(ctx context.Context, bin string, args, env []string) (*serverProc, error) {
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -40,3 +40,14 @@ func admitIngest(svc *ingest.Service, maxBody int64) func(http.Handler) http.Han
 		})
 	}
 }
+
+// ingestOf returns the ingest service of h when h is, or embeds, a
+// *Handlers; nil otherwise.
+func ingestOf(h any) *ingest.Service {
+	if s, ok := h.(interface{ ingestService() *ingest.Service }); ok {
+		return s.ingestService()
+	}
+	return nil
+}
+
+func (h *Handlers) ingestService() *ingest.Service { return h.cfg.Ingest }
