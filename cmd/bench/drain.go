@@ -91,15 +91,16 @@ func requeue(ctx context.Context, pool *pgxpool.Pool, n int) error {
 }
 
 // drainOnce times a relay draining an n-email backlog into a fresh MongoDB
-// database, then one unordered InsertMany of the same documents (built by
-// mongostore.FromEmail from the same rows, once, into *docs) into another
-// fresh database with the same indexes. With seed set the backlog is built
+// database, then the raw relay limit (rawInsert: InsertMany with the
+// relay's parallelism and batch size, the documents built from the
+// PostgreSQL rows inside the timing) into another fresh database with the
+// same indexes. With seed set the backlog is built
 // by a real outage: stored anew through ingest.Service while the relay runs
 // and MongoDB is unreachable (see drainAfterOutage); otherwise the emails of
 // the previous run are enqueued again (one fresh outbox row each, as ingest
 // writes it) and drained by a relay started on the backlog.
 func drainOnce(ctx context.Context, pool *pgxpool.Pool, w *cpuWatch, mongoURL, tag string, n int, seed bool,
-	docs *[]any, rcfg relay.Config) (res drainResult, err error) {
+	rcfg relay.Config) (res drainResult, err error) {
 	phase := time.Now()
 	lap := func(name string) {
 		res.overhead = append(res.overhead, fmt.Sprintf("%s %.1fs", name, time.Since(phase).Seconds()))
@@ -109,7 +110,6 @@ func drainOnce(ctx context.Context, pool *pgxpool.Pool, w *cpuWatch, mongoURL, t
 		if err := reset(ctx, pool); err != nil {
 			return res, err
 		}
-		*docs = nil
 		if err := drainAfterOutage(ctx, pool, w, mongoURL, tag, n, rcfg, &res); err != nil {
 			return res, err
 		}
@@ -122,27 +122,26 @@ func drainOnce(ctx context.Context, pool *pgxpool.Pool, w *cpuWatch, mongoURL, t
 			return res, err
 		}
 	}
-	if *docs == nil {
-		if *docs, err = documents(ctx, pool); err != nil {
-			return res, err
-		}
-		lap("documents")
+	ids, err := emailIDs(ctx, pool)
+	if err != nil {
+		return res, err
 	}
 	rawStore, err := freshStore(ctx, mongoURL, "bench_raw_"+tag)
 	if err != nil {
 		return res, err
 	}
 	defer dropStore(rawStore)
+	lap("prepare raw")
 	stop := w.start(ctx)
 	start := time.Now()
-	out, err := rawStore.Coll().InsertMany(ctx, *docs, options.InsertMany().SetOrdered(false))
+	inserted, err := rawInsert(ctx, pool, rawStore, ids, rcfg.Workers, rcfg.BatchSize)
 	res.rawElapsed = time.Since(start)
 	res.rawCPU = stop()
 	if err != nil {
 		return res, fmt.Errorf("raw InsertMany: %w", err)
 	}
-	if len(out.InsertedIDs) != n {
-		return res, fmt.Errorf("raw InsertMany inserted %d of %d", len(out.InsertedIDs), n)
+	if inserted != n {
+		return res, fmt.Errorf("raw InsertMany inserted %d of %d", inserted, n)
 	}
 	res.rawDocsPerSec = float64(n) / res.rawElapsed.Seconds()
 	phase = time.Now()
@@ -206,8 +205,8 @@ func waitDrained(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration)
 	}
 }
 
-// documents reads every stored email and builds its MongoDB document.
-func documents(ctx context.Context, pool *pgxpool.Pool) ([]any, error) {
+// emailIDs lists the stored emails' ids.
+func emailIDs(ctx context.Context, pool *pgxpool.Pool) ([]int64, error) {
 	var ids []int64
 	rows, err := pool.Query(ctx, "SELECT id FROM incoming_emails ORDER BY id")
 	if err != nil {
@@ -220,22 +219,65 @@ func documents(ctx context.Context, pool *pgxpool.Pool) ([]any, error) {
 		}
 		ids = append(ids, id)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
+	return ids, rows.Err()
+}
+
+// rawInsert is the raw relay limit: workers goroutines (the relay's
+// parallelism) each take batch ids at a time (the relay's batch size), read
+// those emails from PostgreSQL, build their documents as the relay does
+// (mongostore.FromEmail) and insert them with one unordered InsertMany. It
+// returns the documents inserted.
+func rawInsert(ctx context.Context, pool *pgxpool.Pool, s *mongostore.Store, ids []int64, workers, batch int) (int, error) {
+	chunks := make(chan []int64)
+	go func() {
+		defer close(chunks)
+		for start := 0; start < len(ids); start += batch {
+			select {
+			case chunks <- ids[start:min(start+batch, len(ids))]:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	q := db.New(pool)
-	now := time.Now()
-	out := make([]any, 0, len(ids))
-	for start := 0; start < len(ids); start += 5000 {
-		emails, err := q.GetEmails(ctx, ids[start:min(start+5000, len(ids))])
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range emails {
-			out = append(out, mongostore.FromEmail(e, now))
-		}
+	var mu sync.Mutex
+	total := 0
+	var firstErr error
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for chunk := range chunks {
+				emails, err := q.GetEmails(ctx, chunk)
+				if err == nil {
+					now := time.Now()
+					docs := make([]any, len(emails))
+					for i, e := range emails {
+						docs[i] = mongostore.FromEmail(e, now)
+					}
+					var out *mongo.InsertManyResult
+					if out, err = s.Coll().InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err == nil {
+						mu.Lock()
+						total += len(out.InsertedIDs)
+						mu.Unlock()
+						continue
+					}
+				}
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				cancel()
+				for range chunks { // let the feeder finish
+				}
+				return
+			}
+		})
 	}
-	return out, nil
+	wg.Wait()
+	return total, firstErr
 }
 
 // freshStore connects to an empty database name with the service's indexes.
@@ -288,6 +330,9 @@ func fitDrain(ctx context.Context, o benchOptions) (n int, note string, err erro
 	perDoc := time.Since(start) / time.Duration(probe)
 	left := time.Until(o.deadline) - o.reserve - 20*time.Second
 	passes := time.Duration(1 + 2*o.runs) // seed once, then relay and baseline per run
+	if o.drainReseed {
+		passes = time.Duration(3 * o.runs)
+	}
 	fit := int(float64(left) * 0.85 / float64(perDoc*passes))
 	if fit >= o.drainN {
 		return o.drainN, "", nil

@@ -10,8 +10,9 @@
 //     of the ingest path under load;
 //   - status: /v1/sync/status, /v1/sync/failures and /metrics on a database
 //     of -status-emails emails built with generate_series;
-//   - drain: a relay draining an outbox backlog into MongoDB, next to one raw
-//     unordered InsertMany of the same documents;
+//   - drain: a relay draining the backlog of a real outage into MongoDB, next
+//     to the raw relay limit (InsertMany with the relay's parallelism and
+//     batch size, documents built from the PostgreSQL rows in the timing);
 //   - latency: ingest → synced at a steady rate with the relay on;
 //   - memory: the service's RSS (its own process) while 20 emails of 15 MB
 //     arrive at once, and after they synced (-sections memory runs only it).
@@ -85,9 +86,9 @@ func main() {
 	flag.IntVar(&o.batchConc, "batch-concurrency", 4, "batch ingest: concurrent clients")
 	flag.DurationVar(&o.batchDuration, "batch-duration", 10*time.Second, "batch ingest: duration of each run")
 	flag.IntVar(&o.drainN, "drain-n", 50000, "relay drain: backlog size")
-	flag.IntVar(&o.drainWorkers, "drain-workers", 4, "relay drain: relay workers")
-	flag.IntVar(&o.drainBatch, "drain-batch", 500, "relay drain: relay batch size")
-	flag.BoolVar(&o.drainReseed, "drain-reseed", false, "relay drain: seed every run through ingest (default: seed once, re-enqueue the same emails for later runs)")
+	flag.IntVar(&o.drainWorkers, "drain-workers", 4, "relay drain: relay workers (serve's RELAY_WORKERS default)")
+	flag.IntVar(&o.drainBatch, "drain-batch", 100, "relay drain: relay batch size (serve's RELAY_BATCH_SIZE default)")
+	flag.BoolVar(&o.drainReseed, "drain-reseed", true, "relay drain: every run drains a backlog built by a real outage (false: only the first; later runs re-enqueue the same emails)")
 	flag.StringVar(&o.rates, "rate", "200,1000", "latency: comma-separated emails per second to measure at (targets: p99 ≤ 100 ms up to 200/s, ≤ 250 ms above)")
 	flag.DurationVar(&o.latencyDuration, "latency-duration", 20*time.Second, "latency: duration of each run")
 	flag.IntVar(&o.latencyWorkers, "latency-workers", 4, "latency: relay workers (serve's RELAY_WORKERS default)")

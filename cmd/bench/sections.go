@@ -33,13 +33,13 @@ func benchDrain(ctx context.Context, o benchOptions, d *database, w *cpuWatch) (
 		return nil, err
 	}
 	o.drainN = n
-	fmt.Printf("relay drain of a %d-email backlog%s, %d workers × batch %d; baseline: one unordered InsertMany of the same documents\n",
-		o.drainN, note, o.drainWorkers, o.drainBatch)
+	fmt.Printf("relay drain of a %d-email backlog%s, %d workers × batch %d (serve's defaults); baseline, the raw relay limit: %d goroutines\n"+
+		"each reading %d emails from PostgreSQL, building their documents and inserting them with one unordered InsertMany, all timed\n",
+		o.drainN, note, o.drainWorkers, o.drainBatch, o.drainWorkers, o.drainBatch)
 	var relayRates, rawRates, cpuRatio []float64
-	var docs []any
 	for i := range o.runs {
 		r, err := drainOnce(ctx, pool, w, o.mongoURL, fmt.Sprintf("%d_%d", os.Getpid(), i), o.drainN, i == 0 || o.drainReseed,
-			&docs, relay.Config{Workers: o.drainWorkers, BatchSize: o.drainBatch})
+			relay.Config{Workers: o.drainWorkers, BatchSize: o.drainBatch})
 		if err != nil {
 			return nil, err
 		}
@@ -51,18 +51,18 @@ func benchDrain(ctx context.Context, o benchOptions, d *database, w *cpuWatch) (
 		}
 		relayCPU, rawCPU := perOpMs(r.relayCPU.service(true), float64(o.drainN)), perOpMs(r.rawCPU.service(true), float64(o.drainN))
 		relayRates, rawRates, cpuRatio = append(relayRates, r.relayDocsPerSec), append(rawRates, r.rawDocsPerSec), append(cpuRatio, rawCPU/relayCPU)
-		fmt.Printf("  run %d: relay %.0f docs/s (%s) | raw InsertMany %.0f docs/s (%s) | ratio %.2f\n", i+1,
+		fmt.Printf("  run %d: relay %.0f docs/s (%s) | raw relay limit %.0f docs/s (%s) | ratio %.2f\n", i+1,
 			r.relayDocsPerSec, r.relayElapsed.Round(time.Millisecond), r.rawDocsPerSec, r.rawElapsed.Round(time.Millisecond),
 			r.relayDocsPerSec/r.rawDocsPerSec)
 		fmt.Printf("         relay %s\n         raw   %s\n         CPU per doc, all processes: relay %.2f ms, raw %.2f ms → CPU-cost ratio %.2f\n         (unmeasured: %s)\n",
 			r.relayCPU.perOp(o.drainN, "doc"), r.rawCPU.perOp(o.drainN, "doc"), relayCPU, rawCPU, rawCPU/relayCPU, strings.Join(r.overhead, ", "))
 	}
 	mr, mb, mc := median(relayRates), median(rawRates), median(cpuRatio)
-	fmt.Printf("drain: median %.0f docs/s vs raw InsertMany %.0f docs/s → ratio %.2f (target ≥ 0.80); CPU-cost ratio %.2f\n", mr, mb, mr/mb, mc)
+	fmt.Printf("drain: median %.0f docs/s vs raw relay limit %.0f docs/s → ratio %.2f (target ≥ 0.80); CPU-cost ratio %.2f\n", mr, mb, mr/mb, mc)
 	return []row{
 		{fmt.Sprintf("relay drain %d%s, %d×%d (docs/s)", o.drainN, shortNote(note), o.drainWorkers, o.drainBatch), fmt.Sprintf("%.0f", mr),
-			fmt.Sprintf("InsertMany %.0f docs/s", mb), fmt.Sprintf("%.2f", mr/mb), "≥ 0.80", verdict(mr/mb, 0.8, false)},
-		{"  CPU per doc (all processes)", "", "raw InsertMany", fmt.Sprintf("%.2f", mc), "(≥ 0.80)", info(verdict(mc, 0.8, false))},
+			fmt.Sprintf("raw limit %.0f docs/s", mb), fmt.Sprintf("%.2f", mr/mb), "≥ 0.80", verdict(mr/mb, 0.8, false)},
+		{"  CPU per doc (all processes)", "", "raw relay limit", fmt.Sprintf("%.2f", mc), "(≥ 0.80)", info(verdict(mc, 0.8, false))},
 	}, nil
 }
 
