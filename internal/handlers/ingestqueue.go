@@ -41,13 +41,12 @@ func admitIngest(svc *ingest.Service, maxBody int64) func(http.Handler) http.Han
 	}
 }
 
-// ingestOf returns the ingest service of h when h is, or embeds, a
-// *Handlers; nil otherwise.
-func ingestOf(h any) *ingest.Service {
-	if s, ok := h.(interface{ ingestService() *ingest.Service }); ok {
-		return s.ingestService()
+// handlersOf returns h when it is a *Handlers, or the *Handlers it embeds.
+func handlersOf(h any) *Handlers {
+	if b, ok := h.(interface{ base() *Handlers }); ok {
+		return b.base()
 	}
-	return nil
+	return New(&Config{})
 }
 
-func (h *Handlers) ingestService() *ingest.Service { return h.cfg.Ingest }
+func (h *Handlers) base() *Handlers { return h }

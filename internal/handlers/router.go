@@ -88,14 +88,15 @@ func Router(h api.StrictServerInterface, cfg RouterConfig) (http.Handler, error)
 	// or reads the body, in this order: authenticate (and rate limit) first,
 	// then bound the body, then the bytes in flight, then the shared input checks,
 	// then the deadline.
+	base := handlersOf(h)
 	r.Group(func(g chi.Router) {
-		g.Use(resolveOperation(ops), authenticate(cfg.Keys, newLimiter(cfg.RateLimit), db.New(h.cfg.Pool).EmailOwner, cfg.RequestTimeout),
+		g.Use(resolveOperation(ops), authenticate(cfg.Keys, newLimiter(cfg.RateLimit), db.New(base.cfg.Pool).EmailOwner, cfg.RequestTimeout),
 			limitBody(cfg.MaxBodyBytes), markBodyErrors)
 		// Bytes of bodies in flight are bounded after authentication and
 		// before anything reads the body (503 + Retry-After beyond).
 		g.Use(newInflight(inflightBytes(cfg), cfg.MaxBodyBytes, cfg.Registerer).middleware)
 		// So is the room of a single email in the group-commit queue.
-		g.Use(admitIngest(ingestOf(h), cfg.MaxBodyBytes))
+		g.Use(admitIngest(base.cfg.Ingest, cfg.MaxBodyBytes))
 		g.Use(checkParams, checkBody, deadline(cfg.RequestTimeout))
 		api.HandlerWithOptions(strict, api.ChiServerOptions{BaseRouter: g, ErrorHandlerFunc: writeRequestError})
 	})
