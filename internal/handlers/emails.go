@@ -40,13 +40,9 @@ func (h *Handlers) CreateEmail(ctx context.Context, req api.CreateEmailRequestOb
 		if err != nil {
 			return nil, err // *http.MaxBytesError → 413
 		}
-		m, err := ingest.ParseRaw(raw, envelopeOf(req.Params), h.cfg.Now())
-		if err != nil {
+		if item, err = ingest.NewRawItem(raw, envelopeOf(req.Params), h.cfg.Now()); err != nil {
 			return nil, err
 		}
-		item.Content, item.ReceivedAtFirstSeen = m.Content, m.Undated
-		item.Fingerprint = rawFingerprint(raw, m.Content)
-		item.Blobs = ingest.RawBlobs(raw, m)
 	default:
 		return nil, apperr.New(apperr.Unsupported, "send application/json or message/rfc822")
 	}

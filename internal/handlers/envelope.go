@@ -1,15 +1,11 @@
 package handlers
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"strings"
 
 	"mailsync/internal/api"
 	"mailsync/internal/apperr"
-	"mailsync/internal/email"
 	"mailsync/internal/ingest"
 )
 
@@ -53,21 +49,4 @@ func refuseEnvelopeHeaders(p api.CreateEmailParams) error {
 			"headers apply to message/rfc822 only; send envelope_from, envelope_to and mailbox in the JSON body")
 	}
 	return nil
-}
-
-// rawFingerprint identifies a raw request: its bytes and, when one was sent,
-// its envelope as stored (so "<a@b>" and "a@b" are the same request). A
-// request without an envelope keeps the fingerprint of the bytes alone.
-func rawFingerprint(raw []byte, c email.Content) string {
-	if c.EnvelopeFrom == "" && len(c.EnvelopeTo) == 0 && c.Mailbox == "" {
-		return ingest.Fingerprint(http.MethodPost, "/v1/emails", raw)
-	}
-	sum := sha256.Sum256(raw)
-	canon, _ := json.Marshal(struct { // strings only: cannot fail
-		Raw          string   `json:"raw_sha256"`
-		EnvelopeFrom string   `json:"envelope_from"`
-		EnvelopeTo   []string `json:"envelope_to"`
-		Mailbox      string   `json:"mailbox"`
-	}{hex.EncodeToString(sum[:]), c.EnvelopeFrom, c.EnvelopeTo, c.Mailbox})
-	return ingest.Fingerprint(http.MethodPost, "/v1/emails", canon)
 }

@@ -1,0 +1,150 @@
+package lmtp
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+	"github.com/stretchr/testify/require"
+
+	"mailsync/internal/deliver"
+)
+
+// TestDeliveryStoresEachRecipientAsServerDeliver checks one LMTP delivery to
+// three recipients: one 250 per recipient naming its email, each email with
+// the envelope sender, its one recipient, the mailbox of its rule and the
+// Idempotency-Key `server deliver` would use.
+func TestDeliveryStoresEachRecipientAsServerDeliver(t *testing.T) {
+	t.Parallel()
+	r := start(t, Config{Mailbox: "help@support.example.org=support, @sales.example.org=sales, inbox"}, false)
+	c := r.dial(t)
+	msg := message("three")
+	rcpts := []string{"help+urgent@support.example.org", "bob@sales.example.org", "carol@example.net"}
+	answers := send(t, c, "alice@example.com", rcpts, msg)
+	for _, rcpt := range rcpts {
+		requireStored(t, answers[rcpt], false)
+	}
+	got := r.emails(t)
+	require.Len(t, got, 3)
+	boxes := map[string]string{}
+	for _, e := range got {
+		require.Len(t, e.EnvelopeTo, 1)
+		rcpt := e.EnvelopeTo[0]
+		boxes[rcpt] = e.Mailbox
+		require.Equal(t, "alice@example.com", e.EnvelopeFrom)
+		require.Equal(t, ClientID, e.ClientID)
+		require.NotNil(t, e.IdempotencyKey)
+		require.Equal(t, deliver.Key([]byte(msg), []string{rcpt}), *e.IdempotencyKey)
+		require.Contains(t, answers[rcpt], fmt.Sprintf("stored as email %d", e.ID))
+	}
+	require.Equal(t, map[string]string{"help+urgent@support.example.org": "support",
+		"bob@sales.example.org": "sales", "carol@example.net": "inbox"}, boxes)
+	require.Equal(t, 3.0, r.metric(t, "mailsync_lmtp_recipients_total", "stored"))
+}
+
+// TestRepeatedDeliveryStoresNothingTwice checks that an MTA repeating a
+// delivery (a new session, the same bytes and recipients) gets 250 for each
+// recipient again and no second email, and that a bounce's null sender is
+// stored as an empty envelope sender.
+func TestRepeatedDeliveryStoresNothingTwice(t *testing.T) {
+	t.Parallel()
+	r := start(t, Config{}, false)
+	rcpts := []string{"a@example.org", "b@example.org"}
+	msg := message("again")
+	first := send(t, r.dial(t), "", rcpts, msg)
+	second := send(t, r.dial(t), "", rcpts, msg)
+	for _, rcpt := range rcpts {
+		requireStored(t, first[rcpt], false)
+		requireStored(t, second[rcpt], true)
+		require.Equal(t, strings.TrimPrefix(first[rcpt].(string), "2.0.0 "),
+			strings.TrimPrefix(strings.Replace(second[rcpt].(string), "already ", "", 1), "2.0.0 "))
+	}
+	got := r.emails(t)
+	require.Len(t, got, 2)
+	require.Equal(t, "", got[0].EnvelopeFrom)
+	require.Equal(t, 2.0, r.metric(t, "mailsync_lmtp_recipients_total", "replayed"))
+}
+
+// TestAnswersDifferPerRecipient checks that one message gets a different
+// answer for each recipient: the same bytes to a@ under another sender
+// than before is refused (5.3.0, stored before with another envelope),
+// while b@ is stored.
+func TestAnswersDifferPerRecipient(t *testing.T) {
+	t.Parallel()
+	r := start(t, Config{}, false)
+	msg := message("mixed")
+	requireStored(t, send(t, r.dial(t), "first@example.com", []string{"a@example.org"}, msg)["a@example.org"], false)
+	answers := send(t, r.dial(t), "second@example.com", []string{"a@example.org", "b@example.org"}, msg)
+	requireCode(t, answers["a@example.org"], 554, smtp.EnhancedCode{5, 3, 0})
+	requireStored(t, answers["b@example.org"], false)
+	require.Len(t, r.emails(t), 2)
+}
+
+// TestRefusedMessageNamesTheCause checks that a message mailsync refuses
+// gets 550 5.6.0 with the reason, for every recipient, and nothing stored.
+func TestRefusedMessageNamesTheCause(t *testing.T) {
+	t.Parallel()
+	r := start(t, Config{}, false)
+	answers := send(t, r.dial(t), "alice@example.com", []string{"a@example.org", "b@example.org"},
+		"this is prose, not an email: there is no header field at all\r\n")
+	for _, a := range answers {
+		e := requireCode(t, a, 550, smtp.EnhancedCode{5, 6, 0})
+		require.Contains(t, e.Message, "message refused")
+	}
+	require.Empty(t, r.emails(t))
+	require.Equal(t, 2.0, r.metric(t, "mailsync_lmtp_recipients_total", "refused"))
+}
+
+// TestOversizeIsRefusedWith552 checks that SIZE is advertised, that a MAIL
+// announcing more is refused, and that a message over the limit gets
+// 552 5.3.4 for each recipient, with nothing stored.
+func TestOversizeIsRefusedWith552(t *testing.T) {
+	t.Parallel()
+	r := start(t, Config{MaxMessageBytes: 4096}, false)
+	c := r.dial(t)
+	ok, size := c.Extension("SIZE")
+	require.True(t, ok)
+	require.Equal(t, "4096", size)
+
+	err := c.Mail("alice@example.com", &smtp.MailOptions{Size: 5000})
+	requireCode(t, err, 552, smtp.EnhancedCode{5, 3, 4})
+	require.NoError(t, c.Reset())
+
+	big := message("big") + strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n", 80)
+	answers := send(t, c, "alice@example.com", []string{"a@example.org", "b@example.org"}, big)
+	for _, a := range answers {
+		requireCode(t, a, 552, smtp.EnhancedCode{5, 3, 4})
+	}
+	requireStored(t, send(t, c, "alice@example.com", []string{"a@example.org"}, message("small"))["a@example.org"], false)
+	require.Len(t, r.emails(t), 1)
+}
+
+// TestConcurrentSessions checks that many sessions at once, each sending
+// several messages to two recipients, get a 250 for every recipient and
+// store every email exactly once.
+func TestConcurrentSessions(t *testing.T) {
+	t.Parallel()
+	r := start(t, Config{}, false)
+	const sessions, messages = 8, 5
+	answers := make(chan map[string]any, sessions*messages)
+	var wg sync.WaitGroup
+	for s := range sessions {
+		c := r.dial(t)
+		wg.Go(func() {
+			for m := range messages {
+				id := fmt.Sprintf("s%d-m%d", s, m)
+				answers <- send(t, c, "alice@example.com", []string{"x@example.org", "y@example.org"}, message(id))
+			}
+		})
+	}
+	wg.Wait()
+	close(answers)
+	for a := range answers {
+		requireStored(t, a["x@example.org"], false)
+		requireStored(t, a["y@example.org"], false)
+	}
+	require.Len(t, r.emails(t), sessions*messages*2)
+	require.Equal(t, float64(sessions), r.metric(t, "mailsync_lmtp_sessions_total", ""))
+}
