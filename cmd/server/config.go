@@ -45,6 +45,7 @@ type config struct {
 	AuditRetention         time.Duration // 0: audit events are kept forever
 	ErasureHMACKey         string        // keys the hash of an erasure's address; "" = random per process
 	ErasureMaxAttempts     int
+	LMTP                   lmtpSettings // LMTP_*: the LMTP listener (off without LMTP_ADDR)
 }
 
 // loadConfig reads the configuration from the process environment.
@@ -113,6 +114,7 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 	check(c.ErasureHMACKey == "" || len(c.ErasureHMACKey) >= 32, "ERASURE_HMAC_KEY must be at least 32 bytes (or empty: a random key per process)")
 	check(c.ErasureMaxAttempts >= 1, "ERASURE_MAX_ATTEMPTS=%d must be 1 or more", c.ErasureMaxAttempts)
 	check(c.RateLimitBurst >= 0, "RATE_LIMIT_BURST=%d must be 0 or more", c.RateLimitBurst)
+	c.LMTP = parseLMTP(e)
 	return c, errors.Join(errs...)
 }
 

@@ -48,7 +48,10 @@ func closedAddr(t *testing.T) string {
 
 // startServer runs `server serve` in this process on addr over a fresh
 // PostgreSQL and MongoDB database, and waits until it answers.
-func startServer(t *testing.T, addr, dbURL string) {
+func startServer(t *testing.T, addr, dbURL string) { startServerWith(t, addr, dbURL, nil) }
+
+// startServerWith is startServer with the configuration changed by edit.
+func startServerWith(t *testing.T, addr, dbURL string, edit func(*config)) {
 	t.Helper()
 	mongoURL := mongotest.URL(t)
 	_, mongoDB := mongotest.StoreAt(t, mongoURL)
@@ -56,6 +59,9 @@ func startServer(t *testing.T, addr, dbURL string) {
 		APIKeys:      "mta:" + mtaToken + ":ingest,viewer:" + readerToken + ":read",
 		RelayWorkers: 1, RelayBatchSize: 10, RelayMaxRetries: 3, IdempotencyTTL: 24 * time.Hour,
 		MaxBodyBytes: 1 << 20, ShutdownTimeout: 5 * time.Second, LogFormat: "text"}
+	if edit != nil {
+		edit(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, nil) }()

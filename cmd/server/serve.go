@@ -50,7 +50,7 @@ func serve(ctx context.Context, cfg config, args []string) (err error) {
 		return fmt.Errorf("create MongoDB indexes: %w", err)
 	}
 
-	reg := prometheus.DefaultRegisterer
+	reg := metrics.Once(prometheus.DefaultRegisterer)
 	m := metrics.New(reg)
 	reg.MustRegister(metrics.NewCollector(pool))
 	workers := cfg.RelayWorkers
@@ -60,7 +60,8 @@ func serve(ctx context.Context, cfg config, args []string) (err error) {
 	bg := newBackground(pool, mongo, cfg, workers, *role != "relay", m)
 	// Shutdown begins when ctx ends (or serving fails) and has one
 	// SHUTDOWN_TIMEOUT for all of it, in this order (background.stages):
-	// HTTP stops accepting and finishes its requests → the reconciler, the
+	// HTTP and the LMTP listener stop accepting and finish their requests
+	// and transactions → the reconciler, the
 	// erasure runner and the retention cleaner stop claiming and finish
 	// their work in flight → the relay does the same, its notifier sending
 	// the last NOTIFY → the MongoDB client and the PostgreSQL pool close
@@ -68,7 +69,7 @@ func serve(ctx context.Context, cfg config, args []string) (err error) {
 	// off, later stages at once, and serve returns errors naming it. The
 	// services run on a context the signal does not cancel, so that each
 	// goes on working until its turn.
-	var front []stopper // the HTTP server, once it serves
+	var front []stopper // the LMTP listener and the HTTP server, once they serve
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 		defer cancel()
@@ -86,18 +87,31 @@ func serve(ctx context.Context, cfg config, args []string) (err error) {
 		<-ctx.Done()
 		return nil
 	}
+	ing := ingest.NewService(pool, &ingest.Config{
+		IdempotencyTTL: cfg.IdempotencyTTL, MaxRetries: int32(cfg.RelayMaxRetries),
+		Render: handlers.RenderEmail, Committed: func(int) { bg.rel.Notify() }, Metrics: m,
+		QueueBytes: cfg.MaxInflightBodyBytes, // the queue holds as many body bytes as are read at once
+	})
+	// The LMTP listener is a front door like HTTP: it stops with it.
+	lm, err := startLMTP(context.WithoutCancel(ctx), cfg, ing, reg)
+	if lm != nil {
+		front = append(front, lm)
+	}
+	if err != nil {
+		return err
+	}
+	checks := map[string]handlers.Pinger{}
+	if lm != nil {
+		checks["lmtp"] = lm
+	}
 	h := handlers.New(&handlers.Config{
 		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: bg.rec,
 		Erasure: bg.eraser, IdempotencyTTL: cfg.IdempotencyTTL,
-		Sync: relay.NewAdmin(pool, workers, int32(cfg.RelayMaxRetries), bg.rel.Notify),
-		Ingest: ingest.NewService(pool, &ingest.Config{
-			IdempotencyTTL: cfg.IdempotencyTTL, MaxRetries: int32(cfg.RelayMaxRetries),
-			Render: handlers.RenderEmail, Committed: func(int) { bg.rel.Notify() }, Metrics: m,
-			QueueBytes: cfg.MaxInflightBodyBytes, // the queue holds as many body bytes as are read at once
-		}),
+		Sync:   relay.NewAdmin(pool, workers, int32(cfg.RelayMaxRetries), bg.rel.Notify),
+		Ingest: ing, Checks: checks,
 	})
 	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: cfg.MaxBodyBytes,
-		MaxInflightBodyBytes: cfg.MaxInflightBodyBytes, RequestTimeout: cfg.RequestTimeout,
+		MaxInflightBodyBytes: cfg.MaxInflightBodyBytes, RequestTimeout: cfg.RequestTimeout, Registerer: reg,
 		RateLimit: handlers.RateLimit{RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst}})
 	if err != nil {
 		return err
@@ -106,7 +120,7 @@ func serve(ctx context.Context, cfg config, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	front = []stopper{srv}
+	front = append(front, srv)
 	select {
 	case err := <-served:
 		return err
@@ -136,7 +150,7 @@ func loadKeys(cfg config) (*auth.Keys, error) {
 func listen(ctx context.Context, cfg config, h http.Handler) (stopper, <-chan error, error) {
 	srv := handlers.NewServer(h, handlers.ServerConfig{
 		MaxConnections: cfg.MaxConnections, ReadTimeout: cfg.HTTPReadTimeout, IdleTimeout: cfg.HTTPIdleTimeout,
-		BaseContext: context.WithoutCancel(ctx), Registerer: prometheus.DefaultRegisterer,
+		BaseContext: context.WithoutCancel(ctx), Registerer: metrics.Once(prometheus.DefaultRegisterer),
 	})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -72,8 +72,9 @@ func (b *background) services() []service {
 }
 
 // stages is the shutdown order, for shutdown:
-//  1. front: HTTP stops accepting connections and finishes the requests in
-//     flight (their commits still wake the relay);
+//  1. front: HTTP and the LMTP listener stop accepting connections and
+//     finish the requests and transactions in flight (their commits still
+//     wake the relay);
 //  2. the reconciler (schedule and runs), the erasure runner and the
 //     retention cleaner, together: each stops claiming and finishes its
 //     run, batch or pass in flight, whose outbox messages wake the relay;

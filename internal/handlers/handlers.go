@@ -42,6 +42,9 @@ type Config struct {
 	IdempotencyTTL time.Duration
 	// Now is the clock used for raw messages without a Date (time.Now).
 	Now func() time.Time
+	// Checks are more /readyz checks by name (the LMTP listener), reported
+	// next to the stores with the error of a failed one.
+	Checks map[string]Pinger
 }
 
 // Handlers is the one type implementing api.StrictServerInterface.

@@ -17,7 +17,8 @@ func (h *Handlers) Healthz(context.Context, api.HealthzRequestObject) (api.Healt
 	return api.Healthz200JSONResponse{Status: "ok", Checks: map[string]string{}}, nil
 }
 
-// Readyz answers 200 when PostgreSQL and MongoDB both answer a ping, and 503
+// Readyz answers 200 when PostgreSQL and MongoDB both answer a ping (and
+// every extra check passes: the LMTP listener, when it runs), and 503
 // naming only the ones that do not otherwise. The stores are pinged at
 // once, each under its own deadline, so a silent store neither delays the
 // answer beyond that deadline nor gets the other one reported.
@@ -29,6 +30,9 @@ func (h *Handlers) Readyz(ctx context.Context, _ api.ReadyzRequestObject) (api.R
 		stores["mongodb"] = h.cfg.Mongo
 	}
 	checks := map[string]string{"postgresql": "ok", "mongodb": "ok"}
+	for name := range h.cfg.Checks {
+		checks[name] = "ok"
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	ready := true
@@ -39,6 +43,17 @@ func (h *Handlers) Readyz(ctx context.Context, _ api.ReadyzRequestObject) (api.R
 			if err := p.Ping(pctx); err != nil {
 				mu.Lock()
 				checks[name], ready = "unreachable", false
+				mu.Unlock()
+			}
+		})
+	}
+	for name, p := range h.cfg.Checks {
+		wg.Go(func() {
+			pctx, cancel := context.WithTimeout(ctx, readyTimeout)
+			defer cancel()
+			if err := p.Ping(pctx); err != nil {
+				mu.Lock()
+				checks[name], ready = err.Error(), false
 				mu.Unlock()
 			}
 		})

@@ -24,10 +24,10 @@ import (
 
 // rig is a running listener over a fresh PostgreSQL database.
 type rig struct {
-	srv     *Server
-	pool    *pgxpool.Pool
-	proxy   *dbtest.Proxy // between the listener and PostgreSQL, when proxied
-	reg     *prometheus.Registry // the listener's metrics
+	srv   *Server
+	pool  *pgxpool.Pool
+	proxy *dbtest.Proxy        // between the listener and PostgreSQL, when proxied
+	reg   *prometheus.Registry // the listener's metrics
 }
 
 // start runs a listener with cfg (Addr defaults to a kernel-chosen

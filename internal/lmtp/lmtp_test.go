@@ -2,6 +2,8 @@ package lmtp
 
 import (
 	"fmt"
+	"net"
+	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
@@ -147,4 +149,41 @@ func TestConcurrentSessions(t *testing.T) {
 	}
 	require.Len(t, r.emails(t), sessions*messages*2)
 	require.Equal(t, float64(sessions), r.metric(t, "mailsync_lmtp_sessions_total", ""))
+}
+
+// TestChunkingGetsAnAnswerPerRecipient checks a delivery with BDAT
+// (CHUNKING, which Postfix uses when it is advertised): one 250 per
+// recipient after BDAT LAST.
+func TestChunkingGetsAnAnswerPerRecipient(t *testing.T) {
+	t.Parallel()
+	r := start(t, Config{}, false)
+	conn, err := net.Dial("tcp", r.srv.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	tc := textproto.NewConn(conn)
+	expect := func(code int) string {
+		t.Helper()
+		_, msg, err := tc.ReadResponse(code)
+		require.NoError(t, err)
+		return msg
+	}
+	expect(220)
+	require.NoError(t, tc.PrintfLine("LHLO mta.test"))
+	require.Contains(t, expect(250), "CHUNKING")
+	require.NoError(t, tc.PrintfLine("MAIL FROM:<alice@example.com>"))
+	expect(250)
+	for _, rcpt := range []string{"a@example.org", "b@example.org"} {
+		require.NoError(t, tc.PrintfLine("RCPT TO:<%s>", rcpt))
+		expect(250)
+	}
+	msg := message("chunked")
+	half := len(msg) / 2
+	_, err = fmt.Fprintf(conn, "BDAT %d\r\n%s", half, msg[:half])
+	require.NoError(t, err)
+	expect(250)
+	_, err = fmt.Fprintf(conn, "BDAT %d LAST\r\n%s", len(msg)-half, msg[half:])
+	require.NoError(t, err)
+	require.Contains(t, expect(250), "<a@example.org> stored as email")
+	require.Contains(t, expect(250), "<b@example.org> stored as email")
+	require.Len(t, r.emails(t), 2)
 }

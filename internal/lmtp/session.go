@@ -20,6 +20,9 @@ type backend struct{ s *Server }
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	s := b.s
 	ss := &session{s: s, conn: c, remote: c.Conn().RemoteAddr().String()}
+	if s.addr.network == "unix" {
+		ss.remote = "unix:" + s.addr.addr
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
@@ -166,4 +169,3 @@ func (ss *session) endTx() bool {
 // hangUp closes the connection under the session; its goroutine then
 // returns and logs out.
 func (ss *session) hangUp() { _ = ss.conn.Conn().Close() }
-

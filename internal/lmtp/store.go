@@ -29,25 +29,23 @@ const (
 // answer per recipient in order, each an *smtp.SMTPError (250 for stored or
 // stored before). A recipient given twice gets the same answer twice.
 func (s *Server) deliver(ctx context.Context, raw []byte, from string, rcpts []string, remote string) []error {
-	answers := map[string]error{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	var distinct []string
+	index := map[string]int{}
 	for _, rcpt := range rcpts {
-		if _, dup := answers[rcpt]; dup {
-			continue
+		if _, dup := index[rcpt]; !dup {
+			index[rcpt] = len(distinct)
+			distinct = append(distinct, rcpt)
 		}
-		answers[rcpt] = nil
-		wg.Go(func() {
-			err := s.storeOne(ctx, raw, from, rcpt, remote)
-			mu.Lock()
-			answers[rcpt] = err
-			mu.Unlock()
-		})
+	}
+	replies := make([]error, len(distinct))
+	var wg sync.WaitGroup
+	for i, rcpt := range distinct {
+		wg.Go(func() { replies[i] = s.storeOne(ctx, raw, from, rcpt, remote) })
 	}
 	wg.Wait()
 	out := make([]error, len(rcpts))
 	for i, rcpt := range rcpts {
-		out[i] = answers[rcpt]
+		out[i] = replies[index[rcpt]]
 	}
 	return out
 }
