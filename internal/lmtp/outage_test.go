@@ -22,7 +22,7 @@ func TestPostgresSilentGets451ThenStoresOnce(t *testing.T) {
 	answers := send(t, r.dial(t), "alice@example.com", rcpts, msg)
 	for _, a := range answers {
 		e := requireCode(t, a, 451, smtp.EnhancedCode{4, 3, 0})
-		require.Contains(t, e.Message, "in time")
+		require.Contains(t, e.Message, "try again later")
 	}
 	require.Less(t, time.Since(began), 10*time.Second)
 	// The transactions cut off may still commit once PostgreSQL answers
