@@ -20,7 +20,7 @@ func emailFromRow(r gen.IncomingEmail) (email.Stored, error) {
 			HTMLBody: r.HtmlBody, RawSizeBytes: r.RawSizeBytes, ReceivedAt: r.ReceivedAt,
 			EnvelopeFrom: r.EnvelopeFrom, EnvelopeTo: r.EnvelopeTo,
 			MessageIDGenerated: r.MessageIDSource == email.MessageIDGenerated, Incomplete: r.Incomplete,
-			Labels: r.Labels,
+			Labels: r.Labels, ParseDefects: r.ParseDefects,
 		},
 		ID: r.ID, IdempotencyKey: r.IdempotencyKey, Version: r.Version, ContentHash: r.ContentHash,
 		SyncStatus: r.SyncStatus, SyncError: r.SyncError, SyncRetryCount: r.SyncRetryCount,
@@ -77,6 +77,7 @@ func (q *Queries) GetEmails(ctx context.Context, ids []int64) ([]email.Stored, e
 type EmailFilter struct {
 	SyncStatus, Mailbox, MessageID, IdempotencyKey *string
 	Incomplete                                     *bool
+	ParseDefects                                   *bool      // emails with (true) or without (false) parse defects
 	Label                                          *string    // emails carrying this label
 	ReceivedAfter, ReceivedBefore                  *time.Time // [after, before)
 	BeforeID                                       *int64     // keyset cursor
@@ -90,6 +91,7 @@ func (q *Queries) ListEmails(ctx context.Context, f EmailFilter) ([]email.Stored
 		SyncStatus: f.SyncStatus, Mailbox: f.Mailbox, MessageID: f.MessageID,
 		IdempotencyKey: f.IdempotencyKey, ReceivedAfter: f.ReceivedAfter,
 		ReceivedBefore: f.ReceivedBefore, Incomplete: f.Incomplete, BeforeID: f.BeforeID, RowLimit: f.Limit + 1, Label: f.Label,
+		ParseDefects: f.ParseDefects,
 	})
 	if err != nil {
 		return nil, nil, wrap("list emails", err)

@@ -71,7 +71,7 @@ func insertEmailParams(c *email.Content, hash string, key *string, maxRetries in
 		HtmlBody: c.HTMLBody, Headers: headers, Attachments: attachments, RawSizeBytes: c.RawSizeBytes,
 		ReceivedAt: c.ReceivedAt, ContentHash: hash, IdempotencyKey: key, MaxRetries: maxRetries,
 		EnvelopeFrom: c.EnvelopeFrom, EnvelopeTo: c.EnvelopeTo, MessageIDSource: c.MessageIDSource(),
-		Incomplete: c.Incomplete,
+		Incomplete: c.Incomplete, ParseDefects: c.ParseDefects,
 	}
 }
 

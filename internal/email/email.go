@@ -46,6 +46,10 @@ type Content struct {
 	// Incomplete reports that a raw message had no usable From, or no usable
 	// To or Cc, and the envelope (or nothing) stood in for it.
 	Incomplete bool `json:"incomplete,omitempty"`
+	// ParseDefects lists what could not be parsed in a raw message as the
+	// standards say (stable codes, see ingest.DefectCodes); empty for a
+	// clean message and for JSON input.
+	ParseDefects []string `json:"parse_defects,omitempty"`
 	// Labels are set after ingestion (PATCH). Left out of the canonical
 	// JSON when empty, so the hash of an unlabelled email is the one it had
 	// before labels existed.
@@ -91,6 +95,9 @@ func (c *Content) Normalize() {
 	}
 	if c.Attachments == nil {
 		c.Attachments = []Attachment{}
+	}
+	if c.ParseDefects == nil {
+		c.ParseDefects = []string{}
 	}
 	if c.Labels == nil {
 		c.Labels = []string{}

@@ -174,7 +174,7 @@ func (h *Handlers) ListEmails(ctx context.Context, req api.ListEmailsRequestObje
 		return nil, err
 	}
 	f := ingest.Filter{Mailbox: p.Mailbox, MessageID: p.MessageId, IdempotencyKey: p.IdempotencyKey, Label: p.Label,
-		Incomplete: p.Incomplete, ReceivedAfter: p.ReceivedAfter, ReceivedBefore: p.ReceivedBefore, BeforeID: before, Limit: n}
+		Incomplete: p.Incomplete, ParseDefects: p.ParseDefects, ReceivedAfter: p.ReceivedAfter, ReceivedBefore: p.ReceivedBefore, BeforeID: before, Limit: n}
 	if p.SyncStatus != nil {
 		s := string(*p.SyncStatus)
 		if s != email.StatusPending && s != email.StatusSynced && s != email.StatusFailed && s != email.StatusNotApplicable {

@@ -50,6 +50,9 @@ type Document struct {
 	// _id and filename) of an email received raw; absent otherwise.
 	// Attachments name their blobs by their sha256.
 	RawSHA256 string `bson:"raw_sha256,omitempty"`
+	// ParseDefects are the raw message's parse defect codes; documents
+	// written before they existed lack them, which hashes as none.
+	ParseDefects []string `bson:"parse_defects"`
 }
 
 // FromEmail builds the document of a stored email, synced at now.
@@ -69,7 +72,7 @@ func FromEmail(e email.Stored, now time.Time) Document {
 		ReceivedAt: e.ReceivedAt, Version: e.Version, ContentHash: hash, SyncedAt: now.UTC(),
 		EnvelopeFrom: e.EnvelopeFrom, EnvelopeTo: e.EnvelopeTo, MessageIDSource: e.MessageIDSource(),
 		Incomplete: e.Incomplete,
-		Labels:     e.Labels,
+		Labels:     e.Labels, ParseDefects: e.ParseDefects,
 	}
 }
 
@@ -83,7 +86,7 @@ func (d Document) Content() email.Content {
 		RawSizeBytes: d.RawSizeBytes, ReceivedAt: d.ReceivedAt, Headers: make(map[string][]string, len(d.Headers)),
 		EnvelopeFrom: d.EnvelopeFrom, EnvelopeTo: d.EnvelopeTo,
 		MessageIDGenerated: d.MessageIDSource == email.MessageIDGenerated, Incomplete: d.Incomplete,
-		Labels: d.Labels,
+		Labels: d.Labels, ParseDefects: d.ParseDefects,
 	}
 	for _, h := range d.Headers {
 		c.Headers[h.Name] = h.Values

@@ -64,7 +64,8 @@ func bsonSize(d Document) int {
 		field("version", 8) + field("content_hash", str(d.ContentHash)) + field("synced_at", 8) +
 		field("envelope_from", str(d.EnvelopeFrom)) + field("envelope_to", strArray(d.EnvelopeTo)) +
 		field("message_id_source", str(d.MessageIDSource)) + field("incomplete", 1) + labels(d.Labels) +
-		omitEmpty("raw_sha256", d.RawSHA256))
+		omitEmpty("raw_sha256", d.RawSHA256) +
+		field("parse_defects", strArray(d.ParseDefects)))
 }
 
 // labels is the labels element, which is left out when empty.

@@ -11,7 +11,7 @@ import (
 )
 
 const getEmail = `-- name: GetEmail :one
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, addresses FROM incoming_emails WHERE id = $1
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, addresses, parse_defects, auth_results FROM incoming_emails WHERE id = $1
 `
 
 func (q *Queries) GetEmail(ctx context.Context, id int64) (IncomingEmail, error) {
@@ -50,12 +50,14 @@ func (q *Queries) GetEmail(ctx context.Context, id int64) (IncomingEmail, error)
 		&i.ErasedBy,
 		&i.EraseReason,
 		&i.Addresses,
+		&i.ParseDefects,
+		&i.AuthResults,
 	)
 	return i, err
 }
 
 const getEmailByIdempotencyKey = `-- name: GetEmailByIdempotencyKey :one
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, addresses FROM incoming_emails WHERE client_id = $1 AND idempotency_key = $2
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, addresses, parse_defects, auth_results FROM incoming_emails WHERE client_id = $1 AND idempotency_key = $2
 `
 
 type GetEmailByIdempotencyKeyParams struct {
@@ -99,12 +101,14 @@ func (q *Queries) GetEmailByIdempotencyKey(ctx context.Context, arg GetEmailById
 		&i.ErasedBy,
 		&i.EraseReason,
 		&i.Addresses,
+		&i.ParseDefects,
+		&i.AuthResults,
 	)
 	return i, err
 }
 
 const getEmailsByIDs = `-- name: GetEmailsByIDs :many
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, addresses FROM incoming_emails WHERE id = ANY($1::bigint[])
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, addresses, parse_defects, auth_results FROM incoming_emails WHERE id = ANY($1::bigint[])
 `
 
 func (q *Queries) GetEmailsByIDs(ctx context.Context, ids []int64) ([]IncomingEmail, error) {
@@ -149,6 +153,8 @@ func (q *Queries) GetEmailsByIDs(ctx context.Context, ids []int64) ([]IncomingEm
 			&i.ErasedBy,
 			&i.EraseReason,
 			&i.Addresses,
+			&i.ParseDefects,
+			&i.AuthResults,
 		); err != nil {
 			return nil, err
 		}
@@ -188,7 +194,7 @@ func (q *Queries) GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyPa
 }
 
 const listEmails = `-- name: ListEmails :many
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, addresses FROM incoming_emails
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, addresses, parse_defects, auth_results FROM incoming_emails
 WHERE erased_at IS NULL
   AND ($1::text IS NULL OR sync_status = $1::text)
   AND ($2::text IS NULL OR mailbox = $2::text)
@@ -198,9 +204,10 @@ WHERE erased_at IS NULL
   AND ($6::timestamptz IS NULL OR received_at >= $6::timestamptz)
   AND ($7::timestamptz IS NULL OR received_at < $7::timestamptz)
   AND ($8::boolean IS NULL OR incomplete = $8::boolean)
-  AND ($9::bigint IS NULL OR id < $9::bigint)
+  AND ($9::boolean IS NULL OR (cardinality(parse_defects) > 0) = $9::boolean)
+  AND ($10::bigint IS NULL OR id < $10::bigint)
 ORDER BY id DESC
-LIMIT $10
+LIMIT $11
 `
 
 type ListEmailsParams struct {
@@ -212,6 +219,7 @@ type ListEmailsParams struct {
 	ReceivedAfter  *time.Time
 	ReceivedBefore *time.Time
 	Incomplete     *bool
+	ParseDefects   *bool
 	BeforeID       *int64
 	RowLimit       int32
 }
@@ -228,6 +236,7 @@ func (q *Queries) ListEmails(ctx context.Context, arg ListEmailsParams) ([]Incom
 		arg.ReceivedAfter,
 		arg.ReceivedBefore,
 		arg.Incomplete,
+		arg.ParseDefects,
 		arg.BeforeID,
 		arg.RowLimit,
 	)
@@ -271,6 +280,8 @@ func (q *Queries) ListEmails(ctx context.Context, arg ListEmailsParams) ([]Incom
 			&i.ErasedBy,
 			&i.EraseReason,
 			&i.Addresses,
+			&i.ParseDefects,
+			&i.AuthResults,
 		); err != nil {
 			return nil, err
 		}

@@ -156,6 +156,8 @@ type IncomingEmail struct {
 	ErasedBy        *string
 	EraseReason     *string
 	Addresses       []string
+	ParseDefects    []string
+	AuthResults     []byte
 }
 
 type OutboxMessage struct {

@@ -16,7 +16,7 @@ WITH l AS (
     SET message_id = '', mailbox = '', from_address = '', to_addresses = '{}', cc_addresses = '{}',
         subject = '', text_body = '', html_body = '', headers = '{}', attachments = '[]',
         raw_size_bytes = 0, labels = '{}', envelope_from = '', envelope_to = '{}',
-        message_id_source = 'header', incomplete = false,
+        message_id_source = 'header', incomplete = false, parse_defects = '{}', auth_results = '{}',
         erased_at = now(), erased_by = @erased_by::text, erase_reason = @erase_reason::text,
         version = version + 1, content_hash = 'erased', updated_at = now(),
         sync_status = 'pending', sync_error = NULL, sync_retry_count = 0
