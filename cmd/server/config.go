@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"mailsync/internal/db"
 	"mailsync/internal/handlers"
+	"mailsync/internal/ingest"
 )
 
 // config is the environment of DESIGN.md §7, read once at start.
@@ -46,6 +48,8 @@ type config struct {
 	ErasureHMACKey         string        // keys the hash of an erasure's address; "" = random per process
 	ErasureMaxAttempts     int
 	LMTP                   lmtpSettings // LMTP_*: the LMTP listener (off without LMTP_ADDR)
+	TrustedAuthservIDs     []string     // Authentication-Results authserv-ids believed
+	DKIMVerify             bool         // verify DKIM signatures at ingest
 }
 
 // loadConfig reads the configuration from the process environment.
@@ -89,6 +93,8 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 		AuditRetention:         e.duration("AUDIT_RETENTION", 0),
 		ErasureHMACKey:         e.str("ERASURE_HMAC_KEY", ""),
 		ErasureMaxAttempts:     e.integer("ERASURE_MAX_ATTEMPTS", 5),
+		TrustedAuthservIDs:     splitList(e.str("TRUSTED_AUTHSERV_IDS", "")),
+		DKIMVerify:             e.boolean("DKIM_VERIFY", false),
 	}
 	if c.MaxConnections < 1 || c.HTTPReadTimeout <= 0 || c.HTTPIdleTimeout <= 0 || c.DBConnectTimeout <= 0 || c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("MAX_CONNECTIONS must be >= 1; HTTP_READ_TIMEOUT, HTTP_IDLE_TIMEOUT, DB_CONNECT_TIMEOUT and REQUEST_TIMEOUT > 0"))
@@ -116,6 +122,24 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 	check(c.RateLimitBurst >= 0, "RATE_LIMIT_BURST=%d must be 0 or more", c.RateLimitBurst)
 	c.LMTP = parseLMTP(e)
 	return c, errors.Join(errs...)
+}
+
+// authConfig is the sender-authentication configuration shared by the
+// HTTP and LMTP paths.
+func (c config) authConfig() *ingest.AuthConfig {
+	return &ingest.AuthConfig{TrustedAuthservIDs: c.TrustedAuthservIDs, DKIMVerify: c.DKIMVerify}
+}
+
+// splitList splits a comma-separated list, dropping blanks around and
+// between items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // env reads variables through lookup and collects the errors of bad values.

@@ -60,6 +60,7 @@ func startLMTP(ctx context.Context, cfg config, ing *ingest.Service, reg prometh
 	}
 	c := cfg.LMTP.config(cfg.MaxBodyBytes, metrics.NewLMTP(reg))
 	c.Timeout = cfg.RequestTimeout
+	c.Auth = cfg.authConfig()
 	srv, err := lmtp.NewServer(ing, c)
 	if err != nil {
 		return nil, err

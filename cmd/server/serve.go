@@ -107,6 +107,7 @@ func serve(ctx context.Context, cfg config, args []string) (err error) {
 	h := handlers.New(&handlers.Config{
 		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: bg.rec,
 		Erasure: bg.eraser, IdempotencyTTL: cfg.IdempotencyTTL,
+		Auth:   &ingest.AuthConfig{TrustedAuthservIDs: cfg.TrustedAuthservIDs, DKIMVerify: cfg.DKIMVerify},
 		Sync:   relay.NewAdmin(pool, workers, int32(cfg.RelayMaxRetries), bg.rel.Notify),
 		Ingest: ing, Checks: checks,
 	})

@@ -23,6 +23,45 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AuthResultValue.
+const (
+	AuthResultValueFail      AuthResultValue = "fail"
+	AuthResultValueHardfail  AuthResultValue = "hardfail"
+	AuthResultValueNeutral   AuthResultValue = "neutral"
+	AuthResultValueNone      AuthResultValue = "none"
+	AuthResultValuePass      AuthResultValue = "pass"
+	AuthResultValuePermerror AuthResultValue = "permerror"
+	AuthResultValuePolicy    AuthResultValue = "policy"
+	AuthResultValueSoftfail  AuthResultValue = "softfail"
+	AuthResultValueTemperror AuthResultValue = "temperror"
+)
+
+// Valid indicates whether the value is a known member of the AuthResultValue enum.
+func (e AuthResultValue) Valid() bool {
+	switch e {
+	case AuthResultValueFail:
+		return true
+	case AuthResultValueHardfail:
+		return true
+	case AuthResultValueNeutral:
+		return true
+	case AuthResultValueNone:
+		return true
+	case AuthResultValuePass:
+		return true
+	case AuthResultValuePermerror:
+		return true
+	case AuthResultValuePolicy:
+		return true
+	case AuthResultValueSoftfail:
+		return true
+	case AuthResultValueTemperror:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EmailMessageIdSource.
 const (
 	EmailMessageIdSourceGenerated EmailMessageIdSource = "generated"
@@ -192,6 +231,65 @@ type AuditEventList struct {
 	NextCursor *string      `json:"next_cursor"`
 }
 
+// AuthResultValue An RFC 8601 result value.
+//
+// Example: pass
+type AuthResultValue string
+
+// AuthResults The sender-authentication verdicts of a raw message: those of its
+// `Authentication-Results` headers whose authserv-id is in
+// `TRUSTED_AUTHSERV_IDS` (the receiving MTA's; any other such header
+// may have been written by the sender and is ignored), and with
+// `DKIM_VERIFY=true` mailsync's own DKIM verdicts (`authserv_id`
+// `mailsync`). Of several trusted headers the topmost (newest) gives
+// `spf`, `dmarc` and `arc`; `dkim` lists every DKIM verdict. `{}` when
+// there is none (always for an email sent as JSON). A verdict never
+// makes mailsync refuse mail.
+//
+// Example: {"dkim":[{"authserv_id":"mx.example","domain":"example.com","result":"pass"}],"spf":{"authserv_id":"mx.example","mailfrom":"bounce@example.com","result":"fail"}}
+type AuthResults struct {
+	Arc   *AuthVerdict   `json:"arc,omitempty"`
+	Dkim  *[]AuthVerdict `json:"dkim,omitempty"`
+	Dmarc *AuthVerdict   `json:"dmarc,omitempty"`
+	Spf   *AuthVerdict   `json:"spf,omitempty"`
+}
+
+// AuthVerdict defines model for AuthVerdict.
+type AuthVerdict struct {
+	// AuthservId Who reached the verdict; `mailsync` for mailsync's own DKIM check.
+	//
+	// Example: mx.example
+	AuthservId string `json:"authserv_id"`
+
+	// Domain DKIM `header.d`, the signing domain.
+	//
+	// Example: example.com
+	Domain *string `json:"domain,omitempty"`
+
+	// HeaderFrom DMARC `header.from`.
+	HeaderFrom *string `json:"header_from,omitempty"`
+
+	// Helo SPF `smtp.helo`.
+	Helo *string `json:"helo,omitempty"`
+
+	// Identifier DKIM `header.i`, the signing identity.
+	Identifier *string `json:"identifier,omitempty"`
+
+	// Mailfrom SPF `smtp.mailfrom`.
+	Mailfrom *string `json:"mailfrom,omitempty"`
+
+	// Reason The `reason` the verdict gives, if any.
+	Reason *string `json:"reason,omitempty"`
+
+	// RemoteIp ARC `smtp.remote-ip`.
+	RemoteIp *string `json:"remote_ip,omitempty"`
+
+	// Result An RFC 8601 result value.
+	//
+	// Example: pass
+	Result AuthResultValue `json:"result"`
+}
+
 // BatchItem defines model for BatchItem.
 type BatchItem struct {
 	// Email An email to ingest. Required: `message_id`, `from`, `to` (at least one
@@ -248,6 +346,20 @@ type BatchResult struct {
 // `headers` is an empty object.
 type Email struct {
 	Attachments []Attachment `json:"attachments"`
+
+	// AuthResults The sender-authentication verdicts of a raw message: those of its
+	// `Authentication-Results` headers whose authserv-id is in
+	// `TRUSTED_AUTHSERV_IDS` (the receiving MTA's; any other such header
+	// may have been written by the sender and is ignored), and with
+	// `DKIM_VERIFY=true` mailsync's own DKIM verdicts (`authserv_id`
+	// `mailsync`). Of several trusted headers the topmost (newest) gives
+	// `spf`, `dmarc` and `arc`; `dkim` lists every DKIM verdict. `{}` when
+	// there is none (always for an email sent as JSON). A verdict never
+	// makes mailsync refuse mail.
+	//
+	//
+	// Example: {"dkim":[{"authserv_id":"mx.example","domain":"example.com","result":"pass"}],"spf":{"authserv_id":"mx.example","mailfrom":"bounce@example.com","result":"fail"}}
+	AuthResults AuthResults `json:"auth_results"`
 
 	// Cc Example: []
 	Cc []string `json:"cc"`
@@ -1158,6 +1270,18 @@ type ListEmailsParams struct {
 	// `From`, or no usable `To`/`Cc` header; `false`: only the others.
 	Incomplete *bool `form:"incomplete,omitempty" json:"incomplete,omitempty"`
 
+	// Spf Only emails whose SPF verdict (`auth_results.spf.result`) is this
+	// result.
+	Spf *AuthResultValue `form:"spf,omitempty" json:"spf,omitempty"`
+
+	// Dkim Only emails with a DKIM verdict (any entry of `auth_results.dkim`,
+	// mailsync's own included) of this result.
+	Dkim *AuthResultValue `form:"dkim,omitempty" json:"dkim,omitempty"`
+
+	// Dmarc Only emails whose DMARC verdict (`auth_results.dmarc.result`) is
+	// this result, e.g. `?dmarc=fail`.
+	Dmarc *AuthResultValue `form:"dmarc,omitempty" json:"dmarc,omitempty"`
+
 	// ParseDefects `true`: only emails whose `parse_defects` is not empty (raw
 	// messages the parser had to read leniently); `false`: only the
 	// others.
@@ -1678,6 +1802,45 @@ func (siw *ServerInterfaceWrapper) ListEmails(w http.ResponseWriter, r *http.Req
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "incomplete"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "incomplete", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "spf" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "spf", r.URL.Query(), &params.Spf, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "spf"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "spf", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "dkim" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "dkim", r.URL.Query(), &params.Dkim, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "dkim"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "dkim", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "dmarc" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "dmarc", r.URL.Query(), &params.Dmarc, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "dmarc"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "dmarc", Err: err})
 		}
 		return
 	}
@@ -6651,314 +6814,328 @@ func (sh *strictHandler) GetSyncStatus(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P0Ldxu5kTcOfxUc7nOOyU2TpmjZY1Mn512NLWe08W1tZSd5TL9skA2SHTUBpgFKZmb83f+nqgA0+sKb",
-	"pEkmeWZPNpGb3bgW6oZfVf3UmqrlSkkhjW4Nf2qJr3y5ygT+fbHkaQZ/6PVyyfNNa9g6Z9qoXCRM4G9R",
-	"64ZnawHvcGP4dLGkdj5Ds9IIacZmsxKtYYuvVlk65SZV8vEqmbWi1izNhORL/LFHj/SCD54+aw1bL2bP",
-	"nyX95yfPn59Ov0uePX3BBzPBeX/69ClP+idP+ZPJ7HR2MhlM+pPng8E0OXmaPJuePJ30Z/0+7z+HttK/",
-	"i/FkY2AqJ4Mnp9++RK3ptDX8DP+bpTC0NGkNWzCPVa6mrcgPecH1ojVsDaaDZ5PTZ5Nnz2ezKfzXixeT",
-	"06dPpifJk/7pyRP4z2CQfNd/dvr8yWTG+7MXz/lT8fz5s8GzZ+I7LqDFXHAjkjE30F5/8Kx7ctIdfHd1",
-	"0h/24T+9p/+3FbWEvBGZWonxLFdLWI4snYr/sjvRm6pl+I5RreHnll6vVio3/iWVz1tfopZt4BwaYKN1",
-	"v/9kWmsMH8PgFoInIsed/nP304ovu5+mKhfQfL930vryLWotzDIbT1QCW0/NrejzH0SWKXryeOVbhAU9",
-	"gf8Ry5UyQk4342sB36o8EXkXtqF7cwIvSqC6TBjRGs54pkWE+zBRX1tDN7dW1FoKrflc0EZRb7CIJyeD",
-	"73rQ2H/BR72muRVfjrVa51OgMppvK2qteK7FOBEzMUVi/RK1cn47Dilm0D99HrVyMRXpzY79g93T68lf",
-	"xRReeA+zZDAweLyR07E23Kw1zGkjpyKxj7c3eAINGvHVuEXHdYZnu3Z9vUp2URk2eiNynSrZGp58+xbR",
-	"yb6Uq7WpHG9JB5txzf770/t3/6oH/J98Dh6Wlu9DhUfSEtDGRzFVcppmKe5llf27c5uwfC1L5LE2apyL",
-	"FU9zkbSGg6jlX90y8NMBDDwRhqcZrv5Ura0U4rAnYzUbr5Q28xy2uF/w52Wql9xMF8hsRM61SMaTtRmv",
-	"cqGFNPjuMtU6lfNxKsdLJecK31X5asFl+Rkd0XGSpzP48lvU0oUEbBgHyo/aQD4PBv0nX5pHA1/Uh/P5",
-	"pH968qVhTJ9f4P99qQ7tM+5Okm/GsPKObYo8V/nYEldrKNdZFrVmPM1EYneD1g7I7jscB45Y6PFMrWXS",
-	"Gj5BAlN5osfThZhew+ad9PH/ola+lrupzvE3v9dAX3k6n4scqH+6EMk6E0nrG4w9OGgXV3wO/5sIPc3T",
-	"FVFa62ohiP880my6znMhDYst54qBJ3GmTa7knAlpUrNhhs9ZOx61noxaceeMaSETlho24dNrlkoWX866",
-	"b2G6cQ9EKFE6HL/WYNTCk/W3NZGrydciwvEuOYzLMjVt8lTOWzD4y0Ko/RFkWtPYoT2hzSPN4uD17h/F",
-	"Jo6YmC6USGAWQBblAVXl450GZj6KVcY38FV1cDE0E7PbhZBMKibFreXztzAc0ugmG2YWqXaTYFwmzOCk",
-	"9EpJLUYyFyvBjWZcMsHzLBU5U2szVUvBZirHlzVfCnYtNmcsRgKNmZL4wyzNtYlGEjpL5dz10hvJcCFo",
-	"tntnP1EqE1zi9N+oqWdU5Ul/4GbB1Ay7t4oYTAbVgYiJ3rzH4sc3J49xJfTjkwqRhD8duSUfxSp/lc6F",
-	"Ns108umH8+7g6TM3OBRiSBURkEesFxx+/v2QxMSEa/HslMTBMGbtj69fshdPn/Q75fH6r+Tp5H/mf1m8",
-	"nf34I3/zu7/Nv/5v/j+v+fvHV191/vL0Uvf/90S/nry6fTmf/3549MxMvjmfGTje1Zl9AsGRaGYUu+Vw",
-	"CsVM5UA/Jt+kcl4a7cmubmcqXyLXSaV5MgDZmcp0uV4iI7NjSqURwGRgUD/++OP52iyAJ0y5Ec1rzos3",
-	"UiUZ9iZgrGstWDv+XvBc5HFlTekpywXPlr8foVwHBe5I5vENVU6+FMZyv5frXKuGFXy/4n9bC2B9WuUM",
-	"lBjG2SoXN6laa7bicwGsRYJMp3fiM6aWqfHHD0/ZSMKbPfZeZht2w7M0YbepWRTnc5ZmMJIzOMippDds",
-	"n6lm8Wm/H9O5TGFQf1uLfNOKWlaVoxdb4XyX/OsbIecGBHJ/cIr75R9EDVRE6uer3QIgTaoUg8NZcbMo",
-	"RpMmrUMp6dlpSEknjZS0j8m/RMOxO10oLSTwOWYW3LAlvxbaMktinprPkLiQ+COmp2olErYSOTv/cDmS",
-	"ZIAO2Qm8M3j6lN2kOp1kgp1/enl5yaYLnvMp7BFr978O8K3+1+8uOhGb8FyMZDsuJEbcYSpH4SgZsIbn",
-	"L05P2N/WCtgdrTmKyOKDUSs+YxNlFiMJ66MZrGWJe3d67C0pLND0kmfwnkiGIW1sF164Td7YshtVkYc7",
-	"dy2gp8HT7/aT05t0mTZw2rf8K+w1k+vlBETVjKVGLLWTSHBIWDsRM77ODHvajxjspNLwN/HWJvLPsK9w",
-	"tLaF1vBpP2pgXTQI+LW/l/zKqve2A5KX3mK5AD2+fmC+++UPzDdoirQD5Gvf8+QjHQBS51FLRj06NA5z",
-	"NcnE8nd/1SS0/YB/srZAnVoYUROz2gkOvVA+T2FlTWqIY/PEHcKWH/HCmJUePn7s+HcvETduHPrxhCdd",
-	"98m3cDH+Ty5mrWHrPx4XLrLH9Kt+/IG+pkXYqgnCiP3xYe21RNcDh5MORhkc5wSPmD1tXkzAQ5p0VGHR",
-	"nR4M8qWSsyyd3nedK6T0HYxXmzTLwLqTcL7QBpBoupAFUaz6i2LVy4TLeJYLnmyCRg7aiPJouu7rh96T",
-	"qV07XYhFZ2zA5ESPvVb5SMYf3n+6YqAFlsel4yHjMDVYLDfTVLJVrsBC1GcsLpYsHslUs9Roe0zhkI4k",
-	"TOm1yidpkgh5zy1EnV2tRO64AZ4PTSKHjVo8WaYSFZZi554UO1cM48BNmvkPHmpfzj9coijN+PSapCiN",
-	"fcvMkP7/oKS458KRAXQ6QBuI7PZwkU4CpoK9+fVZ53Lo1mZoexrO4ZWHWpHCNqNx4ZQvpRG55NkFWPz3",
-	"nHtq22LoPgim/TTkpa5HpkV+I3L/8kF04rp4kEU5l2wtxdeVmKJWEwyHtaWAf0z5WpMRS7oVS+VqbTo9",
-	"ButJ84bzmogsnQBFiWzD5kKKPJ3i6r5T5jU5RB6GqKQCrRwaDA/eabG474IXDlpQqUyXPniIFX2nmF5P",
-	"F94gdotwCVNaCmlE8rCyJdW4JvyGpxkIwBLRnZTXJQ0GccTqhJ89zFFMNZvyFZ+kWWo2tSkA10cmlYhV",
-	"pjbQM2tvhCER/YFvMsWTK6Xe8Hwu7r2aJLxAbWDi61SIRLPBs8HJ6Wm/Tx6EEvcKWLwdCDNKsQyHcuCa",
-	"rujDrlGqSx8+FIMrzSJ+e/7n8ffvX/1l/P1fri4+xYVSPnjK3qbf2+VEekpSaOU1+jePWNF7D7rwJKK1",
-	"pBln1i9JFiCSBsuUnAMvIm2iNuyPXu3+pww80J5xaFdKveVyYzV2fV8C5UYwtI7sxpbF6SDQFq+UYksu",
-	"N04j04cSJBAifNj1Hz4EQX70IxfJGVnsjM9ACY/R3dVFf1fMNPm3euUro+CVbWOwbz8OnGc4jD9JvjYL",
-	"lad/vzez5dbRMyGHlVOpthlMAb8tDeLAfViH3zyQNLJDjtCZAeL+WqpbyZQUlQX/8ccfu1V3365Vr3oH",
-	"7dKvcjUVWgMfv8DLhON3AIcTXHa/9ddB4Z1Z1ZbNBWoqaHtwlqSzmUDbo7Ba/Z1aWcmvNgT6obM/sMkZ",
-	"LF1ji8UxHATq3dEDO0zxC5q9FnBWoVn0byCNNlwrvk5FlrDiV0YXWFuWwunHC67ZwFvHM2gDOAmqhXRF",
-	"jc/gG1VcwMJhMSwTXBsgLpaLaboijTE4LN+i4uvw/jVspvT+ly2L/L8NkzpoGYO1Qop9aLfErciyrnVM",
-	"TNYGbVRL/l7RmU7FysAJAYsXl2MkYRY63Kt2lmrQylPJYlr7uONOcUALBT8CchjJbWRmzeM/SXtBLZK3",
-	"Ikn5Fa7ZvXjkS/q0C02x5RqUKcHCRuBj9MbQFj/OZ9Png0FJrXoaMk4/QraEITLc14NZqP+6i1938bOH",
-	"VLAeaRaHc47dvgLZV4xr2mqwrf0IkLude9AHrnhCigzPPuTwrUmBB9qb6MpVhhSsQIwMkbyWwvCEGx7h",
-	"3SLYBGCjMbWiNrMNvoW6bG8kr/zNmJoxsPE2QYPwjLOc37rNsm3C0//+9P7dSAbvavgvpLfYkk8cMZ4L",
-	"d/MJX6JNCfbjSMZ/uCC/j739+ylNvj0O0C+Pf0plIr5+s47wVbAUJfosL8glzVVmIOLsjIfo7SiafmRn",
-	"D2eJbv3Qft0gtY7kRLC4QL3EqG7i4BdcL5hReHM4ePosZu34dDBAVTWVc+iktB7KLER+m2rR6bF3aD3n",
-	"wqxzKRKakXcCQz+tqsc9at3mqRHvZbYh//G3qIIFqjniL99e4OFwF54rnlcuwOvoodIlwNM9lwAh2Kjx",
-	"8i9cYngVtfgzJpYrs3G3JHg77oaH0kVa7SMYZ682uhNEStQG5KBOtVvS8t1vIqYqEYljvRF7dsoydSvy",
-	"KdeCLcRXlqTz1OjyMB4APrXixogcRvT//9zvvuDd2Zefnp1++z+tprkEUKvqfF7ZCcA7/rbdyRFpT3Pp",
-	"Im/w5DTacdHQfMdbXFl8Lva6Qnilgfod+OLbUwSR+ha1ztdJai5u7EEtn2A+bYYTxMgOeis0piJm/4kO",
-	"OvxnzvU6Fz1teG7CBxP6YCTjXMBYUyWLr1AwoMlR/teYlAX7WehIsR1UL+GC0TTtIDel252EG9E16bLx",
-	"3QAd+9MWd631saHpy9En1y5mF/vraP8I2Ws6FZXrdbXSTQMIIGHNEodurWq7SiOuUVaVmiLnTNk6xQDH",
-	"8+eutY+7l0nM2o8e4eQmfHo9z9VaJuxW5dc4rdo0DM/nwmzrgdxudvWUdIAU3Mfh6SCgoOGTCjLFvdNq",
-	"ugwNDwpe9qHWWuxp5AjcD7C0HsXq7z43b1LdcHbwgrX0xy4dJjiF33xnPM/5Bv4dwBygIbnOyG9Y3v1t",
-	"M8f+y400Teh7OJyXRiz3qjfliQoHjd81vwBl+60BFd1EFzBuvMot683tCc9FtB8u0IkCqIdYcrB5tePK",
-	"NUyavWEsE9d19+RY6VujuvJEI7taW9c/uDM+dgv0DgwJIpFSORfanDHBpwsWV4YW+yt/Jaco6Q+i24Jo",
-	"vuFKXdJH7obf/vOkStKVZbLj37EqdLNeP2W50OvMNEz9Pdqz8CNCTby1Z8QyAmHsHiBi47jpfsRm6+e0",
-	"Mik3tF2zQrBE09At8VtM4RkTX/nUZBu0V9TM8sYYNV6yNNGisTjbXuvuZxRGJ9y12kFW13HHGf1ajcBP",
-	"Om010ZEfhOQ0tgdnx0hlFqDISnGLi3QEXhOs+OuQRZiuQ5NWMHH2LFaRmIWR3LQOP1xdfWD0QjHqW7XO",
-	"wHa5EWzBEwvvTeU8E6y4e6dTUhaAg/5JA9Jmj9JY50p2wE2k6iOfKteQpeinHrtAq3QpEF+EaIBbvvEU",
-	"OWR8gqanM/fI3h1J2meNJmhogejIfZGl2oS/42HzP49kbJ2beABge/EtGn+TVVqK3ThUOhemf4N0nk5L",
-	"bpbPXwJmUteEqh9v1zDfAUFagVXVNImXC4Il0xaUDlMQylVXakuxXduMsnbJ9Op4e4ZLJdMpz+BIoZ1a",
-	"WGzlITxAzFh96EEQ2U9hX9viyQ5T8ytRZ4045bdXH5h7D9H1IndGM3Ig66Wv2MgN4WvbezfqkL69l1bv",
-	"7X9rmNTh9OlWpJjTYZFEtYaDa4tmzeanI0YV+DS3xSnVGFkQuBRO54AYptpwthlLBV6XtT9QmMyn/3nD",
-	"Vnm65PnGyr5MKzxJb5Wcq1ffs3icVgXLSXSI6XaY2K26nQ1elnj+gTqy1anhb7U2hJjVnTMWg6URs3TW",
-	"4P6pQl33GCXlQMd9ojzwZqJAlIqt8X6Kxa9ztYzRqe4fjmR8peLH8ctp7JGCLmTDH5s2foFaQQdkl0I3",
-	"PQj/tBp6sVWuZ3wimvTsN/icaeF8qx/Or17+UHWcxqxN53UtTZrB6GSnclzX+RyEzFEn1EfYhVRdBNvV",
-	"vg+j7+oH4cBAvB2t+ijT2ibT3sRDFhdvo9iGjbKPQOm9lWcsRkQSMPt46EhiJMs0IQUpwGFrQNyJyNMb",
-	"kVDUQOhHx+Dh9RJW2oOyfT+w6sVq+N9rM62EzFZn+SOIZ+s61SJnU1TtpDIsFzwhnEyZwLkmt7Q2XCY8",
-	"TzTTfBORmTZViUCLLHJf4rlj8Qdo/RUOIiYdaSTNQiydTKAL0ClQbtGRtBejLrQVFSwb32qvGcKBpUaL",
-	"bAYbdC1Whq3ldMHl3LnGmxWenSZDMeYmQq4GHtc0k8CtWsIAmRJO0LM23P42zA24RTCxTtTsjqVI56Pc",
-	"sZWQ1D06yeEaiY9hDVssh7PWPgmjrA+w9D5t5PQTvf6tFIxdp2ghvbTKuAZKpjmXAMMWBFSSGuKm6lPZ",
-	"EpPduCp7RUoQ0huuk4/urb2vypr6/dWjMN78pztOs9aJD1Cv7sT36+UKXaT2EpDOY3EmdirkJ9HRMUA1",
-	"B2roO61bkYFkKcSSVSEjQh5Mp0GAdriBoX5WKItRyVyLKviDCsMoH4GQpEuGQ2nTisWu2EVVo6CspjfJ",
-	"u5KG43WFqrzYamL7FARH3Cz7HAXeu9djDllXlrIRi2ekOMVGxawd4j5G0psUHRKowTLHPXbuzHq8KCce",
-	"whIl6AY9EbNUCpZqaGaGsJnylWtqOgfY4ZWJFTe07qb8YB9d2VgvfJKly8mK8V5RVECRLMys3lZhF7iG",
-	"X7x4vvdidt9Y7miGsnb89vzyDXv98f3buHM3o7Q6k4czUlk7/vjywxW7eh93jjROH3h5t68qGRWMJ0ku",
-	"tI5CGAbq80mqVxnf4E15eS0PM4aPnMiDmsqVg5VlLoKMUGIRm9C8rMJJWKQsQ70ZIWcIwfBu8ntb3k0e",
-	"0bdvUJGrZCa4g2Ee2EL1fuyPrP23tVijQj1RXzuB9shzshtSWTpE5GmsRJgXyUwq10N77K36sD6+fsme",
-	"PhkMWPyW3uxevophdNNsnVjMCuPoC57kfHotqgiI47IBHUeKFe22QTGE0a1X2uSCL3GJmYWTgs4d6om0",
-	"xhiy/+TJkxedfXrh3bTl+vo6WIl9qdxtSaWuIFn6+zTOel+rjKeyCy81EPQetbQig67Udhn0S3POw2/u",
-	"SipfqOiFhLNV53mIm3N/a7Xn0rwSvU4x/lZzhlcxCNobLzYwGq0dTCFQRh1s/nv1f19ePnt7dX47+5/9",
-	"lsodb+Rxah8cjPoIvfAK8x8AewfNkKyEMxbqfD12Ttcr9jVt+MY6IjaM56J+hbjN9xX6Pekd1sY7u6nN",
-	"A3C7UJlAF0XH3j37u/vitr5C36m8USnq1Id4xErke6CDbJJmGUH49jDwb9s2JrCf666KjZxSBC3iMK2a",
-	"PmTxSkjg6bEVQuSPsbZ1x8KeRBKPZNsZ3AsF+4OQ5LKhDa9baBSsuMlToZn4uuBr9H6onPGRXIl8yeHA",
-	"UIjgGctFNwEp57DtFOMhZLJSqTTQplRmbDGIk0zAUMh55YzLTtmRZmfk7a2Wy7kEBF5qquxg82/XthNX",
-	"90otJ9rY0NYGD1sOKyq1W16MDXWrnCaUEyliIDC04cuVRsPmdqHsqyOZGvto4y4vVyLXeDeJZwJRjxMh",
-	"JDrRcuf1qkBcw9u7A2/fSldYB95PwZjHueBVSHfL4qK8P8yK0edbW7lDx8l4stmLf2urnAW4tw5dU9p9",
-	"Sc1BYLfKMt75FuQelxQVfedA9eNenreyC+loD9HeJTrej1P2smx3nRQEFVJKhVxDD0u4UI0CDz68GwSq",
-	"OBxVZhH6h1MXRs7a6NK2Yt44ZoMswTra+TpJDTM5T7OKrrrj0O0DQ3/bMut13gBu4saAGdLsH8FfYKyc",
-	"5erW39251As9dm6jbJhthiJOQEz4wKYJn16r2ezMxvhdfDz/9KePF+O3538en19dXbz9cPUJl+KvavJI",
-	"O9BKqr3c6bUOAJ9Usx/+dEdn710Y5zRPjcjTvSEkdgteutc966sv/QXh6SwZTTZugZhWbMbz6pJs4VqV",
-	"XIWNShXG9FsNNeMGKK2yo0TE/tYURmHfALVirlSClLv/arbMeJ8cNAVKnrh9hfB3Z7+6jSgPFvHbcBhB",
-	"w3AriqnSOgeuY3HsG1g5ns7DxJchncJ+cajAwuQcB9LWJ3yXwGH5fc/CgcLG9mxFTZMgKC1ScF78yvq+",
-	"ig33Z6MiG4KJVc58ld6/bOeCL4MTW+GG5J3bEtXiXHcS1jNLtU0vaaOa6FdBODJCNnWnMIeo5NtD9j9V",
-	"S/RKsyRXqxXou+zdOstcxkjD5umNkC5wayo8NYPCKGQC9Azq+rXYCBuPFNsBjBdLPo3R2NKHnczww/rM",
-	"fxBf2Q9vz192K5E04SJQA2yNnmLH4eGj8R8v/nLQGAL76XD9iY7xXSm8Qqpu68NbpWpPO2jqQdwMVkj/",
-	"s9D5tv9DlaOKt8Nx3zbPMqJfpqTQFPqJ57rsHqB7ILAOgQnUnQHBWTzuXiFwRD3ZTWp38rUeaSLtD11r",
-	"oOeKz7J/0u2fXPWP9Fnu0AM/OaFSOevq1nOaa6luNbtdpNNFgO9HrnzGgP4sxChFpW+WfhVJj/0YSt5b",
-	"rgtxF8GLUjk4qcm51BQZgx4cWU7phTyP7p8tGt0sxBIhOZb7xfyWp8D6w5biDmYVjCn/45ibGLs1Sl0T",
-	"/sepC3ZC6xWGcUpxK7QZ48NxmsTOWLce+yksRSaSudccSvCQVDO+VKSDLCN2u+AGgzwJRJMmmt2KXCDL",
-	"Tw1FbjexxArxN8wu0EAC7aQy+ANDsvwKHWGBGm7EsjHY9spC2xF1DxumhQRjT/T2xkwVA6lPJWpehnAo",
-	"O9hY4Teru5GKTHlhJm3rU/rSMPkfBM/Mos7gMYf3zlu0hnC7aiCGkIZcQ8ymBGeJgLGCuRyxWF3HzMYP",
-	"oIpTuSKzecxb6hpYqE+cDv9u4gDb4gawG9Q/FjhX6HktffKluAhjrqit1/v32Gl3drWaNu392kzU1wtY",
-	"ieZoFYUveNxY4PJkbUosARrWX9Wk02PvXQQAgQpIJbNYf69iadEQxPJLgb/3m2J4DWCNrke62Ol66DVl",
-	"m996WWbRtySB1yvWTgRPyrbOzrFWPWTfHWQkZQoId4wyoQG8KrgWTHxdpfkGZEomUPDDjt2q/Frk3gV9",
-	"+DiX/OvYuqTLA+4fja9DxciufePCXmA8jzbo7C3d6Hgz2TIXR6D6iBX3eSF2ID0LIOe1S30Mq2cUSxRr",
-	"UzDreqVFbqpJtelpI8qULlH33bxST0Uliqrhei8cGoVfYymK+hBel1wROnB/+N7794ttRylTrH/F2gwH",
-	"Vya4JhYWQk8bY5kQXI5oWwtbAl0hAO9OLKA3sS63SrqNkVyoW3e8LdBXG8GTHnsnbrFhzZZ8g3lWkkQk",
-	"Z9bzoJleQCcjSXlH7Kt4D5co7BpUnN5IjuR/MguhHmepFGOfTRezsFpUR0ZgLEpaw+J3fCmGhOOIXdoa",
-	"xtpSsanKFFqxPm0QoUA4ggdTuaZsKNgeYYaXwOMRKsNiaAV/CpQuzLhOnXTO3Fr8VaUS9EplXxGZV9RS",
-	"A62o3BnavXCGzyepCedFPAiW/Xl3khqbHISi7nOB0/3T1evu8zNoE1cPNTt3+W8WuVrPbYbbBWxk+egm",
-	"YprxXOiIiUwLaINr9oabVHZPegwzF1H7djyagAzPnj4ZdOwAGEH8aBZyndnUJMEcQFGgm+bc2Am9+9Mb",
-	"mspZMWjoPRdL5SHsGJ1Ingz4nnoI0z2M7RZiZ5VENw0kHKGrgkM/RUbmUr5lziZqLRMOOj7oy4N+P7is",
-	"PStSg9xyTcOlqMUYxvcYURBxeZhJqldKoxbWPNpXxQvlQUP7NG5PVOlcqtwRzHKdmRQGM5Zq7IY9xulg",
-	"D/736spQWhNoPnafxcUynFHkgEo2xZnmOtiAol/fqc1dXelWi2mY9nOaKW3T6zDsY5aCOuQXHJ1H8KGz",
-	"gSiMJUEyuxYrQymlUoMr7z+j3K98tRIcqHPr4Ds0ehy4PWtlRgK/PNKOZiegPJSJCFpDLjJTObPM3n5H",
-	"FwtSua+5xNgdAlMBvygYg2ulvKbpUoy1yddTs85DssaAqcu3F8z/WB6TXmUpCHxsMcvOAuTBji1E02Um",
-	"8rGQU5VQUaKmg2Rf617Y12KEuzIHr8T9oCRF8BcVHOiu8lSSWEm44bD7U5Xn65U5C2QLbmHBpmCYsMX2",
-	"7BCjKg3KM5BH2jOyVBc5AvMi4IVx4iWwRMThU9BAzzzDp7eQT7q1cSzP04gem3wtp0EgThGDo9kS+DjR",
-	"qllwSZmkcCvUGveiHUTCaKNWmlmd6STq9/tm4YTIPEWjz4ZPdbuxlaqMmtM+O8FJv36ydOfMlecxPlpF",
-	"yWzDUmnFQSiwaXIoikqTs3ndoAWbvRTnRAkkMGcLcWHN2sg7ica7PtoIP0Z2+eLF84Bdgky14DP6+aQP",
-	"k4+Q/5Lw5JIWxJ0bSqwKjNh5rouDoxcqN0LWwnBa2xlSQ+Kqr13x1QiJuTO65aCoinbh4fgok8k74hH3",
-	"TVIoeNzA9UFZ286xS782TKORbaFa2cQ4sALXliOOJm/pfNnmA4rHyn0lMkGAq0t9UFckqezIi9On3zGb",
-	"3o4larpeNiZlcNn4ap6+9ZLLLpxI5B7i6yrjkrQxtG5SzdSUwEDTisFfzgh5Us4IudX4bfA41NJQ0ous",
-	"HTxyCfzwqHUOxufb1cMeKIF7g089xWi4pijCP328bFgG1l7rNQK2Q/ffiptFZ1spq9AMWudpNxeYfXHa",
-	"bAoFlR9q6eySIgKnXI5kXXKdsvZp/wVTkm0vp1AsZVi75BCf4YEZJ0DMlJrHDJ0H3OHbVI81oBtKuIiY",
-	"ErNpTH1uO3sEoLXyLuxIBVpFsjf3yIAMCOc127hL5u39HZxf9HCaqBirLuElLtPOhBp1+q95Lm261abN",
-	"VLOZdWbgSxHlCsEgR6D2LuYuwbtM63gwKo5YHETbfO5/6dnkiC51m/785EuPskhglFDlzBi1I+K3cge0",
-	"P5/svpV0vGrXZXG9MGfVoq8fxUeu8EgP9Mxy7UcfhazXS8yvYzN/9agOZ9xwA1au8VnL8+g7YO4l1hbS",
-	"gj5VjroglnDonDGqewmHcy2t4oKeUGsElmNUD2IHVcTNNu/RWoL1keoFGFcW+kwuQMvw9niTqG7p3TAM",
-	"QWq7XeKivNWv7Edh+c8tyQTSGSu2mbRcXFoiArCCLa6VUxr4QxIA7PEVO7AZrivytQJQHnro965NtWrp",
-	"T7udak2oyNJHhwmRekXUo0FBtfqpJeevLaV6SDu22upO0rWAk4cMJDkIV1MmyQLJ6au9HvP5lf2oGZ5D",
-	"y1CD07ieilMQ4HSqe9CwsVGFf9Uorkrqu3Mhlmf00tcu3soTcRQRXqtdpzIhMxH+0s7pCYZSxled4UjG",
-	"1YrBMWtzFuRXIY0Xvkolm2XpfOFy1jpo/Ug6NbwTFT4ptywxa0+UWTDxNdUGM4C7ghbIqPHlkaT03PB9",
-	"pU4xDsfB9V0/HpAZjnQkcagI9A8KGses7dLE8nkuhMYxxAFa1uWrHkkXIQBt1Eoyx7SQ1bE80n5CqR7J",
-	"RTpfhMatjd4YhpyRCgnBRhKQylFKxHQqp2IkpWK56MJgKEdvUAbkjMW2LJETwiKGtTWYRbj7d5ErEjIj",
-	"TOGBq647NslnuWI0LG0Z3c9uF0qL+r7aWm3U2FkhdCcbRmKXQpE1CVWedXrsfCQL4G+xXb5F67EBs538",
-	"WMatSGM8c70+9tFcu15M+2g4fFPV7aPHUS/RffQ4arW8j26hXPL7yDlUw9SqE2pY6/qYK2OIGva4ccH3",
-	"s8hXhe5TzZnueOfhEsTy23K59iPkl/2oumZ2KEWr+6f1EEC7imr/jwjs+2UQe+WJ3C2qoaTj2tqqjQi/",
-	"j1RSMVR4LUMjTmhN5OUhau63vZP5VNBZA/QbcVWFaC/lOUNgurV3OhGb8tUKLSMwVU/6ff9Zp3ckgy3l",
-	"ZTiAu9TyQOxivZ8Hg/6Te3awhzHfd/w7Wfbnk/7pyT072MXQP7/A/7tnD1sZ/v3W5lcuCraFkLrKqc4g",
-	"d0ZPqkOfYkQAzdjbBwhHK+JCtRA2QbBT5a1zx3r894HtCrsq/L1mN1Wm5KoZNWZhUDaBFNa5qflL21xu",
-	"rLOysx+KWfVz/EKuioe3pvtHenWPN0ebzMkilKNuEJaWcj/ZXhW2bgMqygX2WKINKQ5GnazJ5bvkcs2z",
-	"Mp3ZZ41EZvJNkTS7Gv9HvrWGNLq+5rlFFuei6zxxhyfI2g9X8iNoXjyTbz5t5PQ1T7N1LvTdgPwePDlL",
-	"M0Ji8CxjU7WcpNaGYefvXtVlp7XuCxB7FcOZbTyQHPbPRpF5cA8yHW243AEvGxzrbNmarAWHY4dgR+Vu",
-	"fOw3d0zG0qTZwKa88jdxDWnTx3cKS94LW6xA+G7BekV11eQb1hYO1Oigi2WIbSU3K+U6T7V7u3dnTkfd",
-	"7M7yUB6Kjhhhwwn/dfA1YAgqblIGNnI69onot0By0f1gExvUc9Xuj6KDPg4BOWI/HunoMmGX0zHcC/n4",
-	"oNkbf6Fki0HM+VFnoanWA0UQ1NP1jcuozoAI6ieqnOCvCDK3JPxly1m3DPjQw94/Pey870N+m1KaFG2q",
-	"mPkQFh4SswP2kImE+VxFwtar3emTnu5ixMcE/P0TMwofyQEq+e9Bax8WvjwrTUo3vQfxg93Q9TodHJgQ",
-	"9OlxsWJbDtCWhJulY9NwrApaLY13z4l5COdOeAD/dT07ezP/JFwvJorniUNEVMKCino91tICmVBJlgOP",
-	"XFAU/G3z5bhbNMxGrs04r92El22ibYYQnNXvmoyUfmF2BDZfSTUIBp3KMV244L9UlghtxnbYYyBNWym6",
-	"Mh1c+IyjiWi5OM5mmcq1oblT7IluDU+/fdte72gfsdE2UUaC1vY1O8K8srZtaUEOGwVpPK1w7od9+BFf",
-	"31I0yY/DNds8yd10fLGlgFTNdlqJvHwxtc3WuIO1Wz0ARzfg6Stk24cBJtzputN1dWVjjsuItWNX3u9Q",
-	"xq36MOHT60zNd+1CtUYlT7zq3pA3rLNXj20AGxRMoHbn63qy2nK2QXwQXcyVw8zKsLTDLpl28JsaJKhI",
-	"lE2fsUpUGEulq2t/xvouFpGiaQK7qlibXpgsPlHrCSK/GtR8iaeoQqEVVKP0AV+RTavM7V92vdyeVQqI",
-	"3oc8i30LKHTHmu6m1o+OqZUJsYm91wz+skXJ/Fq4XEwo1OlrymHg8KG6UjhlcCC+xEuXn2oXKQVFaoeC",
-	"omF4J0gFdXt6/B647qOm5akvMzAoMV3nqdl8AulAKzsRPBf5+dosGpHI5x8uqZzZVMlZOl/ntjD5+YfL",
-	"8R8v/vIpxoAdyZdiaNS1kEMM9/4d/nfcYVRdC16BHlSe/h0FyZB9j93anMf4JenwcY9h6gI9ZDElI48j",
-	"FueCY/ZxniwpJqhli2rjlRM2Va4TTmW8UzlrSIrq4Js22Tnsx1QtfdIAQtf/cHX1oZwlINXsNk+NATNM",
-	"jWSAHEG4hC0/CswhX5tFhxk1F2YhcpsmSzpmS8AaTIcsxUgGge9n1ZDZlVJU4YVN1QoYLKY68MiMNhb8",
-	"cNbJY0o1hsEFnR67AkqD3XOzxFlEGKOhnSC29W3SHHM8dm09D592MmLi60ppm4ITn1tRgTdwXkHVEcuE",
-	"0SNJcZYq10WGyFnh/NCU7iZfS23L6cFQqu57vIPEOiQcE5HdiBClA9+5+SPMhbVtZT6e5pRDwiWHcqGP",
-	"HQx7/I//YECCQhpbFpuqlCOtwe+01fHjm5M4KONujxvWhHNHwdU74YwojxH5yvbBNN7psQs+XWBrU56j",
-	"7FQUIYmhHDSqIQzrZ/oH+5nNcy6NZj+P5M/dbhf/H352p4T9XC/yF9UePabiyWfOzrF0kBosmOPyWFGY",
-	"4JA1FW6PacHhi/hxzm+hk8Zi7lQE4DFsPOKMtlQzokngAWc/24wgvt9erxfuhviKwa2UJ4HysfxVTTwZ",
-	"h8n2bLvEMFzD5OG0ndF6EknS4GLKObBxRwX6KHKJRI6m4ZElZ7yhgH9XIPhRbYxR0wCpWA5tMAWhJksM",
-	"U0LKMMouh69tTCkRivWgWzyM4Yu/dp1o6BLzZTY0B6FUX7vqVorc/USRQaap85H0vQcEomZVGlEy22BV",
-	"B7oJBdp1XqZrsRnJuQAKOe2fxMDW/A8WeUUU7sINoWPL21CzchMsWnkSs7bPu2KCes+ds3IxIhr8km+K",
-	"YkltLkfSHxP4GdMSSQTT2uk8siyxY5ecS31LJSjj0/5pHLnSqSjLSh3i0vk6FogcixqSyDyygZQqH0kX",
-	"/MtzwTKlrjEAvseulGJLID/7iWZzYVh8OngR24g2vP/pns+MyGNbaYmiE5fc5OlX1rYJdTyB8DkHZcNO",
-	"CpEUagZL0CHaGck4UVP92OkFvWUSO26JUQUBa6RMglQec2t8EnBBa5nAAFx0xO/+qjGdq80YaQPlY4MR",
-	"tHgAMeSB/uYjuSgHL1kgfdxj2yKKslQTX6hENuiRBG2F3op77BwOV77OxNCGwp/2+640WJHtp4hnbq8l",
-	"xh3iMP770/t3ESa8RPC9pXwbWVyEPRfF43zkFLmB4Nu/rTFJsH8fRTgLtqxSEiWimNiidVurihsXCYw9",
-	"QBsYWd45s9N6XpkWfpekhECkGgUhmRLW8lERUQumQ5ZKYds7eYqxjaXW6ChX4qFLB9jPBgMo+bWwlbQm",
-	"Kkld4rCJYCWSQVKJyrMZDOqbdCuyrGu3abI2lNzaAmBd6gJMhkDF/Rhru9DMGbK0gogiF/uCs6KQeu6r",
-	"0JpStRoXCmsL1rQtaX3+0sO2HWtNTan+fBAagzGc1ybGFAOOv9OkbDfAdJpuc4cMb3PjiM1yIXDqbMlX",
-	"OCS9ni5QE/d1bLlOE9HBqFH0U/p5vfvTmyKsNKIsFBhE6iJyyykFMBjYkjHuSWQTOdSrn6c2ih/L99ij",
-	"TnhngmngLEkbq6hiUwWLhld/wwBES72iNMLqFQFPPolHsiIQaBFx+DZPGSdNBj5JbFyzP16uNTmSJsXC",
-	"JVXeiS9oFj8F6dPIgEfynXLyEEsRYyPAFJP1FJRGFj/9+hXYjvTJ0e2pmfIVn6RZajYelO0zMXlDMRGr",
-	"TG3w6iEYzYln0R/4PJVWUo4QN1mMX9N5i7N0mZqYtS3yjz3t27L3T/t9m6APVAr+t7UYyZgYFZZrWqE3",
-	"Q7P4pxH5tEetIfvc6/W+RGwUerfh+ajV6/VGrW/xGVtxDfpI8EKMVgOSp3tgFAq3kg++x8ofpdhMs1ee",
-	"nVueCiPEgBwbohqW4Q73MsHChvTcwx5MLjgqHlwXq2DPC+aVAz3Clkcj45zBf+SGaMZtQ3AQ4ElNDS9Z",
-	"EfVjY6O1276gwU2KAdUjef7p5eVlKQZ8AjoDnD8vhp+/OD2xyQLsyDsRqVcJ+lnPP1yOJNFojyH9+gj5",
-	"Ur1yC9bH5DhYOBzdNTYZPlkiWMb5Z1C9sI5+zRSxEwk0wkKQ/kyiltRyyvHiTuzPLB70T2L2Oxa/UVNr",
-	"OzXbCW60Ef1lW4iC1EU/2/KW6RzzYdiAVSBzZO6oEEX2NDfUZh8yCvuq9FbjYqztkqXOQLHMMU0DeQ6W",
-	"wixUEmEgJaWC9cWuYQgdXIrBoNJHgM8rr06qbVBCEZXyM7vlmPID8zS4yvQZ3+gzWOUXuJQhq7JpDGb4",
-	"HYJ4+TXo/0phjoLKSCiNN5Xpni5EUmw4pvfC3IyXry7efnh/dfHu5V/GV1dv4og5/jI4XcAUsTUrjoew",
-	"wf24IDrUkr1ldRYsb/FFsUSVbJJWfP8cIlbIYD3zlShAS61SmWvKOjkoEw4ltMW4IUH5PWyYCGzSST8O",
-	"sj3CS7CBZ85qYVLcuvx0WI9578J1yOi7cFYd/WhU3XJnYrpQ1kTbxjF6dVZjzfuSUyGupOaPkS0ARy9z",
-	"gZHUYslBJqOpS0E8/l3H63xNkjWaBq524CNdjzT6xcqUFHinOb8RbL2yK4/Wq72LOAP+iNY/nL/CHZWa",
-	"DmJbK/VJqFHv6EN5XC5WQjaRFeIIXwIFy8ppb/2gUaYFpTABldond8cDYV3SqK+6hFOYg8TeKdjZimQk",
-	"zz9cRkwKgalveEldIp+F+56cmxOKsArE/0Lk3spBf8oSVmaq4yH7kCvgUmKtmX3I2pgSBt19KZ0ylHdW",
-	"Acfv1UpIvkp7G77M4qjyELX2YXk5gm/ByoyHLJVGgCyDnTj/cOnfJCndtivm01VNUsnzjS0VY3MHFO7b",
-	"8w+XAWRn2Drp9Xt9m20PxtQatp70+r0nmJHDLNDb/ZhSX/4d/p6LLYlO3S4BF8nSG9Fj74RIdH0jyPGk",
-	"1hgqgbm7XFLPXph07jKhUtDYcdRyBx8HNOj36bod+R4COSu2UOk6MchHGiB7bSZQsh/23QjbRKfoID9g",
-	"7qV7A0LRa4fMbr1Jb4SE18HOR9AJn2ubAwY6+QIfPwaTcrN9yX9ckJ98m5eXEgtNF5QjgsskIhdv/Obt",
-	"1Yfx+atXH+ORTLFwOv5iFpYLw+/oGRAS+DUag6BUw7yQPbZxMVmcLc0qBjKzcgpad7Vx4QVQaYWOrCng",
-	"g7DPWEy7QVnA0J1fZHrdneF1G0kRrZdJx67fg1HOnoSyD0xVH2H0PWjpaf/JfUdsQ0K1yGw6NFzNIekN",
-	"X433WqCrWCR4F7l9gkH224eY6TvrcdyU06BbIiLxtfs8wVql+w/UzQld9uzkYoGvuQyuBVtQT62XLE6T",
-	"uDN0rmrN2qC6ZyIaSfJa+2JMHdRogdN5R7hw1zilCxz0iWvSscnoKipkRGUnToLfuywZ7BxHLG4woSWK",
-	"NziEIIgpjeHEXcX5QflCxdo6sks3hOVTBIwAe7i4sXWgvV8NVrh504tXHr8BQ7r1Ldr7IkHMWt++3OnA",
-	"HkaExUQQUNdAjO+lIBNezSwp0MLiSTyloTT14If8+HueuPgC/ORk/yd/ktxegRHa65RO/O6PXqt8kiaJ",
-	"wDDN08GL/V9cKfWWy40dnSbecsCMLkH9kDyzCaPKB7F8Ff75y7eKpNOmtI7B2bSHp/UlalVvYVrDFlJk",
-	"y53bAnTWeHChG19wxN077T68YaHhkSTfhkh67DzzAR712A52EUTDa69LorBMRrLdfPPnnVBgGnnrIc2L",
-	"0led4kSOpD2SeN227UReOPzZL3wYo13RKs7fVtx8YwACvIb++lbUknzp6g0GYPODzmoNab97MJUgFdbG",
-	"qyeqbNDZFrLSNNYAyuvHuTe0ZdfI7Ianuqg2XBQbLo1zd+Hhzj0qDzdONAQwN851f/nafQQyp5JOxRIE",
-	"VjUBZILpW3/lSE4o2+om8k7tsstOd3rsj2JDBzBw2jlpqRVI0JSSPlPTBZVokI48cymgq4kcq1ULm1au",
-	"XrVvO6ncY/mmPM9tfrXU1nfdRda2WmvzkPHrX2qg5BcMKhfGoMmp3Lt2ihA21kYS1+mN2B5FERZ0aZpM",
-	"0RO0X5rVYZj+IyfTEIoHG7FnHs8Pn4eNDbz/RCj91pA8l3ZCViyie6CUPJ3uQxccfSVrTRd+VI4fb6v8",
-	"UxZfqfhx/HLqfGhnLKZLNdsTOo/BvqseJ0L+N54h6bzPpWnX8yEcMkV7pYp3zmNKBe7T9tgEyG28r/Mo",
-	"xyA1LiyAUQR6yIRMESnbaZjiSB45x9J4dk/zl9R6i3LfexReWs3fVF2v6sJXB0zqnTKXQAtLITFe42gN",
-	"2YcTeN146fJ9NajGQKkIaFbaNOXoxDTJmN0J9YGasWcxPT2HpMIrnlQzkXofkEUFabrgbzchDYi6RjJG",
-	"8rqUq7WJO85bA1zGazuO3bRj+9fjfDZ9PhjEnR47Z+G5RLi3q/RgYU327lFkiR6yuFBaYuRoIxkXylQc",
-	"sXhG7Mum3pxO4b9tAuiY7Gj0eIAF/cPV2zcWUxGNwBBw9QUiViDz2FIYjknEYevXJnS0YlL0FdnteFda",
-	"Fhv+vfgVNyK4fxjJj4JnzLnNYU6byFd9m601p+fwe6Y0ajQV1p2iz36GmIH2ab/fCVJXUuUxYnsqd9nY",
-	"7DUjYTm4YTzLsLx4pU5FWFiCEuTn2gRJ5J1kgL9HcpILft2xiF+6VxKZFuHlUr2Wh88FDywVpGnC80Qz",
-	"zZEKyZhCtHSFn1NCjaCaCJY1g3VHHEdglNk2SJSXbbL/X6nR35MwIX8/rEVATBVqSzWLSeeO2e+CG8cn",
-	"A7YQX1mSzhHqN3NJzytlIWHzCBnyOxb/l8+FazEiFuFqMdFA8fguZdS/5RuKTy3OQ5oQCCEY4ZiQfTTQ",
-	"uZBgMookPrMzq0nytlR2N5FyEJkHmzzP1XrlkDFYoGEtk1RT5YSuTyurh2dxZ4jnzOVvFfJGZMBhipeK",
-	"kh7x5y/xWTgQ1DOG9sDWmtBCIhoMqSketUYt4FeMfQp2GvVjYGdOk3DX0O6eJyADHEKFEooPiQyqS4Wn",
-	"dljRBe1AQSsrwiHR0dA2arVU2nSwr4/2o2HskW04F+RA6VJsuaO85fbIITxJCOnOPl7Q2g4LAgluYv1F",
-	"tMumi5eTrLjtDy5baxfRhC6qo+R4UV8JOQZWrwmrU3QssKgfnzFe8HFSyIhr4/XkDmQUtTAYFALp09ur",
-	"DwUpqFlVbc35jXD+B+GYNkgCe6q6F/bbrlVmG365UrHl2f63t2T5x2eWg7oCtprFbjBjJ178A+PbsY6D",
-	"uMfe08B8Ymj4l/YDtVczlnfj2nWGSPDk97Wrtr9P5rv0BY/cClqHr7olkRda3TaQwoG/y+EVWLUirMiI",
-	"ekQp2CIEA2DxCTpe4T32kPk7bAS9a7p3plJE/oIKPljkSqq1zjZ+5FuBPkEa6zM4GbWJGQsCK7zngWLk",
-	"glIKbAEhBWrdNXncCN6Des7RLreg/T+KTYNH7WNB2YTJIshm+QwQO2Tt+O355Rv2+uP7tyD7LKwJwbpl",
-	"X9GZk1VesFBVoanoeFaL3J4a7rFPjtZHskZ4sIdrW9TZsmtfSTwsSFKzIguNp2QhN9WqRfOJXi/sp+bz",
-	"vNNbtddCPmi5CwHG2vHHlx+u2NX7uBPR0eBdLWCDDRBiwYDQ2YQ8FlWcFZZLi8IAFdDYfLsrWy8sWPry",
-	"Ca+su1EI3dy17CjcEaZRWOrVtbe+T7/6Kp9HTPNM6PDR4RtypZrs2qOX33ltS3ASy39TCZaD5XS7Xblb",
-	"x/v2Dk7dL75C+/cq2Rx+BVtEyW+zHN2LjwvTiYzGw8354qOyTVVOfFFos0N2uL94JEHzGbLXeRqxwXfs",
-	"nbrBws3M5fRmv+v3+/2RhNM4ZOdwnG3ztaPtWrxSQ9ZAeyP5iWyzIXuPZYFhWCMZYuOHrKhrdubKLv1+",
-	"bWbd5yAzfhBZporIxrLvjJAwDY6zRhCHjV9yVq/Fizbasr1WGFMK2uO3++AMjiWZY6ml+do9QOLd+nr9",
-	"Qwfre6RreDwsM02YvJGsoxlBIq1NEeNTR8s6pYN0U593O8Prf5s/usdCnwQqo4R3HMkm6CnZO6i/E6+z",
-	"WhasS0W2b1sq+0VdVLca+ju4EeO/wMUfkCPp10sPhdpYEANrq3w/7DdCzziCiQinQL8WdGPNFsqrlnsg",
-	"Q40+Or/aHYxaDmO972v/Hi7xr9iN2n+xgx7DALQKushVzsI6L00bWdmzAoo9EamcF/kFzqxRm3FDCSgc",
-	"wOi0/6LALX4s95HqpvaDpKzlgPbtdYcCy6Gbyq7//OCD5AqRNRylbSvTFPtTg6mjMekizqhADFq66VLY",
-	"SARnxJew6jZPhO9xJN2pevhDFXS872N8ld6kA3FywIH4g5KILDs9OYCqP/BNpnhypdQbns/td08POUJW",
-	"HxHJW5GkHHQNul8YHPKxJWPQuy+kSc3m3/Bu4hIvCoqrhEMvKOiCoQLeIZA95ijZdW9BZVef9vsBygQG",
-	"kHDDJ1yXnBHVq40iXhndCZgsABH7DtjvgrFr4P6oclI9ph8jl3eFE2DFqmocwhmcOx+oOZJrmf5tTTgi",
-	"Ox1cDLTK8Q+yF4E9cufDy8VfsUaV86+c0oXJFUVxk2AF1cdjb4twC2wSpHiR16YS9oeRaY+YWhuMITxj",
-	"cY65fQtMLisgufByhI4Vx9YQJBGuGcULuZbZLbr7F/yGdEZUowkhWbTRpvAlUjQiOw+nClr1o7wpVlZF",
-	"I8kLJcN2jcHlQUBTRdeIbIQPGMcYIjNT+UhyScNFJfOWk8uTuu5g9GHx66y4Stc+hIZYtQ+NnM3E1BR3",
-	"4bTIe/xJ39uc58dZmodJKGzbaxblNDh3N1mO6pta36ZuNhAqufaEO7kYIOOSnf269anfZNWvQVZVxcf9",
-	"RNZPafKNJBUCVeolN3Kuw7t2YOirPL3h000RuL0NbA2svJQQKVe3wM42mhhmUR+pnSaRB7dVEHQRBdVq",
-	"w5crXdRx4pgAyhVF2Ph/jHPBg6QSGK6BWYy0TW0usgQz3ebOu1l1AtgkBDa1SRoG8driZ3jBsVrnc4wt",
-	"9BmcYlrF2JZWJHFRLZc1ku0dEXFraTB3iAtkW3Dtq/WnBJOXQZmuHkPN8xavl+M/XFxtw+IWax25XBo1",
-	"DT4shPWo4eKg0jTKBpLJVmoEkY8EJCYRUq6whZG25aZ6ZZSGgy0DXcFyF4nagtCFJqmD/dztEoNcjq9a",
-	"d/aJUpUAjg8d8NsbSRYx95y1//Dqw0fGc9NjJ991DjfF8BgGgu7bLw2munLkst+RQrt7VqayX7ss658e",
-	"xKxfY9ba4626/wck3jGiC8m32co6JEQi2h7MFEZEWHUdM5CFHJY4Hj62QaGxB+fEF1d8jmkntJAJ5aNI",
-	"JYsvZ923GDJdF2425yAo2tYWG0mXXiKE6jsfc5Abq92cXIoyWpz2T+NOE1ubC/MQTO1fyXXvOUyv7NiB",
-	"3drnkMF3fvW+ybvxn18bg//30rD/IPa7goJ0eYVSvRvE6rxClYTzmD5GBxAXLpPHwFUwkkFj0sGtGNcg",
-	"cd1deY8tFxvkstueN6lD/M5mTaQ8dxab3hvJgluSQ4hga2FNCpe1ocSAQTNE0cUMn4NaPGo9GbVivJ/U",
-	"lDqJWf482Xjt1idl7BQZoVITJILCa5r4dPDc+bwwr1xG8ic+PRnErI0AzQAGbHXShBz26BopTStEjEEz",
-	"Nq9OMXxydOWCxU9gAuxW8OuRjH987OYU/yc+z1JtCkSZdXap22gk3dKw37GT2OdfIsNivdIiN4xgS42Y",
-	"JV+x1kL5tMPt+dq8bTQoXGpFdSPy2zw1gpR2kfv3yBkHfWfo/MPYvXOK8aV1mFrKLZxEVpcvJXMZybWk",
-	"N73mL5MizdZkvVwV5FDx+jlvJjYDkyAyoHxZJWOiZEY02wuYShe0A/swTBnjiu3gOJtkL077ntI3alJc",
-	"mk9EnbBcujiiI88GEFc3eB4HR6BzxgoaLEisHFLXOhm1tmFJHLlvw5A8O304CAn8SXwOS2PIG5VORSty",
-	"IV5fgjIxrUmaZa6GyuEC7gNO5R/sFDzg7jlIBkRU95uGcxcL6wAj6QMmIKB8iVRq659snD0/bszuqP+a",
-	"LTvSYjwi5lERnqxyZg/4fRWppkB5dFw2pZfemfoiEVOVYMIIQw6+IAomxu9j1u53JxwLJVh5gVdBVlJY",
-	"nemRZnHQd9wJboqK5/BWKQdqxPhI+kevUu2SKg2Dr+IiKpYzzWeYllBg+lBvyI6ki70AFemjWOXdVylp",
-	"g21Mwfv0SZ/ud4IJuvTkLtxnJDEsghKvOjESWzYYdxzyEtdqSCqi06dcdl9QB0ZSg1qh1SGWcrOyOpJH",
-	"WMpsv6F87if9wEK7tLc+IxbsQUgNEcVF9au1TlDorrhZhDGiifhaQ9o1Iv1SaZ4M9tUMPc7QV1MjTFeb",
-	"XPBlWcbdEV9YWh8knLNqGmALoSq9qW5lRQo2nJGGGsbhofHnz58W1o7hb/gzhj3CpJkR8w//E59SOuGy",
-	"llS0e8bc278ftXhvlcxQfdq+XfUSYMHp3A8lWeX2zf+3pfu/p1uhfjoeyMfQIBlzfrtTEvpEqLUYVpvQ",
-	"HiRFSpgBFx3G2jBoAhbAX52onPHeJ8PgmlUDYXtlMTWSIWDFCbOK7Kq3iqLKyiWMqgU+tUM2sf2i6Rdw",
-	"pOyUTR/57S/px61j5e/N1D2pBMjwgFX/xt9+428mNACq9PLLMTm9kdOdXM4NqcjfNLRwqsgXXI4oezjm",
-	"C4wo6bj9KfIX7QQ2cLdI1im3SLVR+Ya1wzRcZ0F1MXpvJHN1S4l6EC42EUKyIHOdz1kXsfj9n66+f//n",
-	"8ceLq4t3V5fv3yEruatWXXAul+f7flr1J1jtf/AV1GFel6DI+hYehgRAuO5/u5vpf+M7GHd0LSK/YCR4",
-	"8h+SjTxGx/927O6FxFTVmD48F3pRLbBdOoHBTUqQsrocQYyXEF1Bzdps5TYRAs8ydSsogHnB82UmtB4S",
-	"Hmgk0WlPACSPTKJkH9aR3J2veZ4gvrNwOk4EomBHcjvSyDacmh25M3fgcRihmnq4jnFni7edIpddmtDm",
-	"nLYm3/wi/GZwLJiHkpO3hicHO54xFuAj4oz3X6sW258gOpn+RAv55Dcm9atmUh/91gXISGABmmi2zqb2",
-	"OTVtmt2t2sxFqWTc7sSfWw9wc6JN1/W/dN5bO4uDcoAFS/lbJrC7J70N1/F4RNe2EBlMuMERiDXPgX34",
-	"fmDrgrKrmCASveQZibF5eiNA1QU5lqectcNc250h1s7KhQbJO+VadFOphdSpSW9ERK2BzKXCeCSn7AcC",
-	"Q3Tqebd8sK/PqkCJTUppK7AYBCagcgHk1Kir+BkFABBKfWnzHlVSJ8YjGSZkZBel1IfFpeJf1YTSloii",
-	"EgTlXBVJz0YM+aXz2r+9VOcakRavLt5cXF3U0vxShMwENgVMF0r6fVb0us5vEHmQC5s3pc3lxhc1Zqt0",
-	"eo0+pfUK7IzzAjUwCNy30BLO34WZxmdspbJsJIvkRpZj2eTDwHdju38FJNxCRVxoRd2MslgWC7Sog53b",
-	"5TApRvUdra9HD33GolyYdS6LjEQwg87R0GVcMcvE7p2B5T6X8pY8tyQx2YtwPg7SvM7FUdE7g4eWF9u0",
-	"NKBC0NGoNoQLE1fS7XpU0Kp7w8ZjdXq/xXf/Q+O7d3/xUslZllIx+d9g2Y2w7Eah6qToXbPZhyx6q1IL",
-	"WlmgRRTwbRerfrgmOxfbuWeDEVZ0+kizNPFZ3Su3s8nBV7NYlt9fzZ7c+2r2obnZbwblP+ZIefdVQWF3",
-	"PEKVyuFbD9HHxjL5x9uIVI2h0UT8WBnKv7SlWJ7MIQajXdLfbMV/eNbovJG2gwNVfuGO2aStyVntbC2d",
-	"7h4Yo22Tp/O5QItDrnkWdygO0lkBIL1omJEzPobQlEzl3OHRC9OGYdFANGINS83ZSIKpU6RxrfAAa/CQ",
-	"5zYO40d9WoCYrrRtScQeO2cJ2Chrv3hsmWoylrQHfeVixdPc1uRY9th7mW1GEtgYfMgN45TQlU9zpdE/",
-	"7a06PbQFSuHtVLupRgTrKlVmfhFYefY1OyiUwWhj2+fjNHHRw9WgUNaOfxq1knwzztdy1LK1r7/ZhI18",
-	"ooWsRySPpA9J3u3CLi94D62ywpmNSHLvzSYsvK2La9NCqdxste7KjKd1DxvNzt5bSXdhfDuDSY90lfO1",
-	"UWMiItCT+lHL0+MYFCS5zrLIplXS1PRaGvyLg9UxVrNxUYwNP8eux45W8aEL9V6b8SoXGofWB6ULqwqP",
-	"Uzm2xeD6UUvlqwWX5Wd0XsZJns7gS1i3Ir6tYRyfvzQNBJ42jQSe14cCT2tjwdJupcF8xvJtpW2FXnKV",
-	"j90lul1EOth2sWmx0qQ1xCo27lyPZ6glwW82Xn2Mlebs3uRribsS1iM5OSnqePgqePYwArslpoe1g4Dr",
-	"te5IdNsUVGAzlJMNHVcVE/o3w/W3DBoPolOgqG+U9MeqFDtV9f1Gb6NeU5i/vvDhgTr6XNSFy3Eaevnz",
-	"hwkZ9jJgb9hwjUk8MHchufybBfyvgPtoPBp30/jt6UR4B8jN3ResYW2sUqZ3q0tHYV3DMmQMDO2RbLC0",
-	"0ak23mVvb6l++Gkjp6/dkP+lze1gJofY2rTYv9Vp+ufWabLVLRB7RTtyGKhh+7nbh68qEBW65JDedR5d",
-	"YRcDgx1J77vGoC1nLtpKp5GN7iYbeKFu2ZLLDbsVeIflgTgj2e6TJYnmr71V7JQzNru2z4qSMviTr35M",
-	"pZbKpLw1R9aumOUSqGpsJ97ZFcm8F1pV4Sx3tkGtIWLr+pWNiUFhTBRRvC6R/XFgqnC4D2myFuiu08FD",
-	"wrs8EZZ2v0Znv/pUf78ZHA+EE8PT6KgBDrO+Cz4MeakzzLdoMD8uuGEJ14uJwnRwK5VlQ8tGyeGCuU4r",
-	"qZGKCjkjOeHT60zNPdCdz0Vk0aFmkav1fLFam8jDXjJuRM1JO5L5Wh6h7cyFCUog/8KKiC+03AwSp33r",
-	"/aZC3NnARrC2I0G3oEfpDgd0J/Kb7Ve79KuN/oK/NeVUd+kXe5hkImsNW49R8bUjqzZlk22S0sALhdTf",
-	"DdtQlnqc8AeRd4t8J/NMTXjGghyYQYGoIizlzAnuQHQgs+iVS4w3VVdaS1tEAraT5yLsDNUnX4+KNCCe",
-	"5ixJZzORCzkVYQ8V26re10UAxSPB1q4kA9VREdDS8ZwiBD8FS+huraN6tfsbIYXWfv1T/NcqVxOhsUIb",
-	"HDzohVhBJ2h1IXhmFq1vX779fwEAAP//",
+	"7L0Ld9vIkS/+Vfrw3nNMbkCaomWPTZ2cuxpbzmjj19qazOaa/hNNoEliBHYz6IYkxuPv/j9V1Q00Hnzo",
+	"Mckkd3KyWRkE+lldr6761ddOpFZrJYU0ujP+2hE3fLVOBf59tuJJCn/ofLXi2aYz7pwybVQmYibwt6Bz",
+	"xdNcwDvcGB4tV9TOZ2hWGiHN1GzWojPu8PU6TSJuEiUfr+N5J+jMk1RIvsIfB/RIL/no6bPOuPNi/vxZ",
+	"PHx+9Pz5cfRd/OzpCz6aC86H0dOnPB4ePeVPZvPj+dFsNBvOno9GUXz0NH4WHT2dDefDIR8+h7aSv4vp",
+	"bGNgKkejJ8ffvgQdnpvlNBM6T3Gy34JOFHXGn78EnShNYLBJ3Bl3YGbrTEWdoJjEkutlZ9wZRaNns+Nn",
+	"s2fP5/MI/ufFi9nx0yfRUfxkeHz0BP47GsXfDZ8dP38ym/Ph/MVz/lQ8f/5s9OyZ+I4LaDET3Ih4yg20",
+	"Nxw96x8d9UffXRwNx0P47+Dp/+0EHSGvRKrWYjrP1AoWKE0i8Z92bwaRWvnvGNUZf+7ofL1WmSleUtmi",
+	"8yXo2AZOoQE2yYfDJ1GjMXwMg1sKHosM9/5/+p/WfNX/FKlMQPPDwVHny7egszSrdDpTMRADNbemz38Q",
+	"aaroyeN10SIs6BH8P7FaKyNktJleCvhWZbHI+rAx/asjeFECHabCiM54zlMtAtyHmbrpjN3cOkFnJbTm",
+	"C0EbRb3BIh4djb4bQGP/CR8N2uZWfjnVKs8ioDuabyforHmmxTQWcxEh+X4JOhm/nvo0NBoePw86mYhE",
+	"crVj/2D3dD77WUTwwnuYJYOBweONjKbacJNrmNNGRiK2j7c3eAQNGnFj3KLjOsOzXbuer+NdVIaNXolM",
+	"J0p2xkffvgV01s/lOje1Ay/pqDOu2X99ev/uX+3IuwP+Tz4HD0vL96HCW9IS0MZHESkZJWmCe1kXCO7c",
+	"xizLZYU8cqOmmVjzJBNxZzwKOsWrWwZ+PIKBx8LwJMXVj1Ru5RKHPZmq+XSttFlksMXDkj+vEr3iJloi",
+	"sxEZ1yKeznIzXWdCC2nw3VWidSIX00ROV0ouFL6rsvWSy+ozOqLTOEvm8OW3oKNLmdgyDpQfjYF8Ho2G",
+	"T760jwa+aA7n89Hw+OhLy5g+v8D/fKkP7TPuTpxtprDyjm2KLFPZ1BJXZyzzNA06c56kIra7QWsHZPcd",
+	"jgNHLPR0rnIZd8ZPkMBUFutptBTRJWze0RD/E3SyXO6mOsffir0G+sqSxUJkQP3RUsR5KuLONxi7d9DO",
+	"LvgC/n8sdJQla6K0zsVSEP95pFmUZ5mQhoWWc4XAkzjTJlNywYQ0idkwwxesG046TyadsHfCtJAxSwyb",
+	"8eiSJZKF5/P+W5huOAARSpQOx68zmnTwZP0tJ3I1WS4CHO+Kw7gsU9MmS+SiA4M/L4Xan0GmtY0d2hPa",
+	"PNIs9F7v/1lswoCJaKlEDLMAsqgOqC4f7zQw81GsU76Br+qDC6GZkF0vhWRSMSmuLZ+/huGQjjfbMLNM",
+	"tJsE4zJmBiel10pqMZGZWAtuNOOSCZ6liciYyk2kVoLNVYYva74S7FJsTliIBBoyJfGHeZJpE0wkdJbI",
+	"hetlMJH+QtBs985+plQquMTpv1FRwaiqk/7AzZKpOXZvFTGYDKoDARODxYCFj6+OHuNK6MdHNSLxf7rl",
+	"lnwU6+xVshDatNPJpx9O+6Onz9zgUIghVQRAHqFecvj5j2MSEzOuxbNjEgfjkHU/vn7JXjx9MuxVx1t8",
+	"JY9n/7346/Lt/Kef+Js//G1x85fsv1/z948vbnT28vhcD/9ypF/PXl2/XCz+OL71zEy2OZ0bON71mX0C",
+	"wRFrZhS75nAKxVxlQD8m2yRyURnt0a5u5ypbIddJpHkyAtmZyGSVr5CR2TEl0ghgMjCon3766TQ3S+AJ",
+	"ETeifc15+UaiJMPeBIw114J1w+8Fz0QW1taUnrJM8HT1xwnKdVDgbsk8vqHKyVfCWO73Ms+0alnB92v+",
+	"t1wA69MqY6DEMM7WmbhKVK7Zmi8EsBYJMp3eCU+YWiWmOH54yiYS3hyw9zLdsCueJjG7TsyyPJ/zJIWR",
+	"nMBBTiS9YftMNAuPh8OQzmUCg/pbLrJNJ+hYVY5e7PjzXfGbN0IuDAjk4egY96t4ELRQEamfr3YLgCSu",
+	"UwwOZ83NshxNEncOpaRnxz4lHbVS0j4m/xINx360VFpI4HPMLLlhK34ptGWWxDw1nyNxIfEHTEdqLWK2",
+	"Fhk7/XA+kWSAjtkRvDN6+pRdJTqZpYKdfnp5fs6iJc94BHvEusObEb41vPnurBewGc/ERHbDUmKEPaYy",
+	"FI6SAWt4/uL4iP0tV8DuaM1RRJYfTDrhCZsps5xIWB/NYC0r3Ls3YG9JYYGmVzyF90Q89mlju/DCbSqM",
+	"LbtRNXm4c9c8eho9/W4/Ob1JVkkLp33Lb2CvmcxXMxBVc5YYsdJOIsEhYd1YzHmeGvZ0GDDYSaXhb+Kt",
+	"beSfYl/+aG0LnfHTYdDCumgQ8OtwL/lVVe9tBySrvMUyAXp888B89+sfmG/QFGkHyNe+5/FHOgCkzqOW",
+	"jHq0bxxmapaK1R9+1iS0iwF/tbZAk1oYUROz2gkOvVQ+j2FlTWKIY/PYHcJOMeKlMWs9fvzY8e9BLK7c",
+	"OPTjGY/77pNv/mL870zMO+PO/3pcOs0e06/68Qf6mhZhqyYIIy6OD+vmEl0PHE46GGVwnGM8Yva0FWIC",
+	"HtKkgxqL7g1gkC+VnKdJdN91rpHSdzBebZI0BetOwvlCG0Ci6UIWRLnqL8pVrxIu42kmeLzxGjloI6qj",
+	"6buvH3pPIrt2uhSLztiAyYkBe62yiQw/vP90wUALrI5Lh2PGYWqwWG6miWTrTIGFqE9YWC5ZOJGJZonR",
+	"9pjCIZ1ImNJrlc2SOBbynluIOrtai8xxAzwfmkQOm3R4vEokKizlzj0pd64cxoGbNC8+eKh9Of1wjqI0",
+	"5dElSVEa+5aZIf3/SUlxz4UjA+h4hDYQ2e3+Ih15TAV7K9Ynz+TYrc3Y9jRewCsPtSKlbUbjwimfSyMy",
+	"ydMzsPjvOffEtsXQfeBN+6nPS12PTIvsSmTFywfRieviQRblVLJcipu1iFCr8YbDulLAPyKeazJiSbdi",
+	"iVznpjdgsJ40bzivsUiTGVCUSDdsIaTIkghX950yr8kh8jBEJRVo5dCgf/COy8V9571w0IJKZfr0wUOs",
+	"6DvFdB4tC4PYLcI5TGklpBHxw8qWROOa8CuepCAAK0R3VF2XxBvELVbH/+xhjmKiWcTXfJakidk0pgBc",
+	"H5lULNap2kDPrLsRhkT0B75JFY8vlHrDs4W492qS8AK1gYmbSIhYs9Gz0dHx8XBIHoQK9/JYvB0IM0qx",
+	"FIdy4Jqu6cO+UapPHz4Ug6vMInx7+j/T79+/+uv0+79enH0KS6V89JS9Tb63y4n0FCfQymv0b95iRe89",
+	"6NKTiNaSZpxZvyRZgEgaLFVyAbyItInGsD8Wavc/ZeCe9oxDu1DqLZcbq7Hr+xIoN4KhdWQ3tipOR562",
+	"eKEUW3G5cRqZPpQggRDhw37x4UMQ5Mdi5CI+IYud8Tko4SG6u/ro7wqZJv/WoHpl5L2ybQz27cee8wyH",
+	"8aPkuVmqLPn7vZktt46eGTmsnEq1zWDy+G1lEAfuQ+5/80DSyA45QGcGiPtLqa4lU1LUFvynn37q1919",
+	"u1a97h20S7/OVCS0Bj5+hpcJt98BHI532f22uA7y78zqtmwmUFNB24OzOJnPBdoepdVa3KlVlfx6Q6Af",
+	"OvsDm5zD0rW2WB7Dkafe3Xpghyl+XrOXAs4qNIv+DaTRlmvF14lIY1b+yugCa8tSOP14yTUbFdbxHNoA",
+	"ToJqIV1R4zP4RpUXsHBYDEsF1waIi2UiStakMXqH5VtQfu3fv/rNVN7/smWR/9IyqYOW0VsrpNiHdktc",
+	"izTtW8fELDdoo1ryLxSdKBJrAycELF5cjomEWWh/r7ppokErTyQLae3DnjvFHi2U/AjIYSK3kZk1j3+U",
+	"9oJaxG9FnPALXLN78ciX9GkfmmKrHJQpwfxG4GP0xtAWP87m0fPRqKJWPfUZZzFCtoIhMtzXg1lo8XUf",
+	"v+7jZw+pYD3SLPTnHLp9BbKvGde01WBbFyNA7nZaBH3gisekyPD0QwbfmgR4oL2Jrl1lSMHKiJExktdK",
+	"GB5zwwO8WwSbAGw0ptbUZrrBt1CXHUzkRXEzpuYMbLyN1yA84yzj126zbJvw9L8+vX83kd67Gv4H6S20",
+	"5BMGjGfC3XzCl2hTgv04keGfzsjvY2//vibxt8de9Mvjr4mMxc036whfe0tRoc/qgpzTXGUKIs7OeIze",
+	"jrLpR3b2cJbo1g/t1w1S60TOBAvLqJcQ1U0c/JLrJTMKbw5HT5+FrBsej0aoqiZyAZ1U1kOZpciuEy16",
+	"A/YOredMmDyTIqYZFU5g6KdT97gHnessMeK9TDfkP/4W1GKBGo7487dneDjcheeaZ7UL8Gb0UOUS4Ome",
+	"SwA/2Kj18s9fYngVtfgTJlZrs3G3JHg77oaH0kVa7cMb56AxuiOMlGgMyIU6NW5Jq3e/sYhULGLHegP2",
+	"7Jil6lpkEdeCLcUNi5NFYnR1GA8QPrXmxogMRvT/fR72X/D+/MvXZ8ff/nenbS5eqFV9Pq/sBOCd4rbd",
+	"yRFpT3PlIm/05DjYcdHQfsdbXll8Lve6RniVgRY78KVoT1GI1Legc5rHiTm7sge1eoJ51B5OECI7GKzR",
+	"mAqY/Sc66PCfGdd5Jgba8Mz4D2b0wUSGmYCxJkqWX6FgQJOj+q8pKQv2M9+RYjuoX8J5o2nbQW4qtzsx",
+	"N6JvklXru1507Nct7lrrY0PTl6NPrlvOLiyuo4tHyF6TSNSu19Vatw3ACwlrlzh0a9XYVRpxg7Lq1BQ4",
+	"Z8rWKXpxPP/Tt/Zx/zwOWffRI5zcjEeXi0zlMmbXKrvEaTWmYXi2EGZbD+R2s6unpAtIwX0cH488Cho/",
+	"qUWmuHc6bZeh/kHByz7UWss9DRyBFwOsrEe5+rvPzZtEt5wdvGCt/LFLh/FO4beiM55lfAP/9sIcoCGZ",
+	"p+Q3rO7+tplj/9VG2idklh8xRPwvpaVR8zzjpfqz4RGjWHKGNgnuiAR+9bmz5hr6mlOMvFZzY/+UIjcZ",
+	"x7/sDYJYrZ0XfS2yVfG3SpNoA3Yuz2L8+Iu/4baDBoWVo9ftZKaFjEXWr8W+XIksxvuvuhIF+ojSgq7K",
+	"9USGp5UP+7av0F5NanaNr0PzcMD7SQwqZiInMrz4+OOni7NX09MfL374dPbxL9PzV59C1iWuAPYUSNy3",
+	"F6ePMAxlQzoJuaSp8Ylc8Q1b8ivBZkJIBkqHEZLC1NzMUPuBLhcSNLkeaYGg6k1k+OrP52+nfzn7eP76",
+	"r3+k+Denij/STF1LBi+Ui9EN3Tzo3i50b4e9AXs/Zxo0JZ4yk+Vo77g1gNEYtcbIga4U10KbHlskVwIW",
+	"UK/ncJLjFc+iEAcXwl8nLIwvk1XIwHbSVrv1hzNg4ddvFLA3kbA0gpR3KViXp9d8o8nad/HaqOLaoO3e",
+	"gJ26dhjejsBaXgpdzJ9lYp5rgf+uCZKvHRgYWs/ecnTGndWNC04GHqFWHIMLqkkKdEAcwaJNvJ7b4OBt",
+	"TcEYbLj2TOWykfhQtInHAmOpquI6i/bzGbP8C60Hihec4ME8qvJtnUnhxt6yDbsmB3/xbQvfci80NRh/",
+	"tets4aelYpng0VJQeKcllBNW0juSVttZwQDhqiyq7GVTkls6aSiN0FpIJ2gQhwEd6WQhgSvQRzWRV6GJ",
+	"Rj/Uks2faXT29vTjy6I3eCcctDeSqhZ9/cNrFuqVWQ/g9/YvkxiY5Dxpi4qsTDWpTZU+NJvWVsuTsX1M",
+	"7p32cWWC6zZVFkRDSD+GPhEQ2wpYMgeevKXJlTJimqxbRCWsMo6KXuon623DoiO9/wz4orku4m0rQYXc",
+	"22T896CAnxux2uvCqB4j4RLido3Sy6T51pL51LbywHcwXKvqG+vOeCaC/SGBvcAL5xQrDuJZO8urEXdu",
+	"xVT1NF32j25rYTc0y+pEA7taW9ffiwu77RboHXGiGG2cyIXQ5oQBV2NhbWhhEdanZIRq20F8vyQaPIk3",
+	"5/SRi+Kz/zyqS4TaMtnx71gVip5r8vBsm1r3Hn3WqIiu0XNjPbpGrAIwuN0DjMq83XTptDXFXOvB2z0r",
+	"e76bQ7fEb/MGTpi44ZFJN+iTVHNr/1hNCbVj9FraXJpB5+5nFEYnXOjMQZ7V2x1nvLtqTe6g09bCBQ/J",
+	"1jC2B+erlMosQXJIcY2LdIucDNZNk0ufRZi+yxipxb3bs1jPtigd4W3r8MPFxQdGL5SjvlZ5GpMWv+Sx",
+	"TeFJ5CIVrIyvo1NSNXJHw6OWaNo9jqEmV7IDbiPVIt+5JsUqOc8Ddoa6+UpgDDFG/KH2bSlyzPgMdW/n",
+	"0iWf9kTSPmt0M/teRh24L0j1L3/Hw1b8PJFWZ9B4AFDRh7do/G2e50p+5qHabeneb1FuawnUB0prvJSP",
+	"osotzOcvHh9qOkpq/e5wQL0DWrayru6IIjFg1VravaqqWmZ6N31eldTvbT7bbsUz2yvcnVwqmUQ8hdOI",
+	"buzSoVsdwgOklDeH7uWYf/X72pZufpgXsJaU3prG9PbiA3PvWYvc+dSRedlL/JoLvSW7fXvvRh3Sd3GJ",
+	"q/f2vzWL+nD6dCtSzumwROMtZssOR+fXW4zKM+G3pTE3eKCX1+xP54AU5xYbaF86D+t+oCzaT//9hq2z",
+	"ZMWzjRWbqVZ4kt4quVCvvmfhNKnLpKPgEM/uYRK7fittMJai4B+oXlt1HP5WuaGEGt07YaHM0zQEE6l5",
+	"O1TPhNnjs6ziIOzTAjw/HcpSqViO4SssfA0WIN65Fw8nMrxQ4ePwZRQWiQQuo7M4Nl38AhWKHog9hbf4",
+	"oDck9czMrSpBymeiTUV/g8+ZFu7q9cPpxcsf6veqIevSec2lSVIYnezVjmueLUA+3eqEFgn4PlWXufhN",
+	"U9tLzm8ehAPz9He0WoBQNDaZ9iYcs7B8GyU+bJR9RC6YExZiwDIw+3DsSGIiqzQhBenOfmtA3LHIkisR",
+	"U1Khf83u+bGLnK2in6obuvi9MdMaokbT58SNu1nVImMRaoVSGZYJHlMYbZXAuaZba224jHkWa6b5JiAL",
+	"L1KxQGMucF/iuWPhB2j9FQ7CelbRd7pyMoHioyKg3LIjGW/3pNooBH9gidEincMGXYq1YbmMllwu3M15",
+	"u8Kz09oox9xGyHVckoZm4t26VkKETSWNoGBtuP1dmBtwC29ivaD9tpaAUG51W1tDrNijkxyukRQQF36L",
+	"VbSLxic+CMsBRuKnjYw+0evfKlgtTYoWspBWKdeGuTlX8olsjHBFaoirujtmC2RL66rsFSke4oe/TgX4",
+	"R+N9VdXU768e+XA0X+84zUYnBX5NfSe+z1drvEG1tyh0HsszsVMhPwpunSLcuF/1r1abBqgnWUqxZFXI",
+	"gAITo8jDb/E30NfPSmUxqFh6QS08scYwqkfAJ+mK4VDZtHKxa3ZR3Sioqult8q6i4RS6Ql1e1CzNrcZ6",
+	"AVh0izi0AtGo8BMOmIvDrwrdgIVz0qNCo0LW9aNEJ7KwMHokX71VDwfs1DkIMKyOWAqLlaB4u1jMEylY",
+	"oqGZOQbZVgO0EtM7wKKvTayM53JxdQd7+6pmf+ndrIQyleZ41KK3gF5ZWl2DrbLPczK/ePF8bxjXvrHc",
+	"0Spl3fDt6fkb9vrj+7dh7242an0mD2ezsm748eWHC3bxPuzd0lZ94OXdvqpkYzAex5nQOvCDNlG9jxO9",
+	"TvkG4+qqa3mYbXzLiTyo5Vw7WGnq8s0ppjxgM5qX1T8pcjlNUY3GYBAM2Cwc7vc2xNt8q2/foF5XwzG6",
+	"g53umUbNfuyPrPu3XOSoX8/UTc9TJnlGZkQiK4eIfJY1PJoS+qx20bTH/GoO6+Prl+zpk9GIhW/pzf75",
+	"qxBGF6V5bCNcGUev8izj0aWox0veDjvwdqRYU3Zb9EQYXb7WJhN8hUvMbPIJqOC+2khrjAA/T548edHb",
+	"pybeTXlurq8LQrUvVbutaNi1uNfhPgW02dc65Ynsw0stBL1HS63JoAu1XQb92pzz8DvAigbo630+4WzV",
+	"eR4izq64/9oTYlfDuiFEIKtIw6sImVLYMhZGBY0fBByqBmxs/mv9f1+eP3t7cXo9/+/9hssd4/dwah9c",
+	"0tUt9MILREsC9g6aIRkNJ8zX+QbslC5q7Gva8I31S2wYz0TzMnKbK8x3g9I7rIu3f5FFDbpeqlSgx6Jn",
+	"b7GLKIDy3r9G34m8Ugmq2Ic4yCrke6C/bJakKQX872Hg37ZtjGdONz0XGxkR3gaGIVo1fczCtZDA00Mr",
+	"hMg9Y03tng2SFnE4kV1nfy8V7A8mMFXtbnjdBlLDipssEZqJmyWnCD6VMT6Ra5GtOBwYAhQ4YZnoxyDl",
+	"XCYcZYQKGa9VIg20KZWZ2oyFWSpgKOTLcrZmr+pXszMqzK+OQ2jEwFC/qaq/rXi7sZ24uhdqNdPGAmG0",
+	"ONwyWFGp3fIikoRbZRd4FDAQGNrw1VpT7ORS2VcnMjH20cZdg65FpvGWE88E5khgcGaUCp45J1gtIca/",
+	"zDvwMq5yo3XgdRWMeVoGPHmciKKoC/eYFaPPt7Zyh47j6WyzN1q+qzLmRcn36NbS7ktiDgqNry3jnS9F",
+	"7nFnUdN3DlQ/7uWIq3qUbu0w2rtEt3frVJ0u2z0pJUH5lFIjV9/h4i9Uq8CDD+8WTLUtGvCnpe8uThzo",
+	"DOuih9uKeeOYDYVc00Oex4lhJuNJWtNVdxy6falT37bMOs9awqS4MWCGtPtH8BcYK2eZui6u8hxQ04Cd",
+	"2pxcZpuh/FQQE0Ua9IxHl2o+P7GIAGcfTz/9+PFs+vb0f6anFxdnbz9cfMKl+FnNHmkX/pLoQu4MOgeE",
+	"sdSxkr/e0fd7F8YZZYkRWbI34dRuwUv3esH6mkt/RpF5loxswP7Pasa0YnOe1ZdkC9eqIRu3KlWIAGQ1",
+	"1JQboLTajhIRF5eoMAr7BqgVC6VipNz9N7VVxvvkoCkQ1PL2FcLfnf3qNqI6WMz2gsMIGoZbUQRW7R24",
+	"juWxb2HleDoPE1+GdAr7xaECC6G8DqStT/guhZll9z0LBwob27MVNW2CoLJI3nkpVrboq9zw4mzUZIM3",
+	"sdqZr9P7l+1c8KV3YmvckLxzW3JgnetOwnqmibZg1DYHmn4VFJFGgU79COYQVHx7yP4jtUKvNIsztV6D",
+	"vsve5Wnq8KUpjly6NO9IFNQMCqOQMdAzqOuXYiNs9nJoBzBdrngUorGlDzuZ/ofNmf8gbtgPb09f9mt5",
+	"t/4iUAMsR0+x4/Dw0fTPZ389aAye/XS4/kTH+K4UXiNVt/X+JVO9px009SBuBiuk/1m5fLb/Q5WjmrfD",
+	"cd8uT1OiX6ak0AQUgee66h6geyCwDoEJNJ0B3lm83b2C54h6spvU7uRrvaWJtD/RvYWeaz7L4VF/eHQx",
+	"vKXPcoce+MkJldpZV9cFp7mU6lqz62USLb1MAeTKJwzoz0YcJaj0zZMbEQ/YT77kvea6FHcBvCiViy41",
+	"GZea8mjRgyOrAKDI8+g62sa1m6VYYYSO5X4hv+YJsH6/pbCHGMQhoUVPuQmxW6PUJYUDOXXBTihfI+gD",
+	"5RxO8eE0iUNnrFuPfQRLkYp4UWgOlWiRRDO+UqSDrAJ2veQGISEopiaJNbsWmUCWnxjCeWljiTXib5md",
+	"p4F42klt8AcmcBcrdAsL1HAjVq3QHBc2SB7j92HDtJBg7InB3gzrciDNqQTty+APZQcbK/1mTTdSiavr",
+	"192wPqUvLZP/QfDULJsMHhP6dt6itSTn11M6hDTkGmK2gAiLBYwVzOWAheoyZDYTAVWc2hWZrXrSUZeY",
+	"B+3KrMC/2zjAtgwE7Ab1jyXOFXrOZQHVGJagJzW19XL/Hjvtzq5W26a9z81M3ZzBSrTnvSh8oQgj81ye",
+	"rEswVKBh/axmvQF773IJKKiAVDKbNVCoWFq0pMP8WrHg+00xvAawRtcjXe50E6iFatNsvSyzwbgkgfM1",
+	"68aCx1VbZ+dY6x6y7w4yklIFhDtFmdASyyq4FkzcrJNsAzIlFSj4YceuVXYpssIFffg4V/xmal3S1QEP",
+	"bx1uh4qRXfvWhT3DzCBt0NlbudEpzGTLXByB6luseIEitSPws4zrvHSFEmD1jGKxYl2CvsjXWmSmXoKD",
+	"nrYGndIl6r6bV+qprFtVN1zvFZZGYC1YuKo5hNcVV4T23B9F78P7IeGglCnXv2Zt+oOrElwbC/MjUVuz",
+	"ojDWHINvbdgS6ApeLO/MxvfG1uVWA+eayKW6dsfbxv1qI3g8YO/ENTas2YpvEJUtjkV8Yj0PmukldDKR",
+	"hFJmX8V7uFhh16DiDCZyIv/DpVpP00SKaYG9j5jtNqojpWAsgrhj4Tu+EmOK4wgdyB1jXalYpFKFVmwB",
+	"MkhRIBxjCROZE5wGtkchxCvg8Rgqw0JoBX/ylC6sz0Kd9E7cWvysEgl6pbKviLRQ1BIDrajMGdoDf4bP",
+	"Z4nx50U8CJb9eX+WGAslRhg9mcDp/njxuv/8BNrE1UPNzl3+m2Wm8oXFw1/CRlaPbiyilGdCB0ykWkAb",
+	"XLM33CSyfzRgiHNI7RfIGBjI8Ozpk1HPDoBRxB/NQuapBTLz5gCKAt00Z8ZO6N2Pb2gqJ+WgofdMrFQR",
+	"0Y55juTJgO+pBx8camq3EDurweK1kHCArgoO/ZT1GyrVGTibqVzGHHR80JdHw6F3WXtSAoldc03DpfzH",
+	"EMb3GKMgwuow40SvlUYtrH20r8oXqoOG9mncBVFZRBTqYZWnJoHBTKWaumFPcTrYQ/F7fWUIBA2aD91n",
+	"YbkMJ5RIoOJNeaa59jag7Lfo1Fa6qHWrReSDhEep0haMj2Ef8wTUoWLB0XkEHzobiLJaYiSzS7E2BECJ",
+	"GDas/IyQ4vl6LThQ59bB92j0OHB71qqMBH55pB3NzkB5qBIRtIZcZK4yZpm9/Y4uFqRyX3OJqTwUTAX8",
+	"omQMrpXqmiYrMdUmyyOTZz5ZY/7U+dszVvxYHZNepwkIfGwxTU+8yIMdW4imy1xkUyEjFVMJw7aDZF/r",
+	"n9nXQgx3ZS68EveDIA3hLypP1F9niSSxEnPDYfcjlWX52px4sgW3sGRTMEzYYnt2iFFVBlUwkEe6YGSJ",
+	"LhGFszL/hXHiJbBExOET0EBPCoZPbyGfdGvjWF5BI3pqslxGXl5OmZKj2Qr4ONGqWXJJuJO4FSrHveh6",
+	"iTHaqLVmVmc6CobDoVk6IbJI0Oiz2VT9fmilKqPmdIFzcDRsnizdO3HF/EyRvKJkukG0JlbPv6HJoSiq",
+	"TM6iwEILFusc50RQFIjwRlxYsy7yTqLxfpF8hB8ju3zx4rnHLkGm2uAz+vloCJMPkP+S8OSSFsSdG4Jh",
+	"B0bsPNflwdFLlRkhG1k5ne0MqQXm8qYvboyQiMLRr+ZI1bSLIjofZTJ5R4oA/DYp5D1u4fqgrG3n2JVf",
+	"W6bRyrZQrWxjHFivc8sRR5O3cr5s8x7FY53fCplggKsDUdiGp/bi+Ol3zILhslhF+aoV3sFh9zY8ffmK",
+	"yz6cSOQe4madcknaGFo3iWYqomCgqGbwV/Gjj6r40VuN3xaPQwO0ml5kXe+Rg/vFo9Y7OD7frh72QOVe",
+	"WnzqCSbHtSUV/vjxvGUZWDfXOQZs++6/NTfL3rbCl74ZlGdJPxOI1Ry1m0JenagG+G1cJuRUi5flFdcp",
+	"6x4PXzAl2fbiS+VS+pXODvEZHohdAWKm0jzieR9wh2+BoRuBbijhAmJKzIKeF0i49ghAa9Vd2AEcXo9k",
+	"b++RARlYZKqNu2Te3t/BaOSH00TNWHXw2LhMO6E5mvTf8FxacPa2zVTzuXVm4EsBoY5gziNQex9RUPAu",
+	"0zoejAoDFnrZNp+HXwYWStkBverPT74MCFQCs4RqZ8aoHQnAtTug/ejz+1bS8apdl8XNMt51i755FB+5",
+	"MmUD0DOrlaKLpGSdrxCpx+KEDqhqd9hyA1atCN5AhS46YO4l1hXSBn2qDHVBLPjUO2FUJRsOZy6t4oKe",
+	"UGsEVlNWD2IH9Yibbd6jXIL1keglGFc29JlcgJbh7fEmUZXzu8UweEC4u8RFdatf2Y/8YuFbsAWSOSu3",
+	"mbRcXFoiArCCbVwrp6Ixh+AB7PEVu2AzXFfka2VAue+h37s29RrnX3c71dqiIisfHSZEmvXTbx0U1Ki2",
+	"XnH+2sLrh7Rja7PvJF0bcPKQiSQHxdVUSbKM5Cxqw9/m8wv7UXt4Di1DI5zG9VSeAi9Op74HLRsb1PhX",
+	"g+LqpL4bObk6o5fIM3fyRBxFgNdql4mMyUyEv7RzeoKhlPJ1bzyRoVX/p4mc4oVayLqceXArpPHCV4lk",
+	"8zRZLB3CvQutn0inhveC0iflliVk3ZkySyZuEm2wXogrf4WMGl+eSCrmAd8Tv64Ox4Xru36KgEx/pBOJ",
+	"Q8VAf9ytaZwlcxOyrgOV54tMCI1jCL1oWVfdYiJdhgC0wcEQmqr51N0sWgzi+lge6WJCiZ7IZbJY+sat",
+	"zd4Y+5yRyg7CRlIglaOUgOlERmIipWKZ6CPeLoZTeUXDTlhoixg6ISxCWFuDGL/9v4tMkZCZIKIHrrru",
+	"WUhwEU9nuZlaBDJY2mp0v0VlbuyrrexKjZ2UQne2YSR2KRVZk1DlaW/ATieyDPwtt6to0XpswGwnP5Zx",
+	"K9Kaz1zfjDtw7Tph3iEcvrmGdxhH/cDdYRy1M3KHFvwTcus51NPU6hNqWevmmGtjCFr2uHXB97PIV6Xu",
+	"U6+w4njn4RLE8ltYsrJy1y3kl/2ovmZ2KGWr+6f1EIF2NdX+H5HY9+tE7FUncreshoqOayuxt0b4faQC",
+	"zL7CaxkacUJrIq8OUXO/7Z3Mp5LOWkK/Ma6qFO0V2DMMTLf2Ti9gEV+v0TICU/VoOCw+6w1uyWAruAwH",
+	"cJcGDsQu1vt5NBo+uWcHexjzfce/k2V/PhoeH92zg10M/fML/M89e9jK8O+3Nr9xUbAthdTVWXcGuTN6",
+	"sAZF4VMMKEAzLOwDDEcr80K1EBZq2Kny1rljPf77gu1Ku8r/vWE31abkah+2ojAoiyeFVfEa/tIulxvr",
+	"rOztD8Ws+zl+JVfFw1vTw1t6dW9vjraZk2UqR9MgrCzlfrK9KG3dlqgol9hjidanOBh1nJPLd8Vlzmvl",
+	"YOyzViIz2aaE367n/5FvrQVVN0fwIjV3kcWZ6DtP3OF4WfvDlYoRtC+eyTafNjJ6zZM0z4S+WyB/ETw5",
+	"T1KKxOBpyiK1miXWhmGn7141Zae17ssg9noMZ7opAslh/2wWWRHcg0xHGy53hJeNbuts2QrWgsOxQ7Cj",
+	"cjc+9ps7grG0aTawKa+Km7gWAPbpndKS94Yt1kL4rsF6RXXVZBvWFS6o0YUuVkNsa1CthJqeaPf24M6c",
+	"jrrZjfJQHYoOGMWGU/zXwdeAflBxmzKwkdG0gLTfEpKL7gcLbNCErt2fRQd9HBLkiP0UkY4OGLsKx3Cv",
+	"yMcHBXP8lbAXvZzzW52FtqoRlEHQRO+bVqM6PSJonqgq3l+ZZG5J+MuWs24Z8KGHfXh82HnfF/ltKjAp",
+	"2tRj5v2wcJ+YXWAPmUgI7ypilq93wyc93cWIb5Pw908EGL4lB6jB4YPWPi59eVaaVG56D+IHu0PXm3Rw",
+	"ID7o09vlim05QFvwNyvHpuVYlbRaGe+eE/MQzh3/AP7renb2Iv/EXC9nimexi4iopQWVlX+spQUyoQaW",
+	"A49cUhT8bfFy3C0agpNrM80aN+FVm2ibIQRn9bs2I2VYmh2ezVdRDbxBJ3JKFy74L5XGQpupHfYUSFPD",
+	"+GJdmw4ufMrRRLRcHGezSmRuaO6Ue6I74+NmWbxy/fYRG20TIRJ0tq/ZLcwra9tWFuSwUZDG0/HnftiH",
+	"H/H1LeWXinG4ZtsnuZuOz7aUomrYTmuRVS+mttkad7B26wfg1g0U9OWz7cMCJtzputN1dW1jboeItWNX",
+	"3u9Qxq36MOPRZaoWu3ahXtGax4Xq3oIb1turx7YEG5RMoHHn63qy2nK6wfggupirpplVw9IOu2TawW8a",
+	"IUElbjZ9xmpZYSyRzH59woYuF5GyaTy7qlybgY8dH6t8RiU/m2q+xFNUo9BaVKMsEr4CC6vM7V92vdye",
+	"1cqN34c8y33zKHTHmu6m1o+OqVUJsY29Nwz+qkXJirVwWEwo1OlrwjBw8aG6VkdldGB8SSFdvjYuUkqK",
+	"1C4KioZROEFqUbfHt98D133QtjzNZQYGJaI8S8zmE0gHWtmZ4JnITnOzbI1EPv1wToXRIiXnySLPaDnD",
+	"0w/n0z+f/fVTiAk7kq/E2KhLIceY7v0H/N+wx6hOF7wCPags+TsKkjH7Hru1mMf4Jenw4YAhdIEes5DA",
+	"yMMAC3Ei+jiPV5QTBHPGOXTGdgblci2NWXe+fUOWMm8BRS1K/FL7sB+RWhWgARRd/8PFxYcqSkCiiwLL",
+	"Rk2kFzmC4RK2WDkwhyw3yx4zaiGwYjPBZEnHbCmwBuGQpZhIL/H9pJ4yu1aKCr6wSK2BwSLUQRGZ0cX6",
+	"H846eUxQY5hc0BuwC6A02D03S5xFgDka2gliW+4myRDjsW/LexSwkwETN2ulLQQnPreiAm/gCgVVBywV",
+	"Rk8k5VmqTJcIkfPS+aEJ7ibLpbaF+WAodfc93kFiWRKOQGRXwo/Sge/c/DHMhXVtjT+eZIQh4cChXOpj",
+	"D9Me/9f/YtVS3dgU0qmG32mrw8dXRyEr0kVdvClWl3NHwZU/4YwojxH5yu7BNN4bsDMeLbG1iGcoOxVl",
+	"SGIqB41qDMP6hf7BfmGLjEuj2S8T+Uu/38f/g5/dKWG/NMsFBo1Hj2cYqnTi7BxLB4mhEsYWx4rSBMcs",
+	"/NPZRUs5IoS3M5qFjzN+DZ089gKDH39NZCxuvtkClY+pPHiwtbgRTQIPOPvFIoIU/Q4GA383xA0mtxJO",
+	"AuGx/KxmBRn7YHu2XWIYrmHycNrOaD2JJGlwIWEObNxRgT5KLJHA0TQ8suSMNxTw71oIftAYY9A2QKqd",
+	"QxtMSajxCtOUkDKMssuRiZK5AB8p1oNu8agO/U3fiYY+MV9mU3MwlOqmr66lyNxPlBlk2jqfyKJ3j0Co",
+	"3L1PI0qmG6zqQDehQLvOy3QpNhO5EEAhx8OjENha8YONvCIKd+mG0LHlbahZuQmWrTwJWbfAXbFZWrgm",
+	"vZNqbSIa/IpvytpJXS4nsjgm8DPCEkmqp0/TeWRZYs8uOZf6mopZhsfD4zBwRVhRllU6xKUr6lhg5FjQ",
+	"AiLzyCZSqmwiXfIvzwRLlbrEBPgBu1CKrYD87CeaLYRh4fHoRWgz2vD+p386NyILbeElyk5ccZMlN6xr",
+	"AXUKAuELDsqGnRRGUqg5LEGPaGciw1hF+rHTCwarOHTcErMKPNZISIJUaHNrfhJwQWuZwABcdsQfftYI",
+	"52oRI22ifGgwgxYPIKY80N98IpfV5CUbSB8O2LaMojTRxBdqmQ16IkFbobfCATuFw5XlqRjbVPjj4dBV",
+	"CivRfsp85m4uMe8Qh/Ffn96/CxDwEoPvLeXbzOIy7bmsJVdkTpEbCL79W44gwcX7KMKZt2W1kigB5cSW",
+	"rdvSVdy4TGDsAdrAzPLeiZ3W89q08Ls4oQhEqlHgkynFWj4qM2rBdEgTKWx7R08xt7HSGh3lWj505QAX",
+	"s8EESn4pbGGtmYoTBxw2E6xCMkgqQXU2o1Fzk65FmvbtNs1yQ+DWNgDWQRcgGALV+mOs61Iz58jSSiIK",
+	"XO4LzopS6nlRz9ZUqtW4VFhbsKZrSevzlwG27VhrYgJGmTP11BjM4bw0IUIMOP5Ok7LdANNpu80dM7zN",
+	"DQM2z4TAqbMVX+OQdB4tURMvKuJyncSih1mj6Kcs5vXuxzdlWmlAKBSYROoycquQApgMbMkY9ySwQA7N",
+	"OuqJzeLH8j32qFO8M4Vp4CxJG6upYpGCRcOrv7EXREu9ojTC6hUeTz4KJ7ImEGgRcfgWp4yTJgOfxDav",
+	"uTherjU5kSbBwiV13okvaBY+BenTyoAn8p1y8hCLGmMjwBTjPAKlkYVPb26A7cgCHN2emoiv+SxJE7Mp",
+	"grILJKbCUIzFOlUbvHrwRnNUsOgPfJFIKyknGDdZjl/TeQvTZJWYkHVt5B97OrQF9J8OhxagD1QK/rdc",
+	"TGRIjArLNa3Rm6FZ+HVCPu1JZ8w+DwaDLwGb+N5teD7pDAaDSedbeMLWXIM+4r0QotWA5OkeGIXCreKD",
+	"H7DqRwk20+6VZ6eWp8IIMSHHpqj6Bb39vYyxziE9L8IeTCY4Kh5cl6tgzwviyoEeYaulkXHO4L9yQzTj",
+	"tsE7CPCkoYZXrIjmsbHZ2t2ioMFVggnVE3n66eX5eSUHfAY6A5y/Qgw/f3F8ZMEC7Mh7AalXMfpZTz+c",
+	"TyTR6IAh/RYZ8pXK5zZYH8FxsAQ5umssGD5ZIljV+RdQvbAif8MUsRPxNMJSkP5CopbUcsJ4cSf2FxaO",
+	"hkch+wML36jI2k7tdoIbbUB/2RYCD7roF1vtMlkgHoZNWAUyR+aOClFgT3NLlfcxo7SvWm8NLsa6Dix1",
+	"DoplhjAN5DlYCbNUcYCJlAQFW9S+hiH0cClGo1ofXnxedXUSbZMSyqyUX9g1R8gPxGlwNe5TvtEnsMov",
+	"cCl9VmVhDOb4HQbx8kvQ/5VCjILaSAjGm6p2R0sRlxuO8F6IzXj+6uzth/cXZ+9e/nV6cfEmDJjjL6Pj",
+	"JUwRW7PieAwbPAxLokMtubCsTrzlLb8ol6iGJmnF9y9+xAoZrCdFJQrQUutU5pqyTg5CwiFAW8wbEoTv",
+	"YdNEYJOOhqGH9ggvwQaeOKuFSXHt8OmwPPPeheuR0XfmrDr60aim5c5EtFTWRNvGMQZNVmPN+4pTIaxB",
+	"84fIFoCjV7nARGqx4iCT0dSlJJ7iXcfripokOZoGrnbgI93MNPrVypSU8U4LfiVYvrYrj9arvYs4Af6I",
+	"1j+cv9IdlZgexrbW6pNQo4WjD+VxtVgJ2URWiGP4EihYVk4X1g8aZVoQhAmo1AW4Ox4I65JGfdUBTiEG",
+	"ib1TsLMV8USefjgPmBQCoW94RV0in4X7npybM8qw8sT/UmSFlYP+lBWsTKTDMfuQKeBSItfMPmRdhIRB",
+	"d19CpwzlnVXA8Xu1FpKvk8GGr9IwqD1ErX1cXQ7vW7AywzFLpBEgy2AnTj+cF2+SlO7aFSvgqmaJ5NnG",
+	"loqx2AGl+/b0w7kXsjPuHA2Gg6FF24MxdcadJ4Ph4AkicpglersfE/Tl3+HvhdgCdOp2CbhImlyJAXsn",
+	"RKybG0GOJ5VjqgRidzlQz4EPOnceU2Vo7DjouIOPAxoNh3TdjnwPAzlrtlDlOtHDI/Uiey0SKNkP+26E",
+	"LdApOsgPmHvl3oCi6LWLzO68Sa6EhNfBzsegE77QFgMGOvkCHz8Gk3Kzfcl/WpKffJuXl4CFoiVhRHAZ",
+	"B+TiDd+8vfgwPX316mM4kQnWUcdfzNJyYfgdPQNCAr9GYxCUapgXsscuLiYL05VZh0BmVk5B665ULrwA",
+	"Kq3QgTUFiiTsExbSbhAKGLrzS6TX3Qiv20iKaL1KOnb9Hoxy9gDKPjBVfYTRD6Clp8Mn9x2xTQnVIrVw",
+	"aLiaY9IbbkzhtUBXsYjxLnL7BD3024eY6TvrcdxUYdAtEZH42n2eYK2S/Qfq6ogue3ZyMc/XXA2uBVtQ",
+	"R9ZLFiZx2Bs7V7VmXVDdUxFMJHmti2JMPdRogdMVjnDhrnEqFzjoE9ekY5PRVVbICKpOnBi/dygZ7BRH",
+	"LK4Q0BLFGxxCEMQEYzhzV3HFoIpCxdo6sis3hNVTBIwAezi7smWhC78arHD7ppevPH4DhnTnW7D3RQox",
+	"63z7cqcDexgRlhPBgLoWYnwvBZnwam5JgRYWT+IxDaWth2LIj7/nscsvwE+O9n/yo+T2CoyivY7pxO/+",
+	"6LXKZkkcC0zTPB692P/FhVJvudzY0WniLQfM6BzUD8lTCxhVPYjVq/DPX77VJJ02lXX0zqY9PJ0vQad+",
+	"C9MZd5AiO+7clkFnrQcXuikKjrh7p92H1y80PJHk2xDxgJ2mRYJHM7eDnXnZ8LrQJVFYxhPZbb/5K5xQ",
+	"YBoV1kOSlaWveuWJnEh7JPG6bduJPHPxZ7/yYQx2Zas4f1t5840JCPAa+us7QUfylas36AWbH3RWG5H2",
+	"uwdTS1JhXbx6osoGvW0pK21j9UJ5i3HuTW3ZNTK74Ykuqw2XxYYr49xdeLh3j8rDrRP1A5hb57q/fO0+",
+	"AllQSadyCTyrmgJkvOlbf+VEzghtdRMUTu2qy073BuzPYkMH0HPaOWmpFUjQhECfqemSSjRIR546COg6",
+	"kGO9amHbyjWr9m0nlXssX8SzzOKrJba+6y6yttVa24eMX/9aAyW/oFe5MARNTmWFa6dMYWNdJHGdXInt",
+	"WRR+QZe2yZQ9QfuVWR0W03/LybSk4sFG7JnH88PnYXMD7z8Rgt8ak+fSTsiKRXQPVMDT6T50ydFXkmu6",
+	"8KNy/HhbVTxl4YUKH4cvI+dDO2EhXarZntB5DPZd/ThR5H/rGZLO+1yZdhMPYede4aXQpw+v2ZXI4iQy",
+	"rBuCKjXNMFNVD/R6PqC/wx7BzCXo7IIn9ZMPlsY2+bWeHyy3QBGiRNm/8DQXB5EbZ6/+fP62nARG06BJ",
+	"rOasOqP4MlmFwUQ6f84jCi8hwSHiXiEI2ycJNvmWSULLv9oscaNevT39+HLbVsUrnkX+ZlkeTk/cvfD/",
+	"wdf+OMe4hsM3EL96yMm1HTR7sY+RD1MCpC/AoywMdxdvjYtYWw+gGY6hURR6kwqZYLx2r+WgTeQtT1pl",
+	"PLsP269pe5VF5/eYXbSavxtchcEFXx0wqXfKnAMtrITErKFb22lFUkthoa0c6lyLgQaUimH1Sps2pFgE",
+	"60aMMdRKGy4HG1k2cPF8eNGYaCaSwhNpY9M0hZl02+JdiLomMkTyOpfrHJiH9RmCrCt0bif0uqH963E2",
+	"j56PRmFvwE6Zfy4x6cDVG7HBdfYGXKSxHrOwVJ1DlKsTGZYqfRiwcE5C1ALARhH8r4UhD8mbg343LmP2",
+	"w8XbNzayJ5iAOeqqXASsjA9lK2E4QtnD1ufGd/cjNP+avEd4Y19VXor3wlfcCO8WbCI/Cp4yd3kDc9oE",
+	"Re3Bea45PYffU6VRr64pECRM5xi50j0eDnsegCrVvyO2pzKHCWgvuymiiBvG0xSL3NeqpfjlTahMQ6aN",
+	"V8rA6Sfw90TOMsEvezbunG43RaqFf8XZrChTVCQAlgo6XcyzWDPNkQrJpMeY/Ro/J1gXr6YNFteDdcdo",
+	"Is81YNsghbLqGfg/lUb/SMKEbp1gLTxiqlFbollIll/I/uDdez8ZsaW4YXGywIDTuYPerxUnhc2j+KQ/",
+	"sPA/C0RmG6lk46xtZD5QPL5LdR2u+YaypMvzkMQUCuONcErxpTTQhZAiQ4D/Ezuzhj7ZlcruJlIOxofC",
+	"Ji8yla9dfBaWCcllnGiq39EvwI31+CTsjfGcORRhIa9EChymfKksLBN+/hKe+ANBbXdsD2yjCS0kxiQi",
+	"NYWTzqQD/IqxT95Oo5UG7Mzpsy4Ywt02emSAQ6hRQvkhkUF9qfDUjmsWiR0o2AZlUi66u7pGrVdKmx72",
+	"9dF+NA6L+EqcC3KgZCW23JRfc3vkMEhOCOnOvjAlwnhJIF48QBEO4TCd8YqclTEn3pV/IxyCYtyasZq8",
+	"rPKFHANrKPk1Uno2vG0YnjBe8nFSyIhr4yX5jvg8amE0KgXSp7cXH0pSUPO68ZTxK+G8YMIxbZAE9lT1",
+	"z+y3fWtStfxyoULLs4vf3pL/KTyxHNSVUdYsdIOZOvFSPDBFO9Z9FQ7YexpYAU8O/9LFQO0FoeXduHa9",
+	"MRI83T7YVdvfJyu6LMpuuRW01w7qmkSe7/ux6TwuBaGa5IO1U/y6oKhHVFJ+/JAULIFCx8uPphizIpIC",
+	"Uy80RT9QQazimhQ+WGZKqlynm2LkW8PNPDD1EzgZjYkZG4pY3uF4ipFLjSojXChepdFdm9+XgsxQz7m1",
+	"49dr/89i0+LX/VhSNkUGUuBw9QwQO2Td8O3p+Rv2+uP7tyD7bHAdhoxXPZYnTlYVgoVqW0WiV7Ba5PbU",
+	"8IB9crQ+kQ3Cgz3MbWlxy66LevZ+WZyGL6PUeCrWYlvFZDSf6PXSfmo/zzt9pnv9NActdynAWDf8+PLD",
+	"Bbt4H/YCOhq8rwVssAFCLBkQujyRx6KKs8aifYGfJgUaW9Hu2lat85a+esJr624UBhDvWnYU7hgsVPqL",
+	"6mtvPfDF6qtsETDNU6H9R4dvyIVqs2tvvfzu7qAS1GT5byLBcrCcbveFwtbxvr3D1cIXSl4V2nyv4s3h",
+	"gQAlVsM2y9G9+Lg0nchoPNycLz+q2lRV+JVSmx2zw28tJhI0nzF7nSUBG33H3qkrLB/OHLI8+8NwOBxO",
+	"JJzGMTuF42ybbxxt1+KFGrMW2pvIT2Sbjdl7LE4Nw5pIP0NjzMrqeieu+NcfczPvPweZ8YNIU1Xm11Y9",
+	"uBSP1eK+bQ0lsll0zuq1Ucuttuyg42c2g/b47T7RLrclmdtSS3vwhxcPihW2bBKlDS59pBtRoVjsnCJD",
+	"J7IZUwsSKTdlplkzZtspHaSbFujvKQahWBTzAfN9EqiMUtTtRLYFQJO9g/o78TqrZcG61GT7tqWyXzRF",
+	"daelv4MbMcUXuPgjciT9dumhVBtLYmBdle0PPg+scz9xZYDp15JurNlC6H5ZEU7ToI/eb3YHg46L9N/3",
+	"dfEeLvFv2I06fLGDHv00yFqMm6vfhtWG2jaytmdlQsBMJHJRolycWKM25YZgUFyY2/HwRRk9+7HaR6Lb",
+	"2veggauwCturX3mWQz+R/eLzgw+SK4fXcpS2rUxbBlojWQKNSZf3SGWK0NJNVsLmwzgjvpIxYdFKih4n",
+	"0p2qhz9UXsf7PsZX6U06EEcHHIg/KYnxjcdHB1D1B75JFY8vlHrDs4X97ukhR8jqIyJ+K+KEg65B9wuj",
+	"Qz62ZAx695k0idn8G95NnONFQXmVcOgFBV0w1ELIKNUDkXJ23VtQ8d+nw6EX6wQDiLnhM64rzoj61UaZ",
+	"NY/uBISswLwRl17iIAEaKSZB7aQWmSWYP78rqQXvievZMCdw7op04YnMZfK3nKLZ7HRwMdAqxz/IXgT2",
+	"yJ0PLxM/Y6U05185pguTC8ISIMEKqk8RAV4m/WCTIMVLdKVa8inmRz5iKjeYyXrCQnsZXESGszIwHF4O",
+	"0LHi2BqG6vhrRllrrmV2je7+Jb8inRHVaIrTLdvoUhIdKRqBnYdTBa36Ud0UK6uCieSlkmG7RogDL62u",
+	"pmsENs8MjGNM1JqrbCK5pOGiknnNyeVJXfcwB7b8dV4GdOgikYtYdZGgO5+LyJQRGbTIe/xJ31vk/dtZ",
+	"modJKGy70CyqYEx3N1lu1Te1vk3dbCFUcu0Jd3IxTctB7v229anfZdVvQVbVxcf9RNbXJP5GkgrDpZqF",
+	"XzKu/bt2YOjrLLni0aaED9gW8g+svALLlalrYGcbTQyzrNLVTeKgCLGsxXEGlNqtDV+tdVlNjCMMmSvN",
+	"sSn+Mc0E96BNMGkIsbS0BdgXaYx4y5nzbtadABYKwwLsJH4quS3Bhxcc6zxbYIZrgSMW0iqGtsAniYt6",
+	"0baJ7O7Iy8ylQQQbl0655NqVC0UEC7MU0isWN2CoeV7j9XL4p7OLbRHh5VoHDtGlocH75dgetVwc1JpG",
+	"2UAy2UoNL/+WwtlJhFTrvGG+d7WpQTVKwwXPA13BcpdwgV4CTZvUwX7udolBLsdXnTv7RKlWBceHLv2g",
+	"MJJs3OZz1v3Tqw8fGc/MgB191zvcFMNj6Am6b792MNWFI5f9jhTa3ZMqlf3WZdnw+CBm/Rqxk29v1f0/",
+	"IPFuI7qQfNutrEMSdYLtKXV+Xo5V1xEHz+ewxPHwsU1NDovgnPDsgi8Q/EQLGRMqSiJZeD7vv8XE/aZw",
+	"s8iXoGhbW2wiHciJnzDifMweQlu3HeKMcFWOh8dhr42tLYR5CKb2r+S6LzjMoOrYgd3a55DBd37zvsm7",
+	"8Z/fGoP/99Kw/yT2u4I80MZSqd4dxOq8QrWyBwhipL0QFy7jx8BVMJ9GI/Tl1hhXDz7xrrzHFi32EBW3",
+	"o3f1iN9Z7E5CW7Sx6YOJLLklOYQobM2vjOKwQyoMGDRDFF3M8AWoxZPOk0knxPtJTQBezPLn2abQbgto",
+	"0F6JS5YYD44Mr2nC49Fz5/NCdMOU5E94fDQKWRcDNL0wYKuTxuSwR9dIZVp+xBg0Y9GdyuGToysTLHwC",
+	"E2DXgl9OZPjTYzen8D/weZpoU0aUWWeXug4m0i0N+wM7CgsUMDIs8rUWmWEUttQas1TUTbahfNrF7RUV",
+	"ortoUDiAT3UlsussMYKUdpEV75EzDvpO0fmHGaSnlGlO6xBZyi2dRFaXr0AKTWQu6c1C85dxCfY2y1fr",
+	"khxqXj/nzcRmYBJEBoTaVjEmKmZEu72AgM6gHdiHPnCRK/mE42yTvTjte0rfoE1xaT8RTcJyySlERwUb",
+	"wLi60fPQOwK9E1bSYEli1cTOztGksy2WxJH7thiSZ8cPF0ICfxKfwwIt8kolkegELtHwi1esqDNL0tRV",
+	"8jlcwH3AqfyDnYIH3D17kFREdb9rOHexsA4wkj4gDAahdlLBt3+ycfb8dmN2R/23bNmRFlNExDwqk+RV",
+	"xuwBv68i1QbXgI7LNpDznQAssYhUjLAlhhx8XhZMiN+HrDvszziW67DyAq+CrKSwOtMjzUKv77Dn3RSV",
+	"z+GtChJvwPhEFo9eJdpBe429r8IyN5szzecIjikQxLYwZCfS5V6AivRRrLP+q4S0wS4CQT99MqT7HW+C",
+	"DiTfpftMJKZFEPyvEyOhZYNhz0Ve4lqNSUV0+pTDmAZ1YCI1qBVaHWIptyurE3kLS5ntN5RPi0k/sNCu",
+	"7G2BywZ74FNDQHlRw3rFHRS6a26WfqZyLG4akXatkX6JNE9G+yrX3s7QV5ERpq9NJviqKuPuGF9YWR8k",
+	"nJM6GLUNoaq8qa5lTQq2nJGWStr+oSnOX3FaWDeEv+HPEPYIoVsDVjz8D3xKoNZVLals94S5t/846fDB",
+	"Op6j+rR9u5qF6LzTuT+UZJ3ZN//flu7/nm6F5ul4IB9Di2TM+PVOSVjA8TZyWG1ZBZAUCcUMuOww1oVB",
+	"U2AB/NULqnUXCkgWrlk9EXZQFVMT6QesOGFWk13NVlFUWbmEWbXAp3bIJrZfNP0KjpSdsukjv/41/bjN",
+	"WPl7M/WCVLzIcI9V/87ffudvxjcA6vTy6zE5vZHRTi7nhlSiiI1tOFVQlP0OCMMeUSsDgr63PwXFRTsF",
+	"G7hbJOuUWybaqGzDuj4Y3IlX447em8hMXRNcFIaLzYSQzMNPLJATAxa+//Hi+/f/M/14dnH27uL8/Ttk",
+	"JXfVqkvO5dDm76dVf4LV/gdfQR3mdfFK/W/hYUgAFNf9b3cz/W98B+OOro3ILxkJnvyHZCOP0fG/PXb3",
+	"TCJgOoLYZ0Iv62XeKyfQu0nxgNOrGcR4CdEX1KzFzLdACDxN1bWgBOYlz1ap0HpM8UATiU57CkAqIpMI",
+	"7MM6kvuLnGcxxneWTseZwCjYidweaWQbTswOBNcd8TiMopoGuI5hb4u3nTKXHVhtO7KyyTa/Cr8Z3TaY",
+	"hyDyO+Ojgx3PmAtA6E77r1XL7Y8xOpn+RAv56Hcm9ZtmUh+LrfMiI4EFaKLZJpva59S0YM9btZmzSuHC",
+	"3fCzWw9wO9yr6/pfGn3ZzuIgDDBvKX9HArs79LK/jreP6NqWIoOAGxwDsRYZsI+iH9g6r/gvwpSilzwl",
+	"MbZIrgSouiDHsoSzro/43htjBbdMaJC8Edein0gtpE5MciUCag1kLpVnJDllPxCYotPE3SqSfQtUBQI2",
+	"qcBWYEkSBKByCeTUqKs7G3gBIATAanGPagCe4UT6sKDsrALAWV4q/qxmBFsiynokDsBxYDOGiqUrtH97",
+	"qc41Rlq8OntzdnHWAJumDJkZbAqYLgQ9f1L2mmdXGHmQCYubgliTrrQ2WyfRJfqU8jXYGadl1MDIc99C",
+	"Szh/l2YanrC1StOJLMGNLMeyENjAd0O7f2VIuA0VcakVTTPKxrLYQItmsHO3mibFqMqo9fXocYFYlAmT",
+	"Z7JEJIIZ9G4duowrZpnYvRFY7nMpb8lzC4jJ3gjn24U055m4VfbO6KHlxTYtDagQdDSqUOLSxJV0ux6U",
+	"tOresPlYvcHv+d3/0Pzu3V+8VHKeJpH5PSx7a1h2q1B1UvSuNRV8Fr1VqQWtzNMiyvBtl6t+uCa7ENu5",
+	"Z4sRVnb6SLMkLmoL1G5n44OvZp8d+1ezR/e+mn1obva7QfmPOVKF+6qksDseoVr9+q2H6GO11g+VCbyD",
+	"jUg1QVpNxI+1ofxLW4rVyRxiMNol/d1W/IejRmettO0dqOoLd0STtiZnvbNcOt3dM0a7JksWC4EWh8x5",
+	"GvYoD9JZASC9aJiBMz7G0JRM5MLFo5emDcPSlWjEGpaYk4kEU6eEca3xAGvwkOc29PNHC1iAkK60bWHO",
+	"ATtlMdgoebF4bJVoMpZ0EfSViTVPMlsZZjVg72W6mUhgY/AhN4wToCuPMqXRP11YdXpsy+TC24l2Uw0o",
+	"rKtSH/yFZ+XZ1+ygUAajjW2fT5PYZQ/Xk0JZN/w66cTZZprlctKxFdi/WcBGPtNCNjOSJ7JISd7twq4u",
+	"+ACtstKZjZHkhTebYuFtdWYLC6Uys9W6qzKezj1sNDv7wkq6C+PbmUx6S1c5z42aEhGBnjQMOgU9TkFB",
+	"knmaBhZWSVPTuTT4FwerY6rm07IkIH6OXU8dreJDl+qdm+k6ExqHNgSlC2tbTxM5tSUJh0FHZesll9Vn",
+	"dF6mcZbM4UtYtzK/rWUcn7+0DQSeto0EnjeHAk8bY8ECg5XBfMYigpVthV4ylU3dJbpdRDrYdrFpsZK4",
+	"M8ZaSu5cT+eoJcFvNl99ivUO7d5kucRd8aviHB2V1WSKWoz2MAK7JaaHFayA63XuSHTbFFRgM4TJho6r",
+	"mgn9u+H6O4LGg+gUKOpbJf1tVYqdqvp+o7dVrynN36L85oE6+kI0hcvtNPTq5w+TMlzIgL1pww0m8cDc",
+	"heTy7xbwv0LcR+vRuJvGb08nhneA3Nx9wepXaKsgvVtdOvCra1ZDxsDQnsgWSxudatNd9vaWGpyfNjJ6",
+	"7Yb8L21uezM5xNamxf69TtM/t06TrW6BsVe0I4cFNWw/d/viq8qICl1xSO86j66wi4HBTmThu8akLWcu",
+	"2nq7gc3uJht4qa7ZissNuxZ4h1UE4kxkd0iWJJq/9laxV0Vsdm2flCVl8KeiBjeVWqqS8laMrF05y5Wg",
+	"qqmdeG9XJvPe0KoaZ7mzDWoNEVtdsmpMjEpjoszidUD2twum8of7kCZrGd11PHrI8K6CCCu736Cz3zzU",
+	"3+8GxwPFieFpdNQAh1nfJT4MeakzzLdoMD8tuWEx18uZQji4tUrTsWWj5HBBrNMaNFJZIWciZzy6TNWi",
+	"CHTnCxHY6FCzzFS+WK5zExRhLyk3ouGkncgsl7fQdhbCeIW4f2VFpCj33R4kTvs2+F2FuLOBjcHajgTd",
+	"gt5KdzigO5Fdbb/apV9t9hf8TYV5C/jFAYJMpJ1x5zEqvnZk9aYs2CYpDbxUSIu7YZvK0swT/iCyfol3",
+	"skjVjKfMw8D0CkSVaSknTnB7ogOZxaBa6L6tulIubREJ2E6eCb8zVJ+KelSkAfEkY3Eyn4tMyEj4PdRs",
+	"q2ZfZ14oHgm2bg0MVAdlQkuv4BR+8JO3hO7WutHPm+RKSKF1sf4J/mudqZnQWKENDh70Qqyg57W6FDw1",
+	"y863L9/+/wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

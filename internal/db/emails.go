@@ -38,6 +38,12 @@ func emailFromRow(r gen.IncomingEmail) (email.Stored, error) {
 	if err := json.Unmarshal(r.Attachments, &s.Attachments); err != nil {
 		return s, fmt.Errorf("email %d: attachments: %w", r.ID, err)
 	}
+	if len(r.AuthResults) > 0 {
+		s.AuthResults = &email.AuthResults{}
+		if err := json.Unmarshal(r.AuthResults, s.AuthResults); err != nil {
+			return s, fmt.Errorf("email %d: auth_results: %w", r.ID, err)
+		}
+	}
 	s.Content.Normalize()
 	return s, nil
 }
@@ -77,11 +83,14 @@ func (q *Queries) GetEmails(ctx context.Context, ids []int64) ([]email.Stored, e
 type EmailFilter struct {
 	SyncStatus, Mailbox, MessageID, IdempotencyKey *string
 	Incomplete                                     *bool
-	ParseDefects                                   *bool      // emails with (true) or without (false) parse defects
-	Label                                          *string    // emails carrying this label
-	ReceivedAfter, ReceivedBefore                  *time.Time // [after, before)
-	BeforeID                                       *int64     // keyset cursor
-	Limit                                          int32
+	ParseDefects                                   *bool // emails with (true) or without (false) parse defects
+	// SPF, DKIM and DMARC select emails with a verdict of this result (for
+	// DKIM: any of its verdicts).
+	SPF, DKIM, DMARC              *string
+	Label                         *string    // emails carrying this label
+	ReceivedAfter, ReceivedBefore *time.Time // [after, before)
+	BeforeID                      *int64     // keyset cursor
+	Limit                         int32
 }
 
 // ListEmails returns up to f.Limit emails, newest first, and the cursor of
@@ -91,7 +100,7 @@ func (q *Queries) ListEmails(ctx context.Context, f EmailFilter) ([]email.Stored
 		SyncStatus: f.SyncStatus, Mailbox: f.Mailbox, MessageID: f.MessageID,
 		IdempotencyKey: f.IdempotencyKey, ReceivedAfter: f.ReceivedAfter,
 		ReceivedBefore: f.ReceivedBefore, Incomplete: f.Incomplete, BeforeID: f.BeforeID, RowLimit: f.Limit + 1, Label: f.Label,
-		ParseDefects: f.ParseDefects,
+		ParseDefects: f.ParseDefects, Spf: f.SPF, Dkim: f.DKIM, Dmarc: f.DMARC,
 	})
 	if err != nil {
 		return nil, nil, wrap("list emails", err)

@@ -65,13 +65,17 @@ func (q *Queries) InsertEmails(ctx context.Context, emails []NewEmail, maxRetrie
 func insertEmailParams(c *email.Content, hash string, key *string, maxRetries int32) gen.InsertEmailParams {
 	headers, _ := json.Marshal(c.Headers)         // map of string slices: cannot fail
 	attachments, _ := json.Marshal(c.Attachments) // plain structs: cannot fail
+	auth := []byte("{}")
+	if !c.AuthResults.Empty() {
+		auth, _ = json.Marshal(c.AuthResults) // plain structs: cannot fail
+	}
 	return gen.InsertEmailParams{
 		ClientID: c.ClientID, MessageID: c.MessageID, Mailbox: c.Mailbox, FromAddress: c.From,
 		ToAddresses: c.To, CcAddresses: c.Cc, Subject: c.Subject, TextBody: c.TextBody,
 		HtmlBody: c.HTMLBody, Headers: headers, Attachments: attachments, RawSizeBytes: c.RawSizeBytes,
 		ReceivedAt: c.ReceivedAt, ContentHash: hash, IdempotencyKey: key, MaxRetries: maxRetries,
 		EnvelopeFrom: c.EnvelopeFrom, EnvelopeTo: c.EnvelopeTo, MessageIDSource: c.MessageIDSource(),
-		Incomplete: c.Incomplete, ParseDefects: c.ParseDefects,
+		Incomplete: c.Incomplete, ParseDefects: c.ParseDefects, AuthResults: auth,
 	}
 }
 

@@ -50,6 +50,9 @@ type Content struct {
 	// standards say (stable codes, see ingest.DefectCodes); empty for a
 	// clean message and for JSON input.
 	ParseDefects []string `json:"parse_defects,omitempty"`
+	// AuthResults are the sender-authentication verdicts of a raw message;
+	// nil when there are none (Normalize makes an empty value nil).
+	AuthResults *AuthResults `json:"auth_results,omitempty"`
 	// Labels are set after ingestion (PATCH). Left out of the canonical
 	// JSON when empty, so the hash of an unlabelled email is the one it had
 	// before labels existed.
@@ -98,6 +101,9 @@ func (c *Content) Normalize() {
 	}
 	if c.ParseDefects == nil {
 		c.ParseDefects = []string{}
+	}
+	if c.AuthResults.Empty() {
+		c.AuthResults = nil
 	}
 	if c.Labels == nil {
 		c.Labels = []string{}

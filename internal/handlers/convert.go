@@ -61,7 +61,7 @@ func toAPIEmail(e email.Stored) api.Email {
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Version: e.Version, ContentHash: e.ContentHash,
 		EnvelopeFrom: e.EnvelopeFrom, EnvelopeTo: e.EnvelopeTo,
 		MessageIdSource: api.EmailMessageIdSource(e.MessageIDSource()), Incomplete: e.Incomplete,
-		Labels: e.Labels, ParseDefects: e.ParseDefects,
+		Labels: e.Labels, ParseDefects: e.ParseDefects, AuthResults: toAPIAuthResults(e.AuthResults),
 	}
 }
 

@@ -40,7 +40,7 @@ func (h *Handlers) CreateEmail(ctx context.Context, req api.CreateEmailRequestOb
 		if err != nil {
 			return nil, err // *http.MaxBytesError → 413
 		}
-		if item, err = ingest.NewRawItem(raw, envelopeOf(req.Params), h.cfg.Now()); err != nil {
+		if item, err = ingest.NewRawItem(raw, envelopeOf(req.Params), h.cfg.Now(), h.cfg.Auth); err != nil {
 			return nil, err
 		}
 	default:
@@ -181,6 +181,15 @@ func (h *Handlers) ListEmails(ctx context.Context, req api.ListEmailsRequestObje
 			return nil, apperr.New(apperr.Malformed, "sync_status must be pending, synced, failed or not_applicable")
 		}
 		f.SyncStatus = &s
+	}
+	if f.SPF, err = verdictFilter("spf", p.Spf); err != nil {
+		return nil, err
+	}
+	if f.DKIM, err = verdictFilter("dkim", p.Dkim); err != nil {
+		return nil, err
+	}
+	if f.DMARC, err = verdictFilter("dmarc", p.Dmarc); err != nil {
+		return nil, err
 	}
 	if p.MessageId != nil {
 		m := strings.TrimSpace(*p.MessageId)

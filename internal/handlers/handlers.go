@@ -45,6 +45,9 @@ type Config struct {
 	// Checks are more /readyz checks by name (the LMTP listener), reported
 	// next to the stores with the error of a failed one.
 	Checks map[string]Pinger
+	// Auth says which sender-authentication verdicts raw messages record
+	// (nil: none).
+	Auth *ingest.AuthConfig
 }
 
 // Handlers is the one type implementing api.StrictServerInterface.

@@ -59,6 +59,7 @@ type envOpts struct {
 	maxBody  int64            // RouterConfig.MaxBodyBytes (1 MiB when 0)
 	// ingest, when set, changes the ingest service's configuration.
 	ingest func(*ingest.Config)
+	auth   *ingest.AuthConfig // Config.Auth
 }
 
 // newEnv starts the whole HTTP surface on a kernel-chosen port, over a fresh
@@ -97,7 +98,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		o.ingest(icfg)
 	}
 	h := handlers.New(&handlers.Config{
-		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec, Now: o.now, Erasure: eraser,
+		Pool: pool, Mongo: mongo, Reader: ingest.NewReader(pool), Reconciler: rec, Now: o.now, Erasure: eraser, Auth: o.auth,
 		Sync: relay.NewAdmin(pool, workers, 3, rel.Notify), Ingest: ingest.NewService(pool, icfg),
 	})
 	if o.maxBody == 0 {

@@ -17,12 +17,14 @@ import (
 // same key. now stands for the time the key is first seen
 // when the message carries no date. The errors are ParseRaw's. The HTTP
 // path (message/rfc822) and the LMTP listener both build their items here,
-// so the same delivery is the same request through either.
-func NewRawItem(raw []byte, env Envelope, now time.Time) (Item, error) {
+// so the same delivery is the same request through either. auth says which
+// sender-authentication verdicts the email records (nil: none).
+func NewRawItem(raw []byte, env Envelope, now time.Time, auth *AuthConfig) (Item, error) {
 	m, err := ParseRaw(raw, env, now)
 	if err != nil {
 		return Item{}, err
 	}
+	auth.Apply(&m.Content, raw)
 	return Item{Content: m.Content, ReceivedAtFirstSeen: m.Undated, Fingerprint: rawFingerprint(raw, m.Content),
 		Blobs: RawBlobs(raw, m)}, nil
 }

@@ -80,6 +80,9 @@ type Config struct {
 	Metrics Metrics
 	// Now is the clock for messages without a date (time.Now).
 	Now func() time.Time
+	// Auth says which sender-authentication verdicts an email records, as
+	// on the HTTP path (nil: none).
+	Auth *ingest.AuthConfig
 }
 
 // Server is the LMTP listener, a lifecycle service: Start opens the

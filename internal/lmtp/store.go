@@ -60,7 +60,7 @@ func (s *Server) storeOne(ctx context.Context, raw []byte, from, rcpt, remote st
 	env := ingest.Envelope{From: from, To: []string{rcpt}, Mailbox: s.rules.mailbox(rcpt)}
 	key := deliver.Key(raw, []string{rcpt})
 	log := slog.With("remote", remote, "recipient", rcpt, "mailbox", env.Mailbox, "idempotency_key", key)
-	item, err := ingest.NewRawItem(raw, env, s.cfg.Now())
+	item, err := ingest.NewRawItem(raw, env, s.cfg.Now(), s.cfg.Auth)
 	if err == nil {
 		err = mongostore.CheckSize(item.Content)
 	}

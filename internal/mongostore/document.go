@@ -53,6 +53,8 @@ type Document struct {
 	// ParseDefects are the raw message's parse defect codes; documents
 	// written before they existed lack them, which hashes as none.
 	ParseDefects []string `bson:"parse_defects"`
+	// AuthResults are the sender-authentication verdicts; absent when none.
+	AuthResults *email.AuthResults `bson:"auth_results,omitempty"`
 }
 
 // FromEmail builds the document of a stored email, synced at now.
@@ -72,7 +74,7 @@ func FromEmail(e email.Stored, now time.Time) Document {
 		ReceivedAt: e.ReceivedAt, Version: e.Version, ContentHash: hash, SyncedAt: now.UTC(),
 		EnvelopeFrom: e.EnvelopeFrom, EnvelopeTo: e.EnvelopeTo, MessageIDSource: e.MessageIDSource(),
 		Incomplete: e.Incomplete,
-		Labels:     e.Labels, ParseDefects: e.ParseDefects,
+		Labels:     e.Labels, ParseDefects: e.ParseDefects, AuthResults: e.AuthResults,
 	}
 }
 
@@ -86,7 +88,7 @@ func (d Document) Content() email.Content {
 		RawSizeBytes: d.RawSizeBytes, ReceivedAt: d.ReceivedAt, Headers: make(map[string][]string, len(d.Headers)),
 		EnvelopeFrom: d.EnvelopeFrom, EnvelopeTo: d.EnvelopeTo,
 		MessageIDGenerated: d.MessageIDSource == email.MessageIDGenerated, Incomplete: d.Incomplete,
-		Labels: d.Labels, ParseDefects: d.ParseDefects,
+		Labels: d.Labels, ParseDefects: d.ParseDefects, AuthResults: d.AuthResults,
 	}
 	for _, h := range d.Headers {
 		c.Headers[h.Name] = h.Values

@@ -65,7 +65,38 @@ func bsonSize(d Document) int {
 		field("envelope_from", str(d.EnvelopeFrom)) + field("envelope_to", strArray(d.EnvelopeTo)) +
 		field("message_id_source", str(d.MessageIDSource)) + field("incomplete", 1) + labels(d.Labels) +
 		omitEmpty("raw_sha256", d.RawSHA256) +
-		field("parse_defects", strArray(d.ParseDefects)))
+		field("parse_defects", strArray(d.ParseDefects)) + authResults(d.AuthResults))
+}
+
+// authResults is the auth_results element, which is left out when empty.
+func authResults(a *email.AuthResults) int {
+	if a == nil {
+		return 0
+	}
+	verdict := func(v *email.AuthVerdict) int {
+		n := field("result", str(v.Result)) + field("authserv_id", str(v.AuthservID))
+		for k, s := range map[string]string{"reason": v.Reason, "domain": v.Domain, "identifier": v.Identifier,
+			"mailfrom": v.MailFrom, "helo": v.Helo, "header_from": v.HeaderFrom, "remote_ip": v.RemoteIP} {
+			if s != "" {
+				n += field(k, str(s))
+			}
+		}
+		return bsonDoc(n)
+	}
+	n := 0
+	for k, v := range map[string]*email.AuthVerdict{"spf": a.SPF, "dmarc": a.DMARC, "arc": a.ARC} {
+		if v != nil {
+			n += field(k, verdict(v))
+		}
+	}
+	if len(a.DKIM) > 0 {
+		dkim := 0
+		for i := range a.DKIM {
+			dkim += elem(i, verdict(&a.DKIM[i]))
+		}
+		n += field("dkim", bsonDoc(dkim))
+	}
+	return field("auth_results", bsonDoc(n))
 }
 
 // labels is the labels element, which is left out when empty.

@@ -25,7 +25,14 @@ func TestDocumentSizeIsTheEncodedSize(t *testing.T) {
 		big.Attachments[i] = email.Attachment{Filename: "f.pdf", ContentType: "application/pdf", SizeBytes: 9, SHA256: strings.Repeat("a", 64)}
 	}
 	raw := email.Content{ClientID: "mta", MessageID: "<g@mailsync.invalid>", MessageIDGenerated: true, Incomplete: true,
-		EnvelopeFrom: "bounce@x", EnvelopeTo: []string{"a@x", "b@x"}, Labels: []string{"urgent", "invoice"}, ReceivedAt: time.Now()}
+		EnvelopeFrom: "bounce@x", EnvelopeTo: []string{"a@x", "b@x"}, Labels: []string{"urgent", "invoice"}, ReceivedAt: time.Now(),
+		ParseDefects: []string{"header_8bit", "nul_bytes"},
+		AuthResults: &email.AuthResults{
+			SPF:   &email.AuthVerdict{Result: "fail", AuthservID: "mx.example", MailFrom: "a@x", Helo: "h"},
+			DKIM:  []email.AuthVerdict{{Result: "pass", AuthservID: "mx.example", Domain: "x", Identifier: "@x"}, {Result: "none", AuthservID: "mailsync"}},
+			DMARC: &email.AuthVerdict{Result: "fail", AuthservID: "mx.example", HeaderFrom: "x", Reason: "r"},
+			ARC:   &email.AuthVerdict{Result: "pass", AuthservID: "mx.example", RemoteIP: "192.0.2.1"},
+		}}
 	for _, c := range []email.Content{{ClientID: "x"}, big, raw} {
 		c.Normalize()
 		e := email.Stored{Content: c, ID: 1 << 40, Version: 3, ContentHash: strings.Repeat("0", 64)}

@@ -200,17 +200,17 @@ WITH e AS (
         client_id, message_id, mailbox, from_address, to_addresses, cc_addresses,
         subject, text_body, html_body, headers, attachments, raw_size_bytes,
         received_at, content_hash, idempotency_key,
-        envelope_from, envelope_to, message_id_source, incomplete, parse_defects)
+        envelope_from, envelope_to, message_id_source, incomplete, parse_defects, auth_results)
     VALUES (
         $1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10, $11, $12,
         $13, $14, $15,
-        $16, $17, $18, $19, $20::text[])
+        $16, $17, $18, $19, $20::text[], $21::jsonb)
     ON CONFLICT (client_id, idempotency_key) DO NOTHING
     RETURNING id, version, idempotency_key, sync_status, created_at, updated_at
 ), o AS (
     INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
-    SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'ingest'), e.idempotency_key, $21::int
+    SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'ingest'), e.idempotency_key, $22::int
     FROM e
 )
 SELECT e.id, e.version, e.sync_status, e.created_at, e.updated_at FROM e
@@ -243,6 +243,7 @@ type InsertEmailParams struct {
 	MessageIDSource string
 	Incomplete      bool
 	ParseDefects    []string
+	AuthResults     []byte
 	MaxRetries      int32
 }
 
@@ -281,6 +282,7 @@ func (q *Queries) InsertEmail(ctx context.Context, arg []InsertEmailParams) *Ins
 			a.MessageIDSource,
 			a.Incomplete,
 			a.ParseDefects,
+			a.AuthResults,
 			a.MaxRetries,
 		}
 		batch.Queue(insertEmail, vals...)

@@ -205,9 +205,12 @@ WHERE erased_at IS NULL
   AND ($7::timestamptz IS NULL OR received_at < $7::timestamptz)
   AND ($8::boolean IS NULL OR incomplete = $8::boolean)
   AND ($9::boolean IS NULL OR (cardinality(parse_defects) > 0) = $9::boolean)
-  AND ($10::bigint IS NULL OR id < $10::bigint)
+  AND ($10::text IS NULL OR auth_results->'spf'->>'result' = $10::text)
+  AND ($11::text IS NULL OR auth_results->'dmarc'->>'result' = $11::text)
+  AND ($12::text IS NULL OR auth_results->'dkim' @> jsonb_build_array(jsonb_build_object('result', $12::text)))
+  AND ($13::bigint IS NULL OR id < $13::bigint)
 ORDER BY id DESC
-LIMIT $11
+LIMIT $14
 `
 
 type ListEmailsParams struct {
@@ -220,6 +223,9 @@ type ListEmailsParams struct {
 	ReceivedBefore *time.Time
 	Incomplete     *bool
 	ParseDefects   *bool
+	Spf            *string
+	Dmarc          *string
+	Dkim           *string
 	BeforeID       *int64
 	RowLimit       int32
 }
@@ -237,6 +243,9 @@ func (q *Queries) ListEmails(ctx context.Context, arg ListEmailsParams) ([]Incom
 		arg.ReceivedBefore,
 		arg.Incomplete,
 		arg.ParseDefects,
+		arg.Spf,
+		arg.Dmarc,
+		arg.Dkim,
 		arg.BeforeID,
 		arg.RowLimit,
 	)

@@ -24,12 +24,12 @@ WITH e AS (
         client_id, message_id, mailbox, from_address, to_addresses, cc_addresses,
         subject, text_body, html_body, headers, attachments, raw_size_bytes,
         received_at, content_hash, idempotency_key,
-        envelope_from, envelope_to, message_id_source, incomplete, parse_defects)
+        envelope_from, envelope_to, message_id_source, incomplete, parse_defects, auth_results)
     VALUES (
         @client_id, @message_id, @mailbox, @from_address, @to_addresses, @cc_addresses,
         @subject, @text_body, @html_body, @headers, @attachments, @raw_size_bytes,
         @received_at, @content_hash, @idempotency_key,
-        @envelope_from, @envelope_to, @message_id_source, @incomplete, @parse_defects::text[])
+        @envelope_from, @envelope_to, @message_id_source, @incomplete, @parse_defects::text[], @auth_results::jsonb)
     ON CONFLICT (client_id, idempotency_key) DO NOTHING
     RETURNING id, version, idempotency_key, sync_status, created_at, updated_at
 ), o AS (
@@ -62,6 +62,9 @@ WHERE erased_at IS NULL
   AND (sqlc.narg(received_before)::timestamptz IS NULL OR received_at < sqlc.narg(received_before)::timestamptz)
   AND (sqlc.narg(incomplete)::boolean IS NULL OR incomplete = sqlc.narg(incomplete)::boolean)
   AND (sqlc.narg(parse_defects)::boolean IS NULL OR (cardinality(parse_defects) > 0) = sqlc.narg(parse_defects)::boolean)
+  AND (sqlc.narg(spf)::text IS NULL OR auth_results->'spf'->>'result' = sqlc.narg(spf)::text)
+  AND (sqlc.narg(dmarc)::text IS NULL OR auth_results->'dmarc'->>'result' = sqlc.narg(dmarc)::text)
+  AND (sqlc.narg(dkim)::text IS NULL OR auth_results->'dkim' @> jsonb_build_array(jsonb_build_object('result', sqlc.narg(dkim)::text)))
   AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id)::bigint)
 ORDER BY id DESC
 LIMIT @row_limit;
