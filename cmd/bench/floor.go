@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"mailsync/internal/api"
 	"mailsync/internal/apperr"
 	"mailsync/internal/auth"
+	"mailsync/internal/email"
 	"mailsync/internal/handlers"
 )
 
@@ -91,4 +93,13 @@ func floorMain() int {
 // Readyz answers ready: the floor has no store.
 func (floorAPI) Readyz(context.Context, api.ReadyzRequestObject) (api.ReadyzResponseObject, error) {
 	return api.Readyz200JSONResponse{Status: "ok", Checks: map[string]string{}}, nil
+}
+
+// sampleResponseBody is the response ingest sends for the sample email:
+// same size, same shape.
+func sampleResponseBody(c email.Content) ([]byte, error) {
+	key := "pgb-1-1234567890123456789"
+	now := time.Now()
+	return handlers.RenderEmail(email.Stored{Content: c, ID: 123456, IdempotencyKey: &key, Version: 1,
+		ContentHash: c.Hash(), SyncStatus: email.StatusPending, CreatedAt: now, UpdatedAt: now})
 }

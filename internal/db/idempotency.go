@@ -12,7 +12,9 @@ import (
 
 // Idempotency keys: a request that carries an Idempotency-Key claims the
 // key's record first (inserting it in progress), does its work, and
-// completes the record with the response it gave, all in one transaction.
+// completes the record with the status it answered and the resource it
+// created (never a copy of the response's content: a replay renders the
+// resource as it is now), all in one transaction.
 // A later request under the same key finds the record and is answered from
 // it. The claim waits for a transaction still holding the same key, so two
 // requests under one key never both do the work.
@@ -32,10 +34,9 @@ type IdempotencyKey struct {
 	Status             string // KeyInProgress or KeyCompleted
 	// ResponseStatus is the HTTP status of the recorded response; 0 while
 	// none is recorded. Erasing the email stored under the key sets it to
-	// 410 and clears ResponseBody.
+	// 410.
 	ResponseStatus int
-	ResponseBody   []byte // nil when no body is cached
-	ResourceID     int64  // what the request created (an email, a job); 0 when nothing
+	ResourceID     int64 // what the request created (an email, a job); 0 when nothing
 	CreatedAt      time.Time
 	ExpiresAt      time.Time // when the cached response stops being replayed
 }
@@ -54,10 +55,9 @@ type KeyClaim struct {
 
 // KeyCompletion records the response given under a claimed key.
 type KeyCompletion struct {
-	ID         int64  // the record, as ClaimIdempotencyKeys returned it
-	Status     int    // the HTTP status of the response
-	Body       []byte // the response body to replay; nil for none
-	ResourceID int64  // what the request created; 0 for nothing
+	ID         int64 // the record, as ClaimIdempotencyKeys returned it
+	Status     int   // the HTTP status of the response
+	ResourceID int64 // what the request created; 0 for nothing
 }
 
 // ClaimIdempotencyKeys inserts a record in progress for each claim, in the
@@ -113,7 +113,7 @@ func (q *Queries) CompleteIdempotencyKeys(ctx context.Context, cs []KeyCompletio
 	for i := range cs {
 		c := &cs[i]
 		statuses[i] = int32(c.Status)
-		params[i] = gen.CompleteIdempotencyKeyParams{ID: c.ID, ResponseStatus: &statuses[i], ResponseBody: c.Body}
+		params[i] = gen.CompleteIdempotencyKeyParams{ID: c.ID, ResponseStatus: &statuses[i]}
 		if c.ResourceID != 0 {
 			params[i].ResourceID = &c.ResourceID
 		}
@@ -145,7 +145,7 @@ func (q *Queries) FindIdempotencyKey(ctx context.Context, clientID, key string) 
 		return IdempotencyKey{}, false, wrap("get idempotency key", err)
 	}
 	k = IdempotencyKey{ID: r.ID, ClientID: r.ClientID, Key: r.Key, RequestFingerprint: r.RequestFingerprint,
-		Status: r.Status, ResponseBody: r.ResponseBody, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt}
+		Status: r.Status, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt}
 	if r.ResponseStatus != nil {
 		k.ResponseStatus = int(*r.ResponseStatus)
 	}

@@ -24,6 +24,9 @@ type NewEmail struct {
 	Hash string
 	// Key is the idempotency key the email is stored under.
 	Key string
+	// Fingerprint identifies the request that stores it, so a retry after
+	// the key's record expired is still recognised (FindEmailByKey).
+	Fingerprint string
 }
 
 // InsertEmails inserts each email with the outbox record that carries it to
@@ -42,6 +45,9 @@ func (q *Queries) InsertEmails(ctx context.Context, emails []NewEmail, maxRetrie
 	for i := range emails {
 		keys[i] = emails[i].Key
 		params[i] = insertEmailParams(&emails[i].Content, emails[i].Hash, &keys[i], maxRetries)
+		if emails[i].Fingerprint != "" {
+			params[i].RequestFingerprint = &emails[i].Fingerprint
+		}
 	}
 	stored := make([]email.Stored, len(emails))
 	var firstErr error
@@ -80,18 +86,36 @@ func insertEmailParams(c *email.Content, hash string, key *string, maxRetries in
 }
 
 // FindEmailByKey returns the email clientID stored under idempotency key
-// (a tombstone if it was erased); ok is false when there is none. Other
-// errors name "get email by idempotency key".
-func (q *Queries) FindEmailByKey(ctx context.Context, clientID, key string) (e email.Stored, ok bool, err error) {
+// (a tombstone if it was erased) and the fingerprint of the request that
+// stored it ("" for emails stored before fingerprints were kept, and for
+// tombstones), locked FOR SHARE until the transaction ends, so that an
+// erasure waits for the transaction that reads it. ok is false when there
+// is none. Other errors name "get email by idempotency key".
+func (q *Queries) FindEmailByKey(ctx context.Context, clientID, key string) (e email.Stored, fingerprint string, ok bool, err error) {
 	row, err := q.g.GetEmailByIdempotencyKey(ctx, gen.GetEmailByIdempotencyKeyParams{ClientID: clientID, IdempotencyKey: &key})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return email.Stored{}, false, nil
+		return email.Stored{}, "", false, nil
 	}
 	if err != nil {
-		return email.Stored{}, false, wrap("get email by idempotency key", err)
+		return email.Stored{}, "", false, wrap("get email by idempotency key", err)
+	}
+	if row.RequestFingerprint != nil {
+		fingerprint = *row.RequestFingerprint
 	}
 	e, err = emailFromRow(row)
-	return e, err == nil, err
+	return e, fingerprint, err == nil, err
+}
+
+// EmailForReplay returns email id (a tombstone if it was erased) locked FOR
+// SHARE until the transaction ends, so that an erasure waits for the replay
+// that renders it. Errors: apperr NotFound; others name "get email for
+// replay".
+func (q *Queries) EmailForReplay(ctx context.Context, id int64) (email.Stored, error) {
+	row, err := q.g.GetEmailForReplay(ctx, id)
+	if err != nil {
+		return email.Stored{}, found("get email for replay", err, "email", id)
+	}
+	return emailFromRow(row)
 }
 
 // LockEmail returns email id (a tombstone if it was erased), locked until

@@ -19,7 +19,7 @@ func newEmail(client, key, subject string) db.NewEmail {
 	c := email.Content{ClientID: client, MessageID: "<" + key + "@db.test>", From: "a@example.com",
 		To: []string{"b@example.com"}, Subject: subject, ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	c.Normalize()
-	return db.NewEmail{Content: c, Hash: c.Hash(), Key: key}
+	return db.NewEmail{Content: c, Hash: c.Hash(), Key: key, Fingerprint: "fp-" + key}
 }
 
 func countRows(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
@@ -58,21 +58,19 @@ func TestIdempotencyKeysClaimCompleteFind(t *testing.T) {
 	require.NotZero(t, again[1], "keys are per client")
 
 	require.NoError(t, q.CompleteIdempotencyKeys(ctx, []db.KeyCompletion{
-		{ID: ids[0], Status: http.StatusCreated, Body: []byte(`{"id":7}`), ResourceID: 7},
+		{ID: ids[0], Status: http.StatusCreated, ResourceID: 7},
 		{ID: ids[1], Status: http.StatusUnprocessableEntity},
 	}))
 	k, ok, err = q.FindIdempotencyKey(ctx, "a", "k1")
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, db.IdempotencyKey{ID: ids[0], ClientID: "a", Key: "k1", RequestFingerprint: "f1",
-		Status: db.KeyCompleted, ResponseStatus: http.StatusCreated, ResponseBody: []byte(`{"id":7}`),
-		ResourceID: 7, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt}, k)
+		Status: db.KeyCompleted, ResponseStatus: http.StatusCreated, ResourceID: 7, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt}, k)
 	require.True(t, k.ExpiresAt.Equal(expires))
 	k, _, err = q.FindIdempotencyKey(ctx, "a", "k2")
 	require.NoError(t, err)
 	require.True(t, k.Completed())
 	require.Zero(t, k.ResourceID, "no resource is stored as none")
-	require.Nil(t, k.ResponseBody)
 
 	_, ok, err = q.FindIdempotencyKey(ctx, "a", "never")
 	require.NoError(t, err)
@@ -111,12 +109,13 @@ func TestInsertEmailsStoresEachKeyOnce(t *testing.T) {
 	require.NotZero(t, again[1].ID)
 	require.Equal(t, 3, countRows(t, pool, `SELECT count(*) FROM outbox_messages`))
 
-	e, ok, err := q.FindEmailByKey(ctx, "a", "k1")
+	e, fingerprint, ok, err := q.FindEmailByKey(ctx, "a", "k1")
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, first[0].ID, e.ID)
 	require.Equal(t, "one", e.Subject)
-	_, ok, err = q.FindEmailByKey(ctx, "b", "k2")
+	require.Equal(t, "fp-k1", fingerprint, "the request's fingerprint is kept with the email")
+	_, _, ok, err = q.FindEmailByKey(ctx, "b", "k2")
 	require.NoError(t, err)
 	require.False(t, ok)
 }

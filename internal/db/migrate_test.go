@@ -139,7 +139,7 @@ func assertSchema(t *testing.T, conn *pgx.Conn) {
 		"processed_at", "retry_count", "max_retries", "error_message", "next_attempt_at", "locked_until",
 		"locked_by", "failed_at"})
 	require.Subset(t, columns(t, conn, "idempotency_keys"), []string{
-		"id", "client_id", "key", "request_fingerprint", "status", "response_status", "response_body",
+		"id", "client_id", "key", "request_fingerprint", "status", "response_status",
 		"resource_id", "created_at", "expires_at"})
 	require.Subset(t, columns(t, conn, "reconciliation_reports"), []string{
 		"id", "run_at", "completed_at", "trigger", "dry_run", "records_checked", "mismatches_found",

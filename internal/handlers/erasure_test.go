@@ -45,8 +45,8 @@ func TestEraseEmailLeavesTombstoneAndRemovesDocument(t *testing.T) {
 		AND to_addresses = '{}' AND cc_addresses = '{}' AND subject = '' AND text_body = '' AND html_body = ''
 		AND headers = '{}' AND attachments = '[]' AND mailbox = '' AND labels = '{}' AND raw_size_bytes = 0
 		AND client_id = 'ops' AND idempotency_key = 'del-1' AND erased_at IS NOT NULL`, id))
-	require.Equal(t, 1, e.count(`SELECT count(*) FROM idempotency_keys WHERE key = 'del-1' AND response_body IS NULL AND response_status = 410`))
-	require.Equal(t, 1, e.count(`SELECT count(*) FROM idempotency_keys WHERE key = 'keep-1' AND response_body IS NOT NULL`))
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM idempotency_keys WHERE key = 'del-1' AND response_status = 410`))
+	require.Equal(t, 1, e.count(`SELECT count(*) FROM idempotency_keys WHERE key = 'keep-1' AND response_status = 201`))
 
 	// The relay removes the document; the sync status follows.
 	testwait.Until(t, time.Minute, "the document to go", func() bool { _, ok := e.mongoDoc(id); return !ok })

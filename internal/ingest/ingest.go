@@ -21,11 +21,12 @@ import (
 
 // Config tunes a Service; zero fields take the defaults of NewService.
 type Config struct {
-	// IdempotencyTTL is how long a key's cached response is replayed (24h).
+	// IdempotencyTTL is how long a key's record is kept (24h); after it, a
+	// retry is recognised by the fingerprint stored with the email.
 	IdempotencyTTL time.Duration
 	// MaxRetries is the relay attempts given to each new outbox record (10).
 	MaxRetries int32
-	// Render encodes the response body cached for a stored email. Required.
+	// Render encodes the response body of a stored email. Required.
 	Render func(email.Stored) ([]byte, error)
 	// Committed, when set, is called after a commit that stored new emails
 	// (the relay's wake-up; never called inside the transaction).
@@ -119,14 +120,14 @@ type Item struct {
 }
 
 // Result is one item's outcome: Status and Body are the HTTP response to
-// send (Body is the cached bytes on a replay); Err is set instead for a 4xx
-// outcome of this item alone. ID is the email's id whenever there is one
-// (also on a cached replay, where Email is nil).
+// send (on a replay too, Body renders the email as its row is now); Err is
+// set instead for a 4xx outcome of this item alone. ID is the email's id
+// whenever there is one.
 type Result struct {
 	Status   int
 	Body     []byte
 	ID       int64
-	Email    *email.Stored // nil on a cached replay or an error
+	Email    *email.Stored // nil on an error
 	Replayed bool
 	Err      error
 }

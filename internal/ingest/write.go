@@ -140,7 +140,8 @@ func (s *Service) insertEmails(ctx context.Context, q *db.Queries, jobs []job, c
 		if claimed[i] != 0 {
 			c := jb.item.Content
 			c.ClientID = jb.clientID
-			emails = append(emails, db.NewEmail{Content: c, Hash: jb.item.hash(jb.clientID), Key: jb.item.Key})
+			emails = append(emails, db.NewEmail{Content: c, Hash: jb.item.hash(jb.clientID), Key: jb.item.Key,
+				Fingerprint: jb.item.Fingerprint})
 			index = append(index, i)
 		}
 	}
@@ -190,14 +191,30 @@ func (s *Service) existingKey(ctx context.Context, q *db.Queries, jb job) (Resul
 		// A key whose first use was refused has no resource and no body.
 		return keyReused(), nil
 	}
-	return Result{Status: k.ResponseStatus, Body: k.ResponseBody, ID: k.ResourceID, Replayed: true}, nil
+	return s.replay(ctx, q, k)
 }
 
-// existingEmail answers a key whose cached response has expired: the email
-// stored under it is returned (200) when the content is the same, and a
-// different content is refused, so a key never stores a second email.
+// replay answers a completed key record with its status and its email as
+// the row holds it now (the record keeps no copy of the content), read
+// under a row lock that an erasure waits for; an erased email is a 410.
+func (s *Service) replay(ctx context.Context, q *db.Queries, k db.IdempotencyKey) (Result, error) {
+	e, err := q.EmailForReplay(ctx, k.ResourceID)
+	if err != nil {
+		return Result{}, err
+	}
+	if e.Erased() {
+		return goneResult(), nil
+	}
+	return s.rendered(k.ResponseStatus, &e, true)
+}
+
+// existingEmail answers a key whose record has expired: the email stored
+// under it is returned (200) when the request is the same (its fingerprint,
+// so a later PATCH of the email does not matter), and a different request
+// is refused, so a key never stores a second email. The email is read under
+// a row lock that an erasure waits for; an erased one is a 410.
 func (s *Service) existingEmail(ctx context.Context, q *db.Queries, jb job) (Result, error) {
-	e, ok, err := q.FindEmailByKey(ctx, jb.clientID, jb.item.Key)
+	e, fingerprint, ok, err := q.FindEmailByKey(ctx, jb.clientID, jb.item.Key)
 	if err != nil {
 		return Result{}, err
 	}
@@ -207,6 +224,13 @@ func (s *Service) existingEmail(ctx context.Context, q *db.Queries, jb job) (Res
 	if e.Erased() {
 		return goneResult(), nil
 	}
+	if fingerprint != "" {
+		if !jb.item.sameRequest(fingerprint) {
+			return keyReused(), nil
+		}
+		return s.rendered(http.StatusOK, &e, true)
+	}
+	// Stored before fingerprints were kept: the content must be the same.
 	hash := jb.item.hash(jb.clientID)
 	if jb.item.ReceivedAtFirstSeen {
 		// The request's own time stood in for a date the message lacks: the
@@ -237,7 +261,7 @@ func keyReused() Result {
 
 // completion is the record of result r under the claimed key record id.
 func completion(id int64, r Result) db.KeyCompletion {
-	c := db.KeyCompletion{ID: id, Status: r.Status, Body: r.Body}
+	c := db.KeyCompletion{ID: id, Status: r.Status}
 	if r.Email != nil {
 		c.ResourceID = r.Email.ID
 	}

@@ -141,8 +141,8 @@ func (b *ClaimIdempotencyKeyBatchResults) Close() error {
 
 const completeIdempotencyKey = `-- name: CompleteIdempotencyKey :batchexec
 UPDATE idempotency_keys
-SET status = 'completed', response_status = $1, response_body = $2, resource_id = $3
-WHERE id = $4
+SET status = 'completed', response_status = $1, resource_id = $2
+WHERE id = $3
 `
 
 type CompleteIdempotencyKeyBatchResults struct {
@@ -153,7 +153,6 @@ type CompleteIdempotencyKeyBatchResults struct {
 
 type CompleteIdempotencyKeyParams struct {
 	ResponseStatus *int32
-	ResponseBody   []byte
 	ResourceID     *int64
 	ID             int64
 }
@@ -163,7 +162,6 @@ func (q *Queries) CompleteIdempotencyKey(ctx context.Context, arg []CompleteIdem
 	for _, a := range arg {
 		vals := []interface{}{
 			a.ResponseStatus,
-			a.ResponseBody,
 			a.ResourceID,
 			a.ID,
 		}
@@ -200,17 +198,18 @@ WITH e AS (
         client_id, message_id, mailbox, from_address, to_addresses, cc_addresses,
         subject, text_body, html_body, headers, attachments, raw_size_bytes,
         received_at, content_hash, idempotency_key,
-        envelope_from, envelope_to, message_id_source, incomplete, parse_defects, auth_results)
+        envelope_from, envelope_to, message_id_source, incomplete, parse_defects, auth_results, request_fingerprint)
     VALUES (
         $1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10, $11, $12,
         $13, $14, $15,
-        $16, $17, $18, $19, $20::text[], $21::jsonb)
+        $16, $17, $18, $19, $20::text[], $21::jsonb,
+        $22)
     ON CONFLICT (client_id, idempotency_key) DO NOTHING
     RETURNING id, version, idempotency_key, sync_status, created_at, updated_at
 ), o AS (
     INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
-    SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'ingest'), e.idempotency_key, $22::int
+    SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'ingest'), e.idempotency_key, $23::int
     FROM e
 )
 SELECT e.id, e.version, e.sync_status, e.created_at, e.updated_at FROM e
@@ -223,28 +222,29 @@ type InsertEmailBatchResults struct {
 }
 
 type InsertEmailParams struct {
-	ClientID        string
-	MessageID       string
-	Mailbox         string
-	FromAddress     string
-	ToAddresses     []string
-	CcAddresses     []string
-	Subject         string
-	TextBody        string
-	HtmlBody        string
-	Headers         []byte
-	Attachments     []byte
-	RawSizeBytes    int64
-	ReceivedAt      time.Time
-	ContentHash     string
-	IdempotencyKey  *string
-	EnvelopeFrom    string
-	EnvelopeTo      []string
-	MessageIDSource string
-	Incomplete      bool
-	ParseDefects    []string
-	AuthResults     []byte
-	MaxRetries      int32
+	ClientID           string
+	MessageID          string
+	Mailbox            string
+	FromAddress        string
+	ToAddresses        []string
+	CcAddresses        []string
+	Subject            string
+	TextBody           string
+	HtmlBody           string
+	Headers            []byte
+	Attachments        []byte
+	RawSizeBytes       int64
+	ReceivedAt         time.Time
+	ContentHash        string
+	IdempotencyKey     *string
+	EnvelopeFrom       string
+	EnvelopeTo         []string
+	MessageIDSource    string
+	Incomplete         bool
+	ParseDefects       []string
+	AuthResults        []byte
+	RequestFingerprint *string
+	MaxRetries         int32
 }
 
 type InsertEmailRow struct {
@@ -283,6 +283,7 @@ func (q *Queries) InsertEmail(ctx context.Context, arg []InsertEmailParams) *Ins
 			a.Incomplete,
 			a.ParseDefects,
 			a.AuthResults,
+			a.RequestFingerprint,
 			a.MaxRetries,
 		}
 		batch.Queue(insertEmail, vals...)

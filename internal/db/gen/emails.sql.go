@@ -11,7 +11,7 @@ import (
 )
 
 const getEmail = `-- name: GetEmail :one
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, addresses, parse_defects, auth_results FROM incoming_emails WHERE id = $1
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results FROM incoming_emails WHERE id = $1
 `
 
 func (q *Queries) GetEmail(ctx context.Context, id int64) (IncomingEmail, error) {
@@ -49,6 +49,7 @@ func (q *Queries) GetEmail(ctx context.Context, id int64) (IncomingEmail, error)
 		&i.ErasedAt,
 		&i.ErasedBy,
 		&i.EraseReason,
+		&i.RequestFingerprint,
 		&i.Addresses,
 		&i.ParseDefects,
 		&i.AuthResults,
@@ -57,7 +58,7 @@ func (q *Queries) GetEmail(ctx context.Context, id int64) (IncomingEmail, error)
 }
 
 const getEmailByIdempotencyKey = `-- name: GetEmailByIdempotencyKey :one
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, addresses, parse_defects, auth_results FROM incoming_emails WHERE client_id = $1 AND idempotency_key = $2
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results FROM incoming_emails WHERE client_id = $1 AND idempotency_key = $2 FOR SHARE
 `
 
 type GetEmailByIdempotencyKeyParams struct {
@@ -65,6 +66,8 @@ type GetEmailByIdempotencyKeyParams struct {
 	IdempotencyKey *string
 }
 
+// Locked FOR SHARE until the transaction ends: an erasure waits for the
+// replay that reads it.
 func (q *Queries) GetEmailByIdempotencyKey(ctx context.Context, arg GetEmailByIdempotencyKeyParams) (IncomingEmail, error) {
 	row := q.db.QueryRow(ctx, getEmailByIdempotencyKey, arg.ClientID, arg.IdempotencyKey)
 	var i IncomingEmail
@@ -100,6 +103,56 @@ func (q *Queries) GetEmailByIdempotencyKey(ctx context.Context, arg GetEmailById
 		&i.ErasedAt,
 		&i.ErasedBy,
 		&i.EraseReason,
+		&i.RequestFingerprint,
+		&i.Addresses,
+		&i.ParseDefects,
+		&i.AuthResults,
+	)
+	return i, err
+}
+
+const getEmailForReplay = `-- name: GetEmailForReplay :one
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results FROM incoming_emails WHERE id = $1 FOR SHARE
+`
+
+// Locked FOR SHARE until the transaction ends: an erasure waits for the
+// replay that renders it.
+func (q *Queries) GetEmailForReplay(ctx context.Context, id int64) (IncomingEmail, error) {
+	row := q.db.QueryRow(ctx, getEmailForReplay, id)
+	var i IncomingEmail
+	err := row.Scan(
+		&i.ID,
+		&i.ClientID,
+		&i.MessageID,
+		&i.Mailbox,
+		&i.FromAddress,
+		&i.ToAddresses,
+		&i.CcAddresses,
+		&i.Subject,
+		&i.TextBody,
+		&i.HtmlBody,
+		&i.Headers,
+		&i.Attachments,
+		&i.RawSizeBytes,
+		&i.ReceivedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.Version,
+		&i.ContentHash,
+		&i.SyncStatus,
+		&i.SyncError,
+		&i.SyncRetryCount,
+		&i.SyncedAt,
+		&i.IdempotencyKey,
+		&i.EnvelopeFrom,
+		&i.EnvelopeTo,
+		&i.MessageIDSource,
+		&i.Incomplete,
+		&i.Labels,
+		&i.ErasedAt,
+		&i.ErasedBy,
+		&i.EraseReason,
+		&i.RequestFingerprint,
 		&i.Addresses,
 		&i.ParseDefects,
 		&i.AuthResults,
@@ -108,7 +161,7 @@ func (q *Queries) GetEmailByIdempotencyKey(ctx context.Context, arg GetEmailById
 }
 
 const getEmailsByIDs = `-- name: GetEmailsByIDs :many
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, addresses, parse_defects, auth_results FROM incoming_emails WHERE id = ANY($1::bigint[])
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results FROM incoming_emails WHERE id = ANY($1::bigint[])
 `
 
 func (q *Queries) GetEmailsByIDs(ctx context.Context, ids []int64) ([]IncomingEmail, error) {
@@ -152,6 +205,7 @@ func (q *Queries) GetEmailsByIDs(ctx context.Context, ids []int64) ([]IncomingEm
 			&i.ErasedAt,
 			&i.ErasedBy,
 			&i.EraseReason,
+			&i.RequestFingerprint,
 			&i.Addresses,
 			&i.ParseDefects,
 			&i.AuthResults,
@@ -167,7 +221,7 @@ func (q *Queries) GetEmailsByIDs(ctx context.Context, ids []int64) ([]IncomingEm
 }
 
 const getIdempotencyKey = `-- name: GetIdempotencyKey :one
-SELECT id, client_id, key, request_fingerprint, status, response_status, response_body, resource_id, created_at, expires_at FROM idempotency_keys WHERE client_id = $1 AND key = $2
+SELECT id, client_id, key, request_fingerprint, status, response_status, resource_id, created_at, expires_at FROM idempotency_keys WHERE client_id = $1 AND key = $2
 `
 
 type GetIdempotencyKeyParams struct {
@@ -185,7 +239,6 @@ func (q *Queries) GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyPa
 		&i.RequestFingerprint,
 		&i.Status,
 		&i.ResponseStatus,
-		&i.ResponseBody,
 		&i.ResourceID,
 		&i.CreatedAt,
 		&i.ExpiresAt,
@@ -194,7 +247,7 @@ func (q *Queries) GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyPa
 }
 
 const listEmails = `-- name: ListEmails :many
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, addresses, parse_defects, auth_results FROM incoming_emails
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results FROM incoming_emails
 WHERE erased_at IS NULL
   AND ($1::text IS NULL OR sync_status = $1::text)
   AND ($2::text IS NULL OR mailbox = $2::text)
@@ -288,6 +341,7 @@ func (q *Queries) ListEmails(ctx context.Context, arg ListEmailsParams) ([]Incom
 			&i.ErasedAt,
 			&i.ErasedBy,
 			&i.EraseReason,
+			&i.RequestFingerprint,
 			&i.Addresses,
 			&i.ParseDefects,
 			&i.AuthResults,

@@ -117,47 +117,47 @@ type IdempotencyKey struct {
 	RequestFingerprint string
 	Status             string
 	ResponseStatus     *int32
-	ResponseBody       []byte
 	ResourceID         *int64
 	CreatedAt          time.Time
 	ExpiresAt          time.Time
 }
 
 type IncomingEmail struct {
-	ID              int64
-	ClientID        string
-	MessageID       string
-	Mailbox         string
-	FromAddress     string
-	ToAddresses     []string
-	CcAddresses     []string
-	Subject         string
-	TextBody        string
-	HtmlBody        string
-	Headers         []byte
-	Attachments     []byte
-	RawSizeBytes    int64
-	ReceivedAt      time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-	Version         int64
-	ContentHash     string
-	SyncStatus      string
-	SyncError       *string
-	SyncRetryCount  int32
-	SyncedAt        *time.Time
-	IdempotencyKey  *string
-	EnvelopeFrom    string
-	EnvelopeTo      []string
-	MessageIDSource string
-	Incomplete      bool
-	Labels          []string
-	ErasedAt        *time.Time
-	ErasedBy        *string
-	EraseReason     *string
-	Addresses       []string
-	ParseDefects    []string
-	AuthResults     []byte
+	ID                 int64
+	ClientID           string
+	MessageID          string
+	Mailbox            string
+	FromAddress        string
+	ToAddresses        []string
+	CcAddresses        []string
+	Subject            string
+	TextBody           string
+	HtmlBody           string
+	Headers            []byte
+	Attachments        []byte
+	RawSizeBytes       int64
+	ReceivedAt         time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	Version            int64
+	ContentHash        string
+	SyncStatus         string
+	SyncError          *string
+	SyncRetryCount     int32
+	SyncedAt           *time.Time
+	IdempotencyKey     *string
+	EnvelopeFrom       string
+	EnvelopeTo         []string
+	MessageIDSource    string
+	Incomplete         bool
+	Labels             []string
+	ErasedAt           *time.Time
+	ErasedBy           *string
+	EraseReason        *string
+	RequestFingerprint *string
+	Addresses          []string
+	ParseDefects       []string
+	AuthResults        []byte
 }
 
 type OutboxMessage struct {

@@ -12,7 +12,7 @@ SELECT * FROM idempotency_keys WHERE client_id = @client_id AND key = @key;
 
 -- name: CompleteIdempotencyKey :batchexec
 UPDATE idempotency_keys
-SET status = 'completed', response_status = @response_status, response_body = @response_body, resource_id = @resource_id
+SET status = 'completed', response_status = @response_status, resource_id = @resource_id
 WHERE id = @id;
 
 -- name: InsertEmail :batchone
@@ -24,12 +24,13 @@ WITH e AS (
         client_id, message_id, mailbox, from_address, to_addresses, cc_addresses,
         subject, text_body, html_body, headers, attachments, raw_size_bytes,
         received_at, content_hash, idempotency_key,
-        envelope_from, envelope_to, message_id_source, incomplete, parse_defects, auth_results)
+        envelope_from, envelope_to, message_id_source, incomplete, parse_defects, auth_results, request_fingerprint)
     VALUES (
         @client_id, @message_id, @mailbox, @from_address, @to_addresses, @cc_addresses,
         @subject, @text_body, @html_body, @headers, @attachments, @raw_size_bytes,
         @received_at, @content_hash, @idempotency_key,
-        @envelope_from, @envelope_to, @message_id_source, @incomplete, @parse_defects::text[], @auth_results::jsonb)
+        @envelope_from, @envelope_to, @message_id_source, @incomplete, @parse_defects::text[], @auth_results::jsonb,
+        @request_fingerprint)
     ON CONFLICT (client_id, idempotency_key) DO NOTHING
     RETURNING id, version, idempotency_key, sync_status, created_at, updated_at
 ), o AS (
@@ -43,7 +44,14 @@ SELECT e.id, e.version, e.sync_status, e.created_at, e.updated_at FROM e;
 SELECT * FROM incoming_emails WHERE id = @id;
 
 -- name: GetEmailByIdempotencyKey :one
-SELECT * FROM incoming_emails WHERE client_id = @client_id AND idempotency_key = @idempotency_key;
+-- Locked FOR SHARE until the transaction ends: an erasure waits for the
+-- replay that reads it.
+SELECT * FROM incoming_emails WHERE client_id = @client_id AND idempotency_key = @idempotency_key FOR SHARE;
+
+-- name: GetEmailForReplay :one
+-- Locked FOR SHARE until the transaction ends: an erasure waits for the
+-- replay that renders it.
+SELECT * FROM incoming_emails WHERE id = @id FOR SHARE;
 
 -- name: GetEmailsByIDs :many
 SELECT * FROM incoming_emails WHERE id = ANY(@ids::bigint[]);

@@ -2,9 +2,8 @@
 -- Turns each email in ids that is not erased yet into a tombstone: every
 -- personal column is cleared (a new personal column must be cleared here
 -- too), the version is bumped, an outbox
--- 'delete' removes the MongoDB document, and the cached responses of its
--- idempotency record are purged (status 410: a request with its key is
--- answered Gone). Returns the ids erased. The rows are locked in id order
+-- 'delete' removes the MongoDB document, and its idempotency record is
+-- marked 410 (a request with its key is answered Gone). Returns the ids erased. The rows are locked in id order
 -- first, as the relay locks them, so the two never deadlock.
 WITH l AS (
     SELECT id FROM incoming_emails
@@ -17,6 +16,7 @@ WITH l AS (
         subject = '', text_body = '', html_body = '', headers = '{}', attachments = '[]',
         raw_size_bytes = 0, labels = '{}', envelope_from = '', envelope_to = '{}',
         message_id_source = 'header', incomplete = false, parse_defects = '{}', auth_results = '{}',
+        request_fingerprint = NULL,
         erased_at = now(), erased_by = @erased_by::text, erase_reason = @erase_reason::text,
         version = version + 1, content_hash = 'erased', updated_at = now(),
         sync_status = 'pending', sync_error = NULL, sync_retry_count = 0
@@ -29,7 +29,7 @@ WITH l AS (
     FROM e
 ), k AS (
     UPDATE idempotency_keys
-    SET response_body = NULL, response_status = 410
+    SET response_status = 410
     FROM e
     WHERE idempotency_keys.client_id = e.client_id AND idempotency_keys.key = e.idempotency_key
 )
