@@ -84,6 +84,7 @@ func newBinder(key, messageID string) (*binder, error) {
 		"request_fingerprint": strings.Repeat("ab", 32), "expires_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339Nano),
 		"response_status": "201", "envelope_from": c.EnvelopeFrom, "envelope_to": pgArray(c.EnvelopeTo),
 		"message_id_source": c.MessageIDSource(), "incomplete": strconv.FormatBool(c.Incomplete),
+		"parse_defects": "{}", "auth_results": "{}",
 	}
 	b := &binder{
 		exprs:   map[string]string{"client_id": "'pgbench'", "key": key, "idempotency_key": key, "message_id": messageID},
