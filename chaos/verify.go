@@ -174,9 +174,15 @@ func mongoDocs(ctx context.Context, url, dbName string) ([]mongostore.Document, 
 	if err != nil {
 		return nil, err
 	}
-	var docs []mongostore.Document
-	if err := cur.All(ctx, &docs); err != nil {
+	var all []mongostore.Document
+	if err := cur.All(ctx, &all); err != nil {
 		return nil, err
+	}
+	docs := all[:0]
+	for _, d := range all {
+		if !d.Erased { // an erased email's tombstone holds no content
+			docs = append(docs, d)
+		}
 	}
 	return docs, nil
 }

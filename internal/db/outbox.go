@@ -82,6 +82,9 @@ type RelayEmail struct {
 	// Bytes is what the load read: both bodies and the encoded headers
 	// and attachments (0 for an erased email).
 	Bytes int64
+	// Version is the email's version (for an erased email, the version of
+	// its erasure, which its MongoDB tombstone carries).
+	Version int64
 }
 
 // LoadEmailsToRelay returns the emails with these ids that exist, in id
@@ -95,6 +98,7 @@ func (q *Queries) LoadEmailsToRelay(ctx context.Context, ids []int64) ([]RelayEm
 	out := make([]RelayEmail, len(rows))
 	for i, r := range rows {
 		out[i].ID = r.ID
+		out[i].Version = r.Version
 		if r.ErasedAt != nil {
 			out[i].Erased = true
 			continue

@@ -55,6 +55,8 @@ type Document struct {
 	ParseDefects []string `bson:"parse_defects"`
 	// AuthResults are the sender-authentication verdicts; absent when none.
 	AuthResults *email.AuthResults `bson:"auth_results,omitempty"`
+	// Erased marks a tombstone (see Tombstone): no content, never replaced.
+	Erased bool `bson:"erased,omitempty"`
 }
 
 // FromEmail builds the document of a stored email, synced at now.

@@ -120,11 +120,12 @@ func (s *Store) update(ctx context.Context, ids []int64, want map[int64]Document
 			return fmt.Errorf("mongodb find document %d: %w", id, err)
 		}
 		w := want[id]
-		if h.Version > w.Version || (h.Version == w.Version && h.ContentHash == w.ContentHash && h.Content().Hash() == w.ContentHash) {
+		if h.Erased || h.Version > w.Version || (h.Version == w.Version && h.ContentHash == w.ContentHash && h.Content().Hash() == w.ContentHash) {
 			res.Current++
 			continue
 		}
-		filter := bson.D{{Key: "_id", Value: w.ID}, {Key: "version", Value: bson.D{{Key: "$lte", Value: w.Version}}}}
+		filter := bson.D{{Key: "_id", Value: w.ID}, {Key: "version", Value: bson.D{{Key: "$lte", Value: w.Version}}},
+			{Key: "erased", Value: bson.D{{Key: "$ne", Value: true}}}}
 		r, err := s.coll.ReplaceOne(ctx, filter, w)
 		switch {
 		case IsTransient(err):

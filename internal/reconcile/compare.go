@@ -82,6 +82,9 @@ func (w *walk) run(ctx context.Context) error {
 	mongo := map[int64]*bucketAgg{}
 	visit := func(d docSum) {
 		w.t.checked++
+		if d.tomb {
+			return // an erased email's: left out like erased emails on the PostgreSQL side
+		}
 		if d.badID {
 			w.t.counts[orphanInMongo]++ // no id to sample or remove
 			return
@@ -235,7 +238,7 @@ func (w *walk) fetch(ctx context.Context, cands []candidate) (map[int64][]docSum
 	}
 	q := read{filter: bson.D{{Key: "$or", Value: ranges}}, batch: w.size.fetchBatch}
 	err := w.r.scan(ctx, q, func(d docSum) {
-		if !d.badID {
+		if !d.badID && !d.tomb {
 			out[w.bucketOf(d.id)] = append(out[w.bucketOf(d.id)], d)
 		}
 	})

@@ -23,6 +23,9 @@ type docSum struct {
 	hash    string // recomputed from the document's own fields; "" if it does not decode
 	mix     uint64
 	badID   bool // _id is not an integer: an orphan no email can match
+	// tomb: an erased email's tombstone. It stands for "no document": an
+	// erased email with a tombstone agrees, and a tombstone is no orphan.
+	tomb bool
 }
 
 // mix is the 64-bit record hash both sides XOR per range: the first 8 bytes
@@ -41,6 +44,10 @@ func mix(id, version int64, hash string) uint64 {
 // summarize decodes one document and hashes its content from its fields,
 // never trusting its stored content_hash.
 func summarize(raw bson.Raw) docSum {
+	if mongostore.IsTombstone(raw) {
+		id, _ := raw.Lookup("_id").AsInt64OK()
+		return docSum{id: id, tomb: true}
+	}
 	var d mongostore.Document
 	if err := bson.Unmarshal(raw, &d); err != nil {
 		id, ok := raw.Lookup("_id").AsInt64OK()

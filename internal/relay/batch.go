@@ -156,8 +156,7 @@ func (b *batch) write(c chunk) (mongostore.WriteResult, map[int64]int64, error) 
 	wctx, cancel := context.WithDeadline(b.ctx, b.writeBy)
 	defer cancel()
 	if c.delete {
-		_, err := b.r.mongo.Delete(wctx, c.ids)
-		return mongostore.WriteResult{Refused: map[int64]error{}}, nil, err
+		return b.erase(wctx, c.ids)
 	}
 	emails, err := b.r.q.LoadEmailsToRelay(b.ctx, c.ids)
 	if err != nil {
@@ -167,10 +166,12 @@ func (b *batch) write(c chunk) (mongostore.WriteResult, map[int64]int64, error) 
 	docs := make([]mongostore.Document, 0, len(emails))
 	refused := map[int64]error{}
 	var erased []int64
+	erasedAt := map[int64]int64{}
 	var loaded int64
 	for _, e := range emails {
 		if e.Erased {
 			erased = append(erased, e.ID)
+			erasedAt[e.ID] = e.Version
 			continue
 		}
 		loaded += e.Bytes
@@ -191,7 +192,9 @@ func (b *batch) write(c chunk) (mongostore.WriteResult, map[int64]int64, error) 
 	}
 	res, err := b.r.mongo.Write(wctx, docs)
 	if err == nil && len(erased) > 0 {
-		_, err = b.r.mongo.Delete(wctx, erased)
+		var er mongostore.EraseResult
+		er, err = b.r.mongo.Erase(wctx, erased, erasedAt)
+		res.Deferred = append(res.Deferred, er.Deferred...)
 	}
 	written := make(map[int64]int64, len(docs))
 	for _, d := range docs {
@@ -213,7 +216,11 @@ func (b *batch) writeFailed(rest []chunk, err error) error {
 	case b.parent.Err() != nil:
 		return err // Stop's deadline passed: the rows stay leased
 	case b.ctx.Err() != nil || (errors.Is(err, context.DeadlineExceeded) && !time.Now().Before(b.writeBy)):
-		_ = b.release(rest, "lease overrun: the batch took longer than the lease")
+		// The chunk that overran is backed off like a failed attempt, so
+		// it is not issued again at once while the writes behind it wait;
+		// the chunks not tried are given back.
+		_ = b.backOff(rest[0], fmt.Errorf("lease overrun: the write took longer than the lease: %w", err))
+		_ = b.release(rest[1:], "lease overrun: the batch took longer than the lease")
 		return fmt.Errorf("%w: %w", errLeaseLost, err)
 	case mongostore.IsTransient(err):
 		b.r.storeDown(err)

@@ -189,3 +189,23 @@ func (b *batch) superseded(q *db.Queries, written map[int64]int64, done, later [
 	}
 	return kept, later, nil
 }
+
+// backOff records a failed attempt of every row of chunk c, with the usual
+// backoff, when the chunk overran the lease; it uses its own short context,
+// since the batch's may have ended. Rows whose lease was lost already are
+// left to their new owner.
+func (b *batch) backOff(c chunk, cause error) error {
+	var msgs []db.OutboxMessage
+	for _, id := range c.ids {
+		for _, m := range b.rows[id] {
+			m.ErrorMessage = ptr(cause.Error())
+			msgs = append(msgs, m)
+		}
+	}
+	ctx, cancel := context.WithTimeout(b.parent, releaseTimeout)
+	defer cancel()
+	saved := b.ctx
+	b.ctx = ctx
+	defer func() { b.ctx = saved }()
+	return db.InTx(ctx, b.r.pool, func(q *db.Queries) error { return b.fail(q, msgs, false) })
+}
