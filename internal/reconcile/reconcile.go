@@ -13,6 +13,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,6 +46,10 @@ type Config struct {
 	// Wake, when set, is called after a repair enqueued outbox messages (the
 	// relay's wake-up).
 	Wake func()
+	// ReadBudget bounds the bytes of MongoDB documents a run holds at once,
+	// read and being hashed (32 MiB); a document larger than it is held
+	// alone.
+	ReadBudget int64
 
 	beforeCompare func(reportID int64) // test hook: called once the report is running
 }
@@ -59,6 +64,9 @@ type Reconciler struct {
 	// life holds the schedule's goroutines and the runs in flight on this
 	// instance (Run and StartRun join it without Start).
 	life *lifecycle.Group
+	// readPeak is the most bytes of documents a MongoDB read held at once
+	// (see budget), over every run of this reconciler.
+	readPeak atomic.Int64
 }
 
 // finishTimeout bounds the report writes that must happen even when the
@@ -86,6 +94,9 @@ func New(pool *pgxpool.Pool, mongo *mongostore.Store, cfg *Config) *Reconciler {
 	}
 	if c.Wake == nil {
 		c.Wake = func() {}
+	}
+	if c.ReadBudget <= 0 {
+		c.ReadBudget = 32 << 20
 	}
 	return &Reconciler{pool: pool, q: db.New(pool), mongo: mongo, cfg: c,
 		life: lifecycle.NewGroup("reconciler", "runs in flight")}

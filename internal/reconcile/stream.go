@@ -61,17 +61,24 @@ func summarize(raw bson.Raw) docSum {
 	return docSum{id: d.ID, version: d.Version, hash: h, mix: mix(d.ID, d.Version, h)}
 }
 
+// chunkSize caps the documents of one chunk handed to a hasher; a chunk is
+// also cut when it holds a quarter of the read budget, so several hashers
+// get work.
 const chunkSize = 256
 
 // scan reads the documents matching filter with one cursor, in the order
 // the server returns them, and calls visit with each document's summary
 // from the calling goroutine. A reader goroutine copies raw documents into
 // chunks and one worker per CPU decodes and hashes them, so hashing
-// overlaps the reading; at most a few chunks are held at a time, whatever
-// the collection's size. It returns the first error of the cursor, or ctx's.
+// overlaps the reading. The bytes of the documents held at once, read or
+// being hashed, stay within cfg.ReadBudget whatever their sizes and the
+// collection's (a document larger than the budget is held alone). It
+// returns the first error of the cursor, or ctx's.
 func (r *Reconciler) scan(ctx context.Context, q read, visit func(docSum)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	b := newBudget(r.cfg.ReadBudget)
+	defer r.notePeak(b)
 	workers := max(1, runtime.GOMAXPROCS(0))
 	work, out := make(chan []bson.Raw, 2*workers), make(chan []docSum, 2*workers)
 	var readErr error
@@ -80,7 +87,7 @@ func (r *Reconciler) scan(ctx context.Context, q read, visit func(docSum)) error
 	go func() {
 		defer wg.Done()
 		defer close(work)
-		readErr = r.read(ctx, q, work)
+		readErr = r.read(ctx, q, b, work)
 	}()
 	hashers.Add(workers)
 	for i := 0; i < workers; i++ {
@@ -90,6 +97,8 @@ func (r *Reconciler) scan(ctx context.Context, q read, visit func(docSum)) error
 				sums := make([]docSum, len(raws))
 				for j, raw := range raws {
 					sums[j] = summarize(raw)
+					b.give(int64(len(raw)))
+					raws[j] = nil
 				}
 				select {
 				case out <- sums:
@@ -117,9 +126,10 @@ func (r *Reconciler) scan(ctx context.Context, q read, visit func(docSum)) error
 	return nil
 }
 
-// read sends the raw documents matching q's filter to work in chunks. A
-// document bigger than q's batch size allows shrinks the following batches.
-func (r *Reconciler) read(ctx context.Context, q read, work chan<- []bson.Raw) error {
+// read sends the raw documents matching q's filter to work in chunks,
+// taking each document's room in b before copying it. A document bigger
+// than q's batch size allows shrinks the following batches.
+func (r *Reconciler) read(ctx context.Context, q read, b *budget, work chan<- []bson.Raw) error {
 	cur, err := r.mongo.Coll().Find(ctx, q.filter, options.Find().SetBatchSize(q.batch))
 	if err != nil {
 		return fmt.Errorf("read MongoDB: %w", err)
@@ -133,19 +143,35 @@ func (r *Reconciler) read(ctx context.Context, q read, work chan<- []bson.Raw) e
 			return false
 		}
 	}
-	c := make([]bson.Raw, 0, chunkSize)
+	var c []bson.Raw
+	var cBytes int64
 	batch := q.batch
 	for cur.Next(ctx) {
-		if n := int64(len(cur.Current)); n*int64(batch) > batchBytes && batch > 1 {
+		n := int64(len(cur.Current))
+		if n*int64(batch) > batchBytes && batch > 1 {
 			batch = int32(max(1, batchBytes/n))
 			cur.SetBatchSize(batch)
 		}
+		if !b.tryTake(n) {
+			// No room: hand over what is held, so the hashers can give
+			// room back, then wait for it.
+			if len(c) > 0 {
+				if !send(c) {
+					return fmt.Errorf("read MongoDB: %w", ctx.Err())
+				}
+				c, cBytes = nil, 0
+			}
+			if err := b.take(ctx, n); err != nil {
+				return fmt.Errorf("read MongoDB: %w", err)
+			}
+		}
 		c = append(c, bytes.Clone(cur.Current))
-		if len(c) == chunkSize {
+		cBytes += n
+		if len(c) == chunkSize || cBytes >= r.cfg.ReadBudget/4 {
 			if !send(c) {
 				return fmt.Errorf("read MongoDB: %w", ctx.Err())
 			}
-			c = make([]bson.Raw, 0, chunkSize)
+			c, cBytes = nil, 0
 		}
 	}
 	if err := cur.Err(); err != nil {
@@ -155,4 +181,11 @@ func (r *Reconciler) read(ctx context.Context, q read, work chan<- []bson.Raw) e
 		return fmt.Errorf("read MongoDB: %w", ctx.Err())
 	}
 	return nil
+}
+
+// notePeak records the most bytes b held at once in the reconciler's peak.
+func (r *Reconciler) notePeak(b *budget) {
+	p := b.peak.Load()
+	for old := r.readPeak.Load(); p > old && !r.readPeak.CompareAndSwap(old, p); old = r.readPeak.Load() {
+	}
 }
