@@ -48,6 +48,11 @@ func summarize(raw bson.Raw) docSum {
 		id, _ := raw.Lookup("_id").AsInt64OK()
 		return docSum{id: id, tomb: true}
 	}
+	if len(raw) >= streamAbove {
+		if d, ok := summarizeLarge(raw); ok {
+			return d
+		}
+	}
 	var d mongostore.Document
 	if err := bson.Unmarshal(raw, &d); err != nil {
 		id, ok := raw.Lookup("_id").AsInt64OK()
