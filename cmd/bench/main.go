@@ -93,7 +93,7 @@ func main() {
 	flag.DurationVar(&o.latencyDuration, "latency-duration", 20*time.Second, "latency: duration of each run")
 	flag.IntVar(&o.latencyWorkers, "latency-workers", 4, "latency: relay workers (serve's RELAY_WORKERS default)")
 	flag.IntVar(&o.latencyBatch, "latency-batch", 100, "latency: relay batch size (serve's RELAY_BATCH_SIZE default)")
-	flag.DurationVar(&o.budget, "budget", 9*time.Minute+30*time.Second, "finish within this (0: no limit): on a slow or busy machine the drain backlog is made smaller to fit, and the output says so")
+	flag.DurationVar(&o.budget, "budget", 18*time.Minute, "finish within this (0: no limit): on a slow or busy machine the drain backlog is made smaller to fit, and the output says so")
 	flag.BoolVar(&o.keep, "keep", false, "keep the bench database at the end (for inspection)")
 	flag.BoolVar(&o.printPgbench, "print-pgbench", false, "print the pgbench baseline script and its -D variables, and exit")
 	flag.Parse()
@@ -155,7 +155,10 @@ func run(ctx context.Context, o benchOptions) error {
 		o.deadline = time.Now().Add(o.budget)
 	}
 	if want["latency"] {
-		o.reserve = time.Duration(o.runs)*(o.latencyDuration+8*time.Second) + 15*time.Second
+		o.reserve = time.Duration(len(o.rateList)*o.runs)*(o.latencyDuration+8*time.Second) + 15*time.Second
+	}
+	if want["memory"] {
+		o.reserve += 2 * time.Minute
 	}
 	name := fmt.Sprintf("mailsync_bench_%d", os.Getpid())
 	d, err := createDatabase(ctx, o.pgURL, name)
