@@ -14,7 +14,7 @@ import (
 
 // latencyResult is one open-loop run at a steady rate.
 type latencyResult struct {
-	sent, failed int
+	sent, failed int             // failed: refused even after the client's retries
 	rate         float64         // achieved requests/s
 	http         []time.Duration // sorted request latencies
 	sync         []time.Duration // sorted created_at → synced_at
@@ -72,9 +72,8 @@ func latencyOnce(ctx context.Context, st *stack, p poster, tag string, rate floa
 	res.rate = float64(res.sent) / time.Since(start).Seconds()
 	stopSampler()
 	slices.Sort(res.http)
-	if res.failed > 0 {
-		return res, fmt.Errorf("%d of %d requests failed", res.failed, res.sent)
-	}
+	// Requests still refused after the client's retries (503 + Retry-After:
+	// more arrive than the machine can store) are counted, not waited for.
 	if err := waitSynced(ctx, st.pool, ids, time.Minute); err != nil {
 		return res, err
 	}

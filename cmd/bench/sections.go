@@ -109,7 +109,7 @@ func latencyAt(ctx context.Context, o benchOptions, st *stack, p poster, w *cpuW
 	}
 	fmt.Printf("POST /v1/emails at %.0f/s for %s per run, relay %d workers × batch %d; latency = synced_at − created_at\n",
 		rate, o.latencyDuration, o.latencyWorkers, o.latencyBatch)
-	var p50, p99, cpu []float64
+	var p50, p99, cpu, refused []float64
 	for i := range o.runs {
 		stop := w.start(ctx)
 		r, err := latencyOnce(ctx, st, p, fmt.Sprintf("l%.0f-%d", rate, i), rate, o.latencyDuration)
@@ -119,8 +119,9 @@ func latencyAt(ctx context.Context, o benchOptions, st *stack, p poster, w *cpuW
 		use := stop()
 		p50, p99 = append(p50, msOf(percentile(r.sync, 50))), append(p99, msOf(percentile(r.sync, 99)))
 		cpu = append(cpu, perOpMs(use.service(true), float64(r.sent)))
-		fmt.Printf("  run %d: %d emails at %.1f/s; ingest→synced p50 %s, p99 %s, max %s | HTTP p50 %s, p99 %s\n",
-			i+1, r.sent, r.rate, ms(p50[i]), ms(p99[i]), ms(msOf(percentile(r.sync, 100))),
+		refused = append(refused, float64(r.failed))
+		fmt.Printf("  run %d: %d emails at %.1f/s (%d refused after retries); ingest→synced p50 %s, p99 %s, max %s | HTTP p50 %s, p99 %s\n",
+			i+1, r.sent, r.rate, r.failed, ms(p50[i]), ms(p99[i]), ms(msOf(percentile(r.sync, 100))),
 			ms(msOf(percentile(r.http, 50))), ms(msOf(percentile(r.http, 99))))
 		fmt.Printf("         largest outbox backlog %d; %.1f PostgreSQL transactions per email (ingest 1, the rest relay and sampling)\n         %s\n",
 			r.maxBacklog, r.xactPerEmail, use.perOp(r.sent, "email"))
@@ -132,6 +133,7 @@ func latencyAt(ctx context.Context, o benchOptions, st *stack, p poster, w *cpuW
 		{fmt.Sprintf("ingest→synced at %.0f/s, p50 / p99", rate), ms(median(p50)) + " / " + ms(median(p99)),
 			"", "", fmt.Sprintf("p99 ≤ %.0f ms", target), verdict(median(p99), target, true)},
 		{"  CPU per email (all processes)", fmt.Sprintf("%.2f ms", median(cpu)), fmt.Sprintf("= %.2f CPUs", median(cpu)*rate/1000), "", "", ""},
+		{"  refused (503 after 5 tries)", fmt.Sprintf("%.0f of %.0f", median(refused), rate*o.latencyDuration.Seconds()), "", "", "", ""},
 	}, nil
 }
 
