@@ -47,7 +47,7 @@ type Config struct {
 	// relay's wake-up).
 	Wake func()
 	// ReadBudget bounds the bytes of MongoDB documents a run holds at once,
-	// read and being hashed (32 MiB); a document larger than it is held
+	// read and being hashed (16 MiB); a document larger than it is held
 	// alone.
 	ReadBudget int64
 
@@ -96,7 +96,7 @@ func New(pool *pgxpool.Pool, mongo *mongostore.Store, cfg *Config) *Reconciler {
 		c.Wake = func() {}
 	}
 	if c.ReadBudget <= 0 {
-		c.ReadBudget = 32 << 20
+		c.ReadBudget = 16 << 20
 	}
 	return &Reconciler{pool: pool, q: db.New(pool), mongo: mongo, cfg: c,
 		life: lifecycle.NewGroup("reconciler", "runs in flight")}
