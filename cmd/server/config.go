@@ -40,6 +40,8 @@ type config struct {
 	RateLimitRPS           float64
 	RateLimitBurst         int
 	MaxConnections         int
+	MaxConnectionsPerAddr  int           // 0: half of MaxConnections
+	HTTPRequestLineTimeout time.Duration // a new connection's first request line
 	HTTPReadTimeout        time.Duration
 	HTTPIdleTimeout        time.Duration
 	DBConnectTimeout       time.Duration
@@ -86,6 +88,8 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 		RateLimitRPS:           e.float("RATE_LIMIT_RPS", 0),
 		RateLimitBurst:         e.integer("RATE_LIMIT_BURST", 0),
 		MaxConnections:         e.integer("MAX_CONNECTIONS", handlers.DefaultMaxConnections),
+		MaxConnectionsPerAddr:  e.integer("MAX_CONNECTIONS_PER_ADDRESS", 0),
+		HTTPRequestLineTimeout: e.duration("HTTP_REQUEST_LINE_TIMEOUT", handlers.DefaultRequestLineTimeout),
 		HTTPReadTimeout:        e.duration("HTTP_READ_TIMEOUT", handlers.DefaultReadTimeout),
 		HTTPIdleTimeout:        e.duration("HTTP_IDLE_TIMEOUT", handlers.DefaultIdleTimeout),
 		DBConnectTimeout:       e.duration("DB_CONNECT_TIMEOUT", db.DefaultConnectTimeout),
@@ -98,6 +102,9 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 	}
 	if c.MaxConnections < 1 || c.HTTPReadTimeout <= 0 || c.HTTPIdleTimeout <= 0 || c.DBConnectTimeout <= 0 || c.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("MAX_CONNECTIONS must be >= 1; HTTP_READ_TIMEOUT, HTTP_IDLE_TIMEOUT, DB_CONNECT_TIMEOUT and REQUEST_TIMEOUT > 0"))
+	}
+	if c.MaxConnectionsPerAddr < 0 || c.MaxConnectionsPerAddr > c.MaxConnections || c.HTTPRequestLineTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("MAX_CONNECTIONS_PER_ADDRESS must be 0 (half of MAX_CONNECTIONS) to MAX_CONNECTIONS; HTTP_REQUEST_LINE_TIMEOUT > 0"))
 	}
 	if c.MaxInflightBodyBytes == 0 {
 		c.MaxInflightBodyBytes = 4 * c.MaxBodyBytes

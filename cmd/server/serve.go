@@ -150,7 +150,8 @@ func loadKeys(cfg config) (*auth.Keys, error) {
 // served; the returned stopper shuts the server down.
 func listen(ctx context.Context, cfg config, h http.Handler) (stopper, <-chan error, error) {
 	srv := handlers.NewServer(h, handlers.ServerConfig{
-		MaxConnections: cfg.MaxConnections, ReadTimeout: cfg.HTTPReadTimeout, IdleTimeout: cfg.HTTPIdleTimeout,
+		MaxConnections: cfg.MaxConnections, MaxConnectionsPerAddress: cfg.MaxConnectionsPerAddr,
+		RequestLineTimeout: cfg.HTTPRequestLineTimeout, ReadTimeout: cfg.HTTPReadTimeout, IdleTimeout: cfg.HTTPIdleTimeout,
 		BaseContext: context.WithoutCancel(ctx), Registerer: metrics.Once(prometheus.DefaultRegisterer),
 	})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
