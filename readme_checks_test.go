@@ -46,7 +46,14 @@ var readmeChecks = []readmeCheck{
 			m := jsonOf(t, out)
 			require.EqualValues(t, 1, m["id"], "the first email of a fresh database is 1, as the README says")
 			require.Contains(t, out, `"message_id":"<1@mail.example.com>"`)
-			require.Equal(t, out, runBash(t, cmd), "sending it again replays the same email")
+			// A replay renders the email as its row is now: the relay may
+			// have synced it meanwhile.
+			again := jsonOf(t, runBash(t, cmd))
+			for _, f := range []string{"sync_status", "synced_at", "updated_at"} {
+				delete(m, f)
+				delete(again, f)
+			}
+			require.Equal(t, m, again, "sending it again replays the same email")
 		},
 	},
 	{
