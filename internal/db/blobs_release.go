@@ -3,6 +3,10 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"mailsync/internal/db/gen"
 )
@@ -93,4 +97,28 @@ func (q *Queries) BlobsPage(ctx context.Context, after string, limit int32) ([]B
 			SyncedAt: r.SyncedAt}, Referenced: r.Referenced}
 	}
 	return out, nil
+}
+
+// BlobReferrer returns the id of one email referencing blob sha; ok is
+// false when none does.
+func (q *Queries) BlobReferrer(ctx context.Context, sha string) (id int64, ok bool, err error) {
+	id, err = q.g.BlobReferrer(ctx, sha)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return id, err == nil, wrap("blob referrer", err)
+}
+
+// EnqueueBlobDelete enqueues the removal of blob sha from MongoDB, for a
+// blob PostgreSQL does not hold (the relay checks again before deleting).
+func (q *Queries) EnqueueBlobDelete(ctx context.Context, sha, reason string, maxRetries int32) error {
+	return wrap("enqueue blob delete", q.g.EnqueueBlobDelete(ctx, gen.EnqueueBlobDeleteParams{
+		Sha256: sha, Reason: reason, MaxRetries: maxRetries}))
+}
+
+// CountStaleUploads counts the uploads older than before that no blob
+// names (what DeleteStaleChunks removes).
+func (q *Queries) CountStaleUploads(ctx context.Context, before time.Time) (int64, error) {
+	n, err := q.g.CountStaleUploads(ctx, before)
+	return n, wrap("count stale blob uploads", err)
 }

@@ -38,6 +38,8 @@ type Report struct {
 type ReportDetails struct {
 	Counts  map[string]int64   `json:"counts"`
 	Samples map[string][]int64 `json:"samples"`
+	// BlobSamples names sample blobs (SHA-256) per blob kind.
+	BlobSamples map[string][]string `json:"blob_samples,omitempty"`
 }
 
 // ReportOutcome is how a run ended: what FinishReport stores on report ID.

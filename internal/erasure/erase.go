@@ -107,7 +107,15 @@ func EraseIDs(ctx context.Context, q *db.Queries, ids []int64, a audit.Actor, ac
 	if len(erased) == 0 {
 		return erased, nil
 	}
+	// Blobs no live email references any more go with them, in both stores.
+	blobs, err := q.ReleaseBlobs(ctx, erased, action, maxRetries)
+	if err != nil {
+		return nil, err
+	}
 	details := map[string]any{"count": len(erased), "email_ids": erased}
+	if len(blobs) > 0 {
+		details["blobs_deleted"] = len(blobs)
+	}
 	if reason != "" {
 		details["reason"] = reason
 	}

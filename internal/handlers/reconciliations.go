@@ -65,19 +65,22 @@ func (h *Handlers) GetReconciliation(ctx context.Context, req api.GetReconciliat
 // toAPIReconciliation maps a report to the response schema.
 func toAPIReconciliation(r reconcile.Report) api.Reconciliation {
 	c, s := r.Details.Counts, r.Details.Samples
+	d := api.ReconciliationDetails{
+		Counts: api.ReconciliationCounts{MissingInMongo: c.MissingInMongo, ContentMismatch: c.ContentMismatch,
+			OrphanInMongo: c.OrphanInMongo, StatusDrift: c.StatusDrift, AheadOfPostgres: c.AheadOfPostgres,
+			ErasedButPresent: c.ErasedButPresent, BlobMissing: c.BlobMissing, BlobOrphan: c.BlobOrphan},
+		Samples: api.ReconciliationSamples{MissingInMongo: s.MissingInMongo, ContentMismatch: s.ContentMismatch,
+			OrphanInMongo: s.OrphanInMongo, StatusDrift: s.StatusDrift, AheadOfPostgres: s.AheadOfPostgres,
+			ErasedButPresent: s.ErasedButPresent, BlobMissing: s.BlobMissing, BlobOrphan: s.BlobOrphan},
+	}
+	d.BlobSamples.BlobMissing = r.Details.BlobSamples["blob_missing"]
+	d.BlobSamples.BlobOrphan = r.Details.BlobSamples["blob_orphan"]
 	return api.Reconciliation{
 		Id: r.ID, RunAt: r.RunAt, CompletedAt: r.CompletedAt, Trigger: api.ReconciliationTrigger(r.Trigger),
 		DryRun: r.DryRun, Status: api.ReconciliationStatus(r.Status), RecordsChecked: r.RecordsChecked,
 		MismatchesFound: r.MismatchesFound, AutoRepaired: r.AutoRepaired, FailedRepairs: r.FailedRepairs,
 		ErrorMessage: r.ErrorMessage,
-		Details: api.ReconciliationDetails{
-			Counts: api.ReconciliationCounts{MissingInMongo: c.MissingInMongo, ContentMismatch: c.ContentMismatch,
-				OrphanInMongo: c.OrphanInMongo, StatusDrift: c.StatusDrift, AheadOfPostgres: c.AheadOfPostgres,
-				ErasedButPresent: c.ErasedButPresent},
-			Samples: api.ReconciliationSamples{MissingInMongo: s.MissingInMongo, ContentMismatch: s.ContentMismatch,
-				OrphanInMongo: s.OrphanInMongo, StatusDrift: s.StatusDrift, AheadOfPostgres: s.AheadOfPostgres,
-				ErasedButPresent: s.ErasedButPresent},
-		},
+		Details:      d,
 	}
 }
 

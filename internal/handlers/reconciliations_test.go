@@ -49,9 +49,10 @@ func TestReconciliationEndpoints(t *testing.T) {
 	require.NotNil(t, done["completed_at"])
 	details := done["details"].(map[string]any)
 	require.Equal(t, map[string]any{"missing_in_mongo": 0.0, "content_mismatch": 0.0, "orphan_in_mongo": 0.0, "status_drift": 0.0,
-		"ahead_of_postgres": 0.0, "erased_but_present": 0.0}, details["counts"])
+		"ahead_of_postgres": 0.0, "erased_but_present": 0.0, "blob_missing": 0.0, "blob_orphan": 0.0}, details["counts"])
 	require.Equal(t, map[string]any{"missing_in_mongo": []any{}, "content_mismatch": []any{}, "orphan_in_mongo": []any{}, "status_drift": []any{},
-		"ahead_of_postgres": []any{}, "erased_but_present": []any{}}, details["samples"])
+		"ahead_of_postgres": []any{}, "erased_but_present": []any{}, "blob_missing": []any{}, "blob_orphan": []any{}}, details["samples"])
+	require.Equal(t, map[string]any{"blob_missing": []any{}, "blob_orphan": []any{}}, details["blob_samples"])
 
 	// A dry run.
 	r = e.do(http.MethodPost, "/v1/reconciliations", "application/json", []byte(`{"dry_run": true}`))

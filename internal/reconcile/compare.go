@@ -42,6 +42,8 @@ type walk struct {
 	// after it changed while MongoDB was being read, and is left to the next
 	// run.
 	since time.Time
+	// orphanBlobs are the blobs this run found orphaned (each counted once).
+	orphanBlobs map[string]bool
 }
 
 // bucketAgg is one side's summary of a bucket.

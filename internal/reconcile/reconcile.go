@@ -206,6 +206,9 @@ func (r *Reconciler) execute(ctx context.Context, l *lock, rep Report) (Report, 
 	t := &tally{sampleCap: r.cfg.SampleCap}
 	w := &walk{r: r, t: t, dryRun: rep.DryRun, since: rep.RunAt}
 	runErr := w.run(ctx)
+	if runErr == nil {
+		runErr = w.blobs(ctx)
+	}
 
 	d := t.details()
 	p := db.ReportOutcome{ID: rep.ID, Status: StatusCompleted, RecordsChecked: t.checked,

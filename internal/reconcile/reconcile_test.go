@@ -49,7 +49,7 @@ func TestDriftIsFoundExactlyAndRepaired(t *testing.T) {
 
 	want := reconcile.Counts{MissingInMongo: 10, ContentMismatch: 10, OrphanInMongo: 5, StatusDrift: 3}
 	wantSamples := reconcile.Samples{MissingInMongo: deleted, ContentMismatch: changed, OrphanInMongo: orphans, StatusDrift: failed,
-		AheadOfPostgres: []int64{}, ErasedButPresent: []int64{}}
+		AheadOfPostgres: []int64{}, ErasedButPresent: []int64{}, BlobMissing: []int64{}, BlobOrphan: []int64{}}
 
 	// A dry run reports exactly and changes nothing.
 	before := e.snapshot()

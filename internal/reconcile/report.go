@@ -28,7 +28,8 @@ const (
 // RecordsChecked counts the PostgreSQL emails plus the MongoDB documents the
 // run looked at (every email and every document, whether its range agreed
 // or was compared record by record), so two agreeing stores of n emails
-// report 2n. MismatchesFound is the sum of Details.Counts. AutoRepaired
+// report 2n, plus the blobs of each store (PostgreSQL's blobs and MongoDB's
+// GridFS files). MismatchesFound is the sum of Details.Counts. AutoRepaired
 // counts the mismatches repaired: a re-sync enqueued, a status corrected, or
 // (only with RemoveOrphans) an orphan's removal enqueued. FailedRepairs
 // counts the repairs tried that did not apply (a query failed, or the email
@@ -64,6 +65,9 @@ func (r Report) DriftRemains() bool {
 type Details struct {
 	Counts  Counts  `json:"counts"`
 	Samples Samples `json:"samples"`
+	// BlobSamples names up to Config.SampleCap blobs (SHA-256) per blob
+	// kind ("blob_missing", "blob_orphan"); both keys always present.
+	BlobSamples map[string][]string `json:"blob_samples"`
 }
 
 // Counts holds the mismatches found per kind; the kinds do not overlap.
@@ -75,6 +79,11 @@ type Counts struct {
 	AheadOfPostgres int64 `json:"ahead_of_postgres"`
 	// ErasedButPresent counts erased emails whose document still exists.
 	ErasedButPresent int64 `json:"erased_but_present"`
+	// BlobMissing counts blobs an email references, marked synced, that
+	// MongoDB lacks or holds incomplete or with other bytes.
+	BlobMissing int64 `json:"blob_missing"`
+	// BlobOrphan counts blobs (or leftover uploads) no email references.
+	BlobOrphan int64 `json:"blob_orphan"`
 }
 
 // Samples holds up to Config.SampleCap ids per kind, in ascending order
@@ -86,6 +95,11 @@ type Samples struct {
 	StatusDrift      []int64 `json:"status_drift"`
 	AheadOfPostgres  []int64 `json:"ahead_of_postgres"`
 	ErasedButPresent []int64 `json:"erased_but_present"`
+	// BlobMissing holds the ids of emails re-synced to relay a missing
+	// blob again; BlobOrphan is always empty (an orphan has no email).
+	// The blobs' names are in Details.BlobSamples.
+	BlobMissing []int64 `json:"blob_missing"`
+	BlobOrphan  []int64 `json:"blob_orphan"`
 }
 
 // kind indexes the mismatch kinds inside a run. Adding a kind: a constant
@@ -105,21 +119,30 @@ const (
 	// erasedButPresent: an erased email whose document still exists;
 	// repaired by enqueuing its removal.
 	erasedButPresent
+	// blobMissing: a referenced blob marked synced that MongoDB does not
+	// hold whole with the right bytes; repaired by relaying it again.
+	blobMissing
+	// blobOrphan: a blob no email references, in either store, or an upload
+	// no blob names; removed by a repairing run.
+	blobOrphan
 	numKinds
 )
 
 // kindNames are the kinds' names in reports, the API and metrics labels.
-var kindNames = [numKinds]string{"missing_in_mongo", "content_mismatch", "orphan_in_mongo", "status_drift", "ahead_of_postgres", "erased_but_present"}
+var kindNames = [numKinds]string{"missing_in_mongo", "content_mismatch", "orphan_in_mongo", "status_drift", "ahead_of_postgres", "erased_but_present",
+	"blob_missing", "blob_orphan"}
 
 // KindNames lists the names of every mismatch kind, in report order.
 func KindNames() []string { return kindNames[:] }
 
 func (c *Counts) of(k kind) *int64 {
-	return [numKinds]*int64{&c.MissingInMongo, &c.ContentMismatch, &c.OrphanInMongo, &c.StatusDrift, &c.AheadOfPostgres, &c.ErasedButPresent}[k]
+	return [numKinds]*int64{&c.MissingInMongo, &c.ContentMismatch, &c.OrphanInMongo, &c.StatusDrift, &c.AheadOfPostgres, &c.ErasedButPresent,
+		&c.BlobMissing, &c.BlobOrphan}[k]
 }
 
 func (s *Samples) of(k kind) *[]int64 {
-	return [numKinds]*[]int64{&s.MissingInMongo, &s.ContentMismatch, &s.OrphanInMongo, &s.StatusDrift, &s.AheadOfPostgres, &s.ErasedButPresent}[k]
+	return [numKinds]*[]int64{&s.MissingInMongo, &s.ContentMismatch, &s.OrphanInMongo, &s.StatusDrift, &s.AheadOfPostgres, &s.ErasedButPresent,
+		&s.BlobMissing, &s.BlobOrphan}[k]
 }
 
 // Total is the sum of the counts: the report's mismatches_found.
@@ -151,6 +174,7 @@ func (s *Samples) normalize() {
 // tally accumulates a run's findings and repairs.
 type tally struct {
 	sampleCap int
+	shas      [numKinds][]string
 	checked   int64
 	counts    [numKinds]int64
 	samples   [numKinds][]int64
@@ -166,6 +190,21 @@ func (t *tally) add(k kind, ids []int64) {
 	}
 }
 
+// sample keeps id in kind k's sample without counting a mismatch.
+func (t *tally) sample(k kind, id int64) {
+	if len(t.samples[k]) < t.sampleCap {
+		t.samples[k] = append(t.samples[k], id)
+	}
+}
+
+// addBlob records one blob mismatch of kind k named sha.
+func (t *tally) addBlob(k kind, sha string) {
+	t.counts[k]++
+	if len(t.shas[k]) < t.sampleCap {
+		t.shas[k] = append(t.shas[k], sha)
+	}
+}
+
 func (t *tally) details() Details {
 	var d Details
 	for k := kind(0); k < numKinds; k++ {
@@ -173,13 +212,26 @@ func (t *tally) details() Details {
 		*d.Samples.of(k) = t.samples[k]
 	}
 	d.Samples.normalize()
+	d.BlobSamples = blobSamples(t.shas[blobMissing], t.shas[blobOrphan])
 	return d
+}
+
+// blobSamples is the BlobSamples map with both keys present.
+func blobSamples(missing, orphan []string) map[string][]string {
+	if missing == nil {
+		missing = []string{}
+	}
+	if orphan == nil {
+		orphan = []string{}
+	}
+	return map[string][]string{kindNames[blobMissing]: missing, kindNames[blobOrphan]: orphan}
 }
 
 // stored is d as the details column stores it: every kind present, no
 // sample null.
 func (d Details) stored() db.ReportDetails {
-	out := db.ReportDetails{Counts: d.Counts.ByKind(), Samples: make(map[string][]int64, numKinds)}
+	out := db.ReportDetails{Counts: d.Counts.ByKind(), Samples: make(map[string][]int64, numKinds),
+		BlobSamples: d.BlobSamples}
 	for k := kind(0); k < numKinds; k++ {
 		s := *d.Samples.of(k)
 		if s == nil {
@@ -203,5 +255,6 @@ func reportOf(r db.Report) Report {
 		*rep.Details.Samples.of(k) = r.Details.Samples[kindNames[k]]
 	}
 	rep.Details.Samples.normalize()
+	rep.Details.BlobSamples = blobSamples(r.Details.BlobSamples[kindNames[blobMissing]], r.Details.BlobSamples[kindNames[blobOrphan]])
 	return rep
 }

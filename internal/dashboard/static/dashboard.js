@@ -11,7 +11,7 @@
   const refreshMs = Math.min(60, Math.max(1, Number(params.get('refresh')) || 5)) * 1000;
   const RUNNING_REFRESH_MS = Math.min(refreshMs, 1000);
   // The mismatch kinds of a reconciliation, with their short labels.
-  const KINDS = [['missing_in_mongo', 'missing'], ['content_mismatch', 'content'], ['orphan_in_mongo', 'orphan'], ['status_drift', 'drift'], ['ahead_of_postgres', 'ahead'], ['erased_but_present', 'erased but present']];
+  const KINDS = [['missing_in_mongo', 'missing'], ['content_mismatch', 'content'], ['orphan_in_mongo', 'orphan'], ['status_drift', 'drift'], ['ahead_of_postgres', 'ahead'], ['erased_but_present', 'erased but present'], ['blob_missing', 'blob missing'], ['blob_orphan', 'blob orphan']];
 
   const state = {
     key: sessionStorage.getItem(KEY_STORAGE) || '',

@@ -46,6 +46,18 @@ func (q *Queries) BlobExists(ctx context.Context, sha256 string) (bool, error) {
 	return present, err
 }
 
+const blobReferrer = `-- name: BlobReferrer :one
+SELECT email_id FROM email_blobs WHERE sha256 = $1 ORDER BY email_id LIMIT 1
+`
+
+// One email referencing blob sha256 (the one a re-sync relays it with).
+func (q *Queries) BlobReferrer(ctx context.Context, sha256 string) (int64, error) {
+	row := q.db.QueryRow(ctx, blobReferrer, sha256)
+	var email_id int64
+	err := row.Scan(&email_id)
+	return email_id, err
+}
+
 const blobsPage = `-- name: BlobsPage :many
 SELECT b.id, b.sha256, b.size_bytes, b.chunks_id, b.created_at, b.synced_at, EXISTS (SELECT 1 FROM email_blobs eb WHERE eb.sha256 = b.sha256) AS referenced
 FROM blobs b
@@ -96,6 +108,20 @@ func (q *Queries) BlobsPage(ctx context.Context, arg BlobsPageParams) ([]BlobsPa
 		return nil, err
 	}
 	return items, nil
+}
+
+const countStaleUploads = `-- name: CountStaleUploads :one
+SELECT count(DISTINCT c.chunks_id)::bigint AS uploads FROM blob_chunks c
+WHERE c.created_at < $1
+  AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.chunks_id = c.chunks_id)
+`
+
+// Uploads (chunks under one chunks_id) that no blob names, older than before.
+func (q *Queries) CountStaleUploads(ctx context.Context, before time.Time) (int64, error) {
+	row := q.db.QueryRow(ctx, countStaleUploads, before)
+	var uploads int64
+	err := row.Scan(&uploads)
+	return uploads, err
 }
 
 const deleteBlobChunks = `-- name: DeleteBlobChunks :execrows
@@ -214,6 +240,24 @@ func (q *Queries) EmailBlobs(ctx context.Context, emailID int64) ([]EmailBlobsRo
 		return nil, err
 	}
 	return items, nil
+}
+
+const enqueueBlobDelete = `-- name: EnqueueBlobDelete :exec
+INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, max_retries)
+VALUES ('blob', 0, 'delete', jsonb_build_object('sha256', $1::text, 'reason', $2::text), $3::int)
+`
+
+type EnqueueBlobDeleteParams struct {
+	Sha256     string
+	Reason     string
+	MaxRetries int32
+}
+
+// Enqueues the removal from MongoDB of a blob PostgreSQL does not hold
+// (aggregate id 0: there is no blobs row).
+func (q *Queries) EnqueueBlobDelete(ctx context.Context, arg EnqueueBlobDeleteParams) error {
+	_, err := q.db.Exec(ctx, enqueueBlobDelete, arg.Sha256, arg.Reason, arg.MaxRetries)
+	return err
 }
 
 const existingBlobs = `-- name: ExistingBlobs :many

@@ -110,3 +110,19 @@ LIMIT @row_limit;
 DELETE FROM blob_chunks c
 WHERE c.created_at < @before
   AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.chunks_id = c.chunks_id);
+
+-- name: BlobReferrer :one
+-- One email referencing blob sha256 (the one a re-sync relays it with).
+SELECT email_id FROM email_blobs WHERE sha256 = @sha256 ORDER BY email_id LIMIT 1;
+
+-- name: EnqueueBlobDelete :exec
+-- Enqueues the removal from MongoDB of a blob PostgreSQL does not hold
+-- (aggregate id 0: there is no blobs row).
+INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, max_retries)
+VALUES ('blob', 0, 'delete', jsonb_build_object('sha256', @sha256::text, 'reason', @reason::text), @max_retries::int);
+
+-- name: CountStaleUploads :one
+-- Uploads (chunks under one chunks_id) that no blob names, older than before.
+SELECT count(DISTINCT c.chunks_id)::bigint AS uploads FROM blob_chunks c
+WHERE c.created_at < @before
+  AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.chunks_id = c.chunks_id);
