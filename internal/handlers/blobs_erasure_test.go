@@ -113,6 +113,7 @@ func TestSameAttachmentOnHundredEmails(t *testing.T) {
 	require.Equal(t, 1, e.count(`SELECT count(*) FROM blobs WHERE synced_at IS NOT NULL`))
 	require.Equal(t, 1, e.gridFSCount("fs.files"))
 	require.Equal(t, sha(data), gridFSSHA256(t, e.mongo, sha(data)))
+	e.requireBlobCounts(1, len(data))
 
 	j := e.do(http.MethodPost, "/v1/erasures", "application/json", []byte(`{"mailbox": "invoices"}`), "Idempotency-Key", "erase-all")
 	require.Equal(t, http.StatusAccepted, j.status, string(j.body))
@@ -124,4 +125,17 @@ func TestSameAttachmentOnHundredEmails(t *testing.T) {
 	e.waitDrained()
 	require.Equal(t, 0, e.gridFSCount("fs.files"))
 	require.Equal(t, 0, e.gridFSCount("fs.chunks"))
+	e.requireBlobCounts(0, 0)
+}
+
+// requireBlobCounts checks the blob counts of /v1/sync/status and /metrics:
+// n blobs of size bytes in each store.
+func (e *env) requireBlobCounts(n, size int) {
+	e.t.Helper()
+	blobs := e.do(http.MethodGet, "/v1/sync/status", "", nil).json(e.t)["blobs"].(map[string]any)
+	for _, store := range []string{"postgresql", "mongodb"} {
+		require.Equal(e.t, map[string]any{"count": float64(n), "bytes": float64(size)}, blobs[store], store)
+		require.EqualValues(e.t, n, e.metric(`mailsync_blobs{store="`+store+`"}`), store)
+		require.EqualValues(e.t, size, e.metric(`mailsync_blob_bytes{store="`+store+`"}`), store)
+	}
 }

@@ -60,6 +60,11 @@ func (h *Handlers) GetSyncStatus(ctx context.Context, _ api.GetSyncStatusRequest
 		},
 		Relay: api.SyncStatusRelay{Workers: int64(s.Workers), SyncedLastMinute: s.SyncedLastMinute},
 	}
+	out.Blobs = &struct {
+		Mongodb    api.BlobCount `json:"mongodb"`
+		Postgresql api.BlobCount `json:"postgresql"`
+	}{Mongodb: api.BlobCount{Count: s.Blobs.MongoBlobs, Bytes: s.Blobs.MongoBytes},
+		Postgresql: api.BlobCount{Count: s.Blobs.PostgresBlobs, Bytes: s.Blobs.PostgresBytes}}
 	if r := s.LastReport; r != nil {
 		out.LastReconciliation = &api.ReconciliationSummary{
 			Id: r.ID, Status: api.ReconciliationStatus(r.Status), MismatchesFound: r.MismatchesFound, CompletedAt: r.CompletedAt,

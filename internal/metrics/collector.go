@@ -23,6 +23,7 @@ type Collector struct {
 	erasureFailed, erasureOpen       *prometheus.Desc
 	erasureOldest                    *prometheus.Desc
 	poolAcquires, poolWait           *prometheus.Desc
+	blobs, blobBytes                 *prometheus.Desc
 }
 
 // NewCollector returns a collector over pool; register it on a registry.
@@ -39,13 +40,15 @@ func NewCollector(pool *pgxpool.Pool) *Collector {
 		poolConns:     prometheus.NewDesc("mailsync_db_pool_connections", "PostgreSQL pool connections by state (idle, acquired, total, max).", []string{"state"}, nil),
 		poolAcquires:  prometheus.NewDesc("mailsync_db_pool_acquires_total", "PostgreSQL pool acquisitions.", nil, nil),
 		poolWait:      prometheus.NewDesc("mailsync_db_pool_acquire_wait_seconds_total", "Time spent waiting for a PostgreSQL connection.", nil, nil),
+		blobs:         prometheus.NewDesc("mailsync_blobs", "Blobs (raw messages, attachment bytes) by store (postgresql, mongodb: written completely); kept by triggers.", []string{"store"}, nil),
+		blobBytes:     prometheus.NewDesc("mailsync_blob_bytes", "Bytes of the blobs by store (postgresql, mongodb).", []string{"store"}, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.emails, c.outbox, c.oldest, c.drift, c.poolConns, c.poolAcquires, c.poolWait,
-		c.erasureFailed, c.erasureOpen, c.erasureOldest} {
+		c.erasureFailed, c.erasureOpen, c.erasureOldest, c.blobs, c.blobBytes} {
 		ch <- d
 	}
 }
@@ -55,6 +58,14 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
+	if b, err := c.q.BlobCounts(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.blobs, prometheus.GaugeValue, float64(b.PostgresBlobs), "postgresql")
+		ch <- prometheus.MustNewConstMetric(c.blobs, prometheus.GaugeValue, float64(b.MongoBlobs), "mongodb")
+		ch <- prometheus.MustNewConstMetric(c.blobBytes, prometheus.GaugeValue, float64(b.PostgresBytes), "postgresql")
+		ch <- prometheus.MustNewConstMetric(c.blobBytes, prometheus.GaugeValue, float64(b.MongoBytes), "mongodb")
+	} else {
+		slog.Warn("metrics: blob counts", "err", err)
+	}
 	if s, err := c.q.OutboxStats(ctx); err == nil {
 		ch <- prometheus.MustNewConstMetric(c.outbox, prometheus.GaugeValue, float64(s.Pending), "pending")
 		ch <- prometheus.MustNewConstMetric(c.outbox, prometheus.GaugeValue, float64(s.InFlight), "in_flight")

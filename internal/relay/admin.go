@@ -54,6 +54,7 @@ type Status struct {
 	Workers          int
 	SyncedLastMinute int64
 	LastReport       *db.Report // nil before the first run
+	Blobs            db.BlobCounts
 }
 
 // Status returns the dashboard summary.
@@ -67,6 +68,9 @@ func (a *Admin) Status(ctx context.Context) (Status, error) {
 		return s, err
 	}
 	if s.SyncedLastMinute, err = a.q.CountProcessedSince(ctx, time.Now().Add(-time.Minute)); err != nil {
+		return s, err
+	}
+	if s.Blobs, err = a.q.BlobCounts(ctx); err != nil {
 		return s, err
 	}
 	s.LastReport, err = a.q.LatestReport(ctx)

@@ -270,6 +270,13 @@
 
   // ---- rendering --------------------------------------------------------
 
+  function fmtBytes(n) {
+    const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+    let i = 0;
+    while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+    return (i ? n.toFixed(1) : String(n)) + ' ' + units[i];
+  }
+
   function renderStatus(s) {
     const e = s.emails, o = s.outbox, r = s.relay, last = s.last_reconciliation;
     const total = e.synced + e.pending + e.failed + e.not_applicable;
@@ -292,6 +299,12 @@
     setField('relay.synced_last_minute', nf.format(r.synced_last_minute));
     setField('relay.workers', nf.format(r.workers));
     setField('relay.peak', nf.format(Math.max(0, ...state.series.map((p) => p.thr))) + ' / min');
+    if (s.blobs) {
+      for (const st of ['postgresql', 'mongodb']) {
+        const b = s.blobs[st];
+        setField('blobs.' + st, nf.format(b.count) + ' (' + fmtBytes(b.bytes) + ')');
+      }
+    }
 
     const rc = $('card-recon');
     if (last) {
