@@ -32,13 +32,14 @@ CREATE TABLE blobs (
 CREATE INDEX blobs_unsynced_idx ON blobs (id) WHERE synced_at IS NULL;
 
 -- Which emails reference which blobs: kind 'raw' is the original message,
+-- 'body' a text_body, html_body or headers too big for the MongoDB document,
 -- 'attachment' an attachment's bytes. Erasure deletes an email's rows; a
 -- blob no row references any more is deleted with them. (No foreign key to
 -- incoming_emails: emails are never deleted, erasure keeps a tombstone.)
 CREATE TABLE email_blobs (
     email_id bigint NOT NULL,
     sha256   text   NOT NULL REFERENCES blobs (sha256),
-    kind     text   NOT NULL CHECK (kind IN ('raw', 'attachment')),
+    kind     text   NOT NULL CHECK (kind IN ('raw', 'attachment', 'body')),
     PRIMARY KEY (email_id, sha256, kind)
 );
 

@@ -79,7 +79,7 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 		ReconcileInterval:      e.duration("RECONCILE_INTERVAL", time.Hour),
 		ReconcileGrace:         e.duration("RECONCILE_GRACE", 5*time.Minute),
 		ReconcileRemoveOrphans: e.boolean("RECONCILE_REMOVE_ORPHANS", false),
-		MaxBodyBytes:           int64(e.integer("MAX_BODY_BYTES", 26214400)),
+		MaxBodyBytes:           int64(e.integer("MAX_BODY_BYTES", 52428800)),
 		MaxInflightBodyBytes:   int64(e.integer("MAX_INFLIGHT_BODY_BYTES", 0)),
 		LogFormat:              e.str("LOG_FORMAT", "json"),
 		LogLevel:               e.str("LOG_LEVEL", "info"),

@@ -32,7 +32,7 @@ func TestConfigDefaults(t *testing.T) {
 	require.Equal(t, time.Hour, c.ReconcileInterval)
 	require.Equal(t, 5*time.Minute, c.ReconcileGrace)
 	require.False(t, c.ReconcileRemoveOrphans)
-	require.EqualValues(t, 26214400, c.MaxBodyBytes)
+	require.EqualValues(t, 52428800, c.MaxBodyBytes)
 	require.Equal(t, "json", c.LogFormat)
 	require.Equal(t, "info", c.LogLevel)
 	require.Equal(t, 20*time.Second, c.ShutdownTimeout)

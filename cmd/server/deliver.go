@@ -62,7 +62,7 @@ func deliverHelp() string {
 Environment:
   MAILSYNC_URL         mailsync's base URL, e.g. http://127.0.0.1:8080 (required)
   MAILSYNC_TOKEN       an API key with scope ingest (or MAILSYNC_TOKEN_FILE: a file holding it)
-  MAX_BODY_BYTES       the largest message read from stdin (default 26214400)
+  MAX_BODY_BYTES       the largest message read from stdin (default 52428800)
 
 Exit codes: 0 stored (or stored before), 75 try again later, 65 message refused,
 77 token refused, 78 configuration error. One line on stderr names the outcome.
@@ -100,7 +100,7 @@ func deliverConfig(args []string, getenv func(string) string) (deliver.Config, e
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
-	maxBytes := int64(26214400)
+	maxBytes := int64(52428800)
 	if v := getenv("MAX_BODY_BYTES"); v != "" {
 		if maxBytes, err = strconv.ParseInt(v, 10, 64); err != nil || maxBytes < 1 {
 			problems = append(problems, fmt.Sprintf("MAX_BODY_BYTES=%q is not a positive integer", v))

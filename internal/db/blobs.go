@@ -27,6 +27,9 @@ const BlobChunkSize = 256 << 10
 const (
 	BlobRaw        = "raw"        // the original message
 	BlobAttachment = "attachment" // an attachment's bytes
+	// BlobBody is a text_body, html_body or headers (JSON) too big for
+	// the MongoDB document (email.Overflow).
+	BlobBody = "body"
 )
 
 // Blob is a stored blob (a blobs row).

@@ -9,8 +9,12 @@ import (
 // Canonical returns the canonical JSON of the normalised content: the bytes
 // the content hash is taken over. Callers that need both the hash and a
 // request fingerprint compute it once and pass it to HashOf.
+// Fields that overflow the MongoDB document (see Overflow) are replaced by
+// their markers, so the hash is the same whichever store it is computed
+// from.
 func (c Content) Canonical() []byte {
 	c.Normalize()
+	c = c.withMarkers()
 	// Normalize replaced nil slices on the copy; the headers map is shared but
 	// only nil values are replaced, which does not change the encoding.
 	b, err := json.Marshal(struct {

@@ -34,6 +34,7 @@ type Blob struct {
 func (s *Service) stage(ctx context.Context, items []*Item, force bool) error {
 	var shas []string
 	for _, it := range items {
+		addOverflow(it)
 		for _, b := range it.Blobs {
 			shas = append(shas, b.SHA256)
 		}
@@ -189,7 +190,20 @@ func (s *Service) stageFailed(err error) error {
 const (
 	BlobRaw        = db.BlobRaw
 	BlobAttachment = db.BlobAttachment
+	BlobBody       = db.BlobBody
 )
+
+// addOverflow adds to it the blobs of the fields of its content that are
+// too big for the MongoDB document (email.Overflow), once.
+func addOverflow(it *Item) {
+	if it.overflowAdded {
+		return
+	}
+	it.overflowAdded = true
+	for _, o := range it.Content.Overflow() {
+		it.Blobs = append(it.Blobs, Blob{Kind: BlobBody, SHA256: o.SHA256, Data: o.Data})
+	}
+}
 
 // RawBlobs returns the blobs of raw message raw parsed into m: the message
 // itself and each attachment's bytes.

@@ -114,6 +114,9 @@ type Item struct {
 	// Blobs are the bytes stored with the email: its raw message and
 	// attachments (see Blob).
 	Blobs []Blob
+	// overflowAdded: the blobs of fields too big for the MongoDB document
+	// are in Blobs.
+	overflowAdded bool
 	// legacy, when set, computes the fingerprint earlier releases stored for
 	// the same request, so a retry across an upgrade is still recognised.
 	legacy func() string

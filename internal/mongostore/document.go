@@ -57,6 +57,13 @@ type Document struct {
 	AuthResults *email.AuthResults `bson:"auth_results,omitempty"`
 	// Erased marks a tombstone (see Tombstone): no content, never replaced.
 	Erased bool `bson:"erased,omitempty"`
+	// An email whose bodies and headers would pass MongoDB's document
+	// limit keeps each overflowing field as a blob (email.Overflow): the
+	// field is empty here and these name its blob (for headers, the JSON
+	// of the headers).
+	TextBodySHA256 string `bson:"text_body_sha256,omitempty"`
+	HTMLBodySHA256 string `bson:"html_body_sha256,omitempty"`
+	HeadersSHA256  string `bson:"headers_sha256,omitempty"`
 }
 
 // FromEmail builds the document of a stored email, synced at now.
@@ -77,7 +84,22 @@ func FromEmail(e email.Stored, now time.Time) Document {
 		EnvelopeFrom: e.EnvelopeFrom, EnvelopeTo: e.EnvelopeTo, MessageIDSource: e.MessageIDSource(),
 		Incomplete: e.Incomplete,
 		Labels:     e.Labels, ParseDefects: e.ParseDefects, AuthResults: e.AuthResults,
+	}.overflowed(e.Content.Overflow())
+}
+
+// overflowed moves the fields in moved out of d, leaving their references.
+func (d Document) overflowed(moved []email.Overflowed) Document {
+	for _, o := range moved {
+		switch o.Field {
+		case email.FieldTextBody:
+			d.TextBody, d.TextBodySHA256 = "", o.SHA256
+		case email.FieldHTMLBody:
+			d.HTMLBody, d.HTMLBodySHA256 = "", o.SHA256
+		case email.FieldHeaders:
+			d.Headers, d.HeadersSHA256 = []Header{}, o.SHA256
+		}
 	}
+	return d
 }
 
 // Content rebuilds the email content from the document's own fields, so a
@@ -94,6 +116,15 @@ func (d Document) Content() email.Content {
 	}
 	for _, h := range d.Headers {
 		c.Headers[h.Name] = h.Values
+	}
+	if d.TextBodySHA256 != "" {
+		c.TextBody = email.OverflowMarker(d.TextBodySHA256)
+	}
+	if d.HTMLBodySHA256 != "" {
+		c.HTMLBody = email.OverflowMarker(d.HTMLBodySHA256)
+	}
+	if d.HeadersSHA256 != "" {
+		c.Headers = email.HeadersMarker(d.HeadersSHA256)
 	}
 	c.Normalize()
 	return c

@@ -30,7 +30,8 @@ func CheckSize(c email.Content) error {
 	}
 	return apperr.New(apperr.TooLarge,
 		"this email would be a MongoDB document of %d bytes, over MongoDB's limit of %d bytes (16 MiB) per document; "+
-			"text_body, html_body and headers together must stay under it (attachments are stored as metadata only)",
+			"text_body, html_body and headers move to blobs when they are large, so the rest (addresses, attachment "+
+			"metadata) must stay under it",
 		n, MaxDocumentBytes)
 }
 
@@ -64,7 +65,8 @@ func bsonSize(d Document) int {
 		field("version", 8) + field("content_hash", str(d.ContentHash)) + field("synced_at", 8) +
 		field("envelope_from", str(d.EnvelopeFrom)) + field("envelope_to", strArray(d.EnvelopeTo)) +
 		field("message_id_source", str(d.MessageIDSource)) + field("incomplete", 1) + labels(d.Labels) +
-		omitEmpty("raw_sha256", d.RawSHA256) +
+		omitEmpty("raw_sha256", d.RawSHA256) + omitEmpty("text_body_sha256", d.TextBodySHA256) +
+		omitEmpty("html_body_sha256", d.HTMLBodySHA256) + omitEmpty("headers_sha256", d.HeadersSHA256) +
 		field("parse_defects", strArray(d.ParseDefects)) + authResults(d.AuthResults))
 }
 
