@@ -146,10 +146,11 @@ func Run(ctx context.Context, p Plan, out io.Writer) (res Result, err error) {
 	default:
 		tl.Printf("reconciliation %d completed: %d records checked, %d mismatches", rec.Id, rec.RecordsChecked, rec.MismatchesFound)
 	}
-	// records_checked counts the PostgreSQL emails plus the MongoDB documents.
-	if int(rec.RecordsChecked) != sc.PGRows+sc.MongoDocs && err == nil {
-		res.Problems = append(res.Problems, fmt.Sprintf("reconciliation checked %d records; the stores hold %d emails and %d documents",
-			rec.RecordsChecked, sc.PGRows, sc.MongoDocs))
+	// records_checked counts the PostgreSQL emails plus the MongoDB
+	// documents, plus the blobs of each store.
+	if int(rec.RecordsChecked) != sc.PGRows+sc.MongoDocs+sc.Blobs+sc.MongoBlobs && err == nil {
+		res.Problems = append(res.Problems, fmt.Sprintf("reconciliation checked %d records; the stores hold %d emails and %d documents, "+
+			"%d blobs and %d GridFS files", rec.RecordsChecked, sc.PGRows, sc.MongoDocs, sc.Blobs, sc.MongoBlobs))
 	}
 
 	res.Problems = append(res.Problems, statusProblems(load)...)

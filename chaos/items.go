@@ -31,9 +31,12 @@ func (l *Load) newItem(ci int, rng *rand.Rand) *item {
 	if n%4 == 0 {
 		c.Cc = []string{"audit@example.org"}
 	}
+	var content []byte
 	if n%5 == 0 {
-		sum := sha256.Sum256([]byte(c.MessageID))
-		c.Attachments = []email.Attachment{{Filename: "a.pdf", ContentType: "application/pdf", SizeBytes: n, SHA256: hex.EncodeToString(sum[:])}}
+		content = attachmentBytes(l.cfg.RunID, n)
+		sum := sha256.Sum256(content)
+		c.Attachments = []email.Attachment{{Filename: "a.pdf", ContentType: "application/pdf", SizeBytes: int64(len(content)),
+			SHA256: hex.EncodeToString(sum[:])}}
 	}
 	in := api.EmailInput{MessageId: c.MessageID, Mailbox: &c.Mailbox, From: c.From, To: c.To, Subject: &c.Subject,
 		TextBody: &c.TextBody, HtmlBody: &c.HTMLBody, Headers: &c.Headers, ReceivedAt: c.ReceivedAt}
@@ -41,7 +44,8 @@ func (l *Load) newItem(ci int, rng *rand.Rand) *item {
 		in.Cc = &c.Cc
 	}
 	if c.Attachments != nil {
-		atts := []api.Attachment{{Filename: "a.pdf", ContentType: "application/pdf", SizeBytes: n, Sha256: c.Attachments[0].SHA256}}
+		atts := []api.Attachment{{Filename: "a.pdf", ContentType: "application/pdf", SizeBytes: c.Attachments[0].SizeBytes,
+			Sha256: c.Attachments[0].SHA256, Content: &content}}
 		in.Attachments = &atts
 	}
 	body, _ := json.Marshal(in)
@@ -51,6 +55,17 @@ func (l *Load) newItem(ci int, rng *rand.Rand) *item {
 	l.items[ident(ci, it.key)] = it
 	l.mu.Unlock()
 	return it
+}
+
+// attachmentBytes is the attachment of email n: its bytes are stored as a
+// blob and relayed to GridFS. Every other one is the same for the whole run
+// (one blob shared by many emails); the others are 1 to 64 KiB of their own.
+func attachmentBytes(runID string, n int64) []byte {
+	if n%10 == 0 {
+		return []byte(strings.Repeat("shared attachment of run "+runID+"\n", 2000))
+	}
+	line := fmt.Sprintf("attachment of email %d of run %s\n", n, runID)
+	return []byte(strings.Repeat(line, int(1+n%64)*1024/len(line)+1))
 }
 
 // Acks returns every acknowledgement.

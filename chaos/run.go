@@ -207,6 +207,7 @@ func printCounts(w io.Writer, lc LoadCounts, sc StoreCounts) {
 	fmt.Fprintf(w, "  slowest acknowledgement     %s (first send to 2xx, retries included)\n", lc.SlowestAck.Round(time.Millisecond))
 	fmt.Fprintf(w, "  stored in PostgreSQL        %d\n", sc.PGRows)
 	fmt.Fprintf(w, "  documents in MongoDB        %d\n", sc.MongoDocs)
+	fmt.Fprintf(w, "  blobs (PostgreSQL, GridFS)  %d, %d (every referenced blob read back and hashed)\n", sc.Blobs, sc.MongoBlobs)
 	fmt.Fprintf(w, "  failed                      %d\n", sc.Failed)
 	fmt.Fprintf(w, "  hash mismatches             %d\n", sc.HashMismatch)
 	fmt.Fprintf(w, "  lost                        %d\n", sc.Lost)

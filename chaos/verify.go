@@ -18,6 +18,7 @@ type StoreCounts struct {
 	Failed            int // emails with sync_status failed
 	HashMismatch      int // acknowledged emails whose hashes disagree somewhere
 	StoredUnacked     int // emails stored under a key that never got a 2xx (allowed)
+	Blobs, MongoBlobs int // blobs in PostgreSQL, GridFS files
 	Problems          []string
 	pgByID            map[int64]pgRow
 }
@@ -148,6 +149,9 @@ func CheckStores(ctx context.Context, databaseURL, mongoURL, mongoDB string, ack
 			s.problem("email %d: MongoDB document hashes to %s (stored %s, version %d); PostgreSQL has %s (version %d)",
 				a.ID, h, d.ContentHash, d.Version, r.hash, r.version)
 		}
+	}
+	if err := s.checkBlobs(ctx, conn, mongoURL, mongoDB); err != nil {
+		return s, err
 	}
 	for k, rs := range byKey {
 		if acked[k] {
