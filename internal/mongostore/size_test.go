@@ -49,9 +49,16 @@ func TestCheckSizeRefusesOverSixteenMiB(t *testing.T) {
 	t.Parallel()
 	c := email.Content{MessageID: "<1@x>", From: "a@x", To: []string{"b@x"}, ReceivedAt: time.Now()}
 	c.Normalize()
-	c.TextBody = strings.Repeat("x", mongostore.MaxDocumentBytes-mongostore.DocumentSize(c))
+	// Bodies past the limit move to blobs: the document stays small.
+	c.TextBody = strings.Repeat("x", mongostore.MaxDocumentBytes+1)
 	require.NoError(t, mongostore.CheckSize(c))
-	c.TextBody += "x"
+	require.Less(t, mongostore.DocumentSize(c), 1<<20)
+	// Addresses do not move: past the limit the email is refused.
+	c.TextBody = ""
+	addr := strings.Repeat("a", 1000) + "@example.com"
+	for range mongostore.MaxDocumentBytes / len(addr) {
+		c.To = append(c.To, addr)
+	}
 	err := mongostore.CheckSize(c)
 	require.Equal(t, apperr.TooLarge, apperr.CodeOf(err))
 	require.Contains(t, err.Error(), "16777216")
