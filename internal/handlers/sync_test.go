@@ -30,7 +30,7 @@ func (e *env) metric(name string) float64 {
 
 func (e *env) waitStatus(id, status string) {
 	e.t.Helper()
-	testwait.Until(e.t, 10*time.Second, "email "+id+" to become "+status, func() bool {
+	testwait.Until(e.t, time.Minute, "email "+id+" to become "+status, func() bool {
 		var got string
 		require.NoError(e.t, e.pool.QueryRow(context.Background(), `SELECT sync_status FROM incoming_emails WHERE id = $1::bigint`, id).Scan(&got))
 		return got == status
