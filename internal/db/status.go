@@ -8,16 +8,20 @@ import (
 	"mailsync/internal/email"
 )
 
+// CountErased is the key of CountEmailsByStatus's count of erased emails.
+const CountErased = "erased"
+
 // CountEmailsByStatus returns the number of emails in each sync status
-// (every status present, zero included), read from the counters the
-// triggers keep rather than by counting the table.
+// (every status present, zero included) and, under CountErased, the erased
+// emails whose document is gone, which the synced count leaves out. It reads
+// the counters the triggers keep rather than counting the table.
 func (q *Queries) CountEmailsByStatus(ctx context.Context) (map[string]int64, error) {
 	c, err := q.g.CountEmailsByStatus(ctx)
 	if err != nil {
 		return nil, wrap("count emails by status", err)
 	}
 	return map[string]int64{email.StatusPending: c.Pending, email.StatusSynced: c.Synced,
-		email.StatusFailed: c.Failed, email.StatusNotApplicable: c.NotApplicable}, nil
+		email.StatusFailed: c.Failed, email.StatusNotApplicable: c.NotApplicable, CountErased: c.Erased}, nil
 }
 
 // OutboxStats counts the unprocessed outbox messages.

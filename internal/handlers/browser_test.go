@@ -158,7 +158,7 @@ func (b *browser) requireStatusMatches(e *env) {
 	}
 	want := map[string]string{}
 	total := 0
-	for _, k := range []string{"synced", "pending", "failed", "not_applicable"} {
+	for _, k := range []string{"synced", "pending", "failed", "not_applicable", "erased"} {
 		want["emails."+k] = num("emails", k)
 		v, _ := strconv.Atoi(want["emails."+k])
 		total += v
@@ -174,9 +174,10 @@ func (b *browser) requireStatusMatches(e *env) {
 }
 
 // screenshot saves a full-page PNG as a test artefact that outlives the
-// test ($MAILSYNC_ARTIFACTS, default .run/artifacts in the repository) and
-// prints its path on stderr (scripts/test.sh repeats it after go test).
-func (b *browser) screenshot(name string) {
+// test ($MAILSYNC_ARTIFACTS, default .run/artifacts in the repository),
+// prints its path on stderr (scripts/test.sh repeats it after go test) and
+// returns it.
+func (b *browser) screenshot(name string) []byte {
 	b.t.Helper()
 	dir := os.Getenv("MAILSYNC_ARTIFACTS")
 	if dir == "" {
@@ -191,6 +192,7 @@ func (b *browser) screenshot(name string) {
 	require.NoError(b.t, err)
 	require.NoError(b.t, os.WriteFile(path, png, 0o644))
 	fmt.Fprintln(os.Stderr, "dashboard screenshot:", path)
+	return png
 }
 
 // repoRoot is the directory holding the module's go.mod.

@@ -40,3 +40,30 @@ func TestSyncStatusAndMetricsFollowEveryChange(t *testing.T) {
 	require.EqualValues(t, 3, emails()["pending"])
 	require.Equal(t, 3.0, e.metric(`mailsync_emails{status="pending"}`))
 }
+
+// An erased email is counted as erased once its document is gone, not as
+// synced, in GET /v1/sync/status and in mailsync_emails{status}; the counts
+// still add up to every row.
+func TestSyncStatusCountsErasedEmailsApart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{relay: true})
+	var ids []string
+	for i := range 2 {
+		r := e.postEmail("erased-"+itoa(i), sampleEmail(i))
+		require.Equal(t, http.StatusCreated, r.status, string(r.body))
+		ids = append(ids, itoa(int(r.json(t)["id"].(float64))))
+	}
+	for _, id := range ids {
+		e.waitStatus(id, "synced")
+	}
+	r := e.do(http.MethodDelete, "/v1/emails/"+ids[0], "", nil)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	e.waitStatus(ids[0], "synced") // the relay removed its document
+
+	emails := e.do(http.MethodGet, "/v1/sync/status", "", nil).json(t)["emails"].(map[string]any)
+	require.EqualValues(t, 1, emails["erased"], "%v", emails)
+	require.EqualValues(t, 1, emails["synced"], "the tombstone is not a synced email: %v", emails)
+	require.EqualValues(t, 0, emails["pending"])
+	require.Equal(t, 1.0, e.metric(`mailsync_emails{status="erased"}`))
+	require.Equal(t, 1.0, e.metric(`mailsync_emails{status="synced"}`))
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"mailsync/internal/api"
+	"mailsync/internal/db"
 	"mailsync/internal/email"
 )
 
@@ -53,6 +54,7 @@ func (h *Handlers) GetSyncStatus(ctx context.Context, _ api.GetSyncStatusRequest
 		Emails: api.SyncStatusEmails{
 			Pending: s.Emails[email.StatusPending], Synced: s.Emails[email.StatusSynced],
 			Failed: s.Emails[email.StatusFailed], NotApplicable: s.Emails[email.StatusNotApplicable],
+			Erased: s.Emails[db.CountErased],
 		},
 		Outbox: api.SyncStatusOutbox{
 			Pending: s.Outbox.Pending, InFlight: s.Outbox.InFlight, Failed: s.Outbox.Failed,

@@ -279,11 +279,12 @@
 
   function renderStatus(s) {
     const e = s.emails, o = s.outbox, r = s.relay, last = s.last_reconciliation;
-    const total = e.synced + e.pending + e.failed + e.not_applicable;
+    const kinds = ['synced', 'pending', 'failed', 'not_applicable', 'erased'];
+    const total = kinds.reduce((sum, k) => sum + (e[k] || 0), 0);
     setField('emails.total', nf.format(total));
-    for (const k of ['synced', 'pending', 'failed', 'not_applicable']) setField('emails.' + k, nf.format(e[k]));
+    for (const k of kinds) setField('emails.' + k, nf.format(e[k] || 0));
     const segs = $('stackbar').children;
-    [e.synced, e.pending, e.failed, e.not_applicable].forEach((v, i) => {
+    kinds.map((k) => e[k] || 0).forEach((v, i) => {
       segs[i].style.width = total ? (v / total) * 100 + '%' : '0';
     });
     $('card-emails').className = 'card stat ' + (e.failed ? 'bad' : e.pending ? '' : 'ok');

@@ -77,6 +77,7 @@ type EmailStatusCount struct {
 	Synced        int64
 	Failed        int64
 	NotApplicable int64
+	Erased        int64
 }
 
 type ErasureJob struct {

@@ -13,7 +13,8 @@ import (
 const countEmailsByStatus = `-- name: CountEmailsByStatus :one
 
 SELECT coalesce(sum(pending), 0)::bigint AS pending, coalesce(sum(synced), 0)::bigint AS synced,
-       coalesce(sum(failed), 0)::bigint AS failed, coalesce(sum(not_applicable), 0)::bigint AS not_applicable
+       coalesce(sum(failed), 0)::bigint AS failed, coalesce(sum(not_applicable), 0)::bigint AS not_applicable,
+       coalesce(sum(erased), 0)::bigint AS erased
 FROM email_status_counts
 `
 
@@ -22,6 +23,7 @@ type CountEmailsByStatusRow struct {
 	Synced        int64
 	Failed        int64
 	NotApplicable int64
+	Erased        int64
 }
 
 // The figures dashboards poll (GET /v1/sync/status, /metrics). None counts a
@@ -36,6 +38,7 @@ func (q *Queries) CountEmailsByStatus(ctx context.Context) (CountEmailsByStatusR
 		&i.Synced,
 		&i.Failed,
 		&i.NotApplicable,
+		&i.Erased,
 	)
 	return i, err
 }

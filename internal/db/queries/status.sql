@@ -5,7 +5,8 @@
 -- Exact: the sum of the deltas the incoming_emails triggers append
 -- (migration 000004), in one pass over the few rows left since the last fold.
 SELECT coalesce(sum(pending), 0)::bigint AS pending, coalesce(sum(synced), 0)::bigint AS synced,
-       coalesce(sum(failed), 0)::bigint AS failed, coalesce(sum(not_applicable), 0)::bigint AS not_applicable
+       coalesce(sum(failed), 0)::bigint AS failed, coalesce(sum(not_applicable), 0)::bigint AS not_applicable,
+       coalesce(sum(erased), 0)::bigint AS erased
 FROM email_status_counts;
 
 -- name: OutboxStats :one
