@@ -158,6 +158,10 @@ func start(pgdb, addr string, env ...string) (*Server, error) {
 	return &Server{URL: url, addr: host, pgdb: pgdb, cmd: cmd}, nil
 }
 
+// Binary returns the path of the devmongo binary, built from tools/devmongo
+// when the cached one is older than its sources.
+func Binary() (string, error) { return binary() }
+
 // binary finds devmongo: MAILSYNC_DEVMONGO_BIN, the Makefile's cache, or a
 // fresh build of tools/devmongo.
 func binary() (string, error) {
