@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"mailsync/internal/reconcile"
 	"mailsync/internal/testwait"
@@ -52,13 +53,13 @@ func (e *env) seedEveryCard(b *browser, ids []string) {
 	testwait.Until(t, 30*time.Second, "Carol's erasure job to complete", func() bool {
 		return e.do(http.MethodGet, jobPath, "", nil).json(t)["status"] == "completed"
 	})
-	e.waitStatus(strconv.FormatInt(carolID, 10), "synced") // the relay removed her document
+	e.waitStatus(strconv.FormatInt(carolID, 10), "synced") // the relay erased her document
 
 	// Drift: her document back, a document of no email, a document gone.
 	var doc bson.M
 	require.NoError(t, e.mongo.Coll().FindOne(ctx, bson.M{"_id": mustInt(t, ids[2])}).Decode(&doc))
-	doc["_id"] = carolID
-	_, err = e.mongo.Coll().InsertOne(ctx, doc)
+	doc["_id"] = carolID // over the tombstone document the relay left
+	_, err = e.mongo.Coll().ReplaceOne(ctx, bson.M{"_id": carolID}, doc, options.Replace().SetUpsert(true))
 	require.NoError(t, err)
 	doc["_id"] = int64(1) << 40
 	_, err = e.mongo.Coll().InsertOne(ctx, doc)
