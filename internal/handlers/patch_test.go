@@ -20,7 +20,9 @@ import (
 	"mailsync/internal/testwait"
 )
 
-// mongoDoc returns email id's MongoDB document, and whether it exists.
+// mongoDoc returns email id's MongoDB document, and whether it exists; an
+// erased email's tombstone ({_id, version, erased: true}, no content)
+// counts as no document.
 func (e *env) mongoDoc(id int64) (mongostore.Document, bool) {
 	e.t.Helper()
 	var d mongostore.Document
@@ -29,7 +31,7 @@ func (e *env) mongoDoc(id int64) (mongostore.Document, bool) {
 		return d, false
 	}
 	require.NoError(e.t, err)
-	return d, true
+	return d, !d.Erased
 }
 
 // waitDrained waits until no outbox message is left to relay.
