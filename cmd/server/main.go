@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -59,14 +60,25 @@ func run(ctx context.Context, args []string) error {
 }
 
 func setupLogging(cfg config) {
+	slog.SetDefault(slog.New(handlers.LogHandler(logHandler(os.Stderr, cfg))))
+}
+
+// logHandler writes records in LOG_FORMAT at LOG_LEVEL to w. Durations are
+// written as Go durations ("13ms"), in JSON too, where slog would write
+// nanoseconds.
+func logHandler(w io.Writer, cfg config) slog.Handler {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewJSONHandler(os.Stderr, opts)
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Value.Kind() == slog.KindDuration {
+			a.Value = slog.StringValue(a.Value.Duration().String())
+		}
+		return a
+	}}
 	if cfg.LogFormat == "text" {
-		h = slog.NewTextHandler(os.Stderr, opts)
+		return slog.NewTextHandler(w, opts)
 	}
-	slog.SetDefault(slog.New(handlers.LogHandler(h)))
+	return slog.NewJSONHandler(w, opts)
 }
 
 func migrateCmd(cfg config, args []string) error {
