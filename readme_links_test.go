@@ -88,3 +88,22 @@ func headingAnchors(t *testing.T, file string) []string {
 	}
 	return anchors
 }
+
+// TestReadmeIsAReference keeps the README a reference: at most 300 lines,
+// and neither it nor docs/ names files the repository does not have or
+// paths of one machine.
+func TestReadmeIsAReference(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	require.LessOrEqual(t, strings.Count(string(b), "\n"), 300, "README.md is a reference of at most 300 lines; move detail to docs/")
+	pages, err := filepath.Glob("docs/*.md")
+	require.NoError(t, err)
+	for _, page := range append(pages, "README.md") {
+		b, err := os.ReadFile(page)
+		require.NoError(t, err)
+		for _, bad := range []string{"DESIGN.md", "/work/", "/root/", "/home/"} {
+			require.NotContains(t, string(b), bad, "%s names %s", page, bad)
+		}
+	}
+}
