@@ -90,9 +90,26 @@ func TestHashChangesWithEveryReplicatedField(t *testing.T) {
 		"attachment":  func(c *email.Content) { c.Attachments = []email.Attachment{{Filename: "a"}} },
 		"received_at": func(c *email.Content) { c.ReceivedAt = c.ReceivedAt.Add(time.Millisecond) },
 		"text_body":   func(c *email.Content) { c.TextBody = "t" },
+		"defects":     func(c *email.Content) { c.ParseDefects = []string{"nul_bytes"} },
+		"auth": func(c *email.Content) {
+			c.AuthResults = &email.AuthResults{DMARC: &email.AuthVerdict{Result: "fail", AuthservID: "mx"}}
+		},
 	} {
 		c := valid()
 		change(&c)
 		require.NotEqual(t, h, c.Hash(), name)
 	}
+}
+
+// TestHashWithoutDefectsOrVerdictsIsUnchanged: an email without parse
+// defects or verdicts has the canonical JSON it had before they existed,
+// so the hashes stored for earlier emails stay valid on both stores.
+func TestHashWithoutDefectsOrVerdictsIsUnchanged(t *testing.T) {
+	a := valid()
+	b := valid()
+	b.ParseDefects = []string{}
+	b.AuthResults = &email.AuthResults{DKIM: []email.AuthVerdict{}}
+	require.Equal(t, a.Hash(), b.Hash())
+	require.NotContains(t, string(b.Canonical()), "parse_defects")
+	require.NotContains(t, string(b.Canonical()), "auth_results")
 }

@@ -97,24 +97,6 @@ func newestReceived(h textproto.MIMEHeader) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// messageHeaders are header fields of which every email has at least one.
-var messageHeaders = []string{
-	"From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Subject", "Date", "Message-Id", "In-Reply-To",
-	"References", "Received", "Return-Path", "Delivered-To", "Mime-Version", "Content-Type",
-}
-
-// hasMessageHeader reports whether h holds a header field of an email, which
-// tells a message from text that happens to start with "name: value" lines
-// (a JSON object, a log excerpt).
-func hasMessageHeader(h textproto.MIMEHeader) bool {
-	for _, name := range messageHeaders {
-		if _, ok := h[name]; ok {
-			return true
-		}
-	}
-	return false
-}
-
 // plausible reports whether t lies in the years the service stores.
 func plausible(t time.Time) bool {
 	y := t.UTC().Year()
