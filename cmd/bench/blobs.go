@@ -77,9 +77,10 @@ func benchBlobs(ctx context.Context, o benchOptions, d *database, _ *cpuWatch) (
 	defer srv.stop()
 	idle := srv.rssMB()
 	stopSampling := srv.sample(20 * time.Millisecond)
-	att := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyz,ABCDEFGHIJKLMNOPQRSTUVWXYZ;0123456789\r\n"),
-		blobOpts.attMB*1_000_000/77+1)[:blobOpts.attMB*1_000_000]
-	text := bytes.Repeat([]byte("The attached export, as promised.\r\n"), max(0, (blobOpts.msgMB-blobOpts.attMB)*1_000_000)/35+1)
+	line := []byte("0123456789abcdefghijklmnopqrstuvwxyz,ABCDEFGHIJKLMNOPQRSTUVWXYZ;0123456789\r\n")
+	att := bytes.Repeat(line, blobOpts.attMB*1_000_000/len(line)+1)[:blobOpts.attMB*1_000_000]
+	say := []byte("The attached export, as promised.\r\n")
+	text := bytes.Repeat(say, max(0, (blobOpts.msgMB-blobOpts.attMB)*1_000_000)/len(say)+1)
 	client := newClient(n)
 	client.Timeout = 10 * time.Minute
 	var refused int64
