@@ -49,9 +49,10 @@ type config struct {
 	AuditRetention         time.Duration // 0: audit events are kept forever
 	ErasureHMACKey         string        // keys the hash of an erasure's address; "" = random per process
 	ErasureMaxAttempts     int
-	LMTP                   lmtpSettings // LMTP_*: the LMTP listener (off without LMTP_ADDR)
-	TrustedAuthservIDs     []string     // Authentication-Results authserv-ids believed
-	DKIMVerify             bool         // verify DKIM signatures at ingest
+	LMTP                   lmtpSettings  // LMTP_*: the LMTP listener (off without LMTP_ADDR)
+	Audit                  auditSettings // AUDIT_SIGNING_KEY_FILE, AUDIT_CHECKPOINT_INTERVAL
+	TrustedAuthservIDs     []string      // Authentication-Results authserv-ids believed
+	DKIMVerify             bool          // verify DKIM signatures at ingest
 }
 
 // loadConfig reads the configuration from the process environment.
@@ -128,6 +129,7 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 	check(c.ErasureMaxAttempts >= 1, "ERASURE_MAX_ATTEMPTS=%d must be 1 or more", c.ErasureMaxAttempts)
 	check(c.RateLimitBurst >= 0, "RATE_LIMIT_BURST=%d must be 0 or more", c.RateLimitBurst)
 	c.LMTP = parseLMTP(e)
+	c.Audit = parseAudit(e)
 	return c, errors.Join(errs...)
 }
 

@@ -58,6 +58,9 @@ func serve(ctx context.Context, cfg config, args []string) (err error) {
 		workers = 0
 	}
 	bg := newBackground(pool, mongo, cfg, workers, *role != "relay", m)
+	if err := bg.withCheckpoints(pool, cfg); err != nil {
+		return err
+	}
 	// Shutdown begins when ctx ends (or serving fails) and has one
 	// SHUTDOWN_TIMEOUT for all of it, in this order (background.stages):
 	// HTTP and the LMTP listener stop accepting and finish their requests

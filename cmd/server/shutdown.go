@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"mailsync/internal/audit"
 	"mailsync/internal/erasure"
 	"mailsync/internal/maintenance"
 	"mailsync/internal/metrics"
@@ -21,6 +22,22 @@ type background struct {
 	cleaner *maintenance.Cleaner
 	eraser  *erasure.Service
 	rec     *reconcile.Reconciler // nil when the instance runs no reconciliations (--role=relay)
+	ckpt    *audit.Checkpointer   // nil without AUDIT_SIGNING_KEY_FILE
+}
+
+// withCheckpoints adds the audit checkpointer when AUDIT_SIGNING_KEY_FILE
+// is set and AUDIT_CHECKPOINT_INTERVAL is not 0. A key file that is set but
+// cannot be read is an error naming the file.
+func (b *background) withCheckpoints(pool *pgxpool.Pool, cfg config) error {
+	if cfg.Audit.SigningKeyFile == "" {
+		return nil
+	}
+	key, err := audit.LoadKey(cfg.Audit.SigningKeyFile)
+	if err != nil || cfg.Audit.CheckpointInterval == 0 {
+		return err
+	}
+	b.ckpt = audit.NewCheckpointer(pool, &audit.CheckpointConfig{Key: key, Interval: cfg.Audit.CheckpointInterval})
+	return nil
 }
 
 // newBackground builds the services from the configuration: a relay with
@@ -68,6 +85,9 @@ func (b *background) services() []service {
 	if b.rec != nil {
 		out = append(out, b.rec)
 	}
+	if b.ckpt != nil {
+		out = append(out, b.ckpt)
+	}
 	return out
 }
 
@@ -86,6 +106,9 @@ func (b *background) stages(front ...stopper) [][]stopper {
 	middle := []stopper{b.cleaner, b.eraser}
 	if b.rec != nil {
 		middle = append(middle, b.rec)
+	}
+	if b.ckpt != nil {
+		middle = append(middle, b.ckpt)
 	}
 	return [][]stopper{front, middle, {b.rel}}
 }

@@ -198,6 +198,33 @@ type Attachment struct {
 	SizeBytes int64 `json:"size_bytes"`
 }
 
+// AuditCheckpoint defines model for AuditCheckpoint.
+type AuditCheckpoint struct {
+	// At When it was signed.
+	At time.Time `json:"at"`
+
+	// Hash That event's `hash` (hex).
+	Hash string `json:"hash"`
+	Id   int64  `json:"id"`
+
+	// KeyName The name of the signing key.
+	//
+	// Example: mailsync-audit
+	KeyName string `json:"key_name"`
+
+	// Note The signed note, as text (what `server audit verify --from-checkpoint` reads).
+	Note string `json:"note"`
+
+	// Seq The `seq` of the newest audit event when it was signed.
+	Seq int64 `json:"seq"`
+}
+
+// AuditCheckpointList defines model for AuditCheckpointList.
+type AuditCheckpointList struct {
+	Items      []AuditCheckpoint `json:"items"`
+	NextCursor *string           `json:"next_cursor"`
+}
+
 // AuditEvent defines model for AuditEvent.
 type AuditEvent struct {
 	// Action `email.patch`, `email.erase`, `erasure.start`, `erasure.batch`,
@@ -214,10 +241,16 @@ type AuditEvent struct {
 	// Example: ops
 	ClientId string                 `json:"client_id"`
 	Details  map[string]interface{} `json:"details"`
-	Id       int64                  `json:"id"`
+
+	// Hash The event's chain hash (hex), over its fields and the previous event's hash.
+	Hash string `json:"hash"`
+	Id   int64  `json:"id"`
 
 	// RequestId The request's `X-Request-Id` ('' for background work).
 	RequestId string `json:"request_id"`
+
+	// Seq The event's place in the audit hash chain (1, 2, 3… without gaps).
+	Seq int64 `json:"seq"`
 
 	// Target The resource acted on, e.g. `email:42`, `erasure:3`.
 	//
@@ -1295,6 +1328,31 @@ type ListAuditEventsParams struct {
 	// Cursor Opaque cursor from a previous page's `next_cursor`; omit for the first
 	// page. Only valid with the same filters; an invalid cursor is `400`.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Action Only events of this action (exact match).
+	Action *string `form:"action,omitempty" json:"action,omitempty"`
+
+	// ClientId Only events of this actor (the API client's name, or `retention`, `scheduler`, `cli`).
+	ClientId *string `form:"client_id,omitempty" json:"client_id,omitempty"`
+
+	// Target Only events on this resource (exact match).
+	Target *string `form:"target,omitempty" json:"target,omitempty"`
+
+	// After Only events at or after this instant (inclusive).
+	After *time.Time `form:"after,omitempty" json:"after,omitempty"`
+
+	// Before Only events before this instant (exclusive); must be later than `after`.
+	Before *time.Time `form:"before,omitempty" json:"before,omitempty"`
+}
+
+// ListAuditCheckpointsParams defines parameters for ListAuditCheckpoints.
+type ListAuditCheckpointsParams struct {
+	// Limit Maximum number of items on the page (default 50, at most 500).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from a previous page's `next_cursor`; omit for the first
+	// page. Only valid with the same filters; an invalid cursor is `400`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ListEmailsParams defines parameters for ListEmails.
@@ -1452,6 +1510,9 @@ type ServerInterface interface {
 	// ListAuditEvents List audit events
 	// (GET /v1/audit)
 	ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams)
+	// ListAuditCheckpoints List audit checkpoints
+	// (GET /v1/audit/checkpoints)
+	ListAuditCheckpoints(w http.ResponseWriter, r *http.Request, params ListAuditCheckpointsParams)
 	// ListEmails List emails
 	// (GET /v1/emails)
 	ListEmails(w http.ResponseWriter, r *http.Request, params ListEmailsParams)
@@ -1530,6 +1591,12 @@ func (_ Unimplemented) Readyz(w http.ResponseWriter, r *http.Request) {
 // ListAuditEvents List audit events
 // (GET /v1/audit)
 func (_ Unimplemented) ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListAuditCheckpoints List audit checkpoints
+// (GET /v1/audit/checkpoints)
+func (_ Unimplemented) ListAuditCheckpoints(w http.ResponseWriter, r *http.Request, params ListAuditCheckpointsParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1719,8 +1786,119 @@ func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *htt
 		return
 	}
 
+	// ------------- Optional query parameter "action" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "action", r.URL.Query(), &params.Action, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "action"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "action", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "client_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "client_id", r.URL.Query(), &params.ClientId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "client_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "client_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target", r.URL.Query(), &params.Target, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", r.URL.Query(), &params.After, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "after"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "after", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", r.URL.Query(), &params.Before, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "before"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "before", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListAuditEvents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListAuditCheckpoints operation middleware
+func (siw *ServerInterfaceWrapper) ListAuditCheckpoints(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditCheckpointsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAuditCheckpoints(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2714,6 +2892,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Get(options.BaseURL+"/v1/audit", wrapper.ListAuditEvents)
 	})
 	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/audit/checkpoints", wrapper.ListAuditCheckpoints)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/healthz", wrapper.Healthz)
 	})
 	r.Group(func(r chi.Router) {
@@ -2930,6 +3111,122 @@ type ListAuditEvents500ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response ListAuditEvents500ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditCheckpointsRequestObject struct {
+	Params ListAuditCheckpointsParams
+}
+
+type ListAuditCheckpointsResponseObject interface {
+	VisitListAuditCheckpointsResponse(w http.ResponseWriter) error
+}
+
+type ListAuditCheckpoints200JSONResponse AuditCheckpointList
+
+func (response ListAuditCheckpoints200JSONResponse) VisitListAuditCheckpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditCheckpoints400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditCheckpoints400ApplicationProblemPlusJSONResponse) VisitListAuditCheckpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditCheckpoints401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditCheckpoints401ApplicationProblemPlusJSONResponse) VisitListAuditCheckpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditCheckpoints403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditCheckpoints403ApplicationProblemPlusJSONResponse) VisitListAuditCheckpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditCheckpoints429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditCheckpoints429ApplicationProblemPlusJSONResponse) VisitListAuditCheckpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditCheckpoints500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditCheckpoints500ApplicationProblemPlusJSONResponse) VisitListAuditCheckpointsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -6148,6 +6445,9 @@ type StrictServerInterface interface {
 	// ListAuditEvents List audit events
 	// (GET /v1/audit)
 	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
+	// ListAuditCheckpoints List audit checkpoints
+	// (GET /v1/audit/checkpoints)
+	ListAuditCheckpoints(ctx context.Context, request ListAuditCheckpointsRequestObject) (ListAuditCheckpointsResponseObject, error)
 	// ListEmails List emails
 	// (GET /v1/emails)
 	ListEmails(ctx context.Context, request ListEmailsRequestObject) (ListEmailsResponseObject, error)
@@ -6313,6 +6613,32 @@ func (sh *strictHandler) ListAuditEvents(w http.ResponseWriter, r *http.Request,
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
 		if err := validResponse.VisitListAuditEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListAuditCheckpoints operation middleware
+func (sh *strictHandler) ListAuditCheckpoints(w http.ResponseWriter, r *http.Request, params ListAuditCheckpointsParams) {
+	var request ListAuditCheckpointsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAuditCheckpoints(ctx, request.(ListAuditCheckpointsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAuditCheckpoints")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAuditCheckpointsResponseObject); ok {
+		if err := validResponse.VisitListAuditCheckpointsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -6877,340 +7203,352 @@ func (sh *strictHandler) GetSyncStatus(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0Nk9u4kTf+VVC6p8rShZI18thrayr13Kw9zs7Fb2fPZpPH8l+EREjiDgVoCXDGyq6/+7+6GwBBinob",
-	"zyab3KZyuTFF4rXRb+j+9c+tqVqulBTS6Nbw55b4zJerTODfF0ueZvCHLpZLnq9bw9Y500blImECf4ta",
-	"NzwrBLzDjeHTxZLa+QjNSiOkGZv1SrSGLb5aZemUm1TJh6tk1opaszQTki/xxx490gs+ePykNWw9mz19",
-	"kvSfnjx9ejr9Jnny+BkfzATn/enjxzzpnzzmjyaz09nJZDDpT54OBtPk5HHyZHryeNKf9fu8/xTaSv8u",
-	"xpO1gamcDB6dfvkUtXhhFuNc6CLDyX6JWtNpa/jxU9SaZikMNk1awxbMbJWraSvyk1hwvWgNW4Pp4Mnk",
-	"9MnkydPZbAr/8+zZ5PTxo+lJ8qh/evII/jsYJN/0n5w+fTSZ8f7s2VP+WDx9+mTw5In4hgtoMRfciGTM",
-	"DbTXHzzpnpx0B99cnfSHffhv7/H/a0UtIW9EplZiPMvVEhYoS6fiv+ze9KZqGb5jVGv4saWL1Urlxr+k",
-	"8nnrU9SyDZxDA2xU9PuPphuN4WMY3ELwROS493/tfljxZffDVOUCmu/3TlqfvkSthVlm44lKgBiouRV9",
-	"/p3IMkVPHq58i7CgJ/D/xHKljJDT9fhawLcqT0TehY3p3pzAixLoMBNGtIYznmkR4T5M1OfW0M2tFbWW",
-	"Qms+F7RR1Bss4snJ4JseNPZf8FGvaW7ll2OtinwKdEfzbUWtFc+1GCdiJqZIvp+iVs5vxyENDfqnT6NW",
-	"LqYivdmxf7B7upj8KKbwwluYJYOBweO1nI614abQMKe1nIrEPt7e4Ak0aMRn4xYd1xme7dr1YpXsojJs",
-	"9EbkOlWyNTz58iWis34pV4WpHXhJR51xzf77w9s3/2pH3h3wf/I5uF9a/hoqPJKWgDbei6mS0zRLcS/r",
-	"AsGd24TlhayQR2HUOBcrnuYiaQ0HUcu/umXgpwMYeCIMTzNc/UmmJmNdSiT89zLVOpVz2ld8ovLVgkt4",
-	"ACxdFVaWcdjHsZqNV0qbeQ5N9KNaG/1aE/2S6S9TveRmukAOJnKuRTKeFGa8yoUW0uC7tp1xKsdLJecK",
-	"36W2qs/o3I+TPJ3Bl1+iVjCthoH6ue2abdNYPw4G/UefmgcMX2yO+ONJ//TkU8OwPz7D/3yqj/4jUkWS",
-	"r8ew445dizxX+dgSdWsoiyyLWjOeZiKxVEDrD+T+DY4DRyz0eKYKmbSGj5CwVZ7o8XQhptdANCd9/E/U",
-	"ygu5m9odX/U0BnSdp/O5yOHUTRciKTKRtL7A2IMDfnHF5/D/E6GneboiCm9dLQTxvQeaTYs8F9Kw2HLM",
-	"GHghZ9rkSs6ZkCY1a2b4nLXjUevRqBV3zpgWMmGpYRM+vWapZPHlrPsaphv3QHTTCYNj3xqMWniifyro",
-	"mJi8EBGOd8lhXJaZapMDFcDgL0th+meQpU1jh/aENg80i4PXu38W6zhiYrpQIoFZAFlUB1SXy3camHkv",
-	"Vhlfw1f1wcXQTMxuF0IyqZgUt1a+3MJwSLecrJlZpNpNgnGZMIOT0isltRjJXKwEN5pxyQTPs1TkTBVm",
-	"qpaCzVSOL2u+FOxarM9YjAQaMyXxh1maaxONJHSWyrnrpTeS4ULQbPfOfqJUJrjE6b9SU88gq5N+x82C",
-	"qRl2bxVAmAyqIRETvXmPxQ9vTh7iSuiHJzUiCX86ckvei1X+Ip0LbZrp5MN3593B4yducCg8kSoiII9Y",
-	"Lzj8/MchiacJ1+LJKYmhYcza718+Z88eP+p3quP1X8nTyf/M/7Z4PfvhB/7qDz/NP/8l/5+X/O3Dq886",
-	"f356qft/OdEvJy9un8/nfxwePTOTr89nBo53fWYfQGAlmhnFbjmcQjFTOdCPydepnFdGe7Kr25nKl8h1",
-	"UmkeDUBmpzJdFktkZHZMqTQCmAwM6ocffjgvzAJ4wpQb0bzmvHwjVZJhbwLGWmjB2vG3gucij2trSk9Z",
-	"Lni2/OMI9QlQHI9kHl9Q1eVLYSz3e17kWjWs4NsV/6kQwPq0yhkoT4yzVS5uUlVotuJzAaxFgi5B78Rn",
-	"TC1T448fnrKRhDd77K3M1uyGZ2nCblOzKM/nLM1gJGdwkFNJb9g+U83i034/pnOZwqB+KkS+bkUtq0LS",
-	"i61wvkv++ZWQcwMyuz84xf3yD6IGKiK198VuAZAmdYrB4ay4WZSjSZPWoZT05DSkpJNGStrH5J+jwdqd",
-	"LpQWEvgcMwtu2JJfC22ZJTFPzWdIXEj8EdNTtRIJW4mcnb+7HEkyfIfsBN4ZPH7MblKdTjLBzj88v7xk",
-	"0wXP+RT2iLX7nwf4Vv/zNxediE14LkayHZcSI+4wlaNwlAxYw9Nnpyfsp0IBu6M1RxFZfjBqxWdsosxi",
-	"JGF9NIO1rHDvTo+9JoUFml7yDN4TyTCkje3CC7fJG3l2o2rycOeuBfQ0ePzNfnJ6lS7TBk77mn+GvWay",
-	"WE5AVM1YasRSO4kEh4S1EzHjRWbY437EYCeVhr+JtzaRf4Z9haO1LbSGj/tRA+uiQcCv/b3kV1X5tx2Q",
-	"vPIWywXYD5sH5ptf/8B8gaZIO0C+9i1P3tMBgH9ZLRlV7dAozdUkE8s//KhJaPsB/2xtkE1qYURNzGon",
-	"OPRS+TyFlTWpIY7NE3cIW37EC2NWevjwoePfvUTcuHHohxOedN0nX8LF+D+5mLWGrf94WDrrHtKv+uE7",
-	"+poWYasmCCP2x4e1C4kuDw4nHYxBOM4JHjF72ryYgIc06ajGojs9GORzJWdZOv3ada6R0jcwXm3SLAOr",
-	"UsL5QhtAoulCFkS56s/KVa8SLuNZLniyDho5aCOqo+m6r+97T6Z27XQpFp2xAZMTPfZS5SMZv3v74YqB",
-	"Flgdl46HjMPUYLHcTFPJVrkCI1KfsbhcsngkU81So+0xhUM6kjCllyqfpEki5FduIersaiVyxw3wfGgS",
-	"OWzU4skylaiwlDv3qNy5chgHbtLMf3Bf+3L+7hJFacan1yRFaexbZob0/yclxVcuHBlApwO0gchuDxfp",
-	"JGAq2JtfnyKXQ7c2Q9vTcA6v3NeKlLYZjQunfCmNyCXPLsDi/8q5p7Ythu6DYNqPQ17qemRa5Dci9y8f",
-	"RCeui3tZlHPJCik+r8QUtZpgOKwtBfxjygtNRizpViyVq8J0egzWk+YN5zURWToBihLZms2FFHk6xdV9",
-	"o8xLcojcD1FJBVo5NBgevNNycd8ELxy0oFKZLn1wHyv6RjFdTBfeIHaLcAlTWgppRHK/siXVuCb8hqcZ",
-	"CMAK0Z1U1yUNBnHE6oSf3c9RTDWb8hWfpFlq1htTAK6PTCoRq0ytoWfWXgtDIvodX2eKJ1dKveL5XHz1",
-	"apLwArWBic9TIRLNHg9OB0+f9vvkQahwr4DF24EwoxTLcCgHrumKPuwapbr04X0xuMos4tfnfx1/+/bF",
-	"38bf/u3q4kMcKuXsdfqtXU6kpySFVl6if/OIFf3qQZeeRLSWNOPM+iXJAkTSYJmSc+BFpE1sDPu9V7v/",
-	"KQMPtGcc2pVSr7lcW41dfy2BciMYWkd2Y6vidBBoi1dKsSWXa6eR6UMJEggRPuz6D++DIN/7kYvkjCx2",
-	"xmeghMfo7uqivytmmvxbvepVVfDKtjHYtx8GzjMcxveSF2ah8vTvX81suXX0TMhh5VSqbQZTwG8rgzhw",
-	"H4rwm3uSRnbIETozQNxfS3UrmZKituA//PBDt+7u27Xqde+gXfpVrqZCa+DjF3iZcPwO4HCCS/bX/joo",
-	"vKur27K5QE0FbQ/OknQ2E2h7lFarv8urKvn1hkA/dPYHNjmDpWtssTyGg0C9O3pghyl+QbPXAs4qNIv+",
-	"DaTRhuvMl6nIElb+yugCa8tSOP14wTUbeOt4Bm0AJ0G1kK7G8Rl8o8qLXzgshmWCawPExXIxTVekMQaH",
-	"5UtUfh3e+4bNVN7/tGWR/9IwqYOWMVgrpNj7dkvciizrWsfEpDBoo1ry94rOdCpWBk4IWLy4HCMJs9Dh",
-	"XrWzVINWnkoW09rHHXeKA1oo+RGQw0huIzNrHn8v7cW4SF6LJOVXuGZfxSOf06ddaIotC1CmBAsbgY/R",
-	"G0Nb/DCfTZ8OBhW16nHIOP0I2RKGyHBfD2ah/usuft3Fz+5TwXqgWRzOOXb7CmRfM65pq8G29iNA7nbu",
-	"g01wxRNSZHj2LodvTQo80N5E164ypGBlpMoQyWspDE+44RHeLYJNADYaUytqM1vjW6jL9kbyyt+MqRkD",
-	"G28dNAjPOMv5rdss2yY8/e8Pb9+MZPCuhv9Beost+cQR47lwN5/wJdqUYD+OZPynC/L72Nu/n9Pky8Mg",
-	"6ubhz6lMxOcv1hG+CpaiQp/VBbmkucoMRJyd8RC9HWXTD+zs4SzRrR/ar2uk1pGcCBaX0TYxqps4+AXX",
-	"C2YU3hwOHj+JWTs+HQxQVU3lHDqprIcyC5Hfplp0euwNWs+5MEUuRUIz8k5g6KdV97hHrds8NeKtzNbk",
-	"P/4S1WKQNhzxl68v8HC4C88Vz2sX4JtRS5VLgMd7LgHCIKfGy79wieFV1OLPmFiuzNrdkuDtuBseShdp",
-	"tY9gnL2N0Z1gpMTGgFyI1cYtafXuNxFTlYjEsd6IPTllmboV+ZRrwRbiM0vSeWp0dRj3ELa14saIHEb0",
-	"/33sd5/x7uzTz09Ov/yfVtNcghCv+nxe2AnAO/623ckRaU9z5SJv8Og02nHR0HzHW15ZfCz3ukZ4lYH6",
-	"Hfjk21MUmvUlap0XSWoubuxBrZ5gPm0OJ4iRHfRWaExFzP4THXT4z5zrIhc9bXhuwgcT+mAk41zAWFMl",
-	"y69QMKDJUf3XmJQF+1noSLEd1C/hgtE07SA3ldudhBvRNemy8d0gKvfnLe5a62ND05ejT65dzi7219H+",
-	"EbLXdCpq1+tqpZsGEISiNUscurXa2FUa8QZl1akpcs6UrVMM4nj+2rX2cfcyiVn7wQOc3IRPr+e5KmTC",
-	"blV+jdPamIbh+VyYbT2Q282unpIuIAX3cXg6CCho+KgWmeLeaTVdhoYHBS/7UGst9zRyBO4HWFmPcvV3",
-	"n5tXqW44O3jBWvljlw4TnMIvvjOe53wN/w7CHKAhWWTkN6zu/raZY//VRponZBbvMTT9L6WlUfM846X6",
-	"k/4Joxh2hjYJ7ogEfvWxteIa+ppRbL5WM2P/lKIwOce/7A2CWK6cF30l8qX/W2XpdA12Ls8T/PhTuOG2",
-	"gw0KK0evm8lMC5mIvFuLfbkReYL3X3UlCvQRpQVdleuRjM8rH3ZtX7G9mtTsFl+H5uGAd9MEVMxUjmR8",
-	"9f77D1cXL8bn31999+Hi/V/Gly8+xKxNXAHsKZC4r6/OH2AYypp0EnJJU+MjueRrtuA3gk2EkAyUDiMk",
-	"ham5maH2A13OJWhyHdICQdUbyfjFny9fj/9y8f7y5d/+SPFvThV/oJm6lQxeKBejHbt50L1d7N6OOz32",
-	"dsY0aEo8YyYv0N5xawCjMWqFkQNtKW6FNh02T28ELKBezeAkJ0ueT2McXAx/nbE4uU6XMQPbSVvtNhxO",
-	"j8U/f6GAvZGEpRGkvEvB2jy75WtN1r6LE0cV1waLd3rs3LXD8HYE1vJaaD9/lotZoQX+uyZIfm7BwNB6",
-	"DpajNWwtP7ugaOARaskxuKCaHEEHxBEs2sSrmQ1K3tYUjMGGiU9UITcSLnybeCwwlqoqrvPpfj5jFn+h",
-	"9UDxghM8mEdVvq0zKdzYI9uwa3LwF1+28C33wqYGE652nS38sFAsF3y6EBTeaQnljJX0jqTVdFYwQLgq",
-	"iyp7uSnJLZ1sKI3QWkwnqJfEER3pdC6BK9BHNZFXoYmNfqglm7ez0dnr8/fPfW/wTtxrbiRTDfr6u5cs",
-	"1kuz6sHvzV+mCTDJWdoUFVmZalqbKn1o1o2tlidj+5jcO83jygXXTaosiIaYfoxDIiC2FbF0Bjx5S5NL",
-	"ZcQ4XTWISlhlHBW91E1X24ZFR3r/GQhFc13E21aiCrk3yfhvQQG/NGK514VRPUbCJeLtGmWQwfOlIeOq",
-	"aeWB72C4VtU31p7wXET7QwI7URDOKZYcxLN2ltdG3LkVU9XTdN09OdbC3tAsqxON7GptXf8gLuzYLdA7",
-	"4kQx2jiVc6HNGQOuxuLa0GIf1qfkFNW2g/h+STR4Ej9f0kcuis/+86QuEWrLZMe/Y1Uoem6Th+fb1Lq3",
-	"6LNGRXSFnhvr0TViGYHB7R5gVOZx06XTtinmGg/e7lnZ8705dEv8Nm/gjInPfGqyNfok1czaP1ZTQu0Y",
-	"vZY2l6bXuvsZhdEJFzpzkGf1uOOMd1eNyR102hq44CHZGsb24HyVUpkFSA4pbnGRjsjJYO0svQ5ZhOm6",
-	"jJFa3Ls9i/Vsi9IR3rQO311dvWP0QjnqW1VkCWnxC57YFJ5UzjPByvg6OiVVI3fQP2mIpt3jGNrkSnbA",
-	"jaSaqclzVTS5gLyryw/ndGAzog7wLkxdo4HL64APa3OhViI7lqYJ+ETxmhiuJIv32AUaF0uBQdAYsojm",
-	"gz1SQ8YnaDw4nzQ55UeSCFWjnzx0k+rIfUG2S/k7cgv/80hapUfjCUZLBd6i8Te5ziuJrYeq5+X9RIN2",
-	"Xss8P1DdwKiC6bSygx8/BYx009NT63eHB+0NHEYrrOueNJJjVi+n3avq2mWK/KbTrpIzv83p3K64ljve",
-	"X8ulkumUZ8BO0A9feqSrQ7iHXPzNoQfJ+T+HfW3L0z/MjVnL5m/Mw3p99Y6596xLwV0KIPe1UQi1O4AG",
-	"WIDtvRt1SN/+Flrv7X9r+vnh9OlWpJzTYRnaW+yuHZ7an48YVeCD2Jb/vcEDg4TwcDoH5IY3GHH78pFY",
-	"+x1lCn/4n1dsladLnq+t3M+0wpP0Wsm5evEti8dpXaieHCQ8DlM56tfqBoNBPP9A+8DaE/C3KgxlBOnO",
-	"GYtlkWUx2Hib11v1VJ49TtcqgMQ+NSZwNKIyIBUrMP6GxS/BhMWgAf9wJOMrFT+Mn09jnwnhUlL9sWnj",
-	"F6gRdUDsKQxDAMUnraeWbtVpMj4RTTbGK3zOtHB3x+/Or55/V78YjlmbzmshTZrB6GSndlyLfA7y6agT",
-	"6pELQqouQQw2fQUBqsHmQTgQ4GBHqx69Y2OTaW/iIYvLt1Hiw0bZR+RDOmMxRlwDs4+HjiRGskoTUpDy",
-	"H7YGxJ2IPL0RCWVFhnECgSPeJ535fqp+dP/7xkxrUCSbTjNu3NWwFjmbolorlWG54AnFAVcJnGu6dteG",
-	"y4TniWaaryMyUacqEWiNRu5LPHcsfgetv8BBWNcwOn+XTiZQgNcUKLfsSCbbXcE2jCIcWGq0yGawQddi",
-	"ZVghpwsu5+7qv1nh2WkulWNuIuQ6oMuGZhJcG1dinE0lD8KzNtz+NswNuEUwsU7UfN1MCDJHXTfXoD72",
-	"6CSHayQeGyRssQoTsvFJiF5zgJX7YS2nH+j1LxWQm02KFtJLq4xrw9ycKwlRNsi5IjXETd2ftAXrpnFV",
-	"9oqUAColXCePmrLxvqpq6l+vHoU4Pj/fcZobnXjgn/pOfFssV3gFbK+B6DyWZ2KnQn4SHZ3jvHFBHN4N",
-	"b1rQgWQpxZJVISOKrJxOA+CbcAND/axUFqOKpRfV4itrDKN6BEKSrhgOlU0rF7tmF9WNgqqa3iTvKhqO",
-	"1xXq8qJmaW411j3S0xGBdB4Kyjs6e8wlElSFbsTiGelRsVExa4dhriPpLYwOyddg1eMeO3cOAowLJJbC",
-	"EiUoYDARs1QKlmpoZoZRwtUIs9R0DrDoaxMrA9JcYODB7sqq2V+6ZyuxWKU5Pm3QW0CvLK2u3lbZF3jJ",
-	"nz17ujcObd9Y7miVsnb8+vzyFXv5/u3ruHM3G7U+k/uzWVk7fv/83RW7eht3jrRV73l5t68q2RiMJ0ku",
-	"tI7CqFNU75NUrzK+xsDA6loeZhsfOZF7tZxrByvLXMI8BcVHbELzsvonhV5nGarRGM2CEaf+xuCrDfEm",
-	"5/DrV6jX1YCY7mCnB6bRZj/2R9b+qRAF6tcT9bkTKJM8JzMilZVDRD7LGqBOiRlXuynbY35tDuv9y+fs",
-	"8aPBgMWv6c3u5YsYRjfNisSG6DKObvFJzqfXoh7weRzo4nGkWFN2G/REGF2x0iYXfIlLzGz2DKjgodpI",
-	"a4wIRY8ePXrW2acm3k153lxfF0VrX6p2W9Gwa4G7/X0K6GZfq4ynsgsvNRD0Hi21JoOu1HYZ9GtzzsMv",
-	"MSsaYKj3hYSzVee5j0BBf4G3J0awBtZDkEZWkYZXEfPF2zIWBwaNH0RMqkacrP979f+eXz55fXV+O/uf",
-	"/YbLHQMQcWrvXNbYEXrhFcI9AXsHzZCMhjMW6nw9dk4XNfY1bfja+iXWjOdi8zZ1myssdIPSO6yN15dT",
-	"C3t0u1CZQI9Fx17D+zCGMnChRt+pvFEpqtiHOMgq5Hugv2ySZhllLOxh4F+2bUxgTm96LtZySoAhGEdp",
-	"1fQhi1dCAk+PrRAi94w1tTs2ylsk8Ui2nf29ULA/mIFVtbvhdRsJDitu8lRoJj4vOIUgqpzxkVyJfMnh",
-	"wBAiwhnLRTcBKedS+SilVchkpVJpoE2pzNimXEwyAUMhX5azNTtVv5qdkTe/Wg5iEiNbw6aq/jb/9sZ2",
-	"4upeqeVEG4vk0eBwy2FFpXbLi1AYbpVd5FTEQGBow5crTcGfC2VfHcnU2Edrdw26ErnGW048E5jkgdGl",
-	"00zw3DnBahk94WXegZdxlRutA6+rYMzjMmIr4EQUBu7dY1aMPt3ayh06TsaT9d5w/7bKWRDm36FbS7sv",
-	"qTkotr+2jHe+FPmKO4uavnOg+vFVjriqR+loh9GxsQMHuHWqTpftnpSSoEJKqZFr6HAJF6pR4MGHd4sG",
-	"2xbO+MMidBenDjWHtdHDbcW8ccyGYsbpIS+S1DCT8zSr6ao7Dt2+3K8vW2Zd5A1xXtwYMEOa/SP4C4yV",
-	"s1zd+qs8hzTVY+c2qZjZZijBFsSEz+Oe8Om1ms3OLKTBxfvzD9+/vxi/Pv/r+Pzq6uL1u6sPuBQ/qskD",
-	"7eJ3Uu3lTq91QBxOHWT65zv6fu/COKd5akSe7s2YtVvw3L3uWd/m0l9QaKElI5tx8KOaMK3YjOf1JdnC",
-	"tWrQzI1KFUIYWQ014wYorbajRMT+EhVGYd8AtWKuVIKUu/+mtsp4Hx00BcKK3r5C+LuzX91GVAeL6Wpw",
-	"GEHDcCuKyLCdA9exPPYNrBxP52Hiy5BOYb84VGAhFtmBtPUB36U4ufxrz8KBwsb2bEVNkyCoLFJwXvzK",
-	"+r7KDfdnoyYbgonVznyd3j9t54LPgxNb44bknduSxOtcdxLWM0u1RdO2Sdz0q6CINAp06k5hDlHFt4fs",
-	"f6qW6JVmSa5WK9B32ZsiyxxANgXCS5enPhWemkFhFDIBegZ1/VqshU2/ju0Axosln8ZobOnDTmb44ebM",
-	"vxOf2Xevz593a4nD4SJQA6xAT7Hj8PDR+M8XfztoDIH9dLj+RMf4rhReI1W39eElU72nHTR1L24GK6T/",
-	"WcmItv9DlaOat8Nx3zbPMqJfpqTQhHSB57rqHqB7ILAOgQlsOgOCs3jcvULgiHq0m9Tu5Gs90kTan6nf",
-	"QM81n2X/pNs/ueof6bPcoQd+cEKldtbVrec011Ldana7SKeLINUBufIZA/qzEUcpKn2z9LNIeuyHUPLe",
-	"cl2KuwhelMpFl5qcS02JwOjBkVUEU+R5dB1tA/PNQiwxQsdyv5jf8hRYf9hS3EEQ5ZjgrsfcxNitUeqa",
-	"woGcumAnVKwQtYKSJsf4cJwmsTPWrcd+CkuRiWTuNYdKtEiqGV8q0kGWEbtdcIOYFhRTkyaa3YpcIMtP",
-	"DQHVNLHEGvE3zC7QQALtpDb4AzPQ/QodYYEabsSyEVvkykb5YwICbJgWEow90dubIl4OZHMqUfMyhEPZ",
-	"wcZKv9mmG6kEBg4Lh1if0qeGyX8neGYWmwweMxJ33qI1oAvUc1KENOQaYrYCCksEjBXM5YjF6jpmNpUC",
-	"VZzaFZkt29JS15jI7UrJwL+bOMC2FArsBvWPBc4Vei6kx5qMS9SWmtp6vX+PnXZnV6tp094WZqI+X8BK",
-	"NCfuKHzBh5EFLk/WJhwt0LB+VJNOj711uQQUVEAqmc0a8CqWFg35PL9WLPh+UwyvAazR9UCXO72JNEPF",
-	"dbZeltlgXJLAxYq1E8GTqq2zc6x1D9k3BxlJmQLCHaNMaIhlFVwLJj6v0nwNMiUTKPhhx25Vfi1y74I+",
-	"fJxL/nlsXdLVAfePDrdDxciufePCXmBqkzbo7K3c6Hgz2TIXR6D6iBX3MFg7Aj/LuM5rV+kBVs8olijW",
-	"JuyOYqVFbuo1ROhpY9ApXaLuu3mlnsqCX3XD9avC0ghtxqcsVYfwsuKK0IH7w/fe/zooH5Qy5frXrM1w",
-	"cFWCa2JhYSRqY1YUxppj8K0NWwJdIYjlndj43sS63GroYiO5ULfueNu4X20ET3rsjbjFhjVb8jXCyiWJ",
-	"SM6s50EzvYBORpJg1uyreA+XKOwaVJzeSI7kf7pc8XGWSjH2xQMQdN5GdWQUjEUYfSx+w5diSHEcsUPp",
-	"Y6wtFZuqTKEV61ESKQqEYyxhKgvCA8H2KIR4CTweQ2VYDK3gT4HShQVmqJPOmVuLH1UqQa9U9hWReUUt",
-	"NdCKyp2h3Qtn+HSSmnBexINg2Z92J6mxWGgEMpQLnO73Vy+7T8+gTVw91Ozc5b9Z5KqYW0D/BWxk9egm",
-	"YprxXOiIiUwLaINr9oqbVHZPegyBGql9D+2BgQxPHj8adOwAGEX80SxkkVkktmAOoCjQTXNu7ITefP+K",
-	"pnJWDhp6z8VS+Yh2TNQkTwZ8Tz2E6FZju4XYWQ3Xr4GEI3RVcOinLEBRKS/B2UQVMuGg44O+POj3g8va",
-	"sxIJ7ZZrGi4lcMYwvocYBRFXh5mkeqU0amHNo31RvlAdNLRP4/ZEZSFdqIdlkZkUBjOWauyGPcbpYA/+",
-	"9/rKEIobNB+7z+JyGc4okUAl6/JMcx1sQNmv79SW6qh1q8U0RDmfZkpbNEGGfcxSUIf8gqPzCD50NhBl",
-	"tSRIZtdiZQhBE0F4WPkZQd3z1UpwoM6tg+/Q6HHg9qxVGQn88kA7mp2A8lAlImgNuchM5cwye/sdXSxI",
-	"5b7mElN5KJgK+EXJGFwr1TVNl2KsTV5MTZGHZI35U5evL5j/sTomvcpSEPjYYpadBZEHO7YQTZeZyMdC",
-	"TlVCNRibDpJ9rXthX4sx3JW58ErcD8JkhL+ovlJ3laeSxErCDYfdn6o8L1bmLJAtuIUlm4Jhwhbbs0OM",
-	"qjIoz0AeaM/IUl1CIudl/gvjxEtgiYjDp6CBnnmGT28hn3Rr41iepxE9Nnkhp0FeTpmSo9kS+DjRqllw",
-	"ScCZuBWqwL1oB4kx2qiVZlZnOon6/b5ZOCEyT9Hos9lU3W5spSqj5rQHajjpb54s3Tlz1QiNT15RMlsj",
-	"3BSr59/Q5FAUVSZnYWyhBQvWjnMiLA2EqCMurFkbeSfReNcnH+HHyC6fPXsasEuQqTb4jH4+6cPkI+S/",
-	"JDy5pAVx54Zw5IERO891eXD0QuVGyI2snNZ2htSA0/m5Kz4bIRFGpFvNkappFz46H2UyeUd8AH6TFAoe",
-	"N3B9UNa2c+zKrw3TaGRbqFY2MQ4sOLrliKPJWzlftvmA4rFAcoVMMMDVoUBsA4R7dvr4G2bRfFmipsWy",
-	"EZ/CgQ9vePqKJZddOJHIPcTnVcYlaWNo3aSaqSkFA01rBn8VAPukCoC91fht8DhsoG7Ti6wdPHJ4xXjU",
-	"OgfH59vVwx6oXk2DTz3F5LimpMLv3182LANrF7rAgO3Q/bfiZtHZVrkzNIOKPO3mAsGmp82mUFDoagO9",
-	"NykTcqrV14qK65S1T/vPmJJse/WocinDUm2H+AwPBN8AMVNpHgHJD7jDt8jWG4FuKOEiYkrMorZ7KF97",
-	"BKC16i7sQD6vR7I398iADCy01tpdMm/v72A49cNpomasOnxvXKad2CKb9L/hubTo8k2bqWYz68zAlyKC",
-	"TcGcR6D2LsK44F2mdTwYFUcsDrJtPvY/9SwWtEOq1R8ffeoRqARmCdXOjFE7EoBrd0D74fP3raTjVbsu",
-	"izfrn9ct+s2j+MDVWeuBnlktde2TknWxRKghC3Tao9LlccMNWLWU+gaste+AuZdYW0gb9Kly1AWxYlXn",
-	"jFGZbzichbSKC3pCrRFYTVk9EGamGnGzzXtUSLA+Ur0A48qGPpML0DK8Pd4kKg9/txiGAMl3l7iobvUL",
-	"+1FY7XwLtkA6Y+U2k5aLS0tEAFawjWvlVPXmEDyAPb5iF2yG64p8rQwoDz30e9emXqT9591OtaaoyMpH",
-	"hwmRzQLwRwcFbZSLrzh/D8dJcsXld5KuDTi5z0SSg+JqqiRZRnL64vbHfH5lP2oOz6Fl2AincT2VpyCI",
-	"06nvQcPGRjX+tUFxdVLfDf1cnRECZ+mdPBFHEeG12nUqEzIT4S/tnJ5gKGV81RmOZGzV/3Eqx3ihFrM2",
-	"ZwHcCmm88FUq2SxL5wsH0e9C60fSqeGdqPRJuWWJWXuizIKJz6k2WPDE1e9CRo0vjyRVI4HviV9Xh+PC",
-	"9V0/PiAzHOlI4lAx0B93a5zk6czErO1Q8fk8F0LjGOIgWtaV5xhJlyEAbXAwhMZqNnY3ixZEuT6WB9pP",
-	"KNUjuUjni9C4tdkbw5AzUt1E2EgKpHKUEjGdyqkYSalYLroIGIzhVEHVszMW2yqMTgiLGNbWIEhx9+8i",
-	"VyRkRojogauuOxbTXCTjSWHGFoEMlrYa3W9hpTf21ZampcbOSqE7WTMSu5SKrEmo8qwTjWQ8ydTEO+1g",
-	"F+FBeXfptT/t0WXovmXJ82uRjCTtBXmh7YgeaPanPE1efqCSpZH183pqsJmV00Uh4VeVu2o3klCuM4xH",
-	"AcKzMV3VuWD/NBXG5zyV5TyIKstpoN+tOg2EwRApwWkblQtbi2ckixWWAZTKfsuXQp+xRNCt0mSNV4Iw",
-	"DOg7LyTiSPuwaZoDUbvfEOvwElNj3YDGEVRjOnidlu8g9MLtvOvntIp3+LrOVO6QyrBJ/3cYR51Z3mEc",
-	"Nf52hxZC7nb0HOophvUJNaz15phrY4gaCKxxwWtUVKWK/bLvRanU1mAjoRldloZrSKAvYzjpPTyKGoUk",
-	"HkqQjxGb8tVKJIzgOm2DDfbJ1rNwHFrhtjNxTCu1/Txyfademzhcp7IaCBBiueJHaHT2o0bYTYxxsi9E",
-	"1W3dTx73EYlas33/EZmvv05Ia3Uid0v7qRiBWBh2SwjseyqxHlqEVmSVcs0sxPIQO/DL3sl82HbQLygN",
-	"KdGB7lvBBcTMDesQ6PjTTr6ck34fPhtJ+K7TYzX9hTBXTQl/bRU0un4nzYUz+/pIwsdnrKo7lBCwdGXX",
-	"1kLYVxyr6RwvvSvM4gDp0ciE9vKyuza8j7vdod2dusDHwaD/6Cs72KMpfO34d+oQH0/6pydf2cEuDePj",
-	"M/zPV/awVQP5urX5V9ZNtiWrx9bX51x/zr2C5Xr87UVEoeCx90Rg4GuZgY6couI0sG5ke7e4L6y39OCE",
-	"v2+oFrUpuTKxjXgvyiLXYQHRjZuZNpdrey3S2R/0Xfeo/kpO0fv32/WPvD863vHV5Lgqk8Y2XU+VpdxP",
-	"tlelV60h/tKlEFqiDSkORp0UdLm05LLgtcpZ9lkjkZl8XVYqqGcakxe/Ab+7QJg0NQsEsPP5H47Mtz8w",
-	"0o+gefFMvv6wltOXPM2KXOi7pQz5MO1ZmlHMF88yNlXLSSoteMT5mxebdof1I5bpMvVo8WztU1Zg/2y+",
-	"qg8jRKajDZc7AlkHx7p1t8JC4XDsEOyo3N2y/eaOsE9NKiJsygt/599Qq2J8JwCEvQHStWDh2zTLSO83",
-	"+Zq1hQufdkHS1WD+Gig0FZhItXu7d2dOR93sxpOpDkVHjLJQKNL04ICDMH2hSVNYy+nYV//YEvyPjk4L",
-	"obIJkr0/Xxf6OCScGvvxMdUOgr8K/PJVMdb3Chv7K6G8BugWR52FpgI7lKu0iRM6rsaPB0SweaKqyKIl",
-	"nIUl4U9bzrplwIce9v7pYed9X46JqQAyaVPPzgkTUEJidiGEZGsikLRIWLHaDdT2eBcjPia1+J8IZX4k",
-	"B6gV3gCVfli6va00qcSUHMQPdifJbNLBgUjEj4/LSt1ygLYg/VaOTcOxKmm1Mt49J+Y+vGThAfzXdZHt",
-	"xRhLuF5MFM8TF3tVS0Asi6Q5PJNH3ugC8VBD6IJHLhMT/rYgXe7qHisiaDPON8JvqubRNpsIju03TfZK",
-	"v7RAAvOvoiUEg07lmG558V8qS4Q2YzvsMVCphvElujYd3IOMo7VoGTrOZpnKwtDcKeFNt4anm8VE0Rvf",
-	"ANGNTvp2EF9Mt4VBTX0MlrX4qjaPQ8kpJdkjiH+al7X9y7ciisrGFBC6Oct1j8XIcJJJTM+oCoC9KiiV",
-	"vAXXviquW9AMU9LodrLJiWcb3lsOztfG+lLmtP6UHfFZ7TAEbUR+EE2noSTmfSefzgwB0bS2U+0Rtq51",
-	"NFRI8rBRkPrZCqnvsA/f4+tbygb6cbhmmye5m6lcbCmhuGHIrkRejUfosfMD7+VTzeaKctJcPEEq3V1/",
-	"HLmwDRfXcIaRg9jYSNL9M3xKt/veRMmdmEUoFfzeIysGXqkeu1qIkZylN8KeFsaTxKbVEIRBWA8tKm+0",
-	"tcXfbb6s3ooNFSyIZu2ytU51eUptwYMMNsX6PTpCH7yDz6fO+49uwLPWY8vZlYLlTuFhdf5xOAKlhy7a",
-	"fS7e7rBNrTY94dPrTM23OUAaav0CL/cSYhOws7PXrGuI8isF4UawlevJGo/ZGgNzy2COMr+7Gg9+WITA",
-	"Dpm7EYtbFqygz1gtHRuOr/36jPUdCACxjMDNUK5NLyzakqiCdrbB6pXIx2qkWksnkD7TOrL1DLj9y66X",
-	"27OqB2/wNXRa7ltAqjvWdDe1vndipUqITSrOhv+r6mBhfi0cCCLquPQ1gQe5xAxdK2A2ODCw02tYP29c",
-	"0JYUqV34MQ3D+wRr6S6nx++B6z5qWp7NZQZOJaZFnpr1B5DPVhMUPBf5eWEWjSlA5+8uqaTqVMlZOi9y",
-	"K/LO312O/3zxtw8xZspKvhRDo66FHCLOyh/wf+MOowKZ8Ar0oPL07yjKh+xb7NYWG8AvyaSNewwxg/SQ",
-	"xVQFJI6whDeW/eDJkpJxYc44h9bQzqBcroUxq9aXL8hSZg1o5C5vwlYZQemolh6th9Lavru6eleF50lL",
-	"JdSokQxCNjFOkeqoIHPIC7PoMKPmAoPTbEicY7YU0Yp1CKQYyQBx5qyOVbFSiiqtsalaAYNFjCEveNtY",
-	"eMuJ34eE8Yk6QAeUhVTj7rlZWq0AllI7qW4jAdMcwZW7tq6Wx3uOmPi8UtpiX+NzKyrwZt/bazpimQDt",
-	"nQAOVK5LaOZZ6QvUhDOXF1Lbkr4wlPptFsY2oCXAEQH0RoThsfCdmz/Gl7K2rQ7M05zAmxwqo8Mc6CDe",
-	"wH/8BwMSFNKkU+oJvkM61fA7bXX88OYkZh6nwSV6YFlXdxRc3THOiPIYka9sH0zjnR67AMsIWpvyHGWn",
-	"ImgCzKGkUQ1hWL/QP9gvbJ5z0Pl+Gclfut0u/h/87E4J+2Wz0HC08ejhBGOEz5zZb+kgNVi4zgFIkh45",
-	"ZPGfLq4a6gAirqzRLH6Y81vo5GGQkfPw51Qm4vMXW9r6IWw8BvhuqSpIk8ADzn6xeqzvt9frhbshPiOq",
-	"BAEUERDaj2AquoDWAOXWtksMwzVMDn/bGa0nkSQNLiawn7U7KtBHCeIVOZqGR5ac8cIOo0iruW/Rxhij",
-	"pgFS0TraYEJ/SJaYH4yU4dX6XJTMBfiIXw+61Mbk+fhz14mGLjFfZnNiMYb5c1fdSpG7nygl1zR1PpK+",
-	"94BA1KxOI0pmayynRBf4QLvO6Xot1iM5F0Ahp/2TGNia/8HaDkThLs8fOra8DTUrN8GylUcxa3vAM5se",
-	"jWvSOasWBaTBL/m6LFrY5nIk/TGBn9GlYWOUaToPLEvs2CXnUt9SFen4tH8aR658O8qySoe4dL6AFIZs",
-	"Rw3obQ8sgoHKR9KhbvBcsEypa0Se6bErpdgSyM9+otlcGBafDp7FNpUcr0O75zMj8thWPCRYgCU3efqZ",
-	"tS2SnScQjKrWxk4KI7TUDJagQ7QzknGipvqh0wt6yyR23BLT+QLWSBC+VOF6a2IwcEFrosAAXFriH37U",
-	"iKNuoZotQk1sELoCDyDmGtLffCQX1axhm8EW99i2VN4s1cQXaimFeiTJQIe3wNCHw5UXmRhaDJrTft+V",
-	"6Cxh9kogkXYhMeEfh/HfH96+iRBpGrPefPAZq+KNlEVcfcoyeUXh258KROf376MIZ8GW1WqRRQRGUbZu",
-	"a0Zy4yA4sAdoAyFdOmd2Wk9r08LvkpRi16k4UEimlOTwoISyANMhS6Ww7Z08RlCBSmt0lGtAJJUD7GeD",
-	"yAX8WtiKlhOVpA6xcyJYhWSQVKLqbAaDzU26FVnWtds0KQxlItjME4cZhChEVGSXsbbDRJghSyuJKHJJ",
-	"pzgrynHgvpC8qZSJcxgUtlJc25LWx089bNux1tREjFJW6zmpCJ5wbWLE9nH8nSZluwGm0xTcMGQY3BBH",
-	"bJYLgVNnS77CIeliukBN3Jei5zpNRAfhGtBt7+f15vtXJZ5DRPBPiN7goDCqWD6IwmHJGPfEplmw+LLE",
-	"2u/+WawdjkgusG6ePeqUaERRSzhL0sZqqthUwaLhTfgwSDaiXlEaYdmogCefxCNZEwi0iDh8CxDKSZOB",
-	"TxILKOKPl2tNjqRJsWJYnXfiC5rFj0H6NDLgkXyjnDxM5aogRgtMMSkw0YbFjz9/tv5FW5XEnpopX/FJ",
-	"mqVm7bOhPASiNxQTscrUGn1rwWhOPIt+x+eptJJyhPHY5fg1nbc4S5epiVnbRhSzx/2IatY87vctMi6o",
-	"FPynQoxkTIwK6ySu0JuhWfzziK54Rq0h+9jr9T5FbBRe9sDzUavX641aX+IztuIa9JHghRitBiRP98Ao",
-	"FG6VK6keq36UYjPNl1Ts3PJUGCFmwlpsCItfqflSVPaS7ibouY8CMrngqHhwXa6CPS8I6Ap6hC1TSsY5",
-	"g//KNdGM24bgIMCTDTW8YkVsHhsLk9L2lYRuUkQyGcnzD88vLyvgKxPQGeD8eTH89NnpiUXpsSPvRKRe",
-	"JejpPn93OZJEoz2G9OuhafyCwAmzWXKISgeUS+4aW4WGLJEp12CI5EKvlIQ/a6aInUigEZaC9BcStaSW",
-	"E7iaO7G/sHjQP4nZH1j8Sk2t7dRsJ7jRRvSXbSEKMAN/sWWm0zkCUVmkCF9PnXREMnhydUtn79ambIq1",
-	"M86vhVhZ/bihAayR7/IKOdjmHiXCCqBOZBmG32zTfS9WGV+DWUUp3bUJbTBK1nZJNDPQXXOEYCLnxFKY",
-	"hUoiBEkgmHculUyniLyVrDu42oNBrY8gIra6Af5Kosw4/YXdcoTzQgwma63D+PUZbOQz3K2QG1qIohl+",
-	"h/kH/BpMDKUQf6g2EirRUVt0RO1EyOXLFxev3729unjz/G/jq6tXccQc9xqcLmB24e4TPFi4Rg41yRM5",
-	"qfZDoLN+HDwGZd0beBHjmVZ2aNybhLZqOGJNbezRMFznGty0VTN+CQPNyLA+86WqQJuunwbXlHXG0JUO",
-	"Id67BbvlvmYH7PRJPw7goPEGVSXrM0+gUtw6ANtgis2r36HBYRUB8s+UY6FBUIkWRFIjs1F6Q9fTTMS0",
-	"YphVaxsyRS79mJ2W9ktpXHieYtSmG4OJ6UJZe3Ub++xt8l3r66h4WOJagaAYeSSItypLHEktlhwUFLT7",
-	"KZXYv+sYv6+MVqCd5CoYP9Cb+c6/WrG08pp8zm8EK1Z2e9GUtxczZ7BJ6AoBTlH65lLTwRvGWpU0atR7",
-	"PVE5qZZMIwPRajQY2gjaplVavCmIFqoWBKQG9oUvMYPn1/rnUXl3sJeIhGZ5qZ2tSEby/N0l8FuBSb28",
-	"ojuSA8d9T57eCeV5B7rQQuTe5EPn0hJWZqrjIXuXK+CnotDMPmRtBKZD32dKRxmFv7VG8Hu1EpKv0t6a",
-	"L7M4qj1EE2ZYXY7gWzC54yFLpREg2GEnzt9d+jdJZWnbFfOgmZNU8nxtM5YsglHpyz5/dxmE8w1bJ71+",
-	"r28xf2FMrWHrUa/fe4S4YGaBrv+HBMD9d/h7LrbArbtdwmyq9Eb02BshEr25ESQjVYH5aIgg6qDFeyH0",
-	"7WXSGrZcx1HLHXwc0KDfp/gb5A8Y5F0zDCuXrAEqehD1b/HIyZjaF6Bg4dbxtuCAuVcuUSj9Rrusjdar",
-	"9EZIeH2VqwkGpPG5tkh00Mkn+PghMNX19iX/YUGXBttc3gRvOF0QUhWXSUT+7vjV66t34/MXL97HIwmS",
-	"Rhj8xSwsq4ff0U0iJDBxtIzBwoB5IXts42KyOFuaFSbGWWkJrbuC/fAC6PdCR9Yu8lAwZyym3SAsUrzb",
-	"KPHmd+PMbyMpovUq6dj1uzfK2QNrf89U9R5G34OWHvcffe2ILTCFFpkFZcXVHJJ8/Wy8Cwf95iLBi9nt",
-	"Ewww+O9jpm+s+3VdLcZiiYjE1+7zBGuV7j9QNyd087WTiwWO92rgPRjGempdhnGaxJ2hU2c0a4Mdk4lo",
-	"JMmF70tCdlD3Bk7nbwWEu9Oq3GbhBYEma4As0LJOV1T1aCX4vcPqYuc4YnGDsNoo3uAQgiAmMOXJ2iNi",
-	"2EGBeWftTPLqV65Lq6cIGAH2cIEdEFokORlhhZs3vXzl4at0mZrWl2jvixR+2vry6U4H9jAiLCeCwbYN",
-	"xPhWCvJnqJklBVpYPImnNJSmHvyQH37LE5d7hJ+c7P/ke8ntfSCFf57Sid/90UuVT9IkEZgLfzp4tv+L",
-	"K6Vec7m2o9PEWw6Y0SWoH5JnFrayehCrcQEfP32pSTptKusYnE17eFqfolb9Sqo1bCFFtty5LWMgGw/u",
-	"K8wBD4Pa9L7DGzFlc72y9UiSo0ckPXae+eSvzbwvVg11c7okCstkJNvN16DeIwf2l7ce0ryMu+uUJ3Ik",
-	"7ZHEu8dtJ/LChUP+yocx2pXJ5pyPZRgAJifBa3h50Ypaki9d1eMgEeWgs7qRhbN7MLUENtbGeziqr9TZ",
-	"ls7WNNYgzN+Pc2/a266R2Q1PNXrhHj8aDJgNU+tevqiMM7Lhlw7Zk4NMYZOcT6+FqYUeHZf80TjRMLmh",
-	"ca77i+jvI5A5FZYslyCwqilaKJi+dd6O5IQw39eR9/BX/Ze602N/Fms6gIEH00lLrUCCplR6gpouqUSD",
-	"dOSZK0RRh5Ou105uWrnN2sHbSeUrlm/K89yivKa2yvwusrY145uHjF//WgMlD2ZQPzkGTU7l3n9Uprey",
-	"NpK4Tm/E9gyrsKxc02TKnqD9yqwOy/c5cjINabqwEXvm8fTwedi84a+fCIGADsnHaidkxSK6ByolXMgr",
-	"tyAAtELT7SdWOonx6s4/ZfGVih/Gz6fOh3bGYrphtD2hJx3su/pxoqygxjMknSu+Mu1N0Jmde4U3ZB/e",
-	"vWQ3Ik/SqWHtGFSpcY5Z7LqnV7Me/R13COw2RWcXPKmffLA0tsmv1exguQWKECXR/4VnhTiI3Dh78efL",
-	"1+UkMLQITWI1Y9UZJdfpMo5G0vlzHlCsjYvb73hB2DxJsMm3TBJa/tVmiRv14vX5++fbtipZ8nwabpbl",
-	"4fTEXZL/X3ztjzMM8jh8A/Gr+5xc00GzUQ4YBjKmsjgewtIhC+EVug88DspEwDFEvCKesEzIFIPXOw0H",
-	"bSSPPGmV8ew+bL+m7YX63CFmF63m7waXN7jgqwMm9UaZS6CFpZCYRni0neZzrLyFtnTYtw0GGlCqy4Vr",
-	"wqvHkiGIdIpa6YbLwYbZ9VxwI4bUpNoBdVYuYTHmpt0U/EPUNZIxktelXBXAPKzPEGSd17md0GvH9q+H",
-	"+Wz6dDCIEdQzPJeYgeGqntlIQxsOILJED1lcqs4xytWRjEuVPo5YPCMhamHop1P4X1sMJSZvDvrduEzY",
-	"d1evX9kwp2gE5qirtRWFyZRLYTgW1IGtL0zo7scCQSvyHmH4QlV58e/FL7gRwS3YSL4XPGPu8gbmtI58",
-	"BeRZoTk9h98zpVGvrikQJExnGMbTPu33OwGMO1XhJbancodMbG/+KbyKIzLsSLalqtVsC4us0aVtrk1Q",
-	"UMnpJ/D3SE5ywa87NgifrlBFpkV4j7pZ187XRQKWCjpdwvNEM82RCsmkpxS7Kj8nyKegsh6W+IV1x9Cq",
-	"wDVg2yCFsuoZ+L+VRv9IwoRunWAtAmKqUVuqWUyWX8z+ENzQPxqwhfjMknSO0bczVwCoViIdNo+Ctf7A",
-	"4v/ydSFs2JYNOrdpCkDx+C5Vl0J8vHl6I8rzkCYUFxSMcEzBtjTQuZAixzJDZ3ZmG/pkWyq7m0g5GCwL",
-	"mzzPVbFywWpYrKyQSaqpiljXl1jQw7O4M8Rz5moZCHkjMuAw5Utlebv446f4LBwIartDe2A3mtBCYoAm",
-	"UlM8ao1awK8Y+xDsNFppwM6cPuvCNtxtY0AGOIQaJZQfEhnUlwpP7bBmkdiBgm1QJuyju6tt1GqptOlg",
-	"X+/tR8PYB5viXJADpUux5ab8ltsjhxGDQkh39oUp65yUBBIEHfjADVdZAq/IWRmAE8QVbERvUMDfZuAq",
-	"L2uNEpZ0u+QkWKmtY2P9+vEZ4yUfJ4WMuDZeku8IVqQWBoNSIH14ffWuJAU1qxtPOb8RzgsmHNMGSWBP",
-	"VffCftu1JlXDL1cqtjzb//aa/E/xmeWg1nzjmsVuMGMnXvwD49ux7qu4x97SwHyRFPiX9gO1F4SWd+Pa",
-	"dYZI8HT7YFdtf5/Md+mLf7oVtNcO6pZEXuj7sbEkLlqqmvGEFdzC6uSoR1Tyn8K4FyzERscrjKYYMh9J",
-	"gXkomqIfCBfUX5PCB4tcSVXobO1HvjX2LijpcgYnY2NixsZllnc4gWLk8sR8EIuNV9norsnvSxF3qOcc",
-	"7fgN2v+zWDf4dd+HQA7AiimKunoGiB2ydvz6/PIVe/n+7WuQfTbSEOPnqx7LMyervGChCptT0fGsFrk9",
-	"NdxjHxytj+QG4cEeIrHCSSB27fK3KsX5NnwZpcZTsRZ5lk7FfwXOUmc60uul/dR8nnf6TPf6aQ5a7lKA",
-	"sXb8/vm7K3b1Nu5EdDR4VwvYYAOEWDIgdHkij0UVZ4Wlg6MwZww0Nt/uytbODZa+esJr624URlPvWnYU",
-	"7hgsVPqL6mtvPfB+9VU+j5jmmdDho8M35Eo12bVHL7+7O6gENVn+m0qwHCyn232hsHW8r+9wtfCJMnmF",
-	"Nt+qZH14IEAJubXNcnQvPixNJzIaDzfny4+qNlUVmqnUZofs8FuLkQTNZ8he5mnEBt+wN+qGwXfM1bdh",
-	"f+j3+/2RhNM4ZOdwnG3zG0fbtXilhqyB9kbyA9lmQ/Y2h0MEwxrJMF1lyMoav2euBOkfCzPrPgWZ8Z3I",
-	"MlUmG1c9uBSP1eC+bQwlciGm1uq1IdyNtmyvFaZ5g/b45WuiXY4lmWOppTn4Iwg6xTqfNqPUBp0+0E4p",
-	"WHAfejqSm5G/IIgKU2bb2WMbhhH6MGAy+cii98HAnVroLNVUQSwV75tApdR5JUYytRrq7Vlj/DYZQajU",
-	"EwO0qhcsVk3gb1s/+8Wm/G419HdwI8Z/gTsyIO/Sb5dISl2ypBDWVvn+2PnIevxThxJFv5YKmLVlCA40",
-	"9ySykfXQ+c3uYNRyuRD7vvbv4RL/hn2r/Wc76DFMFK0FvrnSslgIsWkja3tW5jNMRCrnJQ7ImbV0M24I",
-	"KMbFvp32n5Uhte+rfaS6qf0AS7wKPLG9MGdgTnRT2fWfH3yQXKXehqO0bWWacvQ2cj3QwnSZoVRBEc3f",
-	"dClsxpCz7CsJHxbPxfdoee+1WN//oQo63vcxvkpv0oE4OeBA/ElJDHo8PTmAqt/xdaZ4cqXUK57P7XeP",
-	"DzlCVkkRyWuRpBwUELp0GBzysSVjUMYvpEnN+t/wwuISbw/K+4VDby3o1qEWV0b5H4gltOsygwDUHvf7",
-	"QQAUDCDhhk+4rngo6vcdJa4A+hgQ1AOTSVzOiQNN2Mg7iWon1aebIMLArkwXvDyup8icwbnzCdUjWcj0",
-	"p4JC3Ox0cDHQVMc/yIgE9sidYy8XP2IRV+d0OaVblCtCWyDBCqqPDwsv042wSZDiJf5ULT0XM0gfMFUY",
-	"zPU9Y7G9Ifbh4qyMFoeXI/S2OLaG8TvhmlFanmuZ3eIdwILfCNQoUbem4N2yjTalGZKiEdl58AyDlJ36",
-	"Ud0UK6uikeSlkmG7RhCIIPGwpmtENk0OLGZMEZupfCS5pOGixnnLyQ9KXXcwS7j8dVZGeWifQkas2qcw",
-	"z2ZiasowDVrkPU6mb20dj+PMz8MkFLbtNYsqXNXd7Zij+qbWt6mbDYRK/j7hTi7mbllYyN/4XfXvsuq3",
-	"IKvq4uPrRNbPafKFJBXGUDWDcgYX8MDQV3l6w6frEmBhWx4AAYgGmUW5urWgo8gwfeAya6dJ5OMua8Gd",
-	"ESW/a8OXK10WOuUI1OYK/az9P8a54AH4C2YSIdqYthU5RJYgQDtaf+jjpIuKIOd5VsmUAPY4ks6BZzpn",
-	"KGUbryHCCG28MZfqliHQmhxJezsR01rHFrWUhEod23Qk2ztSOgtpEAkoBCx2eRop5XnIoNptj6F+eos3",
-	"0/GfLq62BZOXOxI5ZJwNPT/ErX3QcOdQaxolCEluK1uC/GCKhCdBUwXERSChalO9aoCHi7sH6oPVL2EX",
-	"g9ybJtmE/dzt/oO8lS9ad3anUgkcjg9d5oKnMxvy+ZS1//Ti3XvGc9NjJ990DjfY8LAG4vDLrx2HdeXI",
-	"Zb+7hXb3rEplv3WJ1z89iKW/RBz2422//wVy8RgBh+TbbIsdkuMTbc/Gq+JUIytDPMGQwxLHw8c2qzn2",
-	"cT3xxRWfI4iMFjIhdJlUsvhy1n2NOf+bItAiiII6bi22kXRgMWGuiXNPB0h37WaoOMKnOe2fuiqSVbY2",
-	"F+Y+mNq/ktffc5he1f0Du7XPbYPv/OY9mHfjP781Bv/vpYf/Sex3GAXgl6XqvTv+1fmOatVUEA1GB9Ex",
-	"XCYPgatgKo5GCNGt4bEBDOVdec9I+itsi0y5HQWtQ/zOYqASaqUNa++NZMktyW1EEW8hyJGDHakwYNAM",
-	"UXQxw+egFo9aj0atGK82NQGhMcufJ2uv3XqI1U6J75aaANYNL3Pi08FT5xlDlMiM5E98ejKIWRtjO4MI",
-	"YquTJuTWRwdKZVphsBk0Y1GyyuGTOywXLH4EE2C3gl+PZPzDQzen+D/xeZZqUwajWZeYuo1G0i0N+wM7",
-	"iT2aGhkWxUqL3DCKeGoMd/IFJmwUoHYhfw77BOacgX1GGru6EfltnhpBSrvI/XvksoO+M3QRYvLpOSWp",
-	"0zpMLeWWriSry1cwkUaykA7xyK6yTErQvEmxXJXkUPMNOp8nNgOTIDLYrK5RNSOa7QUExgbtwD4MgZUc",
-	"1haOs0n24rS/UvpGTYpL84nYJCyX10J05NkAhuQNnsbBEUC8JUeDJYlVc0JbJ6PWtjAUR+7bwk+enN5f",
-	"9An8SXwO6z7JG5VORStyOYqfghporUmaZa5A2OEC7h1O5R/sOjzghrqEzLJU97uGcxcL6wAj6R0iaBD6",
-	"KdWR/CcbZ0+PG7M76r9ly460GB9V86DMr1c5swf8axWpJqQHdG82gcXvxG5JxFQlGPSDEd6zMIEmxu9j",
-	"1u53JxzLnlh5gRdGVlJYnemBZnHQd9wJ7pPK5/BWBdE4Ynwk/aMXqXaoYMPgq7hM6+ZM8xmCjAoEA/aG",
-	"7Ei6tA1Qkd6LVd59kZI22EZA7ceP+nQLFEzQFRtwmUIjiRkVBKPsxEhs2WDccUGbuFZDUhGdPuWwuq3/",
-	"FNQKrQ6xlJuV1ZE8wlJm+w3lcz/pexbalb31kG6wByE1ROQg7tcrF6HQXXGzCJOcE/F5I0ivMUgwlebR",
-	"YF9B7OMMfTU1wnS1yQVfVmXcHUMTK+uDhHNWB/W2gVaVN9WtrEnBhjPSUKA/PDT+/PnTwtox/A1/xrBH",
-	"CIEbMf/wP/EpgYNXtaSy3TPm3v7jqMV7q2SG6tP27dqsbxmczv0BJ6vcvvm/W7r/e7oVNk/HPfkYGiRj",
-	"zm93SkIPa7yR/mrLUxC0Mfp/XGIZa8OgKfwA/upE1foVHs2Fa1bPoe1VxdRIhmEtTpjVZNdmqyiqrFzC",
-	"hFzgUztkE9svmn4FR8pO2fSe3/6aftzNMPuvZuqeVIKg8oBV/87ffudvJjQA6vTy6zE5vZbTnVzODakE",
-	"IBvaoCvMnRfLldER1QJAwMuISgjYnyJ/0U4hCe4WyTrlFqk2Kl+zdogjdxbUCqT3RjJXt4Q0hUFlYVlT",
-	"NlmXoIsRi99+f/Xt27+O319cXby5unz7BlnJXbXqknM51P6v06o/wGr/g6+gDvO6wMheUGj3Fh6GBEDR",
-	"3/92N9P/xncw7ujauP2SkeDJv0828hAd/9sjfC8kYq0jyH4u9MIxAac1VU5gcJMSYK5Xk4/xEqIrqFmL",
-	"6W8xFHiWqVtBuc8Lni8zofWQ4oFGEp32lJzt45QIJ8Q6krvzgucJRoGWTseJwFjZkdweaWQbTs0O8Ncd",
-	"8TiMopp6uI5xZ4u3nZKeHc5tMyizyde/Cr8ZHBvMQ+j6reHJwY5nzBggYKj916rl9icYw0x/ooV88juT",
-	"+k0zqfd+64L4SWABmmh2k03tc2panOit2sxFpQDkbuTarQe4GSnWdf0vDdxsZ3EQfFiwlL+DiN0dtTlc",
-	"x+MjurYl0iBWB8dArHkO7MP3A1sXFFFGhFP0kmckxubpjQBVF+RYnnLWDsHiO0OshJcLDZJ3yrXoplIL",
-	"qVOT3oiIWgOZS2UuSU7ZDwQm8mxCdpWlnBwgA2GiVBAvsJoJYle53HNq1NXvjYIAEMJutZBJNezPeCRD",
-	"RFF2UcHuLC8Vf1QTQjwRZSkTh/3Ys3lFfum89m8v1bnGSIsXF68uri42cKopj2YCmwKmC6HWn5W9FvkN",
-	"Rh7kwkKuIEylK1HOVun0Gn1KxQrsjPMyamAQuG+hJZy/S0aNz9hKZdlIlrhIlmNZ9Gzgu7HdvzJw3IaK",
-	"uASMTTPKxrLYQIvNYOd2NZmKUbVW6+vRQw925CoS+VSfH9Wkc3ToMq6YZWJfDd7yNZfyljy34J/sjXA+",
-	"LqS5yMVROT6D+5YX27Q0oELQ0ai4iUsmV9LtelTSqnvDZm11er9ngf9Ds8B3f/FcyVmWTs3vYdlbw7Ib",
-	"haqTonctxxCy6K1KLWhlgRZRhm+7jPbDNdm52M49G4ywslOswOjLEtRuZ5ODr2afnIZXsydffTV739zs",
-	"d4PyH3OkvPuqpLA7HqFq+Z/tluH7apkgqjB4BxuRyok0mojva0P5l7YUq5M5xGC0S/q7rfgPB5zOG2k7",
-	"OFDVF+4IRG1NznpnhXS6e2CMtk2ezucCLQ5Z8CzuUB6kswKwGjAOM3LGxxCakqmcu3j00rRhWPUSjVjD",
-	"UnM2kmDqlAiwNR5gDR7y3MZh/qgHD4jpStvW9Oyxc5aAjVL4xWPLVJOxpH3QVy5WPM1tUZllj72V2Xok",
-	"gY3Bh9wwTliwfJorjf5pb9Xpoa0FDG+n2k01orCuSp31Z4GVZ1+zg0IZjDa2fT5OE5djXE8KZe3451Er",
-	"ydfjvJCjlq1k/8ViPfKJFnIzb3kkfeLybhd2dcF7aJWVzmyMJPfebIqFt1WuLXiUys1W667KeFpfYaPZ",
-	"2Xsr6S6Mb2cy6ZGucl4YNSYiAj2pH7U8PY5BQZJFlkUWfAl7mGRqMtZldhn+2xb7ptp9+ETlqwWXyBug",
-	"yUIafJuDpTJWs3FZgbAf1dro15rAMeF8xu4A4EOXZV6Y8SoXGufbB00O2xmncmxLJPajFrVVfUaHcJzk",
-	"6Qy+hM0op9UwUD+3XbNtGis8bRosPN8cLTzdGC7WRKyM9yPWPayQE/SSq3zsLu/t5hFDsZtMC54mrSGW",
-	"f3L8ZDxD7Qx+o7R5PcYSjZYm8kIiNYSFfE5OygI4vnykZQLA5onZYtEt4LatOxL7NsUY2BshxqHDrGa6",
-	"/24w/47vcS+6DKoYjRrGsarMThNhv7HdqE+VZrevGHqgbTAXm0LtOMug+vn9pCp72bM3XXmDSdwzdyF9",
-	"4HfL+18h3qTxaNzN0rCnE8NKQG7uvtgNi8pVwOmtDh+FBUGroWpg4I9kg4WPzrzxLjt/S9nQD2s5femG",
-	"/C9t5gczOcTGp8X+vbTUP7e0lC3IgTFftCOHBVNsP3f74rrKSA5dcYTvOo+uFo2BwY6k95ljspgzU22J",
-	"4MhmlZPtvVC3bMnlmt0KvDvzAUAj2e6TBYtmt73N7FTBpV3bZ2UVHPzJlw2n6lBVUt6K4LUrV7oSzDW2",
-	"E+/syqDeG9JV4yx3tn2tIWILYlaNiUFpTJTZww57/7ggrnC492kql1Flp4P7DCvzRFjZ/Q06+80DEf5u",
-	"cNxTfBqeRkcNcJj1XeLSkJc6w3yLBvPDghuWcL2YKIShW6ksG1o2Sk4bRGKtQTKVRX1GcsKn15ma+wB7",
-	"PheRjUo1i1wV88WqMJEPt8m4ERvO4ZHMC3mEtjMXJqgd/isrIr5CeXNwOu1b73cV4s4GNgaJOxJ0C3qU",
-	"7nBAdyK/2X6lTL/arDP4m2oJe9jHHoJbZK1h6yEqvnZk9aYsFCgpDbxUSP2dtE2h2cxPfifybomzMs/U",
-	"hGcsQOgMalqV6TBnTnAHogOZRa9am7+pIFQhbb0L2E6ei7AzVJ98CS3SgHiasySdzUQu5FSEPdRsq82+",
-	"LoIQQBJs7RpUqY7KRJqO5xRh0FWwhO62fKOfV+mNkEJrv/4p/muVq4nQWFQODh70QqygE7S6EDwzi9aX",
-	"T1/+/wAAAP//",
+	"7P2LcttIki+Mv0oF90SY3AEpipbdNhUTZ9W23K1t31ZWT88c03+iCBRJtMAqNgqQxOl2xP9pvgf7nuSL",
+	"zKwqFEDwJsszPXN6YnZWBoG6ZmXl9Ze/tiK1WCopZK5bw19b4o4vlqnAv88XPEnhD10sFjxbtYatM6Zz",
+	"lYmYCfwtaN3wtBDwDs9zHs0X1M5HaFbmQubjfLUUrWGLL5dpEvE8UfJoGU9bQWuapELyBf7Yo0d6zgdP",
+	"nraGrefTZ0/j/rPjZ89Oom/ip0+e88FUcN6Pnjzhcf/4CX88mZ5MjyeDSX/ybDCI4uMn8dPo+MmkP+33",
+	"ef8ZtJX8XYwnqxymcjx4fPL5U9DiRT4fZ0IXKU72c9CKotbw46egFaUJDDaJW8MWzGyZqagVuEnMuZ63",
+	"hq1BNHg6OXk6efpsOo3gf54/n5w8eRwdx4/7J8eP4b+DQfxN/+nJs8eTKe9Pnz/jT8SzZ08HT5+Kb7iA",
+	"FjPBcxGPeQ7t9QdPu8fH3cE3V8f9YR/+23vyf1pBS8gbkaqlGE8ztYAFSpNI/JfZm16kFv47uWoNP7Z0",
+	"sVyqLHcvqWzW+hS0TANn0AAbFf3+42itMXwMg5sLHosM9/6v3Q9Lvuh+iFQmoPl+77j16XPQmueLdDxR",
+	"MRADNbekz78XaaroydHStQgLegz/TyyWKhcyWo2vBXyrslhkXdiY7s0xvCiBDlORi9ZwylMtAtyHibpr",
+	"De3cWkFrIbTmM0EbRb3BIh4fD77pQWP/BR/1muZWfjnWqsgioDuabytoLXmmxTgWUxEh+X4KWhm/Hfs0",
+	"NOifPAtamYhEcrNl/2D3dDH5WUTwwjuYJYOBweOVjMY653mhYU4rGYnYPN7c4DE0mIu73C46rjM827br",
+	"xTLeRmXY6I3IdKJka3j8+XNAZ/1CLou8duAlHXXGNfvvD+/e/qsdeXvA/8nn4GFp+Uuo8EBaAtq4FJGS",
+	"UZImuJf1C8Ge25hlhayQR5GrcSaWPMlE3BoOgpZ7dcPATwYw8FjkPElx9Sepmox1eSPhvxeJ1omc0b7i",
+	"E5Ut51zCA2DpqjB3GYd9HKvpeKl0PsugiX5Qa6Nfa6JfMv1Fohc8j+bIwUTGtYjHkyIfLzOhhczxXdPO",
+	"OJHjhZIzhe9SW9VndO7HcZZM4cvPQcubVsNA3dy2zbZprB8Hg/7jT80Dhi/WR/zxuH9y/Klh2B+f438+",
+	"1Uf/EakizlZj2HHLrkWWqWxsiLo1lEWaBq0pT1IRGyqg9Qdy/wbHgSMWejxVhYxbw8dI2CqL9Tiai+ga",
+	"iOa4j/8JWlkht1O75auOxoCus2Q2Exmcumgu4iIVceszjN074OdXfAb/PxY6ypIlUXjrai6I7z3SLCqy",
+	"TMichYZjhsALOdN5puSMCZkn+YrlfMba4aj1eNQKO6dMCxmzJGcTHl2zRLLwYtp9A9MNe3B10wmDY98a",
+	"jFp4on8p6JjkWSECHO+Cw7gMM9V5BlQAg78oL9Mf4C5tGju0J3T+SLPQe737g1iFARPRXIkYZgFkUR1Q",
+	"/V6+18DyS7FM+Qq+qg8uhGZCdjsXkknFpLg198stDIdky8mK5fNE20kwLmOW46T0UkktRjITS8Fzzbhk",
+	"gmdpIjKmijxSC8GmKsOXNV8Idi1WpyxEAg2ZkvjDNMl0HowkdJbIme2lN5L+QtBsd85+olQquMTpv1aR",
+	"Y5DVSb/n+ZypKXZvBECYDIohARO9WY+FRzfHR7gS+ui4RiT+TwduyaVYZi+TmdB5M518+P6sO3jy1A4O",
+	"L0+kigDII9RzDj//eUjX04Rr8fSErqFhyNqXr16w508e9zvV8bqv5Mnkf2Z/m7+Z/vQTf/2nX2Z3f8n+",
+	"5xV/d3R1p7MXJxe6/5dj/Wry8vbFbPbn4cEzy7PV2TSH412f2Qe4sGLNcsVuOZxCMVUZ0E+erRI5q4z2",
+	"eFu3U5UtkOskMn88gDs7kcmiWCAjM2NKZC6AycCgfvrpp7MinwNPiHgumtecl28kSjLsTcBYCy1YO/xW",
+	"8ExkYW1N6SnLBE8Xfx6hPAGC44HM4zOKunwhcsP9XhSZVg0r+G7JfykEsD6tMgbCE+NsmYmbRBWaLflM",
+	"AGuRIEvQO+EpU4skd8cPT9lIwps99k6mK3bD0yRmt0k+L8/nNElhJKdwkBNJb5g+E83Ck34/pHOZwKB+",
+	"KUS2agUtI0LSiy1/vgt+91rIWQ53dn9wgvvlHgQNVERi78vtF0AS1ykGh7Pk+bwcTRK39qWkpyc+JR03",
+	"UtIuJv8CFdZuNFdaSOBzLJ/znC34tdCGWRLz1HyKxIXEHzAdqaWI2VJk7Oz9xUiS4jtkx/DO4MkTdpPo",
+	"ZJIKdvbhxcUFi+Y84xHsEWv37wb4Vv/um/NOwCY8EyPZDssbI+wwleHlKBmwhmfPT47ZL4UCdkdrjldk",
+	"+cGoFZ6yicrnIwnroxmsZYV7d3rsDQks0PSCp/CeiIc+bWy+vHCbnJJnNqp2H27dNY+eBk++2U1Or5NF",
+	"0sBp3/A72Gsmi8UErqopS3Kx0PZGgkPC2rGY8iLN2ZN+wGAnlYa/ibc2kX+KffmjNS20hk/6QQProkHA",
+	"r/2d5FcV+TcdkKzyFssE6A/rB+abr39gPkNTJB0gX/uWx5d0AOBfRkpGUdtXSjM1ScXiTz9rurTdgH81",
+	"Osg6tTCiJmakExx6KXyewMrmSU4cm8f2ELbciOd5vtTDoyPLv3uxuLHj0EcTHnftJ5/9xfhfmZi2hq3/",
+	"OCqNdUf0qz56T1/TImyUBGHE7viwdiHR5MHhpIMyCMc5xiNmTpu7JuAhTTqosehODwb5QslpmkRfus41",
+	"UvoGxqvzJE1Bq5RwvlAHkKi6kAZRrvrzctWrhMt4mgker7xG9tqI6mi69uuH3pPIrJ0ur0WrbMDkRI+9",
+	"UtlIhu/ffbhiIAVWx6XDIeMwNVgsO9NEsmWmQInUpywslywcyUSzJNfmmMIhHUmY0iuVTZI4FvILtxBl",
+	"drUUmeUGeD40XTls1OLxIpEosJQ797jcuXIYe27S1H3wUPty9v4Cr9KUR9d0i9LYN8wM6f87JcUXLhwp",
+	"QCcD1IFIb/cX6dhjKtibW58ik0O7NkPT03AGrzzUipS6GY0Lp3whc5FJnp6Dxv+Fc09MWwzNB960n/i8",
+	"1PbItMhuROZe3otObBcPsihnkhVS3C1FhFKNNxzWlgL+EfFCkxJLshVL5LLIOz0G60nzhvMaizSZAEWJ",
+	"dMVmQoosiXB136r8FRlEHoaopAKpHBr0D95JubhvvRf2WlCp8i598BAr+lYxXURzpxDbRbiAKS2EzEX8",
+	"sHdLonFN+A1PUrgAK0R3XF2XxBvEAavjf/YwRzHRLOJLPknSJF+tTQG4PjKpWCxTtYKeWXslcrqi3/NV",
+	"qnh8pdRrns3EF68mXV4gNjBxFwkRa/ZkcDJ49qzfJwtChXt5LN4MhOVKsRSHsueaLunDbq5Ulz58KAZX",
+	"mUX45uyv42/fvfzb+Nu/XZ1/CH2hnL1JvjXLifQUJ9DKK7RvHrCiXzzo0pKI2pJmnBm7JGmASBosVXIG",
+	"vIikibVhXzqx+58ycE96xqFdKfWGy5WR2PWXEijPBUPtyGxs9TodeNLilVJsweXKSmR6X4IEQoQPu+7D",
+	"hyDISzdyEZ+Sxs74FITwEM1dXbR3hUyTfatXdVV5r2wag3n7yDOe4TB+lLzI5ypL/v7FzJYbQ8+EDFZW",
+	"pNqkMHn8tjKIPfeh8L95oNvIDDlAYwZc99dS3UqmpKgt+E8//dStm/u2rXrdOmiWfpmpSGgNfPwcnQmH",
+	"7wAOx3Oyv3HuIN9XV9dlM4GSCuoenMXJdCpQ9yi1VufLqwr59YZAPrT6BzY5haVrbLE8hgNPvDt4YPsJ",
+	"fl6z1wLOKjSL9g2k0QZ35qtEpDErf2XkwNqwFFY+nnPNBk47nkIbwElQLCTXOD6Db1Tp+IXDkrNUcJ0D",
+	"cbFMRMmSJEbvsHwOyq99v6/fTOX9TxsW+S8Nk9prGb21Qop9aLPErUjTrjFMTIocdVRD/k7QiSKxzOGE",
+	"gMaLyzGSMAvt71U7TTRI5YlkIa192LGn2KOFkh8BOYzkJjIz6vGP0jjGRfxGxAm/wjX7Ih75gj7tQlNs",
+	"UYAwJZjfCHyM1hja4qNsGj0bDCpi1ROfcboRsgUMkeG+7s1C3ddd/LqLnz2kgPVIs9Cfc2j3Fci+plzT",
+	"VoNu7UaA3O3MBZvgisckyPD0fQbf5gnwQOOJrrkypGBlpMoQyWshch7znAfoWwSdAHQ0ppbUZrrCt1CW",
+	"7Y3klfOMqSkDHW/lNQjPOMv4rd0s0yY8/e8P796OpPeuhv9BegsN+YQB45mwnk/4EnVK0B9HMvzunOw+",
+	"xvv3axJ/PvKibo5+TWQs7j4bQ/jSW4oKfVYX5ILmKlO44syMh2jtKJt+ZGYPZ4m8fqi/rpBaR3IiWFhG",
+	"24QobuLg51zPWa7Qczh48jRk7fBkMEBRNZEz6KSyHiqfi+w20aLTY29Re85EXmRSxDQjZwSGflp1i3vQ",
+	"us2SXLyT6Yrsx5+DWgzSmiH+4s05Hg7r8FzyrOYAX49aqjgBnuxwAvhBTo3OP3+J4VWU4k+ZWCzzlfWS",
+	"oHfcDg9vF2mkD2+cvbXRHWOkxNqAbIjVmpe06vuNRaRiEVvWG7CnJyxVtyKLuBZsLu5YnMySXFeH8QBh",
+	"W0ue5yKDEf3/Pva7z3l3+unXpyef/1eraS5eiFd9Pi/NBOAd522394g0p7niyBs8Pgm2OBqafbyly+Jj",
+	"udc1wqsM1O3AJ9eeotCsz0HrrIiT/MVcRNdLldBprR5j3nCCfwL6SHKKmUhmcFz8wxLzXHTzZCGaVpBC",
+	"WddJk+fA2pAsQ3gnZO25uEPv01obSdzooakvVtC6Fqvx5rOA3j6zUTANIP1rsaoSmL20uhxWqmk0Um3y",
+	"tNPawE0jMJ4hF3c5a9/CXENjusNWQYNOpivW7U4ztehGbjtCBkKtbl4FLX5p7jbU4pfQTkyKW4xhwX5w",
+	"hel4b96+TctZoz30n8EYzJ4GLZQK3ZKbhdmD6F4nuoHw0EVZ+WObFFCn48+uW55lfIX7VEYLQGuySMn8",
+	"Zlx/697UymxxENVGNk7t/EY0HqWoOTwnxOu1t0TjRMDMP9Hgjf/MuC4y0dM5z3L/wYQ+GMkwE3D2EyXL",
+	"r1DQQhW++q8xCd/mM98waTqoO7W90TRRIfGH/c6+F+X+6wb3h7FZoymJo427Xc4udOEd7hGKK0kkauEq",
+	"aqmbBuCFdjZLcBVSKHd1E9MSjmdFc55IEj+QbwVMwfEGMY70MRdF5qJY7Kfw0ZexOaMwbFxYLxrvr11j",
+	"5epexCFrP3qESzrh0fUsU4WM2a3Krg/kN3Yiy5RHxhQsDMPBBaG1aR8HbBCwx//v////QRFUFTmb8SUx",
+	"tz0mmfNsJvJNEyTbvSEZJW1UGxLv8GTgHZvh41p4m32ntZMHxJbJlYQc2FPtBljZjpLkKrxyO+d4MH5I",
+	"fOifxwrz+SUmu/yltF3UfFkYpvO0f8woK4ahlQO3R4IE9LG15Br6mlK2j1bT3PwpRZFnHP8yPkmxWFq/",
+	"3FJkC/e3SpNohSufxfjxJ3/3TQdr1F6OXm+43IWMRdatRdPdiCxGj3pdLQMNR2lBwTd6JMOzyodd01do",
+	"gh00u8XXoXlgcd0kBqU1kSMZXl3++OHq/OX47Mer7z+cX/5lfPHyQ8jaxBcjkdyAIPPm6uwRBratSMsh",
+	"Jxc1PpILvmJzfiPYRAjJQI3JhaTAVzszZFjQ5UyCbtghvRJO7kiGL3+4eDP+y/nlxau//Zkiaq2c9Egz",
+	"dSsZvFAuRju086BIgNC+HXZ67N2UadC9eMryrEALil0DGE2ulhiL1CZJpsNmyY2ABdTLKRzreMGzKMTB",
+	"hfDXKQvj62QRsjTRuTb6sj+cHgt//UwhwCMJSyPIHCAFa/P0lq802Q9t5gkqzSb9pNNjZ7Ydhv5WWMtr",
+	"od38WSamhRb479pV+msLBob2OG85QMa8s2kWwDDUgmO4UjXdig6IJVi0si2nJs1hU1MwBpN4MlGFXEvh",
+	"cm3iscDozKrAkkW7+Uw+/wutB16wOMG9eVTl2zqTwo09sA2zJnt/8XkD37IvrMtw/mqv60UKBPZoLuiq",
+	"N4Ryykp6R9JqOiso9NdUD38v12UZQydraii0FtIJ6sVhUFFv6KPa/VehiXWFDVsymYBrnb05u3zheoN3",
+	"wl5zI6lqsAC8f8VCvciXPfg93CAEAZOcJk1x1pWpJrWp0of5qrHV8mRsHpN9p3lcmeC6SZhHBYx+DH0i",
+	"ILYVsGQKPHlDkwuVi3GybLgqYZVxVPRSN1luGhYd6d1nwL+a61e8aSWokHvTHf8tqCAXuVjsNIpWj5Gw",
+	"qb3bRunlBH5uyOFsWnngOxgAWrW2tyc8E8HuIONO4AWIiwWH61lbTXotk8VcU9XTdN09PtRmtyZmVica",
+	"mNXauP5epOmhW6C3RJ5j/kIiZ0Lnpwy4GgtrQwtdoLCSEYpte/H9kmjwJN5d0Ec2Ltj887h+I9SWyYx/",
+	"y6pQPO46D882iXXv0AuGgugSbcHGR5SLRQB6jX2Acd6HTZdO2/o113jwts/KnO/1oRviN5lIp0zc8ShP",
+	"V+jlUFOjDBlJCaVj9IOY7Lxe6/5nFEYnbDDeXr6aw44zesMb08XotDVwwX3yv3LTg/V+SJXP4eaQ4hYX",
+	"6YAsL9ZOk2ufReRdm4NWy6QxZ7Gev1W61prW4furq/eMXihHfauKNCYpfs5jkxSYyFkqWBmxS6ekqvEO",
+	"+scN8fk7zX11rmQG3EiqqZq8UEWTEcwZz91wTgYmx3IPI0BkG/WM6IebLqmVwIylaQIOeqJ2DVfgJ3rs",
+	"HJWLhcC0CgyCRvXBHKkh4xNUHqyXi9x8I0mEqtHz5jtedGC/IN2l/B25hft5JI3Qo/EEo6YCb9H4m5xx",
+	"lVT5fcXz0uPZIJ3XsCz2FDcwTimKKjv48ZPHSNeOcr3fLTbEt549v25LpHvMyOW0e2tmfgO6sW62rKBw",
+	"bHJjtSvOqo7zAHGpZBLxFNgJevZKH1d1CA+A7rE+dA/u41e/r03IH/sZcmv4II2ZnW+u3jP7njEpWDcj",
+	"cl8T11TzKjYAjWzuPVf79O3iWvTO/jcCWuxPn3ZFyjnth/mwQe/aYqv+9YBReTaITYgS60bvEmLCn84e",
+	"aBMbLNnbMhxZ+z1hD3z4n9dsmSULnq3MvZ9qhSfpjZIz9fJbFo6T+qV6vNflsZ/IUQ/UIT+Z4x+oHxh9",
+	"wpqxMcdQd05ZKIs0DUHHW3eY15MDdxhdq5A0u8QYz9CIwoBUrMCIPha+AhUWw5Dcw5EMr1R4FL6IQpdb",
+	"Zd0T7ti08QuUiDpw7SkMbALBJ6knq2+UaVI+EU06xmt8zrSw0Sjvz65efF8PNQlZm85rIfMkhdHJTu24",
+	"FtkM7qeDTqjDQvGpuoRFWbcVeDgp6wdhT8iULa06PKC1Taa9CYcsLN/GGx82yjwiG9IpCzGHA5h9OLQk",
+	"MZJVmpCChH+/NSDuWGTJjYgpz9qPPPIM8S6N1fVTtaO739dmWgM3Wjea8dwGm2iRsQjFWqly9H1bd5JP",
+	"4FxTII/OuYx5Fmum+SogFTVSsUBtNLBf4rlj4Xto/SUOwpiG0fi7sHcChYxGQLllRzLebAo2gVn+wJJc",
+	"i3QKG3QtljkrZDTncmaDiZoFnq3qUjnmJkKuQ0StSSZeIEolayKvZFY51obb34a5AbfwJtYJmgNYCJPq",
+	"oACWGnjQDplkf4nEoQ35LVaBh9Y+8fGw9tByP6xk9IFe/1yBzWoMj7G3Vcp1zuycKymWJm2icmuIm7o9",
+	"aQN6VuOq7LxSPPAlf50cDtPa+6oqqX+5eOQjg/16z2mudeKgxOo78W2xWKI/2LiB6DyWZ2KrQH4cHIya",
+	"sOYt9h3F6xq0d7OU15IRIQOK1Y4iD0rL30BfPiuFxaCi6QW1iO0aw6geAZ+kK4pDZdPKxa7pRXWloCqm",
+	"N913FQnHyQr1+6KmaW5U1h123AGhuQ5czhk6e8ymJlUv3YCFU5KjwlyFrO0Hzo+k0zA6dL96qx722Jk1",
+	"EGCkMbEUFitBIcixmCZSsERDM1PMO6jGrCZ5Zw+NvjaxMsTVhhrvba6sqv2lebYS3Vmq41GD3AJyZal1",
+	"9TbefZ6V/PnzZzsjW3eN5Z5aKWuHb84uXrNXl+/ehJ376aj1mTyczsra4eWL91fs6l3YOVBXfeDl3byq",
+	"pGMwHseZ0Drw49hRvI8TvUz5CgMuq2u5n2584EQeVHOuHaw0tRAcFNYVsAnNy8iflMyRpihGYzQLxrA7",
+	"j8EXK+JNxuE3r1Guq0G73UNP91Sj9X7Mj6z9SyEKlK8n6q7jCZM8IzUikZVDRDbLGkRXiUJZ85TtUL/W",
+	"h3X56gV78ngwYOEberN78TKE0UVpEZugf8bRLD7JeHQt6iHkh8G4HkaKNWG3QU6E0RVLnWeCL3CJmcnH",
+	"AxHcFxtpjRHz7PHjx887u8TE+wnP6+tr4/LNS9VuKxJ2LRWgv0sAXe9rmfJEdjFMep2gd0iptTvoSm2+",
+	"g74259zfiVmRAH25zyecjTLPQwQKOgfejhjBGvwXgaS5GPO7HFGknC5jkKVQ+UEMtmrEyeq/l//nxcXT",
+	"N1dnt9P/2a243DMAEaf23uahHiAXXiGAHEbt5sooDafMl/l67IwcNeY1nfOVsUusGM/Eujd1kynMN4PS",
+	"O6yN7svIAKndzlUq0GLRMW54F8ZQBi7U6DuRNypBEXsfA1mFfPe0l02SNKUcqB0M/POmjfHU6XXLxUpG",
+	"BEGEcZRGTB+ycCkk8PTQXEJknjGqdsfEuYs4HMm21b/nCvYHczqreje8bmLhYcXzLBGaibs5pxBElTE+",
+	"kkuRLTgcGMJYOWWZ6MZwy9nkYEqSFzLGtANoU6p8bJK4JqmAoZAty+qanapdzczIqV8tC1pLCRReU1V7",
+	"m3t7bTtxda/UYqJzgw3UYHDLYEWltsuL4Dp2lW3kVMDgwtA5XywpfP12rsyrI5nk5tHKukGXItPo5cQz",
+	"gWljGF0apYJn1ghWyxH0nXl7OuMqHq093VUw5nEZseVxIooJd+Yxc40+29jKPTqOx5PVzoSHtsqYl+jQ",
+	"Ia+l2Zck3yu7obaM93aKfIHPoibv7Cl+fJEhrmpROthgdK+0p+1mnarRZbMlpSQon1Jq5OobXPyFarzw",
+	"4MP7RYNtCmf8ae6bixOLw8XaaOE213xumQ3FjPsJIHnGk7Qmq245dLuyST9vmHWRiabUxRzUkGb7CP4C",
+	"Y+UsU7fOlWex63rszMAUMNMMpezDNeGQISY8ulbT6akBSTm/PPvw4+X5+M3ZX8dnV1fnb95ffcCl+FlN",
+	"Hmkbv5Nod+/UM18a43DqsPW/3tP2ex/GGWVJLrJkZw6+2YIX9nXH+taX/pxCCw0ZmYyDn9WEacWmPNsz",
+	"GagG9t4oVCEompFQU54DpdV2lIjYOVFhFOYNECtmSsVIubs9tVXG+3ivKRD6/OYVwt+t/mo3ojpYTNiD",
+	"wwgShl1RxJreN6mqPPYNrBxP537XV04yhfli3wsL0Q33pK0P+C7FyWVfehb2vGxMz+aqaboIKovknRe3",
+	"sq6vcsPd2ajdDd7Eame+Tu+fNnPBF96JrXFDss5tgAWwpjsJ65km2uDzG1gI+lVQRBoFOnUjmENQse0h",
+	"+4/UAq3SLM7UcgnyLntbpKmF3KdAeGmRLyLhqBkERiFjoGcQ16/FShhAh9AMYDxf8ChEZUvvdzL9D9dn",
+	"/r24Y9+/OXvRrUER+ItADbACLcWWw8NH4x/O/7bXGDz9aX/5iY7xfSm8Rqp2630nU72nLTT1IGYGc0n/",
+	"s5IRTf/7Ckc1a4flvm2epkS/TEmhCTsHz3XVPEB+INAOgQmsGwO8s3iYX8EzRD3eTmr3srUeqCLtxv5o",
+	"oOeazbJ/3O0fX/UPtFlukQM/2EuldtbVreM011LdanY7T6K5l+qAXPmUAf2ZiKMEhb5pcifiHvvJv3lv",
+	"uS6vuwBelMpGl+YZl5qygtGCI6uYyMjzyB1tAvPzuVhghI7hfiG/5Qmwfr+lsIOw7CEB6I95HmK3uVLX",
+	"FA5kxQUzoWKJODiUNDnGh+MkDq2ybiz2ESxFKuKZkxwq0SKJZnyhSAZZBOx2znNEyaGYmiTW7FZkAll+",
+	"khP0VRNLrBF/w+w8CcSTTmqD3zMb3q3QARpoznOxaEQrujJR/piAABumhQRlT/R25ouXA1mfStC8DP5Q",
+	"trCx0m62bkYqocb9UkTGpvSpYfLfC57m83UGjxmJW71oDfgK9ZwUIXMyDTFTU4nFAsYK6nLAQnUdMpNK",
+	"gSJOzUVmCkG11DUmctviVPDvJg6wKYUCu0H5Y45zhZ4L6dBrwxIHqia2Xu/eYyvdmdVq2rR3RT5Rd+ew",
+	"Es2JOwpfcGFknsmTtQmZDySsn9Wk02PvbC4BBRWQSGayBpyIpUVDPs/XigXfrYqhG8AoXY90udPr2FVU",
+	"rmsX5hDdwMWStWPB487+4EN1C9k3eylJqQLCHeOd0BDLKrgWTNwtk2wFd0oq8OKHHbtV2bXInAl6/3Eu",
+	"+N3YmKSrA+4fHG6HgpFZ+8aFPcfUJp2jsbfi0XFqsmEulkD1ASvugPW2BH6WcZ3XtnYMrF6uWKxYm4A8",
+	"iqUWWV6vSkRPG4NOyYm6y/NKPZUlBOuK6xeFpRHejktZqg7hVcUUoT3zh+u9/2XgYHjLlOtf0zb9wVUJ",
+	"romF+ZGojVlRGGuOwbcmbAlRrspY3omJ742Nya2GVziSc3Vrj7eJ+9W54HGPvRW32LBmC75CoMo4FvGp",
+	"sTxopufQyUgScKN5Ff1wscKuQcTpjeRI/qfNFR+niRRjV44Ey1iYqI6UgrEI9ZOFb/lCDCmOI7S4n4y1",
+	"pWKRShVqsQ53laJAOMYSJrIgPBBsj0KIF8DjMVSGhdAK/uQJXViyijrpnNq1+FklEuRKZV4RqRPUkhxa",
+	"UZlVtHv+DJ9NktyfF/EgWPZn3UmSG3RFglnKBE73x6tX3Wen0CauHkp21vmfzzNVzEyJkDlsZPXoxiJK",
+	"eSZ0wESqBbTBNXvN80R2j3sMoV+pfQftgYEMT588HnTMABhF/NEsZJEabEdvDiAokKc5y82E3v74mqZy",
+	"Wg4aes/EQrmIdkzUJEsGfE89+Hh5Y7OF2FkNKbSBhAM0VXDopyxpUylYw9lEFTLmIOODvDzo9z1n7WmJ",
+	"rXjLNQ2XEjhDGN8RRkGE1WHGiV4qjVJY82hfli9UBw3t07gdURlIF+phUaR5AoMZSzW2wx7jdLAH93t9",
+	"ZQgXEpoP7WdhuQynlEig4lV5pg0EXr1f16kp/lPrVovIr5sQpUobfFJm8LVAHHILjsYj+NDqQJTVEiOZ",
+	"XYtlTpi8CMLDys+oeAZfLgUH6tw4+A6NHgduzlqVkcAvj7Sl2QkID1UigtaQi0xVxgyzN9+RY0Eq+zWX",
+	"mMpDwVTAL0rGYFuprmmyEGOdZ0WUF5lP1pg/dfHmnLkfq2PSyzSBCx9bTNNTL/Jgyxai6jIV2VjISMVU",
+	"1bXpIJnXuufmtRDDXZkNr8T9IJRX+IsqtnWXWSLpWol5zmH3I5VlxTI/9e4W3MKSTcEwYYvN2SFGVRmU",
+	"YyCE2YaMLNElyHpW5r8wTrwElog4fAIS6Klj+PQW8km7NpblORrR4zwrZOTl5ZQpOZotgI8TreZzLgmK",
+	"F7dCFbgXbS8xRudqqZmRmY6Dfr+fz+0lMktQ6TPZVN1uaG5VRs1pB9Rw3F8/Wbpzauub5i55Rcl0hXBT",
+	"rJ5/Q5PDq6gyOQOMDS2Y8g84J8LSQJA+4sKatZF3Eo13XfIRfozs8vnzZx67hDvVBJ/Rz8d9mHyA/Jcu",
+	"Ty5pQey5ocoUwIit5bo8OHquslzItayc1maG1ID8e9cVd7mQCCPSreZI1aQLF52PdzJZR1wAftMt5D1u",
+	"4PogrG3m2JVfG6bRyLZQrGxiHFjCeMMRR5W3cr5M8x7FY8n1CplggKtFgdgECPf85Mk3zOCDs1hFxaIR",
+	"n8LCma9Z+ooFl104kcg9xN0y5ZKkMdRuEs1URMFAUU3hr0LqH1ch9Tcqvw0WhzUcf3qRtb1HFgEdj1pn",
+	"7/h8s3rYA1XAarCpJ5gc15RU+OPlRcMysHahCwzY9s1/S57PO5tqAftqUJEl3UwgfH3UrAp5pfPW8MDj",
+	"MiGnWs+xqJhOWfuk/5wpyTbXoyuX0i/+uI/NcE/wDbhmKs1jiYM9fPgGK38t0A1vuICYEjN1IBw4uDkC",
+	"0Fp1F7bUUqhHsjf3yIAMDLTWyjqZN/e3d4GG/WmipqzaigG4TFuxRdbpf81yaepVNG2mmk6NMQNfCgg2",
+	"BXMegdq7COOCvkxjeMhVGLDQy7b52P/UM+jyFqtXf3z8qUegEpglVDszudqSAFzzAe0uyLFrJS2v2uYs",
+	"rlapbNLo14/iI1u5sQdyZrV4vktK1sUCoYYM6mkP7QsEP7OGo6dMWf6mGIg3rgNmX2JtIU3Qp8pQFsQa",
+	"eJ1TprLlnEs4nIU0ggtaQo0SWE1Z3RNmphpxs8l6VEjQPhI9B+XKhD6TCdAwvB3WpJPB/XM5PSzjbddF",
+	"datfmo/g+2w1zgq5EVsgmbJym0nKxaUlIgAt2MS1cqqjtQ8ewA5bsQ02w3VFvlYGlPsW+p1rY+zINLiq",
+	"CbW/Z1Rk5aP9LpH6qbhHUBAcuyzWY+MsqRl/98dJygq5m3RNwMlDJpLsFVdTJckykjPPktlMZId9fmU+",
+	"ag7PoWVYC6exPZWnwIvTqe9Bw8YGNf61RnF1Ui+P6252jMBZeitPxFEE6Fa7TmRMaiL8pa3RExSllC87",
+	"w5EMjfg/TuQYHWoha3Pmwa2QxAtfJZJN02Q2t0U/bGj9SFoxvBOUNim7LCFrT1Q+Z+Iu0TmWULIVAZFR",
+	"48sjSfWN4Hvi19Xh2HB9248LyPRHOpI4VAz0x90ax1kyzUPWtnU2+CwTQuMYQi9a1hb8GUmbIQBtcFCE",
+	"xmo6tp5FA6JcH8sj7SaU6JGcJ7O5r9ya7I2hzxmpEitsJAVSWUoJmE5kJEZSKpaJLgIGYziVV0fx1BWH",
+	"sJewCGFtcwQp7v5dZIoumREieuCq644BOBfxeFLkY4NABktbje43sNJr+2qKXVNjp+WlO1kxunYpFVnT",
+	"pcrTTjCS4SRVE2e0g12EB6Xv0kl/Jfg9+VsWPLsW8UjSXpAV2ozokWbfZUn86gMVQQ6MnddRg8msjOaF",
+	"hF9VZutnSUK5TjEeBQjPxHRV54L901QYn/FElvMgqiyngXa36jQQBkMkBKedq0yY6l4jWSyxsKhU5lu+",
+	"EPqUxYK8SpMVugRhGNB3VkjEkXZh0zQHona3IcbgJaLcmAFzS1CN6eB1Wr7Hpedv530/p1W8x9d1pnKP",
+	"VIZ1+r/HOOrM8h7jqPG3e7Tgc7eD51BPMaxPqGGt18dcG0PQQGCNC16joipV7L77XpZCbQ02EprRZbHJ",
+	"hgT6MoaT3sOjqPGSxEMJ92PAIr5cipgRXKdpsEE/2XgWDkMr3HQmDmmltp8Hrm/kpIn9ZSojgQAhlit+",
+	"gERnPmqE3cQYJ/NCUN3W3eTxEJGoNd33H5H5+nVCWqsTuV/aT0UJxFLTG0JgL1G2qWiE5soq77V8Lhb7",
+	"6IGfd07mw6aDfk5pSLH2ZN8KLiBmbhiDQMeddrLlHPf78NlIwnedHqvJL4S5mpfw10ZAI/c7SS6cmddH",
+	"Ej4+ZVXZoYSAJZddWwthXrGspnP47V1hFvtUymliQjt52X0b3sXd7tHuVlng42DQf/yFHeyQFL50/Ftl",
+	"iI/H/ZPjL+xgm4Tx8Tn+5wt72CiBfNna/CvLJpuS1UNj67OmP2tewXI9znsRUCh46CwRGPhaZqAjp6gY",
+	"DYwZ2fgWd4X1lhYc//c10aI2JVt4uhHvRRnkOixJvOaZaXO5Mm6Rzu6g77pF9SsZRR/ebtc/0H90uOGr",
+	"sa6iSxpbNz1VlnI32V6VVrWG+EubQmiI1qc4GHVckHNpwWXBa5WzzLNGIsuzVVmpoJ5pTFb8BvzuAmHS",
+	"1NS7gK3Nf39kvt2BkW4EzYuXZ6sPKxm94klaZELfL2XIhWlPk5RivniaskgtJok04BFnb1+u6x3Gjlim",
+	"y9SjxdOVS1mB/TP5qi6MEJmOzrncEsg6ONSsuxEWCodjhmBGZX3L5pt7wj41iYiwKS+dz7+hVsX4XgAI",
+	"OwOka8HCt0maktyfZyvWFjZ82gZJV4P5a6DQVGAi0fbt3r05HXWzHU+mOhQd2GKwGGm6d8CBn77QJCms",
+	"ZDR21T82BP+jodNAqKyDZO/O14U+9gmnxn5cTLWF4K8Cv3xRjPWDwsZ+JZRXD93ioLPQVGCHcpXWcULH",
+	"1fhxjwjWT1QVWbSEszAk/GnDWTcMeN/D3j/Z77zvyjHJK4BMOq9n5/gJKD4x2xBC0jURSFrErFhuB2p7",
+	"so0RH5Ja/E+EMj+QA9QKb4BIPyzN3uY2qcSU7MUPtifJrNPBnkjETw7LSt1wgDYg/VaOTcOxKmm1Mt4d",
+	"J+YhrGT+AfzXNZHtxBiLuZ5PFM9iG3tVS0Asi6RZPJPHTumC66GG0AWPbCYm/G1AuqzrHisi6HycrYXf",
+	"VNWjTToRHNtvmvSVfqmBeOpfRUrwBp3IMXl58V8qjYXOx2bYY6BSDeOLdW06uAcpR23RMHSczSKRRU5z",
+	"p4Q33RqerBcTRWt8A0Q3GunbXnwxeQvLiCuKszb4qiaPQ8mIkuwRxD/JTCx2Ir23AorKxhQQ8pxlusdC",
+	"ZDjxJKRnVAXAuApKIW/OtauKaxc0xZQ08k42GfFMwzvLwbnaWJ/LnNZf0gM+qx0Gr43ADaLpNJTEvOvk",
+	"05khIJrWZqo9QNc1hoYKSe43ChI/Wz717ffhJb6+oWygG4dttnmS25nK+YYSimuK7FJk1XiEHjvb0y+f",
+	"aDZTlJNm4wkSaX39YWDDNmxcwylGDmJjI0n+Z/iUvPtORcnsNYtQKvi9Q1b0rFI9djUXIzlNboQ5LYzH",
+	"sUmrIQgDvx5aUHq0tcHfbXZWb8SG8hZEs3bZWqe6PKW04EAGm2L9Hh8gD97D5lPn/Qc34FjroeXsyovl",
+	"XuFhdf6xPwKlgy7afi7ebdFNjTQ94dF1qmabDCANtX6Bl7sbYh2ws7NTrWuI8isvwrVgK9uTUR7TFQbm",
+	"lsEcZX53NR58vwiBLXfuWixuWbCCPmO1dGw4vubrU9a3IADEMjwzQ7k2Pb9oS6wK2tkGrVciH6uRai2d",
+	"QLpM68DUM+DmL7Neds+qFrzBl9BpuW8eqW5Z0+3UemmvlSohNok4a/avqoGFubWwIIgo49LXBB5kEzN0",
+	"rYDZYM/ATidh/brmoC0pUtvwYxqGswnW0l1ODt8D233QtDzrywycSkRFluSrD3A/G0lQ8ExkZ0U+b0wB",
+	"Ont/QSVVIyWnyazIzJV39v5i/MP53z6EmCkr+UIMc3Ut5BBxVv6E/xt2GBXIhFegB5Ulf8erfMi+xW5N",
+	"sQH8klTasMcQM0gPWUhVQMIAS3hj2Q8eLygZF+aMc2gNzQzK5Zrn+bL1+TOylGkDGrnNmzBVRvB2VAuH",
+	"1kNpbd9fXb2vwvMkpRCaq5H0QjYxTpHqqCBzyIp83mG5mgkMTjMhcZbZUkQr1iGQYiQ9xJnTOlbFUimq",
+	"tMYitQQGixhD7uJtY+Ete/0eEcYnygAdEBYSjbtnZ2mkAlhKbW91EwmYZAiu3DV1tRzec8DE3VJpg32N",
+	"z81VgZ59p6/pgKUCpHcCOFCZLqGZp6UtUBPOXFZIbUr6wlDq3iyMbUBNgCMC6I3ww2PhOzt/jC9lbVMd",
+	"mCcZgTdZVEaLOdBBvIH/+A8GJChknkTUE3yHdKrhd9rq8OjmOGQOp8EmemBZV3sUbN0xzojyGJGvbO9N",
+	"450eOwfNCFqLeIZ3pyJoAsyhpFENYVi/0T/Yb2yWcZD5fhvJ37rdLv4f/GxPCfttvdBwsPboaIIxwqdW",
+	"7Td0kORYuM4CSJIcOWThd+dXDXUAEVc21yw8yvgtdHLkZeQc/ZrIWNx9NqWtj2DjMcB3Q1VBmgQecPab",
+	"kWNdv71ez98NcYeoEgRQREBoP4OqaANaPZRb0y4xDNswGfxNZ7SeRJI0uJDAflb2qEAfJYhXYGkaHhly",
+	"RocdRpFWc9+CtTEGTQOkonW0wYT+EC8wPxgpw4n1mSiZC/ARtx7k1Mbk+fCua6+GLjFfZnJiMYb5rqtu",
+	"pcjsT5SSmzd1PpKud49A1LROI0qmKyynRA58oF1rdL0Wq5GcCaCQk/5xCGzN/WB0B6Jwm+cPHRvehpKV",
+	"nWDZyuOQtR3gmUmPxjXpnFaLAtLgF3xVFi1sczmS7pjAz2jSMDHKNJ1HhiV2zJJzqW+pinR40j8JA1u+",
+	"He+ySoe4dK6AFIZsBw3obY8MgoHKRtKibvBMsFSpa0Se6bErpdgCyM98otlM5Cw8GTwPTSo5ukO7Z9Nc",
+	"ZKGpeEiwAAueZ8kdaxskO0cgGFWtczMpjNBSU1iCDtHOSIaxivSRlQt6izi03BLT+TzWSBC+VOF6Y2Iw",
+	"cEGjosAAbFrin37WiKNuoJoNQk2YI3QFHkDMNaS/+UjOq1nDJoMt7LFNqbxpookv1FIK9UiSgg5vgaIP",
+	"hysrUjE0GDQn/b4t0VnC7JVAIu1CYsI/DuO/P7x7GyDSNGa9ueAzVsUbKYu4upRlsorCt78UiM7v3scr",
+	"nHlbVqtFFhAYRdm6qRnJcwvBgT1AGwjp0jk103pWmxZ+FycUu07FgXwypSSHRyWUBagOaSKFae/4CYIK",
+	"VFqjo1wDIqkcYDcbRC7g18JUtJyoOLGInRPBKiSDpBJUZzMYrG/SrUjTrtmmSZFTJoLJPLGYQYhCREV2",
+	"GWtbTIQpsrSSiAKbdIqzohwH7grJ55UycRaDwlSKaxvS+viph21b1prkAaOU1XpOKoInXOchYvtY/k6T",
+	"Mt0A02kKbhgyDG4IAzbNhMCpswVf4pB0Ec1REnel6LlOYtFBuAY027t5vf3xdYnnEBD8E6I3WCiMKpYP",
+	"onAYMsY9MWkWLLwosfa7P4iVxRHJBNbNM0edEo0oaglnSdJYTRSLFCwaesKHXrIR9Yq3EZaN8njycTiS",
+	"tQuBFhGHbwBCOUky8ElsAEXc8bKtyZHME6wYVued+IJm4RO4fRoZ8Ei+VfY+TOSyIEYLTDEuMNGGhU/u",
+	"7ox90VQlMacm4ks+SdIkX7lsKAeB6BTFWCxTtULbmjeaY8ei3/NZIs1NOcJ47HL8ms5bmCaLJA9Z20QU",
+	"syf9gGrWPOn3DTIuiBT8l0KMZEiMCuskLtGaoVn464hcPKPWkH3s9XqfAjbynT3wfNTq9Xqj1ufwlC25",
+	"BnnEeyFErQHJ0z7IFV5uFZdUj1U/SrCZZicVOzM8FUaImbAGG8LgV2q+EJW9JN8EPXdRQHkmOAoeXJer",
+	"YM4LArqCHGHKlJJyzuC/ckU0Y7fBOwjwZE0Mr2gR68fGwKS0XSWhmwSRTEby7MOLi4sK+MoEZAY4f+4a",
+	"fvb85Nig9JiRdwISr2K0dJ+9vxhJotEeQ/p10DRuQeCEmSw5RKUDyiVzjalCQ5pIxDUoIpnQSyXhz5oq",
+	"YibiSYTlRfobXbUklhO4mj2xv7Fw0D8O2Z9Y+FpFRndq1hPsaAP6y7QQeJiBv5ky08kMgagMUoSrp04y",
+	"Iik8mbqls3drUjbFyirn10IsjXzc0ADWyLd5hRx0c4cSYS6gTmAYhtvsvHsplilfgVpFKd21Ca0xSta2",
+	"STRTkF0zhGAi48RC5HMVBwiSQDDvXCqZRIi8Fa86uNqDQa0PLyK2ugHOJVFmnP7GbjnCeSEGk9HWYfz6",
+	"FDbyOe6Wzw0NRNEUv8P8A34NKoZSiD9UGwmV6KgtOqJ2IuTyxcvzN+/fXZ2/ffG38dXV6zBglnsNTuYw",
+	"O3/3CR7MXyOLmuSInET7IdBZP/Qeg7DuFLyA8VQrMzTuVEJTNRyxptb2aOivcw1u2ogZv/mBZqRYn7pS",
+	"VSBN10+DbcoYY8ilQ4j3dsFuuavZATt93A89OGj0oKp4deoIVIpbC2DrTbF59Ts0OKwiQPaZciw0CCrR",
+	"gkhqpDZKp+g6mgmYVgyzak1DeZFJN2Yrpf1WKheOp+Rq3YzBRDRXRl/dxD5763zX2DoqFpawViAoRB4J",
+	"11uVJY6kFgsOAgrq/ZRK7N61jN9VRitQT7IVjB/p9Xznr1YsrXSTz/iNYMXSbC+q8sYxcwqbhKYQ4BSl",
+	"bS7JO+hhrFVJo0ad1ROFk2rJNFIQjUSDoY0gbRqhxamCqKFqQUBqoF+4EjN4fo19HoV3C3uJSGiGl5rZ",
+	"ingkz95fAL8VmNTLK7IjGXDs92TpnVCetycLzUXmVD40Li1gZSIdDtn7TAE/FYVm5iFrIzAd2j4TOsp4",
+	"+RttBL9XSyH5Mumt+CINg9pDVGGG1eXwvgWVOxyyROYCLnbYibP3F+5NElnaZsUcaOYkkTxbmYwlg2BU",
+	"2rLP3l944XzD1nGv3+sbzF8YU2vYetzr9x4jLlg+R9P/EQFw/x3+nokNcOt2lzCbKrkRPfZWiFivbwTd",
+	"karAfDREELXQ4j0f+vYibg1btuOgZQ8+DmjQ71P8DfIHDPKuKYYVJ6uHiu5F/Rs8clKmdgUoGLh19Bbs",
+	"MfeKE4XSb7TN2mi9Tm6EhNeXmZpgQBqfaYNEB518go+PgKmuNi/5T3NyGmwyeRO8YTQnpCou44Ds3eHr",
+	"N1fvx2cvX16GIwk3jcjxl3xuWD38jmYSIYGJo2YMGgbMC9ljGxeThekiX2JinLktoXVbsB9eAPle6MDo",
+	"RQ4K5pSFtBuERYq+jRJvfjvO/CaSIlqvko5ZvwejnB2w9g9MVZcw+h609KT/+EtHbIAptEgNKCuu5pDu",
+	"17vcmXDQbi5idMxunqCHwf8QM31rzK+rajEWQ0R0fW0/T7BWye4DdXNMnq+tXMwzvFcD70Ex1pExGYZJ",
+	"HHaGVpzRrA16TCqCkSQTvisJ2UHZGzid8wrQnxVXFnoHNGtTbs5IksPJ5PGQ7m2MDnhK6YIm4TEoxZGy",
+	"sFdA1kIntsfYhEX3Ymc4R3GDQNx4IQrCLSH05Ynxa6BUQNNg7fDsx5cXV+PL86vzt1cX796G5nXthTig",
+	"M9FpzSNp82a8+jtl6R3r2sJhONELUYBTHhnThhhJ2hAsKBXNeQJD0eIXuEnhWdgpcVfoTWBS01VI5KOp",
+	"DfwQlFqjXZMvo+IkrvIOYH+4Sue4SISRSaZVoKtmUi9fOXqdLJK89TnY+SIF3eKbTSlDtEU2OceoC210",
+	"MdhVrNZopPBvkJ4x4KI1bKEduRW0JEcfOLXR8o9tPalna9nsvUeqMpIOS6p8pA3YerVoKoi0htYz+EeU",
+	"JnUoPipE1zQdv6Tn15mRsbA519qu1R+eDDaMNecZsJ2vNFCeo7nHaGxlQhlrY0yfTm7E5pwGv5BTI9VA",
+	"s5WR7xdYv23ADclvsLh2rKfO6J/y3AI3hZwsqs3zeLZzHiZB7+CJfLqXFLHfzVjyGcwAaLgh30lBRlY1",
+	"NUyOlhDFgxMaSlMPbshH3/LYJkTiJ8e7P/lRchOkQDHpJySGbP/olcomSRwLBOg4GTzf/cWVUm+4XJnR",
+	"aRJ49pjRBehEkqcGS7cqHVSDlT5++lwTv3VeWUdPYDA3eutT0Kr7yeEYwIXRqggTR3jPkHq7UbD4kMyk",
+	"iJn3qlVdaRh4P1XFjSEcaLz0R9LcvS++P3/xw/t3F2+vxhdvr84v/3L2OrSlHRJpwOvr1yMak7B7A7kF",
+	"H5zHgydPjp+jVUdNmWn/w8V3by/efjf+4fxv41cXr8/DHir8ooQJNe3AQ9aeqZTLWU9ls6O7o4WKj3Sx",
+	"iCdH+KNRgy3u/JBMnwlo7FO6kmOe8wnXgs2VJrPhjAwNaNhpuNFZtwsabrdcRLi5zxGwwwRP4gBBPIN5",
+	"YeS1jUS7193/wtvZry4AfHUOU85mHzbjkeofXOZLuUxUIaT7sJoyB6SRv7xGDBw/qF/vUl4Cpkyue7oa",
+	"SRLZ4ZycpS75fT3vnVVD/a0tDY0F8Ui2m8PAnEfy5NgzqidZmXfQKc/nSJoDirFXm87nuU0H+eeI5SYW",
+	"zoiGZRhkb4PYUUvE3evQrmUhbx9MLYF/m5haZpo2jdVLc9wopu4p59HIzIYnGr2QTx4PBsyE6XcvXlbG",
+	"GZj0E4tszkGnZpOMR9cir4VeH5b82jhRP7mzca712q3HB86cIslsiAMJuqVXgaKlvekb5/VITqjmzSpw",
+	"EQ5V/63u9NgPYkUH0PPgWuVfq5E0xLAyTZdUokGo4KktxFUvp4E1Qruwmt2b4w0rV3ONPLxGQ4ONeJYZ",
+	"lPtEs5RPRLqNrItsRnBBTUPGr7/WQMmD64rm8jz8utpY2dODqmUbJ7NDU7u3NlYvM/zlEyEQ9CH5mM2E",
+	"zLWI7pFKCTvySs4JALbQFP2Fld5CtFG4pyy8UuFR+CKyPsRTFlKElekJTWD5XGT140RZ0Y1nSNpQhMq0",
+	"10H3tu4VRgh9eP8KZOQ4iXLWDkGeGmeI4qN7ejnt0d+kCcAWjiQ9qZ/8KU/STffXcrr3vQXSEIEI/YWn",
+	"hdiL3Dh7+cPFm3ISGFqNLgHQTioziq+TRRiMpPVnPaJYY5u32HEXYfMkl1xvMiVBy19tlrhRL9+cXb7Y",
+	"tFXxgmeRv1mGh9MTGyT4v/G1P08xyHX/DcSvHnJyTQfNRHliGOyYygI6CG+LrIghhC7xyiuTBccQ8Rp5",
+	"zFIhE0ze6zQctJE88KRVxrP9sH1NJQzluX1UL1rNP7Qup3XBV3tM6q3KL4AWFkIijMLByprLMXca2sJi",
+	"/zcoaECpFgugqV4PlkxDpHeUStcMECbNoGeTOzCkONEWqLwShIYxx+2m4GeirpEMkbwu5LIA5mF8pnDX",
+	"OZnbXnrt0Px1lE2jZ4NBiKDm/rnEDFRb9dVkWphwSJHGesjCUnQO8V4dybAU6cOAhVO6RE0ZnihCIz8V",
+	"gwspwQX9jlzG7PurN69NmHcwAnXU1hoNfDCJhcg5FhSErS9yP9wBCyRiCTNTPa8qvLj3wpc8F14U0Ehe",
+	"Cp4yG7wCc1qZGBGWiWmhOT2H31OlUa6uCRB0mU4xjLl90u93vDI2CYaXEdtTma3MYCIfKbycIzL+SLal",
+	"qtWs9YvMUtBapnOvoKSVT+DvkZxkgl93TBIihZCJVAs/jmy9rq+rCwksFWS6mGexZpojFZJKTxADVX5O",
+	"kJdeZeGwY9YdQ8s904BpgwTKqmXgf1ca/TNdJhR1A2vhEVON2hLNQtL8QvYnL0Lx8YDNxR2LkxlmH01t",
+	"AUQPXtyeCApW/xML/8vVxTJh6ybpzqRpAsXju1RdE/GB0Ubpfk2Mb9Yb4Zi8RDTQmZAiwzKLp2Zma/Jk",
+	"Wyqzm0g5mCwEmzzLVLG0wfpYrLWQcaKpimrXlZjSw9OwM8RzZo20Qt6IFDhM+VJZ3jf8+Ck89QeC0u7Q",
+	"HNi1JrSQmKCC1BSOWqMW8CvGPng7jVoasDMrz9qwVRtt5ZEBDqFGCeWHRAb1pcJTO6xpJGagoBuUgEVo",
+	"7mrnarlQOu9gX5fmo2Hokm1wLsiBkoXYECl4y82Rw4wJIaQ9+yIv67yVBOIFXbrAVWsyxxBBVgYge3GV",
+	"a9GrlPCwnrjDy1rrVEujXXISrFTbMbkO/fCU8ZKPk0BGXBuDBLcka1ALg0F5IX14c/W+JAU1rStPGb8R",
+	"1gomLNOGm8Ccqu65+bZrVKqGX65UaHi2++0N2Z/CU8NBjfrGNQvtYMb2enEPcteOMV+FPfaOBuaKxMG/",
+	"tBuoCZAyvBvXrjNEgqf4f7Nqu/tkrktX/NyuoClEom7pyvNtPyaW1kaLVzO+sYJtpBaLJDdMGOSISv63",
+	"H/eLsSN0vPxo0iFzkaSYh6sp+pNw0V2YGHwwz5RUhU5XbuQbcw+8knancDLWJpabvBRaRYxWLAUjmyfv",
+	"gnhNvO5ad012X8o4QDnnYMOv1/4PYtVg1730gayAFVMWWfUMEDtk7fDN2cVr9ury3Ru4+0ymBeYPVi2W",
+	"p/auchcLVRiPRMexWuT21HCPfbC0PpJrhAd7iMQKJ4HYtc1frxQnXrNllBJPRVvkaRKJ//KMpVZ1pNdL",
+	"/an5PG+1me600+y13OUFxtrh5Yv3V+zqXdgJ6GjwrhawwTkQYsmA0OSJPBZFnCWQTBz4OfMgsbl2lyJD",
+	"Gcpb+uoJr617rjCbbNuy4+WOIS6lvai+9sYC71ZfZbOAaZ4K7T/af0OuVJNee/DyW99BJajb8F8MvLKc",
+	"brtDYeN439zDtfCJkEyEzr9V8Wr/QMgScnST5mhfPCpVJ1Ia91fny4+qOlUVmrKUZodsf6/FSILkM2Sv",
+	"siRgg2/YW3XD4Dtm6/uxP/X7/f5IwmkcsjM4zqb5taNtW7xSQ9ZAeyP5gXSzIXuXwSGCYY2kn647RIXt",
+	"aJnyRJ7aEux/LvJp9xncGd+LNFUj2WzBpXj0BvNtYyi1TbExWq9JYWvUZXstH+YGpMfPXxLteyjJHEot",
+	"zcGvXtIN1jk3iBom6eaRtkLBnLvUm5Fcz3yCi6jIS7QBc2z9NAqXBkUqH2n0LhmqU0sdoppyFNFpbRMo",
+	"lFqrxEgmRkK9PW3MXyMlCIV6YoBG9ILFql34m9bPfLF+f7ca+tu7kdx9gTsyIOvS75dISlmypBDWVtnu",
+	"3MHAWPwTi5JJv5YCmNFlCA49cySylvXZ+d3uYNCyuaC7vnbv4RL/jm2r/edb6NEHyqgF/tvS+lgIumkj",
+	"a3tW5nNORCJnJQ7aqdF0MfKyVxa2GJ70n5cpRZfVPhLd1L5XS6UKvLW5MLmnTnQT2XWf732QTK3xpqO0",
+	"aWWaMArWcl1Rw7TIGFRBGtXfZCFMxrTV7CsJrwbPzvVoeO+1WD38ofI63vUxvkpv0oE43uNAfKckJn2c",
+	"HO9B1e/5KlU8vlLqNc9m5rsn+xwhI6SI+I2IEw4CCDkdBvt8bMgYhPFzmSf56t/QYXGB3oPSv7Cv14K8",
+	"DrW4Msp/RSzFbc4MApB90u97AVAwABfK6Vko6v6OElcJbQyY+YHJtH7ih7qV63m3Qe2kunRbRFjalumL",
+	"zuN6ivApnDsHKDOShUx+KSjEzUwHFwNVdfyDlEhgj9wa9jLxMxaxt0aXE/KiXBHaFF2sIPq4tLgy3Rqb",
+	"hFu8xN+swZMggsYjpoocsU5OWWg8xC5djpXZcvBygNYWy9YwfsdfM4IlsC2zW/QBzPmNQIkSZWtKXirb",
+	"aBPMAgkagZkHTzFJy4of1U0xd1UwkrwUMkzXCILlAS/UZI3AwASAxowp8lOVjSSXNFyUOG852UGp6w6i",
+	"pJS/TssoD+1S6IlVOwiX6VREeRmmQYu8w8j0raljdpj6ud8NhW07yaIK13l/Peagvqn1TeJmA6GSvU/Y",
+	"k4u56wYW+3fuq/7jrvo93FX16+PLrqxfk/gz3VQYQ9UMSu454IGhL7PkhkerEmBqU1YAAah7mdWZujWg",
+	"68gwXeAyaydx4OIua8GdAYH/6Jwvlros9M4RqNYWOly5f4wzwT3wO5P7sRSZNhXJRBpjgRrU/tDGSY4K",
+	"D/NlWkG4AvY4ktaAl3dO8ZZtdEP4EdroMZfqliHQrBxJ450Iaa2rmZ91bPeRbG+BtChkjkiIfsEGm3aa",
+	"UNqq9Kr99xjKp7fomQ6/O7/aFExe7khgkQHX5Hwft/9Rg8+h1jTeIHRzm7vFw0ehSHi6aKoFARBIsdpU",
+	"rxrgYePugfpg9UvYaS/3uOluwn7u5/8ga+XL1r3NqVQCkONDm7ng6MyEfD5j7e9evr9kPMt77Pibzv4K",
+	"Gx5W7zr8/LXjsK4suew2t9Dunlap7Pd+4/VP9mLpr7AOzeG63/8F9+IhFxySb7Mutk+OT7AZjaBapwNZ",
+	"GeIp+xyWOB4+NqguoYvrCc+v+AxB9LSQMaHrJZKFF9PuG8Q8Wr8CDYI6iONGYxtJC5bn55pY87SH9Ntu",
+	"hsolfL6T/omtol1lazORPwRT+1ey+jsO06uaf2C3dplt8J3fvQXzfvzn98bg/73k8O/EboORB/5dit7b",
+	"41+t7ahWTQ7R8LQXHcNlfARcBVNxNEKobwyP9WC478t7RtK5sA0y92YU2A7xO4MBT6jdJqy9N5IltySz",
+	"EUW8+SCPFnatwoBBMsSri+V8BmLxqPV41ArRtakJCJYZ/jxZOenWQcx3SnzbJPdgbdGZE54MnlnLGKJk",
+	"p3T/hCfHg5C1MbbTiyA2MmlMZn00oFSm5QebQTMGJbQcPpnDMsHCxzABdiv49UiGPx3ZOYX/ic/TROdl",
+	"MJoxianbYCTt0rA/sePQocmSYlEstchyRhFPjeFOrsCWiQLUNuTPYr/BnFPQz0hiVzciu82SXJDQLjL3",
+	"HpnsoO8UTYSYfHpGID20DpGh3NKUZGT5CibkSBbSIj6aVZZxCRo8KRbLkhxqtkFr88RmYBJEBuvVxapq",
+	"RLO+gIVBQDowD31gSYs1iuNsuntx2l94+wZNgkvziVgnLJvXQnTk2ACG5A2ehd4RQLxJS4MliVVzQlvH",
+	"o9amMBRL7pvCT56ePFz0CfxJfA7rXsoblUSiFdgcxU9eDdjWJElTWyB1/wvuPU7lH2w63MNDXUKGGqr7",
+	"Q8K5j4a1h5L0HkHECP2d6mj/k5WzZ4eN2R7137NmR1KMi6p5VObXq4yZA/6lglQT0gOaN5uK5WzFrotF",
+	"pGIM+sEI76mfQBPi9yFr97sTjmXfzH2BDiNzUxiZ6ZFmodd32PH8SeVzeKtS0SFgfCTdo5eJtqioQ++r",
+	"sEzr5kzzKcLFCQMMZhTZkbRpGyAiXYpl1n2ZkDTYxoIiTx73yQvkTdAWW7KZQiOJGRVURsJeI6Fhg2HH",
+	"Bm3iWg1JRLTylK1VYuynIFZotY+m3CysjuQBmjLbrSifuUk/8KVd2VsHaQt74FNDQAbifr1yI166S57P",
+	"/STnWNytBek1BgkmMn882FHF/0BFX0W5yLs6zwRfVO+4e4YmVtYHCee0XtTEBFpV3lS3snYLNpyR9RMd",
+	"+ofGnT93Wlg7hL/hzxD2CEsABMw9/E98SsVRqlJS2e4ps2//edTivWU8RfFp83at1/f2TufugJNlZt78",
+	"v/t2//c0K6yfjgeyMTTcjBm/3XoTurIOa+mvpjwXlXZA+49NLGNtGDSFH8BfnaBav8uhuXDN6jm0veo1",
+	"NZJ+WIu9zGp313qreFWZewkTcoFPbbmb2O6r6SsYUrbeTZf89mvacdfD7L+YqTtS8YLKPVb9B3/7g7/l",
+	"vgJQp5evx+T0SkZbuZwdUglANjRBV5g7LxbLXAdUCwkBvwMqoWR+CpyjnUISrBfJGOXmic5VtmJtH0fu",
+	"1KuVTO+NZKZuCWkKg8r8su5ssiqRsAMWvvvx6tt3f/UwpIGV3FeqLjmXrVr0ZVL1B1jtf7ALaj+rC4zs",
+	"JYV2b+BhSAAU/f1v55n+N/bB2KNr4vZLRoIn/yHZyBEa/jdH+J5LrDWDRYYyoeeWCVipqXICPU+KV3Om",
+	"mnyMToiuoGZNTSODocDTVN0Kyn2e82yRCq2HFA80kmi0p+RsF6dEOCHGkNydFTyLMQq0NDpOBMbKjuTm",
+	"SCPTcJJvgYLdEo/DKKqph+sYdjZY2ynp2eL8NxelyLPVV+E3g0ODeai6UGt4vLfhGTMGCBhqt1u13P4Y",
+	"Y5jpT9SQj/9gUr9rJnXpts6LnwQWoIlm19nULqOmqZOxUZo5rxTA3o5cu/EANyPF2q7/pRGczSz2gg/z",
+	"lvIPELH7Qzf763h4RNemRBrE6uAYiDXLgH24fmDrqHw2HjdEOEUreUrXGNZPGckI7rEs4aztF8vpDLES",
+	"cCY03LwR16KbSC2kTvLkRgTUGty5VOab7inzgcBEnnXIrrKUpQVkIEyUCuIFVnND7Cqbe06NGsSLTuAF",
+	"gBB2q4FMqmF/hiPpI4qy8wp2Z+lU/FlNCPFElKXcLPZjz+QVuaVz0r9xqnONkRYvz1+fX52v4VRTHs0E",
+	"NgVUF6rac1r2WmQ3GHmQCVuuh8uVwUONBFsm0TXalIol6BlnZdTAwDPfQks4f5uMGp6ypUrTkSxxkQzH",
+	"MujZwHdDs39l4LgJFbEJGOtqlIllMYEW68HO7WoyFaNq9cbWo4cO7MhWZHSpPj+rSefg0GVcMcPEvhi8",
+	"5Uuc8oY8N+Cf7IxwPiykucjEQTk+g4e+LzZJaUCFIKNRcTebTK6k3fWgpFX7hsna6vT+yAL/h2aBb//i",
+	"hZLTNInyP8KyN4ZlN16q9ha9bzkGn0VvFGpBKvOkiDJ822a07y/JzsRm7tmghJWdYgVqV5ag5p2N93bN",
+	"Pj3xXbPHX+yafWhu9odC+Y85Us58VVLYPY9QtQLiZs3wslopkSos30NHpHIijSriZW0o/9KaYnUy+yiM",
+	"Zkn/0BX/4YDTWSNteweq+sI9gaiNylnvrJBWdveU0XaeJbOZQI1DFjwNO5QHabUAuL1omIFVPobQlEzk",
+	"zMajl6oNw5pHqMTmLMlPRxJUnRIBtsYDjMJDltvQzx914AEhubRNTfMeO2Mx6CiFWzy2SDQpS9oFfWVi",
+	"yZPMFJVZ9Ng7ma5GEtgYfMhzxgkLlkeZ0mifdlqdHrLbeWKC6xNtp2rqq1J4tnEvPfe0PPOaGRTewahj",
+	"m+fjJLY5xvWkUNYOfx214mw1zgo5ag0Zwt9/NliPfKKFXM9bHkmXuLzdhF1d8B5qZaUxGyPJnTWbYuER",
+	"DsGBR6ks36jdVRlP6wt0NDN7pyXdh/FtTSY90FTOi1yNiYhATuoHLUePYxCQZJGmgQFfwh4mqZqMdZld",
+	"hv9eJFoncka1i/GJypZzLpE3QJOFqSDIQVMZq+m4rMDcD2pt9GtN4JhwPmN7APChzTIv8vEyExrn2wdJ",
+	"DtsZJ3JsSkT3gxa1VX1Gh3AcZ8kUvoTNKKfVMFA3t22zbRorPG0aLDxfHy08XRsu1oSujPcj1n2ukBP0",
+	"kqlsbJ33ZvOIoZhNpgVP4tYQyz9ZfjKeonQGv1HavB5jYTdDE1khkRr8Qj7Hx2UBHFc+2zABYPPEbLHo",
+	"FnDb1j2JfZNgDOyNEOPQYFZT3f9QmP/A93gQWQZFjEYJ41BRZquKsFvZbpSnSrXb1T/fUzeYifVL7TDN",
+	"oPr5w6Qqu7tnZ7ryGpN4YO5C8sAfmve/QrxJ49G4n6ZhTieGlcC9ud2x6xeVq4DTGxk+8AuCVkPVQMEf",
+	"yQYNH4154216/oayoR9WMnplh/wvreZ7M9lHx6fF/qO01D+3tJQpyIExX7Qj+wVTbD53u+K6ykgOXTGE",
+	"bzuPthZNDoMdSWczx2Qxq6aaEsGBySon3XuubtmCyxW7Feg7cwFAI9nu2yLdUlhvdKcKLm3bPi2r4OBP",
+	"NpxKU3WoKilvRPDalitdCeYam4l3tmVQ7wzpqnGWe+u+RhExBTGrysSgVCbK7GGLvX9YEJc/3IdUlcuo",
+	"spPBQ4aVOSKs7P4anf3ugQj/UDgeKD4NT6OlBjjM+j5xachLrWK+QYL5ac5zFnM9nyiEoVuqNB0aNkpG",
+	"G0RirUEylUV9RnLCo+tUzVyAPZ+JwESl5vNMFbP5ssgDF26T8lysGYdHMivkAdLOTORe7fCvLIi4CuXN",
+	"wem0b70/RIh7K9gYJG5J0C7oQbLDHt2J7GazS5l+NVln8DfVEnawjz0Et0hbw9YRCr5mZPWmDBQoCQ28",
+	"FEidT9qk0KznJ78XWbfEWZmlasJT5iF0ejWtynSYU3txe1cHMotetTZ/U0GoQpp6F7CdPBN+Zyg+uRJa",
+	"JAHxJGNxMp2KTMhI+D3UdKv1vs69EEC62No1qFIdlIk0Hccp/KArbwmtt3ytn9fJjZBCa7f+Cf5rmamJ",
+	"0FhUDg4e9EKsoOO1Ohc8zeetz58+/38BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -28,8 +28,15 @@ const (
 	ActionReconciliationStart = "reconciliation.start"
 )
 
-// RetentionActor is the client_id of what the retention service does.
-const RetentionActor = "retention"
+// The client_id of background actors.
+const (
+	// RetentionActor is what the retention service does.
+	RetentionActor = "retention"
+	// SchedulerActor starts scheduled reconciliations.
+	SchedulerActor = "scheduler"
+	// CommandLineActor is an operator's server command (server reconcile).
+	CommandLineActor = "cli"
+)
 
 // Actor is who acts: the API client and the request id ("" for background
 // work).
@@ -63,4 +70,14 @@ type Filter = db.AuditFilter
 // page). Errors are those of db.Queries.ListAuditEvents.
 func List(ctx context.Context, q *db.Queries, f Filter, beforeID *int64, limit int32) ([]Event, *int64, error) {
 	return q.ListAuditEvents(ctx, f, beforeID, limit)
+}
+
+// Checkpoint is a signed checkpoint of the chain (see Checkpointer).
+type Checkpoint = db.AuditCheckpoint
+
+// Checkpoints returns up to limit checkpoints before beforeID (all when
+// nil), newest first, and the cursor of the next page (nil on the last
+// page). Errors are those of db.Queries.ListAuditCheckpoints.
+func Checkpoints(ctx context.Context, q *db.Queries, beforeID *int64, limit int32) ([]Checkpoint, *int64, error) {
+	return q.ListAuditCheckpoints(ctx, beforeID, limit)
 }

@@ -61,7 +61,7 @@ func ParseKey(b []byte) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("not a note signing key (PRIVATE+KEY+name+hash+key) or an Ed25519 PEM key: %w", err)
 	}
-	key64 := s[strings.LastIndex(s, "+")+1:]
+	key64 := strings.SplitN(s, "+", 5)[4]            // PRIVATE+KEY+name+hash+key; base64 may hold '+'
 	raw, _ := base64.StdEncoding.DecodeString(key64) // NewSigner checked it: algorithm byte + seed
 	vkey, err := note.NewEd25519VerifierKey(signer.Name(), ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey))
 	if err != nil {

@@ -33,8 +33,11 @@ type Finding struct {
 // String is the finding as one line, such as "changed: event 12 (seq 12):
 // its fields do not match its hash".
 func (f Finding) String() string {
-	if f.ID != 0 {
+	switch {
+	case f.ID != 0:
 		return fmt.Sprintf("%s: event %d (seq %d): %s", f.Kind, f.ID, f.Seq, f.Detail)
+	case f.Kind == KindCheckpoint:
+		return fmt.Sprintf("%s: %s", f.Kind, f.Detail)
 	}
 	return fmt.Sprintf("%s: seq %d: %s", f.Kind, f.Seq, f.Detail)
 }
