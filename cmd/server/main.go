@@ -1,7 +1,8 @@
 // Command server is mailsync: `server serve` runs the API and the relay,
 // `server migrate up|down|version` manages the schema, `server reconcile
-// [--dry-run]` runs one reconciliation and prints its report, and `server
-// deliver` hands one message from an MTA's pipe transport to mailsync.
+// [--dry-run]` runs one reconciliation and prints its report, `server audit`
+// verifies and anchors the audit chain, and `server deliver` hands one
+// message from an MTA's pipe transport to mailsync.
 package main
 
 import (
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string) error {
 		return migrateCmd(cfg, args[1:])
 	case "reconcile": // one reconciliation from the command line
 		return reconcileCmd(ctx, cfg, args[1:])
+	case "audit": // verify and anchor the audit chain
+		return auditCmd(ctx, cfg, args[1:], os.Stdout)
 	default:
 		return fmt.Errorf("unknown command %q; %s", args[0], usage)
 	}

@@ -19,6 +19,7 @@ var commands = []command{
 	{"serve [--role=all|api|relay]", "run the HTTP API, the relay and the background services"},
 	{"migrate up|down|version", "apply, undo one step of, or print the database schema version"},
 	{"reconcile [--dry-run]", "compare PostgreSQL with MongoDB once, repair (unless --dry-run), print the report"},
+	{"audit verify|checkpoint|keygen", "verify the audit hash chain, sign its head now, or make a signing key (server audit -h)"},
 	{"deliver [-f sender] [-t recipient]... [-m mailbox] < message", "hand one message from an MTA's pipe transport to mailsync (server deliver -h)"},
 	{"help", "print this list"},
 }

@@ -102,7 +102,9 @@ func New(pool *pgxpool.Pool, mongo *mongostore.Store, cfg *Config) *Reconciler {
 		life: lifecycle.NewGroup("reconciler", "runs in flight")}
 }
 
-// Run reconciles once and returns the finished report, synchronously. A run
+// Run reconciles once and returns the finished report, synchronously; its
+// audit event (reconciliation.start by "scheduler" for a scheduled run,
+// "cli" otherwise) commits with the report's row. A run
 // that fails after it started still returns its report (status failed, with
 // error_message) together with the error. When another run holds the lock,
 // Run returns an apperr RunInProcess naming the running report's id.
@@ -112,7 +114,11 @@ func (r *Reconciler) Run(ctx context.Context, trigger Trigger, dryRun bool) (Rep
 		return Report{}, errStopped
 	}
 	defer leave()
-	l, rep, err := r.begin(ctx, trigger, dryRun, nil)
+	by := audit.Actor{ClientID: audit.CommandLineActor} // server reconcile
+	if trigger == TriggerScheduled {
+		by.ClientID = audit.SchedulerActor
+	}
+	l, rep, err := r.begin(ctx, trigger, dryRun, &by)
 	if err != nil {
 		return Report{}, err
 	}

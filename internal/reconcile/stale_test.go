@@ -66,9 +66,9 @@ func TestCancelAfterReportCommitFinishesIt(t *testing.T) {
 	require.Equal(t, []string{reconcile.StatusFailed}, e.statuses())
 }
 
-// holdingConn is a PostgreSQL connection that, after sending the insert of
-// a reconciliation report, waits before reading its answer until the row is
-// committed, then cancels the caller's context and gives pgx a moment to
+// holdingConn is a PostgreSQL connection that, after sending the commit of
+// a reconciliation report's insert, waits before reading its answer until
+// the row is committed, then cancels the caller's context and gives pgx a moment to
 // react (pgx sets a past deadline on the connection when a query's context
 // ends).
 type holdingConn struct {
@@ -81,9 +81,9 @@ type holdingConn struct {
 }
 
 func (c *holdingConn) Write(b []byte) (int, error) {
-	// pgx first prepares the statement (its text), then executes it (the
-	// next write): the answer to hold back is the execution's.
-	if c.prepared.Load() {
+	// The report is inserted in a transaction with its audit event: the
+	// answer to hold back is the one to the COMMIT that follows the insert.
+	if c.prepared.Load() && bytes.Contains(bytes.ToLower(b), []byte("commit")) {
 		c.prepared.Store(false)
 		c.armed.Store(true)
 	} else if bytes.Contains(b, []byte("INSERT INTO reconciliation_reports")) {
