@@ -229,7 +229,7 @@ type AuditCheckpointList struct {
 type AuditEvent struct {
 	// Action `email.patch`, `email.erase`, `erasure.start`, `erasure.batch`,
 	// `retention.erase`, `sync.retry`, `sync.retry_failed`,
-	// `reconciliation.start`.
+	// `reconciliation.start`, `relay.pause`, `relay.resume`.
 	//
 	//
 	// Example: email.erase
@@ -1086,6 +1086,37 @@ type ReconciliationSummary struct {
 // Example: manual
 type ReconciliationTrigger string
 
+// RelayControl Whether the relay is paused, shared by every instance.
+type RelayControl struct {
+	// Paused No instance claims outbox messages while true.
+	//
+	// Example: true
+	Paused bool `json:"paused"`
+
+	// PausedBy The client_id that paused it; `null` when running.
+	//
+	// Example: ops
+	PausedBy *string `json:"paused_by"`
+
+	// PausedSince When it was paused; `null` when running.
+	//
+	// Example: 2026-11-27T12:00:00Z
+	PausedSince *time.Time `json:"paused_since"`
+
+	// Reason The reason given when pausing; `null` when none or running.
+	//
+	// Example: MongoDB maintenance
+	Reason *string `json:"reason"`
+}
+
+// RelayControlRequest Optional details of a pause or resume.
+type RelayControlRequest struct {
+	// Reason Why; kept while paused (pause only) and recorded in the audit event.
+	//
+	// Example: MongoDB maintenance
+	Reason *string `json:"reason,omitempty"`
+}
+
 // RetryResult defines model for RetryResult.
 type RetryResult struct {
 	// Requeued Number of emails re-enqueued.
@@ -1180,7 +1211,7 @@ type SyncFailureList struct {
 
 // SyncStatus Sync dashboard summary.
 //
-// Example: {"emails":{"erased":3,"failed":0,"not_applicable":0,"pending":0,"synced":1000000},"last_reconciliation":{"completed_at":"2026-11-27T10:00:42Z","id":7,"mismatches_found":0,"status":"completed"},"outbox":{"failed":0,"in_flight":0,"oldest_pending_age_seconds":0,"pending":0},"relay":{"synced_last_minute":0,"workers":4}}
+// Example: {"emails":{"erased":3,"failed":0,"not_applicable":0,"pending":0,"synced":1000000},"last_reconciliation":{"completed_at":"2026-11-27T10:00:42Z","id":7,"mismatches_found":0,"status":"completed"},"outbox":{"failed":0,"in_flight":0,"oldest_pending_age_seconds":0,"pending":0},"relay":{"paused":false,"paused_by":null,"paused_since":null,"synced_last_minute":0,"workers":4}}
 type SyncStatus struct {
 	// Blobs Blobs (raw messages and attachment bytes, each stored once) and
 	// their bytes in each store, read from counters. `mongodb` counts
@@ -1252,6 +1283,17 @@ type SyncStatusOutbox struct {
 
 // SyncStatusRelay defines model for SyncStatusRelay.
 type SyncStatusRelay struct {
+	// Paused Whether the relay is paused (`POST /v1/relay/pause`); no instance claims while true.
+	//
+	// Example: false
+	Paused bool `json:"paused"`
+
+	// PausedBy The client_id that paused the relay; `null` when running.
+	PausedBy *string `json:"paused_by"`
+
+	// PausedSince When the relay was paused; `null` when running.
+	PausedSince *time.Time `json:"paused_since"`
+
 	// SyncedLastMinute Outbox messages processed in the last minute (all instances).
 	//
 	// Example: 1200
@@ -1496,6 +1538,12 @@ type StartErasureJSONRequestBody = ErasureRequest
 // StartReconciliationJSONRequestBody defines body for StartReconciliation for application/json ContentType.
 type StartReconciliationJSONRequestBody = ReconciliationRequest
 
+// PauseRelayJSONRequestBody defines body for PauseRelay for application/json ContentType.
+type PauseRelayJSONRequestBody = RelayControlRequest
+
+// ResumeRelayJSONRequestBody defines body for ResumeRelay for application/json ContentType.
+type ResumeRelayJSONRequestBody = RelayControlRequest
+
 // RetrySyncFailuresJSONRequestBody defines body for RetrySyncFailures for application/json ContentType.
 type RetrySyncFailuresJSONRequestBody = RetrySyncFailuresRequest
 
@@ -1561,6 +1609,12 @@ type ServerInterface interface {
 	// GetReconciliation Get one reconciliation report
 	// (GET /v1/reconciliations/{id})
 	GetReconciliation(w http.ResponseWriter, r *http.Request, id ReconciliationID)
+	// PauseRelay Pause the relay
+	// (POST /v1/relay/pause)
+	PauseRelay(w http.ResponseWriter, r *http.Request)
+	// ResumeRelay Resume the relay
+	// (POST /v1/relay/resume)
+	ResumeRelay(w http.ResponseWriter, r *http.Request)
 	// ListSyncFailures List emails whose sync failed
 	// (GET /v1/sync/failures)
 	ListSyncFailures(w http.ResponseWriter, r *http.Request, params ListSyncFailuresParams)
@@ -1693,6 +1747,18 @@ func (_ Unimplemented) StartReconciliation(w http.ResponseWriter, r *http.Reques
 // GetReconciliation Get one reconciliation report
 // (GET /v1/reconciliations/{id})
 func (_ Unimplemented) GetReconciliation(w http.ResponseWriter, r *http.Request, id ReconciliationID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// PauseRelay Pause the relay
+// (POST /v1/relay/pause)
+func (_ Unimplemented) PauseRelay(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ResumeRelay Resume the relay
+// (POST /v1/relay/resume)
+func (_ Unimplemented) ResumeRelay(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -2644,6 +2710,34 @@ func (siw *ServerInterfaceWrapper) GetReconciliation(w http.ResponseWriter, r *h
 	handler.ServeHTTP(w, r)
 }
 
+// PauseRelay operation middleware
+func (siw *ServerInterfaceWrapper) PauseRelay(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.PauseRelay(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ResumeRelay operation middleware
+func (siw *ServerInterfaceWrapper) ResumeRelay(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ResumeRelay(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListSyncFailures operation middleware
 func (siw *ServerInterfaceWrapper) ListSyncFailures(w http.ResponseWriter, r *http.Request) {
 
@@ -2869,6 +2963,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/v1/sync/failures/retry", wrapper.RetrySyncFailures)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/relay/pause", wrapper.PauseRelay)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/relay/resume", wrapper.ResumeRelay)
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/reconciliations", wrapper.ListReconciliations)
@@ -6015,6 +6115,346 @@ func (response GetReconciliation501ApplicationProblemPlusJSONResponse) VisitGetR
 	return err
 }
 
+type PauseRelayRequestObject struct {
+	Body *PauseRelayJSONRequestBody
+}
+
+type PauseRelayResponseObject interface {
+	VisitPauseRelayResponse(w http.ResponseWriter) error
+}
+
+type PauseRelay200JSONResponse RelayControl
+
+func (response PauseRelay200JSONResponse) VisitPauseRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PauseRelay400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response PauseRelay400ApplicationProblemPlusJSONResponse) VisitPauseRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PauseRelay401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response PauseRelay401ApplicationProblemPlusJSONResponse) VisitPauseRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PauseRelay403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response PauseRelay403ApplicationProblemPlusJSONResponse) VisitPauseRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PauseRelay415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response PauseRelay415ApplicationProblemPlusJSONResponse) VisitPauseRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PauseRelay422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response PauseRelay422ApplicationProblemPlusJSONResponse) VisitPauseRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PauseRelay429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response PauseRelay429ApplicationProblemPlusJSONResponse) VisitPauseRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PauseRelay500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response PauseRelay500ApplicationProblemPlusJSONResponse) VisitPauseRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PauseRelay501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response PauseRelay501ApplicationProblemPlusJSONResponse) VisitPauseRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResumeRelayRequestObject struct {
+	Body *ResumeRelayJSONRequestBody
+}
+
+type ResumeRelayResponseObject interface {
+	VisitResumeRelayResponse(w http.ResponseWriter) error
+}
+
+type ResumeRelay200JSONResponse RelayControl
+
+func (response ResumeRelay200JSONResponse) VisitResumeRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResumeRelay400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ResumeRelay400ApplicationProblemPlusJSONResponse) VisitResumeRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResumeRelay401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ResumeRelay401ApplicationProblemPlusJSONResponse) VisitResumeRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResumeRelay403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ResumeRelay403ApplicationProblemPlusJSONResponse) VisitResumeRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResumeRelay415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response ResumeRelay415ApplicationProblemPlusJSONResponse) VisitResumeRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResumeRelay422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ResumeRelay422ApplicationProblemPlusJSONResponse) VisitResumeRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResumeRelay429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ResumeRelay429ApplicationProblemPlusJSONResponse) VisitResumeRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResumeRelay500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ResumeRelay500ApplicationProblemPlusJSONResponse) VisitResumeRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResumeRelay501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response ResumeRelay501ApplicationProblemPlusJSONResponse) VisitResumeRelayResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListSyncFailuresRequestObject struct {
 	Params ListSyncFailuresParams
 }
@@ -6496,6 +6936,12 @@ type StrictServerInterface interface {
 	// GetReconciliation Get one reconciliation report
 	// (GET /v1/reconciliations/{id})
 	GetReconciliation(ctx context.Context, request GetReconciliationRequestObject) (GetReconciliationResponseObject, error)
+	// PauseRelay Pause the relay
+	// (POST /v1/relay/pause)
+	PauseRelay(ctx context.Context, request PauseRelayRequestObject) (PauseRelayResponseObject, error)
+	// ResumeRelay Resume the relay
+	// (POST /v1/relay/resume)
+	ResumeRelay(ctx context.Context, request ResumeRelayRequestObject) (ResumeRelayResponseObject, error)
 	// ListSyncFailures List emails whose sync failed
 	// (GET /v1/sync/failures)
 	ListSyncFailures(ctx context.Context, request ListSyncFailuresRequestObject) (ListSyncFailuresResponseObject, error)
@@ -7114,6 +7560,74 @@ func (sh *strictHandler) GetReconciliation(w http.ResponseWriter, r *http.Reques
 	}
 }
 
+// PauseRelay operation middleware
+func (sh *strictHandler) PauseRelay(w http.ResponseWriter, r *http.Request) {
+	var request PauseRelayRequestObject
+
+	var body PauseRelayJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.PauseRelay(ctx, request.(PauseRelayRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PauseRelay")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(PauseRelayResponseObject); ok {
+		if err := validResponse.VisitPauseRelayResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ResumeRelay operation middleware
+func (sh *strictHandler) ResumeRelay(w http.ResponseWriter, r *http.Request) {
+	var request ResumeRelayRequestObject
+
+	var body ResumeRelayJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ResumeRelay(ctx, request.(ResumeRelayRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResumeRelay")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ResumeRelayResponseObject); ok {
+		if err := validResponse.VisitResumeRelayResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListSyncFailures operation middleware
 func (sh *strictHandler) ListSyncFailures(w http.ResponseWriter, r *http.Request, params ListSyncFailuresParams) {
 	var request ListSyncFailuresRequestObject
@@ -7203,352 +7717,362 @@ func (sh *strictHandler) GetSyncStatus(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2LcttIki+Mv0oF90SY3AEpipbdNhUTZ9W23K1t31ZWT88c03+iCBRJtMAqNgqQxOl2xP9pvgf7nuSL",
-	"zKwqFEDwJsszPXN6YnZWBoG6ZmXl9Ze/tiK1WCopZK5bw19b4o4vlqnAv88XPEnhD10sFjxbtYatM6Zz",
-	"lYmYCfwtaN3wtBDwDs9zHs0X1M5HaFbmQubjfLUUrWGLL5dpEvE8UfJoGU9bQWuapELyBf7Yo0d6zgdP",
-	"nraGrefTZ0/j/rPjZ89Oom/ip0+e88FUcN6Pnjzhcf/4CX88mZ5MjyeDSX/ybDCI4uMn8dPo+MmkP+33",
-	"ef8ZtJX8XYwnqxymcjx4fPL5U9DiRT4fZ0IXKU72c9CKotbw46egFaUJDDaJW8MWzGyZqagVuEnMuZ63",
-	"hq1BNHg6OXk6efpsOo3gf54/n5w8eRwdx4/7J8eP4b+DQfxN/+nJs8eTKe9Pnz/jT8SzZ08HT5+Kb7iA",
-	"FjPBcxGPeQ7t9QdPu8fH3cE3V8f9YR/+23vyf1pBS8gbkaqlGE8ztYAFSpNI/JfZm16kFv47uWoNP7Z0",
-	"sVyqLHcvqWzW+hS0TANn0AAbFf3+42itMXwMg5sLHosM9/6v3Q9Lvuh+iFQmoPl+77j16XPQmueLdDxR",
-	"MRADNbekz78XaaroydHStQgLegz/TyyWKhcyWo2vBXyrslhkXdiY7s0xvCiBDlORi9ZwylMtAtyHibpr",
-	"De3cWkFrIbTmM0EbRb3BIh4fD77pQWP/BR/1muZWfjnWqsgioDuabytoLXmmxTgWUxEh+X4KWhm/Hfs0",
-	"NOifPAtamYhEcrNl/2D3dDH5WUTwwjuYJYOBweOVjMY653mhYU4rGYnYPN7c4DE0mIu73C46rjM827br",
-	"xTLeRmXY6I3IdKJka3j8+XNAZ/1CLou8duAlHXXGNfvvD+/e/qsdeXvA/8nn4GFp+Uuo8EBaAtq4FJGS",
-	"UZImuJf1C8Ge25hlhayQR5GrcSaWPMlE3BoOgpZ7dcPATwYw8FjkPElx9Sepmox1eSPhvxeJ1omc0b7i",
-	"E5Ut51zCA2DpqjB3GYd9HKvpeKl0PsugiX5Qa6Nfa6JfMv1Fohc8j+bIwUTGtYjHkyIfLzOhhczxXdPO",
-	"OJHjhZIzhe9SW9VndO7HcZZM4cvPQcubVsNA3dy2zbZprB8Hg/7jT80Dhi/WR/zxuH9y/Klh2B+f438+",
-	"1Uf/EakizlZj2HHLrkWWqWxsiLo1lEWaBq0pT1IRGyqg9Qdy/wbHgSMWejxVhYxbw8dI2CqL9Tiai+ga",
-	"iOa4j/8JWlkht1O75auOxoCus2Q2Exmcumgu4iIVceszjN074OdXfAb/PxY6ypIlUXjrai6I7z3SLCqy",
-	"TMichYZjhsALOdN5puSMCZkn+YrlfMba4aj1eNQKO6dMCxmzJGcTHl2zRLLwYtp9A9MNe3B10wmDY98a",
-	"jFp4on8p6JjkWSECHO+Cw7gMM9V5BlQAg78oL9Mf4C5tGju0J3T+SLPQe737g1iFARPRXIkYZgFkUR1Q",
-	"/V6+18DyS7FM+Qq+qg8uhGZCdjsXkknFpLg198stDIdky8mK5fNE20kwLmOW46T0UkktRjITS8Fzzbhk",
-	"gmdpIjKmijxSC8GmKsOXNV8Idi1WpyxEAg2ZkvjDNMl0HowkdJbIme2lN5L+QtBsd85+olQquMTpv1aR",
-	"Y5DVSb/n+ZypKXZvBECYDIohARO9WY+FRzfHR7gS+ui4RiT+TwduyaVYZi+TmdB5M518+P6sO3jy1A4O",
-	"L0+kigDII9RzDj//eUjX04Rr8fSErqFhyNqXr16w508e9zvV8bqv5Mnkf2Z/m7+Z/vQTf/2nX2Z3f8n+",
-	"5xV/d3R1p7MXJxe6/5dj/Wry8vbFbPbn4cEzy7PV2TSH412f2Qe4sGLNcsVuOZxCMVUZ0E+erRI5q4z2",
-	"eFu3U5UtkOskMn88gDs7kcmiWCAjM2NKZC6AycCgfvrpp7MinwNPiHgumtecl28kSjLsTcBYCy1YO/xW",
-	"8ExkYW1N6SnLBE8Xfx6hPAGC44HM4zOKunwhcsP9XhSZVg0r+G7JfykEsD6tMgbCE+NsmYmbRBWaLflM",
-	"AGuRIEvQO+EpU4skd8cPT9lIwps99k6mK3bD0yRmt0k+L8/nNElhJKdwkBNJb5g+E83Ck34/pHOZwKB+",
-	"KUS2agUtI0LSiy1/vgt+91rIWQ53dn9wgvvlHgQNVERi78vtF0AS1ykGh7Pk+bwcTRK39qWkpyc+JR03",
-	"UtIuJv8CFdZuNFdaSOBzLJ/znC34tdCGWRLz1HyKxIXEHzAdqaWI2VJk7Oz9xUiS4jtkx/DO4MkTdpPo",
-	"ZJIKdvbhxcUFi+Y84xHsEWv37wb4Vv/um/NOwCY8EyPZDssbI+wwleHlKBmwhmfPT47ZL4UCdkdrjldk",
-	"+cGoFZ6yicrnIwnroxmsZYV7d3rsDQks0PSCp/CeiIc+bWy+vHCbnJJnNqp2H27dNY+eBk++2U1Or5NF",
-	"0sBp3/A72Gsmi8UErqopS3Kx0PZGgkPC2rGY8iLN2ZN+wGAnlYa/ibc2kX+KffmjNS20hk/6QQProkHA",
-	"r/2d5FcV+TcdkKzyFssE6A/rB+abr39gPkNTJB0gX/uWx5d0AOBfRkpGUdtXSjM1ScXiTz9rurTdgH81",
-	"Osg6tTCiJmakExx6KXyewMrmSU4cm8f2ELbciOd5vtTDoyPLv3uxuLHj0EcTHnftJ5/9xfhfmZi2hq3/",
-	"OCqNdUf0qz56T1/TImyUBGHE7viwdiHR5MHhpIMyCMc5xiNmTpu7JuAhTTqosehODwb5QslpmkRfus41",
-	"UvoGxqvzJE1Bq5RwvlAHkKi6kAZRrvrzctWrhMt4mgker7xG9tqI6mi69uuH3pPIrJ0ur0WrbMDkRI+9",
-	"UtlIhu/ffbhiIAVWx6XDIeMwNVgsO9NEsmWmQInUpywslywcyUSzJNfmmMIhHUmY0iuVTZI4FvILtxBl",
-	"drUUmeUGeD40XTls1OLxIpEosJQ797jcuXIYe27S1H3wUPty9v4Cr9KUR9d0i9LYN8wM6f87JcUXLhwp",
-	"QCcD1IFIb/cX6dhjKtibW58ik0O7NkPT03AGrzzUipS6GY0Lp3whc5FJnp6Dxv+Fc09MWwzNB960n/i8",
-	"1PbItMhuROZe3otObBcPsihnkhVS3C1FhFKNNxzWlgL+EfFCkxJLshVL5LLIOz0G60nzhvMaizSZAEWJ",
-	"dMVmQoosiXB136r8FRlEHoaopAKpHBr0D95JubhvvRf2WlCp8i598BAr+lYxXURzpxDbRbiAKS2EzEX8",
-	"sHdLonFN+A1PUrgAK0R3XF2XxBvEAavjf/YwRzHRLOJLPknSJF+tTQG4PjKpWCxTtYKeWXslcrqi3/NV",
-	"qnh8pdRrns3EF68mXV4gNjBxFwkRa/ZkcDJ49qzfJwtChXt5LN4MhOVKsRSHsueaLunDbq5Ulz58KAZX",
-	"mUX45uyv42/fvfzb+Nu/XZ1/CH2hnL1JvjXLifQUJ9DKK7RvHrCiXzzo0pKI2pJmnBm7JGmASBosVXIG",
-	"vIikibVhXzqx+58ycE96xqFdKfWGy5WR2PWXEijPBUPtyGxs9TodeNLilVJsweXKSmR6X4IEQoQPu+7D",
-	"hyDISzdyEZ+Sxs74FITwEM1dXbR3hUyTfatXdVV5r2wag3n7yDOe4TB+lLzI5ypL/v7FzJYbQ8+EDFZW",
-	"pNqkMHn8tjKIPfeh8L95oNvIDDlAYwZc99dS3UqmpKgt+E8//dStm/u2rXrdOmiWfpmpSGgNfPwcnQmH",
-	"7wAOx3Oyv3HuIN9XV9dlM4GSCuoenMXJdCpQ9yi1VufLqwr59YZAPrT6BzY5haVrbLE8hgNPvDt4YPsJ",
-	"fl6z1wLOKjSL9g2k0QZ35qtEpDErf2XkwNqwFFY+nnPNBk47nkIbwElQLCTXOD6Db1Tp+IXDkrNUcJ0D",
-	"cbFMRMmSJEbvsHwOyq99v6/fTOX9TxsW+S8Nk9prGb21Qop9aLPErUjTrjFMTIocdVRD/k7QiSKxzOGE",
-	"gMaLyzGSMAvt71U7TTRI5YlkIa192LGn2KOFkh8BOYzkJjIz6vGP0jjGRfxGxAm/wjX7Ih75gj7tQlNs",
-	"UYAwJZjfCHyM1hja4qNsGj0bDCpi1ROfcboRsgUMkeG+7s1C3ddd/LqLnz2kgPVIs9Cfc2j3Fci+plzT",
-	"VoNu7UaA3O3MBZvgisckyPD0fQbf5gnwQOOJrrkypGBlpMoQyWshch7znAfoWwSdAHQ0ppbUZrrCt1CW",
-	"7Y3klfOMqSkDHW/lNQjPOMv4rd0s0yY8/e8P796OpPeuhv9BegsN+YQB45mwnk/4EnVK0B9HMvzunOw+",
-	"xvv3axJ/PvKibo5+TWQs7j4bQ/jSW4oKfVYX5ILmKlO44syMh2jtKJt+ZGYPZ4m8fqi/rpBaR3IiWFhG",
-	"24QobuLg51zPWa7Qczh48jRk7fBkMEBRNZEz6KSyHiqfi+w20aLTY29Re85EXmRSxDQjZwSGflp1i3vQ",
-	"us2SXLyT6Yrsx5+DWgzSmiH+4s05Hg7r8FzyrOYAX49aqjgBnuxwAvhBTo3OP3+J4VWU4k+ZWCzzlfWS",
-	"oHfcDg9vF2mkD2+cvbXRHWOkxNqAbIjVmpe06vuNRaRiEVvWG7CnJyxVtyKLuBZsLu5YnMySXFeH8QBh",
-	"W0ue5yKDEf3/Pva7z3l3+unXpyef/1eraS5eiFd9Pi/NBOAd522394g0p7niyBs8Pgm2OBqafbyly+Jj",
-	"udc1wqsM1O3AJ9eeotCsz0HrrIiT/MVcRNdLldBprR5j3nCCfwL6SHKKmUhmcFz8wxLzXHTzZCGaVpBC",
-	"WddJk+fA2pAsQ3gnZO25uEPv01obSdzooakvVtC6Fqvx5rOA3j6zUTANIP1rsaoSmL20uhxWqmk0Um3y",
-	"tNPawE0jMJ4hF3c5a9/CXENjusNWQYNOpivW7U4ztehGbjtCBkKtbl4FLX5p7jbU4pfQTkyKW4xhwX5w",
-	"hel4b96+TctZoz30n8EYzJ4GLZQK3ZKbhdmD6F4nuoHw0EVZ+WObFFCn48+uW55lfIX7VEYLQGuySMn8",
-	"Zlx/697UymxxENVGNk7t/EY0HqWoOTwnxOu1t0TjRMDMP9Hgjf/MuC4y0dM5z3L/wYQ+GMkwE3D2EyXL",
-	"r1DQQhW++q8xCd/mM98waTqoO7W90TRRIfGH/c6+F+X+6wb3h7FZoymJo427Xc4udOEd7hGKK0kkauEq",
-	"aqmbBuCFdjZLcBVSKHd1E9MSjmdFc55IEj+QbwVMwfEGMY70MRdF5qJY7Kfw0ZexOaMwbFxYLxrvr11j",
-	"5epexCFrP3qESzrh0fUsU4WM2a3Krg/kN3Yiy5RHxhQsDMPBBaG1aR8HbBCwx//v////QRFUFTmb8SUx",
-	"tz0mmfNsJvJNEyTbvSEZJW1UGxLv8GTgHZvh41p4m32ntZMHxJbJlYQc2FPtBljZjpLkKrxyO+d4MH5I",
-	"fOifxwrz+SUmu/yltF3UfFkYpvO0f8woK4ahlQO3R4IE9LG15Br6mlK2j1bT3PwpRZFnHP8yPkmxWFq/",
-	"3FJkC/e3SpNohSufxfjxJ3/3TQdr1F6OXm+43IWMRdatRdPdiCxGj3pdLQMNR2lBwTd6JMOzyodd01do",
-	"gh00u8XXoXlgcd0kBqU1kSMZXl3++OHq/OX47Mer7z+cX/5lfPHyQ8jaxBcjkdyAIPPm6uwRBratSMsh",
-	"Jxc1PpILvmJzfiPYRAjJQI3JhaTAVzszZFjQ5UyCbtghvRJO7kiGL3+4eDP+y/nlxau//Zkiaq2c9Egz",
-	"dSsZvFAuRju086BIgNC+HXZ67N2UadC9eMryrEALil0DGE2ulhiL1CZJpsNmyY2ABdTLKRzreMGzKMTB",
-	"hfDXKQvj62QRsjTRuTb6sj+cHgt//UwhwCMJSyPIHCAFa/P0lq802Q9t5gkqzSb9pNNjZ7Ydhv5WWMtr",
-	"od38WSamhRb479pV+msLBob2OG85QMa8s2kWwDDUgmO4UjXdig6IJVi0si2nJs1hU1MwBpN4MlGFXEvh",
-	"cm3iscDozKrAkkW7+Uw+/wutB16wOMG9eVTl2zqTwo09sA2zJnt/8XkD37IvrMtw/mqv60UKBPZoLuiq",
-	"N4Ryykp6R9JqOiso9NdUD38v12UZQydraii0FtIJ6sVhUFFv6KPa/VehiXWFDVsymYBrnb05u3zheoN3",
-	"wl5zI6lqsAC8f8VCvciXPfg93CAEAZOcJk1x1pWpJrWp0of5qrHV8mRsHpN9p3lcmeC6SZhHBYx+DH0i",
-	"ILYVsGQKPHlDkwuVi3GybLgqYZVxVPRSN1luGhYd6d1nwL+a61e8aSWokHvTHf8tqCAXuVjsNIpWj5Gw",
-	"qb3bRunlBH5uyOFsWnngOxgAWrW2tyc8E8HuIONO4AWIiwWH61lbTXotk8VcU9XTdN09PtRmtyZmVica",
-	"mNXauP5epOmhW6C3RJ5j/kIiZ0Lnpwy4GgtrQwtdoLCSEYpte/H9kmjwJN5d0Ec2Ltj887h+I9SWyYx/",
-	"y6pQPO46D882iXXv0AuGgugSbcHGR5SLRQB6jX2Acd6HTZdO2/o113jwts/KnO/1oRviN5lIp0zc8ShP",
-	"V+jlUFOjDBlJCaVj9IOY7Lxe6/5nFEYnbDDeXr6aw44zesMb08XotDVwwX3yv3LTg/V+SJXP4eaQ4hYX",
-	"6YAsL9ZOk2ufReRdm4NWy6QxZ7Gev1W61prW4furq/eMXihHfauKNCYpfs5jkxSYyFkqWBmxS6ekqvEO",
-	"+scN8fk7zX11rmQG3EiqqZq8UEWTEcwZz91wTgYmx3IPI0BkG/WM6IebLqmVwIylaQIOeqJ2DVfgJ3rs",
-	"HJWLhcC0CgyCRvXBHKkh4xNUHqyXi9x8I0mEqtHz5jtedGC/IN2l/B25hft5JI3Qo/EEo6YCb9H4m5xx",
-	"lVT5fcXz0uPZIJ3XsCz2FDcwTimKKjv48ZPHSNeOcr3fLTbEt549v25LpHvMyOW0e2tmfgO6sW62rKBw",
-	"bHJjtSvOqo7zAHGpZBLxFNgJevZKH1d1CA+A7rE+dA/u41e/r03IH/sZcmv4II2ZnW+u3jP7njEpWDcj",
-	"cl8T11TzKjYAjWzuPVf79O3iWvTO/jcCWuxPn3ZFyjnth/mwQe/aYqv+9YBReTaITYgS60bvEmLCn84e",
-	"aBMbLNnbMhxZ+z1hD3z4n9dsmSULnq3MvZ9qhSfpjZIz9fJbFo6T+qV6vNflsZ/IUQ/UIT+Z4x+oHxh9",
-	"wpqxMcdQd05ZKIs0DUHHW3eY15MDdxhdq5A0u8QYz9CIwoBUrMCIPha+AhUWw5Dcw5EMr1R4FL6IQpdb",
-	"Zd0T7ti08QuUiDpw7SkMbALBJ6knq2+UaVI+EU06xmt8zrSw0Sjvz65efF8PNQlZm85rIfMkhdHJTu24",
-	"FtkM7qeDTqjDQvGpuoRFWbcVeDgp6wdhT8iULa06PKC1Taa9CYcsLN/GGx82yjwiG9IpCzGHA5h9OLQk",
-	"MZJVmpCChH+/NSDuWGTJjYgpz9qPPPIM8S6N1fVTtaO739dmWgM3Wjea8dwGm2iRsQjFWqly9H1bd5JP",
-	"4FxTII/OuYx5Fmum+SogFTVSsUBtNLBf4rlj4Xto/SUOwpiG0fi7sHcChYxGQLllRzLebAo2gVn+wJJc",
-	"i3QKG3QtljkrZDTncmaDiZoFnq3qUjnmJkKuQ0StSSZeIEolayKvZFY51obb34a5AbfwJtYJmgNYCJPq",
-	"oACWGnjQDplkf4nEoQ35LVaBh9Y+8fGw9tByP6xk9IFe/1yBzWoMj7G3Vcp1zuycKymWJm2icmuIm7o9",
-	"aQN6VuOq7LxSPPAlf50cDtPa+6oqqX+5eOQjg/16z2mudeKgxOo78W2xWKI/2LiB6DyWZ2KrQH4cHIya",
-	"sOYt9h3F6xq0d7OU15IRIQOK1Y4iD0rL30BfPiuFxaCi6QW1iO0aw6geAZ+kK4pDZdPKxa7pRXWloCqm",
-	"N913FQnHyQr1+6KmaW5U1h123AGhuQ5czhk6e8ymJlUv3YCFU5KjwlyFrO0Hzo+k0zA6dL96qx722Jk1",
-	"EGCkMbEUFitBIcixmCZSsERDM1PMO6jGrCZ5Zw+NvjaxMsTVhhrvba6sqv2lebYS3Vmq41GD3AJyZal1",
-	"9TbefZ6V/PnzZzsjW3eN5Z5aKWuHb84uXrNXl+/ehJ376aj1mTyczsra4eWL91fs6l3YOVBXfeDl3byq",
-	"pGMwHseZ0Drw49hRvI8TvUz5CgMuq2u5n2584EQeVHOuHaw0tRAcFNYVsAnNy8iflMyRpihGYzQLxrA7",
-	"j8EXK+JNxuE3r1Guq0G73UNP91Sj9X7Mj6z9SyEKlK8n6q7jCZM8IzUikZVDRDbLGkRXiUJZ85TtUL/W",
-	"h3X56gV78ngwYOEberN78TKE0UVpEZugf8bRLD7JeHQt6iHkh8G4HkaKNWG3QU6E0RVLnWeCL3CJmcnH",
-	"AxHcFxtpjRHz7PHjx887u8TE+wnP6+tr4/LNS9VuKxJ2LRWgv0sAXe9rmfJEdjFMep2gd0iptTvoSm2+",
-	"g74259zfiVmRAH25zyecjTLPQwQKOgfejhjBGvwXgaS5GPO7HFGknC5jkKVQ+UEMtmrEyeq/l//nxcXT",
-	"N1dnt9P/2a243DMAEaf23uahHiAXXiGAHEbt5sooDafMl/l67IwcNeY1nfOVsUusGM/Eujd1kynMN4PS",
-	"O6yN7svIAKndzlUq0GLRMW54F8ZQBi7U6DuRNypBEXsfA1mFfPe0l02SNKUcqB0M/POmjfHU6XXLxUpG",
-	"BEGEcZRGTB+ycCkk8PTQXEJknjGqdsfEuYs4HMm21b/nCvYHczqreje8bmLhYcXzLBGaibs5pxBElTE+",
-	"kkuRLTgcGMJYOWWZ6MZwy9nkYEqSFzLGtANoU6p8bJK4JqmAoZAty+qanapdzczIqV8tC1pLCRReU1V7",
-	"m3t7bTtxda/UYqJzgw3UYHDLYEWltsuL4Dp2lW3kVMDgwtA5XywpfP12rsyrI5nk5tHKukGXItPo5cQz",
-	"gWljGF0apYJn1ghWyxH0nXl7OuMqHq093VUw5nEZseVxIooJd+Yxc40+29jKPTqOx5PVzoSHtsqYl+jQ",
-	"Ia+l2Zck3yu7obaM93aKfIHPoibv7Cl+fJEhrmpROthgdK+0p+1mnarRZbMlpSQon1Jq5OobXPyFarzw",
-	"4MP7RYNtCmf8ae6bixOLw8XaaOE213xumQ3FjPsJIHnGk7Qmq245dLuyST9vmHWRiabUxRzUkGb7CP4C",
-	"Y+UsU7fOlWex63rszMAUMNMMpezDNeGQISY8ulbT6akBSTm/PPvw4+X5+M3ZX8dnV1fnb95ffcCl+FlN",
-	"Hmkbv5Nod+/UM18a43DqsPW/3tP2ex/GGWVJLrJkZw6+2YIX9nXH+taX/pxCCw0ZmYyDn9WEacWmPNsz",
-	"GagG9t4oVCEompFQU54DpdV2lIjYOVFhFOYNECtmSsVIubs9tVXG+3ivKRD6/OYVwt+t/mo3ojpYTNiD",
-	"wwgShl1RxJreN6mqPPYNrBxP537XV04yhfli3wsL0Q33pK0P+C7FyWVfehb2vGxMz+aqaboIKovknRe3",
-	"sq6vcsPd2ajdDd7Eame+Tu+fNnPBF96JrXFDss5tgAWwpjsJ65km2uDzG1gI+lVQRBoFOnUjmENQse0h",
-	"+4/UAq3SLM7UcgnyLntbpKmF3KdAeGmRLyLhqBkERiFjoGcQ16/FShhAh9AMYDxf8ChEZUvvdzL9D9dn",
-	"/r24Y9+/OXvRrUER+ItADbACLcWWw8NH4x/O/7bXGDz9aX/5iY7xfSm8Rqp2630nU72nLTT1IGYGc0n/",
-	"s5IRTf/7Ckc1a4flvm2epkS/TEmhCTsHz3XVPEB+INAOgQmsGwO8s3iYX8EzRD3eTmr3srUeqCLtxv5o",
-	"oOeazbJ/3O0fX/UPtFlukQM/2EuldtbVreM011LdanY7T6K5l+qAXPmUAf2ZiKMEhb5pcifiHvvJv3lv",
-	"uS6vuwBelMpGl+YZl5qygtGCI6uYyMjzyB1tAvPzuVhghI7hfiG/5Qmwfr+lsIOw7CEB6I95HmK3uVLX",
-	"FA5kxQUzoWKJODiUNDnGh+MkDq2ybiz2ESxFKuKZkxwq0SKJZnyhSAZZBOx2znNEyaGYmiTW7FZkAll+",
-	"khP0VRNLrBF/w+w8CcSTTmqD3zMb3q3QARpoznOxaEQrujJR/piAABumhQRlT/R25ouXA1mfStC8DP5Q",
-	"trCx0m62bkYqocb9UkTGpvSpYfLfC57m83UGjxmJW71oDfgK9ZwUIXMyDTFTU4nFAsYK6nLAQnUdMpNK",
-	"gSJOzUVmCkG11DUmctviVPDvJg6wKYUCu0H5Y45zhZ4L6dBrwxIHqia2Xu/eYyvdmdVq2rR3RT5Rd+ew",
-	"Es2JOwpfcGFknsmTtQmZDySsn9Wk02PvbC4BBRWQSGayBpyIpUVDPs/XigXfrYqhG8AoXY90udPr2FVU",
-	"rmsX5hDdwMWStWPB487+4EN1C9k3eylJqQLCHeOd0BDLKrgWTNwtk2wFd0oq8OKHHbtV2bXInAl6/3Eu",
-	"+N3YmKSrA+4fHG6HgpFZ+8aFPcfUJp2jsbfi0XFqsmEulkD1ASvugPW2BH6WcZ3XtnYMrF6uWKxYm4A8",
-	"iqUWWV6vSkRPG4NOyYm6y/NKPZUlBOuK6xeFpRHejktZqg7hVcUUoT3zh+u9/2XgYHjLlOtf0zb9wVUJ",
-	"romF+ZGojVlRGGuOwbcmbAlRrspY3omJ742Nya2GVziSc3Vrj7eJ+9W54HGPvRW32LBmC75CoMo4FvGp",
-	"sTxopufQyUgScKN5Ff1wscKuQcTpjeRI/qfNFR+niRRjV44Ey1iYqI6UgrEI9ZOFb/lCDCmOI7S4n4y1",
-	"pWKRShVqsQ53laJAOMYSJrIgPBBsj0KIF8DjMVSGhdAK/uQJXViyijrpnNq1+FklEuRKZV4RqRPUkhxa",
-	"UZlVtHv+DJ9NktyfF/EgWPZn3UmSG3RFglnKBE73x6tX3Wen0CauHkp21vmfzzNVzEyJkDlsZPXoxiJK",
-	"eSZ0wESqBbTBNXvN80R2j3sMoV+pfQftgYEMT588HnTMABhF/NEsZJEabEdvDiAokKc5y82E3v74mqZy",
-	"Wg4aes/EQrmIdkzUJEsGfE89+Hh5Y7OF2FkNKbSBhAM0VXDopyxpUylYw9lEFTLmIOODvDzo9z1n7WmJ",
-	"rXjLNQ2XEjhDGN8RRkGE1WHGiV4qjVJY82hfli9UBw3t07gdURlIF+phUaR5AoMZSzW2wx7jdLAH93t9",
-	"ZQgXEpoP7WdhuQynlEig4lV5pg0EXr1f16kp/lPrVovIr5sQpUobfFJm8LVAHHILjsYj+NDqQJTVEiOZ",
-	"XYtlTpi8CMLDys+oeAZfLgUH6tw4+A6NHgduzlqVkcAvj7Sl2QkID1UigtaQi0xVxgyzN9+RY0Eq+zWX",
-	"mMpDwVTAL0rGYFuprmmyEGOdZ0WUF5lP1pg/dfHmnLkfq2PSyzSBCx9bTNNTL/Jgyxai6jIV2VjISMVU",
-	"1bXpIJnXuufmtRDDXZkNr8T9IJRX+IsqtnWXWSLpWol5zmH3I5VlxTI/9e4W3MKSTcEwYYvN2SFGVRmU",
-	"YyCE2YaMLNElyHpW5r8wTrwElog4fAIS6Klj+PQW8km7NpblORrR4zwrZOTl5ZQpOZotgI8TreZzLgmK",
-	"F7dCFbgXbS8xRudqqZmRmY6Dfr+fz+0lMktQ6TPZVN1uaG5VRs1pB9Rw3F8/Wbpzauub5i55Rcl0hXBT",
-	"rJ5/Q5PDq6gyOQOMDS2Y8g84J8LSQJA+4sKatZF3Eo13XfIRfozs8vnzZx67hDvVBJ/Rz8d9mHyA/Jcu",
-	"Ty5pQey5ocoUwIit5bo8OHquslzItayc1maG1ID8e9cVd7mQCCPSreZI1aQLF52PdzJZR1wAftMt5D1u",
-	"4PogrG3m2JVfG6bRyLZQrGxiHFjCeMMRR5W3cr5M8x7FY8n1CplggKtFgdgECPf85Mk3zOCDs1hFxaIR",
-	"n8LCma9Z+ooFl104kcg9xN0y5ZKkMdRuEs1URMFAUU3hr0LqH1ch9Tcqvw0WhzUcf3qRtb1HFgEdj1pn",
-	"7/h8s3rYA1XAarCpJ5gc15RU+OPlRcMysHahCwzY9s1/S57PO5tqAftqUJEl3UwgfH3UrAp5pfPW8MDj",
-	"MiGnWs+xqJhOWfuk/5wpyTbXoyuX0i/+uI/NcE/wDbhmKs1jiYM9fPgGK38t0A1vuICYEjN1IBw4uDkC",
-	"0Fp1F7bUUqhHsjf3yIAMDLTWyjqZN/e3d4GG/WmipqzaigG4TFuxRdbpf81yaepVNG2mmk6NMQNfCgg2",
-	"BXMegdq7COOCvkxjeMhVGLDQy7b52P/UM+jyFqtXf3z8qUegEpglVDszudqSAFzzAe0uyLFrJS2v2uYs",
-	"rlapbNLo14/iI1u5sQdyZrV4vktK1sUCoYYM6mkP7QsEP7OGo6dMWf6mGIg3rgNmX2JtIU3Qp8pQFsQa",
-	"eJ1TprLlnEs4nIU0ggtaQo0SWE1Z3RNmphpxs8l6VEjQPhI9B+XKhD6TCdAwvB3WpJPB/XM5PSzjbddF",
-	"datfmo/g+2w1zgq5EVsgmbJym0nKxaUlIgAt2MS1cqqjtQ8ewA5bsQ02w3VFvlYGlPsW+p1rY+zINLiq",
-	"CbW/Z1Rk5aP9LpH6qbhHUBAcuyzWY+MsqRl/98dJygq5m3RNwMlDJpLsFVdTJckykjPPktlMZId9fmU+",
-	"ag7PoWVYC6exPZWnwIvTqe9Bw8YGNf61RnF1Ui+P6252jMBZeitPxFEE6Fa7TmRMaiL8pa3RExSllC87",
-	"w5EMjfg/TuQYHWoha3Pmwa2QxAtfJZJN02Q2t0U/bGj9SFoxvBOUNim7LCFrT1Q+Z+Iu0TmWULIVAZFR",
-	"48sjSfWN4Hvi19Xh2HB9248LyPRHOpI4VAz0x90ax1kyzUPWtnU2+CwTQuMYQi9a1hb8GUmbIQBtcFCE",
-	"xmo6tp5FA6JcH8sj7SaU6JGcJ7O5r9ya7I2hzxmpEitsJAVSWUoJmE5kJEZSKpaJLgIGYziVV0fx1BWH",
-	"sJewCGFtcwQp7v5dZIoumREieuCq644BOBfxeFLkY4NABktbje43sNJr+2qKXVNjp+WlO1kxunYpFVnT",
-	"pcrTTjCS4SRVE2e0g12EB6Xv0kl/Jfg9+VsWPLsW8UjSXpAV2ozokWbfZUn86gMVQQ6MnddRg8msjOaF",
-	"hF9VZutnSUK5TjEeBQjPxHRV54L901QYn/FElvMgqiyngXa36jQQBkMkBKedq0yY6l4jWSyxsKhU5lu+",
-	"EPqUxYK8SpMVugRhGNB3VkjEkXZh0zQHona3IcbgJaLcmAFzS1CN6eB1Wr7Hpedv530/p1W8x9d1pnKP",
-	"VIZ1+r/HOOrM8h7jqPG3e7Tgc7eD51BPMaxPqGGt18dcG0PQQGCNC16joipV7L77XpZCbQ02EprRZbHJ",
-	"hgT6MoaT3sOjqPGSxEMJ92PAIr5cipgRXKdpsEE/2XgWDkMr3HQmDmmltp8Hrm/kpIn9ZSojgQAhlit+",
-	"gERnPmqE3cQYJ/NCUN3W3eTxEJGoNd33H5H5+nVCWqsTuV/aT0UJxFLTG0JgL1G2qWiE5soq77V8Lhb7",
-	"6IGfd07mw6aDfk5pSLH2ZN8KLiBmbhiDQMeddrLlHPf78NlIwnedHqvJL4S5mpfw10ZAI/c7SS6cmddH",
-	"Ej4+ZVXZoYSAJZddWwthXrGspnP47V1hFvtUymliQjt52X0b3sXd7tHuVlng42DQf/yFHeyQFL50/Ftl",
-	"iI/H/ZPjL+xgm4Tx8Tn+5wt72CiBfNna/CvLJpuS1UNj67OmP2tewXI9znsRUCh46CwRGPhaZqAjp6gY",
-	"DYwZ2fgWd4X1lhYc//c10aI2JVt4uhHvRRnkOixJvOaZaXO5Mm6Rzu6g77pF9SsZRR/ebtc/0H90uOGr",
-	"sa6iSxpbNz1VlnI32V6VVrWG+EubQmiI1qc4GHVckHNpwWXBa5WzzLNGIsuzVVmpoJ5pTFb8BvzuAmHS",
-	"1NS7gK3Nf39kvt2BkW4EzYuXZ6sPKxm94klaZELfL2XIhWlPk5RivniaskgtJok04BFnb1+u6x3Gjlim",
-	"y9SjxdOVS1mB/TP5qi6MEJmOzrncEsg6ONSsuxEWCodjhmBGZX3L5pt7wj41iYiwKS+dz7+hVsX4XgAI",
-	"OwOka8HCt0maktyfZyvWFjZ82gZJV4P5a6DQVGAi0fbt3r05HXWzHU+mOhQd2GKwGGm6d8CBn77QJCms",
-	"ZDR21T82BP+jodNAqKyDZO/O14U+9gmnxn5cTLWF4K8Cv3xRjPWDwsZ+JZRXD93ioLPQVGCHcpXWcULH",
-	"1fhxjwjWT1QVWbSEszAk/GnDWTcMeN/D3j/Z77zvyjHJK4BMOq9n5/gJKD4x2xBC0jURSFrErFhuB2p7",
-	"so0RH5Ja/E+EMj+QA9QKb4BIPyzN3uY2qcSU7MUPtifJrNPBnkjETw7LSt1wgDYg/VaOTcOxKmm1Mt4d",
-	"J+YhrGT+AfzXNZHtxBiLuZ5PFM9iG3tVS0Asi6RZPJPHTumC66GG0AWPbCYm/G1AuqzrHisi6HycrYXf",
-	"VNWjTToRHNtvmvSVfqmBeOpfRUrwBp3IMXl58V8qjYXOx2bYY6BSDeOLdW06uAcpR23RMHSczSKRRU5z",
-	"p4Q33RqerBcTRWt8A0Q3GunbXnwxeQvLiCuKszb4qiaPQ8mIkuwRxD/JTCx2Ir23AorKxhQQ8pxlusdC",
-	"ZDjxJKRnVAXAuApKIW/OtauKaxc0xZQ08k42GfFMwzvLwbnaWJ/LnNZf0gM+qx0Gr43ADaLpNJTEvOvk",
-	"05khIJrWZqo9QNc1hoYKSe43ChI/Wz717ffhJb6+oWygG4dttnmS25nK+YYSimuK7FJk1XiEHjvb0y+f",
-	"aDZTlJNm4wkSaX39YWDDNmxcwylGDmJjI0n+Z/iUvPtORcnsNYtQKvi9Q1b0rFI9djUXIzlNboQ5LYzH",
-	"sUmrIQgDvx5aUHq0tcHfbXZWb8SG8hZEs3bZWqe6PKW04EAGm2L9Hh8gD97D5lPn/Qc34FjroeXsyovl",
-	"XuFhdf6xPwKlgy7afi7ebdFNjTQ94dF1qmabDCANtX6Bl7sbYh2ws7NTrWuI8isvwrVgK9uTUR7TFQbm",
-	"lsEcZX53NR58vwiBLXfuWixuWbCCPmO1dGw4vubrU9a3IADEMjwzQ7k2Pb9oS6wK2tkGrVciH6uRai2d",
-	"QLpM68DUM+DmL7Neds+qFrzBl9BpuW8eqW5Z0+3UemmvlSohNok4a/avqoGFubWwIIgo49LXBB5kEzN0",
-	"rYDZYM/ATidh/brmoC0pUtvwYxqGswnW0l1ODt8D233QtDzrywycSkRFluSrD3A/G0lQ8ExkZ0U+b0wB",
-	"Ont/QSVVIyWnyazIzJV39v5i/MP53z6EmCkr+UIMc3Ut5BBxVv6E/xt2GBXIhFegB5Ulf8erfMi+xW5N",
-	"sQH8klTasMcQM0gPWUhVQMIAS3hj2Q8eLygZF+aMc2gNzQzK5Zrn+bL1+TOylGkDGrnNmzBVRvB2VAuH",
-	"1kNpbd9fXb2vwvMkpRCaq5H0QjYxTpHqqCBzyIp83mG5mgkMTjMhcZbZUkQr1iGQYiQ9xJnTOlbFUimq",
-	"tMYitQQGixhD7uJtY+Ete/0eEcYnygAdEBYSjbtnZ2mkAlhKbW91EwmYZAiu3DV1tRzec8DE3VJpg32N",
-	"z81VgZ59p6/pgKUCpHcCOFCZLqGZp6UtUBPOXFZIbUr6wlDq3iyMbUBNgCMC6I3ww2PhOzt/jC9lbVMd",
-	"mCcZgTdZVEaLOdBBvIH/+A8GJChknkTUE3yHdKrhd9rq8OjmOGQOp8EmemBZV3sUbN0xzojyGJGvbO9N",
-	"450eOwfNCFqLeIZ3pyJoAsyhpFENYVi/0T/Yb2yWcZD5fhvJ37rdLv4f/GxPCfttvdBwsPboaIIxwqdW",
-	"7Td0kORYuM4CSJIcOWThd+dXDXUAEVc21yw8yvgtdHLkZeQc/ZrIWNx9NqWtj2DjMcB3Q1VBmgQecPab",
-	"kWNdv71ez98NcYeoEgRQREBoP4OqaANaPZRb0y4xDNswGfxNZ7SeRJI0uJDAflb2qEAfJYhXYGkaHhly",
-	"RocdRpFWc9+CtTEGTQOkonW0wYT+EC8wPxgpw4n1mSiZC/ARtx7k1Mbk+fCua6+GLjFfZnJiMYb5rqtu",
-	"pcjsT5SSmzd1PpKud49A1LROI0qmKyynRA58oF1rdL0Wq5GcCaCQk/5xCGzN/WB0B6Jwm+cPHRvehpKV",
-	"nWDZyuOQtR3gmUmPxjXpnFaLAtLgF3xVFi1sczmS7pjAz2jSMDHKNJ1HhiV2zJJzqW+pinR40j8JA1u+",
-	"He+ySoe4dK6AFIZsBw3obY8MgoHKRtKibvBMsFSpa0Se6bErpdgCyM98otlM5Cw8GTwPTSo5ukO7Z9Nc",
-	"ZKGpeEiwAAueZ8kdaxskO0cgGFWtczMpjNBSU1iCDtHOSIaxivSRlQt6izi03BLT+TzWSBC+VOF6Y2Iw",
-	"cEGjosAAbFrin37WiKNuoJoNQk2YI3QFHkDMNaS/+UjOq1nDJoMt7LFNqbxpookv1FIK9UiSgg5vgaIP",
-	"hysrUjE0GDQn/b4t0VnC7JVAIu1CYsI/DuO/P7x7GyDSNGa9ueAzVsUbKYu4upRlsorCt78UiM7v3scr",
-	"nHlbVqtFFhAYRdm6qRnJcwvBgT1AGwjp0jk103pWmxZ+FycUu07FgXwypSSHRyWUBagOaSKFae/4CYIK",
-	"VFqjo1wDIqkcYDcbRC7g18JUtJyoOLGInRPBKiSDpBJUZzMYrG/SrUjTrtmmSZFTJoLJPLGYQYhCREV2",
-	"GWtbTIQpsrSSiAKbdIqzohwH7grJ55UycRaDwlSKaxvS+viph21b1prkAaOU1XpOKoInXOchYvtY/k6T",
-	"Mt0A02kKbhgyDG4IAzbNhMCpswVf4pB0Ec1REnel6LlOYtFBuAY027t5vf3xdYnnEBD8E6I3WCiMKpYP",
-	"onAYMsY9MWkWLLwosfa7P4iVxRHJBNbNM0edEo0oaglnSdJYTRSLFCwaesKHXrIR9Yq3EZaN8njycTiS",
-	"tQuBFhGHbwBCOUky8ElsAEXc8bKtyZHME6wYVued+IJm4RO4fRoZ8Ei+VfY+TOSyIEYLTDEuMNGGhU/u",
-	"7ox90VQlMacm4ks+SdIkX7lsKAeB6BTFWCxTtULbmjeaY8ei3/NZIs1NOcJ47HL8ms5bmCaLJA9Z20QU",
-	"syf9gGrWPOn3DTIuiBT8l0KMZEiMCuskLtGaoVn464hcPKPWkH3s9XqfAjbynT3wfNTq9Xqj1ufwlC25",
-	"BnnEeyFErQHJ0z7IFV5uFZdUj1U/SrCZZicVOzM8FUaImbAGG8LgV2q+EJW9JN8EPXdRQHkmOAoeXJer",
-	"YM4LArqCHGHKlJJyzuC/ckU0Y7fBOwjwZE0Mr2gR68fGwKS0XSWhmwSRTEby7MOLi4sK+MoEZAY4f+4a",
-	"fvb85Nig9JiRdwISr2K0dJ+9vxhJotEeQ/p10DRuQeCEmSw5RKUDyiVzjalCQ5pIxDUoIpnQSyXhz5oq",
-	"YibiSYTlRfobXbUklhO4mj2xv7Fw0D8O2Z9Y+FpFRndq1hPsaAP6y7QQeJiBv5ky08kMgagMUoSrp04y",
-	"Iik8mbqls3drUjbFyirn10IsjXzc0ADWyLd5hRx0c4cSYS6gTmAYhtvsvHsplilfgVpFKd21Ca0xSta2",
-	"STRTkF0zhGAi48RC5HMVBwiSQDDvXCqZRIi8Fa86uNqDQa0PLyK2ugHOJVFmnP7GbjnCeSEGk9HWYfz6",
-	"FDbyOe6Wzw0NRNEUv8P8A34NKoZSiD9UGwmV6KgtOqJ2IuTyxcvzN+/fXZ2/ffG38dXV6zBglnsNTuYw",
-	"O3/3CR7MXyOLmuSInET7IdBZP/Qeg7DuFLyA8VQrMzTuVEJTNRyxptb2aOivcw1u2ogZv/mBZqRYn7pS",
-	"VSBN10+DbcoYY8ilQ4j3dsFuuavZATt93A89OGj0oKp4deoIVIpbC2DrTbF59Ts0OKwiQPaZciw0CCrR",
-	"gkhqpDZKp+g6mgmYVgyzak1DeZFJN2Yrpf1WKheOp+Rq3YzBRDRXRl/dxD5763zX2DoqFpawViAoRB4J",
-	"11uVJY6kFgsOAgrq/ZRK7N61jN9VRitQT7IVjB/p9Xznr1YsrXSTz/iNYMXSbC+q8sYxcwqbhKYQ4BSl",
-	"bS7JO+hhrFVJo0ad1ROFk2rJNFIQjUSDoY0gbRqhxamCqKFqQUBqoF+4EjN4fo19HoV3C3uJSGiGl5rZ",
-	"ingkz95fAL8VmNTLK7IjGXDs92TpnVCetycLzUXmVD40Li1gZSIdDtn7TAE/FYVm5iFrIzAd2j4TOsp4",
-	"+RttBL9XSyH5Mumt+CINg9pDVGGG1eXwvgWVOxyyROYCLnbYibP3F+5NElnaZsUcaOYkkTxbmYwlg2BU",
-	"2rLP3l944XzD1nGv3+sbzF8YU2vYetzr9x4jLlg+R9P/EQFw/x3+nokNcOt2lzCbKrkRPfZWiFivbwTd",
-	"karAfDREELXQ4j0f+vYibg1btuOgZQ8+DmjQ71P8DfIHDPKuKYYVJ6uHiu5F/Rs8clKmdgUoGLh19Bbs",
-	"MfeKE4XSb7TN2mi9Tm6EhNeXmZpgQBqfaYNEB518go+PgKmuNi/5T3NyGmwyeRO8YTQnpCou44Ds3eHr",
-	"N1fvx2cvX16GIwk3jcjxl3xuWD38jmYSIYGJo2YMGgbMC9ljGxeThekiX2JinLktoXVbsB9eAPle6MDo",
-	"RQ4K5pSFtBuERYq+jRJvfjvO/CaSIlqvko5ZvwejnB2w9g9MVZcw+h609KT/+EtHbIAptEgNKCuu5pDu",
-	"17vcmXDQbi5idMxunqCHwf8QM31rzK+rajEWQ0R0fW0/T7BWye4DdXNMnq+tXMwzvFcD70Ex1pExGYZJ",
-	"HHaGVpzRrA16TCqCkSQTvisJ2UHZGzid8wrQnxVXFnoHNGtTbs5IksPJ5PGQ7m2MDnhK6YIm4TEoxZGy",
-	"sFdA1kIntsfYhEX3Ymc4R3GDQNx4IQrCLSH05Ynxa6BUQNNg7fDsx5cXV+PL86vzt1cX796G5nXthTig",
-	"M9FpzSNp82a8+jtl6R3r2sJhONELUYBTHhnThhhJ2hAsKBXNeQJD0eIXuEnhWdgpcVfoTWBS01VI5KOp",
-	"DfwQlFqjXZMvo+IkrvIOYH+4Sue4SISRSaZVoKtmUi9fOXqdLJK89TnY+SIF3eKbTSlDtEU2OceoC210",
-	"MdhVrNZopPBvkJ4x4KI1bKEduRW0JEcfOLXR8o9tPalna9nsvUeqMpIOS6p8pA3YerVoKoi0htYz+EeU",
-	"JnUoPipE1zQdv6Tn15mRsbA519qu1R+eDDaMNecZsJ2vNFCeo7nHaGxlQhlrY0yfTm7E5pwGv5BTI9VA",
-	"s5WR7xdYv23ADclvsLh2rKfO6J/y3AI3hZwsqs3zeLZzHiZB7+CJfLqXFLHfzVjyGcwAaLgh30lBRlY1",
-	"NUyOlhDFgxMaSlMPbshH3/LYJkTiJ8e7P/lRchOkQDHpJySGbP/olcomSRwLBOg4GTzf/cWVUm+4XJnR",
-	"aRJ49pjRBehEkqcGS7cqHVSDlT5++lwTv3VeWUdPYDA3eutT0Kr7yeEYwIXRqggTR3jPkHq7UbD4kMyk",
-	"iJn3qlVdaRh4P1XFjSEcaLz0R9LcvS++P3/xw/t3F2+vxhdvr84v/3L2OrSlHRJpwOvr1yMak7B7A7kF",
-	"H5zHgydPjp+jVUdNmWn/w8V3by/efjf+4fxv41cXr8/DHir8ooQJNe3AQ9aeqZTLWU9ls6O7o4WKj3Sx",
-	"iCdH+KNRgy3u/JBMnwlo7FO6kmOe8wnXgs2VJrPhjAwNaNhpuNFZtwsabrdcRLi5zxGwwwRP4gBBPIN5",
-	"YeS1jUS7193/wtvZry4AfHUOU85mHzbjkeofXOZLuUxUIaT7sJoyB6SRv7xGDBw/qF/vUl4Cpkyue7oa",
-	"SRLZ4ZycpS75fT3vnVVD/a0tDY0F8Ui2m8PAnEfy5NgzqidZmXfQKc/nSJoDirFXm87nuU0H+eeI5SYW",
-	"zoiGZRhkb4PYUUvE3evQrmUhbx9MLYF/m5haZpo2jdVLc9wopu4p59HIzIYnGr2QTx4PBsyE6XcvXlbG",
-	"GZj0E4tszkGnZpOMR9cir4VeH5b82jhRP7mzca712q3HB86cIslsiAMJuqVXgaKlvekb5/VITqjmzSpw",
-	"EQ5V/63u9NgPYkUH0PPgWuVfq5E0xLAyTZdUokGo4KktxFUvp4E1Qruwmt2b4w0rV3ONPLxGQ4ONeJYZ",
-	"lPtEs5RPRLqNrItsRnBBTUPGr7/WQMmD64rm8jz8utpY2dODqmUbJ7NDU7u3NlYvM/zlEyEQ9CH5mM2E",
-	"zLWI7pFKCTvySs4JALbQFP2Fld5CtFG4pyy8UuFR+CKyPsRTFlKElekJTWD5XGT140RZ0Y1nSNpQhMq0",
-	"10H3tu4VRgh9eP8KZOQ4iXLWDkGeGmeI4qN7ejnt0d+kCcAWjiQ9qZ/8KU/STffXcrr3vQXSEIEI/YWn",
-	"hdiL3Dh7+cPFm3ISGFqNLgHQTioziq+TRRiMpPVnPaJYY5u32HEXYfMkl1xvMiVBy19tlrhRL9+cXb7Y",
-	"tFXxgmeRv1mGh9MTGyT4v/G1P08xyHX/DcSvHnJyTQfNRHliGOyYygI6CG+LrIghhC7xyiuTBccQ8Rp5",
-	"zFIhE0ze6zQctJE88KRVxrP9sH1NJQzluX1UL1rNP7Qup3XBV3tM6q3KL4AWFkIijMLByprLMXca2sJi",
-	"/zcoaECpFgugqV4PlkxDpHeUStcMECbNoGeTOzCkONEWqLwShIYxx+2m4GeirpEMkbwu5LIA5mF8pnDX",
-	"OZnbXnrt0Px1lE2jZ4NBiKDm/rnEDFRb9dVkWphwSJHGesjCUnQO8V4dybAU6cOAhVO6RE0ZnihCIz8V",
-	"gwspwQX9jlzG7PurN69NmHcwAnXU1hoNfDCJhcg5FhSErS9yP9wBCyRiCTNTPa8qvLj3wpc8F14U0Ehe",
-	"Cp4yG7wCc1qZGBGWiWmhOT2H31OlUa6uCRB0mU4xjLl90u93vDI2CYaXEdtTma3MYCIfKbycIzL+SLal",
-	"qtWs9YvMUtBapnOvoKSVT+DvkZxkgl93TBIihZCJVAs/jmy9rq+rCwksFWS6mGexZpojFZJKTxADVX5O",
-	"kJdeZeGwY9YdQ8s904BpgwTKqmXgf1ca/TNdJhR1A2vhEVON2hLNQtL8QvYnL0Lx8YDNxR2LkxlmH01t",
-	"AUQPXtyeCApW/xML/8vVxTJh6ybpzqRpAsXju1RdE/GB0Ubpfk2Mb9Yb4Zi8RDTQmZAiwzKLp2Zma/Jk",
-	"Wyqzm0g5mCwEmzzLVLG0wfpYrLWQcaKpimrXlZjSw9OwM8RzZo20Qt6IFDhM+VJZ3jf8+Ck89QeC0u7Q",
-	"HNi1JrSQmKCC1BSOWqMW8CvGPng7jVoasDMrz9qwVRtt5ZEBDqFGCeWHRAb1pcJTO6xpJGagoBuUgEVo",
-	"7mrnarlQOu9gX5fmo2Hokm1wLsiBkoXYECl4y82Rw4wJIaQ9+yIv67yVBOIFXbrAVWsyxxBBVgYge3GV",
-	"a9GrlPCwnrjDy1rrVEujXXISrFTbMbkO/fCU8ZKPk0BGXBuDBLcka1ALg0F5IX14c/W+JAU1rStPGb8R",
-	"1gomLNOGm8Ccqu65+bZrVKqGX65UaHi2++0N2Z/CU8NBjfrGNQvtYMb2enEPcteOMV+FPfaOBuaKxMG/",
-	"tBuoCZAyvBvXrjNEgqf4f7Nqu/tkrktX/NyuoClEom7pyvNtPyaW1kaLVzO+sYJtpBaLJDdMGOSISv63",
-	"H/eLsSN0vPxo0iFzkaSYh6sp+pNw0V2YGHwwz5RUhU5XbuQbcw+8knancDLWJpabvBRaRYxWLAUjmyfv",
-	"gnhNvO5ad012X8o4QDnnYMOv1/4PYtVg1730gayAFVMWWfUMEDtk7fDN2cVr9ury3Ru4+0ymBeYPVi2W",
-	"p/auchcLVRiPRMexWuT21HCPfbC0PpJrhAd7iMQKJ4HYtc1frxQnXrNllBJPRVvkaRKJ//KMpVZ1pNdL",
-	"/an5PG+1me600+y13OUFxtrh5Yv3V+zqXdgJ6GjwrhawwTkQYsmA0OSJPBZFnCWQTBz4OfMgsbl2lyJD",
-	"Gcpb+uoJr617rjCbbNuy4+WOIS6lvai+9sYC71ZfZbOAaZ4K7T/af0OuVJNee/DyW99BJajb8F8MvLKc",
-	"brtDYeN439zDtfCJkEyEzr9V8Wr/QMgScnST5mhfPCpVJ1Ia91fny4+qOlUVmrKUZodsf6/FSILkM2Sv",
-	"siRgg2/YW3XD4Dtm6/uxP/X7/f5IwmkcsjM4zqb5taNtW7xSQ9ZAeyP5gXSzIXuXwSGCYY2kn647RIXt",
-	"aJnyRJ7aEux/LvJp9xncGd+LNFUj2WzBpXj0BvNtYyi1TbExWq9JYWvUZXstH+YGpMfPXxLteyjJHEot",
-	"zcGvXtIN1jk3iBom6eaRtkLBnLvUm5Fcz3yCi6jIS7QBc2z9NAqXBkUqH2n0LhmqU0sdoppyFNFpbRMo",
-	"lFqrxEgmRkK9PW3MXyMlCIV6YoBG9ILFql34m9bPfLF+f7ca+tu7kdx9gTsyIOvS75dISlmypBDWVtnu",
-	"3MHAWPwTi5JJv5YCmNFlCA49cySylvXZ+d3uYNCyuaC7vnbv4RL/jm2r/edb6NEHyqgF/tvS+lgIumkj",
-	"a3tW5nNORCJnJQ7aqdF0MfKyVxa2GJ70n5cpRZfVPhLd1L5XS6UKvLW5MLmnTnQT2XWf732QTK3xpqO0",
-	"aWWaMArWcl1Rw7TIGFRBGtXfZCFMxrTV7CsJrwbPzvVoeO+1WD38ofI63vUxvkpv0oE43uNAfKckJn2c",
-	"HO9B1e/5KlU8vlLqNc9m5rsn+xwhI6SI+I2IEw4CCDkdBvt8bMgYhPFzmSf56t/QYXGB3oPSv7Cv14K8",
-	"DrW4Msp/RSzFbc4MApB90u97AVAwABfK6Vko6v6OElcJbQyY+YHJtH7ih7qV63m3Qe2kunRbRFjalumL",
-	"zuN6ivApnDsHKDOShUx+KSjEzUwHFwNVdfyDlEhgj9wa9jLxMxaxt0aXE/KiXBHaFF2sIPq4tLgy3Rqb",
-	"hFu8xN+swZMggsYjpoocsU5OWWg8xC5djpXZcvBygNYWy9YwfsdfM4IlsC2zW/QBzPmNQIkSZWtKXirb",
-	"aBPMAgkagZkHTzFJy4of1U0xd1UwkrwUMkzXCILlAS/UZI3AwASAxowp8lOVjSSXNFyUOG852UGp6w6i",
-	"pJS/TssoD+1S6IlVOwiX6VREeRmmQYu8w8j0raljdpj6ud8NhW07yaIK13l/Peagvqn1TeJmA6GSvU/Y",
-	"k4u56wYW+3fuq/7jrvo93FX16+PLrqxfk/gz3VQYQ9UMSu454IGhL7PkhkerEmBqU1YAAah7mdWZujWg",
-	"68gwXeAyaydx4OIua8GdAYH/6Jwvlros9M4RqNYWOly5f4wzwT3wO5P7sRSZNhXJRBpjgRrU/tDGSY4K",
-	"D/NlWkG4AvY4ktaAl3dO8ZZtdEP4EdroMZfqliHQrBxJ450Iaa2rmZ91bPeRbG+BtChkjkiIfsEGm3aa",
-	"UNqq9Kr99xjKp7fomQ6/O7/aFExe7khgkQHX5Hwft/9Rg8+h1jTeIHRzm7vFw0ehSHi6aKoFARBIsdpU",
-	"rxrgYePugfpg9UvYaS/3uOluwn7u5/8ga+XL1r3NqVQCkONDm7ng6MyEfD5j7e9evr9kPMt77Pibzv4K",
-	"Gx5W7zr8/LXjsK4suew2t9Dunlap7Pd+4/VP9mLpr7AOzeG63/8F9+IhFxySb7Mutk+OT7AZjaBapwNZ",
-	"GeIp+xyWOB4+NqguoYvrCc+v+AxB9LSQMaHrJZKFF9PuG8Q8Wr8CDYI6iONGYxtJC5bn55pY87SH9Ntu",
-	"hsolfL6T/omtol1lazORPwRT+1ey+jsO06uaf2C3dplt8J3fvQXzfvzn98bg/73k8O/EboORB/5dit7b",
-	"41+t7ahWTQ7R8LQXHcNlfARcBVNxNEKobwyP9WC478t7RtK5sA0y92YU2A7xO4MBT6jdJqy9N5IltySz",
-	"EUW8+SCPFnatwoBBMsSri+V8BmLxqPV41ArRtakJCJYZ/jxZOenWQcx3SnzbJPdgbdGZE54MnlnLGKJk",
-	"p3T/hCfHg5C1MbbTiyA2MmlMZn00oFSm5QebQTMGJbQcPpnDMsHCxzABdiv49UiGPx3ZOYX/ic/TROdl",
-	"MJoxianbYCTt0rA/sePQocmSYlEstchyRhFPjeFOrsCWiQLUNuTPYr/BnFPQz0hiVzciu82SXJDQLjL3",
-	"HpnsoO8UTYSYfHpGID20DpGh3NKUZGT5CibkSBbSIj6aVZZxCRo8KRbLkhxqtkFr88RmYBJEBuvVxapq",
-	"RLO+gIVBQDowD31gSYs1iuNsuntx2l94+wZNgkvziVgnLJvXQnTk2ACG5A2ehd4RQLxJS4MliVVzQlvH",
-	"o9amMBRL7pvCT56ePFz0CfxJfA7rXsoblUSiFdgcxU9eDdjWJElTWyB1/wvuPU7lH2w63MNDXUKGGqr7",
-	"Q8K5j4a1h5L0HkHECP2d6mj/k5WzZ4eN2R7137NmR1KMi6p5VObXq4yZA/6lglQT0gOaN5uK5WzFrotF",
-	"pGIM+sEI76mfQBPi9yFr97sTjmXfzH2BDiNzUxiZ6ZFmodd32PH8SeVzeKtS0SFgfCTdo5eJtqioQ++r",
-	"sEzr5kzzKcLFCQMMZhTZkbRpGyAiXYpl1n2ZkDTYxoIiTx73yQvkTdAWW7KZQiOJGRVURsJeI6Fhg2HH",
-	"Bm3iWg1JRLTylK1VYuynIFZotY+m3CysjuQBmjLbrSifuUk/8KVd2VsHaQt74FNDQAbifr1yI166S57P",
-	"/STnWNytBek1BgkmMn882FHF/0BFX0W5yLs6zwRfVO+4e4YmVtYHCee0XtTEBFpV3lS3snYLNpyR9RMd",
-	"+ofGnT93Wlg7hL/hzxD2CEsABMw9/E98SsVRqlJS2e4ps2//edTivWU8RfFp83at1/f2TufugJNlZt78",
-	"v/t2//c0K6yfjgeyMTTcjBm/3XoTurIOa+mvpjwXlXZA+49NLGNtGDSFH8BfnaBav8uhuXDN6jm0veo1",
-	"NZJ+WIu9zGp313qreFWZewkTcoFPbbmb2O6r6SsYUrbeTZf89mvacdfD7L+YqTtS8YLKPVb9B3/7g7/l",
-	"vgJQp5evx+T0SkZbuZwdUglANjRBV5g7LxbLXAdUCwkBvwMqoWR+CpyjnUISrBfJGOXmic5VtmJtH0fu",
-	"1KuVTO+NZKZuCWkKg8r8su5ssiqRsAMWvvvx6tt3f/UwpIGV3FeqLjmXrVr0ZVL1B1jtf7ALaj+rC4zs",
-	"JYV2b+BhSAAU/f1v55n+N/bB2KNr4vZLRoIn/yHZyBEa/jdH+J5LrDWDRYYyoeeWCVipqXICPU+KV3Om",
-	"mnyMToiuoGZNTSODocDTVN0Kyn2e82yRCq2HFA80kmi0p+RsF6dEOCHGkNydFTyLMQq0NDpOBMbKjuTm",
-	"SCPTcJJvgYLdEo/DKKqph+sYdjZY2ynp2eL8NxelyLPVV+E3g0ODeai6UGt4vLfhGTMGCBhqt1u13P4Y",
-	"Y5jpT9SQj/9gUr9rJnXpts6LnwQWoIlm19nULqOmqZOxUZo5rxTA3o5cu/EANyPF2q7/pRGczSz2gg/z",
-	"lvIPELH7Qzf763h4RNemRBrE6uAYiDXLgH24fmDrqHw2HjdEOEUreUrXGNZPGckI7rEs4aztF8vpDLES",
-	"cCY03LwR16KbSC2kTvLkRgTUGty5VOab7inzgcBEnnXIrrKUpQVkIEyUCuIFVnND7Cqbe06NGsSLTuAF",
-	"gBB2q4FMqmF/hiPpI4qy8wp2Z+lU/FlNCPFElKXcLPZjz+QVuaVz0r9xqnONkRYvz1+fX52v4VRTHs0E",
-	"NgVUF6rac1r2WmQ3GHmQCVuuh8uVwUONBFsm0TXalIol6BlnZdTAwDPfQks4f5uMGp6ypUrTkSxxkQzH",
-	"MujZwHdDs39l4LgJFbEJGOtqlIllMYEW68HO7WoyFaNq9cbWo4cO7MhWZHSpPj+rSefg0GVcMcPEvhi8",
-	"5Uuc8oY8N+Cf7IxwPiykucjEQTk+g4e+LzZJaUCFIKNRcTebTK6k3fWgpFX7hsna6vT+yAL/h2aBb//i",
-	"hZLTNInyP8KyN4ZlN16q9ha9bzkGn0VvFGpBKvOkiDJ822a07y/JzsRm7tmghJWdYgVqV5ag5p2N93bN",
-	"Pj3xXbPHX+yafWhu9odC+Y85Us58VVLYPY9QtQLiZs3wslopkSos30NHpHIijSriZW0o/9KaYnUy+yiM",
-	"Zkn/0BX/4YDTWSNteweq+sI9gaiNylnvrJBWdveU0XaeJbOZQI1DFjwNO5QHabUAuL1omIFVPobQlEzk",
-	"zMajl6oNw5pHqMTmLMlPRxJUnRIBtsYDjMJDltvQzx914AEhubRNTfMeO2Mx6CiFWzy2SDQpS9oFfWVi",
-	"yZPMFJVZ9Ng7ma5GEtgYfMhzxgkLlkeZ0mifdlqdHrLbeWKC6xNtp2rqq1J4tnEvPfe0PPOaGRTewahj",
-	"m+fjJLY5xvWkUNYOfx214mw1zgo5ag0Zwt9/NliPfKKFXM9bHkmXuLzdhF1d8B5qZaUxGyPJnTWbYuER",
-	"DsGBR6ks36jdVRlP6wt0NDN7pyXdh/FtTSY90FTOi1yNiYhATuoHLUePYxCQZJGmgQFfwh4mqZqMdZld",
-	"hv9eJFoncka1i/GJypZzLpE3QJOFqSDIQVMZq+m4rMDcD2pt9GtN4JhwPmN7APChzTIv8vEyExrn2wdJ",
-	"DtsZJ3JsSkT3gxa1VX1Gh3AcZ8kUvoTNKKfVMFA3t22zbRorPG0aLDxfHy08XRsu1oSujPcj1n2ukBP0",
-	"kqlsbJ33ZvOIoZhNpgVP4tYQyz9ZfjKeonQGv1HavB5jYTdDE1khkRr8Qj7Hx2UBHFc+2zABYPPEbLHo",
-	"FnDb1j2JfZNgDOyNEOPQYFZT3f9QmP/A93gQWQZFjEYJ41BRZquKsFvZbpSnSrXb1T/fUzeYifVL7TDN",
-	"oPr5w6Qqu7tnZ7ryGpN4YO5C8sAfmve/QrxJ49G4n6ZhTieGlcC9ud2x6xeVq4DTGxk+8AuCVkPVQMEf",
-	"yQYNH4154216/oayoR9WMnplh/wvreZ7M9lHx6fF/qO01D+3tJQpyIExX7Qj+wVTbD53u+K6ykgOXTGE",
-	"bzuPthZNDoMdSWczx2Qxq6aaEsGBySon3XuubtmCyxW7Feg7cwFAI9nu2yLdUlhvdKcKLm3bPi2r4OBP",
-	"NpxKU3WoKilvRPDalitdCeYam4l3tmVQ7wzpqnGWe+u+RhExBTGrysSgVCbK7GGLvX9YEJc/3IdUlcuo",
-	"spPBQ4aVOSKs7P4anf3ugQj/UDgeKD4NT6OlBjjM+j5xachLrWK+QYL5ac5zFnM9nyiEoVuqNB0aNkpG",
-	"G0RirUEylUV9RnLCo+tUzVyAPZ+JwESl5vNMFbP5ssgDF26T8lysGYdHMivkAdLOTORe7fCvLIi4CuXN",
-	"wem0b70/RIh7K9gYJG5J0C7oQbLDHt2J7GazS5l+NVln8DfVEnawjz0Et0hbw9YRCr5mZPWmDBQoCQ28",
-	"FEidT9qk0KznJ78XWbfEWZmlasJT5iF0ejWtynSYU3txe1cHMotetTZ/U0GoQpp6F7CdPBN+Zyg+uRJa",
-	"JAHxJGNxMp2KTMhI+D3UdKv1vs69EEC62No1qFIdlIk0Hccp/KArbwmtt3ytn9fJjZBCa7f+Cf5rmamJ",
-	"0FhUDg4e9EKsoOO1Ohc8zeetz58+/38BAAD//w==",
+	"7L2LcttIkjb6KhXcP8LkDkhRtOy2qZj4V23L09r2bW319M5v+hBFoEiiBVaxUYAkbrcjztOcBztP8kdm",
+	"VhUKIHiT5JmeXU/MzsogUNesrLx++VsrUoulkkLmujX8rSVu+WKZCvz7fMGTFP7QxWLBs1Vr2DpjOleZ",
+	"iJnA34LWNU8LAe/wPOfRfEHtfIJmZS5kPs5XS9EatvhymSYRzxMlj5bxtBW0pkkqJF/gjz16pOd88ORp",
+	"a9h6Pn32NO4/O3727CT6Ln765DkfTAXn/ejJEx73j5/wx5PpyfR4Mpj0J88Ggyg+fhI/jY6fTPrTfp/3",
+	"n0FbyX+J8WSVw1SOB49PvnwOWrzI5+NM6CLFyX4JWlHUGn76HLSiNIHBJnFr2IKZLTMVtQI3iTnX89aw",
+	"NYgGTycnTydPn02nEfzP8+eTkyePo+P4cf/k+DH8dzCIv+s/PXn2eDLl/enzZ/yJePbs6eDpU/EdF9Bi",
+	"Jngu4jHPob3+4Gn3+Lg7+O7yuD/sw397T/5PK2gJeS1StRTjaaYWsEBpEol/M3vTi9TCfydXreGnli6W",
+	"S5Xl7iWVzVqfg5Zp4AwaYKOi338crTWGj2Fwc8FjkeHe/2f345Ivuh8jlQlovt87bn3+ErTm+SIdT1QM",
+	"xEDNLenzH0SaKnpytHQtwoIew/8Ti6XKhYxW4ysB36osFlkXNqZ7fQwvSqDDVOSiNZzyVIsA92GibltD",
+	"O7dW0FoIrflM0EZRb7CIx8eD73rQ2L/BR72muZVfjrUqsgjojubbClpLnmkxjsVUREi+n4NWxm/GPg0N",
+	"+ifPglYmIpFcb9k/2D1dTH4REbzwDmbJYGDweCWjsc55XmiY00pGIjaPNzd4DA3m4ja3i47rDM+27Xqx",
+	"jLdRGTZ6LTKdKNkaHn/5EtBZv5DLIq8deElHnXHN/v3ju7f/bEfeHvB/8Dl4WFq+DxUeSEtAGx9EpGSU",
+	"pAnuZf1CsOc2ZlkhK+RR5GqciSVPMhG3hoOg5V7dMPCTAQw8FjlPUlz9SaomY13eSPjvRaJ1Ime0r/hE",
+	"Zcs5l/AAWLoqzF3GYR/HajpeKp3PMmiiH9Ta6Nea6JdMf5HoBc+jOXIwkXEt4vGkyMfLTGghc3zXtDNO",
+	"5Hih5Ezhu9RW9Rmd+3GcJVP48kvQ8qbVMFA3t22zbRrrp8Gg//hz84Dhi/URfzrunxx/bhj2p+f4n8/1",
+	"0X9Cqoiz1Rh23LJrkWUqGxuibg1lkaZBa8qTVMSGCmj9gdy/w3HgiIUeT1Uh49bwMRK2ymI9juYiugKi",
+	"Oe7jf4JWVsjt1G75qqMxoOssmc1EBqcumou4SEXc+gJj9w74+SWfwf+PhY6yZEkU3rqcC+J7jzSLiiwT",
+	"Mmeh4Zgh8ELOdJ4pOWNC5km+YjmfsXY4aj0etcLOKdNCxizJ2YRHVyyRLLyYdt/AdMMeXN10wuDYtwaj",
+	"Fp7oXws6JnlWiADHu+AwLsNMdZ4BFcDgL8rL9Ee4S5vGDu0JnT/SLPRe7/4oVmHARDRXIoZZAFlUB1S/",
+	"l+80sPyDWKZ8BV/VBxdCMyG7mQvJpGJS3Jj75QaGQ7LlZMXyeaLtJBiXMctxUnqppBYjmYml4LlmXDLB",
+	"szQRGVNFHqmFYFOV4cuaLwS7EqtTFiKBhkxJ/GGaZDoPRhI6S+TM9tIbSX8haLY7Zz9RKhVc4vRfq8gx",
+	"yOqk3/N8ztQUuzcCIEwGxZCAid6sx8Kj6+MjXAl9dFwjEv+nA7fkg1hmL5OZ0HkznXz84aw7ePLUDg4v",
+	"T6SKAMgj1HMOP/95SNfThGvx9ISuoWHI2h9evWDPnzzud6rjdV/Jk8l/zP42fzP9+Wf++k+/zm7/mv3H",
+	"K/7u6PJWZy9OLnT/r8f61eTlzYvZ7M/Dg2eWZ6uzaQ7Huz6zj3BhxZrlit1wOIViqjKgnzxbJXJWGe3x",
+	"tm6nKlsg10lk/ngAd3Yik0WxQEZmxpTIXACTgUH9/PPPZ0U+B54Q8Vw0rzkv30iUZNibgLEWWrB2+L3g",
+	"mcjC2prSU5YJni7+PEJ5AgTHA5nHFxR1+ULkhvu9KDKtGlbw3ZL/WghgfVplDIQnxtkyE9eJKjRb8pkA",
+	"1iJBlqB3wlOmFknujh+espGEN3vsnUxX7JqnScxuknxens9pksJITuEgJ5LeMH0mmoUn/X5I5zKBQf1a",
+	"iGzVClpGhKQXW/58F/z2tZCzHO7s/uAE98s9CBqoiMTel9svgCSuUwwOZ8nzeTmaJG7tS0lPT3xKOm6k",
+	"pF1M/gUqrN1orrSQwOdYPuc5W/AroQ2zJOap+RSJC4k/YDpSSxGzpcjY2fuLkSTFd8iO4Z3BkyfsOtHJ",
+	"JBXs7OOLiwsWzXnGI9gj1u7fDvCt/u13552ATXgmRrIdljdG2GEqw8tRMmANz56fHLNfCwXsjtYcr8jy",
+	"g1ErPGUTlc9HEtZHM1jLCvfu9NgbElig6QVP4T0RD33a2Hx54TY5Jc9sVO0+3LprHj0Nnny3m5xeJ4uk",
+	"gdO+4bew10wWiwlcVVOW5GKh7Y0Eh4S1YzHlRZqzJ/2AwU4qDX8Tb20i/xT78kdrWmgNn/SDBtZFg4Bf",
+	"+zvJryrybzogWeUtlgnQH9YPzHdf/8B8gaZIOkC+9j2PP9ABgH8ZKRlFbV8pzdQkFYs//aLp0nYD/s3o",
+	"IOvUwoiamJFOcOil8HkCK5snOXFsHttD2HIjnuf5Ug+Pjiz/7sXi2o5DH0143LWffPEX439lYtoatv7l",
+	"qDTWHdGv+ug9fU2LsFEShBG748PahUSTB4eTDsogHOcYj5g5be6agIc06aDGojs9GOQLJadpEt13nWuk",
+	"9B2MV+dJmoJWKeF8oQ4gUXUhDaJc9eflqlcJl/E0EzxeeY3stRHV0XTt1w+9J5FZO11ei1bZgMmJHnul",
+	"spEM37/7eMlACqyOS4dDxmFqsFh2polky0yBEqlPWVguWTiSiWZJrs0xhUM6kjClVyqbJHEs5D23EGV2",
+	"tRSZ5QZ4PjRdOWzU4vEikSiwlDv3uNy5chh7btLUffBQ+3L2/gKv0pRHV3SL0tg3zAzp/y9KinsuHClA",
+	"JwPUgUhv9xfp2GMq2JtbnyKTQ7s2Q9PTcAavPNSKlLoZjQunfCFzkUmenoPGf8+5J6YthuYDb9pPfF5q",
+	"e2RaZNcicy/vRSe2iwdZlDPJCilulyJCqcYbDmtLAf+IeKFJiSXZiiVyWeSdHoP1pHnDeY1FmkyAokS6",
+	"YjMhRZZEuLpvVf6KDCIPQ1RSgVQODfoH76Rc3LfeC3stqFR5lz54iBV9q5guorlTiO0iXMCUFkLmIn7Y",
+	"uyXRuCb8micpXIAVojuurkviDeKA1fE/e5ijmGgW8SWfJGmSr9amAFwfmVQslqlaQc+svRI5XdHv+SpV",
+	"PL5U6jXPZuLeq0mXF4gNTNxGQsSaPRmcDJ496/fJglDhXh6LNwNhuVIsxaHsuaZL+rCbK9WlDx+KwVVm",
+	"Eb45+8/x9+9e/m38/d8uzz+GvlDO3iTfm+VEeooTaOUV2jcPWNF7D7q0JKK2pBlnxi5JGiCSBkuVnAEv",
+	"ImlibdgfnNj9Dxm4Jz3j0C6VesPlykjs+r4EynPBUDsyG1u9TgeetHipFFtwubISmd6XIIEQ4cOu+/Ah",
+	"CPKDG7mIT0ljZ3wKQniI5q4u2rtCpsm+1au6qrxXNo3BvH3kGc9wGD9JXuRzlSX/dW9my42hZ0IGKytS",
+	"bVKYPH5bGcSe+1D43zzQbWSGHKAxA677K6luJFNS1Bb8559/7tbNfdtWvW4dNEu/zFQktAY+fo7OhMN3",
+	"AIfjOdnfOHeQ76ur67KZQEkFdQ/O4mQ6Fah7lFqr8+VVhfx6QyAfWv0Dm5zC0jW2WB7DgSfeHTyw/QQ/",
+	"r9krAWcVmkX7BtJogzvzVSLSmJW/MnJgbVgKKx/PuWYDpx1PoQ3gJCgWkmscn8E3qnT8wmHJWSq4zoG4",
+	"WCaiZEkSo3dYvgTl177f12+m8v7nDYv814ZJ7bWM3lohxT60WeJGpGnXGCYmRY46qiF/J+hEkVjmcEJA",
+	"48XlGEmYhfb3qp0mGqTyRLKQ1j7s2FPs0ULJj4AcRnITmRn1+CdpHOMifiPihF/imt2LR76gT7vQFFsU",
+	"IEwJ5jcCH6M1hrb4KJtGzwaDilj1xGecboRsAUNkuK97s1D3dRe/7uJnDylgPdIs9Occ2n0Fsq8p17TV",
+	"oFu7ESB3O3PBJrjiMQkyPH2fwbd5AjzQeKJrrgwpWBmpMkTyWoicxzznAfoWQScAHY2pJbWZrvAtlGV7",
+	"I3npPGNqykDHW3kNwjPOMn5jN8u0CU///eO7tyPpvavhf5DeQkM+YcB4JqznE75EnRL0x5EM/3JOdh/j",
+	"/fstib8ceVE3R78lMha3X4whfOktRYU+qwtyQXOVKVxxZsZDtHaUTT8ys4ezRF4/1F9XSK0jOREsLKNt",
+	"QhQ3cfBzrucsV+g5HDx5GrJ2eDIYoKiayBl0UlkPlc9FdpNo0emxt6g9ZyIvMilimpEzAkM/rbrFPWjd",
+	"ZEku3sl0RfbjL0EtBmnNEH/x5hwPh3V4LnlWc4CvRy1VnABPdjgB/CCnRuefv8TwKkrxp0wslvnKeknQ",
+	"O26Hh7eLNNKHN87e2uiOMVJibUA2xGrNS1r1/cYiUrGILesN2NMTlqobkUVcCzYXtyxOZkmuq8N4gLCt",
+	"Jc9zkcGI/p9P/e5z3p1+/u3pyZf/1WqaixfiVZ/PSzMBeMd52+09Is1prjjyBo9Pgi2OhmYfb+my+FTu",
+	"dY3wKgN1O/DZtacoNOtL0Dor4iR/MRfR1VIldFqrx5g3nOCfgT6SnGImkhkcF/+wxDwX3TxZiKYVpFDW",
+	"ddLkObA2JMsQ3glZey5u0fu01kYSN3po6osVtK7Earz5LKC3z2wUTANI/0qsqgRmL60uh5VqGo1Umzzt",
+	"tDZw0wiMZ8jFbc7aNzDX0JjusFXQoJPpinW700wtupHbjpCBUKubV0GLX5u7DbX4NbQTk+IGY1iwH1xh",
+	"Ot6bt2/TctZoD/1nMAazp0ELpUK35GZh9iC614luIDx0UVb+2CYF1On4i+uWZxlf4T6V0QLQmixSMr8Z",
+	"19+6N7UyWxxEtZGNUzu/Fo1HKWoOzwnxeu0t0TgRMPNPNHjjPzOui0z0dM6z3H8woQ9GMswEnP1EyfIr",
+	"FLRQha/+a0zCt/nMN0yWHWQi5avekhfUFP0zE7pYiDWftzfYJiIl9rEfa/CC4H/b4B0xJm20NHE0gbfL",
+	"yYcu+sM9QmkmiUQtmkUtddMAvMjPZgGvQinlpm/iacKxtGjOE0nSCbK1gCk4/SDlkbrmgsxckIv9FD66",
+	"Hxc0+sTGhfWC9f6za4xg3Ys4ZO1Hj3BJJzy6mmWqkDG7UdnVgezITmSZ8shYioXhR7ggtDbt44ANAvb4",
+	"//9//z+UUFWRsxlfEu/bY5I5z2Yi3zRBMu0bklHSBr0h8Q5PBt6pGj6uRb/Zd1o7WURseWBJyIE99G6A",
+	"le0oSa7CSrczlgdjl8Sm/nGcMp9/wFyYv5amjZqrC6N4nvaPGSXNMDSC4PZIEJA+tZZcQ19TSgbSapqb",
+	"P6Uo8ozjX8ZlKRZL67Zbimzh/lZpEq1w5bMYP/7s777pYI3ay9HrDXe/kLHIurVgu2uRxehwr2ttoAAp",
+	"LSg2R49keFb5sGv6Ck0shGY3+Do0Dyyum8Sg0yZyJMPLDz99vDx/OT776fKHj+cf/jq+ePkxZG3ii5FI",
+	"rkHOeXN59gjj3lakBJEPjBofyQVfsTm/FmwihGSg5eRCUlysnRkyLOhyJkF17JDaCSd3JMOXP168Gf/1",
+	"/MPFq7/9mQJurRj1SDN1Ixm8UC5GO7TzoECB0L4ddnrs3ZRpUM14yvKsQAOLXQMYTa6WGKrUJkGnw2bJ",
+	"tYAF1MspHOt4wbMoxMGF8NcpC+OrZBGyNNG5Nuq0P5weC3/7QhHCIwlLI8haIAVr8/SGrzSZF21iCurU",
+	"Jjul02Nnth2G7lhYyyuh3fxZJqaFFvjv2lX6WwsGhuY6bzlABL21WRjAMNSCYzRTNRuLDoglWDTCLacm",
+	"C2JTUzAGk5cyUYVcy/BybeKxwODNqjyTRbv5TD7/K60HXrA4wb15VOXbOpPCjT2wDbMme3/xZQPfsi+s",
+	"i3j+aq+rTQrk+Wgu6Ko3hHLKSnpH0mo6K6gT1DQTfy/XZRlDJ2taKrQW0gnqxWFQ0X7oo9r9V6GJdX0O",
+	"WzKJgmudvTn78ML1Bu+EveZGUtVgIHj/ioV6kS978Hu4QQgCJjlNmsKwK1NNalOlD/NVY6vlydg8JvtO",
+	"87gywXWTrI/6Gf0Y+kRAbCtgyRR48oYmFyoX42TZcFXCKuOo6KVustw0LDrSu8+AfzXXr3jTSlAh96Y7",
+	"/nvQUC5ysdhpM60eI2Ezf7eN0ksZ/NKQ4tm08sB3MD60aoxvT3gmgt0xyJ3Aix8XCw7Xs7aK9lqii7mm",
+	"qqfpqnt8qElvTcysTjQwq7Vx/b1A1EO3QG8JTMf0hkTOhM5PGXA1FtaGFro4YiUjFNv24vsl0eBJvL2g",
+	"j2zYsPnncf1GqC2TGf+WVaFw3XUenm0S696hkwwF0SWaio0LKReLAPQa+wDDwA+bLp229Wuu8eBtn5U5",
+	"3+tDN8RvEpVOmbjlUZ6u0AmipkYZMpISSsfoJjHJe73W3c8ojE7YWL29XDmHHWd0ljdmk9Fpa+CC+6SH",
+	"5aYH6xyRKp/DzSHFDS7SAUlgrJ0mVz6LyLs2Ra2WaGPOYj29q/S8Na3DD5eX7xm9UI76RhVpTFL8nMcm",
+	"ZzCRs1SwMqCXTklV4x30jxvC93daA+tcyQy4kVRTNXmhiiYbmbOtu+GcDEwK5h5GgMg26tnYD7dsUiuB",
+	"GUvTBBwyRe0arqBT9Ng5KhcLgVkXGCON6oM5UkPGJ6g8WCcYeQFHkghVo2PO98vowH5Bukv5O3IL9/NI",
+	"GqFH4wlGTQXeovE3+eoqmfT7iuelQ7RBOq9BXewpbmAYUxRVdvDTZ4+Rrh3ler9bbIhvPXN/3ZZI95iR",
+	"y2n31rwABpNj3WxZAenY5OVqV3xZHecg4lLJJOIpsBN0/JUusOoQHgD8Y33oHhrIb35fm4BB9jPk1uBD",
+	"GhM/31y+Z/Y9Y1KwXkjkvibsqeZ0bMAh2dx7rvbp24W96J39b8S72J8+7YqUc9oPEmKD3rXFVv3bAaPy",
+	"bBCbACfWjd4lAoU/nT3AKDZYsrclQLL2e4Im+Pgfr9kySxY8W5l7P9UKT9IbJWfq5fcsHCf1S/V4r8tj",
+	"P5GjHsdDbjTHP1A/MPqENWNjCqLunLJQFmkago637k+v5w7uMLpWEWt2iTGeoRGFAalYgQF/LHwFKixG",
+	"KbmHIxleqvAofBGFLvXKuifcsWnjFygRdeDaUxj3BIJPUs9l3yjTpHwimnSM1/icaWGDVd6fXb74oR6J",
+	"ErI2nddC5kkKo5Od2nEtshncTwedUAeV4lN1iZqybivwYFTWD8KeiCpbWnVwQWubTHsTDllYvo03PmyU",
+	"eUQ2pFMWYooHMPtwaEliJKs0IQUJ/35rQNyxyJJrEVMath+Y5BniXZar66dqR3e/r820hn20bjTjuY1F",
+	"0SJjEYq1UuXoGrfuJJ/AuaY4H51zGfMs1kzzVUAqaqRigdpoYL/Ec8fC99D6SxyEMQ2j8Xdh7wSKKI2A",
+	"csuOZLzZFGzitvyBJbkW6RQ26Eosc1bIaM7lzMYaNQs8W9WlcsxNhFxHkFqTTLw4lUpSRV5JvHKsDbe/",
+	"DXMDbuFNrBM0x7cQZNVB8S01bKEdMsn+EokDI/JbrOISrX3iw2XtoeV+XMnoI73+pYKq1Rg9Y2+rlOuc",
+	"2TlXMjBNVkXl1hDXdXvSBnCtxlXZeaV42Ez+OjmYprX3VVVSv7945AOH/XbHaa514pDG6jvxfbFYoj/Y",
+	"uIHoPJZnYqtAfhwcDKqw5i32HcXrGrR3s5TXkhEhAwrljiIPacvfQF8+K4XFoKLpBbWA7hrDqB4Bn6Qr",
+	"ikNl08rFrulFdaWgKqY33XcVCcfJCvX7oqZpblTWHbTcAZG7DnvOGTp7zGYuVS/dgIVTkqPCXIWs7cfV",
+	"j6TTMDp0v3qrHvbYmTUQYCAysRQWK0ERyrGYJlKwREMzU0xLqIa0JnlnD42+NrEyAtZGIu9trqyq/aV5",
+	"thL8WarjUYPcAnJlqXX1Nt59npX8+fNnOwNfd43ljlopa4dvzi5es1cf3r0JO3fTUeszeTidlbXDDy/e",
+	"X7LLd2HnQF31gZd386qSjsF4HGdC68APc0fxPk70MuUrjMesruV+uvGBE3lQzbl2sNLUInRQWFfAJjQv",
+	"I39SrkeaohiN0SwY4u48BvdWxJuMw29eo1xXQ367g57uqUbr/ZgfWfvXQhQoX0/UbccTJnlGakQiK4eI",
+	"bJY1BK8SpLLmKduhfq0P68OrF+zJ48GAhW/oze7FyxBGF6VFbHICGEez+CTj0ZWoR5gfhvJ6GCnWhN0G",
+	"ORFGVyx1ngm+wCVmJl0PRHBfbKQ1Rki0x48fP+/sEhPvJjyvr68N2zcvVbutSNi1TIH+LgF0va9lyhPZ",
+	"xSjqdYLeIaXW7qBLtfkO+tqcc38nZkUC9OU+n3A2yjwPESjoHHg7YgRr6GCEoeZC0G9zBJlyuowBnkLl",
+	"ByHaqhEnq39f/p8XF0/fXJ7dTP9jt+JyxwBEnNp7m6Z6gFx4ifhyGLWbK6M0nDJf5uuxM3LUmNd0zlfG",
+	"LrFiPBPr3tRNpjDfDErvsDa6LyODs3YzV6lAi0XHuOFdGEMZuFCj70ReqwRF7H0MZBXy3dNeNknSlFKk",
+	"djDwL5s2xlOn1y0XKxkRQhHGURoxfcjCpZDA00NzCZF5xqjaHRMGL+JwJNtW/54r2B9M+azq3fC6CZWH",
+	"Fc+zRGgmbuecQhBVxvhILkW24HBgCILllGWiG8MtZ3OHKYdeyBizEqBNqfKxyfGapAKGQrYsq2t2qnY1",
+	"MyOnfrUspi3lV3hNVe1t7u217cTVvVSLic4NdFCDwS2DFZXaLi9i79hVtpFTAYMLQ+d8saTw9Zu5Mq+O",
+	"ZJKbRyvrBl2KTKOXE88EZpVhdGmUCp5ZI1gthdB35u3pjKt4tPZ0V8GYx2XElseJKCbcmcfMNfpsYyt3",
+	"6DgeT1Y7Ex7aKmNeokOHvJZmX5J8r+yG2jLe2SlyD59FTd7ZU/y4lyGualE62GB0p6yo7WadqtFlsyWl",
+	"JCifUmrk6htc/IVqvPDgw7tFg20KZ/x57puLEwvTxdpo4TbXfG6ZDcWM+wkgecaTtCarbjl0u5JNv2yY",
+	"dZGJpszGHNSQZvsI/gJj5SxTN86VZ6HteuzMoBgw0wxl9MM14YAjJjy6UtPpqcFQOf9w9vGnD+fjN2f/",
+	"OT67vDx/8/7yIy7FL2rySNv4nUS7e6ee+dIYh1NHtf/tjrbfuzDOKEtykSU7U/TNFrywrzvWt7705xRa",
+	"aMjIZBz8oiZMKzbl2Z7JQDUs+EahCjHTjISa8hworbajRMTOiQqjMG+AWDFTKkbK3e2prTLex3tNgcDp",
+	"N68Q/m71V7sR1cFiPh8cRpAw7IoiFPW+SVXlsW9g5Xg697u+cpIpzBf7XlgIfrgnbX3EdylOLrvvWdjz",
+	"sjE9m6um6SKoLJJ3XtzKur7KDXdno3Y3eBOrnfk6vX/ezAVfeCe2xg3JOrcBNcCa7iSsZ5poA99vUCPo",
+	"V0ERaRTo1I1gDkHFtofsP1ILtEqzOFPLJci77G2RphaRnwLhpQXGiISjZhAYhYyBnkFcvxIrYfAeQjOA",
+	"8XzBoxCVLb3fyfQ/XJ/5D+KW/fDm7EW3hlTgLwI1wAq0FFsODx+Nfzz/215j8PSn/eUnOsZ3pfAaqdqt",
+	"951M9Z620NSDmBnMJf2PSkY0/e8rHNWsHZb7tnmaEv0yJYUmaB0811XzAPmBQDsEJrBuDPDO4mF+Bc8Q",
+	"9Xg7qd3J1nqgirQbGqSBnms2y/5xt3982T/QZrlFDvxoL5XaWVc3jtNcSXWj2c08ieZeqgNy5VMG9Gci",
+	"jhIU+qbJrYh77Gf/5r3hurzuAnhRKhtdmmdcasoKRguOrEImI88jd7QJzM/nYoEROob7hfyGJ8D6/ZbC",
+	"DqK2h4SvP+Z5iN3mSl1ROJAVF8yEiiXC5FDS5BgfjpM4tMq6sdhHsBSpiGdOcqhEiySa8YUiGWQRsJs5",
+	"zxFEh2JqklizG5EJZPlJTshYTSyxRvwNs/MkEE86qQ1+z2x4t0IHaKA5z8WiEczo0kT5YwICbJgWEpQ9",
+	"0duZL14OZH0qQfMy+EPZwsZKu9m6GalEIvcrFRmb0ueGyf8geJrP1xk8ZiRu9aI14CvUc1KEzMk0xEzJ",
+	"JRYLGCuoywEL1VXITCoFijg1F5mpE9VSV5jIbWtXwb+bOMCmFArsBuWPOc4Vei6kA7cNS5iomth6tXuP",
+	"rXRnVqtp094V+UTdnsNKNCfuKHzBhZF5Jk/WJuA+kLB+UZNOj72zuQQUVEAimckacCKWFg35PF8rFny3",
+	"KoZuAKN0PdLlTq9DW1E1r12QRHQDF0vWjgWPO/tjE9UtZN/tpSSlCgh3jHdCQyyr4FowcbtMshXcKanA",
+	"ix927EZlVyJzJuj9x7ngt2Njkq4OuH9wuB0KRmbtGxf2HFObdI7G3opHx6nJhrlYAtUHrLjD3dsS+FnG",
+	"dV7Z0jKwerlisWJtAvIollpkeb1oET1tDDolJ+ouzyv1VFYYrCuu9wpLIzgel7JUHcKriilCe+YP13v/",
+	"fthheMuU61/TNv3BVQmuiYX5kaiNWVEYa47BtyZsCUGwyljeiYnvjY3JrQZnOJJzdWOPt4n71bngcY+9",
+	"FTfYsGYLvkIcyzgW8amxPGim59DJSBKuo3kV/XCxwq5BxOmN5Ej+q80VH6eJFGNXrQSrXJiojpSCsQgU",
+	"lIVv+UIMKY4jtLCgjLWlYpFKFWqxDpaVokA4xhImsiA8EGyPQogXwOMxVIaF0Ar+5AldWNGKOumc2rX4",
+	"RSUS5EplXhGpE9SSHFpRmVW0e/4Mn02S3J8X8SBY9mfdSZIb8EWCWcoETveny1fdZ6fQJq4eSnbW+Z/P",
+	"M1XMTAWROWxk9ejGIkp5JnTARKoFtME1e83zRHaPewyRYal9B+2BgQxPnzwedMwAGEX80SxkkRroR28O",
+	"ICiQpznLzYTe/vSapnJaDhp6z8RCuYh2TNQkSwZ8Tz34cHpjs4XYWQ1ItIGEAzRVcOinrHhTqWfD2UQV",
+	"MuYg44O8POj3PWftaQm9eMM1DZcSOEMY3xFGQYTVYcaJXiqNUljzaF+WL1QHDe3TuB1RGUgX6mFRpHkC",
+	"gxlLNbbDHuN0sAf3e31lCDYSmg/tZ2G5DKeUSKDiVXmmDUJevV/XqakNVOtWi8gvqxClShv4UmbwtUAc",
+	"cguOxiP40OpAlNUSI5ldiWVOkL0IwsPKz6i2Bl8uBQfq3Dj4Do0eB27OWpWRwC+PtKXZCQgPVSKC1pCL",
+	"TFXGDLM335FjQSr7NZeYykPBVMAvSsZgW6muabIQY51nRZQXmU/WmD918eacuR+rY9LLNIELH1tM01Mv",
+	"8mDLFqLqMhXZWMhIxVT0tekgmde65+a1EMNdmQ2vxP0gEFj4iwq6dZdZIulaiXnOYfcjlWXFMj/17hbc",
+	"wpJNwTBhi83ZIUZVGZRjIITZhows0SUGe1bmvzBOvASWiDh8AhLoqWP49BbySbs2luU5GtHjPCtk5OXl",
+	"lCk5mi2AjxOt5nMuCakXt0IVuBdtLzFG52qpmZGZjoN+v5/P7SUyS1DpM9lU3W5oblVGzWkH1HDcXz9Z",
+	"unNqy5/mLnlFyXSFcFOsnn9Dk8OrqDI5g5sNLZjqEDgnwtJAkD7iwpq1kXcSjXdd8hF+jOzy+fNnHruE",
+	"O9UEn9HPx32YfID8ly5PLmlB7LmhwhXAiK3lujw4eq6yXMi1rJzWZobUAAx82xW3uZAII9Kt5kjVpAsX",
+	"nY93MllHXAB+0y3kPW7g+iCsbebYlV8bptHItlCsbGIcWOF4wxFHlbdyvkzzHsVjRfYKmWCAq0WB2AQI",
+	"9/zkyXfMwIezWEXFohGfwqKdr1n6igWXXTiRyD3E7TLlkqQx1G4SzVREwUBRTeGvIu4fVxH3Nyq/DRaH",
+	"NZh/epG1vUcWIB2PWmfv+HyzetgDFchqsKknmBzXlFT404eLhmVg7UIXGLDtm/+WPJ93NpUK9tWgIku6",
+	"mUB0+6hZFfIq663BhcdlQk613GNRMZ2y9kn/OVOSbS5XVy6lXxtyH5vhnuAbcM1UmscKCHv48A2U/lqg",
+	"G95wATElZspEOOxwcwSgteoubCm1UI9kb+6RARkYaK2VdTJv7m/v+g3700RNWbUFBXCZtmKLrNP/muXS",
+	"lLNo2kw1nRpjBr4UEGwK5jwCtXcRxgV9mcbwkKswYKGXbfOp/7lnwOctlK/+9Phzj0AlMEuodmZytSUB",
+	"uOYD2l2vY9dKWl61zVlcLWLZpNGvH8VHtrBjD+TMam19l5SsiwVCDRnU0x7aFwh+Zg1HT5mq/U0xEG9c",
+	"B8y+xNpCmqBPlaEsiCXyOqdMZcs5l3A4C2kEF7SEGiWwmrK6J8xMNeJmk/WokKB9JHoOypUJfSYToGF4",
+	"O6xJJ4O753J6WMbbrovqVr80H8H32WqcFXIjtkAyZeU2k5SLS0tEAFqwiWvlVGZrHzyAHbZiG2yG64p8",
+	"rQwo9y30O9fG2JFpcFUTan/PqMjKR/tdIvVTcYegIDh2WazHxllSM/7uj5OUFXI36ZqAk4dMJNkrrqZK",
+	"kmUkZ54ls5nIDvv80nzUHJ5Dy7AWTmN7Kk+BF6dT34OGjQ1q/GuN4uqkXh7X3ewYgbP0Vp6IowjQrXaV",
+	"yJjURPhLW6MnKEopX3aGIxka8X+cyDE61ELW5syDWyGJF75KJJumyWxua4LY0PqRtGJ4JyhtUnZZQtae",
+	"qHzOxG2ic6ywZAsGIqPGl0eSyh/B98Svq8Ox4fq2HxeQ6Y90JHGoGOiPuzWOs2Sah6xty3DwWSaExjGE",
+	"XrSsrQc0kjZDANrgoAiN1XRsPYsGRLk+lkfaTSjRIzlPZnNfuTXZG0OfM1KhVthICqSylBIwnchIjKRU",
+	"LBNdBAzGcCqvzOKpqx1hL2ERwtrmCFLc/S+RKbpkRojogauuOwbgXMTjSZGPDQIZLG01ut/ASq/tq6mF",
+	"TY2dlpfuZMXo2qVUZE2XKk87wUiGk1RNnNEOdhEelL5LJ/2V4Pfkb1nw7ErEI0l7QVZoM6JHmv0lS+JX",
+	"H6lGcmDsvI4aTGZlNC8k/KoyW15LEsp1ivEoQHgmpqs6F+yfpsL4jCeynAdRZTkNtLtVp4EwGCIhOO1c",
+	"ZcIU/xrJYol1R6Uy3/KF0KcsFuRVmqzQJQjDgL6zQiKOtAubpjkQtbsNMQYvEeXGDJhbgmpMB6/T8h0u",
+	"PX877/o5reIdvq4zlTukMqzT/x3GUWeWdxhHjb/doQWfux08h3qKYX1CDWu9PubaGIIGAmtc8BoVVali",
+	"9933shRqa7CR0Iwua1E2JNCXMZz0Hh5FjZckHkq4HwMW8eVSxIzgOk2DDfrJxrNwGFrhpjNxSCu1/Txw",
+	"fSMnTewvUxkJBAixXPEDJDrzUSPsJsY4mReC6rbuJo+HiESt6b5/j8zXrxPSWp3I3dJ+KkogVqLeEAL7",
+	"AWWbikZorqzyXsvnYrGPHvhl52Q+bjro55SGFGtP9q3gAmLmhjEIdNxpJ1vOcb8Pn40kfNfpsZr8Qpir",
+	"eQl/bQQ0cr+T5MKZeX0k4eNTVpUdSghYctm1tRDmFctqOoff3hVmsU+lnCYmtJOX3bXhXdztDu1ulQU+",
+	"DQb9x/fsYIekcN/xb5UhPh33T47v2cE2CePTc/zPPXvYKIHcb23+mWWTTcnqobH1WdOfNa9guR7nvQgo",
+	"FDx0lggMfC0z0JFTVIwGxoxsfIu7wnpLC47/+5poUZuSrUvdiPeiDHIdVixe88y0uVwZt0hnd9B33aL6",
+	"lYyiD2+36x/oPzrc8NVYdtElja2bnipLuZtsL0urWkP8pU0hNETrUxyMOi7IubTgsuC1ylnmWSORpXz1",
+	"Qsk8U2mjDTInA4q1BySaYS3COGB6zq3ZAfMUrCNzXUKnLxpQwJX7iEUpTxa6Fl+t7TnNiqqbq0JTntWa",
+	"etqYBumSwcmQQW9joIjzCAjZ7BCgvMidVG0GgKaj7ZHR9OYePfunbrDDzLtH1trmWjj0mwnZxvHAGBM5",
+	"qw4STVkqax6slfAWHI6c5ORQPEyqNuRSW0x/c908ms9USdJ3SyJzgfvGEkwV4rB7nDhW31wn8y2J+afM",
+	"5C8DNRuya5sGZbrqmCIWkcpiUUvLx5KN+yyyl+L1ZM98/A8iz1ZlnZL6dMiH13BuCwRJVFNP/LYev/1x",
+	"OXeHRbsRfN409o8rGb3iSVpkQt9zr6dJShGfPE1ZpBaTRBromLO3L9c323gRymS5eq5IunIJa8BrTLa6",
+	"CyJGkQN4X373074/KBwOxwzBjMpGlphv7gj61kRVsCkvXcRPQ6Wa8Z3gT3amR9RSBW6SNCWtP89WrC1s",
+	"8oRNkaheNTVIeCovA7cdvd27M8elbrajSdVuvcBWisY4873DjfzkpSY9YSWjsav9syH1B90cBkBpHSJ/",
+	"d7Y+9LFPMgX24zIqbAGOKuzTvTIsHhQ0+ithPHvYNgedhabyWpSpuI4SPK5mj3hEsH6iqrjCJZiNIeHP",
+	"G866YcD7Hvb+yX7nfVeGWV6BY9N5PTfPTz/zidkGEJOlCWHkRcyK5XaYxif3Erv+GIUMDuQAtbI7IHQM",
+	"S6eXuU0qEWV78YPtKXLrdLAnDvmTw3LSNxygDTjflWPTcKxKWq2Md8eJeQgbuX8A/3kN5DsRBmOu5xPF",
+	"s9hGXtbSj8sSiRbN6LEzucD1UMPng0c2Dxv+NhB9NnAH66HofJytBd9VjSObLCJwbL9rslb0S/uDZ/yp",
+	"SAneoBM5phgP/JdKY6HzsRn2GKhUw/hiXZsO7kHKV77qbV0KpX4MG1nXV+mZuQRwBRaJLHJaL0qR1a3h",
+	"yXr5YfTfNYD6o1uv7WUkUHxBGaNJmRkGkdlkfikZESwHlv1IMpO9kUjvrYDyODBpjHztme6xEJlUPAnp",
+	"GdUNMc7FUjCcc+3qaNtNSDGJleIZmsz+puGdBSRdNb0vZRb8r+kBn9V14bKNwA2i6QSVB2AXt6BzRtBV",
+	"rc2UfoB1zJgmK2S83yhIZG35FLvfh6jkbyo06sZhm22e5HZGdL6h6Oqa8rsUWTWCqcfO9ozkSTSbKcpi",
+	"tRFIibTRQWFgA71sJNQpxhpjYyNJESvwKcUDObUms1czgi/h9w6L1bNj99jlXIzkNLkW5rQwHscmEY8s",
+	"en4FxaCMgdEGsbs5vGUjmpy3IJq1y9Y61eUpJQwHS9oUHfz4ABnyDlbi+n1xcAOOHR9aALO8jO4UUFrn",
+	"H/tj1jqws+3n4t0WfdZI4BMeXaVqtslo0lAdHHi5uyHWIX47O1XBhrjg8vJcC8+0PRmFM11hKH8Z/lUi",
+	"QlQzSPaLKdpyT69F75clbugzVgNwgONrvj5lfc8AWzVNlGvT88s8xaqgnW3QlCXysRqp1hKQpMNmCEwF",
+	"FG7+Mutl96xq9Rvch07LffNIdcuabqfWD04Q2ssjscXhwdp+MlPKV0f4POycMrnux9jgt9gYbn8nx4Ub",
+	"5UYvwkP4KzyL2m63xR1BHhskzjUTZs0z5EjTmstRTaGvCf3N7omuVaAc7BmZ7wTe39YibEoGoe3saRjO",
+	"rFvLVzw5/EjY7huXJ9jDS7J+MmCpRVRkSb76CCKVEd4Fz0R2VuTzxjzPs/cXVDc7UnKazIrMSCln7y/G",
+	"P57/7WOIcAiSL8QwV1dCDhFM60/4v2GHURVkeAV6UFnyXyh9Ddn32K2pKINfkuUi7DEEhtNDFlKppzBg",
+	"IYj7mN4VLwhxAdYF5wAHCZsql3Se58vWly94C0wbSk7Y5DhTSgoFGrVwkGyUu/zD5eX7KgZbUuoNuRpJ",
+	"Ly4fg9GpWBby86zI5x2WqxmxExP3bO9HcvRgsRkpRtKDFTutAxItlaJymixSS7gTEUjOyUptrK5oJaYj",
+	"8hih2NYB+S7RuHt2lkaQg6XUVhAz4d5Jhgj6XVM80YH6B0zcLpU2BQ7wubndMXzLqeU6YKkAhYtQbFSm",
+	"S/z9aWny1QQmmhVSG5cXDKUesoABbKi8cYR5vhZ+DgR8Z+ePSQSsbUrA8yQjhD4LvWuBZToIKvMv/8KA",
+	"BIXMk4h6gu+QTjX8TlsdHl0fh8yB8dhsPqzdbY+CLS7JGVEeI/KV7b1pvNNj56DMQmsRz1DcMX5VTJSn",
+	"UQ1hWL/TP9jvbJZxENN/H8nfu90u/h/8bE8J+329mnyw9uhogokgp9a6Y+ggybE6qUUJJtF/yMK/nF82",
+	"FHtF8PBcs/Ao4zfQyZGXdnn0WyJjcfslpBJrR7DxmMWxoXQsTQIPOPvdqB6u316v5++GuEXoIEKhI7TL",
+	"X0C7t1kLHpS5aZcYhm2Y/DqmM1pPIkkaXEiIbit7VKCPEqkxsDQNjww5Y1QGpgpUE5yDtTEGTQOkyqS0",
+	"wQTxEy8QBAIpw2limSiZC/ARtx4UuYQIKeFt114fXWK+zAAfYKLKbVfdSJHZnwh3IW/qfCRd7x6BqGmd",
+	"RpRMV1gzj6K0gHatbf1KrEZyJoBCTvrHIbA194NR94jCLZgLdGx4GwrDdoJlK49D1naolgYDA9ekc1qt",
+	"/EqDX/BVWZm2zeVIumMCP6MVyiSi0HQeGZbYMUvOpb4RGWLAn/RPQmCEPMrTFd5llQ5x6VyVQMzLCRog",
+	"Oh8ZmBqVjaSFVuKZYKlSVwgv1mOXSrEFkJ/5RLOZyFl4MngeGrwQ9Hp3z6a5yEJT1pawXxY8z5Jb1jZw",
+	"pY5AMHVG52ZSGIarprAEHaKdkQxjFekjKxf0FnFouSXmbHuskXDaE2SFG9EfgAsarRIGYHPP//SLxmIZ",
+	"Bo/fwJCFOeIT4QHEhHL6m4/kvAoNYdKUwx7bhNeQJpr4Qi1vXI8k2VTgrbDHzuBwZUUqhgZo7KTft3WY",
+	"SyzVEi2qXUhEdcFh/PvHd28DLCeAqc0uwphVQaXKSt0Ol4KM3/DtrwWWYHHv4xXOvC2rFZwMCHGobN0U",
+	"Bua5xVnCHqANxO3qnJppPatNC7+LE0pQogpwPplSJtujEq8ItL00kcK0d/wEkWMqrdFRrqFNVQ6wmw3C",
+	"0/ArYcoWT1ScWFjmiWAVkkFSCaqzGQzWN+lGpGnXbNOkyCndzKQXWmA4hJqjSuqMtS3wzRRZWklEgUUW",
+	"wFlRIhu3xUChWa8WqAUaMuVA24a0Pn3uYduWtSZ5wAiXoA48gAg5V3mIAG6Wv9OkTDfAdJpiWIYMFcgw",
+	"YNNMCJw6W/AlDkkX0RwlccNbQCxPYtFBTB7UtNy83v70ugTtCQjjDyF6LN5RFbANoZYMGeOemFw6Fl6U",
+	"BVW6P4qVBYvKBKqn5qhTNimFpuIsSRqriWKRgkXDgIehl1FKveJthLUBPZ58HI5k7UKgRcThGxRoTpIM",
+	"fBIb1Ch3vGxrciRBUQ3YGu/EFzQLn8Dt08iAR/KtsvdhIpcFMVpginGB2ZQsfHJ7a0zCpvSUOTURX/JJ",
+	"kib5yqW8Opxbp0zGYpmqFZpDvdEcOxb9ns8SaW7KESbdlOPXdN7CNFkkecjaJm2EPekHVJjsSb9v4M9B",
+	"pOC/FmIkQ2JUWAx3iQYozcLfRuTJG7WG7FOv1/scsJHv04Pno1av1xu1voSnbMk1yCPeCyFqDUie9kGu",
+	"8HKreB57rPpRgs00+yLZmeGpMEKEOzAAQAakWPOFqOwluZPouQv2yjPBUfDgulwFc14QtRvkCFOLmhR4",
+	"Bv+VK6IZuw3eQYAna2J4RYtYPzYGC6vtysVdJwhXNZJnH19cXFQQtiYgM8D5c9fws+cnxwaKzYy8E5B4",
+	"FaNz4uz9xUgSjfYY0q/DH3MLAifMpEIj9ChQLlnYTKkx0kQirkERyYReKgl/1lQRMxFPIiwv0t/pqiWx",
+	"nBA07Yn9nYWD/nHI/sTC1yoyulOznmBHG9BfpoXAA4b9nS6gLJkh2qCBA7IKgpERSeHJ1A2dvRuTly9W",
+	"Vjm/EmJp5OOGBh5plrjkcQ66uYMCMhdQJzAMw2123v0glilfgVpFuB21Ca0xSta2mZJTkF0zxNkj48RC",
+	"5HMVB4iEQ7U8uFQyiRBeMV51cLUHg1ofXtpDdQOcF6mEFfid3XDEbESgPaOtw/j1KWzkc9wtnxsaHLop",
+	"fodJZvwKVAylEGSuNhKqw1RbdIRmRlPrxcvzN+/fXZ6/ffG38eXl6zBglnsNTuYwO3/3CQPSXyMLjeeI",
+	"nET7IdBZP/Qeg7DuFLyA8VQrMzTuVEI6/hQnvrZHQ3+dazUFjJjxux9PSIr1qatHCNJ0/TTYpowxhrxw",
+	"VNbELtgNd4WZYKeP+6GH+Y9ObxWvTh2BSnFjUcq9KTavfocGh6ViyD5TjoUGQXW4EC6T1EbpFF1HMwHT",
+	"iiF0gmkoLzLpxmyltN9L5cLxlFytmzGYiObK6Kub2Gdvne8aW0fFwhLWqsCFyCPhequyxJHUYsFBQEG9",
+	"n/Ai3LuW8bvylwXqSbZM/SO9Dmrx1Spilgb6Gb8WrFia7UVV3vjSTmGT0BQCnKK0zSV5B53CtVKY1Kiz",
+	"eqJwUq2LSQqikWgwghWkTSO0OFUQNVQtCC0T9AtXRwzPr7Hho/BusY0R7tLwUjNbEY/k2fsL4LcCkRt4",
+	"RXYkA479niy9EwLz8GShucicyofGpQWsTKTDIXufKeCnotDMPGRtRB9F22dCRxkvf6ON4PdqKSRfJr0V",
+	"X6RhUHuIKsywuhzet6Byh0OWyFzAxQ47cfb+wr1JIkvbrJhDRp4kkmcrk5ZqYOpKW/bZ+wsvanPYOu71",
+	"e30D7A5jag1bj3v93mP0EeRzNP0fUZWF/4K/Z2JDTQ27S5gym1yLHnsrRKzXN4LuSFVg0jHCRNv6ET0f",
+	"3/wibg1btuOgZQ8+DmjQ71OYFfIHjOWvKYYVv7hX+sJL7TJFJ0iZ2hVTYmpqoLdgj7lXnCiUY6ltal7r",
+	"dXItJLy+zNQE4w75TBu4UejkM3x8BEx1tXnJrQ9yk8mbMGyjOcERchkHZO8OX7+5fD8+e/nyQziScNOI",
+	"HH9xDk34Hc0kQgITR80YNAyYF7LHNi4mC9NFvsTsZ3NbQuukG9ELIN8LHRi9yOF9nbKQdoMAp9G3URYV",
+	"2V5MZBNJEa1XSces34NRzo7aJQ9MVR9g9D1o6Un/8X1HbNCHtEgN8jau5pDu19vcmXDQbi5i8hdunKBX",
+	"aOUhZvrWmF9X1Ypbhojo+tp+nmCtkt0H6vqYPF9buZhneK/mV4BirCNjMgyTOOwMrTijWRv0mFQEI0km",
+	"fFf3t4OyN3A65xWgPyuuLPQOaNamBMyRJIeTSdYk3dsYHfCU0gVNwmNQiiNl9caArIVObI+xCQvhyM7K",
+	"jDGyLZP8ZyH2J8avgVIBTYO1w7OfXl5cjj+cX56/vbx49zY0r2svKgWdiU5rHkmbHuUVWSvrq1nXFg7D",
+	"iV4I9Z7yyJg2xEjShmDVwGjOExiKFr/CTQrPwk4JrkVvApOarkIiH01t4Ieg1BrtmnwZFSdxlXcA+8NV",
+	"OsdFIiBkMq0CXTWTevnK0etkkeStL8HOFym2Gt9sygyjLbI5WEZdaKOLwa5itRAvRfmD9IwxMq1hC+3I",
+	"raAlOfrAqY2Wf2zruVteSbrjhsjtPUeqMpIOS6p8pE1FjWplbBBpDa1n8I8oTep4q5RV2zQdv27z15mR",
+	"sbA519qu1R+eDDaMNecZsJ2vNFCeo7nHaGxl3iBrYximTq7F5tQVv1pfI9VAs5WR75c/sW3ADTmOsLh2",
+	"rKfO6J/y3KLzhZwsqs3zeLZzHiYP8+CJfL6TFLHfzVjyGUz0aLgh30lBRlY19bN9NYoHJzSUph7ckI++",
+	"57HNe8VPjnd/8pPkJkiBUg9OSAzZ/tErlU2SOBYYrHYyeL77i0ul3nC5MqPTJPDsMaML0IkkTw1gelU6",
+	"qAYrffr8pSZ+67yyjp7AYG701uegVfeTwzGAC6NVESaO8J4h9XajYPExmUkRM+9Vq7rSMPB+qoobQzjQ",
+	"eOmPpLl7X/xw/uLH9+8u3l6OL95enn/469nr0NbvSaSpUFK/HtGYhN0bXEX44DwePHly/BytOmrKTPsf",
+	"L/7y9uLtX8Y/nv9t/Ori9XnYQ4VflFjQph14yNozlXI566lsdnR7tFDxkS4W8eQIfzRqsC0uMiTTZwIa",
+	"+5Su5JjnfMK1YHOlyWw4I0MDGnYabnTW7YKG2y0XEW7uc0RlMvGuOEAQz2BeGCxvI9HudPe/8Hb2qwsA",
+	"X53DlLPZh814pPqNy9yXy0QVQroLqynTdhr5y2sEOvPzMPQu5SVgykAapKuRJJEdzslZ6jAO1uENWDU7",
+	"w9rS0FgQj2S7OQzMeSRPjj2jepKVqSKd8nyOpDmgGHu16Xye2wyef4xYbmLhjGhYhkH2NogdtXzrvQ7t",
+	"WrL59sHUcBq2iallQnHTWL1s1o1i6p5yHo3MbHii0Qv55PFgwExmRffiZWWcgckYsuUrOOjUbJLx6Erk",
+	"tfDsw3KcGyfq5/A2zrVeoPv4wJlTJJkNcSBBt/QqULS0N33jvB7JCRU2WwUuwqHqv9WdHvtRrOgAeh5c",
+	"q/xrNZKGGFam6ZJKNAgVPLXVFus1k7AQdBdWs3t9vGHlaq6Rh9doaLARzzJTyiTRLOUTkW4j6yKbESZc",
+	"05Dx6681UPLgusroPA+/rjZW9vSgatnGyezQ1O6sjdVryd9/IlTpYkg+ZjMhcy2ie6RSp5S8knNC+S40",
+	"RX9hOc8QbRTuKQsvVXgUvoisD/GUhRRhZXpCE1g+F1n9OFEiS+MZkjYUoTLtdWTVrXuFEUIf378CGTlO",
+	"opy1Q5CnxhmCNemeXk579DdpArCFI0lP6id/ypN00/21nO59b4E0RFhRf+VpIfYiN85e/njxppwEhlaj",
+	"SwC0k8qM4qtkEQYjaf1ZjyjW2KaadtxF2DzJJdebTEnQ8lebJW7UyzdnH15s2qp4wbPI3yzDw+mJDRL8",
+	"3/jan6cY5Lr/BuJXDzm5poNmojwxDHZMtV9dnQYLn4shhC45y6uFCMcQQXl5zFIhE8y37DQctJE88KRV",
+	"xrP9sH1NJQzluX1UL1rNb1qX07rgqz0m9VblF0ALCyERLeNgZc3BAjgNbWELvDQoaECpFr6hqSgb1sXE",
+	"ch4ola4ZIEyaQc8md2BIcaJtNYpKEBrGHLebgp+JukYyRPK6kMsCmIfxmcJd52Rue+m1Q/PXUTaNng0G",
+	"IVau8M8lJbOa0t4m08KEQ4o01kMWlqJziPfqSIalSB8GLJzSJWpqrUURGvmp4mdICS7od+QyZj9cvnlt",
+	"wryDEaijtqB04ON/LETOsWosbH2R++EOWAUX61SaEqlV4cW9F77kufCigEbyg+Aps8ErMKeViRFhmZgW",
+	"mtNz+D1VGuXqmgBBl+mU8n5P+v2OV6sswfAyYnsqs+V3TOQjhZdzLH8ykm2paoXJ/UriFLSW6dyrGmzl",
+	"E/h7JCeZ4Fcdk4RIIWQi1cKPI1sv3u6K/wJLBZku5lmsmaZkZlLpCRWiys8J19grHx92zLpjaLlnGjBt",
+	"kEBZtQz870qjf6bLhKJuYC08YqpRW6JZSJpfyP7kRSg+HrC5uGVxMsPso6mtcuvVkLAngoLV/8TCf3PF",
+	"D03Yukm6M2maQPH4LpVQRhB4tFG6XxPjm/VGOCYvEQ10JqTIsJbuqZnZmjzZlsrsJlIOJgvBJs8yVSxt",
+	"sD5W5C5knGgqld11dQT18DTsDPGcWSOtkNciBQ5TvlTWcA8/fQ5P/YGgtDs0B3atCS0kJqggNYWj1qgF",
+	"/Iqxj95Oo5YG7MzKszZs1UZbeWSAQ6hRQvkhkUF9qfDUDmsaiRko6AYlLhWau9q5Wi6UzjvY1wfz0TB0",
+	"yTY4F+RAyUJsiBS84ebIYcaEENKefZGXxTxLAvGCLl3gqjWZY4ggKwOQvbjKtehVSnhYT9zhjuEQxwCq",
+	"qZQj75hch354ynjJx0kgI66NQYJbkjWohcGgvJA+vrl8X5ICYttWlKeMXwtrBROWacNNYE5V99x82zUq",
+	"VcMvlyo0PNv99obsT+Gp4aBGfeOahXYwY3u9uAe5a8eYr8Iee0cDc5VA4V/aDdQESBnejWvXGSLBU/y/",
+	"WbXdfTLXJerGgsduBU21KXVDV55v+zGxtDZavJrxjWXKI7VYJLlhwiBHVPK//bhfjB2h4+VHkw6ZiyTF",
+	"PFxN0Z9U/MKFicEH80xJVeh05Ua+MffAq1t6CidjbWK5yUuhVcRoxVIwsnnyLojXxOuudddk96WMA5Rz",
+	"Djb8eu3/KFYNdt0PPvYYsGLKIqueAWKHrB2+Obt4zV59ePcG7j6TaYH5g1WL5am9q9zFwtlEFYhbZlkt",
+	"cntquMc+WlofyTXCgz1EYoWTQOza5q9XKtCv2TJKiaeiLfI0icS/ecZSqzrS66X+1Hyet9pMd9pp9lru",
+	"8gJj7fDDi/eX7PJd2AnoaPCuFrDBORBiyYDQ5Ik8FkWcJZBMHPg58yCxuXaXIkMZylv66gmvrXuuMJts",
+	"27Lj5Y4hLqW9qL72xgLvVl9ls4BpngrtP9p/Qy5Vk1578PJb30ElqNvwXwy8spxuu0Nh43jf3MG18JnQ",
+	"ToTOv1fxav9AyBJZdpPmaF88KlUnUhr3V+fLj6o6VRWBtJRmh2x/r8VIguQzZK+yJGCD79hbdc3gO2aL",
+	"uLI/9fv9/kjCaRyyMzjOpvm1o21bvFRD1kB7I/mRdLMhe5fBIYJhjaSfrjtEhe1omfJEnmKimRb5n4t8",
+	"2n0Gd8YPIk3VSDZbcCkevcF82xhKbVNsjNZrUtgaddley4fCAenxy32ifQ8lmUOppTn41Uu6AbHTImqY",
+	"pJtH2goFc+5Sb0ZyPfMJLqIiL9EGzLH10yhcGhSpfKTRu2SoTi11iAqHUkSntU2gUGqtEiOZGAn15rQx",
+	"f42UIBTqiQEa0QsWq3bhb1o/88X6/d1q6G/vRnL3Be7IgKxLf1wiKWXJkkJYW2W7cwcDY/FPLLAp/VoK",
+	"YEaXIdT7zJHIWtZn5w+7g0HL5oLu+tq9h0v8B7at9p9voUcfKKMW+B+bagpY7b9pI2t7VuZzTkQiZyVW",
+	"2qnRdDHysldWLxqe9J+XKUUfqn0kuql9r2BWFXhLD4+OnAEmFtd2YvrIUye6iey6z/c+SO+ppaajtGll",
+	"mjAK1nJdUcO0yBjTRCZ6jupvshAmY9pq9pWEVwNB6Ho0vPdKrB7+UHkd7/oYX6U36UAc73Eg/qIkJn2c",
+	"HO9B1e/5KlU8vlTqNc9m5rsn+xwhI6SI+I2IEw4CCDkdBvt8bMgYhPFzmSf56r+hw+ICvQelf2FfrwV5",
+	"HWpxZZT/ioCX25wZhPn7pN/3AqBgAC6U07NQ1P0dJa4S2hgw8wOTaf3ED3Uj1/Nug9pJdem2iLC0LdMX",
+	"ncf1FOFTOHcOUGYkC5n8WlCIm5kOLgaq6vgHKZHAHrk17GUChGVn00Szmcl9cRcriD4uLa5Mt8YmESDT",
+	"QabW4EkQQeMRU0WOWCenLDQeYpcux8psOXg5QGuLZWsYv+OvGcES2JbZDfoA5vxaoESJsjUlL5VttAlm",
+	"gQSNwMyDp5ikZcWP6qaYuyoYSV4KGaZrBMHygBdqskZgYAJAY8YU+anKRpJLGi5KnDec7KDUdQdRUspf",
+	"p2WUh3Yp9MSqHYTLdCqivAzToEXeYWT63hSrPEz93O+GwradZFGF9Ly7HnNQ39T6JnGzgVDJ3ifsycXc",
+	"dYNk/gf3VX+7q/4Id1X9+rjflfVbEn+hmwpjqJpx5D0HPDD0ZZZc82hVAkxtygogzHsvszpTNwYnHxmm",
+	"C1xm7SQOXNxlLbgzIPAfnfPFUgcWr3/MEajWVrNduX+MqTCgBb8zuR9LkWlTeE6kMdYhQu0PbZzkqPAw",
+	"X6YVhCtgjyNpDXh55xRv2UY3hB+hjR5zqW4YAs3KkTTeiZDWupr5WYfjH8n2FkiLQuaIhOjX2LBppwml",
+	"rUrjxRAxRiaAfHqDnunwL+eXm4LJyx0JLDLgmpzvl1p41OBzqDWNNwjd3OZu8fBRKBKeLppqDQcEUqw2",
+	"1asGeNi4e6C+pkqOmHvcdDdhP3fzf5C18mXrzuZUv3ClzVxwdGZCPp+x9l9evv/AeJb32PF3nf0VNjys",
+	"3nX45WvHYV1actltbqHdPa1S2R/9xuuf7MXSX2G5ocN1v/8B9+IhFxySb7Mutk+OT7AZjaBaWgVZGeIp",
+	"+xyWOB4+NqguoYvrCc8v+QxB9LSQMaHrJZKFF9PuG8Q8Wr8CDYI6iONGYxtJC5bn55pY87SH9Ntuhsol",
+	"fL6T/knYaWJrM5E/BFP7Z7L6Ow7Tq5p/YLd2mW3wnT+8BfNu/OePxuD/e8nhfxG7DUYe+Hcpem+Pf7W2",
+	"o1rRQETD0150DJfxEXAVTMXRCKG+MTzWg+G+K+8ZSefCNsjcm1FgO8TvDAY8oXabsPbeSJbcksxGFPHm",
+	"gzxa2LUKAwbJEK8ulvMZiMWj1uNRK0TXpiYgWGb482TlpFsHMd8p8W2T3IO1RWdOeDJ4Zi1jiJKd0v0T",
+	"nhwPQtbG2E4vgtjIpDGZ9dGAUpmWH2wGzRiU0HL4ZA7LBAsfwwTYjeBXIxn+fGTnFP4rPk8TnZfBaMYk",
+	"pm6CkbRLw/7EjkOHJkuKRbHUIssZRTw1hju5mmgmClDbkD+L/QZzTkE/I4ldXYvsJktyQUK7yNx7ZLKD",
+	"vlM0EWLy6RmB9NA6RIZyS1OSkeUrmJAjWUiL+GhWWcYlaPCkWCxLcqjZBq3NE5uBSRAZrBeEq6oRzfoC",
+	"FgYB6cA89IElLdYojrPp7sVp3/P2DRorETWeiHXCsnktREeODWBI3uBZ6B0BxJu0NFiSWDUntHU8am0K",
+	"Q7Hkvin85OnJw0WfwJ/E57C8qbxWCVbdMTmKn71Sv61Jkqa2wNH+F9x7nMrf2XS4h4e6hAw1VPdNwrmL",
+	"hrWHkvQeQcQI/Z3Kpf+DlbNnh43ZHvU/smZHUoyLqnlU5terjJkDfl9BqgnpAc2bTcVytmLXxSJSMQb9",
+	"YIT31E+gCfH7kLX73QnHSn3mvkCHkbkpjMz0SLPQ6zvseP6k8jm8VanoEDA+ku7Ry0RbVNSh91VYpnVz",
+	"pvkU4eKEAQYziuxI2rQNEJE+iGXWfZmQNNjGgiJPHvfJC+RN0BZbsplCI4kZFVRGwl4joWGDYccGbeJa",
+	"DUlEtPKUrVVi7KcgVmi1j6bcLKyO5AGaMtutKJ+5ST/wpV3ZWwdpC3vgU0NABuJ+vdgmXrpLns/9JOdY",
+	"3K4F6TUGCSYyfzxoLkFZVr47TNFXUS7yrs4zwRfVO+6OoYmV9UHCOa0XNTGBVpU31Y2s3YINZ2T9RIf+",
+	"oXHnz50W1g7hb/gzhD3CEgABcw//FZ9ScZSqlFS2e8rs238etXhvGU9RfNq8Xetl3L3TuTvgZJmZN/9n",
+	"3+7/Pc0K66fjgWwMDTdjxm+23oSurMNa+qspz0WlHdD+YxPLWBsGTeEH8FcnqNbvcmguXLN6Dm2vek2N",
+	"pB/WYi+z2t213ipeVeZewoRc4FNb7ia2+2r6CoaUrXfTB37zNe2462H292bqjlS8oHKPVX/jb9/4W+4r",
+	"AHV6+XpMTq9ktJXL2SGVAGRDE3SFufNiscx1QLWQEPA7oBJK5qfAOdopJMF6kYxRbp7oXGUr1vZx5E69",
+	"esr03khm6oaQpjCozK/EzyarEgk7YOG7ny6/f/efHoY0sJK7StUl57JVi+4nVX+E1f47u6D2s7rAyF5S",
+	"aPcGHoYEQNHf/+080/+NfTD26Jq4/ZKR4Ml/SDZyhIb/zRG+5xJrzWCRoUzouWUCVmqqnEDPk+LVnKkm",
+	"H6MToiuoWVPTyGAo8DRVN4Jyn+c8W6RC6yHFA40kGu0pOdvFKRFOiDEkd2cFz2KMAi2NjhOBsbIjuTnS",
+	"yDSc5FugYLfE4zCKaurhOoadDdZ2Snq2OP/NRSnybPVV+M3g0GAeqi7UGh7vbXjGjAEChtrtVi23P8YY",
+	"ZvoTNeTjb0zqD82kPrit8+IngQVootl1NrXLqGnqZGyUZs4rBbC3I9duPMDNSLG2639qBGczi73gw7yl",
+	"/AYidnfoZn8dD4/o2pRIg1gdHAOxZhmwD9cPbB2Vz8bjhginaCVP6RrD+ikjGcE9liWctf1iOZ0hVgLO",
+	"hIabN+JadBOphdRJnlyLgFqDO5fKfNM9ZT4QmMizDtlVlrK0gAyEiVJBvMBqbohdZXPPqVGDeNEJvAAQ",
+	"wm41kEk17M9wJH1EUXZewe4snYq/qAkhnoiylJvFfuyZvCK3dE76N051rjHS4uX56/PL8zWcasqjmcCm",
+	"gOpCVXtOy16L7BojDzJhy/VwuTJ4qJFgyyS6QptSsQQ946yMGhh45ltoCedvk1HDU7ZUaTqSJS6S4VgG",
+	"PRv4bmj2rwwcN6EiNgFjXY0ysSwm0GI92LldTaZiVK3e2Hr00IEd2YqMLtXnFzXpHBy6jCtmmNi9wVvu",
+	"45Q35LkB/2RnhPNhIc1FJg7K8Rk89H2xSUoDKgQZjYq72WRyJe2uByWt2jdM1lan9y0L/O+aBb79ixdK",
+	"TtMkyr+FZW8My268VO0tetdyDD6L3ijUglTmSRFl+LbNaN9fkp2JzdyzQQkrO8UK1K4sQc07G+/tmn16",
+	"4rtmj+/tmn1obvZNofz7HClnviop7I5HqFoBcbNm+KFaKZEqLN9BR6RyIo0q4ofaUP6pNcXqZPZRGM2S",
+	"ftMV/+6A01kjbXsHqvrCHYGojcpZ76yQVnb3lNF2niWzmUCNQxY8DTuUB2m1ALi9aJiBVT6G0JRM5MzG",
+	"o5eqDcOaR6jE5izJT0cSVJ0SAbbGA4zCQ5bb0M8fdeABIbm0TU3zHjtjMegohVs8tkg0KUvaBX1lYsmT",
+	"zBSVWfTYO5muRhLYGHzIc8YJC5ZHmdJon3ZanR6ym3ligusTbadq6qtSeLZxLz33tDzzmhkU3sGoY5vn",
+	"4yS2Ocb1pFDWDn8bteJsNc4KOWoNGcLffzFYj3yihVzPWx5Jl7i83YRdXfAeamWlMRsjyZ01m2LhEQ7B",
+	"gUepLN+o3VUZT+seOpqZvdOS7sL4tiaTHmgq50WuxkREICf1g5ajxzEISLJI08CAL2EPk1RNxrrMLsN/",
+	"LxKtEzmj2sX4RGXLOZfIG6DJwlQQ5KCpjNV0XFZg7ge1Nvq1JnBMOJ+xPQD40GaZF/l4mQmN8+2DJIft",
+	"jBM5NiWi+0GL2qo+o0M4jrNkCl/CZpTTahiom9u22TaNFZ42DRaer48Wnq4NF2tCV8b7Ces+V8gJeslU",
+	"NrbOe7N5xFDMJtOCJ3FriOWfLD8ZT1E6g98obV6PsbCboYmskEgNfiGf4+OyAI4rn22YALB5YrZYdAu4",
+	"beuOxL5JMAb2RohxaDCrqe7fFOZv+B4PIsugiNEoYRwqymxVEXYr243yVKl2u/rne+oGM7F+qR2mGVQ/",
+	"f5hUZXf37ExXXmMSD8xdSB74pnn/M8SbNB6Nu2ka7nSmfHW05IUWW5HjltqY4KxM/cgA0VMaQZTyZAGy",
+	"cjXiBARvlV1hRQGDtFjip5G4mmRszmWs0ceBzbiUzYXKBOkRI1kiwNGIM6GLhQh7zMASXQmx1NhZImen",
+	"JcQLXpsrL6SEAk4wzK6Ki13iBGGZiMQkFRt9AsutGSVMxujOqa5Hj73nBWHJMFzO2KyPGRlC4sCnkxW7",
+	"mauFjVsm0wd9UYXp9RFm7qgnpHzVw6Y3qQd7pJYWWnyAhloPgTljcYYWPIFvYeEOEZdSvnqhZJ6p9O8E",
+	"M+N3uZmDpnz1SBuaWs+c/IOjqn2Tnh6CQ8PhF2Wg2l3Ca3zGtpkXvxb5RlZM7LPECbjhVyZ5wXBh9DDr",
+	"YkFsqrRv4MfVhPkNvGiTi3orLxpJy4wM2+7cLc+dvn44buRxIRabsPdvrOgbK/pnj/uDU3I/XoTRxlOe",
+	"pNvj/fxaw5WaRca0G/h14qsZDDdC5yAUrjl+UGwbb3P/bKgm/3Elo1d2yP/U3h9vJvu4fmixv1Uc/cdW",
+	"HDV12jAVgHZkv4NXUccq525XuH8Z4Ksr8RHbzqMtUZjDYEfShVIghoD1XkyTNKfSnQg2RC6ZubphCy5X",
+	"7EZgSJWLCx/Jdp8cG+iNMUFunWYB4rQsjog/2Sh7TUVDq6TMDpI1DIROJcZ/bCa+VeDYGelf4yx3FjyM",
+	"fdrUSa/amAeljbkElbElmQ6L7feH+5AelDLZ4GTwkNkGjggru79GZ9/El/8h4gudRksNcJj1nWUY66/Z",
+	"IMH8POc5i7meTxSiEy9Vmg4NGyVfHgL015A6y1qPIznh0VWqZi7vks9EYDSqfJ6pYjZfFnngorBTnou1",
+	"mIGRzAp5gLQzEyjsfKS5fWVBxPSyKWeR9q33TYS4s98FcwctCdoFPUh22KM7kV1vjjSkXw0YAfytqRCQ",
+	"RQPvIeZZ2hq2jlDwNSOrN2VMsSQ08FIgdaGKJrN6Hbbmvci6JfzeLFUTnnoGWb/UaZklfWovbu/qQGbh",
+	"9Yhr11A5sZCmDBpsJ8+E3xmKT66yKklAPMlYnEynIhMyEn4PNZP7el/nXmYIXWztGoK9Dsr86o7jFH4s",
+	"vreENohyrZ/XybWQQmu3/gn+a5mpidBYaxgOHvRCrKDjtToXPM3nrS+fv/zfAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -26,6 +26,8 @@ const (
 	ActionSyncRetry           = "sync.retry"
 	ActionSyncRetryFailed     = "sync.retry_failed"
 	ActionReconciliationStart = "reconciliation.start"
+	ActionRelayPause          = "relay.pause"
+	ActionRelayResume         = "relay.resume"
 )
 
 // The client_id of background actors.

@@ -168,6 +168,7 @@ func (b *browser) requireStatusMatches(e *env) {
 		want["outbox."+k] = num("outbox", k)
 	}
 	want["relay.workers"] = num("relay", "workers")
+	want["relay.state"] = "running"
 	for name, v := range want {
 		b.waitField(name, v)
 	}

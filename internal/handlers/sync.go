@@ -60,7 +60,8 @@ func (h *Handlers) GetSyncStatus(ctx context.Context, _ api.GetSyncStatusRequest
 			Pending: s.Outbox.Pending, InFlight: s.Outbox.InFlight, Failed: s.Outbox.Failed,
 			OldestPendingAgeSeconds: s.Outbox.OldestPendingAgeSeconds,
 		},
-		Relay: api.SyncStatusRelay{Workers: int64(s.Workers), SyncedLastMinute: s.SyncedLastMinute},
+		Relay: api.SyncStatusRelay{Workers: int64(s.Workers), SyncedLastMinute: s.SyncedLastMinute,
+			Paused: s.Control.Paused, PausedSince: s.Control.PausedSince, PausedBy: s.Control.PausedBy},
 	}
 	out.Blobs = &struct {
 		Mongodb    api.BlobCount `json:"mongodb"`

@@ -24,31 +24,34 @@ type Collector struct {
 	erasureOldest                    *prometheus.Desc
 	poolAcquires, poolWait           *prometheus.Desc
 	blobs, blobBytes                 *prometheus.Desc
+	relayPaused, relayPausedFor      *prometheus.Desc
 }
 
 // NewCollector returns a collector over pool; register it on a registry.
 func NewCollector(pool *pgxpool.Pool) *Collector {
 	return &Collector{
 		pool: pool, q: db.New(pool),
-		outbox:        prometheus.NewDesc("mailsync_outbox_messages", "Outbox messages by state (pending, in_flight, failed).", []string{"state"}, nil),
-		emails:        prometheus.NewDesc("mailsync_emails", "Emails by sync status (exact; kept by triggers, read without counting the table).", []string{"status"}, nil),
-		oldest:        prometheus.NewDesc("mailsync_outbox_oldest_pending_age_seconds", "Age of the oldest unprocessed outbox message.", nil, nil),
-		drift:         prometheus.NewDesc("mailsync_reconciliation_mismatches", "Mismatches found by the latest completed reconciliation, by kind.", []string{"kind"}, nil),
-		erasureFailed: prometheus.NewDesc("mailsync_erasure_jobs_failed_total", "Erasure jobs that failed for good (ever).", nil, nil),
-		erasureOpen:   prometheus.NewDesc("mailsync_erasure_jobs_open", "Erasure jobs pending or running.", nil, nil),
-		erasureOldest: prometheus.NewDesc("mailsync_erasure_oldest_open_age_seconds", "Age of the oldest pending or running erasure job (0: none).", nil, nil),
-		poolConns:     prometheus.NewDesc("mailsync_db_pool_connections", "PostgreSQL pool connections by state (idle, acquired, total, max).", []string{"state"}, nil),
-		poolAcquires:  prometheus.NewDesc("mailsync_db_pool_acquires_total", "PostgreSQL pool acquisitions.", nil, nil),
-		poolWait:      prometheus.NewDesc("mailsync_db_pool_acquire_wait_seconds_total", "Time spent waiting for a PostgreSQL connection.", nil, nil),
-		blobs:         prometheus.NewDesc("mailsync_blobs", "Blobs (raw messages, attachment bytes) by store (postgresql, mongodb: written completely); kept by triggers.", []string{"store"}, nil),
-		blobBytes:     prometheus.NewDesc("mailsync_blob_bytes", "Bytes of the blobs by store (postgresql, mongodb).", []string{"store"}, nil),
+		outbox:         prometheus.NewDesc("mailsync_outbox_messages", "Outbox messages by state (pending, in_flight, failed).", []string{"state"}, nil),
+		emails:         prometheus.NewDesc("mailsync_emails", "Emails by sync status (exact; kept by triggers, read without counting the table).", []string{"status"}, nil),
+		oldest:         prometheus.NewDesc("mailsync_outbox_oldest_pending_age_seconds", "Age of the oldest unprocessed outbox message.", nil, nil),
+		drift:          prometheus.NewDesc("mailsync_reconciliation_mismatches", "Mismatches found by the latest completed reconciliation, by kind.", []string{"kind"}, nil),
+		erasureFailed:  prometheus.NewDesc("mailsync_erasure_jobs_failed_total", "Erasure jobs that failed for good (ever).", nil, nil),
+		erasureOpen:    prometheus.NewDesc("mailsync_erasure_jobs_open", "Erasure jobs pending or running.", nil, nil),
+		erasureOldest:  prometheus.NewDesc("mailsync_erasure_oldest_open_age_seconds", "Age of the oldest pending or running erasure job (0: none).", nil, nil),
+		poolConns:      prometheus.NewDesc("mailsync_db_pool_connections", "PostgreSQL pool connections by state (idle, acquired, total, max).", []string{"state"}, nil),
+		poolAcquires:   prometheus.NewDesc("mailsync_db_pool_acquires_total", "PostgreSQL pool acquisitions.", nil, nil),
+		poolWait:       prometheus.NewDesc("mailsync_db_pool_acquire_wait_seconds_total", "Time spent waiting for a PostgreSQL connection.", nil, nil),
+		blobs:          prometheus.NewDesc("mailsync_blobs", "Blobs (raw messages, attachment bytes) by store (postgresql, mongodb: written completely); kept by triggers.", []string{"store"}, nil),
+		blobBytes:      prometheus.NewDesc("mailsync_blob_bytes", "Bytes of the blobs by store (postgresql, mongodb).", []string{"store"}, nil),
+		relayPaused:    prometheus.NewDesc("mailsync_relay_paused", "1 while the relay is paused (POST /v1/relay/pause), for every instance; 0 otherwise.", nil, nil),
+		relayPausedFor: prometheus.NewDesc("mailsync_relay_paused_seconds", "How long the relay has been paused; 0 while it runs.", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.emails, c.outbox, c.oldest, c.drift, c.poolConns, c.poolAcquires, c.poolWait,
-		c.erasureFailed, c.erasureOpen, c.erasureOldest, c.blobs, c.blobBytes} {
+		c.erasureFailed, c.erasureOpen, c.erasureOldest, c.blobs, c.blobBytes, c.relayPaused, c.relayPausedFor} {
 		ch <- d
 	}
 }
@@ -94,6 +97,19 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.erasureOldest, prometheus.GaugeValue, e.OldestOpenAgeSeconds)
 	} else {
 		slog.Warn("metrics: erasure jobs", "err", err)
+	}
+	if rc, err := c.q.GetRelayControl(ctx); err == nil {
+		paused, since := 0.0, 0.0
+		if rc.Paused {
+			paused = 1
+			if rc.PausedSince != nil {
+				since = max(0, time.Since(*rc.PausedSince).Seconds())
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(c.relayPaused, prometheus.GaugeValue, paused)
+		ch <- prometheus.MustNewConstMetric(c.relayPausedFor, prometheus.GaugeValue, since)
+	} else {
+		slog.Warn("metrics: relay control", "err", err)
 	}
 	st := c.pool.Stat()
 	ch <- prometheus.MustNewConstMetric(c.poolConns, prometheus.GaugeValue, float64(st.IdleConns()), "idle")

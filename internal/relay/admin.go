@@ -55,6 +55,7 @@ type Status struct {
 	SyncedLastMinute int64
 	LastReport       *db.Report // nil before the first run
 	Blobs            db.BlobCounts
+	Control          Control // whether the relay is paused
 }
 
 // Status returns the dashboard summary.
@@ -71,6 +72,9 @@ func (a *Admin) Status(ctx context.Context) (Status, error) {
 		return s, err
 	}
 	if s.Blobs, err = a.q.BlobCounts(ctx); err != nil {
+		return s, err
+	}
+	if s.Control, err = a.q.GetRelayControl(ctx); err != nil {
 		return s, err
 	}
 	s.LastReport, err = a.q.LatestReport(ctx)

@@ -306,6 +306,10 @@
         setField('blobs.' + st, nf.format(b.count) + ' (' + fmtBytes(b.bytes) + ')');
       }
     }
+    setField('relay.state', r.paused
+      ? 'paused ' + fmtAgo(r.paused_since) + (r.paused_by ? ' by ' + r.paused_by : '')
+      : 'running');
+    $('card-relay').className = 'card stat' + (r.paused ? ' warn' : '');
 
     const rc = $('card-recon');
     if (last) {
@@ -339,6 +343,7 @@
     if (s.emails.failed) bad.push(plural(s.emails.failed, 'email failed to sync', 'emails failed to sync'));
     if (s.outbox.oldest_pending_age_seconds >= 300) bad.push('the relay is ' + fmtAge(s.outbox.oldest_pending_age_seconds) + ' behind');
     else if (s.outbox.oldest_pending_age_seconds >= 60) warn.push('the relay is ' + fmtAge(s.outbox.oldest_pending_age_seconds) + ' behind');
+    if (s.relay.paused) warn.push('the relay is paused' + (s.relay.paused_by ? ' by ' + s.relay.paused_by : ''));
     const last = s.last_reconciliation;
     if (last && last.status === 'failed') warn.push('the last reconciliation failed');
     else if (last && last.mismatches_found) {

@@ -194,3 +194,11 @@ type ReconciliationReport struct {
 	ErrorMessage    *string
 	CreatedAt       time.Time
 }
+
+type RelayControl struct {
+	ID          bool
+	Paused      bool
+	PausedSince *time.Time
+	PausedBy    *string
+	Reason      *string
+}

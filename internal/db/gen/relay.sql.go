@@ -18,6 +18,8 @@ WHERE o.id IN (
     WHERE c.processed_at IS NULL AND c.failed_at IS NULL
       AND c.next_attempt_at <= now()
       AND (c.locked_until IS NULL OR c.locked_until < now())
+      -- A paused relay claims nothing (one-row table, read per claim).
+      AND NOT EXISTS (SELECT 1 FROM relay_control rc WHERE rc.paused)
     ORDER BY c.next_attempt_at, c.id
     LIMIT $3
     FOR UPDATE SKIP LOCKED)
