@@ -36,10 +36,11 @@ test: $(DEVMONGO) ## run every test (starts what the tests need)
 generate: $(SQLC) $(OAPI) ## regenerate sqlc and oapi-codegen output
 	$(SQLC) generate
 	$(OAPI) -config api/oapi-codegen.yaml api/openapi.yaml
+	$(OAPI) -config api/oapi-codegen-client.yaml api/openapi.yaml
 
 verify: generate ## regenerate and fail on any drift from the committed code
-	@git add -N internal/db/gen internal/api >/dev/null 2>&1 || true
-	@git diff --exit-code --stat -- internal/db/gen internal/api || { echo "generated code drifted: run make generate and commit"; exit 1; }
+	@git add -N internal/db/gen internal/api client/api.gen.go >/dev/null 2>&1 || true
+	@git diff --exit-code --stat -- internal/db/gen internal/api client/api.gen.go || { echo "generated code drifted: run make generate and commit"; exit 1; }
 	@echo "verify: generated code is up to date"
 
 lint: ## gofmt, go vet and go mod tidy -diff

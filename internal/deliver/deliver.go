@@ -7,14 +7,13 @@ package deliver
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"time"
+
+	"mailsync/client"
 )
 
 // Exit codes of sysexits(3), which MTAs map to delivery outcomes.
@@ -56,20 +55,12 @@ func result(code int, format string, args ...any) Result {
 	return Result{Code: code, Message: oneLine(fmt.Sprintf(format, args...))}
 }
 
-// Key is the Idempotency-Key of a delivery: "deliver-" and the hex SHA-256
-// of the message bytes and the recipients (sorted, each after a NUL byte),
-// so an MTA's retry of the same delivery is the same request and can never
-// store a second email.
+// Key is the Idempotency-Key of a delivery, client.DeliveryKey: "deliver-"
+// and the hex SHA-256 of the message bytes and the recipients (sorted, each
+// after a NUL byte), so an MTA's retry of the same delivery is the same
+// request and can never store a second email.
 func Key(raw []byte, recipients []string) string {
-	rcpts := append([]string(nil), recipients...)
-	sort.Strings(rcpts)
-	h := sha256.New()
-	h.Write(raw)
-	for _, r := range rcpts {
-		h.Write([]byte{0})
-		h.Write([]byte(r))
-	}
-	return "deliver-" + hex.EncodeToString(h.Sum(nil))
+	return client.DeliveryKey(raw, recipients)
 }
 
 // Run reads one message from in and delivers it as cfg says. It retries

@@ -1,0 +1,63 @@
+package client
+
+import (
+	"context"
+	"net/http"
+)
+
+// GetEmail returns the email with this id. A missing email is a
+// *ProblemError with Status 404; an erased one 410.
+func (c *Client) GetEmail(ctx context.Context, id EmailID) (*Email, error) {
+	var out Email
+	if _, err := c.do(ctx, func() (*http.Request, error) { return NewGetEmailRequest(c.base, id) }, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SyncStatus returns the sync status: emails by state, the outbox and the
+// relay (scope read).
+func (c *Client) SyncStatus(ctx context.Context) (*SyncStatus, error) {
+	var out SyncStatus
+	if _, err := c.do(ctx, func() (*http.Request, error) { return NewGetSyncStatusRequest(c.base) }, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Failures returns one page of the emails whose sync failed for good
+// (params may be nil: the first page of the default size).
+func (c *Client) Failures(ctx context.Context, params *ListSyncFailuresParams) (*SyncFailureList, error) {
+	if params == nil {
+		params = &ListSyncFailuresParams{}
+	}
+	var out SyncFailureList
+	if _, err := c.do(ctx, func() (*http.Request, error) { return NewListSyncFailuresRequest(c.base, params) }, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RetryFailures re-drives the failed syncs that req selects (scope admin).
+func (c *Client) RetryFailures(ctx context.Context, req RetrySyncFailuresRequest) (*RetryResult, error) {
+	var out RetryResult
+	if _, err := c.do(ctx, func() (*http.Request, error) { return NewRetrySyncFailuresRequest(c.base, req) }, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CreateErasure starts an erasure job under the Idempotency-Key key
+// (required: ErrNoKey when empty; scope admin) and returns the job as
+// accepted. Retrying with the same key returns the same job.
+func (c *Client) CreateErasure(ctx context.Context, key string, req ErasureRequest) (*Erasure, error) {
+	if key == "" {
+		return nil, ErrNoKey
+	}
+	params := &StartErasureParams{IdempotencyKey: key}
+	var out Erasure
+	if _, err := c.do(ctx, func() (*http.Request, error) { return NewStartErasureRequest(c.base, params, req) }, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
