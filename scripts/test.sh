@@ -5,11 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 phase() { echo "make test [$(((SECONDS - start) / 60))m$(((SECONDS - start) % 60))s] $*"; }
-phase "about 9 minutes on 2 CPUs in all: setup, then 1/3 go test -race ./..., 2/3 tools/devmongo, 3/3 a short chaos run"
-phase "setup: PostgreSQL, headless Chromium, a devmongo for the tests"
+phase "about 9 minutes on 2 CPUs in all: setup, then 1/4 go test -race ./..., 2/4 tools/devmongo, 3/4 the alert rules, 4/4 a short chaos run"
+phase "setup: PostgreSQL, headless Chromium, promtool, a devmongo for the tests"
 scripts/ensure-postgres.sh
 # Headless Chromium for the dashboard's browser test (installed once; skipped with MAILSYNC_SKIP_BROWSER=1).
-[ "${MAILSYNC_SKIP_BROWSER:-}" = 1 ] || scripts/install-chromium.sh
+[ "${MAILSYNC_SKIP_BROWSER:-}" = 1 ] || scripts/install-deb.sh chromium chromium
+# promtool runs the alert rules' unit tests (deploy/prometheus/alerts_test.yml).
+scripts/install-deb.sh promtool prometheus
 pgdb="mailsync_devmongo_test_$$"
 uri_file=$(mktemp)
 # Its log goes to a file: FerretDB logs as errors the duplicate keys the
@@ -31,14 +33,17 @@ echo "test MongoDB (FerretDB) at $MAILSYNC_TEST_MONGO_URL"
 # The dashboard browser test's screenshot outlives the run; its path is printed after it.
 export MAILSYNC_ARTIFACTS=${MAILSYNC_ARTIFACTS:-$PWD/.run/artifacts}
 rm -f "$MAILSYNC_ARTIFACTS/dashboard.png"
-phase "1/3: go test -race ./... (compiling every package with the race detector takes a few minutes before the first result appears)"
+phase "1/4: go test -race ./... (compiling every package with the race detector takes a few minutes before the first result appears)"
 status=0
 go test -race -count=1 -timeout 20m ./... || status=$?
 [ ! -f "$MAILSYNC_ARTIFACTS/dashboard.png" ] || echo "dashboard screenshot: $MAILSYNC_ARTIFACTS/dashboard.png"
 [ "$status" -eq 0 ] || exit "$status"
-phase "2/3: tools/devmongo: go vet and go test"
+phase "2/4: tools/devmongo: go vet and go test"
 (cd tools/devmongo && go vet ./... && go test -count=1 ./...)
-phase "3/3: the short chaos run (about 1.5 minutes)"
+phase "3/4: the alert rules: promtool check rules and test rules"
+promtool check rules deploy/prometheus/alerts.yml
+promtool test rules deploy/prometheus/alerts_test.yml
+phase "4/4: the short chaos run (about 1.5 minutes)"
 # Last, alone (it loads both CPUs): the short chaos run, in a throwaway
 # PostgreSQL cluster of its own (see scripts/chaos.sh).
 scripts/chaos.sh short

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// chromiumPath is Debian's chromium, installed by scripts/install-chromium.sh.
+// chromiumPath is Debian's chromium, installed by scripts/install-deb.sh.
 const chromiumPath = "/usr/bin/chromium"
 
 // browser is one headless Chromium tab.

@@ -28,7 +28,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Skip("MAILSYNC_SKIP_BROWSER=1: browser test skipped on request")
 	}
 	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("headless Chromium is required for the dashboard test but %s is missing: run scripts/install-chromium.sh "+
+		t.Fatalf("headless Chromium is required for the dashboard test but %s is missing: run scripts/install-deb.sh chromium chromium "+
 			"(make test does), or set MAILSYNC_SKIP_BROWSER=1 to skip this test explicitly", chromiumPath)
 	}
 	t.Parallel()
