@@ -6,12 +6,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"mailsync/internal/db"
@@ -131,37 +129,5 @@ func postRawBlob(ctx context.Context, client *http.Client, base string, i int, t
 		"Content-Disposition: attachment; filename=\"export-%d.csv\"\r\n\r\nexport %d\r\n", i, i))
 	tail := []byte("\r\n--bench-boundary--\r\n")
 	key := "blobs-" + strconv.Itoa(i)
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
-		body := io.MultiReader(bytes.NewReader(head), bytes.NewReader(text), bytes.NewReader(mid), bytes.NewReader(att),
-			bytes.NewReader(tail))
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/emails", body)
-		if err != nil {
-			return err
-		}
-		req.ContentLength = int64(len(head) + len(text) + len(mid) + len(att) + len(tail))
-		req.Header.Set("Authorization", "Bearer "+benchToken)
-		req.Header.Set("Content-Type", "message/rfc822")
-		req.Header.Set("Idempotency-Key", key)
-		resp, err := client.Do(req)
-		if err != nil {
-			return fmt.Errorf("POST %s: %w", key, err)
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode == http.StatusCreated:
-			return nil
-		case resp.StatusCode == http.StatusServiceUnavailable && time.Now().Before(deadline):
-			atomic.AddInt64(refused, 1)
-			wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Duration(max(wait, 1)) * time.Second):
-			}
-		default:
-			return fmt.Errorf("POST %s: status %d: %.300s", key, resp.StatusCode, b)
-		}
-	}
+	return postParts(ctx, client, base, key, "message/rfc822", 10*time.Minute, refused, head, text, mid, att, tail)
 }

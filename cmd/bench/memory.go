@@ -171,16 +171,32 @@ func postBig(ctx context.Context, client *http.Client, base, key string, text []
 	}
 	marker := []byte(`"text_body":""`)
 	cut := bytes.Index(head, marker) + len(marker) - 1
-	deadline := time.Now().Add(5 * time.Minute)
+	return postParts(ctx, client, base, key, "application/json", 5*time.Minute, refused, head[:cut], text, head[cut:])
+}
+
+// postParts POSTs the concatenation of parts (sent without copying them)
+// as one email of the given content type under key, retrying a 503 after
+// its Retry-After until wait has passed (counting each in refused), and
+// expects 201.
+func postParts(ctx context.Context, client *http.Client, base, key, contentType string, wait time.Duration,
+	refused *int64, parts ...[]byte) error {
+	deadline := time.Now().Add(wait)
+	var size int64
+	for _, p := range parts {
+		size += int64(len(p))
+	}
 	for {
-		body := io.MultiReader(bytes.NewReader(head[:cut]), bytes.NewReader(text), bytes.NewReader(head[cut:]))
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/emails", body)
+		readers := make([]io.Reader, len(parts))
+		for i, p := range parts {
+			readers[i] = bytes.NewReader(p)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/emails", io.MultiReader(readers...))
 		if err != nil {
 			return err
 		}
-		req.ContentLength = int64(len(head) + len(text))
+		req.ContentLength = size
 		req.Header.Set("Authorization", "Bearer "+benchToken)
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 		req.Header.Set("Idempotency-Key", key)
 		resp, err := client.Do(req)
 		if err != nil {
@@ -193,11 +209,11 @@ func postBig(ctx context.Context, client *http.Client, base, key string, text []
 			return nil
 		case resp.StatusCode == http.StatusServiceUnavailable && time.Now().Before(deadline):
 			atomic.AddInt64(refused, 1)
-			wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+			after, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(time.Duration(max(wait, 1)) * time.Second):
+			case <-time.After(time.Duration(max(after, 1)) * time.Second):
 			}
 		default:
 			return fmt.Errorf("POST %s: status %d: %.300s", key, resp.StatusCode, b)
