@@ -69,9 +69,14 @@ var transientCodes = []int{1, 6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602,
 
 // IsTransient reports whether err means MongoDB could not be reached, did
 // not answer in time or could not do the work now, rather than refusing a
-// document: the write may be retried later without blaming the email.
+// document: the write may be retried later without blaming the email. An
+// InternalError that names a limit of the document itself (an index entry
+// too large for PostgreSQL) is the document's fault, so not transient.
 func IsTransient(err error) bool {
 	if err == nil {
+		return false
+	}
+	if refusesDocument(err) {
 		return false
 	}
 	var se mongo.ServerError

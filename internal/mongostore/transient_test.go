@@ -32,3 +32,19 @@ func TestServerCannotWorkNowIsTransient(t *testing.T) {
 	require.False(t, mongostore.IsTransient(bulkError(10334)), "a document over the size limit is refused")
 	require.False(t, mongostore.IsTransient(errors.New("other")))
 }
+
+// TestIndexRowTooLargeIsNotTransient: FerretDB reports a document whose
+// index entry PostgreSQL cannot hold as InternalError (code 1), the code it
+// also uses during an outage. The message names the document's limit, so
+// the error is the document's; a bare InternalError stays transient.
+func TestIndexRowTooLargeIsNotTransient(t *testing.T) {
+	msg := "ERROR: index row size 2712 exceeds btree version 4 maximum 2704 for index \"x\" (SQLSTATE 54000)"
+	require.False(t, mongostore.IsTransient(mongo.CommandError{Code: 1, Message: msg}))
+	require.False(t, mongostore.IsTransient(mongo.BulkWriteException{WriteErrors: []mongo.BulkWriteError{
+		{WriteError: mongo.WriteError{Index: 0, Code: 1, Message: msg}}}}))
+	require.True(t, mongostore.IsTransient(mongo.BulkWriteException{WriteErrors: []mongo.BulkWriteError{
+		{WriteError: mongo.WriteError{Index: 0, Code: 1, Message: msg}},
+		{WriteError: mongo.WriteError{Index: 1, Code: 1, Message: "connection refused"}}}}),
+		"a real outage beside it stays transient")
+	require.True(t, mongostore.IsTransient(mongo.CommandError{Code: 1, Message: "connection refused"}))
+}
