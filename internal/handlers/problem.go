@@ -106,6 +106,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	case db.IsUnavailable(err):
 		slog.WarnContext(r.Context(), "store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = apperr.New(apperr.Unavailable, "a store is unavailable or did not answer in time; retry later")
+	case isJSONDecodeError(err):
+		// Request bodies are decoded before the handler runs and their
+		// errors arrive through writeRequestError as client errors; a JSON
+		// decode error here comes from data read back from a store, so it
+		// is the server's (500 below).
 	default:
 		e = classify(err)
 	}
@@ -188,6 +193,13 @@ func classify(err error) *apperr.Error {
 		return apperr.New(apperr.Malformed, "the body is not valid JSON (it ends too early)")
 	}
 	return nil
+}
+
+// isJSONDecodeError reports whether err is a JSON syntax or type error.
+func isJSONDecodeError(err error) bool {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	return errors.As(err, &syntax) || errors.As(err, &typ)
 }
 
 func ptr[T any](v T) *T { return &v }
