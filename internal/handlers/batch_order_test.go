@@ -14,7 +14,7 @@ import (
 // to deadlock in PostgreSQL and answer one of them with a 500.
 func TestBatchesWithSameKeysInOppositeOrderNeverFail(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{})
+	e := newEnv(t, envOpts{requestTimeout: slowRequestTimeout})
 	const rounds, keys = 6, 250
 	for round := range rounds {
 		fwd, rev := make([]map[string]any, keys), make([]map[string]any, keys)

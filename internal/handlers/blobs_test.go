@@ -69,7 +69,7 @@ func reprDigest(b []byte) string {
 // each part's bytes, byte for byte, with their digests.
 func TestRawMessageAndAttachmentsRoundTrip(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{maxBody: 8 << 20})
+	e := newEnv(t, envOpts{maxBody: 8 << 20, requestTimeout: slowRequestTimeout})
 	pdf, zip, png := randomBytes(t, 700_000), randomBytes(t, 300_001), randomBytes(t, 5000)
 	raw := rawMessage("round trip",
 		mimePart{filename: "../../etc/Rechnung März.pdf", contentType: "application/pdf", data: pdf},
@@ -128,7 +128,7 @@ func TestRawMessageAndAttachmentsRoundTrip(t *testing.T) {
 // naming the attachment, storing nothing.
 func TestJSONAttachmentContent(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{maxBody: 4 << 20})
+	e := newEnv(t, envOpts{maxBody: 4 << 20, requestTimeout: slowRequestTimeout})
 	data := randomBytes(t, 600_000)
 	body := sampleEmail(7)
 	body["attachments"] = []map[string]any{
@@ -166,7 +166,7 @@ func TestJSONAttachmentContent(t *testing.T) {
 // are stored once.
 func TestSameAttachmentConcurrently(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{maxBody: 4 << 20})
+	e := newEnv(t, envOpts{maxBody: 4 << 20, requestTimeout: slowRequestTimeout})
 	data := randomBytes(t, 1_000_000)
 	const n = 12
 	var wg sync.WaitGroup

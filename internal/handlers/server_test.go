@@ -45,6 +45,12 @@ type env struct {
 	relay *relay.Relay
 }
 
+// slowRequestTimeout is the request timeout of tests that check what is
+// stored, not how fast: big or many-item requests that, on a machine busy
+// with the whole suite under -race, can outlast the default and get the 503
+// a real client would retry.
+const slowRequestTimeout = time.Minute
+
 type envOpts struct {
 	relay     bool // start the relay workers
 	rateLimit handlers.RateLimit
