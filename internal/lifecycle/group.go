@@ -132,11 +132,14 @@ func (g *Group) Stop(ctx context.Context) error {
 	case <-g.drained:
 	case <-ctx.Done():
 	}
-	g.abort()
+	// Whether the work drained is decided before it is cut off: once abort
+	// ends the work contexts, the work exits at once and would look drained.
 	select {
 	case <-g.drained:
+		g.abort()
 		return nil
 	default:
-		return fmt.Errorf("stop %s: %s cut off: %w", g.name, g.inFlight, ctx.Err())
 	}
+	g.abort()
+	return fmt.Errorf("stop %s: %s cut off: %w", g.name, g.inFlight, ctx.Err())
 }
