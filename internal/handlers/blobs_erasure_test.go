@@ -90,7 +90,7 @@ func TestErasureReleasesOnlyUnsharedBlobs(t *testing.T) {
 // erasure job erasing all 100 removes it from both.
 func TestSameAttachmentOnHundredEmails(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{relay: true, maxBody: 32 << 20})
+	e := newEnv(t, envOpts{relay: true, maxBody: 32 << 20, requestTimeout: slowRequestTimeout})
 	data := randomBytes(t, 100_000)
 	var items []map[string]any
 	for i := range 100 {
