@@ -188,7 +188,13 @@ func TestErasureHoldsUnderConcurrentWrites(t *testing.T) {
 		mu.Unlock()
 	})
 
-	time.Sleep(5 * time.Second) // the load's duration; what follows waits on conditions
+	// The load runs until three erasure jobs have started among it (about
+	// 5 s); what follows waits on conditions.
+	testwait.Until(t, 2*time.Minute, "three erasure jobs started under load", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(jobs) >= 3
+	})
 	close(stop)
 	wg.Wait()
 	require.NotEmpty(t, jobs)

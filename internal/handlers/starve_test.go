@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"mailsync/internal/handlers"
+	"mailsync/internal/testwait"
 )
 
 // serveLimited serves a handler that answers 200 behind NewServer's
@@ -68,10 +69,8 @@ func TestSilentConnectionsCannotStarveOthers(t *testing.T) {
 	heldB := holdSilent(ctx, "127.0.0.4", addr, maxConns)
 	defer func() { cancel(); heldA.Wait(); heldB.Wait() }()
 	// The silent connections fill every slot first.
-	deadline := time.Now().Add(30 * time.Second)
-	for srv.OpenConnections() < maxConns && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond) // polling the server's own count
-	}
+	testwait.Until(t, 30*time.Second, "the silent connections to fill every slot",
+		func() bool { return srv.OpenConnections() >= maxConns })
 	require.Equal(t, maxConns, srv.OpenConnections(), "the silent connections hold every slot")
 
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
