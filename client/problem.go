@@ -4,13 +4,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
-// ProblemError is an error answer of mailsync (application/problem+json,
-// RFC 9457). Type is the problem's URI (for example
-// https://mailsync.dev/problems/idempotency-in-progress); Status is the HTTP
-// status. An answer without a problem body has Type "about:blank" and the
-// status text as Title.
+// ProblemTypePrefix starts the type of every problem document of mailsync.
+const ProblemTypePrefix = "urn:mailsync:problem:"
+
+// ProblemError is an error answer (4xx or 5xx), normally mailsync's
+// application/problem+json (RFC 9457). Type is the problem's URI (for
+// example urn:mailsync:problem:conflict); Status is the HTTP status. An
+// answer without a problem body has Type "about:blank" and the status text
+// as Title.
 type ProblemError struct {
 	Type   string
 	Title  string
@@ -18,6 +22,9 @@ type ProblemError struct {
 	Detail string
 	// Problem is the whole decoded body (field errors, instance).
 	Problem Problem
+	// Header and Body are the answer as received (the body's first 64 KiB).
+	Header http.Header
+	Body   []byte
 }
 
 // Error returns the status, title and detail.
@@ -28,12 +35,20 @@ func (e *ProblemError) Error() string {
 	return fmt.Sprintf("mailsync: %d %s: %s", e.Status, e.Title, e.Detail)
 }
 
-func problemFrom(status int, body []byte) *ProblemError {
+// FromMailsync reports whether the answer is one of mailsync's problem
+// documents: application/problem+json whose type starts with
+// ProblemTypePrefix. A proxy's error page or another service's problem is
+// not.
+func (e *ProblemError) FromMailsync() bool {
+	return MediaType(e.Header) == "application/problem+json" && strings.HasPrefix(e.Type, ProblemTypePrefix)
+}
+
+func problemFrom(a *answer) *ProblemError {
 	var p Problem
-	if json.Unmarshal(body, &p) != nil || p.Title == "" {
-		return &ProblemError{Type: "about:blank", Title: http.StatusText(status), Status: status}
+	if json.Unmarshal(a.body, &p) != nil || p.Title == "" {
+		return &ProblemError{Type: "about:blank", Title: http.StatusText(a.status), Status: a.status, Header: a.header, Body: a.body}
 	}
-	e := &ProblemError{Type: p.Type, Title: p.Title, Status: status, Problem: p}
+	e := &ProblemError{Type: p.Type, Title: p.Title, Status: a.status, Problem: p, Header: a.header, Body: a.body}
 	if p.Detail != nil {
 		e.Detail = *p.Detail
 	}

@@ -27,6 +27,8 @@ type scripted struct {
 	bodies  []string
 	rcpts   [][]string
 	calls   atomic.Int32
+	noEcho  bool // answer without echoing the Idempotency-Key, unlike mailsync
+	paths   []string
 }
 
 func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -36,8 +38,12 @@ func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.keys = append(s.keys, r.Header.Get("Idempotency-Key"))
 	s.bodies = append(s.bodies, string(body))
 	s.rcpts = append(s.rcpts, r.Header.Values("Mailsync-Envelope-To"))
+	s.paths = append(s.paths, r.Host+r.URL.Path)
 	answer := s.answers[min(n, len(s.answers)-1)]
 	s.mu.Unlock()
+	if !s.noEcho {
+		w.Header().Set("Idempotency-Key", r.Header.Get("Idempotency-Key"))
+	}
 	answer(w)
 }
 
@@ -80,8 +86,8 @@ func input() client.EmailInput {
 func TestRetryHonoursRetryAfterOn503And429(t *testing.T) {
 	t.Parallel()
 	s := &scripted{answers: []func(http.ResponseWriter){
-		problem(503, "https://mailsync.dev/problems/unavailable", "1"),
-		problem(429, "https://mailsync.dev/problems/rate-limited", "0"),
+		problem(503, "urn:mailsync:problem:unavailable", "1"),
+		problem(429, "urn:mailsync:problem:rate-limited", "0"),
 		created(201),
 	}}
 	c := newClient(t, s)
@@ -111,12 +117,12 @@ func TestRetryWaitsOn409InProgressAndReportsTheReplay(t *testing.T) {
 func TestOtherConflictsAndClientErrorsAreNotRetried(t *testing.T) {
 	t.Parallel()
 	for _, status := range []int{409, 422, 400} {
-		s := &scripted{answers: []func(http.ResponseWriter){problem(status, "https://mailsync.dev/problems/x", "0"), created(201)}}
+		s := &scripted{answers: []func(http.ResponseWriter){problem(status, "urn:mailsync:problem:x", "0"), created(201)}}
 		_, err := newClient(t, s).IngestJSON(context.Background(), "k-3", input())
 		var pe *client.ProblemError
 		require.ErrorAs(t, err, &pe)
 		require.Equal(t, status, pe.Status)
-		require.Equal(t, "https://mailsync.dev/problems/x", pe.Type)
+		require.Equal(t, "urn:mailsync:problem:x", pe.Type)
 		require.Equal(t, "d", pe.Detail)
 		require.EqualValues(t, 1, s.calls.Load(), "status %d is final", status)
 	}
@@ -124,7 +130,7 @@ func TestOtherConflictsAndClientErrorsAreNotRetried(t *testing.T) {
 
 func TestRetryStopsAtTheContextDeadline(t *testing.T) {
 	t.Parallel()
-	s := &scripted{answers: []func(http.ResponseWriter){problem(503, "https://mailsync.dev/problems/unavailable", "30")}}
+	s := &scripted{answers: []func(http.ResponseWriter){problem(503, "urn:mailsync:problem:unavailable", "30")}}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -145,6 +151,7 @@ func TestRetryAfterAConnectionError(t *testing.T) {
 			_ = conn.Close() // the connection drops without an answer
 			return
 		}
+		w.Header().Set("Idempotency-Key", r.Header.Get("Idempotency-Key"))
 		created(201)(w)
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -156,7 +163,7 @@ func TestRetryAfterAConnectionError(t *testing.T) {
 
 func TestIngestRawDerivesTheDeliveryKeyAndResendsTheSameBytes(t *testing.T) {
 	t.Parallel()
-	s := &scripted{answers: []func(http.ResponseWriter){problem(503, "https://mailsync.dev/problems/unavailable", "0"), created(201)}}
+	s := &scripted{answers: []func(http.ResponseWriter){problem(503, "urn:mailsync:problem:unavailable", "0"), created(201)}}
 	msg := "Message-ID: <r@x>\r\nFrom: a@x\r\n\r\nhello\r\n"
 	_, err := newClient(t, s).IngestRaw(context.Background(), "", strings.NewReader(msg),
 		client.Envelope{From: "a@x", To: []string{"c@x", "b@x"}, Mailbox: "support"})

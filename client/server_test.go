@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"mailsync/client"
+	"mailsync/internal/apperr"
 	"mailsync/internal/auth"
 	"mailsync/internal/db/dbtest"
 	"mailsync/internal/erasure"
@@ -131,4 +132,16 @@ func TestClientAgainstMailsync(t *testing.T) {
 	_, err = c.GetEmail(ctx, raw.Email.Id)
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, 410, pe.Status)
+}
+
+// TestProblemTypesAreMailsyncs checks the problem types the client acts on
+// against those mailsync answers: the 409 of a key in flight is retried.
+func TestProblemTypesAreMailsyncs(t *testing.T) {
+	t.Parallel()
+	_, p := handlers.Problem(apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed"))
+	require.Equal(t, client.InProgressType, p.Type)
+	require.True(t, client.RetryableStatus(int(p.Status), p.Type))
+	_, p = handlers.Problem(apperr.New(apperr.RunInProcess, "a reconciliation is running"))
+	require.False(t, client.RetryableStatus(int(p.Status), p.Type))
+	require.True(t, strings.HasPrefix(p.Type, client.ProblemTypePrefix))
 }

@@ -1,0 +1,28 @@
+package client
+
+import (
+	"context"
+	"net/http"
+)
+
+// StartReconciliation starts a reconciliation run of PostgreSQL against
+// MongoDB (scope admin) and returns it as accepted, with status running.
+// A run already in progress is a *ProblemError with Status 409 (not
+// retried). With req.DryRun it reports mismatches without repairing them.
+func (c *Client) StartReconciliation(ctx context.Context, req ReconciliationRequest) (*Reconciliation, error) {
+	var out Reconciliation
+	if _, err := c.do(ctx, func() (*http.Request, error) { return NewStartReconciliationRequest(c.base, req) }, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetReconciliation returns the report of one reconciliation run (scope
+// admin).
+func (c *Client) GetReconciliation(ctx context.Context, id ReconciliationID) (*Reconciliation, error) {
+	var out Reconciliation
+	if _, err := c.do(ctx, func() (*http.Request, error) { return NewGetReconciliationRequest(c.base, id) }, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
