@@ -1,111 +1,96 @@
 package deliver
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
+
+	"mailsync/client"
 )
 
-// classify maps the answer to one delivery attempt to an exit code and a
-// line naming it. Only an answer that is mailsync's can end the delivery
-// for good: exit 0 needs a mailsync email (JSON with an id, the request's
-// Idempotency-Key echoed) or mailsync's 410 for an erased key, and 65, 77
-// and 78 need mailsync's problem document. Anything else (a maintenance
-// page, another service, a proxy's error) is 75 with a line naming what
-// answered, so the MTA keeps its copy and retries.
-func classify(resp *http.Response, body []byte, key string) Result {
-	s := resp.StatusCode
-	p, fromMailsync := mailsyncProblem(resp, body)
+// classify maps the error of one delivery attempt (or of the last one) to
+// an exit code and a line naming it. Only an answer that is mailsync's can
+// end the delivery for good: exit 0 needs a mailsync email (which the
+// client accepts only as JSON with an id and the request's Idempotency-Key
+// echoed; anything else is a *client.AnswerError) or mailsync's 410 for an
+// erased key, and 65, 77 and 78 need mailsync's problem document. Anything
+// else (a maintenance page, another service, a proxy's error, no
+// connection) is 75 with a line naming what answered, so the MTA keeps its
+// copy and retries.
+func classify(err error, endpoint string) Result {
+	var ae *client.AnswerError
+	var pe *client.ProblemError
 	switch {
-	case s == http.StatusCreated || s == http.StatusOK:
-		id, ok := mailsyncEmail(resp, body, key)
-		if !ok {
-			return result(ExitTempFail, "MAILSYNC_URL answered %s, which is not a mailsync email "+
-				"(no email id, or not mailsync); the MTA should retry", answer(resp, body))
-		}
-		if s == http.StatusOK || resp.Header.Get("Idempotent-Replayed") == "true" {
-			return result(ExitOK, "already stored as email %d", id)
-		}
-		return result(ExitOK, "stored as email %d", id)
+	case errors.As(err, &ae) && ae.Status/100 == 2:
+		return result(ExitTempFail, "MAILSYNC_URL answered %s, which is not a mailsync email "+
+			"(no email id, or not mailsync); the MTA should retry", answer(ae.Status, ae.Header, ae.Body))
+	case errors.As(err, &ae):
+		return result(ExitTempFail, "MAILSYNC_URL answered %s, which is not mailsync; the MTA should retry",
+			answer(ae.Status, ae.Header, ae.Body))
+	case errors.As(err, &pe):
+		return classifyProblem(pe)
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		return result(ExitTempFail, "mailsync at %s did not answer in time", endpoint)
+	default:
+		return result(ExitTempFail, "cannot reach mailsync at %s: %v", endpoint, unwrapURLError(err))
+	}
+}
+
+// classifyProblem maps an error answer (4xx or 5xx) to an exit code.
+func classifyProblem(pe *client.ProblemError) Result {
+	s := pe.Status
+	p, fromMailsync := mailsyncProblem(pe)
+	switch {
 	case s == http.StatusRequestTimeout || s == http.StatusConflict || s == http.StatusTooManyRequests || s >= 500:
 		if fromMailsync {
 			return result(ExitTempFail, "mailsync is not ready: %s", p)
 		}
-		return result(ExitTempFail, "MAILSYNC_URL answered %s; the MTA should retry", answer(resp, body))
+		return result(ExitTempFail, "MAILSYNC_URL answered %s; the MTA should retry", answer(s, pe.Header, pe.Body))
 	case !fromMailsync:
 		return result(ExitTempFail, "MAILSYNC_URL answered %s, which is not mailsync; the MTA should retry",
-			answer(resp, body))
+			answer(s, pe.Header, pe.Body))
 	case s == http.StatusGone: // this delivery was stored and has since been erased
 		return result(ExitOK, "already stored, and since erased: %s", p)
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		return result(ExitNoPerm, "mailsync refused the token (MAILSYNC_TOKEN needs scope ingest): %s", p)
 	case s == http.StatusNotFound || s == http.StatusMethodNotAllowed:
 		return result(ExitConfig, "configuration: MAILSYNC_URL does not point at mailsync's API: %s", p)
-	case s >= 400:
-		return result(ExitDataErr, "mailsync refused the message: %s", p)
 	default:
-		return result(ExitTempFail, "unexpected answer from mailsync: %s", p)
+		return result(ExitDataErr, "mailsync refused the message: %s", p)
 	}
 }
 
-// problemTypePrefix starts the type of every problem document of mailsync.
-const problemTypePrefix = "urn:mailsync:problem:"
-
-// mailsyncProblem renders an answer as "422 title: detail" and reports
-// whether it is one of mailsync's problem documents (application/
-// problem+json whose type starts with urn:mailsync:problem:).
-func mailsyncProblem(resp *http.Response, body []byte) (string, bool) {
-	var p struct {
-		Type   string `json:"type"`
-		Title  string `json:"title"`
-		Detail string `json:"detail"`
-	}
-	ok := mediaType(resp) == "application/problem+json" && json.Unmarshal(body, &p) == nil &&
-		strings.HasPrefix(p.Type, problemTypePrefix)
-	s := resp.StatusCode
+// mailsyncProblem renders an error answer as "422 title: detail" and
+// reports whether it is one of mailsync's problem documents.
+func mailsyncProblem(pe *client.ProblemError) (string, bool) {
+	s := pe.Status
 	out := fmt.Sprintf("%d %s", s, http.StatusText(s))
-	if !ok {
+	if !pe.FromMailsync() {
 		return out, false
 	}
-	if p.Title != "" {
-		out = fmt.Sprintf("%d %s", s, p.Title)
+	if pe.Title != "" {
+		out = fmt.Sprintf("%d %s", s, pe.Title)
 	}
-	if p.Detail != "" {
-		out += ": " + p.Detail
+	if pe.Detail != "" {
+		out += ": " + pe.Detail
 	}
 	return out, true
-}
-
-// mailsyncEmail returns the id of the email in a 200 or 201 answer, and
-// whether the answer is one: JSON holding a positive integer id, with the
-// Idempotency-Key of the request echoed as mailsync does.
-func mailsyncEmail(resp *http.Response, body []byte, key string) (int64, bool) {
-	var e struct {
-		ID *int64 `json:"id"`
-	}
-	if mediaType(resp) != "application/json" || json.Unmarshal(body, &e) != nil || e.ID == nil || *e.ID < 1 {
-		return 0, false
-	}
-	return *e.ID, resp.Header.Get("Idempotency-Key") == key
 }
 
 // answer names an answer that is not mailsync's: its status, media type,
 // Server header and the start of its text, e.g. `200 OK (text/html, server
 // nginx: "Down for maintenance ...")`.
-func answer(resp *http.Response, body []byte) string {
-	s := resp.StatusCode
+func answer(s int, h http.Header, body []byte) string {
 	var parts []string
-	if t := mediaType(resp); t != "" {
+	if t := client.MediaType(h); t != "" {
 		parts = append(parts, t)
 	} else {
 		parts = append(parts, "no Content-Type")
 	}
-	if sv := resp.Header.Get("Server"); sv != "" {
+	if sv := h.Get("Server"); sv != "" {
 		parts = append(parts, "server "+sv)
 	}
 	out := fmt.Sprintf("%d %s (%s", s, http.StatusText(s), strings.Join(parts, ", "))
@@ -136,27 +121,6 @@ func bodyText(body []byte, n int) string {
 		s = string(r[:n-3]) + "..."
 	}
 	return s
-}
-
-// mediaType is the answer's Content-Type without parameters, lowercase.
-func mediaType(resp *http.Response) string {
-	t, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";")
-	return strings.ToLower(strings.TrimSpace(t))
-}
-
-// retryAfter parses a Retry-After header (seconds or an HTTP date); zero
-// when absent or unreadable.
-func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // EndpointURL turns MAILSYNC_URL (a base URL, or the /v1/emails URL

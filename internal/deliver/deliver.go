@@ -1,7 +1,8 @@
 // Package deliver hands one message from a mail transfer agent's pipe
 // transport to mailsync: it posts the raw bytes as message/rfc822 with the
-// SMTP envelope, retries briefly on temporary failures, and turns the
-// outcome into a sysexits(3) exit code and one line for the MTA's log.
+// SMTP envelope through the Go client (mailsync/client), retries briefly on
+// temporary failures, and turns the outcome into a sysexits(3) exit code
+// and one line for the MTA's log.
 package deliver
 
 import (
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"mailsync/client"
@@ -63,10 +65,11 @@ func Key(raw []byte, recipients []string) string {
 	return client.DeliveryKey(raw, recipients)
 }
 
-// Run reads one message from in and delivers it as cfg says. It retries
-// temporary failures (no connection, timeouts, 408, 409, 429, 5xx) with
-// backoff and Retry-After until cfg.Deadline, and never returns a code the
-// MTA does not know.
+// Run reads one message from in and delivers it as cfg says, through the
+// Go client (mailsync/client). It retries temporary failures (no
+// connection, timeouts, 408, 409, 429, 5xx, an answer that is not
+// mailsync's) with backoff and Retry-After until cfg.Deadline, and never
+// returns a code the MTA does not know.
 func Run(ctx context.Context, cfg Config, in io.Reader) Result {
 	endpoint, err := EndpointURL(cfg.URL)
 	if err != nil {
@@ -81,66 +84,28 @@ func Run(ctx context.Context, cfg Config, in io.Reader) Result {
 	case len(bytes.TrimSpace(raw)) == 0:
 		return result(ExitDataErr, "no message on standard input")
 	}
-	client := cfg.Client
-	if client == nil {
-		client = http.DefaultClient
+	c, err := client.New(&client.Config{BaseURL: strings.TrimSuffix(endpoint, "/v1/emails"), Token: cfg.Token,
+		HTTPClient: cfg.Client, Retry: func(err error) bool { return classify(err, endpoint).Code == ExitTempFail }})
+	if err != nil {
+		return result(ExitConfig, "configuration: MAILSYNC_URL: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Deadline)
+	dctx, cancel := context.WithTimeout(ctx, cfg.Deadline)
 	defer cancel()
-	key := Key(raw, cfg.To)
-	wait := 250 * time.Millisecond
-	var out Result // the last temporary failure that names a cause
-	for attempt := 1; ; attempt++ {
-		r, retryAfter := post(ctx, client, endpoint, cfg, key, raw)
-		if r.Code != ExitTempFail {
-			return r
-		}
-		if ctx.Err() == nil || out.Message == "" { // not an attempt cut short by the deadline
-			out = r
-		}
-		pause := max(wait, retryAfter)
-		wait = min(2*wait, 4*time.Second)
-		if d, ok := ctx.Deadline(); ok && time.Until(d) < pause {
-			return result(ExitTempFail, "%s (gave up after %d attempt(s) within the %s deadline; the MTA should retry)",
-				out.Message, attempt, cfg.Deadline)
-		}
-		timer := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return result(ExitTempFail, "%s (interrupted after %d attempt(s); the MTA should retry)", out.Message, attempt)
-		case <-timer.C:
-		}
+	got, err := c.IngestBody(dctx, Key(raw, cfg.To), client.BytesBody("message/rfc822", raw),
+		client.Envelope{From: cfg.From, To: cfg.To, Mailbox: cfg.Mailbox})
+	var gaveUp *client.RetryError
+	switch {
+	case err == nil && got.Replay:
+		return result(ExitOK, "already stored as email %d", got.Email.Id)
+	case err == nil:
+		return result(ExitOK, "stored as email %d", got.Email.Id)
+	case !errors.As(err, &gaveUp):
+		return classify(err, endpoint)
+	case ctx.Err() != nil: // not the deadline: the MTA or a signal ended the delivery
+		return result(ExitTempFail, "%s (interrupted after %d attempt(s); the MTA should retry)",
+			classify(gaveUp.Err, endpoint).Message, gaveUp.Attempts)
+	default:
+		return result(ExitTempFail, "%s (gave up after %d attempt(s) within the %s deadline; the MTA should retry)",
+			classify(gaveUp.Err, endpoint).Message, gaveUp.Attempts, cfg.Deadline)
 	}
-}
-
-// post makes one attempt and classifies its outcome; the duration is the
-// server's Retry-After, if any.
-func post(ctx context.Context, client *http.Client, endpoint string, cfg Config, key string, raw []byte) (Result, time.Duration) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(raw))
-	if err != nil {
-		return result(ExitConfig, "configuration: MAILSYNC_URL: %v", err), 0
-	}
-	req.Header.Set("Content-Type", "message/rfc822")
-	req.Header.Set("Authorization", "Bearer "+cfg.Token)
-	req.Header.Set("Idempotency-Key", key)
-	if cfg.From != "" {
-		req.Header.Set("Mailsync-Envelope-From", cfg.From)
-	}
-	for _, to := range cfg.To {
-		req.Header.Add("Mailsync-Envelope-To", to)
-	}
-	if cfg.Mailbox != "" {
-		req.Header.Set("Mailsync-Mailbox", cfg.Mailbox)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			return result(ExitTempFail, "mailsync at %s did not answer in time", endpoint), 0
-		}
-		return result(ExitTempFail, "cannot reach mailsync at %s: %v", endpoint, unwrapURLError(err)), 0
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return classify(resp, body, key), retryAfter(resp.Header.Get("Retry-After"), time.Now())
 }
