@@ -564,7 +564,7 @@ type EmailInput struct {
 	// Example: support
 	Mailbox *string `json:"mailbox,omitempty"`
 
-	// MessageId The RFC 5322 `Message-ID`, including the angle brackets.
+	// MessageId The RFC 5322 `Message-ID`, including the angle brackets: at most 998 characters and at most 2,000 bytes of UTF-8 (it is indexed; 422 naming `message_id` beyond).
 	//
 	// Example: <20261127.1234@mail.example.com>
 	MessageId string `json:"message_id"`
@@ -831,6 +831,9 @@ type OutboxEntry struct {
 //   - `field_truncated`: a field is longer than the service stores (a
 //     header-derived field over 998 characters, a subject over 10,000,
 //     more than 1,000 header names or addresses); it was shortened.
+//   - `message_id_too_long`: the `Message-ID` is over 998 characters or
+//     2,000 bytes (it is indexed); a generated one was stored instead
+//     (`message_id_source: generated`).
 //
 // Example: multipart_boundary_missing
 type ParseDefect = string

@@ -34,6 +34,9 @@ func (c *Content) ValidateRaw() error { return c.validate(false) }
 func (c *Content) validate(strict bool) error {
 	var v validator
 	v.text("message_id", c.MessageID, maxHeaderField, true)
+	if len(c.MessageID) > limits.MessageIDBytes && utf8.ValidString(c.MessageID) && limits.Chars(c.MessageID) <= maxHeaderField {
+		v.add("message_id", fmt.Sprintf("is longer than %d bytes (its UTF-8 encoding; it is indexed)", limits.MessageIDBytes))
+	}
 	v.text("mailbox", c.Mailbox, maxMailbox, false)
 	v.text("from", c.From, maxHeaderField, strict)
 	v.list("to", c.To, strict)

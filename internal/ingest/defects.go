@@ -51,6 +51,10 @@ const (
 	// header-derived field over 998 characters, a subject over 10,000, more
 	// than 1,000 header names or addresses); it was shortened.
 	DefectFieldTruncated = "field_truncated"
+	// DefectMessageIDTooLong: the Message-ID is longer than the service
+	// stores (998 characters or 2,000 bytes); a generated one was stored
+	// instead (message_id_source "generated").
+	DefectMessageIDTooLong = "message_id_too_long"
 )
 
 // DefectCodes lists every parse defect code, in the order documented.
@@ -58,7 +62,7 @@ var DefectCodes = []string{
 	DefectHeaderLineMalformed, DefectHeader8bit, DefectNULBytes, DefectContentTypeInvalid,
 	DefectContentDispositionInvalid, DefectMultipartNoBoundaryParam, DefectMultipartBoundaryMissing,
 	DefectPartHeaderMalformed, DefectMIMEStructureInvalid, DefectTransferEncodingInvalid,
-	DefectCharsetInvalid, DefectPartsTruncated, DefectFieldTruncated,
+	DefectCharsetInvalid, DefectPartsTruncated, DefectFieldTruncated, DefectMessageIDTooLong,
 }
 
 // defects collects the defect codes of one message, each once.

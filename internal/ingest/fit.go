@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"mailsync/internal/email"
+	"mailsync/internal/limits"
 )
 
 // The limits of email.Content.ValidateRaw that a parsed message is fitted
@@ -25,7 +26,7 @@ const (
 // returns parts with the same metadata.
 func fitContent(c *email.Content, parts []Part, d defects) []Part {
 	f := fitter{d: d}
-	c.MessageID = f.field(c.MessageID, maxFieldRunes, DefectHeader8bit)
+	c.MessageID = f.messageID(c.MessageID)
 	c.From = f.field(c.From, maxFieldRunes, DefectHeader8bit)
 	c.To = f.list(c.To)
 	c.Cc = f.list(c.Cc)
@@ -64,6 +65,18 @@ func fitContent(c *email.Content, parts []Part, d defects) []Part {
 }
 
 type fitter struct{ d defects }
+
+// messageID returns the Message-ID s as a field, or "" (so that fill
+// generates one) when it is longer than the service stores
+// (message_id_too_long): a shortened identifier would name another message.
+func (f fitter) messageID(s string) string {
+	s = f.field(s, -1, DefectHeader8bit)
+	if len(s) > limits.MessageIDBytes || utf8.RuneCountInString(s) > maxFieldRunes {
+		f.d.add(DefectMessageIDTooLong)
+		return ""
+	}
+	return s
+}
 
 // field returns s as valid UTF-8 without NUL bytes, shortened to max runes
 // (max < 0: no limit); invalid bytes are recorded as invalidCode.

@@ -3,7 +3,9 @@
 // points) of valid UTF-8, never in bytes, by every validator (ingest, PATCH,
 // erasure criteria), so a value accepted by one operation is accepted by
 // every other that takes the same field. A mailbox of 255 "é" (510 bytes)
-// is within Mailbox everywhere.
+// is within Mailbox everywhere. The one exception is MessageIDBytes, a
+// bound in bytes on the one indexed field whose character limit does not
+// keep it small enough for an index.
 package limits
 
 import (
@@ -34,6 +36,13 @@ const (
 	Headers     = 1000
 	Attachments = 1000
 )
+
+// MessageIDBytes bounds message_id in bytes of UTF-8, besides HeaderField:
+// it is indexed in PostgreSQL and MongoDB, and a btree index row holds at
+// most 2,704 bytes (998 characters of 4 bytes are 3,992). Every other
+// indexed text field is short enough in characters (mailbox and labels:
+// 255 characters, at most 1,020 bytes; idempotency keys: 255 ASCII).
+const MessageIDBytes = 2000
 
 // Chars returns the length of s as every limit counts it: its Unicode
 // characters (an invalid byte counts as one).
