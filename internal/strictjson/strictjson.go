@@ -18,9 +18,9 @@ import (
 // Unknown returns the paths of the members of doc that schema does not
 // allow, in document order and at most max of them, in the notation of
 // problem field errors: "subject", "emails[3].email.subjekt". ok is false
-// when doc is not well-formed JSON (the caller's decoder then says why);
-// the paths found before the syntax error are not returned then. A nil
-// schema allows everything.
+// when doc is not well-formed JSON or nests values deeper than MaxDepth
+// (the caller's decoder then says why); the paths found before are not
+// returned then. A nil schema allows everything.
 func Unknown(doc []byte, schema *openapi3.Schema, max int) (paths []string, ok bool) {
 	s := scanner{b: doc, max: max}
 	s.value(schema, "")
@@ -31,9 +31,15 @@ func Unknown(doc []byte, schema *openapi3.Schema, max int) (paths []string, ok b
 	return s.unknown, true
 }
 
+// MaxDepth bounds the nesting of the documents Unknown scans: no request
+// of the contract nests deeper than a few levels, and each level costs the
+// scanner stack (a 25 MB body of "[" would have cost gigabytes).
+const MaxDepth = 256
+
 type scanner struct {
 	b       []byte
 	i       int
+	depth   int
 	bad     bool
 	max     int
 	unknown []string
@@ -53,10 +59,12 @@ func (s *scanner) space() {
 // value scans one JSON value described by schema (nil: anything) at path.
 func (s *scanner) value(schema *openapi3.Schema, path string) {
 	s.space()
-	if s.bad || s.i >= len(s.b) {
+	if s.bad || s.i >= len(s.b) || s.depth >= MaxDepth {
 		s.bad = true
 		return
 	}
+	s.depth++
+	defer func() { s.depth-- }()
 	switch s.b[s.i] {
 	case '{':
 		s.object(schema, path)

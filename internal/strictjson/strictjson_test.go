@@ -2,6 +2,8 @@ package strictjson_test
 
 import (
 	"encoding/json"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -88,4 +90,27 @@ func TestUnknownAgreesWithTheDecoderOnSyntax(t *testing.T) {
 		_, ok := strictjson.Unknown([]byte(doc), s, 50)
 		require.Equal(t, want, ok, "%q", doc)
 	}
+}
+
+// TestUnknownBoundsNesting: each level of nesting cost the scanner a frame
+// and a copy of the path so far, so a body of 100,000 "[" (200 kB) made the
+// server allocate 15 GB and a 25 MB one would have exhausted the stack. A
+// document nested deeper than MaxDepth is not scanned (ok false: the
+// decoder says what is wrong with it), and scanning one costs little.
+// (Failed before: ok was true, and 20,000 levels allocated 600 MB.)
+func TestUnknownBoundsNesting(t *testing.T) {
+	s := batchSchema(t)
+	deep := func(n int) []byte { return []byte(strings.Repeat("[", n) + strings.Repeat("]", n)) }
+	const maxDepth = 256 // strictjson.MaxDepth
+	_, ok := strictjson.Unknown(deep(maxDepth), s, 50)
+	require.True(t, ok, "MaxDepth levels are scanned")
+	_, ok = strictjson.Unknown(deep(maxDepth+1), s, 50)
+	require.False(t, ok, "one level more is not")
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, ok = strictjson.Unknown(deep(20000), s, 50)
+	runtime.ReadMemStats(&after)
+	require.False(t, ok)
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(10<<20), "bytes allocated scanning 20,000 levels")
 }
