@@ -154,6 +154,11 @@ func NewServer(ing Ingester, cfg *Config) (*Server, error) {
 	srv.LMTP = true
 	srv.Domain = c.Domain
 	srv.MaxMessageBytes = c.MaxMessageBytes
+	// go-smtp's line limit (2,000 bytes) holds inside DATA too, where a
+	// longer line (HTML without line breaks, base64 unwrapped) would fail
+	// the message with a 451 the MTA retries until it bounces. A line is
+	// bounded by the message's size, as on the HTTP path.
+	srv.MaxLineLength = int(c.MaxMessageBytes)
 	srv.MaxRecipients = DefaultMaxRcpts
 	srv.ReadTimeout = c.ReadTimeout
 	srv.WriteTimeout = time.Minute

@@ -187,3 +187,18 @@ func TestChunkingGetsAnAnswerPerRecipient(t *testing.T) {
 	require.Contains(t, expect(250), "<b@example.org> stored as email")
 	require.Len(t, r.emails(t), 2)
 }
+
+// TestLongLinesAreStored checks that a message with a line longer than
+// go-smtp's 2,000-byte default (an HTML part without line breaks) is
+// stored byte for byte. (Failed before: 451 4.3.0 "too long a line", which
+// the MTA retried until the message bounced.)
+func TestLongLinesAreStored(t *testing.T) {
+	t.Parallel()
+	r := start(t, Config{}, false)
+	line := "<p>" + strings.Repeat("lorem ipsum ", 1000) + "</p>"
+	msg := message("long-line") + line + "\r\n"
+	requireStored(t, send(t, r.dial(t), "alice@example.com", []string{"a@example.org"}, msg)["a@example.org"], false)
+	got := r.emails(t)
+	require.Len(t, got, 1)
+	require.Contains(t, got[0].TextBody, line)
+}
