@@ -38,7 +38,11 @@ func authenticate(keys *auth.Keys, lim *limiter, owner ownerFunc, timeout time.D
 			}
 			client := auth.Anonymous
 			if keys != nil {
+				// One key per request: with two Authorization lines, which
+				// one counts would depend on who reads them (a proxy, this
+				// server), so neither does.
 				token, ok := bearerToken(r.Header.Get("Authorization"))
+				ok = ok && len(r.Header.Values("Authorization")) == 1
 				client = keys.Lookup(token)
 				if !ok || client == nil {
 					// The body is never read: ask the server to close the
