@@ -27,8 +27,10 @@ const (
 	Labels = 100
 	// Subject bounds the decoded subject.
 	Subject = 10000
-	// Reason bounds the free-text reason of an erasure.
-	Reason = 1000
+	// Reason bounds the free-text reason of an erasure; RelayReason that
+	// of a relay pause or resume.
+	Reason      = 1000
+	RelayReason = 500
 	// Addresses bounds the items of one address list (to, cc, envelope_to).
 	Addresses = 1000
 	// Headers bounds the header names of an email; Attachments its
