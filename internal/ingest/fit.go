@@ -120,3 +120,31 @@ func (f fitter) list(items []string) []string {
 	}
 	return out
 }
+
+// fitEnvelope makes the envelope of a raw message storable as fitContent
+// makes its fields (an MTA's envelope is mail too: refusing it bounces the
+// message): addresses valid UTF-8 without NUL bytes, at most
+// maxFieldRunes characters each, at most maxAddressItems recipients (To
+// split into one address an item). It returns the defects found.
+func fitEnvelope(env Envelope) (Envelope, defects) {
+	d := defects{}
+	f := fitter{d: d}
+	env.From = f.field(env.From, maxFieldRunes, DefectHeader8bit)
+	var to []string
+	for _, item := range env.To {
+		to = append(to, splitAddresses(f.field(item, -1, DefectHeader8bit))...)
+	}
+	env.To = f.list(to)
+	return env, d
+}
+
+// addDefects adds the codes of d to the sorted list codes.
+func addDefects(codes []string, d defects) []string {
+	if len(d) == 0 {
+		return codes
+	}
+	for _, c := range codes {
+		d.add(c)
+	}
+	return d.list()
+}

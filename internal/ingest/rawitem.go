@@ -20,10 +20,12 @@ import (
 // so the same delivery is the same request through either. auth says which
 // sender-authentication verdicts the email records (nil: none).
 func NewRawItem(raw []byte, env Envelope, now time.Time, auth *AuthConfig) (Item, error) {
+	env, d := fitEnvelope(env)
 	m, err := ParseRaw(raw, env, now)
 	if err != nil {
 		return Item{}, err
 	}
+	m.Content.ParseDefects = addDefects(m.Content.ParseDefects, d)
 	auth.Apply(&m.Content, raw)
 	return Item{Content: m.Content, ReceivedAtFirstSeen: m.Undated, Fingerprint: rawFingerprint(raw, m.Content),
 		Blobs: RawBlobs(raw, m)}, nil

@@ -2,6 +2,7 @@ package lmtp
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/textproto"
 	"strings"
@@ -201,4 +202,46 @@ func TestLongLinesAreStored(t *testing.T) {
 	got := r.emails(t)
 	require.Len(t, got, 1)
 	require.Contains(t, got[0].TextBody, line)
+}
+
+// TestOddEnvelopesAreStored checks that recipients and senders the
+// listener accepted are stored, not refused after the message: an address
+// in Latin-1 bytes (not UTF-8) and one of 1,500 characters are kept as
+// header_8bit and field_truncated defects, with the raw message intact.
+// (Failed before: 550 5.6.0 "envelope_to[0] is not valid UTF-8" and
+// "is longer than 998 characters": the MTA bounced the mail.)
+func TestOddEnvelopesAreStored(t *testing.T) {
+	t.Parallel()
+	r := start(t, Config{}, false)
+	conn, err := net.Dial(r.srv.Addr().Network(), r.srv.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	tp := textproto.NewConn(conn)
+	latin1 := "j\xf6rg@example.org"
+	long := strings.Repeat("a", 1500) + "@example.org"
+	for _, cmd := range []string{"LHLO mta.test", "MAIL FROM:<s\xe9nder@example.com>", "RCPT TO:<" + latin1 + ">",
+		"RCPT TO:<" + long + ">", "DATA"} {
+		require.NoError(t, tp.PrintfLine("%s", cmd))
+	}
+	_, err = io.WriteString(conn, message("odd")+".\r\n")
+	require.NoError(t, err)
+	var replies []string
+	for len(replies) < 2 {
+		line, err := tp.ReadLine()
+		require.NoError(t, err)
+		if strings.Contains(line, "stored as email") || strings.HasPrefix(line, "5") || strings.HasPrefix(line, "4") {
+			replies = append(replies, line)
+		}
+	}
+	for _, line := range replies {
+		require.Regexp(t, `^250 2\.0\.0 .*stored as email [1-9]`, line)
+	}
+	got := r.emails(t)
+	require.Len(t, got, 2)
+	for _, e := range got {
+		require.Equal(t, "sénder@example.com", e.EnvelopeFrom)
+		require.Contains(t, e.ParseDefects, "header_8bit")
+	}
+	require.Contains(t, got[0].EnvelopeTo, "jörg@example.org")
+	require.Contains(t, got[1].ParseDefects, "field_truncated")
 }
