@@ -1,69 +1,37 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 
-	"mailsync/internal/api"
+	apiclient "mailsync/client"
 )
 
-// apiCall sends one request with the suite's admin token and decodes a 2xx
-// JSON answer into out. It returns the status and the Location header.
-func apiCall(ctx context.Context, method, url, token string, body, out any) (int, string, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, "", err
-		}
-		rd = bytes.NewReader(b)
+// admin returns a mailsync client of base with the suite's admin token.
+func admin(base, token string) (*apiclient.Client, error) {
+	return apiclient.New(&apiclient.Config{BaseURL: base, Token: token})
+}
+
+// SyncStatus reads GET /v1/sync/status (15 s at most, retries included).
+func SyncStatus(ctx context.Context, base, token string) (apiclient.SyncStatus, error) {
+	c, err := admin(base, token)
+	if err != nil {
+		return apiclient.SyncStatus{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	s, err := c.SyncStatus(ctx)
 	if err != nil {
-		return 0, "", err
+		return apiclient.SyncStatus{}, err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, "", err
-	}
-	if resp.StatusCode/100 != 2 {
-		return resp.StatusCode, "", fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, bytes.TrimSpace(b))
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return resp.StatusCode, "", fmt.Errorf("%s %s: %w", method, url, err)
-		}
-	}
-	return resp.StatusCode, resp.Header.Get("Location"), nil
-}
-
-// SyncStatus reads GET /v1/sync/status.
-func SyncStatus(ctx context.Context, base, token string) (api.SyncStatus, error) {
-	var s api.SyncStatus
-	_, _, err := apiCall(ctx, http.MethodGet, base+"/v1/sync/status", token, nil, &s)
-	return s, err
+	return *s, nil
 }
 
 // Drain polls GET /v1/sync/status until nothing is left to relay (outbox
 // pending and in flight 0, no email pending), up to timeout. It prints the
 // backlog every 5 s.
-func Drain(ctx context.Context, base, token string, timeout time.Duration, tl *Timeline) (api.SyncStatus, error) {
+func Drain(ctx context.Context, base, token string, timeout time.Duration, tl *Timeline) (apiclient.SyncStatus, error) {
 	deadline := time.Now().Add(timeout)
 	var last time.Time
 	for {
@@ -95,25 +63,27 @@ func Drain(ctx context.Context, base, token string, timeout time.Duration, tl *T
 // Reconcile starts a reconciliation (POST /v1/reconciliations) and polls its
 // report (GET /v1/reconciliations/{id}) until it is no longer running, up to
 // timeout.
-func Reconcile(ctx context.Context, base, token string, timeout time.Duration) (api.Reconciliation, error) {
-	var rep api.Reconciliation
-	dry := false
-	status, loc, err := apiCall(ctx, http.MethodPost, base+"/v1/reconciliations", token, api.ReconciliationRequest{DryRun: &dry}, &rep)
+func Reconcile(ctx context.Context, base, token string, timeout time.Duration) (apiclient.Reconciliation, error) {
+	c, err := admin(base, token)
 	if err != nil {
-		return rep, err
+		return apiclient.Reconciliation{}, err
 	}
-	if status != http.StatusAccepted || loc == "" {
-		return rep, fmt.Errorf("POST /v1/reconciliations answered %d with Location %q", status, loc)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	dry := false
+	rep, err := c.StartReconciliation(ctx, apiclient.ReconciliationRequest{DryRun: &dry})
+	if err != nil {
+		return apiclient.Reconciliation{}, err
 	}
-	deadline := time.Now().Add(timeout)
-	for rep.Status == api.ReconciliationStatusRunning {
-		if time.Now().After(deadline) {
-			return rep, fmt.Errorf("reconciliation %d still running after %s", rep.Id, timeout)
+	for rep.Status == apiclient.ReconciliationStatusRunning {
+		select {
+		case <-ctx.Done():
+			return *rep, fmt.Errorf("reconciliation %d still running after %s", rep.Id, timeout)
+		case <-time.After(250 * time.Millisecond):
 		}
-		time.Sleep(250 * time.Millisecond)
-		if _, _, err := apiCall(ctx, http.MethodGet, base+loc, token, nil, &rep); err != nil {
-			return rep, err
+		if rep, err = c.GetReconciliation(ctx, rep.Id); err != nil {
+			return apiclient.Reconciliation{}, err
 		}
 	}
-	return rep, nil
+	return *rep, nil
 }

@@ -10,14 +10,14 @@ import (
 	"strings"
 	"time"
 
-	"mailsync/internal/api"
+	apiclient "mailsync/client"
 )
 
 // Result is what a chaos run found; the run passed when Problems is empty.
 type Result struct {
 	Load     LoadCounts
 	Stores   StoreCounts
-	Recon    api.Reconciliation
+	Recon    apiclient.Reconciliation
 	Problems []string
 }
 
@@ -44,8 +44,11 @@ func Run(ctx context.Context, p Plan, out io.Writer) (res Result, err error) {
 	a, b, c := st.Instances[0], st.Instances[1], st.Instances[2]
 	token := clients[0].Token
 
-	load := NewLoad(LoadConfig{Targets: st.APIBases(), Clients: clients, Workers: p.Workers, Pace: p.Pace,
+	load, err := NewLoad(LoadConfig{Targets: st.APIBases(), Clients: clients, Workers: p.Workers, Pace: p.Pace,
 		MaxBatch: p.MaxBatch, RequestTimeout: 15 * time.Second, Timeline: tl, RunID: strconv.Itoa(os.Getpid())})
+	if err != nil {
+		return res, err
+	}
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	tl.Printf("load: %d workers against A and B (singles, batches of 2-%d, resends of acknowledged keys, 3 concurrent sends of one key), two API clients",
@@ -141,7 +144,7 @@ func Run(ctx context.Context, p Plan, out io.Writer) (res Result, err error) {
 	switch {
 	case err != nil:
 		res.Problems = append(res.Problems, "reconciliation: "+err.Error())
-	case rec.Status != api.ReconciliationStatusCompleted || rec.MismatchesFound != 0:
+	case rec.Status != apiclient.ReconciliationStatusCompleted || rec.MismatchesFound != 0:
 		res.Problems = append(res.Problems, fmt.Sprintf("reconciliation %d: status %s, %d mismatches %+v", rec.Id, rec.Status, rec.MismatchesFound, rec.Details.Counts))
 	default:
 		tl.Printf("reconciliation %d completed: %d records checked, %d mismatches", rec.Id, rec.RecordsChecked, rec.MismatchesFound)

@@ -1,11 +1,10 @@
 package chaos
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	"math"
 	"net"
 	"net/http"
 	"sort"
@@ -14,15 +13,13 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	apiclient "mailsync/client"
 )
 
 // Client is an API client of the suite: its name (the client_id that scopes
 // idempotency keys) and bearer token.
 type Client struct{ Name, Token string }
-
-// errGaveUp is returned when a request found no final answer before the
-// give-up time.
-var errGaveUp = errors.New("gave up: no final answer before the give-up time")
 
 // outcomes counts what clients saw, per fault phase.
 type outcomes struct {
@@ -91,13 +88,6 @@ func (o *outcomes) count(match func(phase, what string) bool) int {
 	return n
 }
 
-// retryable says whether an HTTP status asks the client to try again later:
-// the statuses a client of mailsync is told to retry (409 key in flight,
-// 429 rate limit, 503 dependency down) and, defensively, any other 5xx.
-func retryable(status int) bool {
-	return status == http.StatusConflict || status == http.StatusTooManyRequests || status >= 500
-}
-
 // netOutcome names a transport error.
 func netOutcome(err error) string {
 	var ne net.Error
@@ -113,72 +103,65 @@ func netOutcome(err error) string {
 	}
 }
 
-// post sends one POST with retries (rotating over the targets, honouring
-// Retry-After, exponential backoff with jitter) until a final answer: a 2xx
-// or a status that is not retryable. It returns errGaveUp when the give-up
-// time passes first.
-func (l *Load) post(path string, c Client, key string, body []byte, start int) (int, http.Header, []byte, error) {
-	backoff := 50 * time.Millisecond
+// newAPI returns, for every client of the suite and every target, a
+// mailsync client whose first attempt goes to that target and whose
+// retries go to the next ones in turn, so an operation starting at a random
+// instance fails over to the others. The retry rules are the client's; it
+// retries until the give-up time (Finish), backing off from 50 ms to 1 s.
+func (l *Load) newAPI() error {
 	targets := l.cfg.Targets
-	for attempt := 0; ; attempt++ {
-		if time.Now().After(l.giveUpAt()) {
-			return 0, nil, nil, errGaveUp
-		}
-		base := targets[(start+attempt)%len(targets)]
-		req, err := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(body))
-		if err != nil {
-			return 0, nil, nil, err
-		}
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-		req.Header.Set("Content-Type", "application/json")
-		if key != "" {
-			req.Header.Set("Idempotency-Key", key)
-		}
-		l.requests.Add(1)
-		if attempt > 0 {
-			l.retries.Add(1)
-		}
-		resp, err := l.http.Do(req)
-		phase := l.cfg.Timeline.Phase()
-		wait := backoff/2 + rand.N(backoff/2+1)
-		backoff = min(backoff*2, time.Second)
-		if err != nil {
-			l.out.add(phase, netOutcome(err))
-			sleepBriefly(wait)
-			continue
-		}
-		b, rerr := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		s := resp.StatusCode
-		switch {
-		case rerr != nil:
-			l.out.add(phase, netOutcome(rerr))
-		case s >= 200 && s < 300:
-			l.out.add(phase, strconv.Itoa(s))
-			return s, resp.Header, b, nil
-		case !retryable(s):
-			l.out.add(phase, strconv.Itoa(s))
-			return s, resp.Header, b, nil
-		default:
-			ra := resp.Header.Get("Retry-After")
-			name := strconv.Itoa(s)
-			if s == http.StatusServiceUnavailable || s == http.StatusConflict || s == http.StatusTooManyRequests {
-				if ra == "" {
-					name += "-without-Retry-After"
-				} else {
-					name += "+Retry-After"
-				}
+	l.api = make([][]*apiclient.Client, len(l.cfg.Clients))
+	for ci, c := range l.cfg.Clients {
+		for start := range targets {
+			var rest []string
+			for i := 1; i < len(targets); i++ {
+				rest = append(rest, targets[(start+i)%len(targets)])
 			}
-			l.out.add(phase, name)
-			if s >= 500 && s != http.StatusServiceUnavailable {
-				l.out.sample(fmt.Sprintf("%s %s%s → %d: %s", phase, base, path, s, strings.TrimSpace(string(b))))
+			api, err := apiclient.New(&apiclient.Config{BaseURL: targets[start], Failover: rest, Token: c.Token,
+				HTTPClient: l.http, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second, MaxAttempts: math.MaxInt,
+				Retry:   func(err error) bool { return time.Now().Before(l.giveUpAt()) && apiclient.Retryable(err) },
+				Observe: l.observe})
+			if err != nil {
+				return err
 			}
-			if secs, err := strconv.Atoi(ra); err == nil && secs > 0 {
-				wait = min(time.Duration(secs)*time.Second, 2*time.Second)
-			}
+			l.api[ci] = append(l.api[ci], api)
 		}
-		sleepBriefly(wait)
 	}
+	return nil
 }
 
-func sleepBriefly(d time.Duration) { time.Sleep(d) }
+// client returns the mailsync client of API client ci whose first attempt
+// goes to target start (modulo the number of targets).
+func (l *Load) client(ci, start int) *apiclient.Client {
+	return l.api[ci][start%len(l.cfg.Targets)]
+}
+
+// observe counts one attempt and what it saw, per fault phase: its status
+// (503, 409 and 429 with or without Retry-After) or its transport error,
+// and a sample of the body of a server error other than 503.
+func (l *Load) observe(a apiclient.Attempt) {
+	l.requests.Add(1)
+	if a.N > 1 {
+		l.retries.Add(1)
+	}
+	phase := l.cfg.Timeline.Phase()
+	var pe *apiclient.ProblemError
+	var ae *apiclient.AnswerError
+	if a.Err != nil && !errors.As(a.Err, &pe) && !errors.As(a.Err, &ae) {
+		l.out.add(phase, netOutcome(a.Err))
+		return
+	}
+	s := a.Status
+	name := strconv.Itoa(s)
+	if s == http.StatusServiceUnavailable || s == http.StatusConflict || s == http.StatusTooManyRequests {
+		if a.Header.Get("Retry-After") == "" {
+			name += "-without-Retry-After"
+		} else {
+			name += "+Retry-After"
+		}
+	}
+	l.out.add(phase, name)
+	if s >= 500 && s != http.StatusServiceUnavailable && pe != nil {
+		l.out.sample(fmt.Sprintf("%s %s %s → %d: %s", phase, a.Method, a.URL, s, strings.TrimSpace(string(pe.Body))))
+	}
+}

@@ -3,13 +3,12 @@ package chaos
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 	"time"
 
-	"mailsync/internal/api"
+	apiclient "mailsync/client"
 	"mailsync/internal/email"
 )
 
@@ -38,19 +37,18 @@ func (l *Load) newItem(ci int, rng *rand.Rand) *item {
 		c.Attachments = []email.Attachment{{Filename: "a.pdf", ContentType: "application/pdf", SizeBytes: int64(len(content)),
 			SHA256: hex.EncodeToString(sum[:])}}
 	}
-	in := api.EmailInput{MessageId: c.MessageID, Mailbox: &c.Mailbox, From: c.From, To: c.To, Subject: &c.Subject,
+	in := apiclient.EmailInput{MessageId: c.MessageID, Mailbox: &c.Mailbox, From: c.From, To: c.To, Subject: &c.Subject,
 		TextBody: &c.TextBody, HtmlBody: &c.HTMLBody, Headers: &c.Headers, ReceivedAt: c.ReceivedAt}
 	if c.Cc != nil {
 		in.Cc = &c.Cc
 	}
 	if c.Attachments != nil {
-		atts := []api.Attachment{{Filename: "a.pdf", ContentType: "application/pdf", SizeBytes: c.Attachments[0].SizeBytes,
+		atts := []apiclient.Attachment{{Filename: "a.pdf", ContentType: "application/pdf", SizeBytes: c.Attachments[0].SizeBytes,
 			Sha256: c.Attachments[0].SHA256, Content: &content}}
 		in.Attachments = &atts
 	}
-	body, _ := json.Marshal(in)
 	c.ClientID = l.cfg.Clients[ci].Name
-	it := &item{client: ci, key: fmt.Sprintf("k-%d", n), input: in, body: body, expected: c.Hash(), first: time.Now()}
+	it := &item{client: ci, key: fmt.Sprintf("k-%d", n), input: in, expected: c.Hash(), first: time.Now()}
 	l.mu.Lock()
 	l.items[ident(ci, it.key)] = it
 	l.mu.Unlock()

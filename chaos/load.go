@@ -2,7 +2,7 @@ package chaos
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"mailsync/internal/api"
+	apiclient "mailsync/client"
 )
 
 // LoadConfig tunes the load generator.
@@ -30,8 +30,7 @@ type LoadConfig struct {
 type item struct {
 	client   int
 	key      string
-	input    api.EmailInput
-	body     []byte // input as JSON
+	input    apiclient.EmailInput
 	expected string // content hash of what was sent, computed by the client
 	first    time.Time
 }
@@ -46,11 +45,13 @@ type Ack struct {
 }
 
 // Load is the load generator: singles, batches, replays of acknowledged keys
-// and concurrent duplicates, each retried until a final answer.
+// and concurrent duplicates, each sent through mailsync's Go client and
+// retried by it until a final answer.
 type Load struct {
 	cfg  LoadConfig
 	http *http.Client
-	seq  []atomic.Int64 // per client
+	api  [][]*apiclient.Client // per API client, per first target
+	seq  []atomic.Int64        // per client
 	out  outcomes
 
 	giveUp atomic.Int64 // unix nanos; requests stop retrying after it
@@ -68,13 +69,16 @@ type Load struct {
 }
 
 // NewLoad returns a generator; nothing is sent until Start.
-func NewLoad(cfg LoadConfig) *Load {
+func NewLoad(cfg LoadConfig) (*Load, error) {
 	l := &Load{cfg: cfg, seq: make([]atomic.Int64, len(cfg.Clients)),
 		items: map[string]*item{}, acks: map[string]*Ack{},
 		http: &http.Client{Timeout: cfg.RequestTimeout, Transport: &http.Transport{
 			MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}}}
 	l.giveUp.Store(time.Now().Add(time.Hour).UnixNano())
-	return l
+	if err := l.newAPI(); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 func (l *Load) giveUpAt() time.Time { return time.Unix(0, l.giveUp.Load()) }
@@ -187,20 +191,27 @@ func (l *Load) single(it *item, start int, kind sendKind) {
 	if kind != fresh {
 		l.dupSends.Add(1)
 	}
-	status, hdr, b, err := l.post("/v1/emails", c, it.key, it.body, start)
+	got, err := l.client(it.client, start).IngestJSON(context.Background(), it.key, it.input)
 	if err != nil {
-		return // unacknowledged; reported at the end
-	}
-	if status != http.StatusCreated && status != http.StatusOK {
-		l.violate("%s/%s: POST /v1/emails answered %d (not retryable) for a valid email: %s", c.Name, it.key, status, b)
+		l.refused(err, "%s/%s: POST /v1/emails of a valid email", c.Name, it.key)
 		return
 	}
-	var e api.Email
-	if err := json.Unmarshal(b, &e); err != nil || e.Id == 0 {
-		l.violate("%s/%s: 2xx without an email: %s", c.Name, it.key, b)
+	l.ack(it, got.Email.Id, got.Email.ContentHash, got.Replay, kind)
+}
+
+// refused records a call that ended without a 2xx: a violation when its
+// answer is final, nothing when the client gave up retrying (the key stays
+// unacknowledged and is reported at the end).
+func (l *Load) refused(err error, format string, args ...any) {
+	if apiclient.Retryable(err) {
 		return
 	}
-	l.ack(it, e.Id, e.ContentHash, hdr.Get("Idempotent-Replayed") == "true", kind)
+	var pe *apiclient.ProblemError
+	if errors.As(err, &pe) {
+		l.violate(format+" answered %d (not retryable): %.300s", append(args, pe.Status, pe.Body)...)
+		return
+	}
+	l.violate(format+": %v", append(args, err)...)
 }
 
 // batch sends items (one client's) in one request and resends the items
@@ -210,18 +221,13 @@ func (l *Load) batch(items []*item, dups map[*item]bool, start int) {
 	l.dupSends.Add(int64(len(dups)))
 	pending := items
 	for round := 0; len(pending) > 0 && round < 100; round++ {
-		req := api.BatchRequest{Emails: make([]api.BatchItem, len(pending))}
+		req := make([]apiclient.BatchItem, len(pending))
 		for i, it := range pending {
-			req.Emails[i] = api.BatchItem{IdempotencyKey: it.key, Email: it.input}
+			req[i] = apiclient.BatchItem{IdempotencyKey: it.key, Email: it.input}
 		}
-		body, _ := json.Marshal(req)
-		status, _, b, err := l.post("/v1/emails/batch", c, "", body, start+round)
+		resp, err := l.client(items[0].client, start+round).IngestBatch(context.Background(), req)
 		if err != nil {
-			return
-		}
-		var resp api.BatchResponse
-		if status != http.StatusOK || json.Unmarshal(b, &resp) != nil || len(resp.Results) != len(pending) {
-			l.violate("%s: POST /v1/emails/batch of %d valid emails answered %d: %.300s", c.Name, len(pending), status, b)
+			l.refused(err, "%s: POST /v1/emails/batch of %d valid emails", c.Name, len(pending))
 			return
 		}
 		var again []*item
@@ -236,7 +242,7 @@ func (l *Load) batch(items []*item, dups map[*item]bool, start int) {
 					kind = resend
 				}
 				l.ack(it, r.Email.Id, r.Email.ContentHash, r.Replayed != nil && *r.Replayed, kind)
-			case retryable(int(r.Status)):
+			case r.Error != nil && apiclient.RetryableStatus(int(r.Status), r.Error.Type):
 				l.out.add(l.cfg.Timeline.Phase(), fmt.Sprintf("batch-item-%d", r.Status))
 				again = append(again, it)
 			default:

@@ -48,8 +48,11 @@ func Soak(ctx context.Context, d, interval time.Duration, workers int, out io.Wr
 		return nil, nil, err
 	}
 	a := st.Instances[0]
-	load := NewLoad(LoadConfig{Targets: st.APIBases(), Clients: clients, Workers: workers, Pace: 25 * time.Millisecond,
+	load, err := NewLoad(LoadConfig{Targets: st.APIBases(), Clients: clients, Workers: workers, Pace: 25 * time.Millisecond,
 		MaxBatch: 10, RequestTimeout: 15 * time.Second, Timeline: tl, RunID: strconv.Itoa(os.Getpid())})
+	if err != nil {
+		return nil, nil, err
+	}
 	loadCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	load.Start(loadCtx)
