@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"mailsync/internal/api"
+	"mailsync/client"
 	"mailsync/internal/email"
 )
 
@@ -40,13 +39,13 @@ func sampleContent(messageID string) email.Content {
 }
 
 // sampleInput is sampleContent in the request schema.
-func sampleInput(messageID string) api.EmailInput {
+func sampleInput(messageID string) client.EmailInput {
 	c := sampleContent(messageID)
-	atts := []api.Attachment{}
+	atts := []client.Attachment{}
 	for _, a := range c.Attachments {
-		atts = append(atts, api.Attachment{Filename: a.Filename, ContentType: a.ContentType, SizeBytes: a.SizeBytes, Sha256: a.SHA256})
+		atts = append(atts, client.Attachment{Filename: a.Filename, ContentType: a.ContentType, SizeBytes: a.SizeBytes, Sha256: a.SHA256})
 	}
-	return api.EmailInput{MessageId: c.MessageID, Mailbox: &c.Mailbox, From: c.From, To: c.To, Cc: &c.Cc,
+	return client.EmailInput{MessageId: c.MessageID, Mailbox: &c.Mailbox, From: c.From, To: c.To, Cc: &c.Cc,
 		Subject: &c.Subject, TextBody: &c.TextBody, HtmlBody: &c.HTMLBody, Headers: &c.Headers,
 		Attachments: &atts, ReceivedAt: c.ReceivedAt}
 }
@@ -112,50 +111,31 @@ func runLoad(ctx context.Context, conc int, d time.Duration, n int, do func(work
 	return res
 }
 
-// poster sends authenticated JSON requests to one server.
+// poster sends new emails to one server (mailsync or the HTTP floor)
+// through mailsync's Go client, as an upstream processor written in Go
+// does: the client's retries (a 503 is retried after its Retry-After, 5
+// attempts at most) and answer checks, over the bench's pooled
+// connections (newClient).
 type poster struct {
-	client *http.Client
-	base   string
+	api *client.Client
 }
 
-// post sends body to path with an Idempotency-Key (when key != "") and
-// returns the response body, failing unless the status is want.
-func (p poster) post(path, key string, body []byte, want int) ([]byte, http.Header, error) {
-	for attempt := 1; ; attempt++ {
-		req, err := http.NewRequest(http.MethodPost, p.base+path, bytes.NewReader(body))
-		if err != nil {
-			return nil, nil, err
-		}
-		req.Header.Set("Authorization", "Bearer "+benchToken)
-		req.Header.Set("Content-Type", "application/json")
-		if key != "" {
-			req.Header.Set("Idempotency-Key", key)
-		}
-		resp, err := p.client.Do(req)
-		if err != nil {
-			return nil, nil, err
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return nil, nil, err
-		}
-		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" && attempt < 5 {
-			// A client retries a 503 with the same key after Retry-After
-			// (e.g. PostgreSQL out of connections while pgbench's close).
-			unavailableRetries.Add(1)
-			time.Sleep(time.Second)
-			continue
-		}
-		if resp.StatusCode != want {
-			return nil, nil, fmt.Errorf("POST %s: status %d: %.300s", path, resp.StatusCode, b)
-		}
-		return b, resp.Header, nil
-	}
+// newPoster returns a poster for base keeping conc connections alive.
+func newPoster(base string, conc int) (poster, error) {
+	c, err := client.New(&client.Config{BaseURL: base, Token: benchToken, HTTPClient: newClient(conc), Observe: countRetried})
+	return poster{api: c}, err
 }
 
 // unavailableRetries counts 503 + Retry-After answers the bench retried.
 var unavailableRetries atomic.Int64
+
+// countRetried counts an attempt answered 503 + Retry-After that the client
+// retries (e.g. PostgreSQL out of connections while pgbench's close).
+func countRetried(a client.Attempt) {
+	if a.Status == http.StatusServiceUnavailable && a.Retry && a.Header.Get("Retry-After") != "" {
+		unavailableRetries.Add(1)
+	}
+}
 
 // singleBody is the sample email's JSON with a placeholder Message-ID,
 // encoded once: the client's cost per request is then little more than
@@ -169,46 +149,38 @@ var singleBody = sync.OnceValue(func() [2][]byte {
 	return [2][]byte{head, tail}
 })
 
-// single posts one new email (a fresh key and Message-ID) and expects 201.
-func (p poster) single(tag string) (http.Header, error) {
+// single posts one new email (a fresh key and Message-ID), expects 201 and
+// returns the new email's id.
+func (p poster) single(tag string) (int64, error) {
 	parts := singleBody()
 	body := make([]byte, 0, len(parts[0])+len(parts[1])+len(tag)+24)
 	body = append(append(append(append(body, parts[0]...), '<'), tag...), "@bench.example.com>"...)
 	body = append(body, parts[1]...)
-	_, h, err := p.post("/v1/emails", tag, body, http.StatusCreated)
-	return h, err
+	got, err := p.api.IngestBody(context.Background(), tag, client.BytesBody("application/json", body), client.Envelope{})
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("POST /v1/emails: %w", err)
+	case got.Replay:
+		return 0, fmt.Errorf("POST /v1/emails: key %s replayed, not created", tag)
+	}
+	return got.Email.Id, nil
 }
 
 // batch posts n new emails in one request and expects every item created.
 func (p poster) batch(tag string, n int) error {
-	req := api.CreateEmailBatchJSONRequestBody{Emails: make([]api.BatchItem, n)}
+	items := make([]client.BatchItem, n)
 	for i := range n {
 		k := fmt.Sprintf("%s-%d", tag, i)
-		req.Emails[i] = api.BatchItem{IdempotencyKey: k, Email: sampleInput("<" + k + "@bench.example.com>")}
+		items[i] = client.BatchItem{IdempotencyKey: k, Email: sampleInput("<" + k + "@bench.example.com>")}
 	}
-	body, err := json.Marshal(req)
+	out, err := p.api.IngestBatch(context.Background(), items)
 	if err != nil {
-		return err
-	}
-	b, _, err := p.post("/v1/emails/batch", "", body, http.StatusOK)
-	if err != nil {
-		return err
-	}
-	var out struct {
-		Results []struct {
-			Status int `json:"status"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal(b, &out); err != nil {
-		return err
+		return fmt.Errorf("POST /v1/emails/batch: %w", err)
 	}
 	for _, r := range out.Results {
 		if r.Status != http.StatusCreated {
 			return fmt.Errorf("batch item status %d", r.Status)
 		}
-	}
-	if len(out.Results) != n {
-		return fmt.Errorf("batch returned %d results for %d emails", len(out.Results), n)
 	}
 	return nil
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -51,12 +49,8 @@ func latencyOnce(ctx context.Context, st *stack, p poster, tag string, rate floa
 		}
 		wg.Go(func() {
 			t := time.Now()
-			h, err := p.single(fmt.Sprintf("%s-%d", tag, i))
+			id, err := p.single(fmt.Sprintf("%s-%d", tag, i))
 			lat := time.Since(t)
-			var id int64
-			if err == nil {
-				id, err = strconv.ParseInt(strings.TrimPrefix(h.Get("Location"), "/v1/emails/"), 10, 64)
-			}
 			mu.Lock()
 			defer mu.Unlock()
 			res.sent++

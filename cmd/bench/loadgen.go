@@ -17,8 +17,9 @@ import (
 // upstream processors that feed mailsync do: its CPU is not the server's,
 // and the server's scheduler does not run the clients. Every HTTP figure of
 // the ingest section, mailsync's and the floor's, is driven by it. It
-// prints one JSON loadReport on stdout. (It uses the bench's own HTTP
-// poster: the package mailsync/client does not exist yet.)
+// prints one JSON loadReport on stdout. It posts through mailsync's Go
+// client (mailsync/client) with the same pooled connections to mailsync
+// and to the floor.
 
 // loadReport is what one loadgen run measured.
 type loadReport struct {
@@ -47,7 +48,11 @@ func loadgenMain(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	p := poster{client: newClient(*conc), base: *base}
+	p, err := newPoster(*base, *conc)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		return 2
+	}
 	do := func(w, seq int) error {
 		_, err := p.single(fmt.Sprintf("%s-%d-%d", *tag, w, seq))
 		return err

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"mailsync/client"
 	"mailsync/internal/db"
 )
 
@@ -174,51 +176,43 @@ func postBig(ctx context.Context, client *http.Client, base, key string, text []
 	return postParts(ctx, client, base, key, "application/json", 5*time.Minute, refused, head[:cut], text, head[cut:])
 }
 
-// postParts POSTs the concatenation of parts (sent without copying them)
-// as one email of the given content type under key, retrying a 503 after
-// its Retry-After until wait has passed (counting each in refused), and
-// expects 201.
-func postParts(ctx context.Context, client *http.Client, base, key, contentType string, wait time.Duration,
+// postParts POSTs the concatenation of parts (sent without copying them,
+// through the client's IngestBody) as one email of the given content type
+// under key, expects 201, and lets the client retry a 503 after its
+// Retry-After until wait has passed (counting each in refused).
+func postParts(ctx context.Context, hc *http.Client, base, key, contentType string, wait time.Duration,
 	refused *int64, parts ...[]byte) error {
 	deadline := time.Now().Add(wait)
+	c, err := client.New(&client.Config{BaseURL: base, Token: benchToken, HTTPClient: hc,
+		MinBackoff: time.Second, MaxBackoff: time.Second, MaxAttempts: math.MaxInt,
+		Retry: func(err error) bool { return time.Now().Before(deadline) && client.Retryable(err) },
+		Observe: func(a client.Attempt) {
+			if a.Status == http.StatusServiceUnavailable && a.Retry {
+				atomic.AddInt64(refused, 1)
+			}
+		}})
+	if err != nil {
+		return err
+	}
 	var size int64
 	for _, p := range parts {
 		size += int64(len(p))
 	}
-	for {
+	body := client.Body{ContentType: contentType, Size: size, Open: func() io.Reader {
 		readers := make([]io.Reader, len(parts))
 		for i, p := range parts {
 			readers[i] = bytes.NewReader(p)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/emails", io.MultiReader(readers...))
-		if err != nil {
-			return err
-		}
-		req.ContentLength = size
-		req.Header.Set("Authorization", "Bearer "+benchToken)
-		req.Header.Set("Content-Type", contentType)
-		req.Header.Set("Idempotency-Key", key)
-		resp, err := client.Do(req)
-		if err != nil {
-			return fmt.Errorf("POST %s: %w", key, err)
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode == http.StatusCreated:
-			return nil
-		case resp.StatusCode == http.StatusServiceUnavailable && time.Now().Before(deadline):
-			atomic.AddInt64(refused, 1)
-			after, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Duration(max(after, 1)) * time.Second):
-			}
-		default:
-			return fmt.Errorf("POST %s: status %d: %.300s", key, resp.StatusCode, b)
-		}
+		return io.MultiReader(readers...)
+	}}
+	got, err := c.IngestBody(ctx, key, body, client.Envelope{})
+	switch {
+	case err != nil:
+		return fmt.Errorf("POST %s: %w", key, err)
+	case got.Replay:
+		return fmt.Errorf("POST %s: replayed, not created", key)
 	}
+	return nil
 }
 
 // waitAllSynced waits until n emails are synced.

@@ -82,7 +82,10 @@ func benchLatency(ctx context.Context, o benchOptions, d *database, w *cpuWatch)
 	if err := reset(ctx, st.pool); err != nil {
 		return nil, err
 	}
-	p := poster{client: newClient(64), base: st.base}
+	p, err := newPoster(st.base, 64)
+	if err != nil {
+		return nil, err
+	}
 	var rows []row
 	for _, rate := range o.rateList {
 		r, err := latencyAt(ctx, o, st, p, w, rate)

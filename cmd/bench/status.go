@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"mailsync/client"
 	"mailsync/internal/db"
 	"mailsync/internal/relay"
 )
@@ -45,15 +46,22 @@ func benchStatus(ctx context.Context, o benchOptions, d *database, w *cpuWatch) 
 		return nil, err
 	}
 	defer st.close()
-	client := newClient(1)
+	hc := newClient(1)
+	api, err := client.New(&client.Config{BaseURL: st.base, Token: benchToken, HTTPClient: hc})
+	if err != nil {
+		return nil, err
+	}
 	var rows []row
-	for _, ep := range []struct{ name, path string }{
-		{"GET /v1/sync/status", "/v1/sync/status"},
-		{"GET /v1/sync/failures", "/v1/sync/failures"},
-		{"GET /metrics (a scrape)", "/metrics"},
+	for _, ep := range []struct {
+		name string
+		get  func(context.Context) error
+	}{
+		{"GET /v1/sync/status", func(ctx context.Context) error { _, err := api.SyncStatus(ctx); return err }},
+		{"GET /v1/sync/failures", func(ctx context.Context) error { _, err := api.Failures(ctx, nil); return err }},
+		{"GET /metrics (a scrape)", func(ctx context.Context) error { return scrape(ctx, hc, st.base+"/metrics") }},
 	} {
 		stop := w.start(ctx)
-		lat, err := timeGets(ctx, client, st.base+ep.path, o.statusRequests)
+		lat, err := timeGets(ctx, ep.get, o.statusRequests)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", ep.name, err)
 		}
@@ -106,36 +114,38 @@ func buildStatusData(ctx context.Context, pool *pgxpool.Pool, n int) error {
 	return err
 }
 
-// timeGets sends n GET requests one at a time (after a few to warm up) and
-// returns their sorted latencies; any status but 200 is an error.
-func timeGets(ctx context.Context, client *http.Client, url string, n int) ([]time.Duration, error) {
-	get := func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+benchToken)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d: %.300s", resp.StatusCode, b)
-		}
-		return nil
-	}
+// timeGets makes n calls of get one at a time (after a few to warm up)
+// and returns their sorted latencies; any error fails it.
+func timeGets(ctx context.Context, get func(context.Context) error, n int) ([]time.Duration, error) {
 	for range 5 {
-		if err := get(); err != nil {
+		if err := get(ctx); err != nil {
 			return nil, err
 		}
 	}
-	r := runLoad(ctx, 1, time.Hour, n, func(int, int) error { return get() })
+	r := runLoad(ctx, 1, time.Hour, n, func(int, int) error { return get(ctx) })
 	if r.errors > 0 {
 		return nil, r.firstErr
 	}
 	return r.latencies, nil
+}
+
+// scrape reads /metrics as Prometheus does (no token; not an API call, so
+// not the client's), failing unless the status is 200.
+func scrape(ctx context.Context, hc *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d: %.300s", resp.StatusCode, b)
+	}
+	return nil
 }
 
 // short renders a count as 1M, 250k or 900.

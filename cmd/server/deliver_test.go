@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"mailsync/client"
 	"mailsync/internal/db/dbtest"
 	"mailsync/internal/deliver"
 	"mailsync/internal/mongostore/mongotest"
@@ -124,17 +125,13 @@ func TestDeliverCommand(t *testing.T) {
 	require.Contains(t, line, "already stored as email 1")
 	require.Equal(t, 1, countEmails(t, dbURL))
 
-	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/emails/1", nil)
+	reader, err := client.New(&client.Config{BaseURL: "http://" + addr, Token: readerToken})
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+readerToken)
-	resp, err := http.DefaultClient.Do(req)
+	stored, err := reader.GetEmail(context.Background(), 1)
 	require.NoError(t, err)
-	var body bytes.Buffer
-	_, _ = body.ReadFrom(resp.Body)
-	resp.Body.Close()
-	require.Contains(t, body.String(), `"envelope_to":["alice@example.org"]`)
-	require.Contains(t, body.String(), `"mailbox":"support"`)
-	require.Contains(t, body.String(), `"incomplete":true`)
+	require.Equal(t, []string{"alice@example.org"}, stored.EnvelopeTo)
+	require.Equal(t, "support", stored.Mailbox)
+	require.True(t, stored.Incomplete)
 
 	bad := map[string]string{"MAILSYNC_URL": env["MAILSYNC_URL"], "MAILSYNC_TOKEN": readerToken}
 	code, line = deliverRun(t, bad, raw, args...)
