@@ -178,7 +178,7 @@ func postBig(ctx context.Context, client *http.Client, base, key string, text []
 
 // postParts POSTs the concatenation of parts (sent without copying them,
 // through the client's IngestBody) as one email of the given content type
-// under key, expects 201, and lets the client retry a 503 after its
+// under key, expects it stored, and lets the client retry a 503 after its
 // Retry-After until wait has passed (counting each in refused).
 func postParts(ctx context.Context, hc *http.Client, base, key, contentType string, wait time.Duration,
 	refused *int64, parts ...[]byte) error {
@@ -205,12 +205,10 @@ func postParts(ctx context.Context, hc *http.Client, base, key, contentType stri
 		}
 		return io.MultiReader(readers...)
 	}}
-	got, err := c.IngestBody(ctx, key, body, client.Envelope{})
-	switch {
-	case err != nil:
+	// A replay is fine: an attempt answered 503 at its deadline may have
+	// stored the email, and the retry then answers with it.
+	if _, err := c.IngestBody(ctx, key, body, client.Envelope{}); err != nil {
 		return fmt.Errorf("POST %s: %w", key, err)
-	case got.Replay:
-		return fmt.Errorf("POST %s: replayed, not created", key)
 	}
 	return nil
 }
