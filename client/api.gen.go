@@ -656,7 +656,7 @@ type EmailTombstone struct {
 
 // EraseRequest defines model for EraseRequest.
 type EraseRequest struct {
-	// Reason Why the email is erased (kept on the tombstone and in the audit trail).
+	// Reason Why the email is erased, kept on the tombstone (`erase_reason`); the audit event records only that one was given (`reason_given`), since the trail cannot be changed. Name a ticket, not a person.
 	//
 	// Example: erasure request 2026-118
 	Reason *string `json:"reason,omitempty"`

@@ -116,7 +116,14 @@ func EraseIDs(ctx context.Context, q *db.Queries, ids []int64, a audit.Actor, ac
 	if len(blobs) > 0 {
 		details["blobs_deleted"] = len(blobs)
 	}
-	if reason != "" {
+	switch {
+	case reason == "":
+	case action == audit.ActionErase:
+		// An operator's free text may name the person whose mail is
+		// erased, and the trail keeps it for good: the tombstone keeps
+		// the reason, the event only that one was given.
+		details["reason_given"] = true
+	default: // the service's own words (retention, erasure job N)
 		details["reason"] = reason
 	}
 	return erased, audit.Record(ctx, q, a, action, target, details)
