@@ -12,6 +12,7 @@ import (
 	"mailsync/internal/db"
 	"mailsync/internal/handlers"
 	"mailsync/internal/ingest"
+	"mailsync/internal/tracing"
 )
 
 // config is the environment of DESIGN.md §7, read once at start.
@@ -49,10 +50,11 @@ type config struct {
 	AuditRetention         time.Duration // 0: audit events are kept forever
 	ErasureHMACKey         string        // keys the hash of an erasure's address; "" = random per process
 	ErasureMaxAttempts     int
-	LMTP                   lmtpSettings  // LMTP_*: the LMTP listener (off without LMTP_ADDR)
-	Audit                  auditSettings // AUDIT_SIGNING_KEY_FILE, AUDIT_CHECKPOINT_INTERVAL
-	TrustedAuthservIDs     []string      // Authentication-Results authserv-ids believed
-	DKIMVerify             bool          // verify DKIM signatures at ingest
+	LMTP                   lmtpSettings   // LMTP_*: the LMTP listener (off without LMTP_ADDR)
+	Audit                  auditSettings  // AUDIT_SIGNING_KEY_FILE, AUDIT_CHECKPOINT_INTERVAL
+	TrustedAuthservIDs     []string       // Authentication-Results authserv-ids believed
+	DKIMVerify             bool           // verify DKIM signatures at ingest
+	Tracing                tracing.Config // OTEL_*: off unless an OTLP exporter is configured
 }
 
 // loadConfig reads the configuration from the process environment.
@@ -128,6 +130,9 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 	check(c.ErasureHMACKey == "" || len(c.ErasureHMACKey) >= 32, "ERASURE_HMAC_KEY must be at least 32 bytes (or empty: a random key per process)")
 	check(c.ErasureMaxAttempts >= 1, "ERASURE_MAX_ATTEMPTS=%d must be 1 or more", c.ErasureMaxAttempts)
 	check(c.RateLimitBurst >= 0, "RATE_LIMIT_BURST=%d must be 0 or more", c.RateLimitBurst)
+	tc, err := tracing.FromEnv(lookup)
+	errs = append(errs, err)
+	c.Tracing = tc
 	c.LMTP = parseLMTP(e)
 	c.Audit = parseAudit(e)
 	return c, errors.Join(errs...)

@@ -15,9 +15,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"mailsync/internal/db"
 	"mailsync/internal/handlers"
+	"mailsync/internal/tracing"
 )
 
 func main() {
@@ -48,6 +50,13 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	setupLogging(cfg)
+	if args[0] == "serve" || args[0] == "reconcile" {
+		stop, err := startTracing(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	switch args[0] {
 	case "serve":
 		return serve(ctx, cfg, args[1:])
@@ -63,7 +72,27 @@ func run(ctx context.Context, args []string) error {
 }
 
 func setupLogging(cfg config) {
-	slog.SetDefault(slog.New(handlers.LogHandler(logHandler(os.Stderr, cfg))))
+	slog.SetDefault(slog.New(tracing.LogHandler(handlers.LogHandler(logHandler(os.Stderr, cfg)))))
+}
+
+// startTracing starts tracing when the OTEL_* variables configure an
+// exporter (tracing.FromEnv); stop flushes the spans still buffered, for at
+// most five seconds.
+func startTracing(ctx context.Context, cfg config) (stop func(), err error) {
+	shutdown, err := tracing.Setup(ctx, cfg.Tracing)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Tracing.On {
+		slog.Info("tracing on: spans are exported by OTLP", "protocol", cfg.Tracing.Protocol)
+	}
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := shutdown(sctx); err != nil {
+			slog.Warn("tracing: spans not flushed at exit", "err", err)
+		}
+	}, nil
 }
 
 // logHandler writes records in LOG_FORMAT at LOG_LEVEL to w. Durations are

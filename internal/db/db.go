@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"mailsync/internal/tracing"
 )
 
 // DefaultConnectTimeout bounds opening one PostgreSQL connection when the
@@ -53,6 +55,9 @@ func OpenWith(ctx context.Context, url string, o Options) (*pgxpool.Pool, error)
 		cfg.ConnConfig.RuntimeParams["lock_timeout"] = "10s"
 	}
 	releaseBigBuffers(cfg) // a connection that moved a big email is closed on release
+	if t := tracing.PgxTracer(); t != nil {
+		cfg.ConnConfig.Tracer = t // statements inside a span are traced
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("PostgreSQL at %s: %w", cfg.ConnConfig.Host, err)

@@ -27,6 +27,18 @@ type NewEmail struct {
 	// Fingerprint identifies the request that stores it, so a retry after
 	// the key's record expired is still recognised (FindEmailByKey).
 	Fingerprint string
+	// Trace is the W3C trace context of the request, stored with the
+	// outbox record (its trace id with the email); empty: none.
+	Trace TraceContext
+}
+
+// TraceContext is a W3C trace context as the traceparent and tracestate
+// headers carry it; both empty when there is none (tracing was off).
+type TraceContext struct {
+	Parent string
+	State  string
+	// TraceID is the trace id Parent names (32 hex digits), or "".
+	TraceID string
 }
 
 // InsertEmails inserts each email with the outbox record that carries it to
@@ -48,6 +60,8 @@ func (q *Queries) InsertEmails(ctx context.Context, emails []NewEmail, maxRetrie
 		if emails[i].Fingerprint != "" {
 			params[i].RequestFingerprint = &emails[i].Fingerprint
 		}
+		params[i].Traceparent, params[i].Tracestate = nonEmpty(emails[i].Trace.Parent), nonEmpty(emails[i].Trace.State)
+		params[i].TraceID = nonEmpty(emails[i].Trace.TraceID)
 	}
 	stored := make([]email.Stored, len(emails))
 	var firstErr error
@@ -157,4 +171,12 @@ func (q *Queries) UpdateEmailPlacement(ctx context.Context, u PlacementUpdate) (
 	}
 	e, err = emailFromRow(gen.IncomingEmail(row))
 	return e, err == nil, err
+}
+
+// nonEmpty is s, or nil (NULL) when s is empty.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

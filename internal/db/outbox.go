@@ -36,6 +36,8 @@ type OutboxMessage struct {
 	LockedUntil    *time.Time
 	LockedBy       *string
 	FailedAt       *time.Time
+	// Trace is the trace context of the request that enqueued the row.
+	Trace TraceContext
 }
 
 func outboxFromRow(r gen.OutboxMessage) OutboxMessage {
@@ -45,6 +47,7 @@ func outboxFromRow(r gen.OutboxMessage) OutboxMessage {
 		ProcessedAt: r.ProcessedAt, RetryCount: r.RetryCount, MaxRetries: r.MaxRetries,
 		ErrorMessage: r.ErrorMessage, NextAttemptAt: r.NextAttemptAt, LockedUntil: r.LockedUntil,
 		LockedBy: r.LockedBy, FailedAt: r.FailedAt,
+		Trace: TraceContext{Parent: deref(r.Traceparent), State: deref(r.Tracestate)},
 	}
 }
 
@@ -189,4 +192,12 @@ func (q *Queries) FailOutbox(ctx context.Context, f OutboxFailure) (bool, error)
 // it after commit, never inside an ingest transaction.
 func (q *Queries) NotifyOutboxFrom(ctx context.Context, sender string) error {
 	return wrap("notify outbox from", q.g.NotifyOutboxFrom(ctx, sender))
+}
+
+// deref is *p, or "" when p is nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

@@ -15,6 +15,7 @@ import (
 	"mailsync/internal/auth"
 	"mailsync/internal/dashboard"
 	"mailsync/internal/db"
+	"mailsync/internal/tracing"
 )
 
 // RouterConfig configures the HTTP surface around the Handlers.
@@ -64,7 +65,9 @@ func Router(h api.StrictServerInterface, cfg RouterConfig) (http.Handler, error)
 	httpMetrics := newHTTPMetrics(cfg.Registerer)
 
 	r := chi.NewRouter()
-	r.Use(requestID, httpMetrics.middleware, accessLog, recoverer)
+	// A span per request (while tracing is on) around everything but the
+	// request id, so the access log line carries its trace id.
+	r.Use(requestID, tracing.HTTP(routePattern, RequestID), httpMetrics.middleware, accessLog, recoverer)
 	r.Get("/metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}).ServeHTTP)
 	r.Get("/openapi.json", serveBytes("application/json", specJSON))
 	r.Get("/openapi.yaml", serveBytes("application/yaml", apispec.YAML))

@@ -7,7 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"mailsync/internal/apperr"
+	"mailsync/internal/tracing"
 )
 
 // Group commit: IngestOne queues a call; a gathering goroutine (running only
@@ -172,9 +175,13 @@ func (s *Service) commitGroup(calls []*call) {
 	for i, c := range firsts {
 		jobs[i] = c.job
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.GroupTimeout)
+	// One span per group transaction, linked to each request's span.
+	gctx, span := tracing.StartLinked(context.Background(), tracing.SpanGroupCommit, len(firsts),
+		func(i int) context.Context { return firsts[i].ctx }, trace.WithAttributes(tracing.AttrGroupSize.Int(len(calls))))
+	ctx, cancel := context.WithTimeout(gctx, s.cfg.GroupTimeout)
 	results, inserted, err := s.writeRetrying(ctx, jobs)
 	cancel()
+	tracing.End(span, err)
 	switch {
 	case err == nil:
 		s.committed(inserted, len(jobs)-inserted)

@@ -178,7 +178,7 @@ func (it *Item) sameRequest(fingerprint string) bool {
 func (s *Service) Ingest(ctx context.Context, clientID string, items []Item) ([]Result, error) {
 	jobs := make([]job, len(items))
 	for i := range items {
-		jobs[i] = job{clientID: clientID, item: &items[i]}
+		jobs[i] = newJob(ctx, clientID, &items[i])
 	}
 	defer s.release(itemsOf(jobs))
 	if err := s.stage(ctx, itemsOf(jobs), false); err != nil {
@@ -215,7 +215,7 @@ func (s *Service) IngestOne(ctx context.Context, clientID string, it Item) (Resu
 		return Result{}, s.stageFailed(err)
 	}
 	t.ref() // held by the call until it is answered or dropped
-	c := &call{ctx: ctx, job: job{clientID: clientID, item: &it}, done: make(chan struct{}), ticket: t}
+	c := &call{ctx: ctx, job: newJob(ctx, clientID, &it), done: make(chan struct{}), ticket: t}
 	s.enqueue(c)
 	select {
 	case <-c.done:

@@ -14,12 +14,23 @@ import (
 	"mailsync/internal/apperr"
 	"mailsync/internal/db"
 	"mailsync/internal/email"
+	"mailsync/internal/tracing"
 )
 
 // job is one item of one client in a write transaction.
 type job struct {
 	clientID string
 	item     *Item
+	trace    db.TraceContext // of the request, stored with the outbox record
+}
+
+// newJob is the job of it for clientID in the request of ctx.
+func newJob(ctx context.Context, clientID string, it *Item) job {
+	jb := job{clientID: clientID, item: it}
+	if c := tracing.Carry(ctx); c.Parent != "" {
+		jb.trace = db.TraceContext{Parent: c.Parent, State: c.State, TraceID: c.TraceID()}
+	}
+	return jb
 }
 
 // maxAttempts bounds the transactions tried when PostgreSQL aborts one as a
@@ -141,7 +152,7 @@ func (s *Service) insertEmails(ctx context.Context, q *db.Queries, jobs []job, c
 			c := jb.item.Content
 			c.ClientID = jb.clientID
 			emails = append(emails, db.NewEmail{Content: c, Hash: jb.item.hash(jb.clientID), Key: jb.item.Key,
-				Fingerprint: jb.item.Fingerprint})
+				Fingerprint: jb.item.Fingerprint, Trace: jb.trace})
 			index = append(index, i)
 		}
 	}

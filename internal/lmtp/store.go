@@ -8,11 +8,13 @@ import (
 	"sync"
 
 	"github.com/emersion/go-smtp"
+	"go.opentelemetry.io/otel/trace"
 
 	"mailsync/internal/apperr"
 	"mailsync/internal/deliver"
 	"mailsync/internal/ingest"
 	"mailsync/internal/mongostore"
+	"mailsync/internal/tracing"
 )
 
 // Outcomes of one recipient, as counted in metrics.
@@ -58,6 +60,9 @@ func (s *Server) deliver(ctx context.Context, raw []byte, from string, rcpts []s
 // erased), else the failure.
 func (s *Server) storeOne(ctx context.Context, raw []byte, from, rcpt, remote string) error {
 	env := ingest.Envelope{From: from, To: []string{rcpt}, Mailbox: s.rules.mailbox(rcpt)}
+	ctx, span := tracing.Start(ctx, tracing.SpanLMTP, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(tracing.AttrLMTPMailbox.String(env.Mailbox)))
+	defer span.End()
 	key := deliver.Key(raw, []string{rcpt})
 	log := slog.With("remote", remote, "recipient", rcpt, "mailbox", env.Mailbox, "idempotency_key", key)
 	item, err := ingest.NewRawItem(raw, env, s.cfg.Now(), s.cfg.Auth)
@@ -76,11 +81,11 @@ func (s *Server) storeOne(ctx context.Context, raw []byte, from, rcpt, remote st
 	s.cfg.Metrics.Recipient(outcome)
 	switch outcome {
 	case outcomeStored, outcomeReplayed:
-		log.Info("LMTP delivery stored", "outcome", outcome, "email_id", res.ID)
+		log.InfoContext(ctx, "LMTP delivery stored", "outcome", outcome, "email_id", res.ID)
 	case outcomeTempFail:
-		log.Warn("LMTP delivery deferred", "reply", reply.Error(), "err", err)
+		log.WarnContext(ctx, "LMTP delivery deferred", "reply", reply.Error(), "err", err)
 	default:
-		log.Info("LMTP delivery refused", "reply", reply.Error())
+		log.InfoContext(ctx, "LMTP delivery refused", "reply", reply.Error())
 	}
 	return reply
 }

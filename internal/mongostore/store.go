@@ -11,6 +11,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
+
+	"mailsync/internal/tracing"
 )
 
 // Store is the emails collection of one MongoDB database.
@@ -24,6 +26,9 @@ type Store struct {
 // not answer within timeout.
 func Connect(ctx context.Context, url, dbName string, timeout time.Duration) (*Store, error) {
 	opts := options.Client().ApplyURI(url).SetServerSelectionTimeout(timeout).SetConnectTimeout(timeout)
+	if m := tracing.MongoMonitor(); m != nil {
+		opts.SetMonitor(m) // commands inside a span are traced
+	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("bad MONGO_URL: %w", err)

@@ -17,11 +17,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 
 	"mailsync/internal/audit"
 	"mailsync/internal/db"
 	"mailsync/internal/lifecycle"
 	"mailsync/internal/mongostore"
+	"mailsync/internal/tracing"
 )
 
 // Config tunes a Reconciler; zero fields take the defaults of New.
@@ -145,9 +147,10 @@ func (r *Reconciler) StartRun(ctx context.Context, dryRun bool, by audit.Actor) 
 		leave()
 		return Report{}, err
 	}
+	link := tracing.LinkTo(ctx) // the run's span is linked to the request's
 	go func() {
 		defer leave()
-		_, _ = r.execute(run, l, rep) // the outcome is in the report and the log
+		_, _ = r.execute(run, l, rep, link) // the outcome is in the report and the log
 	}()
 	return rep, nil
 }
@@ -201,9 +204,13 @@ func (r *Reconciler) insertReport(ctx context.Context, trigger Trigger, dryRun b
 }
 
 // execute compares and repairs under l, finishes the report and releases l.
-func (r *Reconciler) execute(ctx context.Context, l *lock, rep Report) (Report, error) {
+// Its span is linked to what opts give (the request that started it).
+func (r *Reconciler) execute(ctx context.Context, l *lock, rep Report, opts ...trace.SpanStartOption) (_ Report, err error) {
 	defer l.release()
 	start := time.Now()
+	ctx, span := tracing.Start(ctx, tracing.SpanReconcile, append(opts, trace.WithAttributes(
+		tracing.AttrReportID.Int64(rep.ID), tracing.AttrDryRun.Bool(rep.DryRun)))...)
+	defer func() { tracing.End(span, err) }()
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 	if r.cfg.beforeCompare != nil {
@@ -231,11 +238,11 @@ func (r *Reconciler) execute(ctx context.Context, l *lock, rep Report) (Report, 
 	defer fcancel()
 	row, err := r.q.FinishReport(fctx, p)
 	if err != nil {
-		slog.Error("reconciliation: cannot finish report", "report", rep.ID, "err", err)
+		slog.ErrorContext(ctx, "reconciliation: cannot finish report", "report", rep.ID, "err", err)
 		return rep, errors.Join(runErr, err)
 	}
 	out := reportOf(row)
-	slog.Info("reconciliation finished", "report", out.ID, "status", out.Status, "dry_run", out.DryRun,
+	slog.InfoContext(ctx, "reconciliation finished", "report", out.ID, "status", out.Status, "dry_run", out.DryRun,
 		"records_checked", out.RecordsChecked, "mismatches_found", out.MismatchesFound,
 		"auto_repaired", out.AutoRepaired, "failed_repairs", out.FailedRepairs,
 		"duration", time.Since(start).Round(time.Millisecond), "err", runErr)

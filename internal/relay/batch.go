@@ -9,6 +9,7 @@ import (
 
 	"mailsync/internal/db"
 	"mailsync/internal/mongostore"
+	"mailsync/internal/tracing"
 )
 
 // errLeaseLost means a batch overran its lease: its remaining rows were
@@ -43,7 +44,7 @@ type chunk struct {
 // RunOnce claims one batch as worker and relays it. It returns how many
 // outbox rows it claimed. Exposed so tests and tools can drive the relay
 // step by step.
-func (r *Relay) RunOnce(ctx context.Context, worker string) (int, error) {
+func (r *Relay) RunOnce(ctx context.Context, worker string) (_ int, err error) {
 	start := time.Now()
 	lctx, cancel := context.WithDeadline(ctx, start.Add(r.cfg.Lease))
 	defer cancel()
@@ -56,6 +57,8 @@ func (r *Relay) RunOnce(ctx context.Context, worker string) (int, error) {
 		return 0, nil
 	}
 	claimed := len(rows)
+	ctx, lctx, span := batchSpan(ctx, lctx, start, worker, rows)
+	defer func() { tracing.End(span, err) }()
 	rows, blobRows := splitBlobRows(rows)
 	b := &batch{r: r, worker: worker, parent: ctx, ctx: lctx, writeBy: start.Add(r.cfg.Lease * 7 / 8),
 		rows: map[int64][]db.OutboxMessage{}, aggregateOf: make(map[int64]int64, len(rows))}
@@ -229,7 +232,7 @@ func (b *batch) writeFailed(rest []chunk, err error) error {
 		}
 		return fmt.Errorf("%w: %w", errStoreDown, err)
 	default:
-		slog.Warn("relay write refused: attempt counted", "worker", b.worker, "err", err)
+		slog.WarnContext(b.ctx, "relay write refused: attempt counted", "worker", b.worker, "err", err)
 		return b.failAll(rest[0], err)
 	}
 }

@@ -71,7 +71,7 @@ func (r *Relay) putBlob(ctx context.Context, bl db.Blob) error {
 		return fmt.Errorf("%w: %w", errLoad, err)
 	}
 	if wrote {
-		slog.Debug("relay: blob written", "sha256", bl.SHA256, "bytes", bl.Size, "took", time.Since(start))
+		slog.DebugContext(ctx, "relay: blob written", "sha256", bl.SHA256, "bytes", bl.Size, "took", time.Since(start))
 	}
 	return nil
 }

@@ -49,7 +49,7 @@ func (b *batch) complete(c chunk, res mongostore.WriteResult, written map[int64]
 			return err
 		}
 		if len(got) < len(done) {
-			slog.Info("relay lease lost: rows left to their new owner", "worker", b.worker, "rows", len(done)-len(got))
+			slog.InfoContext(b.ctx, "relay lease lost: rows left to their new owner", "worker", b.worker, "rows", len(done)-len(got))
 		}
 		// A relayed delete syncs an erased email too (a no-op for an
 		// orphan's id, which has no email).

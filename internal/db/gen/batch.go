@@ -198,18 +198,21 @@ WITH e AS (
         client_id, message_id, mailbox, from_address, to_addresses, cc_addresses,
         subject, text_body, html_body, headers, attachments, raw_size_bytes,
         received_at, content_hash, idempotency_key,
-        envelope_from, envelope_to, message_id_source, incomplete, parse_defects, auth_results, request_fingerprint)
+        envelope_from, envelope_to, message_id_source, incomplete, parse_defects, auth_results, request_fingerprint,
+        trace_id)
     VALUES (
         $1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10, $11, $12,
         $13, $14, $15,
         $16, $17, $18, $19, $20::text[], $21::jsonb,
-        $22)
+        $22, $23::text)
     ON CONFLICT (client_id, idempotency_key) DO NOTHING
     RETURNING id, version, idempotency_key, sync_status, created_at, updated_at
 ), o AS (
-    INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
-    SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'ingest'), e.idempotency_key, $23::int
+    INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries,
+        traceparent, tracestate)
+    SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'ingest'), e.idempotency_key, $24::int,
+        $25::text, $26::text
     FROM e
 )
 SELECT e.id, e.version, e.sync_status, e.created_at, e.updated_at FROM e
@@ -244,7 +247,10 @@ type InsertEmailParams struct {
 	ParseDefects       []string
 	AuthResults        []byte
 	RequestFingerprint *string
+	TraceID            *string
 	MaxRetries         int32
+	Traceparent        *string
+	Tracestate         *string
 }
 
 type InsertEmailRow struct {
@@ -284,7 +290,10 @@ func (q *Queries) InsertEmail(ctx context.Context, arg []InsertEmailParams) *Ins
 			a.ParseDefects,
 			a.AuthResults,
 			a.RequestFingerprint,
+			a.TraceID,
 			a.MaxRetries,
+			a.Traceparent,
+			a.Tracestate,
 		}
 		batch.Queue(insertEmail, vals...)
 	}

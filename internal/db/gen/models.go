@@ -159,6 +159,7 @@ type IncomingEmail struct {
 	Addresses          []string
 	ParseDefects       []string
 	AuthResults        []byte
+	TraceID            *string
 }
 
 type OutboxMessage struct {
@@ -177,6 +178,8 @@ type OutboxMessage struct {
 	LockedUntil    *time.Time
 	LockedBy       *string
 	FailedAt       *time.Time
+	Traceparent    *string
+	Tracestate     *string
 }
 
 type ReconciliationReport struct {

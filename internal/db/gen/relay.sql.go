@@ -23,7 +23,7 @@ WHERE o.id IN (
     ORDER BY c.next_attempt_at, c.id
     LIMIT $3
     FOR UPDATE SKIP LOCKED)
-RETURNING o.id, o.aggregate_type, o.aggregate_id, o.operation, o.payload, o.idempotency_key, o.created_at, o.processed_at, o.retry_count, o.max_retries, o.error_message, o.next_attempt_at, o.locked_until, o.locked_by, o.failed_at
+RETURNING o.id, o.aggregate_type, o.aggregate_id, o.operation, o.payload, o.idempotency_key, o.created_at, o.processed_at, o.retry_count, o.max_retries, o.error_message, o.next_attempt_at, o.locked_until, o.locked_by, o.failed_at, o.traceparent, o.tracestate
 `
 
 type ClaimOutboxParams struct {
@@ -59,6 +59,8 @@ func (q *Queries) ClaimOutbox(ctx context.Context, arg ClaimOutboxParams) ([]Out
 			&i.LockedUntil,
 			&i.LockedBy,
 			&i.FailedAt,
+			&i.Traceparent,
+			&i.Tracestate,
 		); err != nil {
 			return nil, err
 		}
@@ -151,7 +153,7 @@ func (q *Queries) FailOutbox(ctx context.Context, arg FailOutboxParams) (int64, 
 }
 
 const listOutboxForEmail = `-- name: ListOutboxForEmail :many
-SELECT id, aggregate_type, aggregate_id, operation, payload, idempotency_key, created_at, processed_at, retry_count, max_retries, error_message, next_attempt_at, locked_until, locked_by, failed_at FROM outbox_messages
+SELECT id, aggregate_type, aggregate_id, operation, payload, idempotency_key, created_at, processed_at, retry_count, max_retries, error_message, next_attempt_at, locked_until, locked_by, failed_at, traceparent, tracestate FROM outbox_messages
 WHERE aggregate_type = 'email' AND aggregate_id = $1
 ORDER BY id DESC
 LIMIT 100
@@ -182,6 +184,8 @@ func (q *Queries) ListOutboxForEmail(ctx context.Context, emailID int64) ([]Outb
 			&i.LockedUntil,
 			&i.LockedBy,
 			&i.FailedAt,
+			&i.Traceparent,
+			&i.Tracestate,
 		); err != nil {
 			return nil, err
 		}

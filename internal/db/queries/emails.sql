@@ -24,18 +24,21 @@ WITH e AS (
         client_id, message_id, mailbox, from_address, to_addresses, cc_addresses,
         subject, text_body, html_body, headers, attachments, raw_size_bytes,
         received_at, content_hash, idempotency_key,
-        envelope_from, envelope_to, message_id_source, incomplete, parse_defects, auth_results, request_fingerprint)
+        envelope_from, envelope_to, message_id_source, incomplete, parse_defects, auth_results, request_fingerprint,
+        trace_id)
     VALUES (
         @client_id, @message_id, @mailbox, @from_address, @to_addresses, @cc_addresses,
         @subject, @text_body, @html_body, @headers, @attachments, @raw_size_bytes,
         @received_at, @content_hash, @idempotency_key,
         @envelope_from, @envelope_to, @message_id_source, @incomplete, @parse_defects::text[], @auth_results::jsonb,
-        @request_fingerprint)
+        @request_fingerprint, sqlc.narg(trace_id)::text)
     ON CONFLICT (client_id, idempotency_key) DO NOTHING
     RETURNING id, version, idempotency_key, sync_status, created_at, updated_at
 ), o AS (
-    INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
-    SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'ingest'), e.idempotency_key, @max_retries::int
+    INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries,
+        traceparent, tracestate)
+    SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'ingest'), e.idempotency_key, @max_retries::int,
+        sqlc.narg(traceparent)::text, sqlc.narg(tracestate)::text
     FROM e
 )
 SELECT e.id, e.version, e.sync_status, e.created_at, e.updated_at FROM e;
