@@ -46,7 +46,7 @@ func HTTP(route func(*http.Request) string, requestID func(context.Context) stri
 			}
 			span.SetAttributes(attrs...)
 		})
-		return otelhttp.NewHandler(named, "HTTP",
+		return otelhttp.NewHandler(named, "HTTP", otelhttp.WithFilter(notProbe),
 			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 				if r.Pattern != "" { // called again once the router has matched it
 					return r.Method + " " + route(r)
@@ -54,6 +54,13 @@ func HTTP(route func(*http.Request) string, requestID func(context.Context) stri
 				return r.Method
 			}))
 	}
+}
+
+// notProbe is false for the health checks and the metrics scrape, which
+// would otherwise make a trace every few seconds.
+func notProbe(r *http.Request) bool {
+	p := r.URL.Path
+	return p != "/healthz" && p != "/readyz" && p != "/metrics"
 }
 
 // PgxTracer returns the tracer of a PostgreSQL pool's statements
