@@ -7,6 +7,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"mailsync/internal/api"
 	"mailsync/internal/auth"
 )
 
@@ -74,9 +75,18 @@ type operationKey struct{}
 func resolveOperation(ops map[string]*operation) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			op := ops[r.Method+" "+routePattern(r)]
-			if op == nil { // every route of the group is in the spec; be safe anyway
-				op = &operation{query: map[string]bool{}, bodyTypes: map[string]bool{}}
+			method := r.Method
+			if method == http.MethodHead { // routed to the GET (middleware.GetHead)
+				method = http.MethodGet
+			}
+			op := ops[method+" "+routePattern(r)]
+			if op == nil {
+				// Every route of the group is in the spec. Were one not, it
+				// would have no access rule: refuse it rather than serve it
+				// to anyone.
+				writeProblem(w, r, http.StatusMethodNotAllowed, api.Problem{Type: problemType + "method_not_allowed",
+					Title: "Method not allowed", Status: 405, Detail: ptr(r.Method + " is not allowed here")})
+				return
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), operationKey{}, op)))
 		})

@@ -40,3 +40,23 @@ func TestRelayReasonIsBounded(t *testing.T) {
 	r := e.do(http.MethodPost, "/v1/relay/pause", "application/json", []byte(`{"reason":"`+strings.Repeat("é", 500)+`"}`))
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 }
+
+// TestHeadIsAnsweredAsGet: HEAD was a 405 on every route, /healthz and
+// /readyz included, which load balancers probe with HEAD. It is answered as
+// the GET, without a body, under the GET's access rule. (Failed before:
+// 405.)
+func TestHeadIsAnsweredAsGet(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	id := e.create("head-1", sampleEmail(1))
+	for path, want := range map[string]int{"/healthz": 200, "/v1/emails/" + itoa(int(id)): 200, "/v1/sync/status": 200,
+		"/v1/relay/pause": 405, "/v1/emails/999999": 404} {
+		r := e.do(http.MethodHead, path, "", nil)
+		require.Equal(t, want, r.status, path)
+		require.Empty(t, r.body, path)
+	}
+	r := e.do(http.MethodHead, "/v1/emails/"+itoa(int(id)), "", nil, "Authorization", "")
+	require.Equal(t, http.StatusUnauthorized, r.status, "the GET's access rule")
+	r = e.do(http.MethodHead, "/v1/audit", "", nil, "Authorization", "Bearer "+tokenRead)
+	require.Equal(t, http.StatusForbidden, r.status, "the GET's scope")
+}

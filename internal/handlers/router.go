@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/swaggest/swgui/v5emb"
@@ -66,8 +67,10 @@ func Router(h api.StrictServerInterface, cfg RouterConfig) (http.Handler, error)
 
 	r := chi.NewRouter()
 	// A span per request (while tracing is on) around everything but the
-	// request id, so the access log line carries its trace id.
-	r.Use(requestID, tracing.HTTP(routePattern, RequestID), httpMetrics.middleware, accessLog, recoverer)
+	// request id, so the access log line carries its trace id. HEAD is
+	// answered as GET without the body (RFC 9110 §9.3.2), with the GET's
+	// access rule; load balancers probe /healthz so.
+	r.Use(requestID, tracing.HTTP(routePattern, RequestID), httpMetrics.middleware, accessLog, recoverer, middleware.GetHead)
 	r.Get("/metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}).ServeHTTP)
 	r.Get("/openapi.json", serveBytes("application/json", specJSON))
 	r.Get("/openapi.yaml", serveBytes("application/yaml", apispec.YAML))
