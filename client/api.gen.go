@@ -1124,15 +1124,53 @@ type RetryResult struct {
 
 // RetrySyncFailuresRequest Optional filters; all combine with AND.
 type RetrySyncFailuresRequest struct {
-	// FailedBefore Only emails that failed before this instant.
+	// ClientId Only failed emails ingested by this API client (exact).
+	//
+	// Example: mailproc
+	ClientId *string `json:"client_id,omitempty"`
+
+	// DryRun Count the matching failures without re-enqueuing them (and without an audit event).
+	//
+	// Example: false
+	DryRun *bool `json:"dry_run,omitempty"`
+
+	// Error Only failed emails whose last sync error, or its pattern (digits written `#`), contains this text, ignoring case.
+	//
+	// Example: document failed validation
+	Error *string `json:"error,omitempty"`
+
+	// FailedAfter Only emails that failed at or after this instant (inclusive).
+	//
+	// Example: 2026-11-27T00:00:00Z
+	FailedAfter *time.Time `json:"failed_after,omitempty"`
+
+	// FailedBefore Only emails that failed before this instant (exclusive).
 	//
 	// Example: 2026-11-27T12:00:00Z
 	FailedBefore *time.Time `json:"failed_before,omitempty"`
 
-	// Mailbox Only failed emails of this mailbox.
+	// Mailbox Only failed emails of this mailbox (exact).
 	//
 	// Example: support
 	Mailbox *string `json:"mailbox,omitempty"`
+}
+
+// RetrySyncFailuresResult defines model for RetrySyncFailuresResult.
+type RetrySyncFailuresResult struct {
+	// DryRun Whether this was a dry run.
+	//
+	// Example: false
+	DryRun bool `json:"dry_run"`
+
+	// Matched Number of failed emails the filters matched.
+	//
+	// Example: 42
+	Matched int64 `json:"matched"`
+
+	// Requeued Number of emails re-enqueued (0 for a dry run).
+	//
+	// Example: 42
+	Requeued int64 `json:"requeued"`
 }
 
 // SyncDetail defines model for SyncDetail.
@@ -1172,6 +1210,11 @@ type SyncDetail struct {
 
 // SyncFailure defines model for SyncFailure.
 type SyncFailure struct {
+	// ClientId The API client that ingested the email.
+	//
+	// Example: mailproc
+	ClientId string `json:"client_id"`
+
 	// EmailId Example: 1041
 	EmailId int64 `json:"email_id"`
 
@@ -1196,6 +1239,38 @@ type SyncFailure struct {
 
 	// UpdatedAt Example: 2026-11-27T10:05:00Z
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// SyncFailureErrorGroup defines model for SyncFailureErrorGroup.
+type SyncFailureErrorGroup struct {
+	// Count Failed emails with this error.
+	//
+	// Example: 54
+	Count int64 `json:"count"`
+
+	// Error The pattern of the last sync error (its text, every run of digits written `#`); `null` for failed emails with no error recorded.
+	//
+	// Example: mongodb refused document: document failed validation (code #)
+	Error *string `json:"error"`
+}
+
+// SyncFailureErrors Failed emails grouped by the pattern of their last sync error, largest groups first.
+type SyncFailureErrors struct {
+	// Failed All failed emails.
+	//
+	// Example: 57
+	Failed int64                   `json:"failed"`
+	Items  []SyncFailureErrorGroup `json:"items"`
+
+	// Other Failed emails counted (of `sampled`) whose error is not among the groups listed.
+	//
+	// Example: 3
+	Other int64 `json:"other"`
+
+	// Sampled The newest failed emails the groups were counted over (at most 10,000; `failed` when there are fewer).
+	//
+	// Example: 57
+	Sampled int64 `json:"sampled"`
 }
 
 // SyncFailureList defines model for SyncFailureList.
@@ -1307,6 +1382,21 @@ type Cursor = string
 
 // EmailID defines model for EmailID.
 type EmailID = int64
+
+// FailedAfter defines model for FailedAfter.
+type FailedAfter = time.Time
+
+// FailedBefore defines model for FailedBefore.
+type FailedBefore = time.Time
+
+// FailureClientID defines model for FailureClientID.
+type FailureClientID = string
+
+// FailureError defines model for FailureError.
+type FailureError = string
+
+// FailureMailbox defines model for FailureMailbox.
+type FailureMailbox = string
 
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
@@ -1515,6 +1605,27 @@ type ListSyncFailuresParams struct {
 	// Cursor Opaque cursor from a previous page's `next_cursor`; omit for the first
 	// page. Only valid with the same filters; an invalid cursor is `400`.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Mailbox Only failed emails of this mailbox (exact).
+	Mailbox *FailureMailbox `form:"mailbox,omitempty" json:"mailbox,omitempty"`
+
+	// ClientId Only failed emails ingested by this API client (exact).
+	ClientId *FailureClientID `form:"client_id,omitempty" json:"client_id,omitempty"`
+
+	// Error Only failed emails whose last sync error, or its pattern (digits written `#`), contains this text, ignoring case.
+	Error *FailureError `form:"error,omitempty" json:"error,omitempty"`
+
+	// FailedBefore Only emails that failed before this instant (exclusive).
+	FailedBefore *FailedBefore `form:"failed_before,omitempty" json:"failed_before,omitempty"`
+
+	// FailedAfter Only emails that failed at or after this instant (inclusive).
+	FailedAfter *FailedAfter `form:"failed_after,omitempty" json:"failed_after,omitempty"`
+}
+
+// ListSyncFailureErrorsParams defines parameters for ListSyncFailureErrors.
+type ListSyncFailureErrorsParams struct {
+	// Limit Maximum number of groups (default 10, at most 100).
+	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // CreateEmailJSONRequestBody defines body for CreateEmail for application/json ContentType.
@@ -2116,18 +2227,50 @@ type ClientInterface interface {
 	// ListSyncFailures List emails whose sync failed
 	//
 	// Emails with `sync_status: failed`, with their last error, newest
-	// first (descending `email_id`). Requires scope `read`.
+	// first (descending `email_id`). The filters are those of
+	// `POST /v1/sync/failures/retry` and combine with AND, so this list
+	// shows exactly what a re-drive with the same filters re-enqueues.
+	// `failed_after` not earlier than `failed_before` is `422`. Requires
+	// scope `read`.
 	//
 	// Corresponds with GET /v1/sync/failures (the `ListSyncFailures` operationId).
 	ListSyncFailures(ctx context.Context, params *ListSyncFailuresParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListSyncFailureErrors Failed emails grouped by error
+	//
+	// The failed emails grouped by the pattern of their last sync error:
+	// its text with every run of digits (and every run of 32 or more hex
+	// digits) written `#`, so that errors naming different ids, counts or
+	// codes (`email #: headers: …`) fall in one group. Largest groups
+	// first (ties by pattern, no error recorded last), at most `limit`
+	// groups (default 10, at most 100). The groups count the newest
+	// 10,000 failed emails (`sampled`; all of them when there are fewer),
+	// so the cost of this call is bounded however many emails failed;
+	// `failed` is the number of all failed emails and `other` those
+	// counted but in groups not listed. A group's pattern given
+	// as `error` to `GET /v1/sync/failures` or
+	// `POST /v1/sync/failures/retry` selects that group (and any error
+	// whose text or pattern contains it). Its cost follows the number of
+	// failed emails, not of all emails. Requires scope `read`.
+	//
+	// Corresponds with GET /v1/sync/failures/errors (the `ListSyncFailureErrors` operationId).
+	ListSyncFailureErrors(ctx context.Context, params *ListSyncFailureErrorsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RetrySyncFailuresWithBody Re-drive failed syncs
 	//
 	// Re-enqueues every email with `sync_status: failed`, or only those
-	// matching the optional filters, and reports how many were re-enqueued
-	// (0 when none matched). The body is optional; an empty body re-drives
-	// all failed emails. Requires scope `admin`. Recorded in the audit
-	// trail (`sync.retry_failed`), in the transaction of the re-drive.
+	// matching the optional filters (they combine with AND), and reports
+	// how many matched and how many were re-enqueued (0 when none
+	// matched). The body is optional; an empty body re-drives all failed
+	// emails. `error` matches when it is part of the email's last sync
+	// error text, or of that text's pattern (every run of digits written
+	// `#`, as `GET /v1/sync/failures/errors` groups them), ignoring case.
+	// `failed_after` not earlier than `failed_before` is `422`. With `dry_run: true` nothing changes and no audit event is
+	// written: `matched` says how many a re-drive would re-enqueue and
+	// `requeued` is 0. Otherwise `matched` equals `requeued`, and the
+	// re-drive is recorded in the audit trail (`sync.retry_failed`, with
+	// the filters and the count) in the transaction of the re-drive.
+	// Requires scope `admin`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2137,10 +2280,18 @@ type ClientInterface interface {
 	// RetrySyncFailures Re-drive failed syncs
 	//
 	// Re-enqueues every email with `sync_status: failed`, or only those
-	// matching the optional filters, and reports how many were re-enqueued
-	// (0 when none matched). The body is optional; an empty body re-drives
-	// all failed emails. Requires scope `admin`. Recorded in the audit
-	// trail (`sync.retry_failed`), in the transaction of the re-drive.
+	// matching the optional filters (they combine with AND), and reports
+	// how many matched and how many were re-enqueued (0 when none
+	// matched). The body is optional; an empty body re-drives all failed
+	// emails. `error` matches when it is part of the email's last sync
+	// error text, or of that text's pattern (every run of digits written
+	// `#`, as `GET /v1/sync/failures/errors` groups them), ignoring case.
+	// `failed_after` not earlier than `failed_before` is `422`. With `dry_run: true` nothing changes and no audit event is
+	// written: `matched` says how many a re-drive would re-enqueue and
+	// `requeued` is 0. Otherwise `matched` equals `requeued`, and the
+	// re-drive is recorded in the audit trail (`sync.retry_failed`, with
+	// the filters and the count) in the transaction of the re-drive.
+	// Requires scope `admin`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2955,7 +3106,11 @@ func (c *RawClient) ResumeRelay(ctx context.Context, body ResumeRelayJSONRequest
 // ListSyncFailures List emails whose sync failed
 //
 // Emails with `sync_status: failed`, with their last error, newest
-// first (descending `email_id`). Requires scope `read`.
+// first (descending `email_id`). The filters are those of
+// `POST /v1/sync/failures/retry` and combine with AND, so this list
+// shows exactly what a re-drive with the same filters re-enqueues.
+// `failed_after` not earlier than `failed_before` is `422`. Requires
+// scope `read`.
 //
 // Corresponds with GET /v1/sync/failures (the `ListSyncFailures` operationId).
 func (c *RawClient) ListSyncFailures(ctx context.Context, params *ListSyncFailuresParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2970,13 +3125,51 @@ func (c *RawClient) ListSyncFailures(ctx context.Context, params *ListSyncFailur
 	return c.Client.Do(req)
 }
 
+// ListSyncFailureErrors Failed emails grouped by error
+//
+// The failed emails grouped by the pattern of their last sync error:
+// its text with every run of digits (and every run of 32 or more hex
+// digits) written `#`, so that errors naming different ids, counts or
+// codes (`email #: headers: …`) fall in one group. Largest groups
+// first (ties by pattern, no error recorded last), at most `limit`
+// groups (default 10, at most 100). The groups count the newest
+// 10,000 failed emails (`sampled`; all of them when there are fewer),
+// so the cost of this call is bounded however many emails failed;
+// `failed` is the number of all failed emails and `other` those
+// counted but in groups not listed. A group's pattern given
+// as `error` to `GET /v1/sync/failures` or
+// `POST /v1/sync/failures/retry` selects that group (and any error
+// whose text or pattern contains it). Its cost follows the number of
+// failed emails, not of all emails. Requires scope `read`.
+//
+// Corresponds with GET /v1/sync/failures/errors (the `ListSyncFailureErrors` operationId).
+func (c *RawClient) ListSyncFailureErrors(ctx context.Context, params *ListSyncFailureErrorsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSyncFailureErrorsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RetrySyncFailuresWithBody Re-drive failed syncs
 //
 // Re-enqueues every email with `sync_status: failed`, or only those
-// matching the optional filters, and reports how many were re-enqueued
-// (0 when none matched). The body is optional; an empty body re-drives
-// all failed emails. Requires scope `admin`. Recorded in the audit
-// trail (`sync.retry_failed`), in the transaction of the re-drive.
+// matching the optional filters (they combine with AND), and reports
+// how many matched and how many were re-enqueued (0 when none
+// matched). The body is optional; an empty body re-drives all failed
+// emails. `error` matches when it is part of the email's last sync
+// error text, or of that text's pattern (every run of digits written
+// `#`, as `GET /v1/sync/failures/errors` groups them), ignoring case.
+// `failed_after` not earlier than `failed_before` is `422`. With `dry_run: true` nothing changes and no audit event is
+// written: `matched` says how many a re-drive would re-enqueue and
+// `requeued` is 0. Otherwise `matched` equals `requeued`, and the
+// re-drive is recorded in the audit trail (`sync.retry_failed`, with
+// the filters and the count) in the transaction of the re-drive.
+// Requires scope `admin`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2996,10 +3189,18 @@ func (c *RawClient) RetrySyncFailuresWithBody(ctx context.Context, contentType s
 // RetrySyncFailures Re-drive failed syncs
 //
 // Re-enqueues every email with `sync_status: failed`, or only those
-// matching the optional filters, and reports how many were re-enqueued
-// (0 when none matched). The body is optional; an empty body re-drives
-// all failed emails. Requires scope `admin`. Recorded in the audit
-// trail (`sync.retry_failed`), in the transaction of the re-drive.
+// matching the optional filters (they combine with AND), and reports
+// how many matched and how many were re-enqueued (0 when none
+// matched). The body is optional; an empty body re-drives all failed
+// emails. `error` matches when it is part of the email's last sync
+// error text, or of that text's pattern (every run of digits written
+// `#`, as `GET /v1/sync/failures/errors` groups them), ignoring case.
+// `failed_after` not earlier than `failed_before` is `422`. With `dry_run: true` nothing changes and no audit event is
+// written: `matched` says how many a re-drive would re-enqueue and
+// `requeued` is 0. Otherwise `matched` equals `requeued`, and the
+// re-drive is recorded in the audit trail (`sync.retry_failed`, with
+// the filters and the count) in the transaction of the re-drive.
+// Requires scope `admin`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4328,6 +4529,120 @@ func NewListSyncFailuresRequest(server string, params *ListSyncFailuresParams) (
 
 		}
 
+		if params.Mailbox != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "mailbox", *params.Mailbox, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ClientId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "client_id", *params.ClientId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Error != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error", *params.Error, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.FailedBefore != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "failed_before", *params.FailedBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.FailedAfter != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "failed_after", *params.FailedAfter, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListSyncFailureErrorsRequest constructs an http.Request for the ListSyncFailureErrors method
+func NewListSyncFailureErrorsRequest(server string, params *ListSyncFailureErrorsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sync/failures/errors")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -4979,20 +5294,54 @@ type ClientWithResponsesInterface interface {
 	// ListSyncFailuresWithResponse List emails whose sync failed
 	//
 	// Emails with `sync_status: failed`, with their last error, newest
-	// first (descending `email_id`). Requires scope `read`.
+	// first (descending `email_id`). The filters are those of
+	// `POST /v1/sync/failures/retry` and combine with AND, so this list
+	// shows exactly what a re-drive with the same filters re-enqueues.
+	// `failed_after` not earlier than `failed_before` is `422`. Requires
+	// scope `read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/sync/failures (the `ListSyncFailures` operationId).
 	ListSyncFailuresWithResponse(ctx context.Context, params *ListSyncFailuresParams, reqEditors ...RequestEditorFn) (*ListSyncFailuresResponse, error)
 
+	// ListSyncFailureErrorsWithResponse Failed emails grouped by error
+	//
+	// The failed emails grouped by the pattern of their last sync error:
+	// its text with every run of digits (and every run of 32 or more hex
+	// digits) written `#`, so that errors naming different ids, counts or
+	// codes (`email #: headers: …`) fall in one group. Largest groups
+	// first (ties by pattern, no error recorded last), at most `limit`
+	// groups (default 10, at most 100). The groups count the newest
+	// 10,000 failed emails (`sampled`; all of them when there are fewer),
+	// so the cost of this call is bounded however many emails failed;
+	// `failed` is the number of all failed emails and `other` those
+	// counted but in groups not listed. A group's pattern given
+	// as `error` to `GET /v1/sync/failures` or
+	// `POST /v1/sync/failures/retry` selects that group (and any error
+	// whose text or pattern contains it). Its cost follows the number of
+	// failed emails, not of all emails. Requires scope `read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/sync/failures/errors (the `ListSyncFailureErrors` operationId).
+	ListSyncFailureErrorsWithResponse(ctx context.Context, params *ListSyncFailureErrorsParams, reqEditors ...RequestEditorFn) (*ListSyncFailureErrorsResponse, error)
+
 	// RetrySyncFailuresWithBodyWithResponse Re-drive failed syncs
 	//
 	// Re-enqueues every email with `sync_status: failed`, or only those
-	// matching the optional filters, and reports how many were re-enqueued
-	// (0 when none matched). The body is optional; an empty body re-drives
-	// all failed emails. Requires scope `admin`. Recorded in the audit
-	// trail (`sync.retry_failed`), in the transaction of the re-drive.
+	// matching the optional filters (they combine with AND), and reports
+	// how many matched and how many were re-enqueued (0 when none
+	// matched). The body is optional; an empty body re-drives all failed
+	// emails. `error` matches when it is part of the email's last sync
+	// error text, or of that text's pattern (every run of digits written
+	// `#`, as `GET /v1/sync/failures/errors` groups them), ignoring case.
+	// `failed_after` not earlier than `failed_before` is `422`. With `dry_run: true` nothing changes and no audit event is
+	// written: `matched` says how many a re-drive would re-enqueue and
+	// `requeued` is 0. Otherwise `matched` equals `requeued`, and the
+	// re-drive is recorded in the audit trail (`sync.retry_failed`, with
+	// the filters and the count) in the transaction of the re-drive.
+	// Requires scope `admin`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5002,10 +5351,18 @@ type ClientWithResponsesInterface interface {
 	// RetrySyncFailuresWithResponse Re-drive failed syncs
 	//
 	// Re-enqueues every email with `sync_status: failed`, or only those
-	// matching the optional filters, and reports how many were re-enqueued
-	// (0 when none matched). The body is optional; an empty body re-drives
-	// all failed emails. Requires scope `admin`. Recorded in the audit
-	// trail (`sync.retry_failed`), in the transaction of the re-drive.
+	// matching the optional filters (they combine with AND), and reports
+	// how many matched and how many were re-enqueued (0 when none
+	// matched). The body is optional; an empty body re-drives all failed
+	// emails. `error` matches when it is part of the email's last sync
+	// error text, or of that text's pattern (every run of digits written
+	// `#`, as `GET /v1/sync/failures/errors` groups them), ignoring case.
+	// `failed_after` not earlier than `failed_before` is `422`. With `dry_run: true` nothing changes and no audit event is
+	// written: `matched` says how many a re-drive would re-enqueue and
+	// `requeued` is 0. Otherwise `matched` equals `requeued`, and the
+	// re-drive is recorded in the audit trail (`sync.retry_failed`, with
+	// the filters and the count) in the transaction of the re-drive.
+	// Requires scope `admin`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7354,6 +7711,8 @@ type ListSyncFailuresResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -7384,6 +7743,11 @@ func (r ListSyncFailuresResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r ListSyncFailuresResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListSyncFailuresResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -7430,6 +7794,103 @@ func (r ListSyncFailuresResponse) ContentType() string {
 	return ""
 }
 
+// ListSyncFailureErrorsResponse401Headers the declared response headers of an HTTP 401 response for ListSyncFailureErrors
+type ListSyncFailureErrorsResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// ListSyncFailureErrorsResponse429Headers the declared response headers of an HTTP 429 response for ListSyncFailureErrors
+type ListSyncFailureErrorsResponse429Headers struct {
+	RetryAfter int32
+}
+
+type ListSyncFailureErrorsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SyncFailureErrors
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
+	ApplicationproblemJSON501 *NotImplemented
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListSyncFailureErrorsResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListSyncFailureErrorsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSyncFailureErrorsResponse) GetJSON200() *SyncFailureErrors {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListSyncFailureErrorsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListSyncFailureErrorsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListSyncFailureErrorsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListSyncFailureErrorsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListSyncFailureErrorsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
+func (r ListSyncFailureErrorsResponse) GetApplicationproblemJSON501() *NotImplemented {
+	return r.ApplicationproblemJSON501
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSyncFailureErrorsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSyncFailureErrorsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSyncFailureErrorsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSyncFailureErrorsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RetrySyncFailuresResponse401Headers the declared response headers of an HTTP 401 response for RetrySyncFailures
 type RetrySyncFailuresResponse401Headers struct {
 	WWWAuthenticate string
@@ -7444,7 +7905,7 @@ type RetrySyncFailuresResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON202 the response for an HTTP 202 `application/json` response
-	JSON202 *RetryResult
+	JSON202 *RetrySyncFailuresResult
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -7468,7 +7929,7 @@ type RetrySyncFailuresResponse struct {
 }
 
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
-func (r RetrySyncFailuresResponse) GetJSON202() *RetryResult {
+func (r RetrySyncFailuresResponse) GetJSON202() *RetrySyncFailuresResult {
 	return r.JSON202
 }
 
@@ -8337,7 +8798,11 @@ func (c *ClientWithResponses) ResumeRelayWithResponse(ctx context.Context, body 
 // ListSyncFailuresWithResponse List emails whose sync failed
 //
 // Emails with `sync_status: failed`, with their last error, newest
-// first (descending `email_id`). Requires scope `read`.
+// first (descending `email_id`). The filters are those of
+// `POST /v1/sync/failures/retry` and combine with AND, so this list
+// shows exactly what a re-drive with the same filters re-enqueues.
+// `failed_after` not earlier than `failed_before` is `422`. Requires
+// scope `read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -8350,13 +8815,49 @@ func (c *ClientWithResponses) ListSyncFailuresWithResponse(ctx context.Context, 
 	return ParseListSyncFailuresResponse(rsp)
 }
 
+// ListSyncFailureErrorsWithResponse Failed emails grouped by error
+//
+// The failed emails grouped by the pattern of their last sync error:
+// its text with every run of digits (and every run of 32 or more hex
+// digits) written `#`, so that errors naming different ids, counts or
+// codes (`email #: headers: …`) fall in one group. Largest groups
+// first (ties by pattern, no error recorded last), at most `limit`
+// groups (default 10, at most 100). The groups count the newest
+// 10,000 failed emails (`sampled`; all of them when there are fewer),
+// so the cost of this call is bounded however many emails failed;
+// `failed` is the number of all failed emails and `other` those
+// counted but in groups not listed. A group's pattern given
+// as `error` to `GET /v1/sync/failures` or
+// `POST /v1/sync/failures/retry` selects that group (and any error
+// whose text or pattern contains it). Its cost follows the number of
+// failed emails, not of all emails. Requires scope `read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/sync/failures/errors (the `ListSyncFailureErrors` operationId).
+func (c *ClientWithResponses) ListSyncFailureErrorsWithResponse(ctx context.Context, params *ListSyncFailureErrorsParams, reqEditors ...RequestEditorFn) (*ListSyncFailureErrorsResponse, error) {
+	rsp, err := c.ListSyncFailureErrors(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSyncFailureErrorsResponse(rsp)
+}
+
 // RetrySyncFailuresWithBodyWithResponse Re-drive failed syncs
 //
 // Re-enqueues every email with `sync_status: failed`, or only those
-// matching the optional filters, and reports how many were re-enqueued
-// (0 when none matched). The body is optional; an empty body re-drives
-// all failed emails. Requires scope `admin`. Recorded in the audit
-// trail (`sync.retry_failed`), in the transaction of the re-drive.
+// matching the optional filters (they combine with AND), and reports
+// how many matched and how many were re-enqueued (0 when none
+// matched). The body is optional; an empty body re-drives all failed
+// emails. `error` matches when it is part of the email's last sync
+// error text, or of that text's pattern (every run of digits written
+// `#`, as `GET /v1/sync/failures/errors` groups them), ignoring case.
+// `failed_after` not earlier than `failed_before` is `422`. With `dry_run: true` nothing changes and no audit event is
+// written: `matched` says how many a re-drive would re-enqueue and
+// `requeued` is 0. Otherwise `matched` equals `requeued`, and the
+// re-drive is recorded in the audit trail (`sync.retry_failed`, with
+// the filters and the count) in the transaction of the re-drive.
+// Requires scope `admin`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8372,10 +8873,18 @@ func (c *ClientWithResponses) RetrySyncFailuresWithBodyWithResponse(ctx context.
 // RetrySyncFailuresWithResponse Re-drive failed syncs
 //
 // Re-enqueues every email with `sync_status: failed`, or only those
-// matching the optional filters, and reports how many were re-enqueued
-// (0 when none matched). The body is optional; an empty body re-drives
-// all failed emails. Requires scope `admin`. Recorded in the audit
-// trail (`sync.retry_failed`), in the transaction of the re-drive.
+// matching the optional filters (they combine with AND), and reports
+// how many matched and how many were re-enqueued (0 when none
+// matched). The body is optional; an empty body re-drives all failed
+// emails. `error` matches when it is part of the email's last sync
+// error text, or of that text's pattern (every run of digits written
+// `#`, as `GET /v1/sync/failures/errors` groups them), ignoring case.
+// `failed_after` not earlier than `failed_before` is `422`. With `dry_run: true` nothing changes and no audit event is
+// written: `matched` says how many a re-drive would re-enqueue and
+// `requeued` is 0. Otherwise `matched` equals `requeued`, and the
+// re-drive is recorded in the audit trail (`sync.retry_failed`, with
+// the filters and the count) in the transaction of the re-drive.
+// Requires scope `admin`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -10675,6 +11184,13 @@ func ParseListSyncFailuresResponse(rsp *http.Response) (*ListSyncFailuresRespons
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10724,6 +11240,97 @@ func ParseListSyncFailuresResponse(rsp *http.Response) (*ListSyncFailuresRespons
 	return response, nil
 }
 
+// ParseListSyncFailureErrorsResponse parses an HTTP response from a ListSyncFailureErrorsWithResponse call
+func ParseListSyncFailureErrorsResponse(rsp *http.Response) (*ListSyncFailureErrorsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSyncFailureErrorsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SyncFailureErrors
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON501 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListSyncFailureErrorsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListSyncFailureErrorsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseRetrySyncFailuresResponse parses an HTTP response from a RetrySyncFailuresWithResponse call
 func ParseRetrySyncFailuresResponse(rsp *http.Response) (*RetrySyncFailuresResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -10739,7 +11346,7 @@ func ParseRetrySyncFailuresResponse(rsp *http.Response) (*RetrySyncFailuresRespo
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
-		var dest RetryResult
+		var dest RetrySyncFailuresResult
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -38,9 +38,24 @@ func (c *Client) Failures(ctx context.Context, params *ListSyncFailuresParams) (
 	return &out, nil
 }
 
-// RetryFailures re-drives the failed syncs that req selects (scope admin).
-func (c *Client) RetryFailures(ctx context.Context, req RetrySyncFailuresRequest) (*RetryResult, error) {
-	var out RetryResult
+// FailureErrors returns the failed emails grouped by their last error,
+// largest groups first (params may be nil: the 10 largest).
+func (c *Client) FailureErrors(ctx context.Context, params *ListSyncFailureErrorsParams) (*SyncFailureErrors, error) {
+	if params == nil {
+		params = &ListSyncFailureErrorsParams{}
+	}
+	var out SyncFailureErrors
+	if _, err := c.do(ctx, func() (*http.Request, error) { return NewListSyncFailureErrorsRequest(c.base, params) }, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RetryFailures re-drives the failed syncs that req's filters select
+// (scope admin): how many matched and were re-enqueued. With req.DryRun
+// set it only counts them (Requeued 0) and nothing changes.
+func (c *Client) RetryFailures(ctx context.Context, req RetrySyncFailuresRequest) (*RetrySyncFailuresResult, error) {
+	var out RetrySyncFailuresResult
 	if _, err := c.do(ctx, func() (*http.Request, error) { return NewRetrySyncFailuresRequest(c.base, req) }, &out); err != nil {
 		return nil, err
 	}

@@ -1130,15 +1130,53 @@ type RetryResult struct {
 
 // RetrySyncFailuresRequest Optional filters; all combine with AND.
 type RetrySyncFailuresRequest struct {
-	// FailedBefore Only emails that failed before this instant.
+	// ClientId Only failed emails ingested by this API client (exact).
+	//
+	// Example: mailproc
+	ClientId *string `json:"client_id,omitempty"`
+
+	// DryRun Count the matching failures without re-enqueuing them (and without an audit event).
+	//
+	// Example: false
+	DryRun *bool `json:"dry_run,omitempty"`
+
+	// Error Only failed emails whose last sync error, or its pattern (digits written `#`), contains this text, ignoring case.
+	//
+	// Example: document failed validation
+	Error *string `json:"error,omitempty"`
+
+	// FailedAfter Only emails that failed at or after this instant (inclusive).
+	//
+	// Example: 2026-11-27T00:00:00Z
+	FailedAfter *time.Time `json:"failed_after,omitempty"`
+
+	// FailedBefore Only emails that failed before this instant (exclusive).
 	//
 	// Example: 2026-11-27T12:00:00Z
 	FailedBefore *time.Time `json:"failed_before,omitempty"`
 
-	// Mailbox Only failed emails of this mailbox.
+	// Mailbox Only failed emails of this mailbox (exact).
 	//
 	// Example: support
 	Mailbox *string `json:"mailbox,omitempty"`
+}
+
+// RetrySyncFailuresResult defines model for RetrySyncFailuresResult.
+type RetrySyncFailuresResult struct {
+	// DryRun Whether this was a dry run.
+	//
+	// Example: false
+	DryRun bool `json:"dry_run"`
+
+	// Matched Number of failed emails the filters matched.
+	//
+	// Example: 42
+	Matched int64 `json:"matched"`
+
+	// Requeued Number of emails re-enqueued (0 for a dry run).
+	//
+	// Example: 42
+	Requeued int64 `json:"requeued"`
 }
 
 // SyncDetail defines model for SyncDetail.
@@ -1178,6 +1216,11 @@ type SyncDetail struct {
 
 // SyncFailure defines model for SyncFailure.
 type SyncFailure struct {
+	// ClientId The API client that ingested the email.
+	//
+	// Example: mailproc
+	ClientId string `json:"client_id"`
+
 	// EmailId Example: 1041
 	EmailId int64 `json:"email_id"`
 
@@ -1202,6 +1245,38 @@ type SyncFailure struct {
 
 	// UpdatedAt Example: 2026-11-27T10:05:00Z
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// SyncFailureErrorGroup defines model for SyncFailureErrorGroup.
+type SyncFailureErrorGroup struct {
+	// Count Failed emails with this error.
+	//
+	// Example: 54
+	Count int64 `json:"count"`
+
+	// Error The pattern of the last sync error (its text, every run of digits written `#`); `null` for failed emails with no error recorded.
+	//
+	// Example: mongodb refused document: document failed validation (code #)
+	Error *string `json:"error"`
+}
+
+// SyncFailureErrors Failed emails grouped by the pattern of their last sync error, largest groups first.
+type SyncFailureErrors struct {
+	// Failed All failed emails.
+	//
+	// Example: 57
+	Failed int64                   `json:"failed"`
+	Items  []SyncFailureErrorGroup `json:"items"`
+
+	// Other Failed emails counted (of `sampled`) whose error is not among the groups listed.
+	//
+	// Example: 3
+	Other int64 `json:"other"`
+
+	// Sampled The newest failed emails the groups were counted over (at most 10,000; `failed` when there are fewer).
+	//
+	// Example: 57
+	Sampled int64 `json:"sampled"`
 }
 
 // SyncFailureList defines model for SyncFailureList.
@@ -1313,6 +1388,21 @@ type Cursor = string
 
 // EmailID defines model for EmailID.
 type EmailID = int64
+
+// FailedAfter defines model for FailedAfter.
+type FailedAfter = time.Time
+
+// FailedBefore defines model for FailedBefore.
+type FailedBefore = time.Time
+
+// FailureClientID defines model for FailureClientID.
+type FailureClientID = string
+
+// FailureError defines model for FailureError.
+type FailureError = string
+
+// FailureMailbox defines model for FailureMailbox.
+type FailureMailbox = string
 
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
@@ -1521,6 +1611,27 @@ type ListSyncFailuresParams struct {
 	// Cursor Opaque cursor from a previous page's `next_cursor`; omit for the first
 	// page. Only valid with the same filters; an invalid cursor is `400`.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Mailbox Only failed emails of this mailbox (exact).
+	Mailbox *FailureMailbox `form:"mailbox,omitempty" json:"mailbox,omitempty"`
+
+	// ClientId Only failed emails ingested by this API client (exact).
+	ClientId *FailureClientID `form:"client_id,omitempty" json:"client_id,omitempty"`
+
+	// Error Only failed emails whose last sync error, or its pattern (digits written `#`), contains this text, ignoring case.
+	Error *FailureError `form:"error,omitempty" json:"error,omitempty"`
+
+	// FailedBefore Only emails that failed before this instant (exclusive).
+	FailedBefore *FailedBefore `form:"failed_before,omitempty" json:"failed_before,omitempty"`
+
+	// FailedAfter Only emails that failed at or after this instant (inclusive).
+	FailedAfter *FailedAfter `form:"failed_after,omitempty" json:"failed_after,omitempty"`
+}
+
+// ListSyncFailureErrorsParams defines parameters for ListSyncFailureErrors.
+type ListSyncFailureErrorsParams struct {
+	// Limit Maximum number of groups (default 10, at most 100).
+	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // CreateEmailJSONRequestBody defines body for CreateEmail for application/json ContentType.
@@ -1621,6 +1732,9 @@ type ServerInterface interface {
 	// ListSyncFailures List emails whose sync failed
 	// (GET /v1/sync/failures)
 	ListSyncFailures(w http.ResponseWriter, r *http.Request, params ListSyncFailuresParams)
+	// ListSyncFailureErrors Failed emails grouped by error
+	// (GET /v1/sync/failures/errors)
+	ListSyncFailureErrors(w http.ResponseWriter, r *http.Request, params ListSyncFailureErrorsParams)
 	// RetrySyncFailures Re-drive failed syncs
 	// (POST /v1/sync/failures/retry)
 	RetrySyncFailures(w http.ResponseWriter, r *http.Request)
@@ -1768,6 +1882,12 @@ func (_ Unimplemented) ResumeRelay(w http.ResponseWriter, r *http.Request) {
 // ListSyncFailures List emails whose sync failed
 // (GET /v1/sync/failures)
 func (_ Unimplemented) ListSyncFailures(w http.ResponseWriter, r *http.Request, params ListSyncFailuresParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListSyncFailureErrors Failed emails grouped by error
+// (GET /v1/sync/failures/errors)
+func (_ Unimplemented) ListSyncFailureErrors(w http.ResponseWriter, r *http.Request, params ListSyncFailureErrorsParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -2776,8 +2896,106 @@ func (siw *ServerInterfaceWrapper) ListSyncFailures(w http.ResponseWriter, r *ht
 		return
 	}
 
+	// ------------- Optional query parameter "mailbox" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "mailbox", r.URL.Query(), &params.Mailbox, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "mailbox"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "mailbox", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "client_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "client_id", r.URL.Query(), &params.ClientId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "client_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "client_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "error" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error", r.URL.Query(), &params.Error, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "error"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "error", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "failed_before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "failed_before", r.URL.Query(), &params.FailedBefore, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "failed_before"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "failed_before", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "failed_after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "failed_after", r.URL.Query(), &params.FailedAfter, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "failed_after"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "failed_after", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListSyncFailures(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListSyncFailureErrors operation middleware
+func (siw *ServerInterfaceWrapper) ListSyncFailureErrors(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListSyncFailureErrorsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int32"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListSyncFailureErrors(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2963,6 +3181,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/sync/failures", wrapper.ListSyncFailures)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/sync/failures/errors", wrapper.ListSyncFailureErrors)
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/v1/sync/failures/retry", wrapper.RetrySyncFailures)
@@ -6537,6 +6758,24 @@ func (response ListSyncFailures403ApplicationProblemPlusJSONResponse) VisitListS
 	return err
 }
 
+type ListSyncFailures422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncFailures422ApplicationProblemPlusJSONResponse) VisitListSyncFailuresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListSyncFailures429ApplicationProblemPlusJSONResponse struct {
 	TooManyRequestsApplicationProblemPlusJSONResponse
 }
@@ -6592,6 +6831,140 @@ func (response ListSyncFailures501ApplicationProblemPlusJSONResponse) VisitListS
 	return err
 }
 
+type ListSyncFailureErrorsRequestObject struct {
+	Params ListSyncFailureErrorsParams
+}
+
+type ListSyncFailureErrorsResponseObject interface {
+	VisitListSyncFailureErrorsResponse(w http.ResponseWriter) error
+}
+
+type ListSyncFailureErrors200JSONResponse SyncFailureErrors
+
+func (response ListSyncFailureErrors200JSONResponse) VisitListSyncFailureErrorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncFailureErrors400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncFailureErrors400ApplicationProblemPlusJSONResponse) VisitListSyncFailureErrorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncFailureErrors401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncFailureErrors401ApplicationProblemPlusJSONResponse) VisitListSyncFailureErrorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncFailureErrors403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncFailureErrors403ApplicationProblemPlusJSONResponse) VisitListSyncFailureErrorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncFailureErrors429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncFailureErrors429ApplicationProblemPlusJSONResponse) VisitListSyncFailureErrorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncFailureErrors500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncFailureErrors500ApplicationProblemPlusJSONResponse) VisitListSyncFailureErrorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncFailureErrors501ApplicationProblemPlusJSONResponse struct {
+	NotImplementedApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncFailureErrors501ApplicationProblemPlusJSONResponse) VisitListSyncFailureErrorsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(501)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RetrySyncFailuresRequestObject struct {
 	Body *RetrySyncFailuresJSONRequestBody
 }
@@ -6600,7 +6973,7 @@ type RetrySyncFailuresResponseObject interface {
 	VisitRetrySyncFailuresResponse(w http.ResponseWriter) error
 }
 
-type RetrySyncFailures202JSONResponse RetryResult
+type RetrySyncFailures202JSONResponse RetrySyncFailuresResult
 
 func (response RetrySyncFailures202JSONResponse) VisitRetrySyncFailuresResponse(w http.ResponseWriter) error {
 
@@ -6948,6 +7321,9 @@ type StrictServerInterface interface {
 	// ListSyncFailures List emails whose sync failed
 	// (GET /v1/sync/failures)
 	ListSyncFailures(ctx context.Context, request ListSyncFailuresRequestObject) (ListSyncFailuresResponseObject, error)
+	// ListSyncFailureErrors Failed emails grouped by error
+	// (GET /v1/sync/failures/errors)
+	ListSyncFailureErrors(ctx context.Context, request ListSyncFailureErrorsRequestObject) (ListSyncFailureErrorsResponseObject, error)
 	// RetrySyncFailures Re-drive failed syncs
 	// (POST /v1/sync/failures/retry)
 	RetrySyncFailures(ctx context.Context, request RetrySyncFailuresRequestObject) (RetrySyncFailuresResponseObject, error)
@@ -7657,6 +8033,32 @@ func (sh *strictHandler) ListSyncFailures(w http.ResponseWriter, r *http.Request
 	}
 }
 
+// ListSyncFailureErrors operation middleware
+func (sh *strictHandler) ListSyncFailureErrors(w http.ResponseWriter, r *http.Request, params ListSyncFailureErrorsParams) {
+	var request ListSyncFailureErrorsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSyncFailureErrors(ctx, request.(ListSyncFailureErrorsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSyncFailureErrors")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListSyncFailureErrorsResponseObject); ok {
+		if err := validResponse.VisitListSyncFailureErrorsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // RetrySyncFailures operation middleware
 func (sh *strictHandler) RetrySyncFailures(w http.ResponseWriter, r *http.Request) {
 	var request RetrySyncFailuresRequestObject
@@ -7720,365 +8122,390 @@ func (sh *strictHandler) GetSyncStatus(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Ncts4ljZ8KyjtWxVph5JlxUknck29606caW/nbxP39M4b5RMhEpLYpgA1QdrWdqfqu5rvwr4reeuc",
-	"A4AgRf3ZzkzPbqZmZx2KAPFzcHB+n/NbK1KLpZJC5ro1/K0lbvlimQr8+3zBkxT+0MViwbNVa9g6YzpX",
-	"mYiZwN+C1jVPCwHv8Dzn0XxB/XyCbmUuZD7OV0vRGrb4cpkmEc8TJY+W8bQVtKZJKiRf4I89eqTnfPDk",
-	"aWvYej599jTuPzt+9uwk+i5++uQ5H0wF5/3oyRMe94+f8MeT6cn0eDKY9CfPBoMoPn4SP42On0z6036f",
-	"959BX8l/ifFklcNUjgePT758Dlq8yOfjTOgixcl+CVpR1Bp++hy0ojSBwSZxa9iCmS0zFbUCN4k51/PW",
-	"sDWIBk8nJ08nT59NpxH8z/Pnk5Mnj6Pj+HH/5Pgx/HcwiL/rPz159ngy5f3p82f8iXj27Ong6VPxHRfQ",
-	"YyZ4LuIxz6G//uBp9/i4O/ju8rg/7MN/e0/+TytoCXktUrUU42mmFrBAaRKJfzN704vUwn8nV63hp5Yu",
-	"lkuV5e4llc1an4OW6eAMOmCjot9/HK11ho9hcHPBY5Hh3v9n9+OSL7ofI5UJ6L7fO259/hK05vkiHU9U",
-	"DMRA3S2p+Q8iTRU9OVq6HmFBj+H/icVS5UJGq/GVgLYqi0XWhY3pXh/DixLoMBW5aA2nPNUiwH2YqNvW",
-	"0M6tFbQWQms+E7RR9DVYxOPjwXc96OzfoFGvaW5ly7FWRRYB3dF8W0FryTMtxrGYigjJ93PQyvjN2Keh",
-	"Qf/kWdDKRCSS6y37B7uni8kvIoIX3sEsGQwMHq9kNNY5zwsNc1rJSMTm8eYOj6HDXNzmdtFxneHZtl0v",
-	"lvE2KsNOr0WmEyVbw+MvXwI66xdyWeS1Ay/pqDOu2b9/fPf2n+3I2wP+Dz4HD0vL96HCA2kJaOODiJSM",
-	"kjTBvaxfCPbcxiwrZIU8ilyNM7HkSSbi1nAQtNyrGwZ+MoCBxyLnSYqrP0nVZKzLGwn/vUi0TuSM9hWf",
-	"qGw55xIeAEtXhbnLOOzjWE3HS6XzWQZd9INaH/1aF/2S6S8SveB5NEcOJjKuRTyeFPl4mQktZI7vmn7G",
-	"iRwvlJwpfJf6qj6jcz+Os2QKLb8ELW9aDQN1c9s226axfhoM+o8/Nw8YWqyP+NNx/+T4c8OwPz3H/3yu",
-	"j/4TUkWcrcaw45ZdiyxT2dgQdWsoizQNWlOepCI2VEDrD+T+HY4DRyz0eKoKGbeGj5GwVRbrcTQX0RUQ",
-	"zXEf/xO0skJup3bLVx2NAV1nyWwmMjh10VzERSri1hcYu3fAzy/5DP5/LHSUJUui8NblXBDfe6RZVGSZ",
-	"kDkLDccMgRdypvNMyRkTMk/yFcv5jLXDUevxqBV2TpkWMmZJziY8umKJZOHFtPsGphv24OqmEwbHvjUY",
-	"tfBE/1rQMcmzQgQ43gWHcRlmqvMMqAAGf1Fepj/CXdo0duhP6PyRZqH3evdHsQoDJqK5EjHMAsiiOqD6",
-	"vXyngeUfxDLlK2hVH1wI3YTsZi4kk4pJcWPulxsYDsmWkxXL54m2k2BcxizHSemlklqMZCaWgueacckE",
-	"z9JEZEwVeaQWgk1Vhi9rvhDsSqxOWYgEGjIl8Ydpkuk8GEn4WCJn9iu9kfQXgma7c/YTpVLBJU7/tYoc",
-	"g6xO+j3P50xN8fNGAITJoBgSMNGb9Vh4dH18hCuhj45rROL/dOCWfBDL7GUyEzpvppOPP5x1B0+e2sHh",
-	"5YlUEQB5hHrO4ec/D+l6mnAtnp7QNTQMWfvDqxfs+ZPH/U51vK6VPJn8x+xv8zfTn3/mr//06+z2r9l/",
-	"vOLvji5vdfbi5EL3/3qsX01e3ryYzf48PHhmebY6m+ZwvOsz+wgXVqxZrtgNh1MopioD+smzVSJnldEe",
-	"b/vsVGUL5DqJzB8P4M5OZLIoFsjIzJgSmQtgMjCon3/++azI58ATIp6L5jXn5RuJkgy/JmCshRasHX4v",
-	"eCaysLam9JRlgqeLP49QngDB8UDm8QVFXb4QueF+L4pMq4YVfLfkvxYCWJ9WGQPhiXG2zMR1ogrNlnwm",
-	"gLVIkCXonfCUqUWSu+OHp2wk4c0eeyfTFbvmaRKzmySfl+dzmqQwklM4yImkN8w3E83Ck34/pHOZwKB+",
-	"LUS2agUtI0LSiy1/vgt++1rIWQ53dn9wgvvlHgQNVERi78vtF0AS1ykGh7Pk+bwcTRK39qWkpyc+JR03",
-	"UtIuJv8CFdZuNFdaSOBzLJ/znC34ldCGWRLz1HyKxIXEHzAdqaWI2VJk7Oz9xUiS4jtkx/DO4MkTdp3o",
-	"ZJIKdvbxxcUFi+Y84xHsEWv3bwf4Vv/2u/NOwCY8EyPZDssbI+wwleHlKBmwhmfPT47Zr4UCdkdrjldk",
-	"2WDUCk/ZROXzkYT10QzWssK9Oz32hgQW6HrBU3hPxEOfNjZfXrhNTskzG1W7D7fumkdPgyff7San18ki",
-	"aeC0b/gt7DWTxWICV9WUJblYaHsjwSFh7VhMeZHm7Ek/YLCTSsPfxFubyD/Fb/mjNT20hk/6QQProkHA",
-	"r/2d5FcV+TcdkKzyFssE6A/rB+a7r39gvkBXJB0gX/uexx/oAMC/jJSMoravlGZqkorFn37RdGm7Af9m",
-	"dJB1amFETcxIJzj0Uvg8gZXNk5w4No/tIWy5Ec/zfKmHR0eWf/dicW3HoY8mPO7aJl/8xfhfmZi2hq1/",
-	"OSqNdUf0qz56T61pETZKgjBid3xYu5Bo8uBw0kEZhOMc4xEzp81dE/CQJh3UWHSnB4N8oeQ0TaL7rnON",
-	"lL6D8eo8SVPQKiWcL9QBJKoupEGUq/68XPUq4TKeZoLHK6+TvTaiOpqubf3QexKZtdPltWiVDZic6LFX",
-	"KhvJ8P27j5cMpMDquHQ4ZBymBotlZ5pItswUKJH6lIXlkoUjmWiW5NocUzikIwlTeqWySRLHQt5zC1Fm",
-	"V0uRWW6A50PTlcNGLR4vEokCS7lzj8udK4ex5yZNXYOH2pez9xd4laY8uqJblMa+YWZI/39RUtxz4UgB",
-	"OhmgDkR6u79Ixx5Twa+59SkyObRrMzRfGs7glYdakVI3o3HhlC9kLjLJ03PQ+O8598T0xdB84E37ic9L",
-	"7ReZFtm1yNzLe9GJ/cSDLMqZZIUUt0sRoVTjDYe1pYB/RLzQpMSSbMUSuSzyTo/BetK84bzGIk0mQFEi",
-	"XbGZkCJLIlzdtyp/RQaRhyEqqUAqhw79g3dSLu5b74W9FlSqvEsNHmJF3yqmi2juFGK7CBcwpYWQuYgf",
-	"9m5JNK4Jv+ZJChdgheiOq+uSeIM4YHX8Zg9zFBPNIr7kkyRN8tXaFIDrI5OKxTJVK/gya69ETlf0e75K",
-	"FY8vlXrNs5m492rS5QViAxO3kRCxZk8GJ4Nnz/p9siBUuJfH4s1AWK4US3Eoe67pkhp2c6W61PChGFxl",
-	"FuGbs/8cf//u5d/G3//t8vxj6Avl7E3yvVlOpKc4gV5eoX3zgBW996BLSyJqS5pxZuySpAEiabBUyRnw",
-	"IpIm1ob9wYnd/5CBe9IzDu1SqTdcrozEru9LoDwXDLUjs7HV63TgSYuXSrEFlysrkel9CRIIERp2XcOH",
-	"IMgPbuQiPiWNnfEpCOEhmru6aO8KmSb7Vq/qqvJe2TQG8/aRZzzDYfwkeZHPVZb8172ZLTeGngkZrKxI",
-	"tUlh8vhtZRB77kPht3mg28gMOUBjBlz3V1LdSKakqC34zz//3K2b+7atet06aJZ+malIaA18/BydCYfv",
-	"AA7Hc7K/ce4g31dX12UzgZIK6h6cxcl0KlD3KLVW58urCvn1jkA+tPoHdjmFpWvssTyGA0+8O3hg+wl+",
-	"XrdXAs4qdIv2DaTRBnfmq0SkMSt/ZeTA2rAUVj6ec80GTjueQh/ASVAsJNc4PoM2qnT8wmHJWSq4zoG4",
-	"WCaiZEkSo3dYvgRla9/v63dTef/zhkX+a8Ok9lpGb62QYh/aLHEj0rRrDBOTIkcd1ZC/E3SiSCxzOCGg",
-	"8eJyjCTMQvt71U4TDVJ5IllIax927Cn2aKHkR0AOI7mJzIx6/JM0jnERvxFxwi9xze7FI19Q0y50xRYF",
-	"CFOC+Z1AY7TG0BYfZdPo2WBQEaue+IzTjZAtYIgM93VvFupad7F1F5s9pID1SLPQn3No9xXIvqZc01aD",
-	"bu1GgNztzAWb4IrHJMjw9H0GbfMEeKDxRNdcGVKwMlJliOS1EDmPec4D9C2CTgA6GlNL6jNd4Vsoy/ZG",
-	"8tJ5xtSUgY638jqEZ5xl/MZulukTnv77x3dvR9J7V8P/IL2FhnzCgPFMWM8ntESdEvTHkQz/ck52H+P9",
-	"+y2Jvxx5UTdHvyUyFrdfjCF86S1FhT6rC3JBc5UpXHFmxkO0dpRdPzKzh7NEXj/UX1dIrSM5ESwso21C",
-	"FDdx8HOu5yxX6DkcPHkasnZ4MhigqJrIGXyksh4qn4vsJtGi02NvUXvORF5kUsQ0I2cEhu+06hb3oHWT",
-	"Jbl4J9MV2Y+/BLUYpDVD/MWbczwc1uG55FnNAb4etVRxAjzZ4QTwg5wanX/+EsOrKMWfMrFY5ivrJUHv",
-	"uB0e3i7SSB/eOHtrozvGSIm1AdkQqzUvadX3G4tIxSK2rDdgT09Yqm5EFnEt2FzcsjiZJbmuDuMBwraW",
-	"PM9FBiP6fz71u895d/r5t6cnX/5Xq2kuXohXfT4vzQTgHedtt/eINKe54sgbPD4Jtjgamn28pcviU7nX",
-	"NcKrDNTtwGfXn6LQrC9B66yIk/zFXERXS5XQaa0eY95wgn8G+khyiplIZnBc/MMS81x082QhmlaQQlnX",
-	"SZPnwNqQLEN4J2TtubhF79NaH0nc6KGpL1bQuhKr8eazgN4+s1EwDSD9K7GqEpi9tLocVqppNFJt8rTT",
-	"2sBNIzCeIRe3OWvfwFxDY7rDXkGDTqYr1u1OM7XoRm47QgZCrW5eBS1+bf5sqMWvoZ2YFDcYw4LfwRWm",
-	"4715+zYtZ4320H8GYzB7GrRQKnRLbhZmD6J7negGwkMXZeWPbVJAnY6/uM/yLOMr3KcyWgB6k0VK5jfj",
-	"+lv3plZmi4OodrJxaufXovEoRc3hOSFer70lGicCZv6JBm/8Z8Z1kYmeznmW+w8m1GAkw0zA2U+ULFuh",
-	"oIUqfPVfYxK+TTPfMFl+IBMpX/WWvKCu6J+Z0MVCrPm8vcE2ESmxj/1YgxcE/9sG74gxaaOliaMJvF1O",
-	"PnTRH+4RSjNJJGrRLGqpmwbgRX42C3gVSik3fRNPE46lRXOeSJJOkK0FTMHpBymP1DUXZOaCXGxTaHQ/",
-	"Lmj0iY0L6wXr/WfXGMG6F3HI2o8e4ZJOeHQ1y1QhY3ajsqsD2ZGdyDLlkbEUC8OPcEFobdrHARsE7PH/",
-	"///+fyihqiJnM74k3rfHJHOezUS+aYJk2jcko6QNekPiHZ4MvFM1fFyLfrPvtHayiNjywJKQA3vo3QAr",
-	"21GSXIWVbmcsD8YuiU394zhlPv+AuTB/LU0bNVcXRvE87R8zSpphaATB7ZEgIH1qLbmGb00pGUiraW7+",
-	"lKLIM45/GZelWCyt224psoX7W6VJtMKVz2Js/NnfffOBNWovR6833P1CxiLr1oLtrkUWo8O9rrWBAqS0",
-	"oNgcPZLhWaVh13wrNLEQmt3g69A9sLhuEoNOm8iRDC8//PTx8vzl+Oynyx8+nn/46/ji5ceQtYkvRiK5",
-	"BjnnzeXZI4x7W5ESRD4w6nwkF3zF5vxasIkQkoGWkwtJcbF2Zsiw4JMzCapjh9ROOLkjGb788eLN+K/n",
-	"Hy5e/e3PFHBrxahHmqkbyeCFcjHaoZ0HBQqE9u2w02PvpkyDasZTlmcFGljsGsBocrXEUKU2CTodNkuu",
-	"BSygXk7hWMcLnkUhDi6Ev05ZGF8li5Clic61Uaf94fRY+NsXihAeSVgaQdYCKVibpzd8pcm8aBNTUKc2",
-	"2SmdHjuz/TB0x8JaXgnt5s8yMS20wH/XrtLfWjAwNNd5ywEi6K3NwgCGoRYco5mq2Vh0QCzBohFuOTVZ",
-	"EJu6gjGYvJSJKuRahpfrE48FBm9W5Zks2s1n8vlfaT3wgsUJ7s2jKm3rTAo39sA+zJrs3eLLBr5lX1gX",
-	"8fzVXlebFMjz0VzQVW8I5ZSV9I6k1XRWUCeoaSb+Xq7LMoZO1rRU6C2kE9SLw6Ci/VCj2v1XoYl1fQ57",
-	"MomCax97c/bhhfsavBP2mjtJVYOB4P0rFupFvuzB7+EGIQiY5DRpCsOuTDWpTZUa5qvGXsuTsXlM9p3m",
-	"cWWC6yZZH/Uz+jH0iYDYVsCSKfDkDV0uVC7GybLhqoRVxlHRS91kuWlYdKR3nwH/aq5f8aaXoELuTXf8",
-	"96ChXORisdNmWj1Gwmb+bhullzL4pSHFs2nlge9gfGjVGN+e8EwEu2OQO4EXPy4WHK5nbRXttUQXc01V",
-	"T9NV9/hQk96amFmdaGBWa+P6e4Goh26B3hKYjukNiZwJnZ8y4GosrA0tdHHESkYotu3F90uiwZN4e0GN",
-	"bNiw+edx/UaoLZMZ/5ZVoXDddR6ebRLr3qGTDAXRJZqKjQspF4sA9Br7AMPAD5sunbb1a67x4G2flTnf",
-	"60M3xG8SlU6ZuOVRnq7QCaKmRhkykhJKx+gmMcl7vdbdzyiMTthYvb1cOYcdZ3SWN2aT0Wlr4IL7pIfl",
-	"5gvWOSJVPoebQ4obXKQDksBYO02ufBaRd22KWi3RxpzFenpX6XlrWocfLi/fM3qhHPWNKtKYpPg5j03O",
-	"YCJnqWBlQC+dkqrGO+gfN4Tv77QG1rmSGXAjqaZq8kIVTTYyZ1t3wzkZmBTMPYwAke3Us7EfbtmkXgIz",
-	"lqYJOGSK2jVcQafosXNULhYCsy4wRhrVB3OkhoxPUHmwTjDyAo4kEapGx5zvl9GBbUG6S/k7cgv380ga",
-	"oUfjCUZNBd6i8Tf56iqZ9PuK56VDtEE6r0Fd7CluYBhTFFV28NNnj5GuHeX6d7fYEN965v66LZHuMSOX",
-	"0+6teQEMJse62bIC0rHJy9Wu+LI6zkHEpZJJxFNgJ+j4K11g1SE8APjH+tA9NJDf/G9tAgbZz5Bbgw9p",
-	"TPx8c/me2feMScF6IZH7mrCnmtOxAYdk89dztc+3XdiL3vn9jXgX+9OnXZFyTvtBQmzQu7bYqn87YFSe",
-	"DWIT4MS60btEoPCnswcYxQZL9rYESNZ+T9AEH//jNVtmyYJnK3Pvp1rhSXqj5Ey9/J6F46R+qR7vdXns",
-	"J3LU43jIjeb4B+oHRp+wZmxMQdSdUxbKIk1D0PHW/en13MEdRtcqYs0uMcYzNKIwIBUrMOCPha9AhcUo",
-	"JfdwJMNLFR6FL6LQpV5Z94Q7Nm1sgRJRB649hXFPIPgk9Vz2jTJNyieiScd4jc+ZFjZY5f3Z5Ysf6pEo",
-	"IWvTeS1knqQwOtmpHdcim8H9dNAJdVApPlWXqCnrtgIPRmX9IOyJqLKlVwcXtLbJtDfhkIXl23jjw0aZ",
-	"R2RDOmUhpngAsw+HliRGskoTUpDw7/cGxB2LLLkWMaVh+4FJniHeZbm671Tt6O73tZnWsI/WjWY8t7Eo",
-	"WmQsQrFWqhxd49ad5BM41xTno3MuY57Fmmm+CkhFjVQsUBsNbEs8dyx8D72/xEEY0zAafxf2TqCI0ggo",
-	"t/yQjDebgk3clj+wJNcincIGXYllzgoZzbmc2VijZoFnq7pUjrmJkOsIUmuSiRenUkmqyCuJV4614fa3",
-	"YW7ALbyJdYLm+BaCrDoovqWGLbRDJtlfInFgRH6PVVyitSY+XNYeWu7HlYw+0utfKqhajdEz9rZKuc6Z",
-	"nXMlA9NkVVRuDXFdtydtANdqXJWdV4qHzeSvk4NpWntfVSX1+4tHPnDYb3ec5tpHHNJYfSe+LxZL9Acb",
-	"NxCdx/JMbBXIj4ODQRXWvMW+o3hdg/ZulvJaMiJkQKHcUeQhbfkb6MtnpbAYVDS9oBbQXWMY1SPgk3RF",
-	"cahsWrnYNb2orhRUxfSm+64i4ThZoX5f1DTNjcq6g5Y7IHLXYc85Q2eP2cyl6qUbsHBKclSYq5C1/bj6",
-	"kXQaRofuV2/Vwx47swYCDEQmlsJiJShCORbTRAqWaOhmimkJ1ZDWJO/sodHXJlZGwNpI5L3NlVW1vzTP",
-	"VoI/S3U8apBbQK4sta7exrvPs5I/f/5sZ+DrrrHcUStl7fDN2cVr9urDuzdh5246an0mD6ezsnb44cX7",
-	"S3b5LuwcqKs+8PJuXlXSMRiP40xoHfhh7ijex4lepnyF8ZjVtdxPNz5wIg+qOdcOVppahA4K6wrYhOZl",
-	"5E/K9UhTFKMxmgVD3J3H4N6KeJNx+M1rlOtqyG930NM91Wj9O+ZH1v61EAXK1xN12/GESZ6RGpHIyiEi",
-	"m2UNwasEqax5ynaoX+vD+vDqBXvyeDBg4Rt6s3vxMoTRRWkRm5wAxtEsPsl4dCVyPXR+q+fPn/kQRMC9",
-	"7U+DoG/TjUFg+OnyVfcZayc5heHE4lbEp+xkMLB8uqJVTcRKybjTtCP7wskeRvM1qbpBIIVlKJY6zwRf",
-	"4F4ykxcIsr4vn9JmIvba48ePn3d2yaN3k9LXN9LmB5iXqp+tiPK1lIT+Lkl3/VvLlCeyi+Ha6ydnhzhc",
-	"u+wu1ebL7muz6P29pRVR0xcwfcLZKFw9RESi8xTuCEaswZARWJuLdb/NEc3KKU0G4Qq1LMSCq4a2rP59",
-	"+X9eXDx9c3l2M/2P3RrSHSMdcWrvbT7sAQLoJQLZYXhwrox2csp84bLHzsgjZF7TOV8ZA8iK8Uysu203",
-	"2dx8eyu9w9roJ40MoNvNXKUCTSMd4+938RIli6zRdyKvVYKy/D6WuAr57mmYmyRpSrlYO26KL5s2xtPb",
-	"100kKxkRFBIGbBp9YMjCpZBweYTmtiM7kNHpOybeXsThSLatoj9XsD+YW1pV8OF1E5MPK55nidBM3M45",
-	"xTqqjPGRXIpsweHAENbLKctEN4br1CYpU7K+kDGmP0CfUuVjk0w2SQUMhYxmVqntVA14ZkZOz2tZ8FxK",
-	"5PC6qhr23Ntr24mre6kWE50bjKIGy14GKyq1XV4E+bGrbEO0AgYXhs75Ykl38M1cmVdHMsnNo5X1ty5F",
-	"ptGdimcC09cwjDVKBc+sta2Wq+h7Dff0+lVcZ3v6xWDM4zI0zONEFHzu7HDmGn22sZc7fDgeT1Y7Myva",
-	"KmNeRkWH3KNmX5J8rzSK2jLe2ftyD+dITd7ZU/y4l8Wvaro62DJ1p/Sr7fajqnVns8mmJCifUmrk6lt2",
-	"/IVqvPCg4d3CzjbFTf489+3SicUDC8iUbq753DIb1g79wYPaXiadUBKcgfrGPGQicmh3wzVGYkrMK4K2",
-	"Y/xn2AmYTmRE6KB5BoOIuASOOhHM2vEZhhhwliegRwQEHWD4UU3y2HzedyXUftmw4EUmmrI3c1C1mm1A",
-	"+Auon5xl6sa5Ky18X4+dGaQGZroh1AK4oRw4xoRHV2o6PTU4Mecfzj7+9OF8/ObsP8dnl5fnb95ffsQl",
-	"+0VNHmkbo5Rod+XVs3saY43qyP2/3dG+fReeHWVJLrJkJwyB2YIX9nXHddeX/pzCJw1TNVkVv6gJ04pN",
-	"ebZnwlMN775RnkNcOCMcpzwHSqvtaBvPj3MUwyjMGyDRzJQiLXW3N7rK8x/vNQUC4N+8Qvi71dHtRlQH",
-	"izmLImYo3NgVRbjtfRPHSo7TcIvg6dzv5sxJnDEt9r0rEeBxT9r6iO9SLGB237Ow5z1nvmxuuaY7qLJI",
-	"3nlxK+u+VW64Oxu1a8mbWO3M1+n982Yu+MI7sTVuSBbIDcgI1jwpYT3TRJsSBQYZg34VFHVHwVzdiK4g",
-	"336JwmikFmh5Z3GmlksQtdnbIk1t1QEK9pcW/MNcKkDNIKsKGQM9g6ZwJVbCYFqEZgDj+YJHIep5er+T",
-	"6Tdcn/kP4pb98ObsRbeGxuAvAnXACrSGWw4PjcY/nv9trzF4qtv+ohsd47tSeI1U7db7jrT6l7bQ1INY",
-	"OMwl/Y9KuDTf31cuqxlaLPdt8zQ1IpKSQhN8EJ7rqmWCfF2gmHIj/Ww8i4f5Tjwb2OPtpHYne/KB2tlu",
-	"+JMGeq6ZS/vH3f7xZf9Ac+kWOfCjvVRqZ13dOE5zJdWNZjfzJJp76RzIlU8Z0J+JqiKD9jS5BfH2Z//m",
-	"BVHZ8f4AXpTKRtDmGZeaMp/ReCSrsNDI88jlbpIP8rlYYBSS4X4hv+EJsH6/JxDCEToDawiMeR7iZ3Ol",
-	"rijkyYoLZkLFEqGAKDF0jA/HSRxaO4HxSkSwFKmIZ05yqETEJJrxhSIZZBGwmznPESiI4oaSWLMbkQlk",
-	"+UlO6F9NLLFG/A2z8yQQTzqpDX7PjH+3QgcovznPxaIRsOnSZDJgkgVsmBYS9EzR25kTXw5kfSpB8zL4",
-	"Q9nCxkqT3boFq0Rb96sxGXPW54bJ/yB4ms/XGTxmXW71FDZgSNTzboTMySrFTFkpFgsYK2jqAQvVVchM",
-	"ugiKODU3oKmF1VJXmKxu63PBv5s4wKY0EfwMyh9znCt8uZAOwDcsobBqYuvV7j220p1ZraZNe1fkE3V7",
-	"DivRnJyk8AUXKudZW1mbwAlBwvpFTTo99s7mS1DgBIlkJjPCiVhaNOQsfa14992qGHogjNL1SJc7vQ7f",
-	"RRXLdsEu0Q1cLFk7Fjzu7I+/VDfOfbeXkpQqINwx3gkN8bqCa8HE7TLJVnCnpAIvftixG5VdicxZv/cf",
-	"54Lfjo01vDrg/sEhhSgYmbVvXNhzTN/SOdqZK84kpyYb5mIJVB+w4g5bcEtwaxm7emXL58Dq5YrFirUJ",
-	"rKRYapHl9cJM9LQxsJb8t7ucvvSlsopiXXG9V+gdQQ65tKzqEF5VTBHaM3+4r/fvh4+Gt0y5/jVt0x9c",
-	"leCaWJgfbduY+YXx9BhgbFz+CPRVxitPTAxzbExuNcjGkZyrG3u8TWyzzgWPe+ytuMGONVvwFWJ1xrGI",
-	"T43lQTM9h4+MJGFXmlfRBRgr/DSIOL2RHMl/tfnw4zSRYuwqsmAlDxO5klLAmbFehm/5QgwpViW00KeM",
-	"taVikUoVarEOepYiXTjGSyayIMwT7I/CpBfA4zEciIXQC/7kCV1YtYs+0jm1a/GLSiTIlcq8IlInqCU5",
-	"9KIyq2j3/Bk+myS5Py/iQbDsz7qTJDexGwQllQmcLkZxnEKfuHoo2dm4g3yeqWJmqqTMYSOrRzcWUcoz",
-	"oQMmUi2gD67Za54nsnvcY4h+a6JELHwJxlA8ffJ40DEDYBTVSLOQRWrgLb05gKBATu4sNxN6+9Nrmspp",
-	"OWj4eiYWykXtYzIqWTKgPX3Bhwwcmy3Ej9XAUhtIOEBTBYfvlFV9KjV7OJuoQsYcZHyQlwf9vucnPi3h",
-	"JW+4puFSkmoI4zvCAIywOsw40UulUQprHu3L8oXqoKF/GrcjKgNbQ19YFGmewGDGUo3tsMc4HfyC+72+",
-	"MgSNCd2HtllYLsMpJUuoeFWeaYMCWP+u+6ipf1T7rBaRXzoiSpU2EK3MYIiBOOQWHI1H0NDqQJS5EyOZ",
-	"XYllTrDECDTEymZUP4Qvl4IDdW4cfIdGjwM3Z63KSOCXR9rS7ASEhyoRQW/IRaYqY4bZm3bkWJDKtuYS",
-	"05UoYAz4RckYbC/VNU0WYqzzrIjyIvPJGnPELt6cM/djdUx6mSZw4WOPaXrqBT1s2UJUXaYiGwsZqZgK",
-	"2zYdJPNa99y8FmJIL7MhpLgfBHQLf1HRuu4ySyRdKzHPOex+pLKsWOan3t2CW1iyKRgmbLE5O8SoKoNy",
-	"DIRw6ZCRJbrEmc/KHB/GiZfAEhGHT0ACPXUMn95CPmnXxrI8RyN6nGeFjLzcozLtSLMF8HGi1XzOJaER",
-	"41aoAvei7SX/6FwtNTMy03HQ7/fzub1EZgkqfSZjrNsNza3KqDvtIveO++snSxsPYWZUfuNVTFcIqcXq",
-	"OUY0ObyKKpMz2ODQg6mAgXMivBAEIiQurFkbeSfReNclWGFjZJfVyEO4U03cG/183IfJB8h/6fLkkhbE",
-	"nhsqzgGM2Fquy4Oj5yrLhXTsr4y9z5Uaw8jNRvkxkzCphqExlcEo/HDIahRk55Rx5rLCnJfV3EZGxsGN",
-	"DteSAIZlw7BTR57czD0bkJpvu+I2FxJxXbrVpLWaKOTSJVCAIFOOy4houjK9xw1XFEiWm6+Xyq8N02jk",
-	"sSgDN3E5LDm9gR+hfl5hBqZ773hiifwKTVczMyx1YByyBevYhNv3/OTJd8ygvLNYRcWiEUbEgtKvGSuL",
-	"BZddYCrIAMXtMuWSBEpU0IAaIwqlimo2i2phhONqYYSN+nuD0WStGgO9yNreI4tjj9yis3cahVk9/ALV",
-	"MWtwCySYw9iU+/nTh4uGZWDtQhcYV+9bMJc8n3c2VXT2NbkiS7qZwCIEUbM25xVAXEN1j8u8qWpVzqJi",
-	"/WXtk/5zpiTbXFWwXEq/hOc+Zs89MVLgpqx0j4Uq9ghDMBUP1sIE8ZIOiK8yU83DQbybIwC9VXdhS0WM",
-	"esJB8xcZkIFBQFtZP/nm7+1dZmN/mqjp27buAy7TVgiYdfpfM76aqiNNm6mmU2OPwZcCQrfB1FSg9i6i",
-	"7aA71thOchUGLPSSoj71P/dMjQCLuKw/Pf7cI+wPTOaqnZlcbcnTrrmxdpdV2bWSlldt83dXa402GSXW",
-	"j+IjW3+zB6IyVekReozl9FzuuC4WiAhlwGl7aCIhlKA1uEM1zsSS22JetXIH7gPMvsTaQpqQWZWhOIuV",
-	"DDunTGXLOZdwOAtpZC805ho9tppZvCcaUDVoaJMBrJCgQCV6DvqhCRwnK6ZheDsMYieDu6fcepDT266L",
-	"6la/NI2gfbYaZ4XcCAGRTFm5zSSo49ISEYAib6KCOVVD2we2YYe524bq4boiXyvD8X0nw861MaZwGlzV",
-	"CtzfM6a00mi/S6R+Ku4Q12RiC8fG31OzX+8PZ5UVcjfpmpiZh0zD2Ss0qEqSZRxsniWzmcgOa35pGjVH",
-	"GNEyrEUE2S+Vp8ALNarvQcPGBjX+tUZxdVIvj+tudoz4ZnorT8RRBOgZvEpkTJou/KWt3Rb0rZQvO8OR",
-	"DI1SME7kGH2CIWtz5qHikMQLrRLJpmkym9vSLTYxYSStGN4JSrOaXZaQtScqnzNxm+gcC2HZuo7IqPHl",
-	"kaQqVdCe+HV1ODbZwX7HxZT6Ix1JHCqmSeBujeMsmeYha9tqKXyWCaFxDKEXa2zLNo2kza+APjioR2M1",
-	"HVvnqMG6ro/lkXYTSvRIzpPZ3NfPTe7L0OeMVE8XNpJiwSylmFjgkZSKZaKLuM4YEeZVwzx1JT7sJSxC",
-	"WNscsaS7/yUyRZfMCIFXcNV1x+DQi3g8KfKxAYqDpa3mRhj077V9NSXLqbPT8tKdrBhdu5QxrulS5Wkn",
-	"GMlwkqqJszvCLsKD0v3qpL+yRgG5jBY8uxLxSNJekCHdjOiRZn/JkvjVRyplHRhTtaMGkwAbzQsJv6rM",
-	"VkGTBEaeYkgNEJ4JS6vOBb9PU2F8xhNZzoOospwGmg6r00C0EpEQ6nmuMmFqtI1kscTysFKZtnwh9CmL",
-	"BTnGJiv0asIw4NtZIRHu2wWd0xyI2t2GGJudiHJjycwtQTVm7ddp+Q6Xnr+dd21Oq3iH1nWmcodEkHX6",
-	"v8M46szyDuOo8bc79OBzt4PnUE/QrE+oYa3Xx1wbQ9BAYI0LXqOiKlXsvvtelkJtDd0TutFlydAGnIMy",
-	"DJXew6Oo8ZLEQwn3Y8AivlyKmBGqqumwQT/ZeBYOA5XcdCYO6aW2nweub+Skif1lKiOBACGWK36ARGca",
-	"NaKjYpiWeSGobutu8niIYNqa7vv3yBv+OlG51YncLWmqogRiwfANUbwfULapaITmyirvtXwuFvvogV92",
-	"TubjpoN+TklcsfZk3wp8IyafGINAx512suUc9/vQbCShXafHavILQePmJUq5EdAogoAkF87M6yMJjU9Z",
-	"VXYokXrJ69jWQphXLKvpHH57V5jFPgWNmpjQTl521453cbc79LtVFvg0GPQf3/MDOySF+45/qwzx6bh/",
-	"cnzPD2yTMD49x//c8wsbJZD7rc0/s2yyKdU/NLY+a/qz5hV0ZDrvRUDR7KGzRGDsbpm/j5yiYjQwZmTj",
-	"cdwVmVxacPzf10SL2pRs+fBGWB5lAAZNzmvNM9PmcmXcIp3dcet1i+pXMoo+vN2uf6D/6HDDV2N1TJf3",
-	"tm56qizlbrK9LK1qDSGkNgvSEK1PcTDquCDn0oLLgtcKnJlnjUSW8tULJfNMpY02yJwMKNYekGiGJSPj",
-	"gOk5t2YHTLWwjsx1CZ1aNIC1K9eIRSlPFroWIq7tOc2KqpurQlOe1Zq+tDGT06XSkyGD3sZYF+cRELLZ",
-	"IUCpnTup2gwATUfbg7vpzT2+7J+6wQ4z7x6Jd5tLFtFvJuocxwNjTOSsOkg0ZamsebBWwltwOHKSk0Px",
-	"MKnakEttMf3NdfNoPlMlSd8tD87lHhhLMBXyw8/jxLFI6jqZb4E1OGUmBRuo2ZBd23Qo01XH1BqJVBaL",
-	"uFo+E5EM9llkL0vtyZ6QAh9Enq3KcjL16ZAPr+HcFohlqaae+G09fvvDp+6O7HYj+Lxp7B9XMnrFk7TI",
-	"hL7nXk+TlIJWeZqySC0miTTAO2dvX65vtvEilPl+9XSXdOVy7oDXmIR7FweNIgfwvvzup31/7D4cjhmC",
-	"GZWNLDFt7ojN10RVsCkvXcRPQ0Gh8Z3AY3ZmeNSyHW6SNCWtP89WrC1s/ofN8qheNTXkfqoCBLcdvd27",
-	"M8elz2zH4qrdeoEt6I2h8nuHG/n5V016wkpGY1eiaUP2Ero5DPzUeiWD3YAD8I198kHwOy4pxNZJqYJm",
-	"3StJ5EGxvb8SFLeHDHTQWWiqgkbJlutgzuNqAoxHBOsnqgr/XEIBGRL+vOGsGwa872Hvn+x33nclyeUV",
-	"MDud19ML/Qw6n5htDDRZmhDtX8SsWG4HuXxyL7Hrj1Fv4kAOUKuOBELHsHR6mdukElG2Fz/YnuW3Tgd7",
-	"wsU/OSytfsMB2gDHXjk2DceqpNXKeHecmIewkfsH8J/XQL4TnzHmej5RPItt5GUtg7qsZGkBmR47kwtc",
-	"DzV0Q3hkU8nhbwNwaAN3sGyNzsfZWvBd1TiyySICx/a7JmtFv7Q/eMafipTgDTqRY4rxwH+pNBY6H5th",
-	"j4FKNYwv1rXp4B6kfOWr3talUOrHsJF1fZWemUsAV2CRyCKn9aIsX90anqxXiUb/XUPtBXTrtb2kCouv",
-	"7LDpMejeAGebdAElI0IWweosSWYyDhLpvRVQKgrmvZGvPdM9FiKTiichPaPyLsa5WAqGc65duXO7CSnm",
-	"4VI8Q5PZ33S8s86nK3r4pUzk/zU9oFldFy77CNwgmk5QeQB2cQs6Z4S+1dpM6QdYx4xpskLG+42CRNaW",
-	"T7H7NUQlf1M9WDcO223zJLczovMNtXHXlN+lyKoRTD12tmckT6LZTFEiro1ASqSNDgoDG+hlI6FOKbEG",
-	"OhtJiliBphQP5NSazF7NiB+F7R2SrWfH7rHLuRjJaXItzGlhPI5NLiFZ9PxCl0EZA6MNsHpzeMtGQDxv",
-	"QTRrl711qstTShgO1LUpOvjxATLkHazE9fvi4A4cOz60Tml5Gd0poLTOP/ZH/HV4bdvPxbst+qyRwCc8",
-	"ukrVbJPRpKGIO/Byd0OsAyR3dqqCDXHB5eW5Fp5pv2QUznSFofxl+FcJalHNINkvpmjLPb0WvV9WIqJm",
-	"rIZBAcfXtD5lfc8AWzVNlGvT86txxaqgnW3QlCXysRqp1hKQpIOXCEyhGm7+Mutl96xq9Rvch07LffNI",
-	"dcuabqfWD04Q2ssjscXhwdp+MlPKV0f4POycMrnux9jgt9gYbn8nx4Ub5UYvwkP4KzyL2m63xR1xKhsk",
-	"zjUTZs0z5EjTmstRTaHWBGBn90TXCoUO9ozMdwLvb2sRNiWD0Hb2NAxn1q3lK54cfiTs5xuXJ9jDS7J+",
-	"MmCpRVRkSb76CCKVEd4Fz0R2VuTzxjzPs/cXVN48UnKazIrMSCln7y/GP57/7WOIiA6SL8QwV1dCDhEP",
-	"7E/4v2GHUbFqeAW+oLLkv1D6GrLv8bOm8A+2JMtF2GOIbaeHLKSKXGHAQhD3Mb0rXhBoBKwLzgEOEnZV",
-	"Luk8z5etL1/wFpg2FOywyXGm4hcKNGrhUOUoBfqHy8v3VRi5pNQbcjWSXlw+BqNTOjPy86zI5x2Wqxmx",
-	"ExP3bO9HcvRgTSApRtJDRjutYyotlaKqpyxSS7gTEQvPyUptLIJpJaYj8hih2NYB+S7RuHt2lkaQg6XU",
-	"VhAz4d5JhvUHuqbGpSuJEDBxu1TalIfA5+Z2x/Atp5brgKUCFC4C4lGZLqsXTEuTryY81KyQ2ri8YCj1",
-	"kAUMYEPljSNS9bXwcyCgnZ0/JhGwtqnUz5OMQAYterDFxukgLs6//AsDEhQyTyL6ErRDOtXwO211eHR9",
-	"HDKHJ2Sz+bDEuj0KtgYoZ0R5jMhXtvem8U6PnYMyC71FPENxx/hVMdefRjWEYf1O/2C/s1nGQUz/fSR/",
-	"73a7+H/wsz0l7Pf1ov/B2qOjCSaCnFrrjqGDJMcishbomET/IQv/cn7ZUJMXFg5ahEcZv4GPHHlpl0e/",
-	"ISrAl5Aq4R3BxmMWx4YKvzQJPODsd6N6uO/2ej1/N8Qtoh8RkB4Bdv4C2r3NWqATQNjt1C8xDNsx+XXM",
-	"x2g9iSRpcCGB0q3sUYFvlGCTgaVpeGTIGaMyMFWgmuAcrI0xaBogFZClDSaUoniBOBZIGU4Ty0TJXICP",
-	"uPWgyCUEeQlvu/b66BLzZQYOARNVbrvqRorM/kTQEXnTx0fSfd0jEDWt04iS6QpLG1KUFtCuta1fidVI",
-	"zgRQyEn/OAS25n4w6h5RuMWjgQ8b3obCsJ1g2cvjkLUdMKeB8cA16ZxWC/TS4Bd8VRYQbnM5ku6YwM9o",
-	"hTKJKDSdR4YldsySc6lvRIYw9if9kxAYIY/ydIV3WeWDuHSumCPm5QQNKKOPDNKOykbSokPxTLBUqStE",
-	"SOuxS6XYAsjPNNFsJnIWngyehwbyBL3e3bNpLrLQVB8m+JoFz7PklrUN4qojEEyd0bmZFIbhqiksQYdo",
-	"ZyTDWEX6yMoFvUUcWm6JOdseaySo+QRZ4Ub0B+CCRquEAdjc8z/9gjUabEkBg6QW5gixhAcQE8rpbz6S",
-	"8yo0hElTDntsE15DmmjiC7W8cT2SZFOBt8IeO4PDlRWpGBqstJN+35bLLuFgS8CrdiERmAaH8e8f370N",
-	"sCICpja7CGNWxcUqC6o7XAoyfkPbXwssYOPexyuceVtWqwsaEGhS2bup38xzCxWFX4A+EHqsc2qm9aw2",
-	"LWwXJ5SgRIX6fDKlTLZHJeQSaHtpIoXp7/gJgt9UeqOjXAPMqhxgNxtE2OFXwlSXnqg4scjSE8EqJIOk",
-	"ElRnMxisb9KNSNOu2aZJkVO6mUkvtNh2iJZHBe8Za1vsnimytJKIAossgLOiRDZua7ZCt17JVouVZKq2",
-	"tg1pffrcw74ta03ygBEuQR14AEF+rvIQMegsf6dJmc8A02mKYRkyVCDDgE0zIXDqbMGXOCRdRHOUxA1v",
-	"AbE8iUUHYYVQ03LzevvT6xLcJyCYQkQZspBNVcw5RIsyZIx7YnLpWHhRlqPp/ihWFu8qE6iemqNO2aQU",
-	"moqzJGmsJopFChYNAx6GXkYpfRVvIyzh6PHk43AkaxcCLSIO3wBZc5JkoElsgK/c8bK9yZEERTVga7wT",
-	"X9AsfAK3TyMDHsm3yt6HiVwWxGiBKcYFZlOy8MntrTEJm8Jd5tREfMknSZrkK5fy6qB6nTIZi2WqVmgO",
-	"9UZz7Fj0ez5LpLkpR5h0U45f03kL02SR5CFrm7QR9qQfUFm3J/2+QXAHkYL/WoiRDIlRYc3iJRqgNAt/",
-	"G5Enb9Qask+9Xu9zwEa+Tw+ej1q9Xm/U+hKesiXXII94L4SoNSB52ge5wsut4nnssWqjBLtp9kWyM8NT",
-	"EbNKpitDK1ODs6z5QlT2ktxJ9NwFe+WZ4Ch4cF2ugjkvCDwOcoQpGU4KPIP/yhXRjN0G7yDAkzUxvKJF",
-	"rB8bA+fVdsX2rhMEsRrJs48vLi4qIGETkBng/Llr+Nnzk2ODJmdG3glIvIrROXH2/mIkiUZ7DOnXQai5",
-	"BYETZlKhET0VKJcsbKZQG2kiEdegiGRCL5WEP2uqiJmIJxGWF+nvdNWSWE4goPbE/s7CQf84ZH9i4WsV",
-	"Gd2pWU+wow3oL9ND4GHb/k4XUJbMEDDRwAFZBcHIiKTwZOqGzt6NycsXK6ucXwmxNPJxQwePNEtc8jgH",
-	"3dxBAZkLqBMYhuE2O+9+EMuUr0CtItyO2oTWGCVr20zJKciuGUIFknFiIfK5igNEwqFyJFwqmUSIEBmv",
-	"Orjag0HtG17aQ3UDnBephBX4nd1whJ1ErECjrcP49Sls5HPcLZ8bGii9KbbDJDN+BSqGUoiTVxsJlZKq",
-	"LTqiS6Op9eLl+Zv37y7P37742/jy8nUYMMu9BidzmJ2/+wRj6a+RRfdzRE6i/RDorB96j0FYdwpewHiq",
-	"lRkadyqhqfyFceJrezT017lWFsGIGb/78YSkWJ+6ao4gTddPg+3KGGPIC0eVWeyC3XBXWwp2+rgfemUL",
-	"0Omt4tWpI1ApbizQujfF5tXv0OCw2g3ZZ8qx0CColBgifpLaKJ2i62gmYFoxhE4wHeVFJt2YrZT2e6lc",
-	"OJ6Sq3UzBhPRXBl9dRP77K3zXWPrqFhYwloNvRB5JFxvVZY4klosOAgoqPcTXoR71zJ+Vzy0QD3pTDr+",
-	"sAZq8dXqiZYG+hm/FqxYmu1FVd740k5hk9AUApyitM0leQedwrVCotSps3qicFKtKkoKopFoMIIVpE0j",
-	"tDhVEDVULQjwE/QLVwoNz6+x4aPwbuGZEbHT8FIzWxGP5Nn7C+C3ApEbeEV2JAOObU+W3gmBeXiy0Fxk",
-	"TuVD49ICVibS4ZC9zxTwU1FoZh6yNgKoou0zoaOMl7/RRrC9WgrJl0lvxRdpGNQeogozrC6H1xZU7nDI",
-	"EpkLuNhhJ87eX7g3SWRpmxVz4M6TRPJsZdJSDUxdacs+e3/hRW0OW8e9fq9vsOlhTK1h63Gv33uMPoJ8",
-	"jqb/IyoU8V/w90xsKAtidwlTZpNr0WNvhYj1+kbQHakKTDpGpGtbAqPnQ7RfxK1hy344aNmDjwMa9PsU",
-	"ZoX8AWP5a4phxS/uVe/wUrtM3QxSpnbFlJiyIOgt2GPuFScK5Vhqm5rXep1cCwmvLzM1wbhDPtMGhBQ+",
-	"8hkaHwFTXW1ecuuD3GTyJhjeaE5whFzGAdm7w9dvLt+Pz16+/BCOJNw0IsdfnEMTfkcziZDAxFEzBg0D",
-	"5oXssY2LycJ0kS8x+9ncltA76Ub0Asj3QgdGL3J4X6cspN0gzGz0bZR1UbbXQ9lEUkTrVdIx6/dglLOj",
-	"/MoDU9UHGH0PenrSf3zfERv0IS1SAx6Oqzmk+/U2dyYctJuLmPyFGyfo1Yp5iJm+NebXVbVomCEiur62",
-	"nydYq2T3gbo+Js/XVi7mGd6r+RWgGOvImAzDJA47QyvOaNYGPSYVwUiSCd9VTe6g7A2cznkF6M+KKwu9",
-	"A5q1KQFzJMnhZJI1Sfc2Rgc8pXRBk/AYlOJIWYAyIGuhE9tj7MJCOLKzMmOMbMsk/9kqARPj10CpgKbB",
-	"2uHZTy8vLscfzi/P315evHsbmte1F5WCzkSnNY+kTY/y6sSVJeKsa4tK8FrRC9HqUx4Z04YYSdoQLHwY",
-	"zXkCQ9HiV7hJ4VnYKcG16E1gUtNVSOSjqQ9sCEqt0a7Jl1FxEld5B7A/XKVzXCSCRybTKtBVM6mXrxy9",
-	"ThZJ3voS7HyRYqvxzabMMNoim4Nl1IU2uhjsKlZrCVOUP0jPGCPTGrbQjtwKWpKjD5z6aPnHtp675VXV",
-	"O26I3N5zpCoj6bCkykfaFAWp1hUHkdbQegb/iNKkjrdKWbVN0/GrXn+dGRkLm3Ot7Vr94clgw1hzngHb",
-	"+UoD5Tmae4zGVuYNsjaGYerkWmxOXfELDjZSDXRbGfl++RPbBtyQ4wiLa8d66oz+Kc8tOl/IyaLaPI9n",
-	"O+dh8jAPnsjnO0kR+92MJZ/BRI+GG/KdFGRkVVM/21ejeHBCQ2n6ghvy0fc8tnmv2OR4d5OfJDdBCpR6",
-	"cEJiyPZGr1Q2SeJYYLDayeD57haXSr3hcmVGp0ng2WNGF6ATSZ4awPSqdFANVvr0+UtN/NZ5ZR09gcHc",
-	"6K3PQavuJ4djABdGqyJMHOE9Q+rtRsHiYzKTImbeq1Z1pWHg/VQVN4ZwoPHSH0lz97744fzFj+/fXby9",
-	"HF+8vTz/8Nez16EtQZRIU2Slfj2iMQk/b3AVocF5PHjy5Pg5WnXUlJn+P1785e3F27+Mfzz/2/jVxevz",
-	"sIcKvyixoE0/8JC1ZyrlctZT2ezo9mih4iNdLOLJEf5o1GBbH2VIps8ENPYpXckxz/mEa8HmSpPZcEaG",
-	"BjTsNNzorNsFDbdbLiLc3OeIymTiXXGAIJ7BvDBY3kai3enuf+Ht7FcXAL46hylnsw+b8Uj1G5e5L5eJ",
-	"KoR0F1ZTpu008pfXCHTm52HoXcpLwJSBNEhXI0kiO5yTs9RhHKzDG7Bqdoa1paGxIB7JdnMYmPNInhx7",
-	"RvUkK1NFOuX5HElzQDH2atP5PLcZPP8YsdzEwhnRsAyD7G0QO2r51nsd2rVk8+2DqeE0bBNTy4TiprF6",
-	"2awbxdQ95TwamdnwRKMX8snjwYCVpYQq4wxMxpAtX8FBp2aTjEdXIq+FZx+W49w4UT+Ht3Gu9RrjxwfO",
-	"nCLJbIgDCbqlV4Gipb3pG+f1SE6oNtsqcBEOVf+t7vTYj2JFB9Dz4FrlX6uRNMSwMl2XVKJBqOCpLRhZ",
-	"r6SEtay7sJrd6+MNK1dzjTy8RkODjXiWmVImiWYpn4h0G1kX2Yww4ZqGjK2/1kDJg+uKu/M8/LraWPml",
-	"B1XLNk5mh6Z2Z22sXg7//hOhShdD8jGbCZlrEd0jlVKr5JWcE8p3oSn6CyuShmijcE9ZeKnCo/BFZH2I",
-	"pyykCCvzJTSB5XOR1Y8TJbI0niFpQxEq015HVt26Vxgh9PH9K5CR4yTKWTsEeWqcIViT7unltEd/kyYA",
-	"WziS9KR+8qc8STfdX8vp3vcWSEOEFfVXnhZiL3Lj7OWPF2/KSWBoNboEQDupzCi+ShZhMJLWn/WIYo1t",
-	"qmnHXYTNk1xyvcmUBD1/tVniRr18c/bhxaatihc8i/zNMjycntggwf+Nr/15ikGu+28gtnrIyTUdNBPl",
-	"iWGwYypf6+o0WPhcDCF0yVleOUc4hgjKy2OWCplgvmWn4aCN5IEnrTKe7YftayphKM/to3rRan7TupzW",
-	"Ba32mNRblV8ALSyERLSMg5U1BwvgNLSFLfDSoKABpVr4hqaibFjaE8t5oFS6ZoAwaQY9m9yBIcWJttUo",
-	"KkFoGHPcbgp+JuoayRDJ60IuC2AexmcKd52Tue2l50prHmXT6NlgEGLlCv9cUjKrqU5uMi1MOKRIYz30",
-	"q4SGeK+OpF8dNGDhlC5RU2stitDIT0VLQ0pwQb8jlzH74fLNaxPmHYxAHbU1sQMf/2Mhco6Fb2Hri9wP",
-	"d8BCvli90lR5rQov7r3wJc+FFwU0kh8ET5kNXoE5rUyMCMvEtNCcnsPvqdIoV9cECLpMp5T3e9Lvd7xa",
-	"ZVT4lNieymz5HRP5SOHlHMufjGRbqlptdb8YOgWtZTr3Ch9b+QT+HslJJvhVxyQhUgiZSLXw48jW68+7",
-	"+sXAUkGmi3kWa6YpmZlUekKFqPJzwjX2KuCHHbPuGFrumQZMHyRQVi0D/7vS6Z/pMqGoG1gLj5hq1JZo",
-	"FpLmF7I/eRGKjwdsLm5ZnMww+2hqC/V6NSTsiaBg9T+x8N9c8UMTtm6S7kyaJlA8vktVoBEEHm2U7tfE",
-	"+GbXi9XSQMuCtadmZmvyZFsqs5tIOZgsBJs8y1SxtMH6WFS8kHGiqdp319UR1MPTsDPEc2aNtEJeixQ4",
-	"TPlSWYY+/PQ5PPUHgtLu0BzYtS60kJiggtQUjlqjFvArxj56O41aGrAzK8/asFUbbeWRAQ6hRgllQyKD",
-	"+lLhqR3WNBIzUNANSlwqNHe1c7VcKJ138FsfTKNh6JJtcC7IgZKF2BApeMPNkcOMCSGkPfsiL4t5lgTi",
-	"BV26wFVrMscQQVYGIHtxlWvRq5TwsJ64wx3DIY4BVFOpqN4xuQ798JTxko+TQEZcG4MEtyRrUA+DQXkh",
-	"fXxz+b4kBcS2rShPGb8W1gomLNOGm8Ccqu65ads1KlXDL5cqNDzb/faG7E/hqeGgRn3jmoV2MGN7vbgH",
-	"uevHmK/CHntHA3OVQOFf2g3UBEgZ3o1r1xkiwVP8v1m13d9k7pO2gLVbQVNtSt3QlefbfkwsrY0Wr2Z8",
-	"Y6X1SC0WSW6YMMgRlfxvP+4XY0foePnRpEPmIkkxD1dT9CcVv3BhYtBgnimpCp2u3Mg35h54dUtP4WSs",
-	"TSw3eSm0ihitWApGNk/eBfGaeN21zzXZfSnjAOWcgw2/Xv8/ilWDXfeDjz0GrJiyyKpngNgha4dvzi5e",
-	"s1cf3r2Bu89kWmD+YNVieWrvKnexcDZRBeKWWVaL3J467rGPltZHco3wYA+RWOEkELu2+etlRhYJGVVb",
-	"RinxVLRFniaR+DfPWGpVR3q91J+az/NWm+lOO81ey11eYKwdfnjx/pJdvgs7AR0N3tUCNjgHQiwZEJo8",
-	"kceiiLMEkokDP2ceJDbX71JkKEN5S1894bV1zxVmk21bdrzcMcSltBfV195Y4N3qq2wWMM1Tof1H+2/I",
-	"pWrSaw9efus7qAR1u+L8oDkYTrfdobBxvG/u4Fr4TGgnQuffq3i1fyBkiSy7SXO0Lx6VqhMpjfur82Wj",
-	"qk5VRSAtpdkh299rMZIg+QzZqywJ2OA79lZdM2jHbBFX9qd+v98fSTiNQ3YGx9l0v3a0bY+XasgaaG8k",
-	"P5JuNmTvMjhEMKyR9NN1h6iwHS1TnshTTDTTIv9zkU+7z+DO+EGkqRrJZgsuxaM3mG8bQ6ltio3Rek0K",
-	"W6Mu22v5UDggPX65T7TvoSRzKLU0B796STcgdlpEDZN080hboWDOXerNSK5nPsFFVOQl2oA5tn4ahUuD",
-	"IpWPNHqXDNWppQ5R4VCK6LS2CRRKrVViJBMjod6cNuavkRKEQj0xQCN6wWLVLvxN62darN/frYbv7d1J",
-	"7lrgjgzIuvTHJZJSliwphLVVtjt3MDAW/8QCm9KvpQBmdBlCvc8ciaxlfXb+sDsYtGwu6K7W7j1c4j+w",
-	"bbX/fAs9+kAZtcD/2FRTwGr/TRtZ27Myn3MiEjkrsdJOjaaLkZe9snrR8KT/vEwp+lD9RqKb+vcKZlWB",
-	"t/Tw6MgZYGJxbSemjzx1opvIrmu+90F6Tz01HaVNK9OEUbCW64oapkXGmCYy0XNUf5OFMBnTVrOvJLwa",
-	"CEL3RcN7r8Tq4Q+V9+FdjfFVepMOxPEeB+IvSmLSx8nxHlT9nq9SxeNLpV7zbGbaPdnnCBkhRcRvRJxw",
-	"EEDI6TDYp7EhYxDGz2We5Kv/hg6LC/QelP6Ffb0W5HWoxZVR/isCXm5zZhDm75N+3wuAggG4UE7PQlH3",
-	"d5S4SmhjwMwPTKb1Ez/UjVzPuw1qJ9Wl2yLC0rZMX3Qe11OET+HcOUCZkSxk8mtBIW5mOrgYqKrjH6RE",
-	"Anvk1rCXCRCWnU0TzWYm98VdrCD6uLS4Mt0au0SATAeZWoMnQQSNR0wVOWKdnLLQeIhduhwrs+Xg5QCt",
-	"LZatYfyOv2YES2B7ZjfoA5jza4ESJcrWlLxU9tEmmAUSNAIzD55ikpYVP6qbYu6qYCR5KWSYTyMIlge8",
-	"UJM1AgMTABozpshPVTaSXNJwUeK84WQHpU93ECWl/HVaRnlol0JPrNpBuEynIsrLMA1a5B1Gpu9NscrD",
-	"1M/9bijs20kWVUjPu+sxB32bet8kbjYQKtn7hD25mLtukMz/4L7qb3fVH+Guql8f97uyfkviL3RTYQxV",
-	"M46854AHhr7MkmserUqAqU1ZAYR572VWZ+rG4OQjw3SBy6ydxIGLu6wFdwYE/qNzvljqwOL1jzkC1dpq",
-	"tiv3jzEVBrTgdyb3YykybQrPiTTGOkSo/aGNkxwVHubLtIJwBexxJK0BL++c4i3b6IbwI7TRYy7VDUOg",
-	"WTmSxjsR0lpXMz/rcPwj2d4CaVHIHJEQ/RobNu00obRVabwYIsbIBJBPb9AzHf7l/HJTMHm5I4FFBlyT",
-	"8/1SC48afA61rvEGoZvb3C0ePgpFwtNFU63hgECK1a561QAPG3cP1NdUyRFzj5vuJvzO3fwfZK182bqz",
-	"OdUvXGkzFxydmZDPZ6z9l5fvPzCe5T12/F1nf4UND6t3HX752nFYl5ZcdptbaHdPq1T2R7/x+id7sfRX",
-	"WG7ocN3vf8C9eMgFh+TbrIvtk+MTbEYjqJZWQVaGeMo+hyWOh48Nqkvo4nrC80s+QxA9LWRM6HqJZOHF",
-	"tPsGMY/Wr0CDoA7iuNHYRtKC5fm5JtY87SH9tpuhcgmf76R/Enaa2NpM5A/B1P6ZrP6Ow/Sq5h/YrV1m",
-	"G3znD2/BvBv/+aMx+P9ecvhfxG6DkQf+XYre2+Nfre2oVjQQ0fC0Fx3DZXwEXAVTcTRCqG8Mj/VguO/K",
-	"e0bSubANMvdmFNgO8TuDAU+o3SasvTeSJbcksxFFvPkgjxZ2rcKAQTLEq4vlfAZi8aj1eNQK0bWpCQiW",
-	"Gf48WTnp1kHMd0p82yT3YG3RmROeDJ5ZyxiiZKd0/4Qnx4OQtTG204sgNjJpTGZ9NKBUpuUHm0E3BiW0",
-	"HD6ZwzLBwscwAXYj+NVIhj8f2TmF/4rP00TnZTCaMYmpm2Ak7dKwP7Hj0KHJkmJRLLXIckYRT43hTq4m",
-	"mokC1Dbkz2K/wZxT0M9IYlfXIrvJklyQ0C4y9x6Z7ODbKZoIMfn0jEB6aB0iQ7mlKcnI8hVMyJEspEV8",
-	"NKss4xI0eFIsliU51GyD1uaJ3cAkiAzWC8JV1YhmfQELg4B0YB76wJIWaxTH2XT34rTvefsGjZWIGk/E",
-	"OmHZvBaiI8cGMCRv8Cz0jgDiTVoaLEmsmhPaOh61NoWhWHLfFH7y9OThok/gT+JzWN5UXqsEq+6YHMXP",
-	"Xqnf1iRJU1vgaP8L7j1O5e9sOtzDQ11Chhqq+ybh3EXD2kNJeo8gYoT+TuXS/8HK2bPDxmyP+h9ZsyMp",
-	"xkXVPCrz61XGzAG/ryDVhPSA5s2mYjlbsetiEakYg34wwnvqJ9CE2D5k7X53wrFSn7kv0GFkbgojMz3S",
-	"LPS+HXY8f1L5HN6qVHQIGB9J9+hloi0q6tBrFZZp3ZxpPkW4OGGAwYwiO5I2bQNEpA9imXVfJiQNtrGg",
-	"yJPHffICeRO0xZZsptBIYkYFlZGw10ho2GDYsUGbuFZDEhGtPGVrlRj7KYgVWu2jKTcLqyN5gKbMdivK",
-	"Z27SD3xpV/bWQdrCHvjUEJCBuF8vtomX7pLncz/JORa3a0F6jUGCicwfD5pLUJaV7w5T9FWUi7yr80zw",
-	"RfWOu2NoYmV9kHBO60VNTKBV5U11I2u3YMMZWT/RoX9o3Plzp4W1Q/gb/gxhj7AEQMDcw3/Fp1QcpSol",
-	"lf2eMvv2n0ct3lvGUxSfNm/Xehl373TuDjhZZubN/9m3+39Ps8L66XggG0PDzZjxm603oSvrsJb+aspz",
-	"UWkHtP/YxDLWhkFT+AH81Qmq9bscmgvXrJ5D26teUyPph7XYy6x2d633ileVuZcwIRf41Ja7ie2+mr6C",
-	"IWXr3fSB33xNO+56mP29mbojFS+o3GPV3/jbN/6W+wpAnV6+HpPTKxlt5XJ2SCUA2dAEXWHuvFgscx1Q",
-	"LSQE/A6ohJL5KXCOdgpJsF4kY5SbJzpX2Yq1fRy5U6+eMr03kpm6IaQpDCrzK/GzyapEwg5Y+O6ny+/f",
-	"/aeHIQ2s5K5Sdcm5bNWi+0nVH2G1/84uqP2sLjCylxTavYGHIQFQ9Pd/O8/0f2MfjD26Jm6/ZCR48h+S",
-	"jRyh4X9zhO+5xFozWGQoE3pumYCVmion0POkeDVnqsnH6IToCurW1DQyGAo8TdWNoNznOc8WqdB6SPFA",
-	"I4lGe0rOdnFKhBNiDMndWcGzGKNAS6PjRGCs7EhujjQyHSf5FijYLfE4jKKaeriOYWeDtZ2Sni3Of3NR",
-	"ijxbfRV+Mzg0mIeqC7WGx3sbnjFjgIChdrtVy+2PMYaZ/kQN+fgbk/pDM6kPbuu8+ElgAZpodp1N7TJq",
-	"mjoZG6WZ80oB7O3ItRsPcDNSrP30PzWCs5nFXvBh3lJ+AxG7O3Szv46HR3RtSqRBrA6OgVizDNiH+w5s",
-	"HZXPxuOGCKdoJU/pGsP6KSMZwT2WJZy1/WI5nSFWAs6Ehps34lp0E6mF1EmeXIuAeoM7l8p80z1lGghM",
-	"5FmH7CpLWVpABsJEqSBeYDU3xK6yuefUqUG86AReAAhhtxrIpBr2ZziSPqIoO69gd5ZOxV/UhBBPRFnK",
-	"zWI/9kxekVs6J/0bpzrXGGnx8vz1+eX5Gk415dFMYFNAdaGqPaflV4vsGiMPMmHL9XC5MniokWDLJLpC",
-	"m1KxBD3jrIwaGHjmW+gJ52+TUcNTtlRpOpIlLpLhWAY9G/huaPavDBw3oSI2AWNdjTKxLCbQYj3YuV1N",
-	"pmJUrd7YevTQgR3Ziowu1ecXNekcHLqMK2aY2L3BW+7jlDfkuQH/ZGeE82EhzUUmDsrxGTz0fbFJSgMq",
-	"BBmNirvZZHIl7a4HJa3aN0zWVqf3LQv875oFvr3FCyWnaRLl38KyN4ZlN16q9ha9azkGn0VvFGpBKvOk",
-	"iDJ822a07y/JzsRm7tmghJUfxQrUrixBzTsb7+2afXriu2aP7+2afWhu9k2h/PscKWe+KinsjkeoWgFx",
-	"s2b4oVopkSos30FHpHIijSrih9pQ/qk1xepk9lEYzZJ+0xX/7oDTWSNteweq+sIdgaiNyln/WCGt7O4p",
-	"o+08S2YzgRqHLHgadigP0moBcHvRMAOrfAyhK5nImY1HL1UbhjWPUInNWZKfjiSoOiUCbI0HGIWHLLeh",
-	"nz/qwANCcmmbmuY9dsZi0FEKt3hskWhSlrQL+srEkieZKSqz6LF3Ml2NJLAxaMhzxgkLlkeZ0mifdlqd",
-	"HrKbeWKC6xNtp2rqq1J4tnEvPfe0PPOaGRTewahjm+fjJLY5xvWkUNYOfxu14mw1zgo5ag0Zwt9/MViP",
-	"fKKFXM9bHkmXuLzdhF1d8B5qZaUxGyPJnTWbYuERDsGBR6ks36jdVRlP6x46mpm905Luwvi2JpMeaCrn",
-	"Ra7GREQgJ/WDlqPHMQhIskjTwIAv4RcmqZqMdZldhv9eJFoncka1i/GJypZzLpE3QJeFqSDIQVMZq+m4",
-	"rMDcD2p99Gtd4JhwPmN7APChzTIv8vEyExrn2wdJDvsZJ3JsSkT3gxb1VX1Gh3AcZ8kUWsJmlNNqGKib",
-	"27bZNo0VnjYNFp6vjxaerg0Xa0JXxvsJ6z5XyAm+kqlsbJ33ZvOIoZhNpgVP4tYQyz9ZfjKeonQGv1Ha",
-	"vB5jYTdDE1khkRr8Qj7Hx2UBHFc+2zABYPPEbLHoFnDb1h2JfZNgDOyNEOPQYFZT3b8pzN/wPR5ElkER",
-	"o1HCOFSU2aoi7Fa2G+WpUu129c/31A1mYv1SO0wzqDZ/mFRld/fsTFdeYxIPzF1IHvimef8zxJs0Ho27",
-	"aRrudKZ8dbTkhRZbkeOW2pjgrEz9yADRUxpBlPJkAbJyNeIEBG+VXWFFAYO0WOKnkbiaZGzOZazRx4Hd",
-	"uJTNhcoE6REjWSLA0YgzoYuFCHvMwBJdCbHU+LFEzk5LiBe8NldeSAkFnGCYXRUXu8QJwjIRiUkqNvoE",
-	"llszSpiM0Z1TXY8ee88LwpJhuJyxWR8zMoTEgaaTFbuZq4WNWybTB7WowvT6CDN31BNSvuph15vUgz1S",
-	"SwstPkBHrYfAnLE4QwueQFtYuEPEpZSvXiiZZyr9O8HM+J/czEFTvnqkDU2tZ07+wVHVvklPD8Gh4fCL",
-	"MlDtLuE1PmPbzItfi3wjKyb2WeIE3PArk7xguDB6mHWxIDZV2jewcTVhfgMv2uSi3sqLRtIyI8O2O3fL",
-	"c6fWD8eNPC7EYhP2/o0VfWNF/+xxf3BK7seLMNp4ypN0e7yfX2u4UrPImHYDv058NYPhRugchMI1xw+K",
-	"beNt7p8N1eQ/rmT0yg75n9r7481kH9cPLfa3iqP/2Iqjpk4bpgLQjux38CrqWOXc7Qr3LwN8dSU+Ytt5",
-	"tCUKcxjsSLpQCsQQsN6LaZLmVLoTwYbIJTNXN2zB5YrdCAypcnHhI9nuk2MDvTEmyK3TLECclsUR8Scb",
-	"Za+paGiVlNlBsoaB0KnE+I/NxLcKHDsj/Wuc5c6Ch7FPmzrpVRvzoLQxl6AytiTTYbH9/nAf0oNSJhuc",
-	"DB4y28ARYWX31+jsm/jyP0R8odNoqQEOs76zDGP9NRskmJ/nPGcx1/OJQnTipUrToWGj5MtDgP4aUmdZ",
-	"63EkJzy6StXM5V3ymQiMRpXPM1XM5ssiD1wUdspzsRYzMJJZIQ+QdmYChZ2PNLevLIiYr2zKWaR9630T",
-	"Ie7sd8HcQUuCdkEPkh32+JzIrjdHGtKvBowA/tZUCMiigfcQ8yxtDVtHKPiakdW7MqZYEhp4KZC6UEWT",
-	"Wb0OW/NeZN0Sfm+WqglPPYOsX+q0zJI+tRe3d3Ugs/C+iGvXUDmxkKYMGmwnz4T/MRSfXGVVkoB4krE4",
-	"mU5FJmQk/C/UTO7r3zr3MkPoYmvXEOx1UOZXdxyn8GPxvSW0QZRr33mdXAsptHbrn+C/lpmaCI21huHg",
-	"wVeIFXS8XueCp/m89eXzl/8bAAD//w==",
+	"7L2Ncts4li/+KijNrYp0h5JlxU4nck3ddSfOtHfytYl7eue28hchEpI4pgA1QdrWdqfqPs19sPsk/zrn",
+	"ACBIUV+2M9uzm6nZWYciQHwcnC+c8zu/tiK1WCopZK5bw19b4o4vlqnAvy8WPEnhD10sFjxbtYatc6Zz",
+	"lYmYCfwtaN3wtBDwDs9zHs0X1M/P0K3MhczH+WopWsMWXy7TJOJ5ouTRMp62gtY0SYXkC/yxR4/0nA9O",
+	"n7WGrRfT58/i/vPj589Pou/iZ6cv+GAqOO9Hp6c87h+f8qeT6cn0eDKY9CfPB4MoPj6Nn0XHp5P+tN/n",
+	"/efQV/IfYjxZ5TCV48HTky+fgxYv8vk4E7pIcbJfglYUtYY/fw5aUZrAYJO4NWzBzJaZilqBm8Sc63lr",
+	"2BpEg2eTk2eTZ8+n0wj+58WLycnp0+g4fto/OX4K/x0M4u/6z06eP51MeX/64jk/Fc+fPxs8eya+4wJ6",
+	"zATPRTzmOfTXHzzrHh93B99dHfeHffhv7/R/t4KWkDciVUsxnmZqAQuUJpH4F7M3vUgt/Hdy1Rr+3NLF",
+	"cqmy3L2kslnrc9AyHZxDB2xU9PtPo7XO8DEMbi54LDLc+3/vflryRfdTpDIB3fd7x63PX4LWPF+k44mK",
+	"gRiouyU1/0GkqaInR0vXIyzoMfw/sViqXMhoNb4W0FZlsci6sDHdm2N4UQIdpiIXreGUp1oEuA8Tddca",
+	"2rm1gtZCaM1ngjaKvgaLeHw8+K4Hnf0LNOo1za1sOdaqyCKgO5pvK2gteabFOBZTESH5fg5aGb8d+zQ0",
+	"6J88D1qZiERys2X/YPd0Mfm7iOCF9zBLBgODxysZjXXO80LDnFYyErF5vLnDY+gwF3e5XXRcZ3i2bdeL",
+	"ZbyNyrDTG5HpRMnW8PjLl4DO+qVcFnntwEs66oxr9q+f3r/7Zzvy9oD/J5+Dx6Xlh1DhgbQEtPFRREpG",
+	"SZrgXtYFgj23McsKWSGPIlfjTCx5kom4NRwELffqhoGfDGDgsch5kuLqT1I1GetSIuG/F4nWiZzRvuIT",
+	"lS3nXMIDYOmqMLKMwz6O1XS8VDqfZdBFP6j10a910S+Z/iLRC55Hc+RgIuNaxONJkY+XmdBC5viu6Wec",
+	"yPFCyZnCd6mv6jM69+M4S6bQ8kvQ8qbVMFA3t22zbRrrz4NB/+nn5gFDi/UR/3zcPzn+3DDsn1/gfz7X",
+	"R/8zUkWcrcaw45ZdiyxT2dgQdWsoizQNWlOepCI2VEDrD+T+HY4DRyz0eKoKGbeGT5GwVRbrcTQX0TUQ",
+	"zXEf/xO0skJup3bLVx2NAV1nyWwmMjh10VzERSri1hcYu3fAL674DP5/LHSUJUui8NbVXBDfe6JZVGSZ",
+	"kDkLDccMgRdypvNMyRkTMk/yFcv5jLXDUevpqBV2zpgWMmZJziY8umaJZOHltPsWphv2QHTTCYNj3xqM",
+	"WniifynomORZIQIc74LDuAwz1XkGVACDvyyF6V9AljaNHfoTOn+iWei93v2LWIUBE9FciRhmAWRRHVBd",
+	"Lt9rYPlHsUz5ClrVBxdCNyG7nQvJpGJS3Br5cgvDId1ysmL5PNF2EozLmOU4Kb1UUouRzMRS8FwzLpng",
+	"WZqIjKkij9RCsKnK8GXNF4Jdi9UZC5FAQ6Yk/jBNMp0HIwkfS+TMfqU3kv5C0Gx3zn6iVCq4xOm/UZFj",
+	"kNVJf+D5nKkpft4ogDAZVEMCJnqzHguPbo6PcCX00XGNSPyfDtySj2KZvUpmQufNdPLph/Pu4PSZHRwK",
+	"T6SKAMgj1HMOP/9pSOJpwrV4dkJiaBiy9sfXL9mL06f9TnW8rpU8mfzb7G/zt9OffuJv/vjL7O6v2b+9",
+	"5u+Pru509vLkUvf/eqxfT17dvpzN/jQ8eGZ5tjqf5nC86zP7BAIr1ixX7JbDKRRTlQH95NkqkbPKaI+3",
+	"fXaqsgVynUTmTwcgsxOZLIoFMjIzpkTmApgMDOqnn346L/I58ISI56J5zXn5RqIkw68JGGuhBWuH3wue",
+	"iSysrSk9ZZng6eJPI9QnQHE8kHl8QVWXL0RuuN/LItOqYQXfL/kvhQDWp1XGQHlinC0zcZOoQrMlnwlg",
+	"LRJ0CXonPGNqkeTu+OEpG0l4s8fey3TFbniaxOw2yefl+ZwmKYzkDA5yIukN881Es/Ck3w/pXCYwqF8K",
+	"ka1aQcuokPRiy5/vgt+9EXKWg8zuD05wv9yDoIGKSO19tV0AJHGdYnA4S57Py9EkcWtfSnp24lPScSMl",
+	"vUbBuYG+cT2JI7B8znNGYpbxnKmMcWhEHDSROucyZ+1ERmmhkxtRIytPmvY9adq03EaUY++txqmBzdHN",
+	"kwWoqOtLTTP6Ho/i/lMyR7c6G3G3czbHg71mQ93fdzpFJl6i46CJgnBGZhZmYokETuxJuPMPl4xcDzAp",
+	"HuW1CXmuiMYT4LwWGw7B4PR09xkwM7kA/W2vadzOlRYs5TpnwIMYan4BkF6SA3PIc5FJ1o6TGfz7Nkvy",
+	"XEgW/iHsBAwUVp5ITfMHYyRgyUySKI64FtUFiFVUgIFpR4AsgqRs85LgWDbzhH5/7/V4a022PVYExWei",
+	"mTHzmjeztPyaBm4txG07ebguSOTZjWDHJKhDdLgW/Fpoo1ORjqX5FGUQysiA6UgtRcyWIgMaHUmitCE7",
+	"hncGp6fsJtHJJBXs/NPLy0sWzXnGI2DlrN2/G+Bb/bvvLjoBm/BMjGQ7LBXLsINcCrU30CCevzg5Zr8U",
+	"Cg4GTQ016bLBqBWesYnK5yMJh1MzWLKKktfpsbdk10DXC57CeyIe+iJks46L2+F8QWY/amrzVuZe2afv",
+	"dlPYm2SRNChkb/kdiAQmi8UENNopS3Kx0FZxBVnK2rGY8iLN2Wk/AH6/UBr+JhWsia5S/JY/WtNDa3ja",
+	"Dxo0HBoE/NrfKaWqnoFNcjSrvMUyAcdgXa5+9/Xl6hfoiowIVH++5/FHOgDwL2NMo0Xu+64yNUnF4o9/",
+	"16TbuwH/alwV69TCiJqYMWJw6KWNegIrmyc5KXY8toewlDPzPF/q4dGRVfN6sbix49BHEx53bZMv/mL8",
+	"j0xMW8PWH45Kn/4R/aqPPlBrWoSNBiNDJmaOD2sXEj2jHE76RMUrOM4xHjFz2pw2CQ9p0kFNk+v0YJAv",
+	"lZymSfTQda6R0ncwXp0nacqyQko4X+gqkOjhIEdDueovylWvEi7jaSZ4vPI62WsjqqPp2taPvSeRWTtd",
+	"as/WJwGTEz32WmUjGX54/+mKgbFYHZcOh4zD1GCx7EwTyZaZmmVC6zMWlksWjiRoWrk2xxQO6UjClF6r",
+	"bJLEsZAP3EIUlGopMssN8HxoEjls1OLxIpFo15Q797TcuXIYe27S1DV4rH0BrQ1Eacqja5KiNPYNM0P6",
+	"/7OS4oELR36SkwG6Ssi95y/SscdU8GtufYpMDu3aDM2XhjN45bFWpHTh0LhwypcS9ECeOsXyAXNPTF/M",
+	"6Xdm2qc+L7VfZFpkNyJzL+9FJ/YTj7Io55IVUtwtRYRajTcc1pYC/hHxQpMlYAyARC6LvNNjsJ40bziv",
+	"sUiTCVCUSFdsJqTIkghX953KX5Pf9HGISiow3qFD/+CdlIv7znthrwWVKu9Sg8dY0XeK6SKaO7+ZXYRL",
+	"mBKYCCJ+XNmSaFwTfsOTFARgheiOq+uSeIM4YHX8Zo9zFBPNIr7kkyRN8tXaFIDrI5OKxTJVKzSs2iuR",
+	"k4j+wFep4vGVUm94NhMPXk0SXqA2MHEXCRFrdjo4GTx/3u+To7HCvTwWbwbCcqVYikPZc02X1LCbK9Wl",
+	"ho/F4CqzCN+e//v4+/ev/jb+/m9XF59CXylnb5PvzXIiPcUJ9EK+jwNW9MGDLi8c0FrSjDNzfUEWIJIG",
+	"S5WcAS8ibWJt2B+d2v2fMnBPe8ahXSn1lsuV0dj1QwmU54KhdWQ2tipOB562eKUUW3C5shqZ3pcggRCh",
+	"Ydc1fAyC/OhGLuIzstiN0y9Er3gX3YYh0+QG71VvtL1XNo3BvH3k+dhxGD9KXuRzlSX/8WBmy40/eEJ+",
+	"batSbTKYPH5bGcSe+1D4bR5JGpkho9+Lg7i/lupWMiVFbcF/+umnbv1WYNuq1y8RzNIvMxUJrYGPX+Cd",
+	"4+E7gMPxYnHeultj/0q/bstmAjUVtD04i5PpVKDtUVqt7sq/quTXOwL90Nof2OUUlq6xx/IYDjz17uCB",
+	"7af4ed1eCzir0C36Nzx3Y2WJXici9Z2Rxh24YSmsfjznmg2cdTyFPoCToFpIETT4DNqoMj4EDkvOUsF1",
+	"DsTFMhElS9IYvcPyJShb++EhfjeV9z9vWOS/Nkxqr2X01gop9rHdErciTbvGMTEpcrRRDfk7RSeKxDKH",
+	"EwIWLy7HSE7RQ+vtVTtN0AmfSBbS2ocde4o9Wij5EZDDSG4iM2Me/yiNf1fEb0Wc8CtcswfxyJfUtAtd",
+	"sUUBypRgfifQGL0xtMVH2TR6PhhU1KpTn3G6EbIFDJHhvu7NQl3rLrbuYrPHVLCeaBb6cw7tvgLZ14xr",
+	"2mqwrd0IkLudu5g0XPGYFBmefsigbZ4ADzQBK3WvvmBlQNsQyWshch7znAcYggA2AdhoTC2pz3SFb6Eu",
+	"2xvJK3eBrqYMbLyV1yE84yzjt3azTJ/w9F8/vX83kt67Gv4H6S005BMGjGfCBkhAS7QpwX4cyfDPF+T3",
+	"MUECvybxlyMvOO/o10TG4u6LcYQvvaWo0Gd1QS5prjIFEWdmPERvR9n1EzN7OEsUHID26wqpdSQngoVl",
+	"UF6I6iYOfs71nOUKAwwGp89C1g5PBgNUVRM5g49U1kPlc5HdJlp0euwdWs+ZyItMiphm5JzA8J2127qg",
+	"dZsluXgv0xX5j78EtVDFNUf85dsLPBw2LmLJs1qczHpw40HXbn4sZGOMgL/E8Cpq8WdMLJb5yt6SYBCN",
+	"HR5KF2m0D2+cvbXR0S3Y2oBsJOZaMEU1RCQWkYpFbFlvwJ6dsFTdiiziWrC5uGN071cdxiNEd5p7xdaw",
+	"9f/93O++4N3p51+fnXz5H62muXiRoPX5vDITgHdcUI6VI9Kc5sp9/+DpSbDloqE5FKS8svi53Osa4VUG",
+	"6nbgs+tPUQTnl6B1XsRJ/nIuouulSui0Vo8xbzjBPwF9JDmFViUzOC7+Ydlyvx20KOJ9nTR5DqwNyTKE",
+	"d0LWnos7vH1a6yOJG29o6osVtK7Farz5LOBtn9komAaQ/rVYrd+Ug9DqclipptFItSkgh9YGJI3AsKdc",
+	"3OWsfQtzDY3rDnsFCzqZrli3O83Uohu57QgZKLW6eRW0+KX5s6EWv4R2YlLcYqgbfgdXmI735u3btJw1",
+	"2qPgAPFLy+xp0EKt0C25WZg9iO5NohsID68oK39s0wLqdPzFfZZnGV/hPpVBRdCbLFJyv5mrv/Xb1Mps",
+	"cRDVTjZO7eJGNB6lqDmKL0Tx2luicyJg5p/o8MZ/ZlwXmejpnGe5/2BCDUYyzASc/UTJshUqWmjCV/81",
+	"JuXbNPMdk+UHMpHyVW/JC+qK/pkJXSzE2p23N9gmIiX2sR9r8HJlft1wO2Jc2uhp4ugCb5eTD12QmHuE",
+	"2kwS1eN51FI3DcALEG9W8CqUUm76Jp4mHEuL5jyRpJ0gWwuYgtMPWh6Zay4W1cXC2abQ6GFc0NgTGxfW",
+	"i+n9965xgnUv45C1nzzBJZ3w6HqWqULG7FZl1weyIzuRZcoj4ykWhh/hgtDatI8DNgjY0//3f/4vaqiq",
+	"yNmML4n37THJnGczkW+aILn2DckoaWNjkXiHJwPvVA2f1oJk7TutnSwitjzQD58yh94NsLIdJclVWOl2",
+	"xvJo7JLY1H8ep8znHzFl7q+la6N21YVRPM/6x4xy6xg6QXB7JChIP7eWXMO3ppQzqNU0N39KUeQZx7/M",
+	"laVYLO213VJkC/e3SpNohSufxdj4s7/75gNr1F6OXm+Q/ULGIuvWYnJvRBbjhXvdagMDSGlBsTl6JMPz",
+	"SsOu+VZoYiFsrBx0Dyyum8QMAxlHMrz6+OOnq4tX4/Mfr374dPHxr+PLV59C1ia+GInkBvSct1fnTzA8",
+	"dkVGEN2BUecjueArNuc3gk2EkC7QDoML7cyQYcEnZxJMxw6ZnXByRzJ89ZfLt+O/Xny8fP23P1FcvlWj",
+	"nmimbiWDF8rFaId2HhQoENq3w06PvZ8yDaYZT1meFehgsWsAo8nVEkOV2qTodNgsuRGwgHo5hWMdL3gW",
+	"hTi4EP46Y2F8nSxCliY618ac9ofTY+GvXyiRYCRhaQR5C6RgbZ7e8pUm96LNX0Ob2iSxdXrs3PbD8DoW",
+	"1vJaaDd/lolpoQX+uyZKf23BwNBd5y0HqKB3NlkLGIZacIxmqiZt0gGxBItOuOXUJEtt6grGYNLXJqqQ",
+	"a4mgrk88FhjjXdVnsmg3n8nnf6X1QAGLE9ybR1Xa1pkUbuyBfZg12bvFlw18y76wruL5q71uNinQ56O5",
+	"IFFvCOWMlfSOpNV0VtAmqFkm/l6u6zKGTtasVOgtpBPUi8OgYv1Qo5r8q9DEuj2HPZl84rWPvT3/+NJ9",
+	"Dd4Je82dpKrBQfDhNQv1Il/24PdwgxIETHKaNEWzV6aa1KZKDfNVY6/lydg8JvtO87gywXWTro/2Gf0Y",
+	"+kRAbCtgyRR48oYuFyoX42TZICphlXFU9FI3WW4aFh3p3WfAF811EW96CSrk3iTjvwcL5TIXi50+0+ox",
+	"EhYgYNsovcziLw2Z4E0rD3wH40Orzvj2hGci2B2D3Am8NBOx4CCetTW01/LhjJiqnqbr7vGhLr01NbM6",
+	"0cCs1sb19wJRD90CvSV/BbOgKPHgjAFXY2FtaKGLI1YyQrVtL75fEg2exLtLamTDhs0/j+sSobZMZvxb",
+	"VoXCddd5eLZJrXuPl2SoiC7RVWyukHKxCMCusQ8wDPyw6dJpWxdzjQdv+6zM+V4fuiF+k894xjCVIF3h",
+	"JYiaGmPIaEqoHeM1icnx7bXuf0ZhdMLG6u11lXPYccbL8sakUzptDVxwnyzS3HzBXo5Ilc9Bckhxi4t0",
+	"QK4oa6fJtc8i8q7NZK3l45mzWM8CLW/emtbhh6urD4xeKEd9q4o0Ji1+zmOTWpzIWSpYGdBLp6Rq8Q76",
+	"xw3h+zu9gXWuZAbcSKqpmrxURZOPzPnW3XBOBiZTew8nQGQ79Xzsh3s2qZfAjKVpAg7ApiaGKyA2PXaB",
+	"xsVCYNYFxkij+WCO1JDxCRoP9hKMbgFHkghV48Wcfy+jA9uCbJfyd+QW7ueRNEqPxhOMlgq8ReNvuqur",
+	"AG7sq56XF6IN2nkNEWdPdQPDmKKosoM/f/YY6dpRrn93iw/xnefur/sSXQKdC6rYmC+37rasYPlsuuVq",
+	"V+6yOu6CiEslk4inwE7w4q+8AqvlID4cI2h96B5o0K8b8h0r+EH7OXJrKEON+eFvrz4w+55xKdhbSOS+",
+	"JuypdunYAFe0+eu52ufbLuxF7/z+Rlic/enTrkg5p/2QYzbYXVt81b8eMCrPB7EJl2bd6V0C1fjT2QOz",
+	"ZoMne1ueNGt/IASTT//2hi2zZMGzlZH7qVZ4kt4qOVOvvmfhOKkL1eO9hMd+Kkc9joeu0Rz/QPvA2BPW",
+	"jY0piLpzxkJZpGkINt76fXo9d3CH07UKbLVLjfEcjagMSMUKDPhj4WswYTFKyT0cyfBKhUfhyyh0qVf2",
+	"esIdmza2QI2oA2JPYdzTFHN1a46tjTpNyieiycZ4g8+ZFjZY5cP51csf6pEoIWvTeS1knqQwOtmpHdci",
+	"m4F8OuiELsr03KYU23VfgYe2tH4Q9gRe2tKrQxVb22Tam3DIwvJtlPiwUeYR+ZDOWIgpHsDsw6EliZGs",
+	"0oQUpPz7vQFxxyJLbkRMaA1+YJLniHdZru47VT+6+31tpjWItHWnGc9tLIoWGYtQrZUqx6txe53kEzjX",
+	"FOejcy5jnsWaab4KyESNVCzQGg1sSzx3LPwAvb/CQRjXMDp/F1YmUERpBJRbfkjGm13BJm7LH1iSa5FO",
+	"YYOuxTJnhYzmXM5srFGzwrPVXCrH3ETIdaC5Nc3Ei1OpJFXklcQrx9pw+9swN+AW3sQ6QXN8CyHbHRTf",
+	"UoMg26GT7K+ROMwyv8cqfNlaEx9Vbw8r99NKRp/o9S8V8L3G6BkrrRDswM65koFpsioqUkPc1P1JGzD4",
+	"Gldlp0jxINz8dXJobmvvq6qm/nD1yMcX/PWe01z7iAMkrO/E98ViiffB5hqIzmN5JrYq5MfBwdgra7fF",
+	"/kXxugXtSZbAg3FAFTKgUO4o8gD5/A309bNSWQwqll5QC+iuMYzqEfBJumI4VDatXOyaXVQ3CqpqepO8",
+	"q2g4Tleoy4uapbnRWHcIlAdE7jqISufo7DGbuVQVugELp6RHhbkKWduPqx9JZ2F0SL56qx722Ll1EGAg",
+	"MrEUFitBEcqxmCZSsERDN1NMS6iGtCZ5Zw+LvjaxMgLWRiLv7a6smv2le7YS/Fma41GD3gJ6ZWl19TbK",
+	"Ps9L/uLF852Br7vGck+rlLXDt+eXb9jrj+/fhp372aj1mTyezcra4ceXH67Y1fuwc6Ct+sjLu3lVycZg",
+	"PI4zoXXgh7mjeh8nepnyFcZjVtdyP9v4wIk8quVcO1hpahE6KKwrYBOal9E/KdcjTVGNxmgWDHF3NwYP",
+	"NsSbnMNv36BeVwOIvIedvtiEXATfcRBFvxSiQP16ou46njLJMzIjElk5ROSz3IRotAOpqG5+rQ/r4+uX",
+	"7PTpYMDCt/Rm9/JVCKOL0iI2OQGMo1t8kvHoWuR66O6tXrx47kMQAfe2Pw2Cvk03BoXhx6vX3eesneQU",
+	"hhOLOxGfsZPBwPLpilU1ESsl407TjuyLOn0Yzde06gaFFJahWOo8E3yBe8lMXiDo+r5+SpuJEI1Pnz59",
+	"0dmlj95PS1/fSJsfYF6qfraiytdSEvq7NN31by1Tnsguhmuvn5wd6nBN2F2pzcLua7Po/W9LK6qmr2D6",
+	"hLNRuXqMiER3U7gjGLEGQ0aYji7W/S5HNCtnNBmEK7SyEDKyGtqy+tfl/355+ezt1fnt9N92W0j3jHTE",
+	"qX2w+bAHKKBXiHeJ4cG5MtbJGfOVyx47pxsh85rO+co4QFaMZ2L92naTz833t9I7rI33pJEBdLudq1Sg",
+	"a6Rj7vtdvETJImv0ncgblaAuv48nrkK+ezrmJkmaUi7Wbky75o3x7PZ1F8lKRgSFhAGbxh4YsnApJAiP",
+	"0Eg78gMZm75j4u1FHI5k2xr6cwX7g7mlVQMfXjcx+bDieZYIzcTdnFOso8oYH8mlyBYcDgxhvZyxTHRj",
+	"EKc2SZmS9YWMMf0B+pQqH5tkskkqYCjkNLNGbafqwDMzcnZey2JsUyKH11XVsefeXttOXN0rtZjo3GAU",
+	"NXj2MlhRqe3yIsiPXWUbohUwEBg654slyeDbuTKvjmSSm0cre9+6FJnG61Q8E5i+hmGsUSp4Zr1ttVxF",
+	"/9Zwz1u/ytXZnvdiMOZxGRrmcSIKPnd+OCNGn2/s5R4fjseT1c7MirbKmJdR0aHrUbMvSb5XGkVtGe99",
+	"+/KAy5GavrOn+vEgj1/VdXWwZ+pe6Vfb/UdV785ml01JUD6l1MjV9+z4C9Uo8KDh/cLONsVN/jT3/dKJ",
+	"xQMLyJVuxHxumQ1rh/7gwWwvk04oCc5UBMA8ZCJyaHfLNUZiSswrgrZj/GfYCZhOZETooHkGg4i4BI46",
+	"Ecz68RmGGHCWJ2BHBAQdYPhRTfPYfN53JdR+2bDgRSaasjdzMLWafUD4C5ifnGXq1l1XWvi+Hjsv8Z/x",
+	"ZUItAAnlwDEmPLpW0+mZwYm5+Hj+6cePF+O35/8+Pr+6unj74eoTLtnf1eSJtjFKiXYir57d0xhrVC/w",
+	"8es9/dv34dlRluQiS3bCEJgteGlfd1x3fekvKHzSMFWTVfF3NWFasSnP9kx4qpXFaNTnEBfOKMcpz4HS",
+	"ajvaxvPjLophFOYN0GhmSpGVuvs2usrzn+41BarTsXmF8Hdro9uNqA4WcxZFzFC5sSuK2Nv7Jo6VHKdB",
+	"iuDp3E9y5qTOmBb7ykoEeNyTtj7huxQLmD30LOwp58yXjZRrkkGVRfLOi1tZ961yw93ZqIklb2K1M1+n",
+	"98+bueBL78TWuCF5IDcgI1j3pIT1TBNtKpkYZAz6VVDUHQVzdSMSQb7/EpXRSC3Q887iTC2XoGqzd0Wa",
+	"2uIkFOwvLfiHESpAzaCrChkDPYOlcC1WwmBahGYA4/mCRyHaeXq/k+k3XJ/5D+KO/fD2/GW3hsbgLwJ1",
+	"wAr0hlsOD43Gf7n4215j8Ey3/VW3iUP0vw+F10jVbr1/kVb/0haaehQPhxHS/1kJl+b7++plNUeL5b5t",
+	"nqZGRVJSaIIPwnNd9UzQXRcYptxoPxvP4mF3J54P7Ol2UruXP/lA62w3/EkDPdfcpf3jbv+4UiZjz1IR",
+	"m7b4kxUqtbOubh2nuZbqVrPbeRLNvXQO5MpnDOjPRFWRQ3ua3IF6+5MveUFVdrw/gBelshG0ecalpsxn",
+	"dB7JKiw08jy6cjfJB/lcLDAKyXC/kN/yBFi/3xMo4QidgTUExjwP8bO5UtcU8mTVBTOhYolQQJQYOsaH",
+	"4yQOrZ/A3EpEsBSpiGd+UZAKQBhfKNJBFgG7nfMcgYIobiiJNbsVmUCWn+SE/tXEEmvE3zA7TwPxtJPa",
+	"4PfM+HcrdIDxm/NcLBoBm65MJgMmWcCGaSHBzhS9nTnx5UDWpxI0L4M/lC1srHTZrXuwSrR1v2ibcWd9",
+	"bpj8D4Kn+XydwWPW5dabwgYMiXrejZA5eaWYqT7HYgFjBUs9YKG6DplJF0EVp3YNaErmtdQ1JqvbMn7w",
+	"7yYOsClNBD+D+scc5wpfLqQD8A1LKKya2nq9e4+tdmdWq2nT3hf5RN1dwEo0JycpfMGFynneVtYmcELQ",
+	"sP6uJp0ee2/zJShwglQykxnhVCwtGnKWvla8+25TDG8gjNH1RJc7vQ7fZaoh7YBdIglcLFk7Fjzu7I+/",
+	"VHfOfbeXkZQqINwxyoSGeF3BtWDibplkK5ApqUDBDzt2q7JrkTnv9/7jXPC7sfGGVwfcPzikEBUjs/aN",
+	"C3uB6Vs6Rz9z5TLJmcmGuVgC1QesuMMW3BLcWsauXtvyObB6uWKxYm0CKymWWmR5vX4bPW0MrKX7212X",
+	"vvSlsthq3XB9UOgdQQ65tKzqEF5XXBHac3+4r/cfho+GUqZc/5q16Q+uSnBNLMyPtm3M/MJ4egwwNlf+",
+	"CPRVxitPTAxzbFxuNcjGkZyrW3u8TWyzzgWPe+yduMWONVvwFWJ1xrGIz4znQTM9h4+MJGFXmlfxCjBW",
+	"+GlQcXojOZL/0+bDj9NEirGryIKVPEzkSkoBZ8Z7Gb7jCzGkWJXQQp8y1paKRSpVaMU66FmKdOEYL5nI",
+	"gjBPsD8Kk14Aj8dwIBZCL/iTp3RhcT/6SOfMrsXfVSJBr1TmFZE6RS3JoReVWUO758/w+STJ/XkRD4Jl",
+	"f96dJLmJ3SAoqUzgdDGK4wz6xNVDzc7GHeTzTBUzUyVlDhtZPbqxiFKeCR0wkWoBfXDN3vA8kd3jHkP0",
+	"WxMlYuFLMIbi2enTQccMgFFUI81CFqmBt/TmAIoCXXJnuZnQux/f0FTOykHD1zOxUC5qH5NRyZMB7ekL",
+	"PmTg2GwhfqwGltpAwgG6Kjh8p6zqU6nZw9lEFTLmoOODvjzo97174rMSXvKWaxouJamGML4jDMAIq8OM",
+	"E71UGrWw5tG+Kl+oDhr6p3E7ojKwNfSFRZHmCQxmLNXYDnuM08EvuN/rK0PQmNB9aJuF5TKcUbKEilfl",
+	"mTYogPXvuo+a+ke1z2oR+aUjolRpA9HKDIYYqENuwdtULi/LrQ1EmTsxktm1WOYdW1QPOnDNqH4IXy4F",
+	"B+rcOPgOjR4Hbs5alZHAL0+0pdkJKA9VIoLekItMVcYMszft6GJBKtuaS0xXooAx4BclY7C9VNc0WYix",
+	"zrMiyovMJ2vMEbt8e8Hcj9Ux6WWagMDHHtP0zAt62LKFaLpMRTYWMlIx1b9uOkjmte6FeS3EkF5mQ0hx",
+	"PwjoFv6ionXdZZZIEisxzznsfqSyrFjmZ55swS0s2RQME7bYnB1iVJVBOQZCuHTIyBJd4sxnZY4P48RL",
+	"YImIwyeggZ45hk9vIZ+0a2NZnqMRPc6zQkZe7lGZdqTZAvg40Wo+55LQiHErVIF70faSf3SulpoZnek4",
+	"6Pf7+dwKkVmCRp/JGOt2QyNVGXWnXeTecX/9ZGlzQ5gZk9/cKqYrhNRi9RwjmhyKosrkDDY49GAqYOCc",
+	"CC8EgQiJC2vWRt5JNN51CVbYGNllNfIQZKqJe6Ofj/sw+QD5LwlPLmlB7Lmh4hzAiK3nujw4eq6yXEjH",
+	"/srY+1ypMYzcbJQfMwmTahgaUxmMwg+HrEZBds4YZy4rzN2yGmlkdBzc6HAtCWBYNgw7deTJzdyzAan5",
+	"rivuciER16VbTVqrqUIuXQIVCHLluIyIJpHpPW4QUaBZbhYvlV8bptHIY1EHbuJyWJl+Az9C+7zCDEz3",
+	"3vEEtb5K09XMDEsdGIdswTo24fa9ODn9jhmUd2bLra6b5BaUfs1ZWSy47AJTQQYo7pYpl6RQ2qKoKqJQ",
+	"qqjms6gWRjiuFkbYaL83OE3WqjHQi6ztPbI49sgtOnunUZjVwy9QHbOGawGqS9yU+/njx8uGZWDtQhcY",
+	"V+97MJc8n3c2FX73LbkiS7qZwCIEUbM15xVAXEN1j8u8qWpVzqLi/WXtk/4LpiTbXFWwXEq/hOc+bs89",
+	"MVJAUla6x0IVe4QhmIoHa2GCKKQD4qvMVPNwEO/mCEBv1V3YUhGjnnDQ/EUGZGAQ0Fb2nnzz9/Yus7E/",
+	"TdTsbVv3AZdpKwTMOv2vOV9N1ZGmzVTTqfHH4EsBodtgaipQexfRdvA61vhOchUGLPSSon7uf+6ZGgEW",
+	"cVn//PRzj7A/MJmrdmZytSVPu3aNtbusyq6VtLxq2313tdZok1Ni/Sg+sfU3e6AqU5UeocdYTs/ljuti",
+	"gYhQBpy2hy4SQglagztU40wsuS3mVSt34D7A7EusLaQJmVUZqrNYybBzxlS2nHMJh7OQRvdCZ66xY6uZ",
+	"xXuiAVWDhjY5wAoJBlSi52AfmsBx8mIahrfDIXYyuH/KrQc5vU1cVLf6lWkE7bPVOCvkRgiIZMrKbSZF",
+	"HZeWiAAMeRMVzKka2j6wDTvc3TZUD9cV+VoZju9fMuxcG+MKp8FVvcD9PWNKK432EyL1U3GPuCYTWzg2",
+	"9z01//X+cFZZIXeTromZecw0nL1Cg6okWcbB5lkym4nssOZXplFzhBEtw1pEkP1SeQq8UKP6HjRsbFDj",
+	"X2sUVyf18rjuZseIb6a38kQcRYA3g9eJjMnShb+09duCvZXyZWc4kqExCsaJHOOdYMjanHmoOKTxQqtE",
+	"smmazOa2dItNTBhJq4Z3gtKtZpclZO2JyudM3CU6x0JYtq4jMmp8eSSpShW0J35dHY5NdrDfcTGl/khH",
+	"EoeKaRK4W+M4S6Z5yNq2WgqfZUJoHEPoxRrbsk0jafMroA8O5tFYTcf2ctRgXdfH8kS7CSV6JOfJbO7b",
+	"5yb3ZehzRqqnCxtJsWCWUkws8EhKxTLRRVxnjAjzqmGeuRIfVgiLENY2Ryzp7n+ITJGQGSHwCq667hgc",
+	"ehGPJ0U+NkBxsLTV3AiD/r22r6ZkOXV2VgrdyYqR2KWMcU1ClaedYCTDSaomzu8IuwgPyutXp/2VNQro",
+	"ymjBs2sRjyTtBTnSzYieaPbnLIlff6JS1oFxVTtqMAmw0byQ8KvKbBU0SWDkKYbUAOGZsLTqXPD7NBXG",
+	"ZzyR5TyIKstpoOuwOg1EKxEJoZ7nKhOmRttIFkssDyuVacsXQp+xWNDF2GSFt5owDPh2VkiE+3ZB5zQH",
+	"ona3IcZnJ6LceDJzS1CNWft1Wr6H0PO3877NaRXv0brOVO6RCLJO//cYR51Z3mMcNf52jx587nbwHOoJ",
+	"mvUJNaz1+phrYwgaCKxxwWtUVKWK3bLvVanU1tA9oRtdlgxtwDkow1DpPTyKGoUkHkqQjwGL+HIpYkao",
+	"qqbDBvtk41k4DFRy05k4pJfafh64vpHTJvbXqYwGAoRYrvgBGp1p1IiOimFa5oWguq27yeMxgmlrtu8/",
+	"Im/460TlVidyv6SpihGIBcM3RPF+RN2mYhEakVXKtXwuFvvYgV92TubTpoN+QUlcsfZ03wp8IyafGIdA",
+	"x5128uUc9/vQbCShXafHavoLQePmJUq5UdAogoA0F87M6yMJjc9YVXcokXrp1rGthTCvWFbTOVx6V5jF",
+	"PgWNmpjQTl523453cbd79LtVF/h5MOg/feAHdmgKDx3/Vh3i5+P+yfEDP7BNw/j5Bf7ngV/YqIE8bG3+",
+	"mXWTTan+ofH1Wdefda/gRaa7vQgomj10ngiM3S3z95FTVJwGxo1sbhx3RSaXHhz/9zXVojYlWz68EZZH",
+	"GYBBk/Nau5lpc7ky1yKd3XHrdY/qV3KKPr7frn/g/dHhjq/G6pgu723d9VRZyt1ke1V61RpCSG0WpCFa",
+	"n+Jg1HFBl0sLLgteK3BmnjUSWcpXL5XMM5U2+iBzcqBYf0CiGZaMjAOm59y6HTDVwl5krmvo1KIBrF25",
+	"RixKebLQtRBxbc9pVlSvuSo05Xmt6UsbMzldKj05MuhtjHVxNwJCNl8IUGrnTqo2A0DX0fbgbnpzjy/7",
+	"p26ww827R+Ld5pJF9JuJOsfxwBgTOasOEl1ZKmserNXwFhyOnOR0oXiYVm3IpbaY/ua6eTSfqZKk75cH",
+	"53IPjCeYCvnh53HiWCR1ncy3wBqcMZOCDdRsyK5tOpTpqmNqjUQqi0VcLZ+JSAb7LLKXpXa6J6TAR5Fn",
+	"q7KcTH06dIfXcG4LxLJUU0/9tjd++8On7o7sdiP4vGnsn1Yyes2TtMiEfuBeT5OUglZ5mrJILSaJNMA7",
+	"5+9e9bajydRTXdKVTbA3C+TwlREIINEVNBas0dPZWIviwNLwe9uJ6Dqo5tRNzVJ6FmO39Clj/l7bVoBE",
+	"H6j0ibRzwM3iXqtGDnC0z9H9ji1tVCszJd1Zm0rGuwqW4R9CMCeVzBF0CJc7F3d5QPHAMJOI11OgnC/X",
+	"jKASKLGW/7mrOr9J75nmYtNEbTomiCGH1oAuaoTYwEGTbMxZG3EMdXIjNuPw9Q++ADSDLBNW9xulC+T3",
+	"Byjudg5wp+jaH4iygVJsmJTDp2w6U3snCH/Zj900s82Nl/WlMpVo1AA4i7OVU+V2npuNQBolO64uCmVS",
+	"IFdjpnEtIOoewO33kQms3TfY+mbCnYeNo26aOsAJN7ySDTaJDtjGVy4ksaHi2fhe6FY7U9Bq6Vi3SZqS",
+	"WzLPVqwtbIKaTUOr6sK10iJUpgzUcXq7d2+VkD6zHSywppYHjPJ8KZdn73hIP0G0yZGxktF4g3Rw6ZWl",
+	"IGgqtbIbEQW+sU/CGn7HZa3ZQk5VVL8HZbE9avGBr1QrwIMuO+gsNJVppGzwdbT5cTVDzyOC9RNVxacv",
+	"scoMCW8664ZlN6R+b1birh65gFgzX+mf7MdadiUM5xVgT53XU639bGL/3Nh8EPK6Y+UTEbNiuR3w9/RB",
+	"Jujvo/bOgcymttFggA3ZVqVxL9azPeN5nQ72LJ1xehjEyIaz6gMPbihTUTmtDae5pNvK2HccVIwV/nOm",
+	"imXDkd3Kta3hQAV8E92weacnB9b02GixIIi0MUIc/lqFaii/jowPcpJlBb7bYLK4Ywma0nR9OlKZPq2b",
+	"oIEk4wmzBSQsbW6jUtbGTOY/dA520dgtp93YZzv1rj2bwX6XUHnVhU2ydTMw5RmwY2qoS1WkFmBObvf1",
+	"uOk0ra5ylUi+O1iaH3a13UztTfdHYDPsWjsbvtZWUxspEYcdYz8T1dhcbwtzY5ctTXQ9sPTp4ZoMfbL5",
+	"iFhVcc02MSMw0Do0A0w+a5dZfEG/3z8r714sLGAmMIdwKm5F1nnYzm240nfJGnZudit2EPtjxD34Oss/",
+	"b9DDTsztmOv5RPEsttk0NVScsjq5Bdl86vYFdrKGWA2PLDwQ/G1Aq20wNpYi1Pk4W0uoqF54bbrlAvXj",
+	"u6YbqH55p+Rd6FUMK2/QiRxT3C7+S6Wx0PnYDHsMElbD+GJdmw7uQcpX/nWKDRMp7zxgI+t3EPTM6M24",
+	"AotEFjmtFyG36Nbw5MuXpriqhq37HkO12l6irK2Z4eoNYSKlKYZiUkCVjAgtDivuJZnJIk2k91ZA6cWI",
+	"ZUD8INM9FhrJFtIzKtlnAsZKW3rOS2lqNyFFbBWKUW0K5TAd76zd7gpZfynBmX5JD2hWv98o+wjcIJpO",
+	"UHkAdnELOmeEqNraTOkH3Hia6+YKGe83CrLyWz7F7tcQL2421fh347DdNk9yOyO6cAu6w3m1FFk1Kr3H",
+	"zveMzk40mykCV7FCLZE24jsMbPC+jW4/o2Rp6GwkKQoZmlKMt/MEOY0QMUGxvatO4MUm9NjVXIzkNLkx",
+	"ElUzHscGH4IUUL94eVDGNWtTLKc5ZHkjyLG3IJq1y9461eUpdVAH1N+U8fX0AFv4Hjf/dXlxcAeOHR9a",
+	"e74URvdKEqrzj/2rODgM3u3n4v0WF6DxJEx4dJ2q2f4K9ivg5U5CrBe96Oz0njXo2KXwXEu5sV8yPrp0",
+	"hemZZUh/CVRWdT7vFye+RU6vWRZldUlqxmq4YnB8Tesz1vcu1ave3HJten6F1VgVtLMNSq1EPlYj1VpS",
+	"uXSQYYEpPsjNX2a97J5Vb3IHD6HTct88Ut2yptup9aNThPaKMtkSxMLafoJ6yldH+ByMcbkem7IhFmXj",
+	"hc29glHcKDdGhjxGDIp3CbE7FOWe2OMNGufaTV4t2seRpg2BQDOFWhMosd0TXSv+Ptgz29IpvL+uRU2X",
+	"DELb2dMw3E1nDYPi5PAjYT/fuDzBHpEv6ycDllpERZbkq0+gUhnlXfBMZOcFAZ6uYXecf7jEyvbtSMlp",
+	"Misyo6Wcf7gc/+Xib59CROmSfCGGuboWcogYr3/E/w07iA07kvAKfEFlyX+g9jVk3+NnTTFHbEke2LDH",
+	"EK9YD1lIXvQwYCGo+5iyHy8ICAzWBecABwm7Kpd0nufL1pcvKAWmDUXYLOCB8dKjQqMWDimYPAs/XF19",
+	"qEIDJ6XdkKuR9HItMcGQIGqQn2dFPu+wXM2InZhcNisfySuHdR6lGEkP7fasjpO5VIoq2bNILUEmIr6x",
+	"05XaWNjcakxHFGCBalsH9DsTPGJnaRQ5WEptFTGTwpdkWFOqa+qWuzJXARN3S6VNyS98bqQ7+h6dWa4D",
+	"lgowuAhcUWW6rEg1LW/JNGHcZ4XUJowJhlIPQ8WkBDTeOFYfuRF+Xiu0s/PHxFCKM6GEBQo8sa4fi3fY",
+	"QazDP/yBAQkKmScRfQnaIZ1q+J22Ojy6OQ6Zw4i0CA0wXncUbF13zojyGJGvbO9N450euwBjFnqLeIbq",
+	"jomVQ/wmGtUQhvUb/YP9xmYZBzX9t5H8rdvt4v/Bz/aUsN88DBXaXjgxtUdHE0zuPbPeHRt1lGumbqW9",
+	"wyLVf8jCP19UGv+axF9CWnBoER5l/BY+cuRBaRz9ikhPX0KqbnwEG4+ZuR/Or17+sN4bTQIPOPvNmB7u",
+	"u71ez98NcYeIlgSOTCDsfwfr3mai0gmgejzULzEM2zFdhZuP0XoSSdLgQgIaXtmjAt8oAcQDS9PwyJAz",
+	"Rtpi+mcVtCZYG2PQNMCRRDBt3GBCnowXiE2GlOEssUyUzAX4iFsPikZH4L7wrmvFR5eYLzMQV5h8fNdV",
+	"t1Jk9ieCA8ubPj6S7usegahpnUaUTFdYrpoi74F27R3htViN5EwAhZz0j0Nga+4HY+4RhVuMQfiw4W2o",
+	"DNsJlr08DVnbga0baDZck84ZBYzY/GQa/IKvDJIFj4FeR9IdE/gZvVAmuZim88SwxI5Zci71rUBfeHjS",
+	"PwmBEfIoT1coyyofxKVzBbox1zpoQI5/YtATVTaSFvGTZ4KlSl1jSFePXSnFFkB+polmM5Gz8GTwIjQw",
+	"dhha1D2f5iIDIXjlIAkXPM+SO9Y2KPqOQDAdWudmUphapaawBB2inZEMYxXpI6sX9BZxaLklXcaUrNHd",
+	"DvAtiF7ABY1VCQOweEJ//DvW3bJlogw6bpgjbCYeQAQJor/5SM6rcF8GeibssU0YXGmiiS/UsID0SJJP",
+	"Bd4Ke+wcDldWpGJo8G9P+n2DbudB/Jcgpu1CItggDuNfP71/F2CVK4SrcVljrIp1SttbQcIl5ze0/aXA",
+	"ooTufRThzNuyWq33gIAwy96RiijIQJdIjNAHwsl2zsy0ntemhe3ihJLOqfiyT6aETvCkhNEEay9NpDD9",
+	"HZ8ioGGlNzrKNRDUygF2s0HURH4tWBthmSYqTmy1kIlgFZJBUgmqsxkM1jfpVqRp12zTpMgJQsBARtg7",
+	"LERAhr1DREGLxzhFllYSUWDRonBWBE7AbR1+6NYrw2/xL00l/rYhrZ8/97Bvy1qTPGCENVUHk0Lgxus8",
+	"RFxhy99pUuYzwHSa4pKHDA3IMGDTTAicOlvwJQ5JF9EcNXHDW0AtT2LRQahItLTcvN79+KYEbAwIehqR",
+	"Iy0MZxVHGINoDRnjnhh8BBZeliUGu38RK4thmgk0T81RJ4QQSjfCWZI2VlPFIgWLhhezQw8lhL6K0gjL",
+	"cns8+TgcyZpAoEXE4ZviJJw0GWgSGzBTd7xsb3IkwVC11+4e78QXNAtPQfo0MuCRfKesPEzksiBGC0wx",
+	"LhAhg4Wnd3fGJWyKsZpTE/ElnyRpkq8cjIkrv+CMyVgsU7VCd6g3mmPHoj/wWSKNpBxhInU5fk3nLUyT",
+	"RZKHrG1CvNlpP6BSvaf9vqnKAyoF/6UQIxkSo4IR450fLvavI7rJG7WG7Oder/c5YCP/Tg+ej1q9Xm/U",
+	"+hKesSXXoI94L4RoNSB52ge5QuFWuXnssWqjBLtpvotk54anIg6pTFeGVqamdobmC1HZS7pOoucugD/P",
+	"BEfFg+tyFcx5wWIyoEdQOUdGBjyD/8oV0YzdBu8gwJM1NbxiRawfGwPR2nYFlG8SBCYdyfNPLy8vK8Cv",
+	"E9AZ4Pw5Mfz8xcmxQQg2I+8EpF7FeDlx/uFyJIlGewzp18HiugWBE2bgbRARHyiXPGym+C5ZIhHXYIhk",
+	"Qi+VhD9rpoiZiKcRloL0NxK1pJYTsLs9sb+xcNA/DtkfWfhGRcZ2arYT7GgD+sv0EHj1Cn4jAZQlMwTB",
+	"NhCP1kAwOiIZPJm6pbN3a7CWxMoa59dCLI1+3NDBE80SBwjEwTZ38I5GAHUCwzDcZufdj2KZ8hWYVYTF",
+	"VpvQGqNkbYt+MQXdNUP4Z3JOLEQ+V3GA6IZUYo5LJZMIUb/jVQdXezCofcNLZa1ugLtFKqGifmO3HKHE",
+	"MYXCWOswfn0GG/kCd8vnhgYeeYrtMAeEX4OJoRRiH9dGYnMXKouOFUPQ1Xr56uLth/dXF+9e/m18dfUm",
+	"DJjlXoOTOczO330KnfLXyCI2OyIn1X4IdNYPvcegrDsDL2A81coMjTuT0FRzxdy/tT0a+utcK3Vl1Izf",
+	"/BBsMqzPXIVu0Kbrp8F2ZZwxdAtH1fbsgt1yVy8Udvq4H3qlqPDSW8WrM0egUtza4jneFJtXv0ODwwqG",
+	"5J8px0KDoPKwiOJOZqN0hq6jmYBpxRAOy3SUF5l0Y7Za2m+lceF4Sq7W3RhMRHNl7NVN7LO3zneNr6Pi",
+	"YQlrdZFD5JEg3qoscSS1WHBQUNDuJwww965l/K4gfIF20rl0/GENqOyr1YgvHfQzfiNYsTTbi6a8uUs7",
+	"w/yreJFI4BSlby7JO3gpXCsOT506rycqJ9VK8WQgGo0Gg/5B2zRKizMF0ULVFICF9oWL2cPza3z4qLzb",
+	"khuIwm54qZmtiEfy/MMl8FuBaFy8ojuSA8e2J0/vhADaPF1oLjJn8qFzaQErE+lwyD5kCvipKDQzD1kb",
+	"QfHR95nQUUbhb6wRbK+WQvJl0lvxRRoGtYdowgyry+G1BZM7HLJE5gIEO+zE+YdL96aJuDQr5gp2TBLJ",
+	"s5WBGjHQw6Uv+/zDpRfoPmwd9/q9vqk3BGNqDVtPe/3eU7wjyOfo+j+i4l//AX/PxIZSb3aXEAYluRE9",
+	"9k6IWK9vBMlIVSCQDFYvsWXNen7Zncu4NWzZDwcte/BxQIN+n8KskD9gfmbNMKzci3sV2bx0fVMLjYyp",
+	"XTElptQb3hbsMffKJQrhZmgLt9B6k9wICa8vMzXB+Gk+0wZYHj7yGRofAVNdbV5yewe5yeVNpRWiOUFM",
+	"cxkH5O8O37y9+jA+f/XqYziSIGlEjr+4C034nWI4JTBxtIzBwoB5IXts42KyMF3kS0S0MdISeifbiF4A",
+	"/V7owNhFDsP1jIW0G1QHBe82ylp322vcbSIpovUq6Zj1ezTK2VFS75Gp6iOMvgc9nfafPnTEBlFSi9QU",
+	"hMHVHJJ8vcudCwf95iKm+8KNE/Tq/z3GTN8Z9+uqWgjWEBGJr+3nCdYq2X2gbo7p5msrF/Mc79WUNDCM",
+	"dWRchmESh52hVWc0a4Mdk4pgJMmFnwnYK5LAS4rtdLcC9GflKgtvBzRrE6jGSNKFkwHgINvbOB3wlJKA",
+	"JuUxKNWRMrcoIG+hU9tj7MLCcrPzMsGafMuk/9nKTxNzr4FaAU2DtcPzH19dXo0/XlxdvLu6fP8uNK9r",
+	"LyoFLxOd1TySNuXdq/1blv21V1s4DKd6YRZ2yiPj2hAjSRuCxayjOU9gKFr8ApIUnmGSgyFvehOY1HQV",
+	"Evlo6gMbglFrrGu6y6hcEld5B7A/XKULXCQqeUGuVaCrZlIvXzl6kyySvPUl2PkixVbjm03J0rRFNhXZ",
+	"mAuUiWxXsZKyQZ5D1J4xRqY1bKEfuRW0JMc7cOqj5R/bg9AA9h6pykg7LKnyiTaF3kCTdKQFO2lpPYN/",
+	"RGlSx9AnpJSm6fgJRV9nRsbD5q7Wdq3+8GSwYaw5z4DtfKWBPlqufyPVIO6AP/L98sC2DXhH2v+Zc/qn",
+	"PLeIyyEnj2rzPJ7vnIeBJjh4Ip/vpUXsJxlLPoOJHg0S8r0U5GRVUx8cQ6N6cEJDafqCG/LR9zy2WCbY",
+	"5Hh3kx8lN0EKlHpwQmrI9kavVTZJ4lhgsNrJ4MXuFldKveVyZUanSeHZY0aXYBNJnpoiOFXtoBqs9PPn",
+	"LzX1W+eVdfQUBiPRW5+DVv2eHI4BCIxWRZk4QjlD5u1GxeJTMpMiZt6r1nSlYaB8qqobQzjQKPRH0sje",
+	"lz9cvPzLh/eX767Gl++uLj7+9fxNaMtKJtIUzquLR3Qm4ecNVjY0uIgHp6fHL9Cro6bM9P/p8s/vLt/9",
+	"efyXi7+NX1++uQh7aPCLsr6H6QcesvZMpVzOeiqbHd0dLVR8pItFPDnCH40ZbGveDcn1mYDFPiWRHPOc",
+	"T7gWbK40uQ1n5GhAx06DRGfdLli43XIRQXJfINKmiXfFAYJ6BvPCYHkbiXYv2f/S29mvrgB8dQ5TzmYf",
+	"NuOR6jcu81AuE1UI6T6spkzbaeQvbxC81s/D0LuMl4ApA1OVrkaSVHY4J5jEahBe1iCrWDU7w/rSKOFz",
+	"JNvNYWDuRvLk2HOqJ1mZKtIpz+dImgOKsVebzueFzeD5z1HLLQIXKS9lGGRvg9pRg6jY69Cu4XNsH0wz",
+	"XFGjmloCIzSN1cvE36im7qnn1TPnP75+yU6fDgasLA9ZGWdgMoZsSTIONjWbZDy6FnktPPswrIbGifr4",
+	"A41zffHi+T1V8hpEW7kE3q0CRUt70zeX1yM5oXq7q8BFOFTvb3Wnx/4iVnQAvRtca/xrNZKGGFam65JK",
+	"NCgVPLVFwOvVMVUWi6wLq9m9Od6wcrWrkce3aEwKOs8yU54u0SzlE5FuI+simxHOb9OQsfXXGijd4GYi",
+	"EskNpvyGX9caK7/0qGbZxsncD6Dt+f7zuK9ZFjRXLxvSHbOZkBGLeD1SKZ9Pt5JzqtxSaIr+wirzIfoo",
+	"3FMWXqnwKHwZ2TtEhA9ItfsSusDyucjqx4kSWRrPkLShCJVpr6Plb90rjBD69OE16MhxEuWsHYI+Nc4Q",
+	"SU739HLao7/JEoAtHEl6Uj/5U56km+TXcrq33AJtiIDs/srTQuxFbpy9+svl23ISGFqNVwJgnVRmFF8n",
+	"izAYSXuf9YRijW2qaccJwuZJLrne5EqCnr/aLHGjXr09//hy01bFC55F/mYZHk5PbJDg/8LX/jTFINf9",
+	"NxBbPebkmg6aifLEMNhxLKYiyl3tLVsSAUMIXXKWV6IbjiEWWuAxS4VMMN+y03DQRvLAk1YZz/bD9jWN",
+	"MNTn9jG9LHbMN6vLFTg+3WdS71R+CbSwEBLRMg421hwsgLPQFrZoX4OBBpRq4RuaCu1iuXYs0YZa6ZoD",
+	"wqQZ9GxyB4YUJ9pWGKsEoWHMcbsp+JmoayRDJK9LuSyAeZg7U5B1Tue2Qs+VSz/KptHzwSDEamT+uaRk",
+	"1oxyJk2mhQmHFGmsh37l9xDl6kj6Fd8DFk5JiJr6uVGETn4qRB9SggveO3IZsx+u3r4xYd7BCMxRI2N1",
+	"4ON/LETOY55zDOArcj/c4e3l2wsMB9Gmcn9VeXHvha94LrwooJH8KHjKbPAKzGllYkQI8orTc/g9VRr1",
+	"6poCQcKU0LHaJ/1+x6s/S8Xsie2pzJZUNJGPFF7OsaTdSLalYuE7vhBDdgMMN2R4GWvULgpay7TloSkG",
+	"+5N+An+P5CQT/LpjkhAphEykWvhxZLeg6kSqSCmsfyKI03JzQQY6XcyzWDNNycxk0hMqRJWfU62KD/Dw",
+	"FT4LO2bdMbTccw2YPkihrHoG/lel0z+RMKGoG1gLj5hq1JZoFpLlF7I/ehGKTwdsLu4sCJqaYhpBtS6Y",
+	"PREUrP5HFv6LK2htwtZN0p1J0wSKx3ehL1PYB32U7tfE3M16IxzTLRENdCakyHgu4vDMzGxNn2xLZXYT",
+	"KQeThWCTEcjKBuvDAMJCxomOUqVF3HW1ofXwLOwM8ZxZJ62QNyIFDlO+FCA5YC8/fw7P/IGgtjs0B3at",
+	"Cy0kJqggNYWj1qgF/IqxT95Oo5UG7MzqszZs1UZbeWSAQ6hRQtmQyKC+VHhqhzWLxAwUbIMSlwrdXe1c",
+	"LRdK5x381kfTaBi6ZBucC3KgZCE2RArecnPkMGNCCGnPvsjLAu0lgXhBly5w1brMMUSQlQHIXlzlWvQq",
+	"JTysJ+5wx3CIYwDVWE4ySVV03TG5Dv3wjPGSj5NCRlwbgwS3JGtQD4NBKZA+vb36UJIC1iuoGE8ZvxHW",
+	"CyYs0wZJYE5V98K07RqTquGXKxUanu1+e0v+p/DMcFBjvnHNQjuYsRUv7kHu+jHuq7DH3tPAXHV3+Jd2",
+	"AzUBUoZ349p1hkjwFP9vVm33N5n7JNrGgsduBU0FUXVLIs/3/ZhYWhstXs345pnA4IlFkhsmDHpEJf/b",
+	"j/vF2BE6Xn406ZC5SFLMw9UU/UkFzVyYGDSYZ0qqQqcrN/KNuQdeLfozOBlrE8tNXgqtIkYrloqRzZN3",
+	"QbwmXnftc01+X8o4QD3nYMev1/9fxKrBr/vRxx4DVkxZZNUzQOyQtcO355dv2OuP79+C7DOZFpg/WPVY",
+	"nllZ5QQLZxNVIG6ZZbXI7anjHvtkaX0k1wgP9hCJFU4CsWubv15mZJGSUfVllBpPxVrkaRKJf/GcpdZ0",
+	"pNdL+6n5PG/1me700+y13KUAY+3w48sPV+zqfdgJ6GjwrhawwTkQYsmA0OWJPBZVnCWQTBz4OfOgsbl+",
+	"lyJDHcpb+uoJr617rjCbbNuyo3DHEJfSX1Rfe+OBd6uvslnANE+F9h/tvyFXqsmuPXj57d1BJajb8F8M",
+	"vLKcbvuFwsbxvr3H1cJnA8Gv8+9VvNo/ELJE3t9kOdoXj0rTiYzG/c35slHVpqoiKZfa7JDtf2sxkqD5",
+	"DNnrLAnY4Dv2Tt0waMdsYX72x36/3x9JOI1Ddg7H2XS/drRtj1dqyBpobyQ/kW02ZO8zOEQwrJH003WH",
+	"aLAdLVOeyDNMNNMi/1ORT7vPQWb8INJUjWSzB5fi0Rvct42h1DbFxli9JoWt0ZbttXwoHNAevzwk2vdQ",
+	"kjmUWpqDX72kG1A7LaKGSbp5oq1SMOcu9WYk1zOfQBBR+ZxKOpCfRuHSoMjkI4veJUN1aqlDVAyeIjqt",
+	"bwKVUuuVGMnEaKi3Z435a2QEoVJPDNCoXrBYNYG/af1Mi3X53Wr43t6d5K4F7siAvEu/XyIpdcmSQlhb",
+	"ZbtzBwPj8U8ssCn9WipgxpahQiGZI5G1rM/O73YHg5bNBd3V2r2HS/w79q32X2yhRx8ooxb4H5sCNK3z",
+	"DRtZ27Myn3MiEjkrsdLOjKWLkZe9siLl8KT/okwp+lj9RqKb+veKoFaBt/Tw6Mg5YGJxYyemjzxzopvI",
+	"rmu+90H6QD01HaVNK9OEUbCW64oWpkXGmCYy0XM0f5OFMBnT1rKvJLwaCEL3RcN7r8Xq8Q+V9+FdjfFV",
+	"epMOxPEeB+LPSmLSx8nxHlT9ga9SxeMrpd7wbGbane5zhIySIuK3Ik44KCB06TDYp7EhY1DGL2Se5Kv/",
+	"ghcWl3h7UN4v7HtrQbcOtbgyyn9FwMttlxmE+Xva73sBUDAAF8rpeSjq9x0lrhL6GDDzA5Np/cQPdSvX",
+	"826D2kl16baIsLQt0xcvj+spwmdw7hygzEgWMvmloBA3Mx1cDDTV8Q8yIoE9cuvYywQoy86niW4zk/vi",
+	"BCuoPi4trky3xi4RINNBptbgSRBB4wlTRY5YJ2csNDfELl2Oldly8HKA3hbL1jB+x18zgiWwPbNbvAOY",
+	"8xuBGiXq1pS8VPbRJpgFUjQCMw+eYpKWVT+qm2JkVTCSvFQyzKepTFsJvFDTNQIDEwAWM6bIT1U2klzS",
+	"cFHjvOXkB6VPdxAlpfx1WkZ5aJdCT6zaQbhMpyLKyzANWuQdTqbvTQHyw8zP/SQU9u00iyqk5/3tmIO+",
+	"Tb1vUjcbCJX8fcKeXMxdN0jmv/O76m+y6vcgq+ri42Ei69ck/kKSCmOomnHkvQt4YOjLLLnh0aoEmNqU",
+	"FUCY915mdaZuDU4+MkwXuMzaSRy4uMtacGdA4D8654ulDixe/5gjUK35x2Tl/jGmYs8W/M7kfixFpk0x",
+	"YZHGWE8NrT/0cdJFhYf5Mq0gXAF7HEnrwMs7ZyhlG68h/AhtvDGX6pYh0KwcSXM7EdJaVzM/63D8I9ne",
+	"AmlRyByREP0aGzbtNKG0VWluMUSMkQmgn97izXT454urTcHk5Y4EFhlwTc/3Sy08abhzqHWNEoQkt5Et",
+	"Hj4KRcKToKnWcEAgxWpXvWqAh427B+prqs6NucdNsgm/c7/7D/JWvmrd253qFyO3mQuOzkzI53PW/vOr",
+	"Dx8Zz/IeO/6us7/BhofVE4dfvnYc1pUll93uFtrdsyqV/d4lXv9kL5b+GssNHW77/TeQi4cIOCTfZlts",
+	"nxyfYDMaQbW0CrIyxFP2OSxxPHxsUF1CF9cTXlzxGYLoaSFjQtdLJAsvp923iHm0LgINgjqo48ZiG0kL",
+	"lufnmlj3tIf0226GyiV8vpP+SdhpYmszkT8GU/tn8vpf+cVePfcP7NYutw2+87v3YN6P//zeGPx/LT38",
+	"z2K3w8gD/y5V7+3xr9Z3VCsaiGh42ouO4TI+Aq6CqTgaIdQ3hsd6MNz35T0j6a6wDTL3ZhTYDvE7gwFP",
+	"qN0mrL03kiW3JLcRRbz5II8Wdq3CgEEzRNHFcj4DtXjUejpqhXi1qQkIlhn+PFk57dZBzHdKfNsk92Bt",
+	"8TInPBk8t54xRMlOSf6EJ8eDkLUxttOLIDY6aUxufXSgVKblB5tBNwYltBw+ucMywcKnMAF2K/j1SIY/",
+	"Hdk5hf8Tn6eJzstgNOMSU7fBSNqlYX9kx6FDkyXDolhqkeWMIp4aw51cTTQTBahtyJ/FfoM5p2Cfkcau",
+	"bkR2myW5IKVdZO49ctnBt1N0EWLy6TmB9NA6RIZyS1eS0eUrmJAjWUiL+GhWWcYlaPCkWCxLcqj5Bq3P",
+	"E7uBSRAZrBeEq5oRzfYCFgYB7cA89IElLdYojrNJ9uK0Hyh9g8ZKRI0nYp2wbF4L0ZFjAxiSN3geekcA",
+	"8SYtDZYkVs0JbR2PWpvCUCy5bwo/eXbyeNEn8CfxOSxvKm9UglV3TI7iZ69keWuSpKktcLS/gPuAU/kH",
+	"uw73uKEuIUMN1X3TcO5jYe1hJH1AEDFCf6fazf/Jxtnzw8Zsj/rv2bIjLcZF1Twp8+tVxswBf6gi1YT0",
+	"gO7NpmI5W7HrYhGpGIN+MMJ76ifQhNg+ZO1+d8KxUp+RF3hhZCSF0ZmeaBZ63w473n1S+RzeqlR0CBgf",
+	"SffoVaItKurQaxWWad2caT5FuDhhgMGMITuSNm0DVKSPYpl1XyWkDbaxoMjp0z7dAnkTtMWWbKbQSGJG",
+	"BZWRsGIkNGww7NigTVyrIamIVp+ytUqM/xTUCq32sZSbldWRPMBSZrsN5XM36UcW2pW9dZC2sAc+NQTk",
+	"IO7Xi22i0F3yfO4nOcfibi1IrzFIMJH508GuuuqHGfoqykXe1Xkm+KIq4+4ZmlhZHyScs3pRExNoVXlT",
+	"3cqaFGw4I+snOvQPjTt/7rSwdgh/w58h7BGWAAiYe/g/8SkVR6lqSWW/Z8y+/adRi/eW8RTVp83btV7G",
+	"3TuduwNOlpl587+3dP+v6VZYPx2P5GNokIwZv90qCV1Zh7X0V1Oei0o7oP/HJpaxNgyawg/gr05Qrd/l",
+	"0Fy4ZvUc2l5VTI2kH9ZihVlNdq33iqLKyCVMyAU+tUU2sd2i6Ss4UrbKpo/89mv6cdfD7B/M1B2peEHl",
+	"Hqv+xt++8bfcNwDq9PL1mJxeyWgrl7NDKgHIhiboCnPnxWKZ64BqISHgd0AllMxPgbtop5AEe4tknHLz",
+	"ROcqW7G2jyN35tVTpvdGMlO3hDSFQWV+JX42WZVI2AEL3/949f37f/cwpIGV3FerLjmXrVr0MK36E6z2",
+	"P/gKaj+vC4zsFYV2b+BhSAAU/f1f7mb6v/AdjD26Jm6/ZCR48h+TjRyh439zhO+FxFozWGQoE3pumYDV",
+	"mion0LtJ8WrOVJOP8RKiK6hbU9PIYCjwNFW3gnKf5zxbpELrIcUDjSQ67Sk528UpEU6IcSR3ZwXPYowC",
+	"LZ2OE4GxsiO5OdLIdJzkW6Bgt8TjMIpq6uE6hp0N3nZKerY4/81FKfJs9VX4zeDQYB6qLtQaHu/teMaM",
+	"AQKG2n2tWm5/jDHM9CdayMffmNTvmkl9dFvnxU8CC9BEs+tsapdT09TJ2KjNXFQKYG9Hrt14gJuRYu2n",
+	"/6kRnM0s9oIP85byG4jY/aGb/XU8PKJrUyINYnVwDMSaZcA+3Hdg66h8Nh43RDhFL3lKYgzrp4xkBHIs",
+	"Szhr+8VyOkOsBJwJDZI34lp0E6mF1Eme3IiAegOZS2W+SU6ZBgITedYhu8pSlhaQgTBRKogXWM0Nsats",
+	"7jl1ahAvOoEXAELYrQYyqYb9GY6kjyjKLirYneWl4t/VhBBPRFnKzWI/9kxekVs6p/2bS3WuMdLi1cWb",
+	"i6uLNZxqyqOZwKaA6UJVe87KrxbZDUYeZMKW6+FyZfBQI8GWSXSNPqViCXbGeRk1MPDct9ATzt8mo4Zn",
+	"bKnSdCRLXCTDsQx6NvDd0OxfGThuQkVsAsa6GWViWUygxXqwc7uaTMWoWr3x9eihAzuyFRldqs/f1aRz",
+	"cOgyrphhYg8Gb3nIpbwhzw34JzsjnA8LaS4ycVCOz+Cx5cUmLQ2oEHQ0Ku5mk8mVtLselLRq3zBZW53e",
+	"tyzwf2gW+PYWL5WcpkmUfwvL3hiW3ShUrRS9bzkGn0VvVGpBK/O0iDJ822a076/JzsRm7tlghJUfxQrU",
+	"rixB7XY23vtq9tmJfzV7/OCr2cfmZt8Myn/MkXLuq5LC7nmEqhUQN1uGH6uVEqnC8j1sRCon0mgifqwN",
+	"5Z/aUqxOZh+D0SzpN1vxHw44nTXStnegqi/cE4jamJz1jxXS6u6eMdrOs2Q2E2hxyIKnYYfyIK0VANKL",
+	"hhlY42MIXclEzmw8emnaMKx5hEZszpL8bCTB1CkRYGs8wBg85LkN/fxRBx4Q0pW2qWneY+csBhulcIvH",
+	"FokmY0m7oK9MLHmSmaIyix57L9PVSAIbg4Y8Z5ywYHmUKY3+aWfV6SG7nScmuD7RdqqmviqFZ5vrpRee",
+	"lWdeM4NCGYw2tnk+TmKbY1xPCmXt8NdRK85W46yQo9aQIfz9F4P1yCdayPW85ZF0icvbXdjVBe+hVVY6",
+	"szGS3HmzKRYe4RAceJTK8o3WXZXxtB5go5nZOyvpPoxvazLpga5yXuRqTEQEelI/aDl6HIOCJIs0DQz4",
+	"En5hkqrJWJfZZfjvRaJ1ImdUuxifqGw55xJ5A3RZmAqCHCyVsZqOywrM/aDWR7/WBY4J5zO2BwAf2izz",
+	"Ih8vM6Fxvn3Q5LCfcSLHpkR0P2hRX9VndAjHcZZMoSVsRjmthoG6uW2bbdNY4WnTYOH5+mjh6dpwsSZ0",
+	"Zbw/Y93nCjnBVzKVje3lvdk8Yihmk2nBk7g1xPJPlp+Mp6idwW+UNq/HWNjN0ERWSKQGv5DP8XFZAMeV",
+	"zzZMANg8MVssugXctnVPYt+kGAN7I8Q4dJjVTPdvBvM3fI9H0WVQxWjUMA5VZbaaCLuN7UZ9qjS7Xf3z",
+	"PW2DmVgXaodZBtXmj5Oq7GTPznTlNSbxyNyF9IFvlvc/Q7xJ49G4n6XhTmfKV0dLXmixFTluqY0LzurU",
+	"TwwQPaURRClPFqArVyNOQPFW2TVWFDBIiyV+GqmrScbmXMYa7ziwG5eyuVCZIDtiJEsEOBpxJnSxEGGP",
+	"GViiayGWGj+WyNlZCfGCYnPlhZRQwAmG2VVxsUucICwTkZikYmNPYLk1Y4TJGK9zquvRYx94QVgyDJcz",
+	"NutjRoaQONB0smK3c7Wwccvk+qAWVZheH2HmnnZCylc97HqTebBHammhxUfoqPUYmDMWZ2jBE2gLC3eI",
+	"upTy1Usl80yl/yCYGf+TmzloyldPtKGp9czJ3zmq2jft6TE4NBx+UQaq3Se8xmdsm3nxG5FvZMXEPkuc",
+	"gFt+bZIXDBfGG2ZdLIhNlf4NbFxNmN/AizZdUW/lRSNpmZFh25375blT68fjRh4XYrEJe//Gir6xon/2",
+	"uD84JQ/jRRhtPOVJuj3ez681XKlZZFy7gV8nvprBcCt0Dkrh2sUPqm1juv65olTJ3FZ6yrEUlpr6+mBl",
+	"qBQhTQEz9br3qNZREeoEvq3n6la7TDIsrcdd1G8NGdcOogyHBV5qPNhUwDmkAqkGFjefc8ns7yY4qizO",
+	"dWCd/E8rGb22m/GPqJa/400zFlsIZv8WLzGjw2Qu79fEnpu93hfx91SDeu/3DXL61078MJPZ5yKPaOaf",
+	"pX7sN667XnvWVOzDpBDazf1YcMUwr7I1ZJt6axpZhW6o8mRZOWbJc1gQo2JZZowjxK6HIwlqIpZzLXFr",
+	"0fWsprYeZxu4auWHpwNbj4vNxd1I0osdTNPIhWThH0LDdblh/ZpJjupnnEynAsGFklgHjC5O8F4wUrHQ",
+	"rE2CgP1haGv9Ddn/+z//N+ywKV3toUMEp9ljCPasc/qndmIlTwTGiprZB0wqGoVBzBUxrkMnYDxnC6Vz",
+	"FqbALcORpJ5AMk15kebsuF++dNzvG9lk3sLBe+UrR/K4H/T7/dqetEO6donDM7yepM1YuAJwmUAhNxW3",
+	"IusEI2mggSP4pq2HHuHkNbMBrnN1iyk8Cwd1ps1Xz8obVotnIIvFhFBCoJfq4DAQFfPuQhKzsBEFnAOs",
+	"SJRIO1mQclQMtMfO6eET7QjMxDdjATZYaUStdFfFFaI2t8DbBbkWqYhyU7OIyqm2KRp2RVs5knTakHRV",
+	"5gYCrJsneNnd6bHLXNM6TlWagtivLMdIVtYiIAQ1WiXDhzd4m3cL7As6uTvivd7yu2RRLLwd2kmAG2rE",
+	"IwFXwLFMD63hcT9oQOqgL8Ov/a8SHOYZXoYZDk+/C1qI3Y8rgWTWGp6emFs9MMyUnKl44ip7WljqofvL",
+	"Ui/WPiVvaBsYB/tDB6U5UnJr+NRedeJX9zbv1vdvg8FFu/Qt6OYfKWlfbxJ0RD0PFbU7cizLrCpdCUrd",
+	"ZgTZutCGr7r4VQRusiEj1sRo53OxWjNeqDq3jY8Zybm6JZ7vckIkCgN6eCsw6t2l7rF2n6SMVNIOwCVf",
+	"1n08Z2X9avzJmkTakxo2w6Dn2LwL1ymrpi955sDsbaas0ztGkiQx8G1aoSkxeXjgCZR2kyZi9IuRRAWD",
+	"6w0SxqhNoWWmIG07AUtmUmEgUcS1eJAZ9xNuuglNsBWz7fWFdajBzkhl/GHiBlUeTTmyuZDDMi2EgEDc",
+	"JvrGKJZ7KTfUVcj30jH7PfYemN5tooXXp/il4Kn2UjcDmxE0kq7/RJca0Y6s2XHFtLdVlo2JblKNkKN3",
+	"trj4vNzajWm8zUm3NVP4caKTSsGzWby0XHgJp7JcfoRIv19GiFSIpRZIMihfK5Ejbd3VwxJ4/YV4zDCp",
+	"2sIYOmoNTwaBl23cf8hgt2UeO95Y1U7XGZrKDLCPjR00NgSwtW9+zv8efk7DvQypAI/S93Z22sCuDRb2",
+	"TyCaYq7nE4VlTJYqTYdG9BvbdSmyOqR/WRR+JCc8uk7VzAG08JkIzNVLPs9UMZsvi9wxZyzauBZcPJJZ",
+	"IQ+wRWYCTZFPNLev7OMyX9kEbkL71vum9947QAtBRiwJ2gU9SN/d43Miu9mckkS/GtQy+FuTV8KKzR6C",
+	"I6etYesIrTAzsnpXJmaDFFpe+jqdEWsgmNbxLT+IrFvidM9SNeGpF7nBcuVKGZVwSmdW3/DkCjIL74u4",
+	"dg0l1gtpfA+wnTwT/sdQN7efM9o5TzLn2oqE/4VabM76ty68FHLjMKqVutJBCcTUcZzCT9r1ltBmW619",
+	"501yI6TQ2q1/gv9aZmoiNGujqprP4SvECjper3PB03ze+vL5y/8fAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -81,14 +81,6 @@ func (a *Admin) Status(ctx context.Context) (Status, error) {
 	return s, err
 }
 
-// Failure is a failed email with its last error.
-type Failure = db.SyncFailure
-
-// Failures returns failed emails, newest first, and the next page's cursor.
-func (a *Admin) Failures(ctx context.Context, beforeID *int64, limit int32) ([]Failure, *int64, error) {
-	return a.q.ListSyncFailures(ctx, beforeID, limit)
-}
-
 // Retry re-enqueues email id whatever its state, resets it to pending and
 // records by's sync.retry audit event, in one transaction. It returns an
 // apperr NotFound for an unknown id.
@@ -104,27 +96,4 @@ func (a *Admin) Retry(ctx context.Context, id int64, by audit.Actor) error {
 	}
 	a.wake()
 	return nil
-}
-
-// RetryFailed re-enqueues every failed email (optionally only one mailbox's,
-// or those failed before a time) and records by's sync.retry_failed audit
-// event, in one transaction, and returns how many.
-func (a *Admin) RetryFailed(ctx context.Context, mailbox *string, failedBefore *time.Time, by audit.Actor) (int64, error) {
-	var n int64
-	err := db.InTx(ctx, a.pool, func(q *db.Queries) error {
-		var err error
-		n, err = q.RequeueFailedEmails(ctx, db.FailedFilter{Mailbox: mailbox, FailedBefore: failedBefore}, a.maxRetries)
-		if err != nil {
-			return err
-		}
-		return audit.Record(ctx, q, by, audit.ActionSyncRetryFailed, "emails", map[string]any{
-			"requeued": n, "mailbox": mailbox, "failed_before": failedBefore})
-	})
-	if err != nil {
-		return 0, err
-	}
-	if n > 0 {
-		a.wake()
-	}
-	return n, nil
 }

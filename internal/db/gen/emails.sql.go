@@ -11,7 +11,7 @@ import (
 )
 
 const getEmail = `-- name: GetEmail :one
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id FROM incoming_emails WHERE id = $1
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id, sync_failed_at FROM incoming_emails WHERE id = $1
 `
 
 func (q *Queries) GetEmail(ctx context.Context, id int64) (IncomingEmail, error) {
@@ -54,12 +54,13 @@ func (q *Queries) GetEmail(ctx context.Context, id int64) (IncomingEmail, error)
 		&i.ParseDefects,
 		&i.AuthResults,
 		&i.TraceID,
+		&i.SyncFailedAt,
 	)
 	return i, err
 }
 
 const getEmailByIdempotencyKey = `-- name: GetEmailByIdempotencyKey :one
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id FROM incoming_emails WHERE client_id = $1 AND idempotency_key = $2 FOR SHARE
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id, sync_failed_at FROM incoming_emails WHERE client_id = $1 AND idempotency_key = $2 FOR SHARE
 `
 
 type GetEmailByIdempotencyKeyParams struct {
@@ -109,12 +110,13 @@ func (q *Queries) GetEmailByIdempotencyKey(ctx context.Context, arg GetEmailById
 		&i.ParseDefects,
 		&i.AuthResults,
 		&i.TraceID,
+		&i.SyncFailedAt,
 	)
 	return i, err
 }
 
 const getEmailForReplay = `-- name: GetEmailForReplay :one
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id FROM incoming_emails WHERE id = $1 FOR SHARE
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id, sync_failed_at FROM incoming_emails WHERE id = $1 FOR SHARE
 `
 
 // Locked FOR SHARE until the transaction ends: an erasure waits for the
@@ -159,12 +161,13 @@ func (q *Queries) GetEmailForReplay(ctx context.Context, id int64) (IncomingEmai
 		&i.ParseDefects,
 		&i.AuthResults,
 		&i.TraceID,
+		&i.SyncFailedAt,
 	)
 	return i, err
 }
 
 const getEmailsByIDs = `-- name: GetEmailsByIDs :many
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id FROM incoming_emails WHERE id = ANY($1::bigint[])
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id, sync_failed_at FROM incoming_emails WHERE id = ANY($1::bigint[])
 `
 
 func (q *Queries) GetEmailsByIDs(ctx context.Context, ids []int64) ([]IncomingEmail, error) {
@@ -213,6 +216,7 @@ func (q *Queries) GetEmailsByIDs(ctx context.Context, ids []int64) ([]IncomingEm
 			&i.ParseDefects,
 			&i.AuthResults,
 			&i.TraceID,
+			&i.SyncFailedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -251,7 +255,7 @@ func (q *Queries) GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyPa
 }
 
 const listEmails = `-- name: ListEmails :many
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id FROM incoming_emails
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id, sync_failed_at FROM incoming_emails
 WHERE erased_at IS NULL
   AND ($1::text IS NULL OR sync_status = $1::text)
   AND ($2::text IS NULL OR mailbox = $2::text)
@@ -350,6 +354,7 @@ func (q *Queries) ListEmails(ctx context.Context, arg ListEmailsParams) ([]Incom
 			&i.ParseDefects,
 			&i.AuthResults,
 			&i.TraceID,
+			&i.SyncFailedAt,
 		); err != nil {
 			return nil, err
 		}

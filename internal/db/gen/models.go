@@ -160,6 +160,7 @@ type IncomingEmail struct {
 	ParseDefects       []string
 	AuthResults        []byte
 	TraceID            *string
+	SyncFailedAt       *time.Time
 }
 
 type OutboxMessage struct {
@@ -204,4 +205,15 @@ type RelayControl struct {
 	PausedSince *time.Time
 	PausedBy    *string
 	Reason      *string
+}
+
+type SyncFailure struct {
+	ID             int64
+	ClientID       string
+	MessageID      string
+	Mailbox        string
+	SyncError      *string
+	SyncRetryCount int32
+	UpdatedAt      time.Time
+	FailedAt       time.Time
 }

@@ -197,63 +197,11 @@ func (q *Queries) ListOutboxForEmail(ctx context.Context, emailID int64) ([]Outb
 	return items, nil
 }
 
-const listSyncFailures = `-- name: ListSyncFailures :many
-SELECT e.id, e.message_id, e.mailbox, e.sync_error, e.sync_retry_count, e.updated_at,
-    coalesce((SELECT max(o.failed_at) FROM outbox_messages o WHERE o.aggregate_type = 'email' AND o.aggregate_id = e.id), e.updated_at)::timestamptz AS failed_at
-FROM incoming_emails e
-WHERE e.sync_status = 'failed'
-  AND ($1::bigint IS NULL OR e.id < $1::bigint)
-ORDER BY e.id DESC
-LIMIT $2
-`
-
-type ListSyncFailuresParams struct {
-	BeforeID *int64
-	RowLimit int32
-}
-
-type ListSyncFailuresRow struct {
-	ID             int64
-	MessageID      string
-	Mailbox        string
-	SyncError      *string
-	SyncRetryCount int32
-	UpdatedAt      time.Time
-	FailedAt       time.Time
-}
-
-func (q *Queries) ListSyncFailures(ctx context.Context, arg ListSyncFailuresParams) ([]ListSyncFailuresRow, error) {
-	rows, err := q.db.Query(ctx, listSyncFailures, arg.BeforeID, arg.RowLimit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []ListSyncFailuresRow
-	for rows.Next() {
-		var i ListSyncFailuresRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.MessageID,
-			&i.Mailbox,
-			&i.SyncError,
-			&i.SyncRetryCount,
-			&i.UpdatedAt,
-			&i.FailedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const markEmailSyncError = `-- name: MarkEmailSyncError :exec
 UPDATE incoming_emails
 SET sync_error = $1, sync_retry_count = sync_retry_count + 1,
-    sync_status = CASE WHEN $2::bool THEN 'failed' ELSE sync_status END
+    sync_status = CASE WHEN $2::bool THEN 'failed' ELSE sync_status END,
+    sync_failed_at = CASE WHEN $2::bool THEN now() ELSE sync_failed_at END
 WHERE id = $3
 `
 
@@ -388,38 +336,6 @@ func (q *Queries) RequeueEmail(ctx context.Context, arg RequeueEmailParams) (int
 	var id int64
 	err := row.Scan(&id)
 	return id, err
-}
-
-const requeueFailedEmails = `-- name: RequeueFailedEmails :execrows
-WITH e AS (
-    UPDATE incoming_emails
-    SET sync_status = 'pending', sync_error = NULL, sync_retry_count = 0
-    WHERE sync_status = 'failed'
-      AND ($2::text IS NULL OR mailbox = $2::text)
-      -- failed_at as ListSyncFailures shows it: when its last message died.
-      AND ($3::timestamptz IS NULL
-           OR coalesce((SELECT max(o.failed_at) FROM outbox_messages o
-                        WHERE o.aggregate_type = 'email' AND o.aggregate_id = incoming_emails.id),
-                       incoming_emails.updated_at) < $3::timestamptz)
-    RETURNING incoming_emails.id, incoming_emails.version, incoming_emails.idempotency_key
-)
-INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
-SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'retry'), e.idempotency_key, $1::int
-FROM e
-`
-
-type RequeueFailedEmailsParams struct {
-	MaxRetries   int32
-	Mailbox      *string
-	FailedBefore *time.Time
-}
-
-func (q *Queries) RequeueFailedEmails(ctx context.Context, arg RequeueFailedEmailsParams) (int64, error) {
-	result, err := q.db.Exec(ctx, requeueFailedEmails, arg.MaxRetries, arg.Mailbox, arg.FailedBefore)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
 }
 
 const resolveDeadOutbox = `-- name: ResolveDeadOutbox :exec

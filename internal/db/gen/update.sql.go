@@ -11,7 +11,7 @@ import (
 )
 
 const lockEmail = `-- name: LockEmail :one
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id FROM incoming_emails WHERE id = $1 FOR UPDATE
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id, sync_failed_at FROM incoming_emails WHERE id = $1 FOR UPDATE
 `
 
 // The email, locked until the end of the transaction (a patch or erasure
@@ -56,6 +56,7 @@ func (q *Queries) LockEmail(ctx context.Context, id int64) (IncomingEmail, error
 		&i.ParseDefects,
 		&i.AuthResults,
 		&i.TraceID,
+		&i.SyncFailedAt,
 	)
 	return i, err
 }
@@ -101,13 +102,13 @@ WITH e AS (
         version = version + 1, updated_at = now(),
         sync_status = 'pending', sync_error = NULL, sync_retry_count = 0
     WHERE incoming_emails.id = $4 AND incoming_emails.version = $5 AND incoming_emails.erased_at IS NULL
-    RETURNING id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id
+    RETURNING id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id, sync_failed_at
 ), o AS (
     INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
     SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'patch'), e.idempotency_key, $6::int
     FROM e
 )
-SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id FROM e
+SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id, sync_failed_at FROM e
 `
 
 type UpdateEmailPlacementParams struct {
@@ -156,6 +157,7 @@ type UpdateEmailPlacementRow struct {
 	ParseDefects       []string
 	AuthResults        []byte
 	TraceID            *string
+	SyncFailedAt       *time.Time
 }
 
 // Sets mailbox and labels, bumps the version, and enqueues the upsert that
@@ -208,6 +210,7 @@ func (q *Queries) UpdateEmailPlacement(ctx context.Context, arg UpdateEmailPlace
 		&i.ParseDefects,
 		&i.AuthResults,
 		&i.TraceID,
+		&i.SyncFailedAt,
 	)
 	return i, err
 }

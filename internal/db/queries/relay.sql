@@ -70,7 +70,8 @@ WHERE id = @id AND processed_at IS NULL AND locked_by = @worker::text AND locked
 -- name: MarkEmailSyncError :exec
 UPDATE incoming_emails
 SET sync_error = @sync_error, sync_retry_count = sync_retry_count + 1,
-    sync_status = CASE WHEN @dead::bool THEN 'failed' ELSE sync_status END
+    sync_status = CASE WHEN @dead::bool THEN 'failed' ELSE sync_status END,
+    sync_failed_at = CASE WHEN @dead::bool THEN now() ELSE sync_failed_at END
 WHERE id = @id;
 
 -- name: ReleaseOutbox :execrows
@@ -94,37 +95,11 @@ SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason
 FROM e
 RETURNING outbox_messages.id;
 
--- name: RequeueFailedEmails :execrows
-WITH e AS (
-    UPDATE incoming_emails
-    SET sync_status = 'pending', sync_error = NULL, sync_retry_count = 0
-    WHERE sync_status = 'failed'
-      AND (sqlc.narg(mailbox)::text IS NULL OR mailbox = sqlc.narg(mailbox)::text)
-      -- failed_at as ListSyncFailures shows it: when its last message died.
-      AND (sqlc.narg(failed_before)::timestamptz IS NULL
-           OR coalesce((SELECT max(o.failed_at) FROM outbox_messages o
-                        WHERE o.aggregate_type = 'email' AND o.aggregate_id = incoming_emails.id),
-                       incoming_emails.updated_at) < sqlc.narg(failed_before)::timestamptz)
-    RETURNING incoming_emails.id, incoming_emails.version, incoming_emails.idempotency_key
-)
-INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
-SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'retry'), e.idempotency_key, @max_retries::int
-FROM e;
-
 -- name: ListOutboxForEmail :many
 SELECT * FROM outbox_messages
 WHERE aggregate_type = 'email' AND aggregate_id = @email_id
 ORDER BY id DESC
 LIMIT 100;
-
--- name: ListSyncFailures :many
-SELECT e.id, e.message_id, e.mailbox, e.sync_error, e.sync_retry_count, e.updated_at,
-    coalesce((SELECT max(o.failed_at) FROM outbox_messages o WHERE o.aggregate_type = 'email' AND o.aggregate_id = e.id), e.updated_at)::timestamptz AS failed_at
-FROM incoming_emails e
-WHERE e.sync_status = 'failed'
-  AND (sqlc.narg(before_id)::bigint IS NULL OR e.id < sqlc.narg(before_id)::bigint)
-ORDER BY e.id DESC
-LIMIT @row_limit;
 
 -- name: NotifyOutbox :exec
 -- Wakes the relays of other instances (sent after commit, debounced).
