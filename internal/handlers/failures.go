@@ -10,8 +10,12 @@ import (
 	"mailsync/internal/relay"
 )
 
-// failureFilterLimit bounds the error filter's text.
-const failureFilterLimit = 1000
+// The lengths, in characters, of the failure filters' texts beyond the
+// mailbox (limits.Mailbox): as api/openapi.yaml states them.
+const (
+	clientIDFilterLimit = 255
+	errorFilterLimit    = 1000
+)
 
 // failedFilter checks the failure filters shared by the list and the
 // re-drive: a text that is not valid, too long, or (client_id, error)
@@ -31,8 +35,8 @@ func failedFilter(mailbox, clientID, errText *string, before, after *time.Time) 
 		}
 	}
 	check("mailbox", mailbox, limits.Mailbox, false)
-	check("client_id", clientID, limits.Mailbox, true)
-	check("error", errText, failureFilterLimit, true)
+	check("client_id", clientID, clientIDFilterLimit, true)
+	check("error", errText, errorFilterLimit, true)
 	if before != nil && after != nil && !after.Before(*before) {
 		bad = append(bad, apperr.FieldError{Field: "failed_after", Message: "must be earlier than failed_before"})
 	}
