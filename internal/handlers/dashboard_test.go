@@ -18,7 +18,8 @@ import (
 
 // TestDashboardInBrowser loads /dashboard in headless Chromium against a
 // running server with data, checks that the numbers shown are the API's,
-// exercises the 401 and 403 states, clicks re-drive and start-reconciliation
+// exercises the 401 and 403 states, clicks re-drive (of the failures with
+// one error) and start-reconciliation
 // and checks their effect; then, with every card populated, saves a
 // screenshot ($MAILSYNC_ARTIFACTS, default .run/artifacts in the repository;
 // the path is printed) and keeps docs/dashboard.png true to the page
@@ -74,6 +75,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Len(t, failures, 1)
 	f := failures[0].(map[string]any)
 	require.Equal(t, f["sync_error"], b.text(fmt.Sprintf(`tr[data-email-id="%s"] td.err`, ids[0])))
+	// The failures grouped by error: the one group, as the API has it.
+	const group = `#failure-groups-table tbody tr:first-child`
+	b.waitText(group+" td.num", "1")
+	groups := e.do(http.MethodGet, "/v1/sync/failures/errors", "", nil).json(t)["items"].([]any)
+	require.Len(t, groups, 1)
+	require.Equal(t, groups[0].(map[string]any)["error"], b.text(group+" td.err"))
+	require.Contains(t, b.text(group+" td.err"), "email #: headers:", "the email's id is not part of the group")
 
 	b.waitText("#erasure-body", "Erasure jobs are shown to keys with the admin scope.")
 
@@ -89,11 +97,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	b.waitField("emails.failed", "1")
 	_, err = e.pool.Exec(ctx, `UPDATE incoming_emails SET headers = '{}' WHERE id = $1::bigint`, ids[0])
 	require.NoError(t, err)
-	b.click("#redrive")
-	b.waitText("#redrive-msg", "Re-enqueued 1 failed email;")
+	b.click(group + " button")
+	b.waitText("#redrive-msg", "Re-enqueued 1 failed email with this error;")
 	e.waitStatus(ids[0], "synced")
 	b.waitField("emails.failed", "0")
 	b.waitText("#failures-body", "No failed emails.")
+	b.waitText("#failure-groups", "No failed emails.")
 	b.requireStatusMatches(e)
 
 	// Start a reconciliation: it finds the lost document and repairs it.

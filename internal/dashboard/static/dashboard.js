@@ -1,6 +1,6 @@
 'use strict';
 // The mailsync dashboard. It keeps the API key in sessionStorage, polls
-// GET /v1/sync/status, /v1/sync/failures and /v1/reconciliations every few
+// GET /v1/sync/status, /v1/sync/failures (and /errors) and /v1/reconciliations every few
 // seconds (?refresh=N sets N seconds, default 5), keeps the throughput and
 // lag series in memory for the last hour, and offers the two admin actions.
 // All data is rendered with textContent: nothing from the API becomes markup.
@@ -11,6 +11,8 @@
   const refreshMs = Math.min(60, Math.max(1, Number(params.get('refresh')) || 5)) * 1000;
   const RUNNING_REFRESH_MS = Math.min(refreshMs, 1000);
   // The mismatch kinds of a reconciliation, with their short labels.
+  // The number of failure groups (by error) shown.
+  const GROUPS = 5;
   const KINDS = [['missing_in_mongo', 'missing'], ['content_mismatch', 'content'], ['orphan_in_mongo', 'orphan'], ['status_drift', 'drift'], ['ahead_of_postgres', 'ahead'], ['erased_but_present', 'erased but present'], ['blob_missing', 'blob missing'], ['blob_orphan', 'blob orphan']];
 
   const state = {
@@ -162,6 +164,7 @@
     // Nothing from the previous key stays on screen.
     for (const e of document.querySelectorAll('[data-field]')) e.textContent = '–';
     $('failures-body').replaceChildren();
+    $('failure-groups').replaceChildren();
     $('recon-body').replaceChildren();
     $('recon-kinds').hidden = true;
     $('failures-count').textContent = '';
@@ -206,13 +209,14 @@
     state.busy = true;
     const gen = state.gen;
     try {
-      const [st, fl, rc] = await Promise.allSettled([
+      const [st, fl, rc, fg] = await Promise.allSettled([
         api('GET', '/v1/sync/status'),
         api('GET', '/v1/sync/failures?limit=20'),
         api('GET', '/v1/reconciliations?limit=10'),
+        api('GET', '/v1/sync/failures/errors?limit=' + GROUPS),
       ]);
       if (gen !== state.gen) return;
-      const errors = [st, fl, rc].filter((r) => r.status === 'rejected').map((r) => r.reason);
+      const errors = [st, fl, rc, fg].filter((r) => r.status === 'rejected').map((r) => r.reason);
       const unauthorized = errors.find((e) => e.status === 401);
       if (unauthorized) return disconnect(explain(unauthorized));
       const forbidden = errors.find((e) => e.status === 403);
@@ -222,6 +226,7 @@
         state.failures = fl.value;
         renderFailures(fl.value.items || []);
       }
+      if (fg.status === 'fulfilled') renderFailureGroups(fg.value);
       if (rc.status === 'fulfilled') {
         state.recons = rc.value;
         renderRecons(rc.value.items || []);
@@ -381,6 +386,34 @@
       el('tbody', {}, ...rows)));
   }
 
+  // renderFailureGroups shows the largest groups of failures by error
+  // pattern (digits written #), each with a button re-driving its group.
+  function renderFailureGroups(g) {
+    const body = $('failure-groups');
+    if (!g.failed) {
+      body.replaceChildren(el('p', { class: 'empty-row good' }, '✓ No failed emails.'));
+      return;
+    }
+    const rows = g.items.map((x) => {
+      const btn = x.error === null ? null : el('button', { type: 'button', class: 'link', title: 'Re-drive the failures with this error (admin scope)' }, 'Re-drive');
+      if (btn) btn.addEventListener('click', () => redrive({ error: x.error }));
+      return el('tr', { 'data-error-group': x.error === null ? '' : x.error },
+        el('td', { class: 'err' }, x.error === null ? '(no error recorded)' : x.error),
+        el('td', { class: 'num' }, nf.format(x.count)), el('td', { class: 'act' }, btn));
+    });
+    if (g.other) {
+      rows.push(el('tr', { class: 'other' }, el('td', { class: 'muted' }, 'other errors'),
+        el('td', { class: 'num' }, nf.format(g.other)), el('td', {})));
+    }
+    if (g.sampled < g.failed) {
+      rows.push(el('tr', { class: 'sampled' }, el('td', { class: 'muted', colspan: '3' },
+        `counted over the newest ${nf.format(g.sampled)} of ${nf.format(g.failed)} failed emails`)));
+    }
+    body.replaceChildren(el('table', { id: 'failure-groups-table' },
+      el('thead', {}, el('tr', {}, el('th', {}, 'Last error'), el('th', { class: 'num' }, 'Emails'), el('th', {}))),
+      el('tbody', {}, ...rows)));
+  }
+
   function renderRecons(items) {
     const body = $('recon-body');
     const running = items.find((r) => r.status === 'running');
@@ -469,14 +502,17 @@
     m.hidden = false;
   }
 
-  async function redrive() {
+  // redrive re-drives the failures filter selects (all for none).
+  async function redrive(filter) {
     const btn = $('redrive');
     btn.disabled = true;
+    const f = filter || {};
     try {
-      const res = await api('POST', '/v1/sync/failures/retry', {});
+      const res = await api('POST', '/v1/sync/failures/retry', f);
+      const which = f.error !== undefined ? ' with this error' : '';
       showMsg('redrive-msg', true, res.requeued
-        ? `Re-enqueued ${plural(res.requeued, 'failed email', 'failed emails')}; the relay is retrying now.`
-        : 'Nothing to re-drive: no email is failed.');
+        ? `Re-enqueued ${plural(res.requeued, 'failed email', 'failed emails')}${which}; the relay is retrying now.`
+        : `Nothing to re-drive: no email${which} is failed.`);
     } catch (err) {
       if (err.status === 401) return disconnect(explain(err));
       showMsg('redrive-msg', false, explain(err, 'admin', 're-driving failed emails'));
@@ -510,7 +546,7 @@
       if (key) connect(key);
     });
     $('forget-key').addEventListener('click', () => disconnect(''));
-    $('redrive').addEventListener('click', redrive);
+    $('redrive').addEventListener('click', () => redrive());
     $('start-recon').addEventListener('click', startRecon);
     window.addEventListener('resize', () => { if (state.key) renderChart(); });
     document.addEventListener('visibilitychange', () => { if (!document.hidden && state.key) schedule(0); });
