@@ -64,7 +64,10 @@ func (s *Server) storeOne(ctx context.Context, raw []byte, from, rcpt, remote st
 		trace.WithAttributes(tracing.AttrLMTPMailbox.String(env.Mailbox)))
 	defer span.End()
 	key := deliver.Key(raw, []string{rcpt})
-	log := slog.With("remote", remote, "recipient", rcpt, "mailbox", env.Mailbox, "idempotency_key", key)
+	// The recipient is logged only when nothing was stored: a stored
+	// email's addresses are personal data an erasure removes, and a log
+	// line would keep them (its id names it).
+	log := slog.With("remote", remote, "mailbox", env.Mailbox, "idempotency_key", key)
 	item, err := ingest.NewRawItem(raw, env, s.cfg.Now(), s.cfg.Auth)
 	if err == nil {
 		err = mongostore.CheckSize(item.Content)
@@ -83,9 +86,9 @@ func (s *Server) storeOne(ctx context.Context, raw []byte, from, rcpt, remote st
 	case outcomeStored, outcomeReplayed:
 		log.InfoContext(ctx, "LMTP delivery stored", "outcome", outcome, "email_id", res.ID)
 	case outcomeTempFail:
-		log.WarnContext(ctx, "LMTP delivery deferred", "reply", reply.Error(), "err", err)
+		log.WarnContext(ctx, "LMTP delivery deferred", "recipient", rcpt, "reply", reply.Error(), "err", err)
 	default:
-		log.InfoContext(ctx, "LMTP delivery refused", "reply", reply.Error())
+		log.InfoContext(ctx, "LMTP delivery refused", "recipient", rcpt, "reply", reply.Error())
 	}
 	return reply
 }
