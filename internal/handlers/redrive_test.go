@@ -295,3 +295,36 @@ func TestFailureErrorsCountTheNewestFailures(t *testing.T) {
 	require.Equal(t, map[string]any{"items": []any{map[string]any{"error": "new error #", "count": float64(relay.FailureSample)}},
 		"failed": float64(relay.FailureSample + 3), "sampled": float64(relay.FailureSample), "other": 0.0}, r.json(t))
 }
+
+// TestRelayRecordsWhenAnEmailFailed: a failure the relay records carries
+// the time its message died, which the list shows and the time filters use.
+func TestRelayRecordsWhenAnEmailFailed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{relay: true})
+	ctx := context.Background()
+	r := e.postEmail("relay-fail", sampleEmail(1))
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	id := int64(r.json(t)["id"].(float64))
+	e.waitStatus(strconv.FormatInt(id, 10), "synced")
+	_, err := e.pool.Exec(ctx, `UPDATE incoming_emails SET headers = '42' WHERE id = $1`, id) // refused by the relay
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, e.do(http.MethodPost, "/v1/emails/"+strconv.FormatInt(id, 10)+"/sync/retry", "", nil).status)
+	e.waitStatus(strconv.FormatInt(id, 10), "failed")
+	// A later change of the row moves updated_at, not the failure time.
+	_, err = e.pool.Exec(ctx, `UPDATE incoming_emails SET labels = '{later}' WHERE id = $1`, id)
+	require.NoError(t, err)
+
+	var failedAt, died, updated time.Time
+	require.NoError(t, e.pool.QueryRow(ctx, `SELECT e.sync_failed_at, e.updated_at, (SELECT max(o.failed_at) FROM outbox_messages o
+		WHERE o.aggregate_type = 'email' AND o.aggregate_id = e.id) FROM incoming_emails e WHERE e.id = $1`, id).Scan(&failedAt, &updated, &died))
+	require.True(t, failedAt.Equal(died), "sync_failed_at %s, the message died at %s", failedAt, died)
+	require.True(t, updated.After(failedAt))
+	items := e.do(http.MethodGet, "/v1/sync/failures", "", nil).json(t)["items"].([]any)
+	require.Len(t, items, 1)
+	shown, err := time.Parse(time.RFC3339Nano, items[0].(map[string]any)["failed_at"].(string))
+	require.NoError(t, err)
+	require.True(t, shown.Equal(failedAt), "failed_at shown %s", shown)
+	after := failedAt.Add(time.Microsecond).Format(time.RFC3339Nano)
+	require.Empty(t, listedIDs(t, e, url.Values{"failed_after": {after}}))
+	require.Equal(t, []int64{id}, listedIDs(t, e, url.Values{"failed_after": {failedAt.Format(time.RFC3339Nano)}}))
+}
