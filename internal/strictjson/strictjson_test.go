@@ -84,6 +84,7 @@ func TestUnknownAgreesWithTheDecoderOnSyntax(t *testing.T) {
 		`{"emails":[]}`, `[1, 2.5e3, -0, true, false, null, "x"]`, `"s"`, `12`, `{"a":{"b":{"c":[[],{}]}}}`,
 		``, `{`, `{"a"}`, `{"a":}`, `{"a":1,}`, `[1,]`, `{"a":1}}`, `{"a":1} x`, `{"a" 1}`, `"abc`, `{"a":"\"}`,
 		`[1 2]`, `{,}`, `{"a":1 "b":2}`, `[`, `]`, `{"a":[}`,
+		`{"a":"\\x"}`, `{"a":"\\u12"}`, `{"a":"\\u12g4"}`, "{\"a\":\"\\n\t\"}", `{"a":"\\u0041\\/\\b"}`, `{"\\q":1}`,
 	} {
 		var v any
 		want := json.Unmarshal([]byte(doc), &v) == nil
@@ -113,4 +114,20 @@ func TestUnknownBoundsNesting(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	require.False(t, ok)
 	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(10<<20), "bytes allocated scanning 20,000 levels")
+}
+
+// TestUnknownAllocatesOnceForAnAllowedDocument: the check runs on every
+// JSON request body, so a body without unknown members costs one pass over
+// its bytes and one allocation (its path stack): no string is copied, and
+// paths are spelled only for refused members.
+func TestUnknownAllocatesOnceForAnAllowedDocument(t *testing.T) {
+	s := batchSchema(t)
+	doc := []byte(`{"emails":[{"key":"a","email":{"subject":"x\\u00e9\\n","headers":{"Any-Name":["v","w"]},"extra":{"free":[1,{"x":2}]}}},` +
+		`{"key":"b","email":{"subject":"y"}}]}`)
+	allocs := testing.AllocsPerRun(100, func() {
+		if got, ok := strictjson.Unknown(doc, s, 50); !ok || len(got) != 0 {
+			t.Fatalf("Unknown = %v, %v", got, ok)
+		}
+	})
+	require.LessOrEqual(t, allocs, 1.0)
 }
