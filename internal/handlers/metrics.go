@@ -37,7 +37,7 @@ func (m *httpMetrics) middleware(next http.Handler) http.Handler {
 			sw.status = http.StatusOK
 		}
 		method := methodLabel(r.Method)
-		m.requests.WithLabelValues(method, route, strconv.Itoa(sw.status)).Inc()
+		m.requests.WithLabelValues(method, route, statusLabel(sw.status)).Inc()
 		m.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 	})
 }
@@ -56,4 +56,19 @@ func methodLabel(m string) string {
 		return m
 	}
 	return "OTHER"
+}
+
+// statusLabels are the label values of the status codes 100–599, made once.
+var statusLabels = func() (l [600]string) {
+	for i := 100; i < len(l); i++ {
+		l[i] = strconv.Itoa(i)
+	}
+	return l
+}()
+
+func statusLabel(code int) string {
+	if code >= 100 && code < len(statusLabels) {
+		return statusLabels[code]
+	}
+	return strconv.Itoa(code)
 }

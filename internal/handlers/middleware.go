@@ -88,8 +88,8 @@ func accessLog(next http.Handler) http.Handler {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
 			level = slog.LevelDebug
 		}
-		slog.Log(r.Context(), level, "http request", "method", r.Method, "route", routePattern(r),
-			"status", sw.status, "bytes", sw.bytes, "duration_ms", time.Since(start).Milliseconds())
+		slog.LogAttrs(r.Context(), level, "http request", slog.String("method", r.Method), slog.String("route", routePattern(r)),
+			slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes), slog.Int64("duration_ms", time.Since(start).Milliseconds()))
 	})
 }
 

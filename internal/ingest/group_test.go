@@ -180,7 +180,7 @@ func TestIngestRecognisesFingerprintsOfEarlierReleases(t *testing.T) {
 	it := NewItem("c", "k", testContent(1))
 	first, err := svc.IngestOne(ctx, "c", it)
 	require.NoError(t, err)
-	_, err = pool.Exec(ctx, "UPDATE idempotency_keys SET request_fingerprint = $1", it.legacy())
+	_, err = pool.Exec(ctx, "UPDATE idempotency_keys SET request_fingerprint = $1", it.legacy(&it))
 	require.NoError(t, err)
 	again, err := svc.IngestOne(ctx, "c", NewItem("c", "k", testContent(1)))
 	require.NoError(t, err)

@@ -119,7 +119,7 @@ type Item struct {
 	overflowAdded bool
 	// legacy, when set, computes the fingerprint earlier releases stored for
 	// the same request, so a retry across an upgrade is still recognised.
-	legacy func() string
+	legacy func(*Item) string
 }
 
 // Result is one item's outcome: Status and Body are the HTTP response to
@@ -153,19 +153,23 @@ func NewItem(clientID, key string, c email.Content) Item {
 	return Item{
 		Key: key, Content: c, Hash: email.HashOf(canon),
 		Fingerprint: Fingerprint(http.MethodPost, "/v1/emails", canon),
-		legacy: func() string { // the JSON of the content without the client id
-			old := c
-			old.ClientID = ""
-			b, _ := json.Marshal(old)
-			return Fingerprint(http.MethodPost, "/v1/emails", b)
-		},
+		legacy:      legacyJSONFingerprint,
 	}
+}
+
+// legacyJSONFingerprint is the fingerprint earlier releases stored for
+// content received as JSON: that of the content's JSON without the client id.
+func legacyJSONFingerprint(it *Item) string {
+	old := it.Content
+	old.ClientID = ""
+	b, _ := json.Marshal(old)
+	return Fingerprint(http.MethodPost, "/v1/emails", b)
 }
 
 // sameRequest reports whether fingerprint, as stored for an earlier request
 // under the same key, identifies the same request as it.
 func (it *Item) sameRequest(fingerprint string) bool {
-	return fingerprint == it.Fingerprint || (it.legacy != nil && fingerprint == it.legacy())
+	return fingerprint == it.Fingerprint || (it.legacy != nil && fingerprint == it.legacy(it))
 }
 
 // Ingest stores items for clientID in one transaction and returns a result
