@@ -24,7 +24,10 @@ type Conn interface {
 // sqlc's generated code is its implementation and never leaves this
 // package. Each error names the statement that failed ("claim outbox: …"),
 // and a missing row is an apperr NotFound naming what was asked for.
-type Queries struct{ g *gen.Queries }
+type Queries struct {
+	g  *gen.Queries
+	tx *pipeTx // the transaction of InPipelinedTx, if any
+}
 
 // New returns the Queries that run on c.
 func New(c Conn) *Queries { return &Queries{g: gen.New(c)} }

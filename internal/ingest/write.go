@@ -89,7 +89,9 @@ func (s *Service) write(ctx context.Context, jobs []job) ([]Result, int, error) 
 	}
 	results := make([]Result, len(jobs))
 	inserted := 0
-	err := db.InTx(ctx, s.pool, func(q *db.Queries) error {
+	// BEGIN travels with the claims and COMMIT with the completions: three
+	// round trips per transaction (claims, inserts, completions).
+	err := db.InPipelinedTx(ctx, s.pool, func(q *db.Queries) error {
 		inserted = 0
 		claimed, err := s.claimKeys(ctx, q, sorted)
 		if err != nil {
@@ -122,6 +124,7 @@ func (s *Service) write(ctx context.Context, jobs []job) ([]Result, int, error) 
 				complete = append(complete, completion(claimed[i], r))
 			}
 		}
+		q.CommitWithNextBatch()
 		return q.CompleteIdempotencyKeys(ctx, complete)
 	})
 	if err != nil {
