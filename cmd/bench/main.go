@@ -67,6 +67,8 @@ func main() {
 			os.Exit(loadgenMain(os.Args[2:]))
 		case "floor":
 			os.Exit(floorMain())
+		case "rategen":
+			os.Exit(rategenMain(os.Args[2:]))
 		}
 	}
 	var o benchOptions
@@ -93,7 +95,7 @@ func main() {
 	flag.DurationVar(&o.latencyDuration, "latency-duration", 20*time.Second, "latency: duration of each run")
 	flag.IntVar(&o.latencyWorkers, "latency-workers", 4, "latency: relay workers (serve's RELAY_WORKERS default)")
 	flag.IntVar(&o.latencyBatch, "latency-batch", 100, "latency: relay batch size (serve's RELAY_BATCH_SIZE default)")
-	flag.DurationVar(&o.budget, "budget", 18*time.Minute, "finish within this (0: no limit): on a slow or busy machine the drain backlog is made smaller to fit, and the output says so")
+	flag.DurationVar(&o.budget, "budget", 23*time.Minute, "finish within this (0: no limit): on a slow or busy machine the drain backlog is made smaller to fit, and the output says so")
 	flag.BoolVar(&o.keep, "keep", false, "keep the bench database at the end (for inspection)")
 	flag.BoolVar(&o.printPgbench, "print-pgbench", false, "print the pgbench baseline script and its -D variables, and exit")
 	flag.Parse()
@@ -159,6 +161,9 @@ func run(ctx context.Context, o benchOptions) error {
 	}
 	if want["memory"] {
 		o.reserve += 2 * time.Minute
+	}
+	if want["sustained"] {
+		o.reserve += sustainedReserve()
 	}
 	name := fmt.Sprintf("mailsync_bench_%d", os.Getpid())
 	d, err := createDatabase(ctx, o.pgURL, name)
