@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"slices"
 
@@ -23,6 +24,8 @@ type Blob struct {
 	Kind   string // db.BlobRaw or db.BlobAttachment
 	SHA256 string // lowercase hex SHA-256 of Data
 	Data   []byte
+	// Src, when it decodes on demand, holds the bytes instead of Data.
+	Src Bytes
 
 	chunks *int64 // the upload of Data; nil while not uploaded
 	used   bool   // the last transaction created the blob with chunks
@@ -61,7 +64,7 @@ func (s *Service) stage(ctx context.Context, items []*Item, force bool) error {
 				b.chunks = id
 				continue
 			}
-			id, _, _, err := q.WriteBlobChunks(ctx, bytes.NewReader(b.Data))
+			id, _, _, err := q.WriteBlobChunks(ctx, b.reader())
 			b.chunks = &id // written chunks are deleted by release even after an error
 			if err != nil {
 				return err
@@ -133,7 +136,7 @@ func claimBlobs(ctx context.Context, q *db.Queries, jobs []job, stored []*int64)
 	claims := make([]db.BlobClaim, len(shas))
 	for i, sha := range shas {
 		b := best[sha]
-		claims[i] = db.BlobClaim{SHA256: sha, Size: int64(len(b.Data)), ChunksID: b.chunks}
+		claims[i] = db.BlobClaim{SHA256: sha, Size: b.size(), ChunksID: b.chunks}
 	}
 	created, err := q.ClaimBlobs(ctx, claims)
 	if err != nil {
@@ -210,10 +213,30 @@ func addOverflow(it *Item) {
 func RawBlobs(raw []byte, m RawMessage) []Blob {
 	sum := sha256.Sum256(raw)
 	out := []Blob{{Kind: BlobRaw, SHA256: hex.EncodeToString(sum[:]), Data: raw}}
-	for i, data := range m.Parts {
+	for i, x := range m.Parts {
 		if i < len(m.Content.Attachments) {
-			out = append(out, Blob{Kind: BlobAttachment, SHA256: m.Content.Attachments[i].SHA256, Data: data})
+			b := Blob{Kind: BlobAttachment, SHA256: m.Content.Attachments[i].SHA256, Data: x.data}
+			if x.b64 != nil {
+				b.Data, b.Src = nil, x
+			}
+			out = append(out, b)
 		}
 	}
 	return out
+}
+
+// size is the number of bytes of b.
+func (b *Blob) size() int64 {
+	if b.Src.b64 != nil {
+		return b.Src.Len()
+	}
+	return int64(len(b.Data))
+}
+
+// reader reads the bytes of b.
+func (b *Blob) reader() io.Reader {
+	if b.Src.b64 != nil {
+		return b.Src.Reader()
+	}
+	return bytes.NewReader(b.Data)
 }

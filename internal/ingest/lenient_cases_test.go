@@ -35,7 +35,7 @@ func TestParseRawLenient(t *testing.T) {
 			"%PDF\r\n--b--\r\n", nil, func(t *testing.T, m RawMessage) {
 			require.Len(t, m.Content.Attachments, 1)
 			require.Equal(t, "naïve.pdf", m.Content.Attachments[0].Filename)
-			require.Equal(t, []byte("%PDF"), m.Parts[0])
+			require.Equal(t, []byte("%PDF"), m.Parts[0].read())
 		}},
 		{"invalid Content-Disposition", hdr + "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" +
 			"Content-Type: text/plain\r\nContent-Disposition: attach ment\r\n\r\nbody text\r\n--b--\r\n",

@@ -23,6 +23,12 @@ import (
 // headers that net/mail cannot parse are kept as their decoded text split
 // at top-level commas. The attachments' decoded bytes come back in Parts.
 func ParseRaw(raw []byte, smtp Envelope, now time.Time) (RawMessage, error) {
+	return parseRawMin(raw, smtp, now, elideMin)
+}
+
+// parseRawMin is ParseRaw keeping bodies of at least min bytes out of the
+// MIME library (see elide).
+func parseRawMin(raw []byte, smtp Envelope, now time.Time, min int) (RawMessage, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return RawMessage{}, apperr.New(apperr.Malformed, "the message is empty")
 	}
@@ -38,7 +44,7 @@ func ParseRaw(raw []byte, smtp Envelope, now time.Time) (RawMessage, error) {
 			"the message has no header field (a \"Name: value\" line such as From, To, Subject or Date) before its "+
 				"first empty line; it is not an RFC 5322 message")
 	}
-	t, err := readTree(prepared, d)
+	t, err := readTree(prepared, d, min)
 	if err != nil {
 		return RawMessage{}, err
 	}
@@ -64,10 +70,11 @@ func ParseRaw(raw []byte, smtp Envelope, now time.Time) (RawMessage, error) {
 	}
 	parts := fitContent(&c, t.parts, d)
 	m := fill(c, raw, h, smtp, now)
-	m.Parts = make([][]byte, len(parts))
+	m.Parts = make([]Bytes, len(parts))
 	for i := range parts {
 		m.Parts[i] = parts[i].Content
 	}
+	m.elided = t.elided
 	m.Content.ParseDefects = d.list()
 	m.Content.Normalize()
 	if err := m.Content.ValidateRaw(); err != nil {

@@ -17,7 +17,7 @@ import (
 // and its decoded bytes (the bytes its SHA256 is taken over).
 type Part struct {
 	email.Attachment
-	Content []byte
+	Content Bytes
 }
 
 // collect fills t's text, HTML and attachments from its part tree and
@@ -60,7 +60,7 @@ func (t *tree) collect(d defects, cut bool) {
 		case strings.HasPrefix(p.ContentType, "multipart/"):
 			// a section kept whole: it stays in the raw message
 		default:
-			t.parts = append(t.parts, newPart(p))
+			t.parts = append(t.parts, t.newPart(p))
 		}
 	}
 	t.text = text.String()
@@ -74,7 +74,7 @@ func (t *tree) collectSingle() {
 	textual := ct == "" || ct == "text/plain" || ct == "text/html" || strings.HasPrefix(ct, "multipart/")
 	switch {
 	case !textual || p.Disposition == "attachment":
-		t.parts = append(t.parts, newPart(p))
+		t.parts = append(t.parts, t.newPart(p))
 	case ct == "text/html":
 		t.html = string(p.Content)
 	default:
@@ -91,12 +91,17 @@ func isBodyText(p *enmime.Part) bool {
 
 func isHTML(p *enmime.Part) bool { return p.ContentType == "text/html" }
 
-func newPart(p *enmime.Part) Part {
-	sum := sha256.Sum256(p.Content)
+// newPart is the attachment of leaf p.
+func (t *tree) newPart(p *enmime.Part) Part {
+	x, ok := t.lazy[p]
+	if !ok {
+		x = BytesOf(p.Content)
+		sum := sha256.Sum256(p.Content)
+		x.sum = hex.EncodeToString(sum[:])
+	}
 	return Part{Attachment: email.Attachment{
-		Filename: p.FileName, ContentType: p.ContentType,
-		SizeBytes: int64(len(p.Content)), SHA256: hex.EncodeToString(sum[:]),
-	}, Content: p.Content}
+		Filename: p.FileName, ContentType: p.ContentType, SizeBytes: x.size, SHA256: x.sum,
+	}, Content: x}
 }
 
 // walk calls fn for every part under root, root included, in document

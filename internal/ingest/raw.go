@@ -33,7 +33,9 @@ type RawMessage struct {
 	// ParseRaw: the time its idempotency key was first seen.
 	Undated bool
 	// Parts holds the decoded bytes of each of Content.Attachments, in order.
-	Parts [][]byte
+	Parts []Bytes
+	// elided counts the bodies kept out of the MIME library (tests).
+	elided int
 }
 
 // GeneratedMessageID is the Message-ID given to a raw message without one:

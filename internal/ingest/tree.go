@@ -39,6 +39,8 @@ type tree struct {
 	text    string
 	html    string
 	parts   []Part
+	lazy    map[*enmime.Part]Bytes // attachments decoded on demand, by leaf
+	elided  int                    // bodies kept out of the MIME library
 }
 
 // readTree splits message b (whose header block starts with a field) into
@@ -46,8 +48,10 @@ type tree struct {
 // d. Splitting is tried as the standards say, then with a blank line
 // after delimiters that a part header does not follow, and finally the
 // whole body is read as text; only a header block that cannot be read at
-// all fails, with an apperr.Malformed error.
-func readTree(b []byte, d defects) (*tree, error) {
+// all fails, with an apperr.Malformed error. Big bodies are kept out of
+// the MIME library when that gives the same result (see elide): those
+// of at least min bytes.
+func readTree(b []byte, d defects, min int) (*tree, error) {
 	h, err := readRootHeader(b, defects{})
 	if err != nil {
 		return nil, err
@@ -58,6 +62,28 @@ func readTree(b []byte, d defects) (*tree, error) {
 	if strings.HasPrefix(mt, "multipart/") {
 		in, cut = cutAtLine(b, MaxPartLines)
 	}
+	if skel, els := elide(in, min); els != nil {
+		tried := defects{}
+		if t, err := splitTree(b, skel, charset, cut, tried, els); err == nil && t != nil {
+			t.elided = len(els)
+			for code := range tried {
+				d.add(code)
+			}
+			return t, nil
+		}
+	}
+	t, err := splitTree(b, in, charset, cut, d, nil)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// splitTree reads the parts of in (b, or its first MaxPartLines lines) with
+// the MIME library and collects the tree. With els, in is a skeleton: the
+// tree is nil (and nothing collected) when the elided bodies cannot be put
+// back as enmime would have read them.
+func splitTree(b, in []byte, charset string, cut bool, d defects, els []elision) (*tree, error) {
 	g := &guard{}
 	root, err := readParts(in, g, false)
 	if err != nil && len(g.boundaries) > 0 {
@@ -67,6 +93,9 @@ func readTree(b []byte, d defects) (*tree, error) {
 		g = g2
 	}
 	if err != nil {
+		if els != nil {
+			return nil, nil
+		}
 		d.add(DefectMIMEStructureInvalid)
 		hdr, err := readRootHeader(b, d)
 		if err != nil {
@@ -77,13 +106,16 @@ func readTree(b []byte, d defects) (*tree, error) {
 		t.text = string(bodyOf(b))
 		return t, nil
 	}
+	t := &tree{root: root, charset: charset}
+	if els != nil && !t.resolve(els, d) {
+		return nil, nil
+	}
 	if cut || g.truncated {
 		d.add(DefectPartsTruncated)
 	}
 	if g.tooLong {
 		d.add(DefectContentTypeInvalid)
 	}
-	t := &tree{root: root, charset: charset}
 	t.collect(d, cut)
 	if root.FirstChild == nil && strings.HasPrefix(root.ContentType, "multipart/") && root.Boundary != "" {
 		// A multipart whose boundary never appears: its body is its text.
