@@ -110,7 +110,7 @@ func parseConfig(lookup func(string) (string, bool)) (config, error) {
 		errs = append(errs, fmt.Errorf("MAX_CONNECTIONS_PER_ADDRESS must be 0 (half of MAX_CONNECTIONS) to MAX_CONNECTIONS; HTTP_REQUEST_LINE_TIMEOUT > 0"))
 	}
 	if c.MaxInflightBodyBytes == 0 {
-		c.MaxInflightBodyBytes = 4 * c.MaxBodyBytes
+		c.MaxInflightBodyBytes = handlers.DefaultInflightBodyBytes(c.MaxBodyBytes)
 	}
 	if c.MaxInflightBodyBytes < c.MaxBodyBytes {
 		errs = append(errs, fmt.Errorf("MAX_INFLIGHT_BODY_BYTES=%d must be >= MAX_BODY_BYTES (one body of the largest size must fit)", c.MaxInflightBodyBytes))

@@ -53,14 +53,16 @@ func (s lmtpSettings) config(maxBytes int64, m lmtp.Metrics) *lmtp.Config {
 
 // startLMTP starts the LMTP listener on LMTP_ADDR, storing through ing;
 // nil when LMTP_ADDR is empty. Each recipient has REQUEST_TIMEOUT to be
-// stored, and the largest message is MAX_BODY_BYTES.
-func startLMTP(ctx context.Context, cfg config, ing *ingest.Service, reg prometheus.Registerer) (*lmtp.Server, error) {
+// stored, the largest message is MAX_BODY_BYTES, and its messages count
+// against MAX_INFLIGHT_BODY_BYTES with the HTTP request bodies (bodies).
+func startLMTP(ctx context.Context, cfg config, ing *ingest.Service, bodies *ingest.Bodies, reg prometheus.Registerer) (*lmtp.Server, error) {
 	if cfg.LMTP.Addr == "" {
 		return nil, nil
 	}
 	c := cfg.LMTP.config(cfg.MaxBodyBytes, metrics.NewLMTP(reg))
 	c.Timeout = cfg.RequestTimeout
 	c.Auth = cfg.authConfig()
+	c.Bodies = bodies
 	srv, err := lmtp.NewServer(ing, c)
 	if err != nil {
 		return nil, err

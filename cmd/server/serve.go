@@ -96,7 +96,9 @@ func serve(ctx context.Context, cfg config, args []string) (err error) {
 		QueueBytes: cfg.MaxInflightBodyBytes, // the queue holds as many body bytes as are read at once
 	})
 	// The LMTP listener is a front door like HTTP: it stops with it.
-	lm, err := startLMTP(context.WithoutCancel(ctx), cfg, ing, reg)
+	// One bound on the message bodies in memory, for HTTP and LMTP.
+	bodies := ingest.NewBodies(cfg.MaxInflightBodyBytes, reg)
+	lm, err := startLMTP(context.WithoutCancel(ctx), cfg, ing, bodies, reg)
 	if lm != nil {
 		front = append(front, lm)
 	}
@@ -115,7 +117,7 @@ func serve(ctx context.Context, cfg config, args []string) (err error) {
 		Ingest: ing, Checks: checks,
 	})
 	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: cfg.MaxBodyBytes,
-		MaxInflightBodyBytes: cfg.MaxInflightBodyBytes, RequestTimeout: cfg.RequestTimeout, Registerer: reg,
+		MaxInflightBodyBytes: cfg.MaxInflightBodyBytes, Bodies: bodies, RequestTimeout: cfg.RequestTimeout, Registerer: reg,
 		RateLimit: handlers.RateLimit{RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst}})
 	if err != nil {
 		return err

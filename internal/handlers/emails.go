@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 
@@ -36,7 +35,7 @@ func (h *Handlers) CreateEmail(ctx context.Context, req api.CreateEmailRequestOb
 			return nil, err
 		}
 	case req.Body != nil:
-		raw, err := io.ReadAll(req.Body)
+		raw, err := ingest.ReadBody(req.Body)
 		if err != nil {
 			return nil, err // *http.MaxBytesError → 413
 		}

@@ -1,46 +1,39 @@
 package handlers
 
 import (
+	"context"
+	"io"
 	"net/http"
+	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/semaphore"
-
-	"mailsync/internal/apperr"
+	"mailsync/internal/ingest"
 )
 
-// inflight bounds the bytes of request bodies a process works on at once.
-// Big emails cost several times their size in memory while they are parsed
-// and stored, so without a bound a burst of them exhausts the process's
-// memory; with it, the requests beyond the bound are refused with 503 and
-// Retry-After before their bodies are read, and the client retries later.
+// inflight bounds the bytes of request bodies a process holds at once with
+// the bound it shares with the LMTP listener (ingest.Bodies). A request
+// takes the weight of its body before the body is read and holds it until
+// the response is written. While the bound is full the request waits for
+// room, in arrival order, up to wait (the request timeout); its body stays
+// unread in the socket meanwhile. Only a request that got no room by then is
+// refused with 503 and Retry-After, its body unread.
 type inflight struct {
-	sem      *semaphore.Weighted
-	capacity int64
-	maxBody  int64
-	gauge    prometheus.Gauge
+	bodies  *ingest.Bodies
+	maxBody int64
+	wait    time.Duration
 }
 
-// newInflight returns a bound of capacity bytes; a request whose length is
-// unknown (chunked) weighs maxBody. capacity <= 0 turns the bound off.
-func newInflight(capacity, maxBody int64, reg prometheus.Registerer) *inflight {
-	if capacity <= 0 {
+// newInflight returns the middleware's state over bodies; a request whose
+// length is unknown (chunked) weighs maxBody. A nil bodies is no bound.
+func newInflight(bodies *ingest.Bodies, maxBody int64, wait time.Duration) *inflight {
+	if bodies == nil {
 		return nil
 	}
-	g := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "mailsync_http_inflight_body_bytes",
-		Help: "Request body bytes admitted and being processed (bounded by MAX_INFLIGHT_BODY_BYTES).",
-	})
-	if reg != nil {
-		reg.MustRegister(g)
-	}
-	return &inflight{sem: semaphore.NewWeighted(capacity), capacity: capacity, maxBody: maxBody, gauge: g}
+	return &inflight{bodies: bodies, maxBody: maxBody, wait: wait}
 }
 
 // weight is what a request holds while it runs: its Content-Length, or
-// MAX_BODY_BYTES when the length is unknown, never more than the capacity
-// (so a request the body limit admits can always run alone). Requests
-// without a body weigh nothing.
+// MAX_BODY_BYTES when the length is unknown (Bodies caps it at its
+// capacity). Requests without a body weigh nothing.
 func (l *inflight) weight(r *http.Request) int64 {
 	n := r.ContentLength
 	switch {
@@ -49,16 +42,14 @@ func (l *inflight) weight(r *http.Request) int64 {
 	case n < 0:
 		n = l.maxBody
 	}
-	if n <= 0 || n > l.capacity {
-		n = l.capacity
-	}
 	return n
 }
 
-// middleware admits a request while its body's weight fits in the bound,
+// middleware admits a request once its body's weight fits in the bound,
 // and holds the weight until the response is written. It must run after
 // authentication (an unauthenticated client must not take the capacity of
-// the authenticated ones) and before anything reads the body.
+// the authenticated ones) and before anything reads the body. The body of
+// an admitted request tells its length to ingest.ReadBody.
 func (l *inflight) middleware(next http.Handler) http.Handler {
 	if l == nil {
 		return next
@@ -69,20 +60,33 @@ func (l *inflight) middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !l.sem.TryAcquire(n) {
-			// Not a wait: a queue of waiting bodies would hold the
-			// connections and the sockets' buffers the bound is there to
-			// spare. The body is left unread; net/http closes the connection
+		ctx, cancel := r.Context(), context.CancelFunc(func() {})
+		if l.wait > 0 {
+			ctx, cancel = context.WithTimeout(ctx, l.wait)
+		}
+		release, err := l.bodies.Acquire(ctx, n)
+		cancel()
+		if err != nil {
+			// The body is left unread; net/http closes the connection
 			// rather than drain a big one.
-			WriteError(w, r, apperr.New(apperr.Unavailable,
-				"the server is busy with other large requests (request bodies in flight are limited to %d bytes); retry later", l.capacity))
+			w.Header().Set("Connection", "close")
+			WriteError(w, r, err)
 			return
 		}
-		l.gauge.Add(float64(n))
-		defer func() {
-			l.gauge.Sub(float64(n))
-			l.sem.Release(n)
-		}()
+		defer release()
+		if r.ContentLength > 0 {
+			r.Body = sizedBody{ReadCloser: r.Body, size: r.ContentLength}
+		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// sizedBody is a request body that tells ingest.ReadBody its length.
+type sizedBody struct {
+	io.ReadCloser
+	size int64
+}
+
+func (b sizedBody) DeclaredSize() int64 { return b.size }
+
+var _ ingest.SizedBody = sizedBody{}

@@ -16,6 +16,7 @@ import (
 	"mailsync/internal/auth"
 	"mailsync/internal/dashboard"
 	"mailsync/internal/db"
+	"mailsync/internal/ingest"
 	"mailsync/internal/tracing"
 )
 
@@ -26,8 +27,15 @@ type RouterConfig struct {
 	// MaxBodyBytes bounds every request body (413 beyond it).
 	MaxBodyBytes int64
 	// MaxInflightBodyBytes bounds the bytes of request bodies processed at
-	// once (503 + Retry-After beyond it); 0 is 4 × MaxBodyBytes.
+	// once (requests wait for room up to RequestTimeout, then 503 +
+	// Retry-After); 0 is DefaultInflightBodyBytes(MaxBodyBytes). Ignored
+	// when Bodies is set.
 	MaxInflightBodyBytes int64
+	// Bodies, when set, is that bound shared with other front doors (LMTP).
+	Bodies *ingest.Bodies
+	// InflightWait is how long a request waits for room under that bound
+	// (RequestTimeout when 0).
+	InflightWait time.Duration
 	// Gatherer is what /metrics exposes (prometheus.DefaultGatherer when nil).
 	Gatherer prometheus.Gatherer
 	// Registerer receives the HTTP metrics (prometheus.DefaultRegisterer when nil).
@@ -100,7 +108,15 @@ func Router(h api.StrictServerInterface, cfg RouterConfig) (http.Handler, error)
 			limitBody(cfg.MaxBodyBytes), markBodyErrors)
 		// Bytes of bodies in flight are bounded after authentication and
 		// before anything reads the body (503 + Retry-After beyond).
-		g.Use(newInflight(inflightBytes(cfg), cfg.MaxBodyBytes, cfg.Registerer).middleware)
+		bodies := cfg.Bodies
+		if bodies == nil {
+			bodies = ingest.NewBodies(inflightBytes(cfg), cfg.Registerer)
+		}
+		wait := cfg.InflightWait
+		if wait == 0 {
+			wait = max(cfg.RequestTimeout, 0)
+		}
+		g.Use(newInflight(bodies, cfg.MaxBodyBytes, wait).middleware)
 		// So is the room of a single email in the group-commit queue.
 		g.Use(admitIngest(base.cfg.Ingest, cfg.MaxBodyBytes))
 		g.Use(checkParams, checkBody, deadline(cfg.RequestTimeout))
@@ -117,12 +133,22 @@ func Router(h api.StrictServerInterface, cfg RouterConfig) (http.Handler, error)
 	return joinEnvelopeTo(r), nil
 }
 
-// inflightBytes is the configured in-flight bound, or 4 × MaxBodyBytes.
+// inflightBytes is the configured in-flight bound, or its default.
 func inflightBytes(cfg RouterConfig) int64 {
 	if cfg.MaxInflightBodyBytes > 0 {
 		return cfg.MaxInflightBodyBytes
 	}
-	return 4 * cfg.MaxBodyBytes
+	return DefaultInflightBodyBytes(cfg.MaxBodyBytes)
+}
+
+// DefaultInflightBodyBytes is MAX_INFLIGHT_BODY_BYTES's default for a body
+// limit of maxBody: 64 MiB, and never less than one body of the largest
+// size. A raw message costs about 1.5 to 2 times its size while it is
+// stored, and the garbage collector lets the heap grow to twice what is
+// live, so 64 MiB of bodies keeps a burst of big messages under about
+// 300 MB of memory (docs/blobs.md, Memory).
+func DefaultInflightBodyBytes(maxBody int64) int64 {
+	return max(64<<20, maxBody)
 }
 
 func serveBytes(contentType string, b []byte) http.HandlerFunc {

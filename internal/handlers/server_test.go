@@ -62,7 +62,9 @@ type envOpts struct {
 	serve    func(t testing.TB, h http.Handler) string
 	now      func() time.Time // the handlers' clock (time.Now when nil)
 	inflight int64            // RouterConfig.MaxInflightBodyBytes
-	maxBody  int64            // RouterConfig.MaxBodyBytes (1 MiB when 0)
+	// inflightWait is RouterConfig.InflightWait.
+	inflightWait time.Duration
+	maxBody      int64 // RouterConfig.MaxBodyBytes (1 MiB when 0)
 	// ingest, when set, changes the ingest service's configuration.
 	ingest func(*ingest.Config)
 	auth   *ingest.AuthConfig // Config.Auth
@@ -111,7 +113,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		o.maxBody = 1 << 20
 	}
 	router, err := handlers.Router(h, handlers.RouterConfig{Keys: keys, MaxBodyBytes: o.maxBody, Gatherer: reg, Registerer: reg, RateLimit: o.rateLimit,
-		RequestTimeout: o.requestTimeout, MaxInflightBodyBytes: o.inflight})
+		RequestTimeout: o.requestTimeout, MaxInflightBodyBytes: o.inflight, InflightWait: o.inflightWait})
 	require.NoError(t, err)
 	if o.serve == nil {
 		o.serve = func(t testing.TB, h http.Handler) string {

@@ -83,6 +83,15 @@ type Config struct {
 	// Auth says which sender-authentication verdicts an email records, as
 	// on the HTTP path (nil: none).
 	Auth *ingest.AuthConfig
+	// Bodies bounds the message bytes held at once, shared with the HTTP
+	// API (MAX_INFLIGHT_BODY_BYTES; nil: no bound). A message takes its
+	// declared SIZE, or MaxMessageBytes, before its data is read, waiting
+	// up to BodyWait for room; without room in time every recipient gets
+	// 451 and the MTA tries again.
+	Bodies *ingest.Bodies
+	// BodyWait is how long a message waits for room in Bodies (Timeout
+	// when 0).
+	BodyWait time.Duration
 }
 
 // Server is the LMTP listener, a lifecycle service: Start opens the

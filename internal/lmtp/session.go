@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"github.com/emersion/go-smtp"
+
+	"mailsync/internal/ingest"
 )
 
 // errShuttingDown answers a new session or transaction while the listener
@@ -46,13 +48,14 @@ type session struct {
 	leave func()
 
 	from  string
+	size  int64 // the SIZE the client declared with MAIL (0: none)
 	rcpts []string
 }
 
 var _ smtp.LMTPSession = (*session)(nil)
 
 // Mail begins a transaction with envelope sender from ("" for a bounce).
-func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	s := ss.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -64,7 +67,10 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 		return errShuttingDown
 	}
 	ss.inTx, ss.ctx, ss.leave = true, ctx, leave
-	ss.from = from
+	ss.from, ss.size = from, 0
+	if opts != nil {
+		ss.size = opts.Size
+	}
 	return nil
 }
 
@@ -105,29 +111,61 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 
 // data reads the message and stores it for every recipient of the
 // transaction, within the listener's timeout; it returns an answer per
-// recipient, in order (nil: stored).
+// recipient, in order (nil: stored). The message takes its room in the
+// shared bound on bodies in memory before it is read.
 func (ss *session) data(r io.Reader) []error {
 	s := ss.s
 	s.mu.Lock()
-	ctx, from, rcpts := ss.ctx, ss.from, append([]string(nil), ss.rcpts...)
+	ctx, from, size, rcpts := ss.ctx, ss.from, ss.size, append([]string(nil), ss.rcpts...)
 	s.mu.Unlock()
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		err = readError(err)
-		out := make([]error, len(rcpts))
-		for i := range out {
-			out[i] = err
-			s.cfg.Metrics.Recipient(outcomeOf(err))
-		}
-		return out
-	}
 	if ctx == nil { // no MAIL: go-smtp never gets here
 		ctx = context.Background()
+	}
+	if size > s.cfg.MaxMessageBytes {
+		size = 0
+	}
+	weight := size
+	if weight <= 0 {
+		weight = s.cfg.MaxMessageBytes
+	}
+	waitFor := s.cfg.BodyWait
+	if waitFor <= 0 {
+		waitFor = s.cfg.Timeout
+	}
+	wait, cancelWait := context.WithTimeout(ctx, waitFor)
+	release, err := s.cfg.Bodies.Acquire(wait, weight)
+	cancelWait()
+	if err != nil {
+		return ss.failAll(rcpts, reply(451, 4, 3, 1, "mailsync is busy with other large messages; try again later"))
+	}
+	defer release()
+	raw, err := ingest.ReadBody(sizedReader{Reader: r, size: size})
+	if err != nil {
+		return ss.failAll(rcpts, readError(err))
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	return s.deliver(ctx, raw, from, rcpts, ss.remote)
 }
+
+// failAll answers every recipient with err.
+func (ss *session) failAll(rcpts []string, err error) []error {
+	out := make([]error, len(rcpts))
+	for i := range out {
+		out[i] = err
+		ss.s.cfg.Metrics.Recipient(outcomeOf(err))
+	}
+	return out
+}
+
+// sizedReader is message data whose size the client declared (0: not
+// declared): ingest.ReadBody reads it into one buffer of that size.
+type sizedReader struct {
+	io.Reader
+	size int64
+}
+
+func (r sizedReader) DeclaredSize() int64 { return r.size }
 
 // Reset ends the transaction. While the listener stops, the session is
 // closed after it: its answers are written by then.
