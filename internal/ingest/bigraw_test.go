@@ -99,3 +99,28 @@ func TestBigRawMessageIsHeldOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, raw, got)
 }
+
+type sized struct {
+	io.Reader
+	n int64
+}
+
+func (s sized) DeclaredSize() int64 { return s.n }
+
+// TestReadBodyReadsOnce reads a 10 MB body whose length is declared into
+// one buffer (io.ReadAll allocates about three times the body, growing its
+// buffer by copying), and a body longer or shorter than declared whole.
+func TestReadBodyReadsOnce(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789"), 1_000_000)
+	var got []byte
+	var err error
+	n := allocated(func() { got, err = ReadBody(sized{bytes.NewReader(body), int64(len(body))}) })
+	require.NoError(t, err)
+	require.Equal(t, body, got)
+	require.Less(t, n, uint64(len(body)+len(body)/10), "the body was copied while read")
+	for _, declared := range []int64{10, int64(len(body)) * 2} {
+		got, err = ReadBody(sized{bytes.NewReader(body), declared})
+		require.NoError(t, err)
+		require.Equal(t, body, got)
+	}
+}
