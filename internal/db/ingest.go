@@ -150,8 +150,9 @@ type PlacementUpdate struct {
 	ExpectedVersion int64 // the version the change is based on
 	Mailbox         string
 	Labels          []string
-	ContentHash     string // the content hash with the new mailbox and labels
-	MaxRetries      int32  // relay attempts of the outbox record
+	ContentHash     string       // the content hash with the new mailbox and labels
+	MaxRetries      int32        // relay attempts of the outbox record
+	Trace           TraceContext // of the request, stored with the outbox record
 }
 
 // UpdateEmailPlacement sets u's mailbox and labels on email u.ID, bumps its
@@ -162,7 +163,8 @@ type PlacementUpdate struct {
 func (q *Queries) UpdateEmailPlacement(ctx context.Context, u PlacementUpdate) (e email.Stored, ok bool, err error) {
 	row, err := q.g.UpdateEmailPlacement(ctx, gen.UpdateEmailPlacementParams{
 		ID: u.ID, ExpectedVersion: u.ExpectedVersion, Mailbox: u.Mailbox, Labels: u.Labels,
-		ContentHash: u.ContentHash, MaxRetries: u.MaxRetries})
+		ContentHash: u.ContentHash, MaxRetries: u.MaxRetries,
+		Traceparent: nonEmpty(u.Trace.Parent), Tracestate: nonEmpty(u.Trace.State)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return email.Stored{}, false, nil
 	}

@@ -92,7 +92,7 @@ func (s *Service) Patch(ctx context.Context, id, expected int64, p Patch, a audi
 		}
 		updated, ok, err := q.UpdateEmailPlacement(ctx, db.PlacementUpdate{
 			ID: id, ExpectedVersion: expected, Mailbox: next.Mailbox, Labels: next.Labels,
-			ContentHash: next.Hash(), MaxRetries: s.cfg.MaxRetries})
+			ContentHash: next.Hash(), MaxRetries: s.cfg.MaxRetries, Trace: traceOf(ctx)})
 		if err != nil {
 			return err
 		}

@@ -26,11 +26,17 @@ type job struct {
 
 // newJob is the job of it for clientID in the request of ctx.
 func newJob(ctx context.Context, clientID string, it *Item) job {
-	jb := job{clientID: clientID, item: it}
-	if c := tracing.Carry(ctx); c.Parent != "" {
-		jb.trace = db.TraceContext{Parent: c.Parent, State: c.State, TraceID: c.TraceID()}
+	return job{clientID: clientID, item: it, trace: traceOf(ctx)}
+}
+
+// traceOf is the trace context of the span in ctx, as stored with an
+// outbox record (empty while tracing is off).
+func traceOf(ctx context.Context) db.TraceContext {
+	c := tracing.Carry(ctx)
+	if c.Parent == "" {
+		return db.TraceContext{}
 	}
-	return jb
+	return db.TraceContext{Parent: c.Parent, State: c.State, TraceID: c.TraceID()}
 }
 
 // maxAttempts bounds the transactions tried when PostgreSQL aborts one as a

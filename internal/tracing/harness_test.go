@@ -113,7 +113,7 @@ func (s *stack) outboxTrace(id int64) (traceparent, traceID string) {
 	var tp, tid *string
 	require.NoError(s.t, s.pool.QueryRow(context.Background(),
 		`SELECT o.traceparent, e.trace_id FROM outbox_messages o JOIN incoming_emails e ON e.id = o.aggregate_id
-		 WHERE o.aggregate_id = $1`, id).Scan(&tp, &tid))
+		 WHERE o.aggregate_id = $1 AND o.payload->>'reason' = 'ingest'`, id).Scan(&tp, &tid))
 	deref := func(p *string) string {
 		if p == nil {
 			return ""

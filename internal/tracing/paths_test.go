@@ -5,6 +5,8 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,4 +132,29 @@ func TestLMTPDeliveriesStoreTheirSpansTrace(t *testing.T) {
 			return s.Name() == tracing.SpanLMTP && s.SpanContext().TraceID().String() == id
 		})
 	}
+}
+
+func TestAPatchStoresItsTraceWithItsOutboxRow(t *testing.T) {
+	rec := record(t)
+	s := newStack(t)
+	id := s.post(4)
+	req, err := http.NewRequest(http.MethodPatch, s.url+"/v1/emails/"+strconv.FormatInt(id, 10),
+		strings.NewReader(`{"mailbox":"billing"}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("If-Match", `"1"`)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	var parent string
+	require.NoError(t, s.pool.QueryRow(context.Background(), `SELECT coalesce(traceparent, '') FROM outbox_messages
+		WHERE aggregate_id = $1 AND payload->>'reason' = 'patch'`, id).Scan(&parent))
+	require.Len(t, parent, 55, "the patch's outbox row carries a traceparent")
+	ingestParent, _ := s.outboxTrace(id)
+	require.NotEqual(t, ingestParent[3:35], parent[3:35], "the patch is a trace of its own")
+	span(t, rec, "the server span of the PATCH", func(sp sdktrace.ReadOnlySpan) bool {
+		return sp.Name() == "PATCH /v1/emails/{id}" && sp.SpanContext().TraceID().String() == parent[3:35]
+	})
 }

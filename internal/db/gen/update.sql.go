@@ -104,8 +104,10 @@ WITH e AS (
     WHERE incoming_emails.id = $4 AND incoming_emails.version = $5 AND incoming_emails.erased_at IS NULL
     RETURNING id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id, sync_failed_at
 ), o AS (
-    INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
-    SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'patch'), e.idempotency_key, $6::int
+    INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries,
+        traceparent, tracestate)
+    SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'patch'), e.idempotency_key, $6::int,
+        $7::text, $8::text
     FROM e
 )
 SELECT id, client_id, message_id, mailbox, from_address, to_addresses, cc_addresses, subject, text_body, html_body, headers, attachments, raw_size_bytes, received_at, created_at, updated_at, version, content_hash, sync_status, sync_error, sync_retry_count, synced_at, idempotency_key, envelope_from, envelope_to, message_id_source, incomplete, labels, erased_at, erased_by, erase_reason, request_fingerprint, addresses, parse_defects, auth_results, trace_id, sync_failed_at FROM e
@@ -118,6 +120,8 @@ type UpdateEmailPlacementParams struct {
 	ID              int64
 	ExpectedVersion int64
 	MaxRetries      int32
+	Traceparent     *string
+	Tracestate      *string
 }
 
 type UpdateEmailPlacementRow struct {
@@ -171,6 +175,8 @@ func (q *Queries) UpdateEmailPlacement(ctx context.Context, arg UpdateEmailPlace
 		arg.ID,
 		arg.ExpectedVersion,
 		arg.MaxRetries,
+		arg.Traceparent,
+		arg.Tracestate,
 	)
 	var i UpdateEmailPlacementRow
 	err := row.Scan(

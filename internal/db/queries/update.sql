@@ -15,8 +15,10 @@ WITH e AS (
     WHERE incoming_emails.id = @id AND incoming_emails.version = @expected_version AND incoming_emails.erased_at IS NULL
     RETURNING *
 ), o AS (
-    INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries)
-    SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'patch'), e.idempotency_key, @max_retries::int
+    INSERT INTO outbox_messages (aggregate_type, aggregate_id, operation, payload, idempotency_key, max_retries,
+        traceparent, tracestate)
+    SELECT 'email', e.id, 'upsert', jsonb_build_object('version', e.version, 'reason', 'patch'), e.idempotency_key, @max_retries::int,
+        sqlc.narg(traceparent)::text, sqlc.narg(tracestate)::text
     FROM e
 )
 SELECT * FROM e;
