@@ -868,9 +868,9 @@ type Problem struct {
 	// Example: Validation failed
 	Title string `json:"title"`
 
-	// Type Stable URI identifying the problem type.
+	// Type Stable URI identifying the problem type; every problem of mailsync has a type starting `urn:mailsync:problem:`.
 	//
-	// Example: https://mailsync.dev/problems/validation
+	// Example: urn:mailsync:problem:invalid
 	Type string `json:"type"`
 }
 
