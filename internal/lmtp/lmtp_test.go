@@ -242,6 +242,11 @@ func TestOddEnvelopesAreStored(t *testing.T) {
 		require.Equal(t, "sénder@example.com", e.EnvelopeFrom)
 		require.Contains(t, e.ParseDefects, "header_8bit")
 	}
-	require.Contains(t, got[0].EnvelopeTo, "jörg@example.org")
-	require.Contains(t, got[1].ParseDefects, "field_truncated")
+	tos := map[string][]string{} // envelope recipient → defects (the order of storing varies)
+	for _, e := range got {
+		require.Len(t, e.EnvelopeTo, 1)
+		tos[e.EnvelopeTo[0]] = e.ParseDefects
+	}
+	require.Contains(t, tos, "jörg@example.org")
+	require.Contains(t, tos[strings.Repeat("a", 998)], "field_truncated")
 }
