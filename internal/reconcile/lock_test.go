@@ -136,3 +136,37 @@ func TestScheduleRuns(t *testing.T) {
 	require.NoError(t, r.Stop(e.ctx))
 	require.Zero(t, e.count(`SELECT count(*) FROM reconciliation_reports WHERE status = 'running'`))
 }
+
+// TestStartRightAfterARunCompletes: a run's report reads completed just
+// before its lock connection is released. A start in that window waits for
+// the lock instead of answering 409 "already running" with no running run
+// (an operator who saw the report completed and started another got it).
+func TestStartRightAfterARunCompletes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.reconciler(reconcile.Config{})
+	// The window, held open: the lock taken, no report running.
+	conn, err := e.pool.Acquire(e.ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	_, err = conn.Exec(e.ctx, `SELECT pg_advisory_lock($1)`, reconcile.LockKey)
+	require.NoError(t, err)
+	unlocked := make(chan error, 1)
+	go func() {
+		// The finishing run releases its lock once the start has found it held.
+		tried := false
+		for !tried {
+			if err := e.pool.QueryRow(e.ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity
+				WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%pg_try_advisory_lock%' AND query NOT LIKE '%pg_stat_activity%')`).Scan(&tried); err != nil {
+				unlocked <- err
+				return
+			}
+		}
+		_, err := conn.Exec(e.ctx, `SELECT pg_advisory_unlock($1)`, reconcile.LockKey)
+		unlocked <- err
+	}()
+	started, err := r.StartRun(e.ctx, true, audit.Actor{ClientID: "test"})
+	require.NoError(t, err, "a start while no run is running")
+	require.NoError(t, <-unlocked)
+	require.Equal(t, reconcile.StatusCompleted, waitReport(t, e, r, started.ID).Status)
+}

@@ -25,22 +25,49 @@ type lock struct {
 
 // acquire takes the lock on a connection of its own, or returns an apperr
 // RunInProcess naming the running report when another run holds it.
+//
+// A lock that is held while no report is running belongs to a run that has
+// just started (its report is inserted right after the lock is taken) or
+// has just finished (its report is completed before the lock is released):
+// acquire tries again for a short while, so a run started right after
+// another completed is not refused.
 func (r *Reconciler) acquire(ctx context.Context) (*lock, error) {
 	conn, err := r.pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("acquire a connection for the reconciliation lock: %w", err)
 	}
-	ok, err := db.New(conn).TryReconcileLock(ctx, LockKey)
-	if err != nil {
-		conn.Release()
-		return nil, err
+	for attempt := 0; ; attempt++ {
+		ok, err := db.New(conn).TryReconcileLock(ctx, LockKey)
+		if err != nil {
+			conn.Release()
+			return nil, err
+		}
+		if ok {
+			return &lock{conn: conn}, nil
+		}
+		running, err := r.q.RunningReport(ctx)
+		if err != nil {
+			conn.Release()
+			return nil, err
+		}
+		if running != nil || attempt == busyAttempts {
+			conn.Release()
+			return nil, busy(running)
+		}
+		t := time.NewTimer(25 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			conn.Release()
+			return nil, fmt.Errorf("look for the running reconciliation: %w", ctx.Err())
+		case <-t.C:
+		}
 	}
-	if !ok {
-		conn.Release()
-		return nil, r.busy(ctx)
-	}
-	return &lock{conn: conn}, nil
 }
+
+// busyAttempts bounds how often acquire tries again while the lock is held
+// and no report is running (25 ms apart).
+const busyAttempts = 20
 
 // release unlocks and returns the connection. If unlocking fails the
 // connection is closed instead, which ends the session and its lock.
@@ -54,32 +81,13 @@ func (l *lock) release() {
 	l.conn.Release()
 }
 
-// busy builds the RunInProcess error. The holder inserts its report right
-// after taking the lock, so a missing row is looked for again briefly.
-func (r *Reconciler) busy(ctx context.Context) error {
-	var id int64
-	for attempt := 0; attempt < 20; attempt++ {
-		running, err := r.q.RunningReport(ctx)
-		if err != nil {
-			return err
-		}
-		if running != nil {
-			id = running.ID
-			break
-		}
-		t := time.NewTimer(25 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("look for the running reconciliation: %w", ctx.Err())
-		case <-t.C:
-		}
+// busy builds the RunInProcess error, naming the running report if known.
+func busy(running *db.Report) error {
+	if running == nil {
+		return apperr.New(apperr.RunInProcess, "a reconciliation is already running")
 	}
-	e := apperr.New(apperr.RunInProcess, "a reconciliation is already running")
-	if id != 0 {
-		e = apperr.New(apperr.RunInProcess, "reconciliation %d is already running", id)
-		e.ID = id
-	}
+	e := apperr.New(apperr.RunInProcess, "reconciliation %d is already running", running.ID)
+	e.ID = running.ID
 	return e
 }
 
