@@ -20,6 +20,7 @@ import (
 	"mailsync/internal/ingest"
 	"mailsync/internal/lmtp"
 	"mailsync/internal/metrics"
+	"mailsync/internal/reconcile"
 	"mailsync/internal/tracing"
 )
 
@@ -156,5 +157,21 @@ func TestAPatchStoresItsTraceWithItsOutboxRow(t *testing.T) {
 	require.NotEqual(t, ingestParent[3:35], parent[3:35], "the patch is a trace of its own")
 	span(t, rec, "the server span of the PATCH", func(sp sdktrace.ReadOnlySpan) bool {
 		return sp.Name() == "PATCH /v1/emails/{id}" && sp.SpanContext().TraceID().String() == parent[3:35]
+	})
+}
+
+func TestAReconciliationRunIsASpanWithItsCommands(t *testing.T) {
+	rec := record(t)
+	s := newStack(t)
+	s.post(5)
+	rc := reconcile.New(s.pool, s.mongo, &reconcile.Config{Wake: func() {}})
+	rep, err := rc.Run(context.Background(), reconcile.TriggerManual, true)
+	require.NoError(t, err)
+	run := span(t, rec, "the reconciliation run's span", func(sp sdktrace.ReadOnlySpan) bool {
+		return sp.Name() == tracing.SpanReconcile && attr(sp, string(tracing.AttrReportID)) == strconv.FormatInt(rep.ID, 10)
+	})
+	require.Equal(t, "true", attr(run, string(tracing.AttrDryRun)))
+	span(t, rec, "a MongoDB command of the run", func(sp sdktrace.ReadOnlySpan) bool {
+		return attr(sp, "db.system.name") == "mongodb" && sp.SpanContext().TraceID() == run.SpanContext().TraceID()
 	})
 }

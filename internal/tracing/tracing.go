@@ -33,17 +33,16 @@ const (
 
 // Attribute keys of mailsync's own spans and links.
 const (
-	AttrGroupSize    = attribute.Key("mailsync.group.size")
-	AttrBatchRows    = attribute.Key("mailsync.relay.rows")
-	AttrWorker       = attribute.Key("mailsync.relay.worker")
-	AttrOutboxID     = attribute.Key("mailsync.outbox.id")
-	AttrEmailID      = attribute.Key("mailsync.email.id")
-	AttrRetryCount   = attribute.Key("mailsync.outbox.retry_count")
-	AttrReportID     = attribute.Key("mailsync.reconciliation.id")
-	AttrDryRun       = attribute.Key("mailsync.reconciliation.dry_run")
-	AttrRequestID    = attribute.Key("mailsync.request_id")
-	AttrLMTPMailbox  = attribute.Key("mailsync.mailbox")
-	AttrLinkedReason = attribute.Key("mailsync.link")
+	AttrGroupSize   = attribute.Key("mailsync.group.size")
+	AttrBatchRows   = attribute.Key("mailsync.relay.rows")
+	AttrWorker      = attribute.Key("mailsync.relay.worker")
+	AttrOutboxID    = attribute.Key("mailsync.outbox.id")
+	AttrEmailID     = attribute.Key("mailsync.email.id")
+	AttrRetryCount  = attribute.Key("mailsync.outbox.retry_count")
+	AttrReportID    = attribute.Key("mailsync.reconciliation.id")
+	AttrDryRun      = attribute.Key("mailsync.reconciliation.dry_run")
+	AttrRequestID   = attribute.Key("mailsync.request_id")
+	AttrLMTPMailbox = attribute.Key("mailsync.mailbox")
 )
 
 var enabled atomic.Bool
