@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,13 +19,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"mailsync/client"
 )
 
 // The rate generator (`bench rategen ...`) is the sustained section's load:
 // its own process posting new single emails at a steady rate (open loop:
 // each send is scheduled at start + i/rate whatever the earlier answers
-// do), every email with a fresh Idempotency-Key tag-i and Message-ID. A 503
-// is counted as refused, not retried. It prints one JSON paceReport.
+// do), every email with a fresh Idempotency-Key tag-i and Message-ID,
+// through mailsync's Go client in one attempt: a 503 is counted as
+// refused, not retried. It prints one JSON paceReport.
 
 // paceReport is what one rategen run measured.
 type paceReport struct {
@@ -48,8 +51,13 @@ func rategenMain(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, DisableCompression: true, IdleConnTimeout: 90 * time.Second}}
+	api, err := client.New(&client.Config{BaseURL: *base, Token: benchToken, MaxAttempts: 1,
+		HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, DisableCompression: true, IdleConnTimeout: 90 * time.Second}}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rategen:", err)
+		return 2
+	}
 	var mu sync.Mutex
 	var lat []time.Duration
 	rep := paceReport{Seconds: d.Seconds()}
@@ -65,7 +73,7 @@ func rategenMain(args []string) int {
 		wg.Go(func() {
 			key := *tag + "-" + strconv.Itoa(i)
 			t := time.Now()
-			status, err := postPaced(ctx, client, *base, key)
+			status, err := postPaced(ctx, api, key)
 			took := time.Since(t)
 			mu.Lock()
 			defer mu.Unlock()
@@ -105,23 +113,20 @@ var pacedEmail = func() [2]string {
 		`@bench.example.com>","received_at":"2026-11-27T10:00:00Z","subject":"Order 1234 has not arrived yet","text_body":"` + text + `","to":["support@example.org"]}`}
 }()
 
-// postPaced posts one email under key and returns the status.
-func postPaced(ctx context.Context, client *http.Client, base, key string) (int, error) {
-	body := pacedEmail[0] + key + pacedEmail[1]
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/emails", strings.NewReader(body))
-	if err != nil {
-		return 0, err
+// postPaced posts one email under key through mailsync's Go client, in
+// one attempt (a 503 is counted, not retried), and returns the answer's
+// status (201 when the email was stored).
+func postPaced(ctx context.Context, api *client.Client, key string) (int, error) {
+	body := []byte(pacedEmail[0] + key + pacedEmail[1])
+	_, err := api.IngestBody(ctx, key, client.BytesBody("application/json", body), client.Envelope{})
+	var pe *client.ProblemError
+	switch {
+	case err == nil:
+		return http.StatusCreated, nil
+	case errors.As(err, &pe):
+		return pe.Status, nil
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+benchToken)
-	req.Header.Set("Idempotency-Key", key)
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	_, err = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, err
+	return 0, err
 }
 
 // pacer runs the rate generator against a server and watches its backlog.
