@@ -87,7 +87,8 @@ func newBinder(key, messageID string) (*binder, error) {
 		"parse_defects": "{}", "auth_results": "{}",
 	}
 	b := &binder{
-		exprs:   map[string]string{"client_id": "'pgbench'", "key": key, "idempotency_key": key, "message_id": messageID},
+		exprs: map[string]string{"client_id": "'pgbench'", "key": key, "idempotency_key": key, "message_id": messageID,
+			"trace_id": "NULL", "traceparent": "NULL", "tracestate": "NULL"}, // tracing off, as the bench serves
 		allowed: map[string]bool{"r": true, "client_id": true},
 	}
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
@@ -106,6 +107,7 @@ func newBinder(key, messageID string) (*binder, error) {
 // an error.
 func (b *binder) bind(name, sql string) (string, error) {
 	var missing []string
+	sql = regexp.MustCompile(`sqlc\.n?arg\(([a-z_]+)\)`).ReplaceAllString(sql, "@$1") // sqlc's other parameter forms
 	sql = regexp.MustCompile(`@([a-z_]+)`).ReplaceAllStringFunc(sql, func(m string) string {
 		v, ok := b.exprs[m[1:]]
 		if !ok {

@@ -15,6 +15,7 @@ func TestPgbenchScriptBindsEveryParameter(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(script, "\\set r random"))
 	require.Contains(t, script, "COMMIT;")
+	require.NotContains(t, script, "sqlc.", "pgbench cannot run sqlc's parameter forms")
 	require.NotEmpty(t, defines)
 	for _, d := range defines {
 		require.False(t, strings.HasSuffix(d, "="), "pgbench refuses an empty -D value: %s", d)
@@ -28,6 +29,7 @@ func TestGroupedScriptsBindEveryParameter(t *testing.T) {
 		script, defines, err := groupedScript("../../internal/db/queries/emails.sql", 3, inSQL)
 		require.NoError(t, err)
 		require.Contains(t, script, "COMMIT;")
+		require.NotContains(t, script, "sqlc.", "pgbench cannot run sqlc's parameter forms")
 		require.NotEmpty(t, defines)
 		if inSQL {
 			require.Contains(t, script, "generate_series(1, 3)")
