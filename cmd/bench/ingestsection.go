@@ -185,23 +185,9 @@ func p99Verdict(ci int, p99 float64) string {
 // singleWithRelay measures single ingest with `serve` as production runs
 // it (--role=all: the relay syncing to MongoDB in the same process).
 func singleWithRelay(ctx context.Context, o benchOptions, d *database, bin string, floor map[int]float64) ([]row, error) {
-	mongoDB := fmt.Sprintf("bench_ingest_all_%d", os.Getpid())
-	store, err := freshStore(ctx, o.mongoURL, mongoDB)
+	all, err := startRelayServer(ctx, o, d, bin, "ingest_all")
 	if err != nil {
 		return nil, err
-	}
-	defer dropStore(store)
-	pool, err := db.Open(ctx, d.url, 2)
-	if err != nil {
-		return nil, err
-	}
-	defer pool.Close()
-	if err := reset(ctx, pool); err != nil {
-		return nil, err
-	}
-	all, err := startProc(ctx, bin, []string{"serve", "--role=all"}, serverEnv(d.url, o.mongoURL, mongoDB))
-	if err != nil {
-		return nil, fmt.Errorf("server: %w", err)
 	}
 	defer all.stop()
 	fmt.Println("the same with `serve --role=all` (the relay syncing to MongoDB in the same process, serve's defaults):")
@@ -209,7 +195,7 @@ func singleWithRelay(ctx context.Context, o benchOptions, d *database, bin strin
 	for _, conc := range o.concList {
 		var rps, p99 []float64
 		for i := range o.runs {
-			a, err := measureSingle(ctx, all, nil, conc, o.duration, fmt.Sprintf("r%d-%d", conc, i))
+			a, err := measureSingle(ctx, all.serverProc, nil, conc, o.duration, fmt.Sprintf("r%d-%d", conc, i))
 			if err != nil {
 				return nil, err
 			}
@@ -222,7 +208,7 @@ func singleWithRelay(ctx context.Context, o benchOptions, d *database, bin strin
 		rows = append(rows, row{fmt.Sprintf("single ingest --role=all (relay on), %d clients", conc), fmt.Sprintf("%.0f", m),
 			fmt.Sprintf("HTTP floor %.0f req/s", floor[conc]), fmt.Sprintf("%.2f", m/floor[conc]), "≥ 0.4", verdict(m/floor[conc], 0.4, false)})
 	}
-	if err := waitDrained(ctx, pool, 5*time.Minute); err != nil {
+	if err := waitDrained(ctx, all.pool, 5*time.Minute); err != nil {
 		return nil, err
 	}
 	return rows, nil

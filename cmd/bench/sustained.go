@@ -4,10 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"time"
-
-	"mailsync/internal/db"
 )
 
 // The sustained section finds the highest ingest rate the whole pipeline
@@ -54,26 +51,12 @@ func benchSustained(ctx context.Context, o benchOptions, d *database, _ *cpuWatc
 		return nil, err
 	}
 	defer cleanup()
-	mongoDB := fmt.Sprintf("bench_sustained_%d", os.Getpid())
-	store, err := freshStore(ctx, o.mongoURL, mongoDB)
+	srv, err := startRelayServer(ctx, o, d, bin, "sustained")
 	if err != nil {
 		return nil, err
-	}
-	defer dropStore(store)
-	pool, err := db.Open(ctx, d.url, 2)
-	if err != nil {
-		return nil, err
-	}
-	defer pool.Close()
-	if err := reset(ctx, pool); err != nil {
-		return nil, err
-	}
-	srv, err := startProc(ctx, bin, []string{"serve", "--role=all"}, serverEnv(d.url, o.mongoURL, mongoDB))
-	if err != nil {
-		return nil, fmt.Errorf("server: %w", err)
 	}
 	defer srv.stop()
-	p := &pacer{srv: srv, pool: pool}
+	p := &pacer{srv: srv.serverProc, pool: srv.pool}
 	if _, err := p.run(ctx, 50, 2*time.Second, "warm"); err != nil {
 		return nil, err
 	}
