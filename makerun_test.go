@@ -1,7 +1,6 @@
 package mailsync_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,13 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"mailsync/internal/testlog"
 	"mailsync/internal/testwait"
 )
 
@@ -60,7 +59,7 @@ func dropDatabases(t *testing.T, names ...string) {
 // makeRun is scripts/run.sh running in its own process group.
 type makeRun struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testlog.Buffer
 	done chan struct{}
 }
 
@@ -82,7 +81,7 @@ func startMakeRun(t *testing.T, env map[string]string) *makeRun {
 		home, _ := os.UserHomeDir()
 		cmd.Env = append(cmd.Env, "MAILSYNC_DEVMONGO_BIN="+filepath.Join(home, ".cache", "mailsync", "bin", "devmongo"))
 	}
-	r := &makeRun{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	r := &makeRun{cmd: cmd, out: &testlog.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = r.out, r.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	require.NoError(t, cmd.Start())
@@ -124,21 +123,4 @@ func (r *makeRun) stop(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatalf("make run did not stop within a minute of SIGTERM:\n%s", r.out.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

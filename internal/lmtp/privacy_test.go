@@ -1,31 +1,12 @@
 package lmtp
 
 import (
-	"bytes"
 	"log/slog"
-	"sync"
+	"mailsync/internal/testlog"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the listener's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestStoredDeliveryLogsNoAddress: every stored delivery logged its
 // recipient's address, which an erasure of the email cannot remove from
@@ -33,7 +14,7 @@ func (l *lockedBuffer) String() string {
 // stored) still names its recipient. Not parallel: it swaps slog's default
 // logger. (Failed before: the address was in the log.)
 func TestStoredDeliveryLogsNoAddress(t *testing.T) {
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	t.Cleanup(func() { slog.SetDefault(prev) })

@@ -2,12 +2,10 @@ package mongostore_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"mailsync/internal/db/dbtest"
 	"mailsync/internal/mongostore"
 	"mailsync/internal/mongostore/mongotest"
+	"mailsync/internal/testlog"
 	"mailsync/internal/testwait"
 )
 
@@ -32,7 +31,7 @@ func TestDevmongoLogsOnlyRealProblems(t *testing.T) {
 	require.NoError(t, err)
 	pgdb := fmt.Sprintf("mailsync_devmongo_log_%d", time.Now().UnixNano())
 	pgURL := strings.Replace(dbtest.BaseURL(), "/postgres?", "/"+pgdb+"?", 1)
-	log := &syncBuffer{}
+	log := &testlog.Buffer{}
 	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-postgresql-url", pgURL, "-exit-with-parent",
 		"-drop-database-on-exit", "-log-level", "warn")
 	cmd.Stderr = log
@@ -67,21 +66,4 @@ func TestDevmongoLogsOnlyRealProblems(t *testing.T) {
 		require.NotContains(t, l, "level=ERROR", "devmongo logs what mailsync does on purpose as an error")
 		require.NotContains(t, l, "endSessions", "devmongo logs the driver's endSessions")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

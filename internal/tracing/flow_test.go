@@ -14,6 +14,7 @@ import (
 	"mailsync/internal/mongostore"
 	"mailsync/internal/mongostore/mongotest"
 	"mailsync/internal/relay"
+	"mailsync/internal/testlog"
 	"mailsync/internal/testwait"
 	"mailsync/internal/tracing"
 )
@@ -60,7 +61,7 @@ func mongoInsertUnder(t *testing.T, rec interface {
 
 func TestOneTraceLeadsFromTheRequestToTheMongoInsert(t *testing.T) {
 	rec := record(t)
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	prev := slog.Default()
 	slog.SetDefault(slog.New(tracing.LogHandler(slog.NewJSONHandler(logs, nil))))
 	t.Cleanup(func() { slog.SetDefault(prev) })
@@ -103,7 +104,7 @@ func TestOneTraceLeadsFromTheRequestToTheMongoInsert(t *testing.T) {
 
 	// The access log line of the request carries its trace and span ids.
 	testwait.Until(t, 10*time.Second, "the access log line of the request", func() bool {
-		for _, l := range logs.lines() {
+		for _, l := range logLines(logs) {
 			if l["msg"] == "http request" && l["route"] == "/v1/emails" {
 				require.Equal(t, traceID, l["trace_id"])
 				require.Equal(t, req.SpanContext().SpanID().String(), l["span_id"])

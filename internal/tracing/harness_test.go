@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +26,7 @@ import (
 	"mailsync/internal/mongostore"
 	"mailsync/internal/mongostore/mongotest"
 	"mailsync/internal/relay"
+	"mailsync/internal/testlog"
 	"mailsync/internal/testwait"
 	"mailsync/internal/tracing"
 )
@@ -149,26 +150,12 @@ func linksTo(s sdktrace.ReadOnlySpan, id trace.TraceID) bool {
 	return false
 }
 
-// logBuffer is a concurrency-safe buffer for a test's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// lines returns the JSON log lines written so far.
-func (l *logBuffer) lines() []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// logLines returns the JSON log lines written to logs so far.
+func logLines(logs *testlog.Buffer) []map[string]any {
 	var out []map[string]any
-	for _, line := range bytes.Split(l.b.Bytes(), []byte("\n")) {
+	for _, line := range strings.Split(logs.String(), "\n") {
 		var m map[string]any
-		if json.Unmarshal(line, &m) == nil {
+		if json.Unmarshal([]byte(line), &m) == nil {
 			out = append(out, m)
 		}
 	}
