@@ -224,14 +224,9 @@ func TestErasureHoldsUnderConcurrentWrites(t *testing.T) {
 
 	// Every email of hers acknowledged before a job was requested is erased.
 	erasedIDs := map[int64]bool{}
-	rows, err := pool.Query(ctx, `SELECT id FROM incoming_emails WHERE erased_at IS NOT NULL`)
-	require.NoError(t, err)
-	for rows.Next() {
-		var id int64
-		require.NoError(t, rows.Scan(&id))
+	for _, id := range dbtest.Column[int64](t, pool, `SELECT id FROM incoming_emails WHERE erased_at IS NOT NULL`) {
 		erasedIDs[id] = true
 	}
-	require.NoError(t, rows.Err())
 	lastJob := jobs[len(jobs)-1].at
 	erasedMarkers := map[string]bool{}
 	for _, a := range acks {
@@ -277,29 +272,9 @@ func TestErasureHoldsUnderConcurrentWrites(t *testing.T) {
 // by table.
 func pgTexts(t *testing.T, pool *pgxpool.Pool) map[string][]string {
 	t.Helper()
-	ctx := context.Background()
 	out := map[string][]string{}
-	read := func(table, sql string) {
-		rows, err := pool.Query(ctx, sql)
-		require.NoError(t, err)
-		for rows.Next() {
-			var s string
-			require.NoError(t, rows.Scan(&s))
-			out[table] = append(out[table], s)
-		}
-		require.NoError(t, rows.Err())
-	}
-	rows, err := pool.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)
-	require.NoError(t, err)
-	var tables []string
-	for rows.Next() {
-		var n string
-		require.NoError(t, rows.Scan(&n))
-		tables = append(tables, n)
-	}
-	require.NoError(t, rows.Err())
-	for _, table := range tables {
-		read(table, fmt.Sprintf(`SELECT x::text FROM %q AS x`, table))
+	for _, table := range dbtest.Column[string](t, pool, `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`) {
+		out[table] = dbtest.Column[string](t, pool, fmt.Sprintf(`SELECT x::text FROM %q AS x`, table))
 	}
 	return out
 }

@@ -167,17 +167,8 @@ func TestErasureLeavesNoAddressInPostgreSQL(t *testing.T) {
 func tablesHolding(t *testing.T, pool *pgxpool.Pool, needle string) []string {
 	t.Helper()
 	ctx := context.Background()
-	rows, err := pool.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)
-	require.NoError(t, err)
-	var tables []string
-	for rows.Next() {
-		var n string
-		require.NoError(t, rows.Scan(&n))
-		tables = append(tables, n)
-	}
-	require.NoError(t, rows.Err())
 	var out []string
-	for _, table := range tables {
+	for _, table := range dbtest.Column[string](t, pool, `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`) {
 		var n int
 		q := fmt.Sprintf(`SELECT count(*) FROM %q AS x WHERE x::text ILIKE '%%' || $1 || '%%'`, table)
 		require.NoError(t, pool.QueryRow(ctx, q, needle).Scan(&n))

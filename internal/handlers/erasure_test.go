@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"mailsync/internal/db/dbtest"
 	"mailsync/internal/relay"
 	"mailsync/internal/testwait"
 )
@@ -155,15 +156,7 @@ func TestErasureJobErasesExactlyTheMatchingEmails(t *testing.T) {
 	require.Len(t, list.json(t)["items"], 1)
 	require.Equal(t, http.StatusForbidden, e.do(http.MethodGet, loc, "", nil, "Authorization", "Bearer "+tokenRead).status)
 
-	var erased []int64
-	rows, err := e.pool.Query(context.Background(), `SELECT id FROM incoming_emails WHERE erased_at IS NOT NULL ORDER BY id`)
-	require.NoError(t, err)
-	for rows.Next() {
-		var id int64
-		require.NoError(t, rows.Scan(&id))
-		erased = append(erased, id)
-	}
-	require.NoError(t, rows.Err())
+	erased := dbtest.Column[int64](t, e.pool, `SELECT id FROM incoming_emails WHERE erased_at IS NOT NULL ORDER BY id`)
 	require.Equal(t, want, erased)
 	e.waitDrained()
 	for _, id := range want {

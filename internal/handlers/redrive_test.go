@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"mailsync/internal/db/dbtest"
 	"mailsync/internal/relay"
 )
 
@@ -58,16 +59,7 @@ func seedFailures(t *testing.T, e *env, fs []failure) ([]int64, time.Time) {
 
 // failedIDs returns the ids of the failed emails, ascending.
 func failedIDs(t *testing.T, e *env) []int64 {
-	rows, err := e.pool.Query(context.Background(), `SELECT id FROM incoming_emails WHERE sync_status = 'failed' ORDER BY id`)
-	require.NoError(t, err)
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		require.NoError(t, rows.Scan(&id))
-		ids = append(ids, id)
-	}
-	require.NoError(t, rows.Err())
-	return ids
+	return dbtest.Column[int64](t, e.pool, `SELECT id FROM incoming_emails WHERE sync_status = 'failed' ORDER BY id`)
 }
 
 // listedIDs returns the email ids GET /v1/sync/failures lists with query q,

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"mailsync/internal/db/dbtest"
 	"mailsync/internal/reconcile"
 	"mailsync/internal/testwait"
 )
@@ -18,17 +19,7 @@ import (
 // statuses returns the status of every report, oldest first.
 func (e *env) statuses() []string {
 	e.t.Helper()
-	rows, err := e.pool.Query(e.ctx, `SELECT status FROM reconciliation_reports ORDER BY id`)
-	require.NoError(e.t, err)
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		require.NoError(e.t, rows.Scan(&s))
-		out = append(out, s)
-	}
-	require.NoError(e.t, rows.Err())
-	return out
+	return dbtest.Column[string](e.t, e.pool, `SELECT status FROM reconciliation_reports ORDER BY id`)
 }
 
 // TestCancelAfterReportCommitFinishesIt: the caller's context ends after

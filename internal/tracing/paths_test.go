@@ -117,15 +117,7 @@ func TestLMTPDeliveriesStoreTheirSpansTrace(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
 
-	var traces []string
-	rows, err := pool.Query(context.Background(), `SELECT e.trace_id FROM incoming_emails e ORDER BY id`)
-	require.NoError(t, err)
-	for rows.Next() {
-		var id string
-		require.NoError(t, rows.Scan(&id))
-		traces = append(traces, id)
-	}
-	require.NoError(t, rows.Err())
+	traces := dbtest.Column[string](t, pool, `SELECT e.trace_id FROM incoming_emails e ORDER BY id`)
 	require.Len(t, traces, 2, "one email per recipient")
 	require.NotEqual(t, traces[0], traces[1], "each recipient is a delivery span of its own")
 	for _, id := range traces {
