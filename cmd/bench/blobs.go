@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"mailsync/internal/db"
 )
 
 // The blobs section measures the resident memory of `server serve` (its
@@ -44,31 +42,12 @@ func benchBlobs(ctx context.Context, o benchOptions, d *database, _ *cpuWatch) (
 		return nil, err
 	}
 	defer cleanup()
-	pool, err := db.Open(ctx, d.url, 2)
-	if err != nil {
-		return nil, err
-	}
-	defer pool.Close()
-	if err := reset(ctx, pool); err != nil {
-		return nil, err
-	}
-	if _, err := pool.Exec(ctx, "TRUNCATE email_blobs, blobs, blob_chunks, blob_counts"); err != nil {
-		return nil, err
-	}
-	store, err := freshStore(ctx, o.mongoURL, fmt.Sprintf("bench_blobs_%d", os.Getpid()))
-	if err != nil {
-		return nil, err
-	}
-	defer dropStore(store)
 	n := blobOpts.emails
 	fmt.Printf("%d raw messages of %d MB, each with a %d MB attachment, POSTed at once to `server serve` (its own process, "+
 		"defaults; a 503 is retried after its Retry-After), stored as blobs and relayed to GridFS; RSS from /proc;\n"+
 		"targets: peak ≤ %.0f MB, ≤ %.0f MB %s after the last synced\n",
 		n, blobOpts.msgMB, blobOpts.attMB, blobOpts.peakMB, blobOpts.heldMB, blobOpts.settle)
-	srv, err := startServer(ctx, bin, []string{
-		"DATABASE_URL=" + d.url, "MONGO_URL=" + o.mongoURL, "MONGO_DB=" + fmt.Sprintf("bench_blobs_%d", os.Getpid()),
-		"HTTP_ADDR=127.0.0.1:0", "API_KEYS=bench:" + benchToken + ":ingest+read", "RECONCILE_INTERVAL=0", "LOG_FORMAT=json",
-	})
+	srv, err := startRelayServer(ctx, o, d, bin, "blobs", "RECONCILE_INTERVAL=0")
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +72,7 @@ func benchBlobs(ctx context.Context, o benchOptions, d *database, _ *cpuWatch) (
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w (peak RSS so far %.0f MB)", err, max(stopSampling(), srv.hwmMB()))
 	}
-	if err := waitAllSynced(ctx, pool, n, 15*time.Minute); err != nil {
+	if err := waitAllSynced(ctx, srv.pool, n, 15*time.Minute); err != nil {
 		return nil, err
 	}
 	peak := max(stopSampling(), srv.hwmMB())

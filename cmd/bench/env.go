@@ -83,7 +83,7 @@ func (d *database) drop() error {
 // reset empties the service's tables so every section starts from the same
 // state (and a relay started later finds only that section's backlog).
 func reset(ctx context.Context, pool *pgxpool.Pool) error {
-	_, err := pool.Exec(ctx, "TRUNCATE incoming_emails, outbox_messages, idempotency_keys RESTART IDENTITY")
+	_, err := pool.Exec(ctx, "TRUNCATE incoming_emails, outbox_messages, idempotency_keys, email_blobs, blobs, blob_chunks, blob_counts RESTART IDENTITY")
 	if err == nil {
 		_, err = pool.Exec(ctx, "VACUUM ANALYZE incoming_emails, outbox_messages, idempotency_keys")
 	}

@@ -21,8 +21,8 @@ type relayServer struct {
 }
 
 // startRelayServer starts it; name tells the MongoDB database apart
-// (bench_<name>_<pid>). stop undoes all of it.
-func startRelayServer(ctx context.Context, o benchOptions, d *database, bin, name string) (*relayServer, error) {
+// (bench_<name>_<pid>), env is added to serverEnv's. stop undoes all of it.
+func startRelayServer(ctx context.Context, o benchOptions, d *database, bin, name string, env ...string) (*relayServer, error) {
 	mongoDB := fmt.Sprintf("bench_%s_%d", name, os.Getpid())
 	store, err := freshStore(ctx, o.mongoURL, mongoDB)
 	if err != nil {
@@ -37,7 +37,7 @@ func startRelayServer(ctx context.Context, o benchOptions, d *database, bin, nam
 		r.stop()
 		return nil, err
 	}
-	if r.serverProc, err = startProc(ctx, bin, []string{"serve", "--role=all"}, serverEnv(d.url, o.mongoURL, mongoDB)); err != nil {
+	if r.serverProc, err = startProc(ctx, bin, []string{"serve", "--role=all"}, append(serverEnv(d.url, o.mongoURL, mongoDB), env...)); err != nil {
 		r.stop()
 		return nil, fmt.Errorf("server: %w", err)
 	}
