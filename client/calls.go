@@ -8,21 +8,13 @@ import (
 // GetEmail returns the email with this id. A missing email is a
 // *ProblemError with Status 404; an erased one 410.
 func (c *Client) GetEmail(ctx context.Context, id EmailID) (*Email, error) {
-	var out Email
-	if _, err := c.do(ctx, func() (*http.Request, error) { return NewGetEmailRequest(c.base, id) }, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decoded[Email](ctx, c, func() (*http.Request, error) { return NewGetEmailRequest(c.base, id) })
 }
 
 // SyncStatus returns the sync status: emails by state, the outbox and the
 // relay (scope read).
 func (c *Client) SyncStatus(ctx context.Context) (*SyncStatus, error) {
-	var out SyncStatus
-	if _, err := c.do(ctx, func() (*http.Request, error) { return NewGetSyncStatusRequest(c.base) }, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decoded[SyncStatus](ctx, c, func() (*http.Request, error) { return NewGetSyncStatusRequest(c.base) })
 }
 
 // Failures returns one page of the emails whose sync failed for good
@@ -31,11 +23,7 @@ func (c *Client) Failures(ctx context.Context, params *ListSyncFailuresParams) (
 	if params == nil {
 		params = &ListSyncFailuresParams{}
 	}
-	var out SyncFailureList
-	if _, err := c.do(ctx, func() (*http.Request, error) { return NewListSyncFailuresRequest(c.base, params) }, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decoded[SyncFailureList](ctx, c, func() (*http.Request, error) { return NewListSyncFailuresRequest(c.base, params) })
 }
 
 // FailureErrors returns the failed emails grouped by their last error,
@@ -44,22 +32,14 @@ func (c *Client) FailureErrors(ctx context.Context, params *ListSyncFailureError
 	if params == nil {
 		params = &ListSyncFailureErrorsParams{}
 	}
-	var out SyncFailureErrors
-	if _, err := c.do(ctx, func() (*http.Request, error) { return NewListSyncFailureErrorsRequest(c.base, params) }, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decoded[SyncFailureErrors](ctx, c, func() (*http.Request, error) { return NewListSyncFailureErrorsRequest(c.base, params) })
 }
 
 // RetryFailures re-drives the failed syncs that req's filters select
 // (scope admin): how many matched and were re-enqueued. With req.DryRun
 // set it only counts them (Requeued 0) and nothing changes.
 func (c *Client) RetryFailures(ctx context.Context, req RetrySyncFailuresRequest) (*RetrySyncFailuresResult, error) {
-	var out RetrySyncFailuresResult
-	if _, err := c.do(ctx, func() (*http.Request, error) { return NewRetrySyncFailuresRequest(c.base, req) }, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decoded[RetrySyncFailuresResult](ctx, c, func() (*http.Request, error) { return NewRetrySyncFailuresRequest(c.base, req) })
 }
 
 // CreateErasure starts an erasure job under the Idempotency-Key key
@@ -70,9 +50,5 @@ func (c *Client) CreateErasure(ctx context.Context, key string, req ErasureReque
 		return nil, ErrNoKey
 	}
 	params := &StartErasureParams{IdempotencyKey: key}
-	var out Erasure
-	if _, err := c.do(ctx, func() (*http.Request, error) { return NewStartErasureRequest(c.base, params, req) }, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decoded[Erasure](ctx, c, func() (*http.Request, error) { return NewStartErasureRequest(c.base, params, req) })
 }

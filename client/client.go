@@ -132,6 +132,16 @@ func (e *RetryError) Unwrap() []error {
 	return []error{e.Err, e.Ctx}
 }
 
+// decoded sends the request build makes, as do does, and returns its 2xx
+// body decoded into a new T.
+func decoded[T any](ctx context.Context, c *Client, build func() (*http.Request, error)) (*T, error) {
+	var out T
+	if _, err := c.do(ctx, build, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // do sends the request build makes, as call does, and decodes a 2xx body
 // into out (when not nil).
 func (c *Client) do(ctx context.Context, build func() (*http.Request, error), out any) (http.Header, error) {

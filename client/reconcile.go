@@ -10,19 +10,11 @@ import (
 // A run already in progress is a *ProblemError with Status 409 (not
 // retried). With req.DryRun it reports mismatches without repairing them.
 func (c *Client) StartReconciliation(ctx context.Context, req ReconciliationRequest) (*Reconciliation, error) {
-	var out Reconciliation
-	if _, err := c.do(ctx, func() (*http.Request, error) { return NewStartReconciliationRequest(c.base, req) }, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decoded[Reconciliation](ctx, c, func() (*http.Request, error) { return NewStartReconciliationRequest(c.base, req) })
 }
 
 // GetReconciliation returns the report of one reconciliation run (scope
 // admin).
 func (c *Client) GetReconciliation(ctx context.Context, id ReconciliationID) (*Reconciliation, error) {
-	var out Reconciliation
-	if _, err := c.do(ctx, func() (*http.Request, error) { return NewGetReconciliationRequest(c.base, id) }, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return decoded[Reconciliation](ctx, c, func() (*http.Request, error) { return NewGetReconciliationRequest(c.base, id) })
 }
